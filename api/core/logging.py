@@ -1,0 +1,116 @@
+"""Structured logging that cannot carry a client's IP address or user agent.
+
+Two layers keep submitters unidentifiable in logs:
+1. ``api.core.privacy.ClientAnonymityMiddleware`` removes the peer address and the
+   identifying headers from the request before any route, dependency or log call sees them.
+2. ``ClientIdentityFilter`` sits on every handler and scrubs IP addresses and user-agent
+   strings from any record that still mentions one (uvicorn's own loggers included), and
+   uvicorn's access log is replaced by ``dokaz.access``, which logs route, status and time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+_IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b")
+# IPv6: either compressed ("::") or all eight groups, so clock times like 01:33:06 survive.
+_IPV6 = re.compile(
+    r"(?<![\w:])(?:[0-9a-fA-F]{0,4}:){1,7}:(?:[0-9a-fA-F]{0,4}:?){0,7}[0-9a-fA-F]{0,4}(?![\w:])"
+    r"|(?<![\w:])(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}(?![\w:])"
+)
+_UA = re.compile(
+    r"(?i)(\b(?:user[-_ ]?agent|ua)[\"']?\s*[:=]\s*[\"']?)[^\"',}\n]*|"
+    r"\b(?:Mozilla|Opera|curl|Wget|python-httpx|python-requests|okhttp|Dalvik)/[^\s\"']*"
+    r"(?:\s+\([^)]*\))?(?:\s+[A-Za-z]+/[^\s\"']*)*"
+)
+REDACTED = "[redacted]"
+
+# Attributes of LogRecord that are not "extra" fields.
+_STANDARD_ATTRS = set(
+    vars(logging.LogRecord("x", 0, "x", 0, "x", None, None)).keys()
+) | {"message", "asctime", "taskName"}
+
+
+def scrub(text: str) -> str:
+    text = _IPV4.sub(REDACTED, text)
+    text = _IPV6.sub(REDACTED, text)
+    return _UA.sub(lambda m: (m.group(1) or "") + REDACTED, text)
+
+
+class ClientIdentityFilter(logging.Filter):
+    """Rewrites every record so no IP address or user agent survives formatting."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed %-format must not take logging down
+            message = str(record.msg)
+        record.msg = scrub(message)
+        record.args = None
+        for key, value in list(vars(record).items()):
+            if key in _STANDARD_ATTRS:
+                continue
+            if key.lower() in {"client", "client_addr", "remote_addr", "ip", "user_agent"}:
+                setattr(record, key, REDACTED)
+            elif isinstance(value, str):
+                setattr(record, key, scrub(value))
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                payload[key] = value if isinstance(value, int | float | bool | None) else str(value)
+        if record.exc_info and record.exc_info[0] is not None:
+            # Type only: exception messages and frames can hold protected values.
+            payload["error_type"] = record.exc_info[0].__name__
+        return scrub(json.dumps(payload, ensure_ascii=False))
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        extras = " ".join(
+            f"{k}={v}" for k, v in vars(record).items()
+            if k not in _STANDARD_ATTRS and not k.startswith("_")
+        )
+        line = f"{record.levelname:<7} {record.name}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[0] is not None:
+            line += f" error_type={record.exc_info[0].__name__}"
+        return scrub(line + (" " + extras if extras else ""))
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(ClientIdentityFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        lg = logging.getLogger(name)
+        lg.handlers = []
+        lg.propagate = True
+        lg.addFilter(ClientIdentityFilter())
+    # uvicorn's access log prints the peer address; ours prints route, status and time.
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """Tell uvicorn to leave logging to us (it would install its own handlers)."""
+    return {"version": 1, "disable_existing_loggers": False}

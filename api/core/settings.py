@@ -1,0 +1,135 @@
+"""Settings, read from the environment with the ``DOKAZ_`` prefix.
+
+Every limit the service enforces is here, so an operator can tune it without code.
+``Settings.insecure_reasons()`` lists what would make a production deployment unsafe;
+``dokaz serve`` refuses to start in production while that list is non-empty.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A value anyone can read in this repository is not a secret; production refuses it.
+DEVELOPMENT_SECRET = "dokaz-development-secret-not-for-production"  # noqa: S105
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOKAZ_", env_file=None, extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    debug: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes")
+
+    data_dir: Path = Path("./dokaz-data")
+    database_url: str | None = None
+    database_pool_size: int = Field(default=10, ge=1)
+
+    # Used to sign CSRF tokens and other non-content integrity checks. It protects no
+    # content: case data is encrypted with per-case keys that no server secret can open.
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+
+    # Attachments: "local" keeps ciphertext blobs under data_dir/blobs, "s3" in a bucket.
+    storage_backend: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "dokaz"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+
+    onion_address: str | None = Field(
+        default=None, description="e.g. abc...xyz.onion; sent as Onion-Location on pages"
+    )
+
+    # Argon2id cost for receipts and sealed staff keys. "fast-insecure-for-tests" exists only
+    # so the test suite runs in minutes; production refuses it.
+    kdf_profile: Literal["standard", "fast-insecure-for-tests"] = "standard"
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    # ---- limits (enforced while bytes arrive, never after) ----
+    max_json_bytes: int = Field(default=1 * MiB, ge=1024)
+    max_file_bytes: int = Field(default=2 * GiB, ge=1)
+    max_submission_bytes: int = Field(default=4 * GiB, ge=1)
+    max_files_per_submission: int = Field(default=20, ge=0)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    request_body_timeout_seconds: float = Field(
+        default=4 * 3600.0, gt=0, description="a slow phone over Tor may need hours"
+    )
+    min_free_disk_bytes: int = Field(default=1 * GiB, ge=0)
+    upload_expiry_hours: int = Field(default=72, ge=1)
+    intake_rate_per_client_per_hour: int = Field(default=30, ge=1)
+    intake_rate_global_per_minute: int = Field(default=600, ge=1)
+    receipt_attempts_per_hour: int = Field(default=5, ge=1)
+    login_attempts_per_account_per_hour: int = Field(default=10, ge=1)
+    login_attempts_global_per_minute: int = Field(default=120, ge=1)
+    max_concurrent_argon2: int = Field(default=4, ge=1, description="Argon2id uses 64 MiB each")
+
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_absolute_hours: int = Field(default=12, ge=1)
+    followup_token_minutes: int = Field(default=30, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str | None) -> str | None:
+        if value and value.startswith(("postgresql://", "postgres://")):
+            # psycopg 3 is the only PostgreSQL driver we ship.
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'dokaz.sqlite3').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    def insecure_reasons(self) -> list[str]:
+        """What makes this configuration unsafe for production, one sentence each."""
+        reasons: list[str] = []
+        if self.debug:
+            reasons.append("DOKAZ_DEBUG is on: debug output can leak request data.")
+        secret = self.secret_key.get_secret_value()
+        if secret == DEVELOPMENT_SECRET:
+            reasons.append("DOKAZ_SECRET_KEY is the development default: set a random value.")
+        elif len(secret) < 32:
+            reasons.append("DOKAZ_SECRET_KEY is shorter than 32 characters.")
+        if self.kdf_profile != "standard":
+            reasons.append("DOKAZ_KDF_PROFILE is not 'standard': receipts would be cheap to guess.")
+        if self.data_dir.exists():
+            mode = self.data_dir.stat().st_mode
+            if mode & (stat.S_IROTH | stat.S_IWOTH | stat.S_IXOTH):
+                reasons.append(
+                    f"The data directory {self.data_dir} is accessible to other users "
+                    f"(mode {stat.S_IMODE(mode):o}); run: chmod 700 {self.data_dir}"
+                )
+        if self.storage_backend == "s3":
+            if not self.s3_endpoint_url and not os.environ.get("AWS_ENDPOINT_URL"):
+                reasons.append("DOKAZ_STORAGE_BACKEND=s3 needs DOKAZ_S3_ENDPOINT_URL.")
+            if self.s3_secret_access_key is None:
+                reasons.append("DOKAZ_STORAGE_BACKEND=s3 needs DOKAZ_S3_SECRET_ACCESS_KEY.")
+        return reasons
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Organisation keys: the offline recovery key pair and key grants."""

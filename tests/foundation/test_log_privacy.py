@@ -1,0 +1,130 @@
+"""No client IP address or user agent reaches any log line, on any route."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import Request
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.core.logging import configure_logging, scrub
+from api.core.settings import Settings
+
+CANARY_IP = "203.0.113.77"
+CANARY_IP6 = "2001:db8::beef:77"
+CANARY_UA = "Mozilla/5.0 (X11; CanaryOS 42) CanaryBrowser/9.9"
+HEADERS = {
+    "X-Forwarded-For": f"{CANARY_IP}, {CANARY_IP6}",
+    "X-Real-IP": CANARY_IP,
+    "Forwarded": f"for={CANARY_IP}",
+    "User-Agent": CANARY_UA,
+}
+
+
+def _assert_clean(text: str) -> None:
+    for needle in (CANARY_IP, CANARY_IP6, "CanaryBrowser", "CanaryOS", "testclient", "127.0.0.1"):
+        assert needle not in text, f"{needle!r} leaked into logs"
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream=stream)
+    yield stream
+    configure_logging("WARNING", "text")
+
+
+def test_scrub_removes_addresses_and_agents() -> None:
+    line = (f"peer {CANARY_IP}:5555 [{CANARY_IP6}]:80 ua={CANARY_UA} user-agent: curl/8.1 "
+            f"from ::1 and fe80::1%eth0 and 1:2:3:4:5:6:7:8")
+    out = scrub(line)
+    _assert_clean(out)
+    for leaked in ("curl/8.1", "::1", "fe80", "1:2:3:4:5:6:7:8"):
+        assert leaked not in out
+
+
+def test_scrub_keeps_clock_times_and_ordinary_text() -> None:
+    line = "job done at 01:33:06.763 in 12:30 for case ab12-cd34; ratio 3:1"
+    assert scrub(line) == line
+
+
+def test_in_process_requests_leave_no_client_identity(
+    captured_logs: io.StringIO, settings: Settings, engine: object
+) -> None:
+    app = create_app(settings, engine)  # type: ignore[arg-type]
+    seen: dict[str, object] = {}
+
+    @app.get("/probe")
+    def probe(request: Request) -> dict[str, str]:
+        seen["client"] = request.client
+        seen["headers"] = dict(request.headers)
+        logging.getLogger("dokaz.test").warning("probe from %s", request.headers.get("user-agent"))
+        return {"ok": "yes"}
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path in ("/healthz", "/readyz", "/probe", "/nowhere"):
+            client.get(path, headers=HEADERS)
+        client.post("/healthz", headers=HEADERS, content=b"x")
+    assert seen["client"] is None
+    assert "user-agent" not in seen["headers"]  # type: ignore[operator]
+    assert "x-forwarded-for" not in seen["headers"]  # type: ignore[operator]
+    text = captured_logs.getvalue()
+    assert '"route": "/probe"' in text  # the access log is there, just anonymous
+    _assert_clean(text)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_real_server_logs_nothing_identifying(tmp_path: Path) -> None:
+    """`dokaz serve` under uvicorn, access log and error log included."""
+    port = _free_port()
+    env = dict(os.environ, DOKAZ_DATA_DIR=str(tmp_path / "data"), DOKAZ_PORT=str(port),
+               DOKAZ_LOG_LEVEL="DEBUG")
+    env.pop("DOKAZ_DATABASE_URL", None)
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api", "serve"], env=env, stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            else:
+                pytest.fail("server did not start: " + log_path.read_text())
+            with httpx.Client(base_url=base, headers=HEADERS) as c:
+                assert c.get("/readyz").status_code == 200
+                assert c.get("/missing").status_code == 404
+                assert c.post("/healthz").status_code == 405
+            # A malformed request line makes uvicorn log a warning of its own.
+            with socket.create_connection(("127.0.0.1", port)) as raw:
+                raw.sendall(b"GARBAGE / HTTP/1.1\r\nUser-Agent: " + CANARY_UA.encode() + b"\r\n\r\n")
+                raw.recv(1024)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    text = log_path.read_text()
+    assert '"route": "/readyz"' in text
+    _assert_clean(text)
