@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
 from api import __version__
@@ -14,6 +14,22 @@ from api.core.errors import install_error_handlers
 from api.core.privacy import ClientAnonymityMiddleware
 from api.core.settings import Settings, get_settings
 from api.health.router import router as health_router
+
+
+def feature_routers() -> list[APIRouter]:
+    # Imported here so each feature's router module loads with the app, not with the CLI.
+    from api.audit.router import router as audit
+    from api.auth.router import router as auth
+    from api.cases.router import router as cases
+    from api.followup.router import router as followup
+    from api.intake.router import router as intake
+    from api.jobs.router import router as jobs
+    from api.partners.router import router as partners
+    from api.stats.router import router as stats
+    from api.uploads.router import router as uploads
+    from api.web.router import router as web
+
+    return [auth, audit, partners, intake, uploads, followup, cases, jobs, stats, web]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -41,6 +57,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     install_error_handlers(app)
     app.include_router(health_router)
+    for router in feature_routers():
+        app.include_router(router)
 
     # Outermost: nothing inside the app ever sees a client address or user agent.
     app.add_middleware(ClientAnonymityMiddleware)

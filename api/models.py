@@ -1,5 +1,13 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
-from api.keys.models import OrganisationKey
-
-__all__ = ["OrganisationKey"]
+import api.audit.models
+import api.auth.models
+import api.cases.models
+import api.followup.models
+import api.intake.models
+import api.jobs.models
+import api.keys.models
+import api.partners.models
+import api.stats.models
+import api.uploads.models
+import api.web.models  # noqa: F401

@@ -27,4 +27,5 @@ def keys_show() -> None:
         if key is None:
             typer.echo("No recovery key yet: run `dokaz keys init`.", err=True)
             raise typer.Exit(code=1)
-        typer.echo(f"recovery key fingerprint: {key.fingerprint} (created {key.created_at:%Y-%m-%d})")
+        created = f"{key.created_at:%Y-%m-%d}"
+        typer.echo(f"recovery key fingerprint: {key.fingerprint} (created {created})")

@@ -120,7 +120,8 @@ def test_real_server_logs_nothing_identifying(tmp_path: Path) -> None:
                 assert c.post("/healthz").status_code == 405
             # A malformed request line makes uvicorn log a warning of its own.
             with socket.create_connection(("127.0.0.1", port)) as raw:
-                raw.sendall(b"GARBAGE / HTTP/1.1\r\nUser-Agent: " + CANARY_UA.encode() + b"\r\n\r\n")
+                ua = CANARY_UA.encode()
+                raw.sendall(b"GARBAGE / HTTP/1.1\r\nUser-Agent: " + ua + b"\r\n\r\n")
                 raw.recv(1024)
         finally:
             proc.terminate()

@@ -1,0 +1,1 @@
+"""Staff accounts: passwords, two-factor login, sessions, roles and access scoping."""

@@ -1,0 +1,1 @@
+"""Tables of this feature (see api/core/models.py for the conventions)."""

@@ -1,0 +1,1 @@
+"""Cases: review workflow, structured metadata and the caseworker API."""

@@ -1,0 +1,1 @@
+"""Follow-up by receipt: status, messages and additions from the submitter."""

@@ -1,0 +1,1 @@
+"""Anonymous and lawyer submissions: the path testimony takes into Dokaz."""

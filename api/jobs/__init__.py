@@ -1,0 +1,1 @@
+"""Background jobs: the queue, its admin API and enqueueing after commit."""

@@ -1,0 +1,1 @@
+"""Partner statistics: anonymised aggregates with disclosure control."""

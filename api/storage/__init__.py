@@ -1,0 +1,1 @@
+"""Blob storage for ciphertext: local data directory or an S3-compatible store."""

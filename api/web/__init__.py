@@ -1,0 +1,1 @@
+"""The public web form: server-rendered, works without JavaScript, four languages."""

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian machine, then runs all of it:
+# lint (ruff), types (mypy --strict), schema drift (alembic check) and pytest on SQLite
+# and PostgreSQL. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+
+# Debian packages: Chromium for the browser tests (Playwright drives it; it never downloads
+# a browser of its own) and the PostgreSQL client tools.
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v pg_isready >/dev/null 2>&1 || need+=(postgresql-client)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
+  else
+    echo "please install: ${need[*]} (e.g. sudo apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+fi
+
+# PostgreSQL on 127.0.0.1:5432 (trust auth): start the local cluster if it is down.
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+fi
+export DOKAZ_TEST_REQUIRE_PG=1
+
+echo "== ruff"
+.venv/bin/ruff check .
+echo "== mypy --strict"
+.venv/bin/mypy
+echo "== alembic check"
+check_dir=$(mktemp -d)
+DOKAZ_DATA_DIR="$check_dir" .venv/bin/dokaz db upgrade >/dev/null
+DOKAZ_DATA_DIR="$check_dir" .venv/bin/alembic check
+rm -rf "$check_dir"
+echo "== pytest (SQLite and PostgreSQL)"
+.venv/bin/pytest -n 2 "$@"

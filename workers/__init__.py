@@ -1,0 +1,1 @@
+"""Background workers: the job runner and the jobs Dokaz needs."""
