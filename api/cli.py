@@ -20,9 +20,14 @@ app.add_typer(db_app, name="db")
 
 
 def _register_feature_commands() -> None:
-    from api.keys.cli import keys_app
+    """Each feature's ``cli.register(app)`` adds its commands (users, audit, jobs, ...)."""
+    import importlib
 
-    app.add_typer(keys_app, name="keys")
+    for feature in FEATURES_WITH_COMMANDS:
+        importlib.import_module(f"api.{feature}.cli").register(app)
+
+
+FEATURES_WITH_COMMANDS = ["keys", "auth", "audit", "partners", "jobs", "cases", "stats"]
 
 
 _register_feature_commands()

@@ -1,1 +1,34 @@
-"""Tables of this feature (see api/core/models.py for the conventions)."""
+"""Messages between the submitter and staff, sealed with the case key."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, String, Uuid
+from sqlmodel import Field, SQLModel
+
+from api.core.models import Ciphertext, UTCDateTime, new_id, utcnow
+
+
+class CaseMessage(SQLModel, table=True):
+    __tablename__ = "case_message"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    # Plaintext: "from_submitter" or "to_submitter".
+    direction: str = Field(sa_column=Column(String(16), nullable=False))
+    # Which staff member wrote it (acceptable to leak); None for the submitter.
+    author_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("staff_user.id", ondelete="SET NULL")),
+    )
+    body: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    read_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

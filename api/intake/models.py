@@ -1,1 +1,104 @@
-"""Tables of this feature (see api/core/models.py for the conventions)."""
+"""Submissions, their attachments, and submitter receipts.
+
+A submission's whole structured report is sealed with the case key (``payload``);
+only the coarse coding below stays in plaintext, each column saying why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Boolean, Column, Date, ForeignKey, Integer, String, Uuid
+from sqlmodel import Field, SQLModel
+
+from api.core.models import Ciphertext, UTCDateTime, new_id, utcnow
+
+
+class Submission(SQLModel, table=True):
+    __tablename__ = "submission"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    # Plaintext: day precision only (see Case.received_on).
+    received_on: date = Field(sa_column=Column(Date, nullable=False))
+    # Plaintext: "web", "api" or "lawyer"; the channel, not the person.
+    channel: str = Field(sa_column=Column(String(16), nullable=False))
+    # Plaintext: victim/relative/witness/lawyer/other, a coarse triage field.
+    submitter_role: str = Field(sa_column=Column(String(16), nullable=False))
+    # Plaintext: comma-separated categories from a fixed list (detention, torture,
+    # disappearance, other) for triage queues.
+    categories: str = Field(default="", sa_column=Column(String(128), nullable=False))
+    # Plaintext: be/ru/uk/en, so staff answer in the submitter's language.
+    language: str = Field(sa_column=Column(String(8), nullable=False))
+    # Plaintext: consent scopes granted (fixed vocabulary), needed to enforce them
+    # without opening the case (e.g. aggregate statistics).
+    consent_scopes: str = Field(default="", sa_column=Column(String(512), nullable=False))
+    # Plaintext: a follow-up adds to an existing case rather than opening one.
+    is_followup: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    # A lawyer's own submissions are visible to them; which lawyer is acceptable to leak.
+    lawyer_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("staff_user.id", ondelete="SET NULL"), index=True),
+    )
+    # The structured report (crypto.fields.SealedJSON ciphertext under the case key).
+    payload: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+    schema_version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+
+
+class Attachment(SQLModel, table=True):
+    __tablename__ = "attachment"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    submission_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("submission.id", ondelete="CASCADE"), index=True),
+    )
+    # Generated object name in the blob store; never derived from anything the client sent.
+    blob_name: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
+    # The per-file key (crypto.stream), wrapped under the case key.
+    wrapped_file_key: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+    # Sealed JSON under the case key: filename, claimed and detected type, sha256, size.
+    sealed_metadata: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+    # Plaintext: the ciphertext size is visible in the blob store anyway.
+    ciphertext_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # "original" or "derivative" (a metadata-stripped copy of derived_from_id).
+    kind: str = Field(default="original", sa_column=Column(String(16), nullable=False))
+    derived_from_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("attachment.id", ondelete="CASCADE"))
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class Receipt(SQLModel, table=True):
+    """A submitter's receipt: a public lookup part and an Argon2id verifier of the secret."""
+
+    __tablename__ = "receipt"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    # Plaintext: random 40-bit lookup part; finds the row, proves nothing by itself.
+    lookup: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
+    # crypto.receipts.ReceiptVerifier bytes (per-receipt salt, parameters, verifier).
+    verifier: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+    # Per-receipt throttling survives restarts and applies across API processes.
+    failed_attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+    locked_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )

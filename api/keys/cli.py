@@ -29,3 +29,7 @@ def keys_show() -> None:
             raise typer.Exit(code=1)
         created = f"{key.created_at:%Y-%m-%d}"
         typer.echo(f"recovery key fingerprint: {key.fingerprint} (created {created})")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")
