@@ -27,9 +27,10 @@ def feature_routers() -> list[APIRouter]:
     from api.partners.router import router as partners
     from api.stats.router import router as stats
     from api.uploads.router import router as uploads
+    from api.vocab.router import router as vocab
     from api.web.router import router as web
 
-    return [auth, audit, partners, intake, uploads, followup, cases, jobs, stats, web]
+    return [auth, audit, partners, intake, uploads, followup, cases, vocab, jobs, stats, web]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -1,0 +1,1 @@
+"""Controlled vocabularies (HURIDOCS codes where they exist) with labels in en, be, ru, uk."""
