@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, ge=1)
     session_absolute_hours: int = Field(default=12, ge=1)
     followup_token_minutes: int = Field(default=30, ge=1)
+    # Public web form: how long a form's CSRF token stays valid (typing plus a slow upload
+    # over Tor can take hours), and the longest narrative one form accepts.
+    web_form_token_hours: int = Field(default=24, ge=1)
+    web_max_text_chars: int = Field(default=200_000, ge=1000)
 
     @field_validator("database_url")
     @classmethod
