@@ -8,6 +8,7 @@ and grant existing cases to a new colleague. A seized server holds only the publ
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 import typer
 from sqlalchemy import Engine
@@ -19,6 +20,17 @@ from api.core.settings import Settings
 from api.keys.models import OrganisationKey
 from api.keys.repository import RECOVERY, active_recovery_key
 from crypto.recovery import generate_recovery_key
+
+
+def case_key_context(case_id: uuid.UUID, recipient_kind: str, recipient_id: uuid.UUID) -> bytes:
+    """The associated-data context of one CaseKeyWrap (crypto.sealed / wrap_data_key*).
+
+    ``b"dokaz/case-key/<case id>/<kind>/<recipient id>"``: binding the case and the
+    recipient means a wrapped key copied onto another case's or person's row fails to
+    open instead of silently granting access. Every feature that wraps or unwraps a case
+    key uses this one function so the bytes always agree.
+    """
+    return f"dokaz/case-key/{case_id}/{recipient_kind}/{recipient_id}".encode()
 
 
 def fingerprint(public_key: bytes) -> str:
