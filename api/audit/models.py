@@ -1,1 +1,61 @@
-"""Tables of this feature (see api/core/models.py for the conventions)."""
+"""The audit log tables. See api/audit/chain.py for the hash format.
+
+Nothing here holds content: actions, ids, counts and field names only. ``case_id`` has no
+foreign key on purpose: the record of who read a case must outlive the case's shredding.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Integer, String, Text, Uuid
+from sqlmodel import Field, SQLModel
+
+from api.core.models import UTCDateTime, new_id, utcnow
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_log"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    # 1, 2, 3, ... without gaps: a missing number is a deleted entry.
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    # Plaintext: one of api.audit.actions (e.g. "case.read").
+    action: str = Field(sa_column=Column(String(48), nullable=False, index=True))
+    # Plaintext: "staff", "partner", "cli", "system" or "anonymous".
+    actor_kind: str = Field(sa_column=Column(String(16), nullable=False))
+    actor_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, index=True))
+    case_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, index=True))
+    # Plaintext: an id or a username the action was about; never content.
+    target: str | None = Field(default=None, sa_column=Column(String(128)))
+    # Canonical JSON object of ids, counts and field names (never content).
+    details: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    entry_hash: str = Field(sa_column=Column(String(64), nullable=False))
+
+
+class AuditChainHead(SQLModel, table=True):
+    """One row (id 1): the last sequence number and hash. Appends lock this row, which
+    serialises writers, and a removed tail no longer matches it."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    entry_hash: str = Field(sa_column=Column(String(64), nullable=False))
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A recorded (seq, hash) of the chain head at some moment. Copy these off the
+    server (``dokaz audit checkpoint`` prints one) to detect a rewritten chain."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    entry_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )

@@ -1,7 +1,9 @@
-"""Staff accounts (admin, coordinator, caseworker, lawyer) and their key material.
+"""Staff accounts (admin, coordinator, caseworker, lawyer), their sessions and throttling.
 
 The staff private key is stored only sealed under Argon2id(password) with its own salt
 and parameters (threat model property 3); the login hash is a separate Argon2id hash.
+A session keeps the private key only encrypted under a key derived from its bearer token,
+and the server stores only a hash of that token, so a seized database opens nothing.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlmodel import Field, SQLModel
 
 from api.core.models import Ciphertext, UTCDateTime, new_id, utcnow
@@ -34,3 +36,52 @@ class StaffUser(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
+    # The TOTP secret, AES-GCM-encrypted under a key derived from DOKAZ_SECRET_KEY
+    # (api.auth.totp), so a database dump alone cannot mint codes. NULL: not set up yet,
+    # and such an account cannot sign in.
+    totp_secret: bytes | None = Field(default=None, sa_column=Column(Ciphertext))
+    # The last accepted 30-second TOTP step: a code is accepted only for a later step,
+    # so an observed code cannot be replayed.
+    totp_last_step: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    password_changed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    last_login_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class StaffSession(SQLModel, table=True):
+    """A signed-in session. The bearer token itself is never stored, only its SHA-256."""
+
+    __tablename__ = "staff_session"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    user_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("staff_user.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    token_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
+    # crypto.staff_keys.encrypt_for_session blob; wiped (NULL) when the session ends.
+    session_key: bytes | None = Field(default=None, sa_column=Column(Ciphertext))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    last_seen_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # Absolute end of the session, whatever the activity.
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # Plaintext: "logout", "admin", "password_change", ... (never user input).
+    revoke_reason: str | None = Field(default=None, sa_column=Column(String(32)))
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins per account name within a window, shared by every API process.
+
+    Keyed by an HMAC of the lower-cased username, for names that exist and names that do
+    not alike, so throttling behaves the same either way and a password typed into the
+    username field is not kept readable.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: str = Field(sa_column=Column(String(64), primary_key=True))
+    window_started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    failures: int = Field(default=0, sa_column=Column(Integer, nullable=False))
