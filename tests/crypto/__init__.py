@@ -1,0 +1,1 @@
+"""Tests for the crypto package (no database needed)."""

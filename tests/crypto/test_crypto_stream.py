@@ -1,0 +1,273 @@
+"""Streaming file encryption: round trips, sizes, hashing, suspend/resume."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crypto.errors import DecryptionError, FormatError
+from crypto.keys import DataKey
+from crypto.stream import (
+    HEADER_SIZE,
+    DecryptingReader,
+    EncryptingWriter,
+    StreamResult,
+    ciphertext_size,
+    decrypt_stream,
+    hash_plaintext,
+)
+
+FILE_ID = bytes(range(16))
+KEY = DataKey(bytes(range(100, 132)))
+
+record_sizes = st.sampled_from([1, 16, 64])
+
+
+def encrypt(data: bytes, record_size: int = 16, chunks: list[int] | None = None) -> bytes:
+    sink = io.BytesIO()
+    writer = EncryptingWriter(sink, FILE_ID, KEY, record_size)
+    pos = 0
+    for size in chunks or []:
+        writer.write(data[pos : pos + size])
+        pos += size
+    writer.write(data[pos:])
+    writer.finish()
+    return sink.getvalue()
+
+
+def decrypt(blob: bytes) -> bytes:
+    return b"".join(decrypt_stream(io.BytesIO(blob), KEY, FILE_ID))
+
+
+class ShortReads(io.RawIOBase):
+    """A source returning at most 7 bytes per read, like a socket."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(min(size, 7) if size >= 0 else 7)
+
+
+@pytest.mark.parametrize("size", [0, 1, 15, 16, 17, 32, 33, 16 * 10, 16 * 10 + 5])
+def test_sizes_around_record_boundaries(size: int) -> None:
+    data = bytes(i % 251 for i in range(size))
+    sink = io.BytesIO()
+    writer = EncryptingWriter(sink, FILE_ID, KEY, 16)
+    writer.write(data)
+    result = writer.finish()
+    blob = sink.getvalue()
+    records = max(1, -(-size // 16))
+    assert result == StreamResult(
+        plaintext_size=size,
+        ciphertext_size=len(blob),
+        sha256=hashlib.sha256(data).hexdigest(),
+        records=records,
+    )
+    assert len(blob) == ciphertext_size(size, 16) == HEADER_SIZE + size + 16 * records
+    assert decrypt(blob) == data
+    assert hash_plaintext(io.BytesIO(blob), KEY) == (hashlib.sha256(data).hexdigest(), size)
+    assert b"".join(DecryptingReader(ShortReads(blob), KEY)) == data
+
+
+@settings(deadline=None, database=None)
+@given(st.binary(max_size=600), record_sizes, st.lists(st.integers(0, 100), max_size=12))
+def test_round_trip_any_chunking(data: bytes, record_size: int, chunks: list[int]) -> None:
+    blob = encrypt(data, record_size, chunks)
+    # Chunking of writes must not change the output: records are deterministic.
+    assert blob == encrypt(data, record_size)
+    assert len(blob) == ciphertext_size(len(data), record_size)
+    reader = DecryptingReader(io.BytesIO(blob), KEY)
+    records = list(reader)
+    assert b"".join(records) == data
+    assert all(len(r) == record_size for r in records[:-1])
+    assert 0 <= len(records[-1]) <= record_size
+
+
+@settings(deadline=None, database=None)
+@given(st.binary(max_size=400), record_sizes, st.lists(st.integers(0, 400), max_size=6))
+def test_suspend_resume_at_arbitrary_points(data: bytes, record_size: int, cuts: list[int]) -> None:
+    points = sorted({min(c, len(data)) for c in cuts})
+    sink = io.BytesIO()
+    writer = EncryptingWriter(sink, FILE_ID, KEY, record_size)
+    pos = 0
+    for point in points:
+        writer.write(data[pos:point])
+        pos = point
+        state = writer.suspend()
+        assert writer.ciphertext_size == len(sink.getvalue())
+        # A new "process": fresh sink object continuing the stored ciphertext.
+        stored = sink.getvalue()
+        sink = io.BytesIO(stored)
+        sink.seek(0, io.SEEK_END)
+        writer = EncryptingWriter.resume(sink, FILE_ID, KEY, state, record_size)
+        assert writer.ciphertext_size == len(stored)
+        assert writer.plaintext_size == pos
+    writer.write(data[pos:])
+    result = writer.finish()
+    blob = sink.getvalue()
+    assert result.plaintext_size == len(data) and result.ciphertext_size == len(blob)
+    assert result.sha256 is None if points else result.sha256 == hashlib.sha256(data).hexdigest()
+    # Identical to an uninterrupted encryption, byte for byte.
+    assert blob == encrypt(data, record_size)
+    assert hash_plaintext(io.BytesIO(blob), KEY, FILE_ID) == (
+        hashlib.sha256(data).hexdigest(),
+        len(data),
+    )
+
+
+def test_state_blob_hides_the_tail_and_is_bound_to_the_file() -> None:
+    canary = b"CANARY-partial-record"
+    sink = io.BytesIO()
+    writer = EncryptingWriter(sink, FILE_ID, KEY, 64)
+    writer.write(canary)
+    state = writer.suspend()
+    assert canary not in state and canary not in sink.getvalue()
+    assert state[0] == 1
+    with pytest.raises(DecryptionError):
+        EncryptingWriter.resume(io.BytesIO(), bytes(16), KEY, state, 64)
+    with pytest.raises(DecryptionError):
+        EncryptingWriter.resume(io.BytesIO(), FILE_ID, DataKey.generate(), state, 64)
+    with pytest.raises(FormatError):
+        EncryptingWriter.resume(io.BytesIO(), FILE_ID, KEY, state, 16)
+    tampered = bytearray(state)
+    tampered[8] ^= 1  # next_index
+    with pytest.raises(DecryptionError):
+        EncryptingWriter.resume(io.BytesIO(), FILE_ID, KEY, bytes(tampered), 64)
+    with pytest.raises(FormatError):
+        EncryptingWriter.resume(io.BytesIO(), FILE_ID, KEY, state[:20], 64)
+    with pytest.raises(RuntimeError):
+        writer.write(b"more")
+
+
+def test_no_plaintext_reaches_the_sink() -> None:
+    canary = b"CANARY-" * 40
+    blob = encrypt(canary, 64)
+    assert b"CANARY" not in blob
+
+
+def test_writer_buffers_at_most_one_record() -> None:
+    writer = EncryptingWriter(io.BytesIO(), FILE_ID, KEY, 16)
+    for size in [1, 15, 16, 17, 100, 3]:
+        writer.write(bytes(size))
+        assert writer.buffered <= 16
+
+
+def test_abort_and_closed_writer() -> None:
+    sink = io.BytesIO()
+    writer = EncryptingWriter(sink, FILE_ID, KEY, 16)
+    writer.write(b"secret bytes")
+    writer.abort()
+    assert writer.buffered == 0
+    assert sink.getvalue() == b""  # construction and buffering do no I/O
+    with pytest.raises(RuntimeError):
+        writer.write(b"x")
+    with pytest.raises(RuntimeError):
+        writer.finish()
+    writer.abort()  # idempotent
+    finished = EncryptingWriter(io.BytesIO(), FILE_ID, KEY, 16)
+    finished.finish()
+    with pytest.raises(RuntimeError):
+        finished.finish()
+    assert "secret" not in repr(writer)
+
+
+def test_invalid_parameters() -> None:
+    with pytest.raises(FormatError):
+        EncryptingWriter(io.BytesIO(), b"short", KEY)
+    with pytest.raises(FormatError):
+        EncryptingWriter(io.BytesIO(), FILE_ID, KEY, 0)
+    with pytest.raises(FormatError):
+        EncryptingWriter(io.BytesIO(), FILE_ID, KEY, (1 << 24) + 1)
+    with pytest.raises(FormatError):
+        DecryptingReader(io.BytesIO(), KEY, b"short")
+
+
+def test_reader_exposes_header_and_iterates_once() -> None:
+    blob = encrypt(b"abc", 16)
+    reader = DecryptingReader(io.BytesIO(blob), KEY)
+    assert reader.file_id == FILE_ID and reader.record_size == 16
+    assert list(reader) == [b"abc"]
+    with pytest.raises(RuntimeError):
+        iter(reader)
+
+
+def test_default_record_size() -> None:
+    data = bytes(3 * (1 << 20) + 5)
+    sink = io.BytesIO()
+    writer = EncryptingWriter(sink, FILE_ID, KEY)
+    writer.write(data)
+    result = writer.finish()
+    assert result.records == 4
+    # 1 MiB records take the helper-thread hashing path.
+    assert result.sha256 == hashlib.sha256(data).hexdigest()
+    assert result.ciphertext_size == ciphertext_size(len(data))
+    sink.seek(0)
+    assert [len(r) for r in DecryptingReader(sink, KEY)] == [1 << 20] * 3 + [5]
+
+
+class FailingSink:
+    def __init__(self, fail_after: int) -> None:
+        self.calls = 0
+        self.fail_after = fail_after
+
+    def write(self, data: bytes) -> None:
+        self.calls += 1
+        if self.calls > self.fail_after:
+            raise OSError("disk full")
+
+
+@pytest.mark.parametrize("fail_after", [0, 1, 2])
+def test_sink_failure_closes_the_writer(fail_after: int) -> None:
+    writer = EncryptingWriter(FailingSink(fail_after), FILE_ID, KEY, 16)
+    with pytest.raises(OSError):
+        writer.write(bytes(100))
+        writer.finish()
+    assert writer.buffered == 0
+    with pytest.raises(RuntimeError, match="failed"):
+        writer.write(b"x")
+
+
+BIG = 64 * 1024  # records this large take the helper-thread pipeline
+
+
+@pytest.mark.parametrize("cuts", [[], [1], [BIG], [BIG + 1, 3 * BIG - 1], [5 * BIG]])
+def test_pipelined_records_round_trip_and_resume(cuts: list[int]) -> None:
+    data = bytes(i % 241 for i in range(5 * BIG + 123))
+    sink = io.BytesIO()
+    writer = EncryptingWriter(sink, FILE_ID, KEY, BIG)
+    pos = 0
+    for cut in cuts:
+        for i in range(pos, cut, 10_000):  # uneven chunks, like HTTP bodies
+            writer.write(data[i : min(i + 10_000, cut)])
+        pos = cut
+        state = writer.suspend()
+        assert writer.ciphertext_size == len(sink.getvalue())
+        writer = EncryptingWriter.resume(sink, FILE_ID, KEY, state, BIG)
+    writer.write(data[pos:])
+    result = writer.finish()
+    assert result.ciphertext_size == len(sink.getvalue()) == ciphertext_size(len(data), BIG)
+    if not cuts:
+        assert result.sha256 == hashlib.sha256(data).hexdigest()
+    one_shot = io.BytesIO()
+    reference = EncryptingWriter(one_shot, FILE_ID, KEY, BIG)
+    reference.write(data)
+    reference.finish()
+    assert sink.getvalue() == one_shot.getvalue()
+    sink.seek(0)
+    assert b"".join(decrypt_stream(sink, KEY, FILE_ID)) == data
+
+
+@pytest.mark.parametrize("fail_after", [0, 1, 2, 3])
+def test_pipelined_sink_failure_surfaces_and_closes(fail_after: int) -> None:
+    writer = EncryptingWriter(FailingSink(fail_after), FILE_ID, KEY, BIG)
+    with pytest.raises(OSError):
+        for _ in range(6):
+            writer.write(bytes(BIG))
+        writer.finish()
+    with pytest.raises(RuntimeError, match="failed"):
+        writer.write(b"x")
