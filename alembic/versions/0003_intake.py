@@ -139,8 +139,75 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_attachment_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_attachment_submission_id'), ['submission_id'], unique=False)
 
+    # ---- intake feature: tus uploads and follow-up sessions ----
+    op.create_table('upload',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('secret_hash', sa.LargeBinary(length=32), nullable=False),
+    sa.Column('length', sa.BigInteger(), nullable=False),
+    sa.Column('offset', sa.BigInteger(), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('sealed_metadata', api.core.models.Ciphertext(), nullable=False),
+    sa.Column('final_blob_name', sa.String(length=128), nullable=True),
+    sa.Column('final_wrapped_key', api.core.models.Ciphertext(), nullable=True),
+    sa.Column('final_ciphertext_size', sa.BigInteger(), nullable=True),
+    sa.Column('expires_at', api.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', api.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_upload')),
+    sa.UniqueConstraint('final_blob_name', name=op.f('uq_upload_final_blob_name')),
+    sa.UniqueConstraint('secret_hash', name=op.f('uq_upload_secret_hash'))
+    )
+    with op.batch_alter_table('upload', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_upload_expires_at'), ['expires_at'], unique=False)
+
+    op.create_table('upload_segment',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('upload_id', sa.Uuid(), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('offset', sa.BigInteger(), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('blob_name', sa.String(length=128), nullable=False),
+    sa.Column('wrapped_key', api.core.models.Ciphertext(), nullable=False),
+    sa.Column('ciphertext_size', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['upload_id'], ['upload.id'], name=op.f('fk_upload_segment_upload_id_upload'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_upload_segment')),
+    sa.UniqueConstraint('blob_name', name=op.f('uq_upload_segment_blob_name')),
+    sa.UniqueConstraint('upload_id', 'seq', name='uq_upload_segment_seq')
+    )
+    with op.batch_alter_table('upload_segment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_upload_segment_upload_id'), ['upload_id'], unique=False)
+
+    op.create_table('followup_session',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('token_hash', sa.LargeBinary(length=32), nullable=False),
+    sa.Column('case_id', sa.Uuid(), nullable=False),
+    sa.Column('receipt_id', sa.Uuid(), nullable=False),
+    sa.Column('sealed_case_key', api.core.models.Ciphertext(), nullable=False),
+    sa.Column('expires_at', api.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', api.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_followup_session_case_id_cases'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['receipt_id'], ['receipt.id'], name=op.f('fk_followup_session_receipt_id_receipt'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_followup_session')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_followup_session_token_hash'))
+    )
+    with op.batch_alter_table('followup_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_followup_session_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_followup_session_expires_at'), ['expires_at'], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('followup_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_followup_session_expires_at'))
+        batch_op.drop_index(batch_op.f('ix_followup_session_case_id'))
+
+    op.drop_table('followup_session')
+    with op.batch_alter_table('upload_segment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_upload_segment_upload_id'))
+
+    op.drop_table('upload_segment')
+    with op.batch_alter_table('upload', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_upload_expires_at'))
+
+    op.drop_table('upload')
     with op.batch_alter_table('attachment', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_attachment_submission_id'))
         batch_op.drop_index(batch_op.f('ix_attachment_case_id'))

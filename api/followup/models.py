@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, String, Uuid
+from sqlalchemy import Column, ForeignKey, LargeBinary, String, Uuid
 from sqlmodel import Field, SQLModel
 
 from api.core.models import Ciphertext, UTCDateTime, new_id, utcnow
@@ -32,3 +32,30 @@ class CaseMessage(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
     read_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class FollowupSession(SQLModel, table=True):
+    """A submitter's short-lived follow-up session, opened with the receipt.
+
+    The case key is kept only encrypted under a key derived from the session token
+    (which the server stores only as a SHA-256 hash), so any API process can serve the
+    session while a seized copy of this table opens nothing.
+    """
+
+    __tablename__ = "followup_session"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    token_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
+    case_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    receipt_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("receipt.id", ondelete="CASCADE"), nullable=False)
+    )
+    sealed_case_key: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )

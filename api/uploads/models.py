@@ -1,1 +1,67 @@
-"""Tables of this feature (see api/core/models.py for the conventions)."""
+"""tus upload state: one row per upload, one row per stored (encrypted) segment.
+
+Nothing here can be decrypted with the database alone: every key and the client's
+metadata are sealed under the *upload key*, derived from a secret that exists only in
+the upload URL the client holds (see :mod:`api.uploads.keys`). The columns in plaintext
+are sizes and times that the blob store shows anyway.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy import UniqueConstraint as SAUniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from api.core.models import Ciphertext, UTCDateTime, new_id, utcnow
+
+
+class Upload(SQLModel, table=True):
+    __tablename__ = "upload"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    # SHA-256 of the URL secret (256 random bits): lets any process check the URL; the
+    # upload key is derived from the secret with HKDF, so the hash does not yield it.
+    secret_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
+    # Plaintext: declared and received sizes (the tus protocol; blob sizes show them anyway).
+    length: int = Field(sa_column=Column(BigInteger, nullable=False))
+    offset: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # Plaintext: "receiving" or "complete".
+    state: str = Field(default="receiving", sa_column=Column(String(16), nullable=False))
+    # SealedJSON under the upload key: filename and claimed type; once complete also
+    # detected type, size and SHA-256.
+    sealed_metadata: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+    # The merged file once complete (generated name), and its file key under the upload key.
+    final_blob_name: str | None = Field(
+        default=None, sa_column=Column(String(128), unique=True)
+    )
+    final_wrapped_key: bytes | None = Field(default=None, sa_column=Column(Ciphertext))
+    final_ciphertext_size: int | None = Field(default=None, sa_column=Column(BigInteger))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class UploadSegment(SQLModel, table=True):
+    """The ciphertext of one accepted PATCH: a complete crypto.stream file of its own."""
+
+    __tablename__ = "upload_segment"
+    __table_args__ = (SAUniqueConstraint("upload_id", "seq", name="uq_upload_segment_seq"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    upload_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("upload.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    # Plaintext: where this segment starts in the file and how long it is (tus offsets).
+    offset: int = Field(sa_column=Column(BigInteger, nullable=False))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    blob_name: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
+    # This segment's own stream key, wrapped under the upload key.
+    wrapped_key: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+    ciphertext_size: int = Field(sa_column=Column(BigInteger, nullable=False))
