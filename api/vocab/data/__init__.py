@@ -1,0 +1,1 @@
+"""Vocabulary data files, one ``<id>.json`` each; a package so they ship as package data."""
