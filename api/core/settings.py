@@ -80,6 +80,29 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, ge=1)
     session_absolute_hours: int = Field(default=12, ge=1)
     followup_token_minutes: int = Field(default=30, ge=1)
+
+    # ---- background jobs (api/jobs, workers/) ----
+    job_lease_seconds: int = Field(default=120, ge=1, description="a dead worker's job "
+                                   "is re-claimed after this")
+    job_max_attempts: int = Field(default=8, ge=1)
+    job_backoff_base_seconds: float = Field(default=10.0, gt=0)
+    job_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    job_poll_seconds: float = Field(default=2.0, gt=0)
+    job_keep_finished_days: int = Field(default=14, ge=1)
+    # Notification emails carry counts and a link only, never case content.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_from: str = "dokaz@localhost"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    staff_url: str = Field(default="http://127.0.0.1:8000/", description="link in emails")
+    digest_check_minutes: int = Field(default=5, ge=1)
+    # Crypto-shredding by state: days after the case entered the state; None keeps it.
+    retention_days_spam: int | None = Field(default=30, ge=0)
+    retention_days_rejected: int | None = Field(default=365, ge=0)
+    retention_days_closed: int | None = Field(default=None, ge=0)
     # Public web form: how long a form's CSRF token stays valid (typing plus a slow upload
     # over Tor can take hours), and the longest narrative one form accepts.
     web_form_token_hours: int = Field(default=24, ge=1)
