@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import typer
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, delete, select
 
 from api.core.db import make_engine, unit_of_work
 from api.core.errors import Conflict
 from api.core.settings import Settings
-from api.keys.models import OrganisationKey
+from api.keys.models import CaseKeyWrap, OrganisationKey
 from api.keys.repository import RECOVERY, active_recovery_key
-from crypto.recovery import generate_recovery_key
+from crypto.errors import CryptoError
+from crypto.recovery import generate_recovery_key, parse_recovery_key
+from crypto.recovery import recovery_public_key as public_of_recovery
+from crypto.sealed import unwrap_data_key, wrap_data_key
 
 
 def case_key_context(case_id: uuid.UUID, recipient_kind: str, recipient_id: uuid.UUID) -> bytes:
@@ -81,3 +86,88 @@ def ensure_recovery_key_interactive(settings: Settings, engine: Engine | None = 
         fp = key.fingerprint
     typer.echo(BANNER.format(key=private_text, fp=fp))
     return True
+
+
+def drop_wraps_of_recipient(session: Session, user_id: uuid.UUID) -> int:
+    """Delete every case-key wrap addressed to a staff member or lawyer (after a password
+    reset their old private key is gone, so these wraps open nothing)."""
+    stmt = delete(CaseKeyWrap).where(
+        col(CaseKeyWrap.recipient_id) == user_id,
+        col(CaseKeyWrap.recipient_kind).in_(["staff", "lawyer"]),
+    )
+    return int(session.exec(stmt).rowcount or 0)
+
+
+@dataclass(frozen=True)
+class GrantResult:
+    granted: int
+    without_recovery_wrap: int
+
+
+def _recipient_kind(role: str) -> str:
+    return "lawyer" if role == "lawyer" else "staff"
+
+
+def grant_with_recovery_key(
+    session: Session,
+    *,
+    recovery_text: str,
+    user_id: uuid.UUID,
+    user_public_key: bytes,
+    user_role: str,
+    case_ids: Sequence[uuid.UUID] | None,
+    actor_id: uuid.UUID | None = None,
+    actor_kind: str = "cli",
+) -> GrantResult:
+    """Wrap existing cases to a staff member, opening them with the offline recovery key.
+
+    ``case_ids=None`` means every case that has a recovery wrap. Each grant is audited
+    (key.grant, with the case id). An existing wrap for the same person is replaced: after
+    a password reset it was addressed to a key that no longer exists. The recovery private
+    key lives only in this call's memory.
+    """
+    from api.audit import actions
+    from api.audit.service import record
+    from api.core.errors import InvalidInput
+
+    try:
+        private = parse_recovery_key(recovery_text)
+    except CryptoError as exc:
+        raise InvalidInput(f"That is not a valid recovery key: {exc}.") from None
+    active = active_recovery_key(session)
+    if active is None:
+        raise Conflict("No organisation recovery key exists yet; run `dokaz keys init`.")
+    if public_of_recovery(private) != active.public_key:
+        raise InvalidInput(
+            "This recovery key does not belong to this installation "
+            f"(expected fingerprint {active.fingerprint})."
+        )
+    stmt = select(CaseKeyWrap).where(col(CaseKeyWrap.recipient_kind) == RECOVERY)
+    if case_ids is not None:
+        stmt = stmt.where(col(CaseKeyWrap.case_id).in_(list(case_ids)))
+    recovery_wraps = {w.case_id: w for w in session.exec(stmt)}
+    kind = _recipient_kind(user_role)
+    granted = 0
+    for case_id, wrap in sorted(recovery_wraps.items()):
+        data_key = unwrap_data_key(
+            private, wrap.wrapped_key, case_key_context(case_id, RECOVERY, wrap.recipient_id)
+        )
+        wrapped = wrap_data_key(user_public_key, data_key, case_key_context(case_id, kind, user_id))
+        existing = session.exec(select(CaseKeyWrap).where(
+            col(CaseKeyWrap.case_id) == case_id, col(CaseKeyWrap.recipient_kind) == kind,
+            col(CaseKeyWrap.recipient_id) == user_id,
+        )).first()
+        if existing is not None:
+            existing.wrapped_key = wrapped
+            existing.granted_by_id = actor_id
+            session.add(existing)
+        else:
+            session.add(CaseKeyWrap(case_id=case_id, recipient_kind=kind, recipient_id=user_id,
+                                    wrapped_key=wrapped, granted_by_id=actor_id))
+        session.flush()
+        record(session, action=actions.KEY_GRANT, actor_id=actor_id, actor_kind=actor_kind,
+               case_id=case_id, target=str(user_id),
+               details={"recipient_kind": kind, "via": "recovery_key"})
+        granted += 1
+    missing = 0 if case_ids is None else len(set(case_ids) - set(recovery_wraps))
+    return GrantResult(granted=granted, without_recovery_wrap=missing)

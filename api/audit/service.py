@@ -1,0 +1,272 @@
+"""Appending to and checking the hash-chained audit log (format: api/audit/chain.py).
+
+``record`` appends inside the caller's transaction, so an audited read and its entry
+commit or roll back together. Appends are serialised by locking the single chain-head row
+(``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already admits one
+writer at a time). This makes every audited request queue briefly on that row: fine for
+an organisation's staff, and the price of a chain without forks.
+
+Entries that must survive a rolled-back request (failed logins, refused receipts) use
+``record_always`` (written in a separate transaction after the request's transaction
+ends, whichever way) or ``record_separately`` (a separate transaction right now; never
+call it while this thread holds an open write transaction on SQLite: it would wait for
+its own lock).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from api.audit import actions
+from api.audit.chain import GENESIS_HASH, DetailValue, canonical_details, compute_hash
+from api.audit.models import AuditChainHead, AuditCheckpoint, AuditEntry
+from api.core.db import unit_of_work
+from api.core.errors import DokazError
+from api.core.models import utcnow
+
+log = logging.getLogger("dokaz.audit")
+
+HEAD_ID = 1
+_AFTER_OUTCOME = "dokaz_after_outcome"
+
+
+class AuditChainError(DokazError):
+    status_code = 503
+    code = "audit_unavailable"
+    default_message = (
+        "The audit log cannot be written, so this action was refused. An administrator "
+        "should run `dokaz audit verify`."
+    )
+
+
+def _lock_head(session: Session) -> AuditChainHead:
+    """Create the head row if missing, then lock it for the rest of the transaction."""
+    table = AuditChainHead.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    values = {"id": HEAD_ID, "seq": 0, "entry_hash": GENESIS_HASH}
+    if dialect == "postgresql":
+        session.execute(
+            postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=["id"])
+        )
+    else:
+        session.execute(
+            sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=["id"])
+        )
+    stmt = (
+        select(AuditChainHead)
+        .where(col(AuditChainHead.id) == HEAD_ID)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    head: AuditChainHead = session.execute(stmt).scalar_one()
+    if head.seq == 0 and session.execute(select(func.count()).select_from(AuditEntry)).scalar():
+        # The head row was deleted while entries remain: starting a second chain would
+        # hide that. Refuse until someone looks.
+        log.error("audit chain head missing while entries exist")
+        raise AuditChainError()
+    return head
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    actor_id: uuid.UUID | None,
+    actor_kind: str = "staff",
+    case_id: uuid.UUID | None = None,
+    target: str | None = None,
+    details: Mapping[str, DetailValue] | None = None,
+    now: datetime | None = None,
+) -> AuditEntry:
+    """Append one entry in the caller's transaction (flushed, not committed)."""
+    if actor_kind not in actions.ACTOR_KINDS:
+        raise ValueError(f"unknown actor kind {actor_kind!r}")
+    if target is not None and len(target) > 128:
+        raise ValueError("audit target too long: it must be an id or a name")
+    details_text = canonical_details(details)
+    head = _lock_head(session)
+    created = now or utcnow()
+    entry = AuditEntry(
+        seq=head.seq + 1,
+        created_at=created,
+        action=action,
+        actor_kind=actor_kind,
+        actor_id=actor_id,
+        case_id=case_id,
+        target=target,
+        details=details_text,
+        prev_hash=head.entry_hash,
+        entry_hash="",
+    )
+    entry.entry_hash = entry_hash(entry)
+    session.add(entry)
+    head.seq = entry.seq
+    head.entry_hash = entry.entry_hash
+    session.flush()
+    return entry
+
+
+def entry_hash(entry: AuditEntry | Any) -> str:
+    return compute_hash(
+        seq=entry.seq, created_at=entry.created_at, action=entry.action,
+        actor_kind=entry.actor_kind, actor_id=entry.actor_id, case_id=entry.case_id,
+        target=entry.target, details=entry.details, prev_hash=entry.prev_hash,
+    )
+
+
+def record_separately(engine: Engine, **kwargs: Any) -> AuditEntry:
+    """Append in a transaction of its own, committed now."""
+    with unit_of_work(engine) as session:
+        return record(session, **kwargs)
+
+
+def after_outcome(session: Session, work: Callable[[Engine], None]) -> None:
+    """Run ``work(engine)`` once this session's transaction has ended, committed or not.
+
+    It runs in its own transaction(s) after the DBAPI commit or rollback, so it neither
+    joins the caller's fate nor waits for the caller's SQLite write lock.
+    """
+    pending: list[Callable[[Engine], None]] | None = session.info.get(_AFTER_OUTCOME)
+    if pending is None:
+        pending = []
+        session.info[_AFTER_OUTCOME] = pending
+        event.listen(session, "after_transaction_end", _drain)
+    pending.append(work)
+
+
+def _drain(session: Session, transaction: Any) -> None:
+    if transaction.parent is not None:
+        return  # a savepoint or nested transaction: wait for the outermost one
+    pending: list[Callable[[Engine], None]] = session.info.get(_AFTER_OUTCOME) or []
+    if not pending:
+        return
+    work_items = list(pending)
+    pending.clear()
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    for work in work_items:
+        try:
+            work(engine)
+        except Exception as exc:  # the caller's outcome is already decided
+            log.error("deferred audit work failed", extra={"error_type": type(exc).__name__})
+
+
+def record_always(session: Session, **kwargs: Any) -> None:
+    """Append once the caller's transaction ends, even if it rolls back (failed logins)."""
+    canonical_details(kwargs.get("details"))  # fail now, in the caller, on bad details
+
+    def work(engine: Engine) -> None:
+        record_separately(engine, **kwargs)
+
+    after_outcome(session, work)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    first_bad_id: uuid.UUID | None = None
+    reason: str | None = None
+
+    def describe(self) -> str:
+        if self.ok:
+            return (f"audit log OK: {self.checked} entries, head #{self.head_seq} "
+                    f"{self.head_hash}")
+        where = f"entry #{self.first_bad_seq}" if self.first_bad_seq is not None else "log"
+        ident = f" (id {self.first_bad_id})" if self.first_bad_id else ""
+        return f"audit log BROKEN at {where}{ident}: {self.reason}"
+
+
+def verify_chain(
+    session: Session, *, expect: tuple[int, str] | None = None, batch: int = 1000
+) -> VerifyResult:
+    """Walk the whole chain and report the first entry that breaks it.
+
+    ``expect`` is a (seq, hash) kept off the server; stored checkpoints are checked too.
+    """
+    anchors: dict[int, list[str]] = {}
+    for cp in session.execute(select(AuditCheckpoint)).scalars():
+        anchors.setdefault(cp.seq, []).append(cp.entry_hash)
+    if expect is not None:
+        anchors.setdefault(expect[0], []).append(expect[1].lower())
+
+    table = AuditEntry.__table__  # type: ignore[attr-defined]
+    expected_seq, prev, checked = 1, GENESIS_HASH, 0
+    last_seq = 0
+    while True:
+        # Keyset pages keep memory flat on a long log.
+        rows = session.execute(
+            select(table).where(table.c.seq >= expected_seq).order_by(table.c.seq).limit(batch)
+        ).all()
+        if not rows:
+            break
+        for row in rows:
+            if row.seq != expected_seq:
+                return VerifyResult(
+                    False, checked, last_seq, prev, expected_seq, None,
+                    f"entry #{expected_seq} is missing (deleted?); the next entry present "
+                    f"is #{row.seq} (id {row.id})",
+                )
+            bad = _check_row(row, prev)
+            if bad is not None:
+                return VerifyResult(False, checked, last_seq, prev, row.seq, row.id, bad)
+            for anchor in anchors.pop(row.seq, []):
+                if anchor != row.entry_hash:
+                    return VerifyResult(
+                        False, checked, last_seq, prev, row.seq, row.id,
+                        "does not match a recorded checkpoint: the chain was rewritten "
+                        "from here on",
+                    )
+            prev, last_seq, expected_seq = row.entry_hash, row.seq, row.seq + 1
+            checked += 1
+    head = session.get(AuditChainHead, HEAD_ID)
+    if anchors:
+        seq = min(anchors)
+        return VerifyResult(
+            False, checked, last_seq, prev, seq, None,
+            f"a checkpoint names entry #{seq} but the log ends at #{last_seq}: "
+            "entries were removed from the end",
+        )
+    if head is not None and (head.seq, head.entry_hash) != (last_seq, prev):
+        if head.seq > last_seq:
+            reason = (f"the chain head says the last entry is #{head.seq} but the log ends "
+                      f"at #{last_seq}: entries were removed from the end")
+            return VerifyResult(False, checked, last_seq, prev, last_seq + 1, None, reason)
+        return VerifyResult(
+            False, checked, last_seq, prev, head.seq, None,
+            "the chain head does not match the last entry (head or tail edited)",
+        )
+    if head is None and last_seq:
+        return VerifyResult(False, checked, last_seq, prev, None, None,
+                            "the chain head row is missing")
+    return VerifyResult(True, checked, last_seq, prev)
+
+
+def _check_row(row: Any, prev: str) -> str | None:
+    if row.prev_hash != prev:
+        return (f"does not follow entry #{row.seq - 1}: its previous-hash differs "
+                "(entries reordered, inserted or replaced)")
+    if entry_hash(row) != row.entry_hash:
+        return "its contents do not match its hash (edited)"
+    return None
+
+
+def checkpoint(session: Session) -> AuditCheckpoint:
+    """Store the current head as a checkpoint (call periodically; also copy it off-site)."""
+    head = _lock_head(session)
+    cp = AuditCheckpoint(seq=head.seq, entry_hash=head.entry_hash)
+    session.add(cp)
+    session.flush()
+    return cp

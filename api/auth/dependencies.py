@@ -1,0 +1,162 @@
+"""FastAPI dependencies: who is calling, and may they.
+
+Staff send ``Authorization: Bearer dks_...`` (from POST /api/v1/auth/login). Partners
+send an API key, ``Authorization: Bearer dkp_...`` or ``X-API-Key: dkp_...``. Both are
+checked against the database on every request, so a revoked or expired session or key
+stops working at once, in every process.
+
+Use in routes::
+
+    def route(me: CurrentStaff): ...
+    def route(me: Annotated[Principal, Depends(require_roles(Role.COORDINATOR))]): ...
+    StatsPartner = Annotated[PartnerPrincipal, Depends(require_partner_scope("stats:read"))]
+    def route(partner: StatsPartner): ...
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.auth import login as login_service
+from api.auth.clock import clock_of
+from api.auth.roles import Role
+from api.core.db import DbSession
+from api.core.errors import Forbidden, Unauthorized
+from api.core.settings import Settings
+from crypto.staff_keys import decrypt_for_session
+
+PARTNER_KEY_PREFIX = "dkp_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in staff member (admin, coordinator, caseworker or lawyer) for one request.
+
+    Holds the request's bearer token and the session's encrypted private key, both hidden
+    from ``repr`` and comparisons; ``private_key()`` decrypts the key on demand.
+    """
+
+    user_id: uuid.UUID
+    username: str
+    role: Role
+    session_id: uuid.UUID
+    _token: str = field(default="", repr=False, compare=False)
+    _session_key: bytes | None = field(default=None, repr=False, compare=False)
+
+    def private_key(self) -> bytes:
+        """The staff X25519 private key (32 bytes). Do not store or log it."""
+        if self._session_key is None or not self._token:
+            raise Unauthorized("This session holds no key. Please sign in again.")
+        return decrypt_for_session(self._session_key, self._token, str(self.session_id))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("Principal cannot be pickled: it carries a session token")
+
+
+@dataclass(frozen=True)
+class PartnerPrincipal:
+    partner_id: uuid.UUID
+    key_id: uuid.UUID
+    name: str
+    scopes: frozenset[str]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("Send the token as 'Authorization: Bearer <token>'.",
+                           headers={"WWW-Authenticate": "Bearer"})
+    return value.strip()
+
+
+def _principal(request: Request, session: DbSession, token: str) -> Principal:
+    if token.startswith(PARTNER_KEY_PREFIX):
+        raise Unauthorized("This needs a staff sign-in; partner API keys cannot be used here.",
+                           headers={"WWW-Authenticate": "Bearer"})
+    now = clock_of(request.app.state).now()
+    row, user = login_service.authenticate(session, _settings(request), token, now)
+    return Principal(user_id=user.id, username=user.username, role=Role(user.role),
+                     session_id=row.id, _token=token, _session_key=row.session_key)
+
+
+def current_staff(request: Request, session: DbSession) -> Principal:
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthorized("Please sign in: this needs a staff session token.",
+                           headers={"WWW-Authenticate": "Bearer"})
+    return _principal(request, session, token)
+
+
+def optional_staff(request: Request, session: DbSession) -> Principal | None:
+    token = bearer_token(request)
+    return None if token is None else _principal(request, session, token)
+
+
+CurrentStaff = Annotated[Principal, Depends(current_staff)]
+OptionalStaff = Annotated[Principal | None, Depends(optional_staff)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency allowing only the given roles (403 for other signed-in staff)."""
+    allowed = frozenset(roles)
+    needed = ", ".join(sorted(r.value for r in allowed))
+
+    def dependency(principal: CurrentStaff) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"Your role ({principal.role.value}) cannot do this; "
+                            f"it needs: {needed}.")
+        return principal
+
+    dependency.__name__ = f"require_roles_{'_'.join(sorted(r.value for r in allowed))}"
+    return dependency
+
+
+def _api_key(request: Request) -> str | None:
+    header = request.headers.get("x-api-key")
+    if header is not None:
+        return header.strip()
+    token = bearer_token(request)
+    if token is not None and not token.startswith(PARTNER_KEY_PREFIX):
+        raise Unauthorized("This needs a partner API key (dkp_...), not a staff session.")
+    return token
+
+
+def current_partner(request: Request, session: DbSession) -> PartnerPrincipal:
+    from api.partners.service import authenticate_key
+
+    key = _api_key(request)
+    if not key:
+        raise Unauthorized("This needs a partner API key: send 'X-API-Key: dkp_...'.")
+    now = clock_of(request.app.state).now()
+    api_key, partner = authenticate_key(session, key, now)
+    return PartnerPrincipal(partner_id=partner.id, key_id=api_key.id, name=partner.name,
+                            scopes=frozenset(api_key.scopes.split()))
+
+
+CurrentPartner = Annotated[PartnerPrincipal, Depends(current_partner)]
+
+
+def require_partner_scope(scope: str) -> Callable[[PartnerPrincipal], PartnerPrincipal]:
+    def dependency(partner: CurrentPartner) -> PartnerPrincipal:
+        if scope not in partner.scopes:
+            raise Forbidden(f"This API key lacks the '{scope}' scope.")
+        return partner
+
+    dependency.__name__ = f"require_partner_scope_{scope.replace(':', '_')}"
+    return dependency
+
+
+AdminOnly = Annotated[Principal, Depends(require_roles(Role.ADMIN))]

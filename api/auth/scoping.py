@@ -1,0 +1,75 @@
+"""Which cases a caller may see: the one place case access is decided.
+
+Every case repository puts these filters into its queries
+(``select(Case).where(case_read_filter(me))``) so no route can forget them.
+
+Policy:
+
+* Reading a case's content (narrative, names, attachments, messages) needs a key wrap:
+  a ``CaseKeyWrap`` with ``recipient_kind`` "staff" or "lawyer" and ``recipient_id`` equal
+  to the caller's user id. Without a wrap the server could not decrypt anyway; the
+  filter makes the refusal explicit, and a 404 rather than a 403 so case ids are not
+  confirmed to outsiders.
+* Coordinators may additionally LIST the coarse plaintext metadata of every case
+  (``case_list_filter``) to assign and balance work; opening content still needs a wrap.
+* Caseworkers see the cases wrapped to them (intake duty, assignment, grants).
+* Lawyers see only cases wrapped to them, i.e. their own submissions.
+* Admins see no cases by default: they manage people, not testimony. An admin who must
+  read a case is granted it like anyone else, which is audited.
+* Partners never see cases; they get aggregates through the statistics endpoints.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import ColumnElement, false, true
+from sqlmodel import Session, col, select
+
+from api.auth.dependencies import Principal
+from api.auth.roles import Role
+from api.cases.models import Case
+from api.keys.models import CaseKeyWrap
+
+PERSON_KINDS = ("staff", "lawyer")
+_READERS = frozenset({Role.COORDINATOR, Role.CASEWORKER, Role.LAWYER})
+
+
+def readable_case_ids(principal: Principal) -> ColumnElement[bool]:
+    """``Case.id IN (cases wrapped to this person)``."""
+    wrapped = select(CaseKeyWrap.case_id).where(
+        col(CaseKeyWrap.recipient_kind).in_(PERSON_KINDS),
+        col(CaseKeyWrap.recipient_id) == principal.user_id,
+    )
+    return col(Case.id).in_(wrapped)
+
+
+def case_read_filter(principal: Principal) -> ColumnElement[bool]:
+    """Cases whose content this caller may read (see the module docstring)."""
+    if principal.role not in _READERS:
+        return false()
+    return readable_case_ids(principal)
+
+
+def case_list_filter(principal: Principal) -> ColumnElement[bool]:
+    """Cases whose coarse metadata this caller may list."""
+    if principal.role == Role.COORDINATOR:
+        return true()
+    return case_read_filter(principal)
+
+
+def can_read_case(session: Session, principal: Principal, case_id: uuid.UUID) -> bool:
+    stmt = select(Case.id).where(col(Case.id) == case_id, case_read_filter(principal))
+    return session.exec(stmt).first() is not None
+
+
+def wrap_for(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseKeyWrap | None:
+    """The caller's own wrap of a case key, if they may read the case."""
+    if principal.role not in _READERS:
+        return None
+    stmt = select(CaseKeyWrap).where(
+        col(CaseKeyWrap.case_id) == case_id,
+        col(CaseKeyWrap.recipient_kind).in_(PERSON_KINDS),
+        col(CaseKeyWrap.recipient_id) == principal.user_id,
+    )
+    return session.exec(stmt).first()

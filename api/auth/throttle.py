@@ -1,0 +1,108 @@
+"""Sign-in throttling: per account in the database, globally in memory.
+
+Per account: failed sign-ins are counted per username (existing or not, see
+``LoginThrottle``) in a window of one hour that starts at the first failure. Once
+``login_attempts_per_account_per_hour`` failures are reached, further attempts are refused
+before any password is checked, until the window ends. The counter lives in the database
+so every API process and worker shares it; a successful sign-in clears it.
+
+Globally: at most ``login_attempts_global_per_minute`` attempts per process per sliding
+minute, in memory. It caps the Argon2 work an attacker spraying many usernames can cause;
+per-process is enough for that purpose and needs no shared state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import threading
+import time
+from collections import deque
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, case, delete, literal
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from api.auth.models import LoginThrottle
+from api.core.db import unit_of_work
+from api.core.errors import RateLimited
+from api.core.models import UTCDateTime
+from api.core.settings import Settings
+
+WINDOW = timedelta(hours=1)
+
+
+def account_key(settings: Settings, username: str) -> str:
+    secret = settings.secret_key.get_secret_value().encode("utf-8")
+    name = username.strip().casefold().encode("utf-8")
+    return hmac.new(secret, b"dokaz-login-throttle\x00" + name, hashlib.sha256).hexdigest()
+
+
+def check_account(session: Session, key: str, now: datetime, limit: int) -> None:
+    row = session.get(LoginThrottle, key)
+    if row is None or row.failures < limit:
+        return
+    ends = row.window_started_at + WINDOW
+    if ends > now:
+        raise RateLimited(math.ceil((ends - now).total_seconds()))
+
+
+def count_failure(engine: Engine, key: str, now: datetime) -> None:
+    """Add one failure (in its own transaction: the request itself is rolled back)."""
+    table = LoginThrottle.__table__  # type: ignore[attr-defined]
+    now_lit = literal(now, UTCDateTime())
+    expired = table.c.window_started_at < literal(now - WINDOW, UTCDateTime())
+    values = {"key": key, "window_started_at": now, "failures": 1}
+    update = {
+        "failures": case((expired, 1), else_=table.c.failures + 1),
+        "window_started_at": case((expired, now_lit), else_=table.c.window_started_at),
+    }
+    with unit_of_work(engine) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            stmt: Any = postgresql.insert(table).values(**values)
+        else:
+            stmt = sqlite.insert(table).values(**values)
+        session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_=update))
+
+
+def clear(session: Session, key: str) -> None:
+    session.execute(delete(LoginThrottle).where(col(LoginThrottle.key) == key))
+
+
+def purge_expired(session: Session, now: datetime) -> int:
+    """Delete counters whose window has ended (a periodic job may call this)."""
+    stmt = delete(LoginThrottle).where(col(LoginThrottle.window_started_at) < now - WINDOW)
+    return int(getattr(session.execute(stmt), "rowcount", 0) or 0)
+
+
+class GlobalLimiter:
+    """A sliding one-minute window of attempts in this process."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def hit(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            while self._times and self._times[0] <= now - 60:
+                self._times.popleft()
+            if len(self._times) >= self.per_minute:
+                raise RateLimited(
+                    math.ceil(self._times[0] + 60 - now),
+                    "The service is receiving too many sign-in attempts. "
+                    f"Try again in {max(1, math.ceil(self._times[0] + 60 - now))} seconds.",
+                )
+            self._times.append(now)
+
+
+def global_limiter(state: Any, settings: Settings) -> GlobalLimiter:
+    limiter = getattr(state, "login_limiter", None)
+    if not isinstance(limiter, GlobalLimiter):
+        limiter = GlobalLimiter(settings.login_attempts_global_per_minute)
+        state.login_limiter = limiter
+    return limiter
