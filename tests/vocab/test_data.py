@@ -1,0 +1,185 @@
+"""The shipped vocabularies: they load, carry the codes case-metadata.md specifies, and
+have real labels in all four languages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from api.vocab.registry import (
+    LANGUAGES,
+    Language,
+    all_vocabularies,
+    codes,
+    get_vocabulary,
+    label,
+    load_vocabularies,
+)
+
+# Copied by hand from /work/shared/reference/case-metadata.md ("act_type (list 4)").
+ACT_TYPE_HURI = {
+    "arrest": "030101000000",
+    "detention": "030102000000",
+    "disappearance": "030103000000",
+    "abduction": "030104000000",
+    "house_arrest": "030105000000",
+    "mass_roundup": "030107000000",
+    "torture": "020111110000",
+    "physical_assault": "020101000000",
+    "rape": "020111010000",
+    "death_threats": "020103020000",
+    "surveillance": "020103030000",
+    "illegal_search": "040101000000",
+    "exile": "050102000000",
+    "death_in_custody": "010106010000",
+    "denial_of_legal_assistance": "350109000000",
+}
+
+# case-metadata.md, "torture_method (list 5)"; the parent is the term the document nests under.
+TORTURE_METHOD_HURI = {
+    "beating": ("030100000000", None),
+    "blows_with_sticks": ("030102000000", "beating"),
+    "forced_postures": ("031100000000", None),
+    "forced_standing": ("031103000000", "forced_postures"),
+    "forced_kneeling": ("031105000000", "forced_postures"),
+    "extreme_temperature": ("030700000000", None),
+    "electric_shock": ("030800000000", None),
+    "asphyxiation": ("030900000000", None),
+    "rape": ("030500000000", None),
+    "sexual_threats": ("030602000000", None),
+    "food_water_deprivation": ("031501000000", None),
+    "sleep_deprivation": ("031502000000", None),
+    "denial_of_medical_care": ("031503000000", None),
+    "overcrowding": ("031905000000", None),
+    "blindfolding": ("031904000000", None),
+    "forced_nakedness": ("032102000000", None),
+    "threats_against_family": ("032202000000", None),
+}
+# "Istanbul Protocol adds crush injuries, chemical/pharmacological, detention conditions."
+ISTANBUL_ADDITIONS = {"crush_injuries", "chemical_exposure", "detention_conditions"}
+
+# Vocabularies whose exact codes other features already store (api/cases/models.py,
+# api/intake/models.py) or the brief fixes.
+EXACT_CODES = {
+    "region": {"BY-HM", "BY-BR", "BY-HO", "BY-HR", "BY-MA", "BY-MI", "BY-VI", "abroad",
+               "unknown"},
+    "submitter_role": {"victim", "relative", "witness", "lawyer", "other"},
+    "incident_category": {"detention", "torture", "disappearance", "other"},
+    "workflow_state": {"new", "triage", "in_review", "needs_info", "verified", "referred",
+                       "closed", "rejected", "duplicate", "spam"},
+    "urgency_reason": {"ongoing_detention", "torture_risk", "wgeid_urgent"},
+    "priority": {"low", "normal", "high"},
+    "channel": {"web", "api", "lawyer"},
+    "wgad_category": {"category_i", "category_ii", "category_iii", "category_iv",
+                      "category_v"},
+    "date_precision": {"exact", "estimate", "unknown_day", "unknown_month_day"},
+    "ip_consistency": {"not_consistent", "consistent", "highly_consistent", "typical_of",
+                       "diagnostic_of"},
+}
+
+# Widths of the plaintext columns these codes are stored in.
+COLUMN_WIDTH = {"region": 16, "priority": 16, "submitter_role": 16, "channel": 16,
+                "workflow_state": 24, "date_precision": 24}
+
+CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+
+
+def test_every_shipped_file_loads_and_validates() -> None:
+    fresh = load_vocabularies()
+    assert [v.id for v in all_vocabularies()] == sorted(fresh)
+    assert len(fresh) >= 30
+    for vocab in fresh.values():
+        assert vocab.version >= 1
+        assert vocab.terms
+
+
+def test_act_type_codes_match_case_metadata() -> None:
+    vocab = get_vocabulary("act_type")
+    for code, huri in ACT_TYPE_HURI.items():
+        assert vocab.term(code).huri_code == huri, code
+        assert vocab.term(code).local is False
+
+
+def test_torture_method_codes_and_nesting_match_case_metadata() -> None:
+    vocab = get_vocabulary("torture_method")
+    assert vocab.hierarchical
+    for code, (huri, parent) in TORTURE_METHOD_HURI.items():
+        term = vocab.term(code)
+        assert (term.huri_code, term.parent) == (huri, parent), code
+    for code in ISTANBUL_ADDITIONS:
+        assert vocab.term(code).huri_code is None
+    assert {c.code for c in vocab.children("beating")} == {"blows_with_sticks"}
+
+
+@pytest.mark.parametrize("vocab_id", sorted(EXACT_CODES))
+def test_vocabularies_with_fixed_codes(vocab_id: str) -> None:
+    assert codes(vocab_id) == EXACT_CODES[vocab_id]
+
+
+@pytest.mark.parametrize("vocab_id", sorted(COLUMN_WIDTH))
+def test_codes_fit_the_columns_they_are_stored_in(vocab_id: str) -> None:
+    assert max(len(c) for c in codes(vocab_id)) <= COLUMN_WIDTH[vocab_id]
+
+
+def test_labels_are_translated_not_copied() -> None:
+    for vocab in all_vocabularies():
+        for lang in LANGUAGES:
+            assert vocab.name.get(lang).strip(), (vocab.id, lang)
+        for term in vocab.terms:
+            english = term.labels.en
+            assert CYRILLIC.search(english) is None, (vocab.id, term.code)
+            for lang in ("be", "ru", "uk"):
+                text = term.labels.get(lang)
+                assert text.strip() and text != english, (vocab.id, term.code, lang)
+                assert CYRILLIC.search(text), (vocab.id, term.code, lang)
+
+
+# Letters each language does not have: catches a label pasted into the wrong slot.
+FOREIGN_LETTERS: dict[Language, set[str]] = {
+    "be": set("ИиЩщЪъЇїЄєҐґ"), "ru": set("ІіЎўЇїЄєҐґ"), "uk": set("ЫыЭэЪъЁёЎў"),
+}
+
+
+def test_labels_use_their_own_alphabet() -> None:
+    for vocab in all_vocabularies():
+        for item in (vocab.name, *(t.labels for t in vocab.terms)):
+            for lang, foreign in FOREIGN_LETTERS.items():
+                assert not set(item.get(lang)) & foreign, (vocab.id, item.en, lang)
+
+
+def test_known_labels() -> None:
+    assert [label("act_type", "arrest", lang) for lang in ("be", "ru", "uk")] == [
+        "Затрыманне", "Задержание", "Затримання"]
+    assert label("region", "BY-HM", "be") == "Мінск (горад)"
+
+
+def test_legal_basis_records_cao_renumbering() -> None:
+    vocab = get_vocabulary("legal_basis")
+    assert vocab.term("cao_24_23").replaces == ("cao_23_34",)
+    assert vocab.term("cao_24_3").replaces == ("cao_23_4",)
+    assert vocab.current_code("cao_23_34") == "cao_24_23"
+    assert vocab.current_code("cc_342") == "cc_342"
+    assert vocab.term("cc_342").labels.en.startswith("CC art. 342: ")
+    for code in ("cc_342", "cc_130", "cc_361_1", "cc_361_2", "cc_361_4", "cc_363", "cc_364",
+                 "cc_366", "cc_339", "cc_368", "cc_369", "cc_193_1"):
+        assert vocab.term(code).local
+
+
+def test_facility_types_cover_the_belarus_list() -> None:
+    expected = {"rovd", "ivs", "tsip", "sizo_mvd", "sizo_kgb", "prison", "correctional_colony",
+                "open_type_facility", "ltp", "psychiatric_hospital", "police_van",
+                "unofficial_place"}
+    vocab = get_vocabulary("facility_type")
+    assert expected <= codes("facility_type")
+    assert all(vocab.term(c).local for c in expected)
+    assert "Akrestsina" in vocab.term("tsip").labels.en
+
+
+def test_age_bands_are_ten_years_wide() -> None:
+    bands = [c for c in codes("age_band") if re.fullmatch(r"age_\d+_\d+", c)]
+    assert len(bands) == 8
+    for code in bands:
+        lo, hi = map(int, code.split("_")[1:])
+        assert hi - lo == 9 and lo % 10 == 0
+    assert "age_80_plus" in codes("age_band")
