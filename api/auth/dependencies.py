@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -160,3 +161,12 @@ def require_partner_scope(scope: str) -> Callable[[PartnerPrincipal], PartnerPri
 
 
 AdminOnly = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+
+
+def request_now(request: Request) -> datetime:
+    """The auth clock's time for this request (tests move it; see api/auth/clock.py)."""
+    return clock_of(request.app.state).now()
+
+
+Now = Annotated[datetime, Depends(request_now)]
+AppSettings = Annotated[Settings, Depends(_settings)]
