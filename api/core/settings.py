@@ -81,6 +81,23 @@ class Settings(BaseSettings):
     session_absolute_hours: int = Field(default=12, ge=1)
     followup_token_minutes: int = Field(default=30, ge=1)
 
+    # ---- cases (api/cases) ----
+    # Service level per workflow state, in hours from entering it (due date of the state);
+    # urgent cases get the same hours divided by case_sla_urgent_divisor. JSON in the env.
+    case_sla_hours: dict[str, int] = Field(default_factory=lambda: {
+        "new": 24, "triage": 48, "in_review": 120, "needs_info": 336,
+        "verified": 168, "referred": 720})
+    case_sla_urgent_divisor: int = Field(default=4, ge=1)
+    case_list_max_page: int = Field(default=200, ge=1)
+    # Metadata stripping decrypts into memory (never to disk): the largest file it takes.
+    derivative_max_bytes: int = Field(default=64 * MiB, ge=1)
+    # ---- intake / uploads (api/intake, api/uploads) ----
+    # Each tus PATCH is stored as one encrypted segment; this bounds rows and blobs per upload.
+    max_upload_segments: int = Field(default=4096, ge=1)
+    # Blobs with no committed row older than this are deleted by the orphan sweep; must be
+    # longer than the slowest request (request_body_timeout_seconds).
+    orphan_blob_min_age_hours: float = Field(default=6.0, gt=0)
+
     # ---- background jobs (api/jobs, workers/) ----
     job_lease_seconds: int = Field(default=120, ge=1, description="a dead worker's job "
                                    "is re-claimed after this")
@@ -107,6 +124,31 @@ class Settings(BaseSettings):
     # over Tor can take hours), and the longest narrative one form accepts.
     web_form_token_hours: int = Field(default=24, ge=1)
     web_max_text_chars: int = Field(default=200_000, ge=1000)
+
+    # ---- partner statistics (api/stats) ----
+    # Cells below this many are hidden; 5 is the floor (case-metadata.md), 10 as the ONS.
+    stats_min_cell: int = Field(default=10, description="refused below 5")
+    # Case states counted in statistics (verified and later by default).
+    stats_countable_states: list[str] = Field(
+        default_factory=lambda: ["verified", "referred", "closed"])
+    # First month of the fixed month grid; earlier events fall in one "earlier" bin.
+    stats_first_month: str = Field(default="2020-01", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    stats_pulls_per_key_per_hour: int = Field(default=120, ge=1)
+    # Defaults for a partner switched to differential privacy (per-partner in the database).
+    stats_dp_epsilon_per_pull: float = Field(default=0.5, gt=0, le=10)
+    stats_dp_epsilon_budget: float = Field(default=10.0, gt=0)
+    # Releases kept; older ones are deleted at refresh.
+    stats_releases_kept: int = Field(default=3, ge=1)
+
+    @field_validator("stats_min_cell")
+    @classmethod
+    def _min_cell_floor(cls, value: int) -> int:
+        if value < 5:
+            raise ValueError(
+                "DOKAZ_STATS_MIN_CELL must be at least 5: smaller published cells can "
+                "identify people (see case-metadata.md, aggregation rule)."
+            )
+        return value
 
     @field_validator("database_url")
     @classmethod
