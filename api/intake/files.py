@@ -1,0 +1,225 @@
+"""Receiving files: hashing, type detection and encryption while the bytes arrive.
+
+Each file gets a fresh :class:`~crypto.keys.DataKey` and a generated blob name; its
+stream file id is the future attachment's id (``crypto.stream`` binds every record to
+it). Plaintext exists only in the current network chunk and in the stream writer's one
+record buffer; hashing and encryption of full records run in worker threads
+(:class:`crypto.stream.AsyncEncryptingWriter`), so the event loop keeps reading.
+
+The client's filename is checked (no folder separators, no ``..``, no control
+characters, at most 255 UTF-8 bytes) and then kept only inside the sealed metadata.
+Rejected names get a 400 that does not repeat the name.
+
+:class:`FileBatch` remembers every blob a request wrote so that a failure anywhere
+(a later file, the JSON, the database) deletes them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio.to_thread
+
+from api.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from api.intake import filetypes
+from api.intake.multipart import PartInfo, mb
+from api.storage.base import BlobStorage, BlobWriter, generate_name
+from crypto import AsyncEncryptingWriter, DataKey
+from crypto.stream import DEFAULT_RECORD_SIZE
+
+ATTACHMENT_KIND = "a"
+MAX_FILENAME_BYTES = 255
+
+
+class BadFilename(BadRequest):
+    code = "bad_filename"
+    default_message = (
+        "A file name may not contain folder separators (/ or \\), '..', or control "
+        "characters, and must be shorter than 255 bytes. Rename the file and try again."
+    )
+
+
+class TypeMismatch(UnsupportedMediaType):
+    code = "file_type_mismatch"
+    default_message = "A file's content does not match the type it was sent as."
+
+
+def check_filename(raw: str | None) -> str:
+    """Return the NFC-normalised client filename or raise :class:`BadFilename`."""
+    if raw is None:
+        return ""
+    name = unicodedata.normalize("NFC", raw)
+    if (
+        "/" in name
+        or "\\" in name
+        or name in (".", "..")
+        # Cc: control characters; Cf: invisible format characters such as the
+        # right-to-left override used to disguise "gpj.exe" as "exe.jpg".
+        or any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name)
+        or len(name.encode("utf-8")) > MAX_FILENAME_BYTES
+    ):
+        raise BadFilename()
+    return name
+
+
+@dataclass
+class ReceivedFile:
+    """A file fully written as ciphertext; its key is still only in memory."""
+
+    attachment_id: uuid.UUID
+    blob_name: str
+    file_key: DataKey
+    filename: str
+    claimed_type: str
+    detected_type: str
+    size: int
+    sha256: str
+    ciphertext_size: int
+
+    def metadata(self) -> dict[str, Any]:
+        """Sealed with the case key into ``attachment.sealed_metadata``."""
+        return {
+            "filename": self.filename,
+            "claimed_type": self.claimed_type,
+            "detected_type": self.detected_type,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
+
+    def __repr__(self) -> str:
+        return f"ReceivedFile({self.attachment_id}, size={self.size})"
+
+
+@dataclass
+class FileLimits:
+    max_file_bytes: int
+    max_files: int
+
+
+@dataclass
+class FileBatch:
+    """The files of one request; :meth:`discard` deletes every blob written so far."""
+
+    storage: BlobStorage
+    limits: FileLimits
+    files: list[ReceivedFile] = field(default_factory=list)
+    started: int = 0
+
+    def count_new_file(self) -> int:
+        self.started += 1
+        if self.started > self.limits.max_files:
+            raise PayloadTooLarge(
+                f"Too many files: at most {self.limits.max_files} files can be sent with one "
+                "submission. Nothing was saved; send the rest as an addition later."
+            )
+        return self.started
+
+    def discard_sync(self) -> None:
+        while self.files:
+            self.storage.delete(self.files.pop().blob_name)
+
+    async def discard(self) -> None:
+        if self.files:
+            await anyio.to_thread.run_sync(self.discard_sync)
+
+
+class EncryptedFileSink:
+    """One file part: sniff, hash, encrypt and store as it arrives."""
+
+    def __init__(self, batch: FileBatch, info: PartInfo, number: int) -> None:
+        self._batch = batch
+        self._number = number
+        self._filename = check_filename(info.filename)
+        self._claimed = filetypes.normalise_claim(info.content_type)
+        self._id = uuid.uuid4()
+        self._key = DataKey.generate()
+        self._blob: BlobWriter = batch.storage.open_writer(generate_name(ATTACHMENT_KIND))
+        self._writer = AsyncEncryptingWriter.create(
+            self._blob, self._id.bytes, self._key, DEFAULT_RECORD_SIZE
+        )
+        self._head = bytearray()
+        self._detected: str | None = None
+        self._size = 0
+
+    def _sniff(self, final: bool) -> None:
+        if self._detected is None and (final or len(self._head) >= filetypes.SNIFF_BYTES):
+            detected = filetypes.detect(bytes(self._head[: filetypes.SNIFF_BYTES]))
+            if not filetypes.matches(self._claimed, detected):
+                raise TypeMismatch(
+                    f"File number {self._number} does not contain what its type says (its "
+                    f"content looks like {detected}). Nothing was saved; send it again "
+                    "without a type, or with the right one."
+                )
+            self._detected = detected
+            self._head = bytearray()
+
+    async def write(self, data: bytes, /) -> None:
+        self._size += len(data)
+        if self._size > self._batch.limits.max_file_bytes:
+            raise PayloadTooLarge(
+                f"File number {self._number} is larger than the limit of "
+                f"{mb(self._batch.limits.max_file_bytes)} per file. Nothing was saved."
+            )
+        if self._detected is None:
+            self._head += data[: filetypes.SNIFF_BYTES]
+            self._sniff(final=False)
+        await self._writer.write(data)
+
+    async def close(self) -> None:
+        self._sniff(final=True)
+        result = await self._writer.finish()
+        stored = await anyio.to_thread.run_sync(self._blob.commit)
+        assert result.sha256 is not None and stored == result.ciphertext_size
+        self._batch.files.append(
+            ReceivedFile(
+                attachment_id=self._id,
+                blob_name=self._blob.name,
+                file_key=self._key,
+                filename=self._filename,
+                claimed_type=self._claimed,
+                detected_type=self._detected or filetypes.OCTET,
+                size=result.plaintext_size,
+                sha256=result.sha256,
+                ciphertext_size=result.ciphertext_size,
+            )
+        )
+
+    def abort(self) -> None:
+        self._writer.abort()
+        self._blob.abort()
+
+
+class DiscardingFileSink:
+    """Reads and hashes a file without storing it (the honeypot path)."""
+
+    def __init__(self, batch: FileBatch, info: PartInfo, number: int) -> None:
+        self._batch = batch
+        self._number = number
+        self._filename = check_filename(info.filename)
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._head = b""
+        self.out: dict[str, Any] | None = None
+
+    async def write(self, data: bytes, /) -> None:
+        self._size += len(data)
+        if self._size > self._batch.limits.max_file_bytes:
+            raise PayloadTooLarge(
+                f"File number {self._number} is larger than the limit of "
+                f"{mb(self._batch.limits.max_file_bytes)} per file. Nothing was saved."
+            )
+        if len(self._head) < filetypes.SNIFF_BYTES:
+            self._head += data[: filetypes.SNIFF_BYTES]
+        self._hash.update(data)
+
+    async def close(self) -> None:
+        self.out = {"name": self._filename, "size": self._size,
+                    "sha256": self._hash.hexdigest(),
+                    "type": filetypes.detect(self._head[: filetypes.SNIFF_BYTES])}
+
+    def abort(self) -> None:
+        self._head = b""

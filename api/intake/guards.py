@@ -1,0 +1,197 @@
+"""Abuse resistance without JavaScript or third parties.
+
+* Rate limits live only in this process's memory (never written anywhere) and are keyed
+  by ``request.state.client_tag``, an HMAC of the peer address under a per-process key
+  (:mod:`api.core.privacy`). They reset on restart; that is the price of never storing
+  anything about submitters. With several API processes each enforces its own share.
+* A global intake rate and a free-disk guard answer 503 "temporarily unavailable", so a
+  flood cannot fill the disk or starve the people behind it.
+* Request bodies are read with a deadline (``request_body_timeout_seconds``), request
+  headers are bounded (``max_header_bytes``), and every size limit is enforced while
+  bytes arrive (see :mod:`api.intake.multipart`).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import anyio
+from fastapi import Request
+
+from api.core.errors import DokazError, RateLimited, ServiceUnavailable
+from api.core.settings import Settings
+from api.storage.base import BlobStorage
+
+TEMPORARILY_UNAVAILABLE = (
+    "Submissions are temporarily unavailable. Nothing was saved; please try again in a "
+    "little while."
+)
+
+
+class BodyTimeout(DokazError):
+    status_code = 408
+    code = "request_timeout"
+    default_message = (
+        "The upload took too long and was stopped. Nothing was saved; for large files on a "
+        "slow connection, use resumable uploads."
+    )
+
+
+class HeadersTooLarge(DokazError):
+    status_code = 431
+    code = "headers_too_large"
+    default_message = "The request headers are too large."
+
+
+class SlidingWindow:
+    """At most ``limit`` events per ``window`` seconds per key, in memory only."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._events: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+        self._last_prune = time.monotonic()
+
+    def _prune(self, now: float) -> None:
+        if now - self._last_prune < self.window:
+            return
+        self._last_prune = now
+        for key in [k for k, q in self._events.items() if not q or q[-1] <= now - self.window]:
+            del self._events[key]
+
+    def retry_after(self, key: str) -> int:
+        """Seconds until ``key`` may act again, 0 if it may act now (nothing recorded)."""
+        now = time.monotonic()
+        with self._lock:
+            q = self._events.get(key)
+            if q is None:
+                return 0
+            while q and q[0] <= now - self.window:
+                q.popleft()
+            if len(q) < self.limit:
+                return 0
+            return max(1, math.ceil(q[0] + self.window - now))
+
+    def hit(self, key: str) -> int:
+        """Record an event; return 0, or the seconds to wait if the limit was reached."""
+        now = time.monotonic()
+        with self._lock:
+            self._prune(now)
+            q = self._events.setdefault(key, deque())
+            while q and q[0] <= now - self.window:
+                q.popleft()
+            if len(q) >= self.limit:
+                return max(1, math.ceil(q[0] + self.window - now))
+            q.append(now)
+            return 0
+
+
+@dataclass
+class Guards:
+    per_client: SlidingWindow
+    global_rate: SlidingWindow
+    uploads_per_client: SlidingWindow
+    receipt_failures_per_client: SlidingWindow
+    extra: dict[str, SlidingWindow] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Guards:
+        return cls(
+            per_client=SlidingWindow(settings.intake_rate_per_client_per_hour, 3600),
+            global_rate=SlidingWindow(settings.intake_rate_global_per_minute, 60),
+            uploads_per_client=SlidingWindow(
+                settings.intake_rate_per_client_per_hour
+                * max(1, settings.max_files_per_submission), 3600
+            ),
+            receipt_failures_per_client=SlidingWindow(settings.receipt_attempts_per_hour, 3600),
+        )
+
+
+_GUARDS_LOCK = threading.Lock()
+
+
+def guards_for(request: Request) -> Guards:
+    """The app's guards, created on first use (they hold no data worth keeping)."""
+    state = request.app.state
+    with _GUARDS_LOCK:
+        guards: Guards | None = getattr(state, "intake_guards", None)
+        if guards is None:
+            guards = Guards.from_settings(state.settings)
+            state.intake_guards = guards
+    return guards
+
+
+def client_tag(request: Request) -> str:
+    return str(getattr(request.state, "client_tag", "") or "unknown")
+
+
+def check_headers(request: Request, settings: Settings) -> None:
+    size = sum(len(k) + len(v) + 4 for k, v in request.scope.get("headers", []))
+    if size > settings.max_header_bytes:
+        raise HeadersTooLarge()
+
+
+def check_rate(limiter: SlidingWindow, key: str, message: str | None = None) -> None:
+    wait = limiter.hit(key)
+    if wait:
+        raise RateLimited(wait, message)
+
+
+def check_intake_allowed(request: Request, settings: Settings) -> None:
+    """Header bound, per-client and global rate: call before reading a body."""
+    check_headers(request, settings)
+    guards = guards_for(request)
+    wait = guards.global_rate.hit("global")
+    if wait:
+        raise ServiceUnavailable(TEMPORARILY_UNAVAILABLE, retry_after=wait)
+    check_rate(
+        guards.per_client, client_tag(request),
+        "You have sent many submissions in a short time. Please wait before sending "
+        "another; nothing from this request was saved.",
+    )
+
+
+def check_disk(settings: Settings, storage: BlobStorage, incoming: int = 0) -> None:
+    """503 when accepting ``incoming`` more bytes would go below the free-space floor."""
+    free = [shutil.disk_usage(settings.data_dir).free]
+    backend = storage.free_bytes()
+    if backend is not None:
+        free.append(backend)
+    if min(free) - max(0, incoming) < settings.min_free_disk_bytes:
+        raise ServiceUnavailable(TEMPORARILY_UNAVAILABLE, retry_after=600)
+
+
+def content_length(request: Request) -> int | None:
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+async def timed_stream(request: Request, settings: Settings) -> AsyncIterator[bytes]:
+    """``request.stream()`` with an overall deadline for the whole body."""
+    deadline = anyio.current_time() + settings.request_body_timeout_seconds
+    stream = request.stream()
+    while True:
+        remaining = deadline - anyio.current_time()
+        if remaining <= 0:
+            raise BodyTimeout()
+        with anyio.move_on_after(remaining) as scope:
+            try:
+                chunk = await stream.__anext__()
+            except StopAsyncIteration:
+                return
+        if scope.cancelled_caught:
+            raise BodyTimeout()
+        yield chunk

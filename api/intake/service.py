@@ -1,0 +1,437 @@
+"""Submission flows, shared by the JSON API and the server-rendered web form.
+
+Building blocks (all reusable):
+
+* :func:`read_json_body` / :func:`parse_submission_json` - a bounded JSON body to a
+  validated :class:`~api.intake.schemas.SubmissionIn` (400 for bad UTF-8 or JSON, 422 for
+  schema errors, listing field paths but never the input).
+* :func:`receive_multipart_submission` - a ``multipart/form-data`` stream with one
+  ``submission`` JSON part followed by any number of ``files`` parts, encrypted as they
+  arrive (:mod:`api.intake.files`). The JSON part must come first so a bad report is
+  refused before gigabytes are read, and the honeypot is known before any file is.
+* :func:`submit` - stores a validated submission and its received files atomically and
+  returns the receipt. The web form builds ``SubmissionIn`` from its HTML fields, streams
+  its file parts into a :class:`~api.intake.files.FileBatch` with
+  :class:`~api.intake.files.EncryptedFileSink`, then calls :func:`submit`.
+
+Transactions: streaming never happens inside a database transaction (a slow upload would
+hold SQLite's write lock or a PostgreSQL connection for hours). The receipt's Argon2id
+runs before the transaction, bounded by ``max_concurrent_argon2``. Then one short
+transaction (:func:`create_submission`, which only flushes) writes the case, key wraps,
+receipt, submission and attachments; blobs were written before it and are deleted if it
+does not commit (:mod:`api.storage.pending`). So an acknowledged receipt always means a
+complete, readable submission, and a failed request leaves nothing visible.
+
+Honeypot: a submission whose ``website`` field is filled in gets an ordinary-looking 201
+with a receipt, a reference and file hashes, but nothing is stored: bots learn nothing
+from the answer. A person who somehow filled it in loses the report, which the hidden,
+labelled-"leave empty" field makes very unlikely.
+
+Key wraps made at intake (threat model property 2): every staff member on intake duty,
+the organisation recovery key, the receipt KEK, and for a lawyer's submission the
+lawyer. Without a recovery key intake is refused (503): a case that nobody could ever
+recover must not be accepted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.auth.passwords import bounded, kdf_params
+from api.cases.models import Case
+from api.core.db import unit_of_work
+from api.core.errors import BadRequest, InvalidInput, PayloadTooLarge, ServiceUnavailable
+from api.core.models import utcnow
+from api.core.settings import Settings
+from api.intake import coding, contexts, repository
+from api.intake.files import (
+    DiscardingFileSink,
+    EncryptedFileSink,
+    FileBatch,
+    FileLimits,
+    ReceivedFile,
+)
+from api.intake.models import Attachment, Receipt, Submission
+from api.intake.multipart import (
+    MultipartLimits,
+    PartInfo,
+    PartSink,
+    mb,
+    parse_multipart,
+)
+from api.intake.schemas import (
+    SCHEMA_VERSION,
+    FileOut,
+    FollowupIn,
+    SubmissionIn,
+    SubmissionOut,
+)
+from api.keys.models import CaseKeyWrap
+from api.keys.service import case_key_context
+from api.storage.base import BlobStorage
+from api.storage.pending import delete_on_rollback
+from api.uploads.service import claim_upload
+from crypto import DataKey, SealedJSON, receipt_secrets
+from crypto import Receipt as ReceiptCode
+from crypto.sealed import wrap_data_key, wrap_data_key_symmetric
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+NOT_CONFIGURED = (
+    "Submissions are not possible yet: this installation has no organisation recovery key "
+    "(an administrator runs `dokaz keys init`). Nothing was saved."
+)
+
+
+class InvalidJson(BadRequest):
+    code = "invalid_json"
+    default_message = "The submission is not valid JSON."
+
+
+@dataclass
+class IntakeContext:
+    """Where a submission comes from and where its files go."""
+
+    settings: Settings
+    storage: BlobStorage
+    channel: str = "api"  # "api", "web" or "lawyer"
+    lawyer_id: uuid.UUID | None = None
+
+    def file_limits(self) -> FileLimits:
+        return FileLimits(self.settings.max_file_bytes, self.settings.max_files_per_submission)
+
+    def multipart_limits(self) -> MultipartLimits:
+        s = self.settings
+        return MultipartLimits(
+            max_body_bytes=s.max_submission_bytes + s.max_json_bytes,
+            max_parts=s.max_files_per_submission + 8,
+        )
+
+
+# ---- parsing ------------------------------------------------------------------------
+
+
+def parse_submission_json(raw: bytes) -> SubmissionIn:
+    """Bytes of a JSON report to a validated :class:`SubmissionIn` (400 / 422)."""
+    return parse_json_model(raw, SubmissionIn)
+
+
+def parse_json_model(raw: bytes, model: type[M]) -> M:
+    """Bytes of a JSON document to a validated model (400 / 422 with clear messages)."""
+    if not raw.strip():
+        raise InvalidJson("The submission is empty: send the report as JSON.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidJson("The submission is not valid UTF-8 text.") from None
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise InvalidJson("The submission is not valid JSON.") from None
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        fields = [
+            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_input=False, include_url=False)
+        ]
+        raise InvalidInput(details={"fields": fields}) from None
+
+
+async def read_json_body(chunks: AsyncIterable[bytes], limit: int) -> bytes:
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(
+                f"The report is larger than the limit of {mb(limit)} for its text. "
+                "Send long documents as files."
+            )
+    return bytes(body)
+
+
+class _JsonPartSink:
+    def __init__(self, limit: int, done: Callable[[bytes], None]) -> None:
+        self._buf = bytearray()
+        self._limit = limit
+        self._done = done
+
+    async def write(self, data: bytes, /) -> None:
+        self._buf += data
+        if len(self._buf) > self._limit:
+            raise PayloadTooLarge(
+                f"The report is larger than the limit of {mb(self._limit)} for its text. "
+                "Send long documents as files."
+            )
+
+    async def close(self) -> None:
+        self._done(bytes(self._buf))
+
+    def abort(self) -> None:
+        self._buf = bytearray()
+
+
+@dataclass
+class ReceivedSubmission:
+    data: Any  # SubmissionIn or FollowupIn
+    batch: FileBatch
+    discarded: list[DiscardingFileSink] = field(default_factory=list)
+
+    @property
+    def is_honeypot(self) -> bool:
+        return bool(getattr(self.data, "website", ""))
+
+
+class SubmissionFormHandler:
+    """``submission`` (JSON, first) + ``files`` parts, for :func:`parse_multipart`."""
+
+    def __init__(self, ctx: IntakeContext, model: type[BaseModel] = SubmissionIn) -> None:
+        self.ctx = ctx
+        self.model = model
+        self.received = ReceivedSubmission(None, FileBatch(ctx.storage, ctx.file_limits()))
+
+    def _set(self, raw: bytes) -> None:
+        self.received.data = parse_json_model(raw, self.model)
+
+    async def open_part(self, info: PartInfo, /) -> PartSink:
+        if info.name == "submission":
+            if self.received.data is not None:
+                raise BadRequest("The form has more than one 'submission' part.")
+            return _JsonPartSink(self.ctx.settings.max_json_bytes, self._set)
+        if info.name in ("files", "file", "files[]"):
+            if self.received.data is None:
+                raise BadRequest(
+                    "The 'submission' part must come before the 'files' parts. Nothing "
+                    "was saved."
+                )
+            number = self.received.batch.count_new_file()
+            if self.received.is_honeypot:
+                sink = DiscardingFileSink(self.received.batch, info, number)
+                self.received.discarded.append(sink)
+                return sink
+            return EncryptedFileSink(self.received.batch, info, number)
+        raise BadRequest(
+            "The form has a part this endpoint does not accept; send only 'submission' "
+            "and 'files'."
+        )
+
+
+async def receive_multipart_submission(
+    chunks: AsyncIterable[bytes], content_type: str | None, ctx: IntakeContext,
+    model: type[BaseModel] = SubmissionIn,
+) -> ReceivedSubmission:
+    """Parse and encrypt a multipart submission; on any error every blob is deleted."""
+    handler = SubmissionFormHandler(ctx, model)
+    try:
+        await parse_multipart(chunks, content_type, handler, ctx.multipart_limits())
+        if handler.received.data is None:
+            raise BadRequest("The form has no 'submission' part with the report.")
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await handler.received.batch.discard()
+        raise
+    return handler.received
+
+
+# ---- storing ------------------------------------------------------------------------
+
+
+@dataclass
+class PreparedReceipt:
+    code: ReceiptCode
+    verifier: bytes
+    kek: bytes
+
+    def __repr__(self) -> str:
+        return "PreparedReceipt(<redacted>)"
+
+
+def prepare_receipt(settings: Settings) -> PreparedReceipt:
+    """A fresh receipt and its Argon2id verifier and KEK (blocking; run in a thread)."""
+    code = ReceiptCode.generate()
+    verifier, kek = bounded(settings, lambda: receipt_secrets(code, params=kdf_params(settings)))
+    return PreparedReceipt(code, verifier.to_bytes(), kek)
+
+
+def run_in_transaction(engine: Engine, work: Callable[[Session], T]) -> T:
+    with unit_of_work(engine) as session:
+        return work(session)
+
+
+async def in_transaction(engine: Engine, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in one transaction in a worker thread (commit on success)."""
+    return await anyio.to_thread.run_sync(functools.partial(run_in_transaction, engine, work))
+
+
+def ensure_intake_configured(session: Session) -> None:
+    if repository.recovery_key(session) is None:
+        raise ServiceUnavailable(NOT_CONFIGURED, retry_after=3600)
+
+
+def _wrap(session: Session, case_id: uuid.UUID, kind: str, recipient_id: uuid.UUID,
+          wrapped: bytes) -> None:
+    session.add(CaseKeyWrap(case_id=case_id, recipient_kind=kind, recipient_id=recipient_id,
+                            wrapped_key=wrapped))
+
+
+def _wrap_public(session: Session, case_id: uuid.UUID, case_key: DataKey, kind: str,
+                 recipient_id: uuid.UUID, public_key: bytes) -> None:
+    context = case_key_context(case_id, kind, recipient_id)
+    _wrap(session, case_id, kind, recipient_id, wrap_data_key(public_key, case_key, context))
+
+
+def attach_files(
+    session: Session, ctx: IntakeContext, case_id: uuid.UUID, case_key: DataKey,
+    submission_id: uuid.UUID, files: list[ReceivedFile], upload_refs: list[str],
+    now: datetime,
+) -> list[FileOut]:
+    """Attachment rows for streamed files and finished tus uploads, keys under the case key."""
+    out: list[FileOut] = []
+    rows: list[tuple[uuid.UUID, str, DataKey, dict[str, Any], int]] = [
+        (f.attachment_id, f.blob_name, f.file_key, f.metadata(), f.ciphertext_size)
+        for f in files
+    ]
+    for f in files:
+        delete_on_rollback(session, ctx.storage, f.blob_name)
+    if len(files) + len(upload_refs) > ctx.settings.max_files_per_submission:
+        raise PayloadTooLarge(
+            f"Too many files: at most {ctx.settings.max_files_per_submission} files can be "
+            "sent with one submission."
+        )
+    for ref in upload_refs:
+        claimed = claim_upload(session, ref, now)
+        rows.append((claimed.attachment_id, claimed.blob_name, claimed.file_key,
+                     dict(claimed.metadata), claimed.ciphertext_size))
+    for attachment_id, blob_name, file_key, meta, ciphertext_size in rows:
+        meta.setdefault("claimed_type", meta.pop("filetype", None))
+        session.add(Attachment(
+            id=attachment_id, case_id=case_id, submission_id=submission_id,
+            blob_name=blob_name, ciphertext_size=ciphertext_size, created_at=now,
+            wrapped_file_key=contexts.wrap_file_key(case_key, case_id, attachment_id, file_key),
+            sealed_metadata=SealedJSON.seal(
+                case_key, meta, contexts.attachment_metadata_context(attachment_id)
+            ).ciphertext,
+        ))
+        out.append(FileOut(name=str(meta.get("filename") or ""), size=int(meta["size"]),
+                           sha256=str(meta["sha256"]), type=str(meta["detected_type"])))
+    return out
+
+
+def create_submission(
+    session: Session, ctx: IntakeContext, data: SubmissionIn, files: list[ReceivedFile],
+    receipt: PreparedReceipt, now: datetime | None = None,
+) -> SubmissionOut:
+    """Write a new case with its submission, files, receipt and key wraps (flush only)."""
+    now = now or utcnow()
+    received_on: date = now.date()
+    recovery = repository.recovery_key(session)
+    if recovery is None:
+        raise ServiceUnavailable(NOT_CONFIGURED, retry_after=3600)
+    lawyer_key = None
+    if ctx.lawyer_id is not None:
+        lawyer_key = repository.lawyer_public_key(session, ctx.lawyer_id)
+        if lawyer_key is None:
+            raise BadRequest("Only an active lawyer account can submit on someone's behalf.")
+
+    reference = coding.new_reference()
+    while repository.reference_taken(session, reference):
+        reference = coding.new_reference()
+    reasons = coding.urgency_reasons(data, received_on)
+    month, precision = coding.period_start(data)
+    case = Case(
+        reference=reference, state="new", region=data.where.region,
+        period_start_month=month, date_precision=precision, received_on=received_on,
+        urgent=bool(reasons), urgency_reasons=",".join(reasons),
+        created_at=now, updated_at=now, state_changed_at=now,
+    )
+    session.add(case)
+    session.flush()
+    case_key = DataKey.generate()
+
+    for user_id, public_key in repository.intake_duty_recipients(session):
+        _wrap_public(session, case.id, case_key, "staff", user_id, public_key)
+    _wrap_public(session, case.id, case_key, "recovery", recovery.id, recovery.public_key)
+    if ctx.lawyer_id is not None and lawyer_key is not None:
+        _wrap_public(session, case.id, case_key, "lawyer", ctx.lawyer_id, lawyer_key)
+    row = Receipt(case_id=case.id, lookup=receipt.code.lookup, verifier=receipt.verifier,
+                  created_at=now)
+    session.add(row)
+    session.flush()
+    _wrap(session, case.id, "receipt", row.id, wrap_data_key_symmetric(
+        receipt.kek, case_key, case_key_context(case.id, "receipt", row.id)))
+
+    submission_id = uuid.uuid4()
+    session.add(Submission(
+        id=submission_id, case_id=case.id, received_on=received_on, channel=ctx.channel,
+        submitter_role=data.reporter.role, categories=",".join(data.acts),
+        language=data.language, consent_scopes=",".join(data.granted_scopes),
+        is_followup=False, lawyer_id=ctx.lawyer_id, schema_version=SCHEMA_VERSION,
+        payload=SealedJSON.seal(case_key, data.sealed_payload(),
+                                contexts.payload_context(submission_id)).ciphertext,
+    ))
+    session.flush()
+    out = attach_files(session, ctx, case.id, case_key, submission_id, files, data.uploads, now)
+    session.flush()
+    return SubmissionOut(receipt=receipt.code.text, reference=reference, files=out)
+
+
+def create_followup_submission(
+    session: Session, ctx: IntakeContext, case: Case, case_key: DataKey, data: FollowupIn,
+    files: list[ReceivedFile], now: datetime | None = None,
+) -> list[FileOut]:
+    """A follow-up Submission on an existing case (the caller checked the case is open)."""
+    now = now or utcnow()
+    first = repository.first_submission(session, case.id)
+    submission_id = uuid.uuid4()
+    session.add(Submission(
+        id=submission_id, case_id=case.id, received_on=now.date(), channel=ctx.channel,
+        submitter_role=first.submitter_role if first else "other", categories="",
+        language=first.language if first else "en", consent_scopes="",
+        is_followup=True, lawyer_id=None, schema_version=SCHEMA_VERSION,
+        payload=SealedJSON.seal(case_key, data.model_dump(mode="json", exclude={"uploads"}),
+                                contexts.payload_context(submission_id)).ciphertext,
+    ))
+    session.flush()
+    out = attach_files(session, ctx, case.id, case_key, submission_id, files, data.uploads, now)
+    session.flush()
+    return out
+
+
+def honeypot_answer(received: ReceivedSubmission) -> SubmissionOut:
+    """What a filled-in honeypot gets: plausible, and nothing behind it."""
+    files = [FileOut(**s.out) for s in received.discarded if s.out is not None]
+    return SubmissionOut(receipt=ReceiptCode.generate().text,
+                         reference=coding.new_reference(), files=files)
+
+
+async def submit(engine: Engine, ctx: IntakeContext, received: ReceivedSubmission
+                 ) -> SubmissionOut:
+    """Store a received submission in one transaction, or delete its blobs and re-raise."""
+    try:
+        receipt = await anyio.to_thread.run_sync(prepare_receipt, ctx.settings)
+        if received.is_honeypot:
+            return honeypot_answer(received)
+        files = list(received.batch.files)
+        # Shielded: once the transaction runs, a cancelled request must not delete the
+        # blobs of a submission that is about to be (or was) committed.
+        with anyio.CancelScope(shield=True):
+            out = await in_transaction(
+                engine, lambda s: create_submission(s, ctx, received.data, files, receipt)
+            )
+        return out
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await received.batch.discard()
+        raise

@@ -1,0 +1,116 @@
+"""Upload capabilities and the per-upload key.
+
+An upload is created before any case exists, so its pieces cannot be sealed with a case
+key yet. Instead the upload URL carries a capability::
+
+    /api/v1/uploads/<upload id, 32 hex>.<secret, 43 url-safe base64 chars = 256 bits>
+
+The server stores only ``SHA-256("dokaz-upload-secret-v1|" || secret)`` to recognise the
+URL, and derives the *upload key* ``HKDF-SHA256(secret, info="dokaz-upload-key-v1" ||
+upload id)`` on each request. Under the upload key it seals the client's metadata
+(filename, type) and wraps every segment key and the final file key. So the database and
+blob store alone cannot decrypt a half-finished or finished-but-unattached upload; the
+holder of the URL can continue, query, delete, or attach it. When a submission attaches
+the upload, the final file key is re-wrapped under the case key and the metadata
+re-sealed, and the upload row (with its upload-key material) is deleted.
+
+The capability is a secret: the access log records only the route template (see
+:mod:`api.core.privacy`), and error messages never contain it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from crypto import DataKey, SealedJSON
+from crypto.sealed import unwrap_data_key_symmetric, wrap_data_key_symmetric
+
+TOKEN_RE = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$")
+
+
+class UploadCapability:
+    __slots__ = ("secret", "upload_id")
+
+    def __init__(self, upload_id: uuid.UUID, secret: str) -> None:
+        self.upload_id = upload_id
+        self.secret = secret
+
+    @classmethod
+    def generate(cls) -> UploadCapability:
+        return cls(uuid.uuid4(), secrets.token_urlsafe(32))
+
+    @classmethod
+    def parse(cls, text: str) -> UploadCapability | None:
+        """From a token, a path or a full URL; None if it is not a capability."""
+        last = text.strip().rstrip("/").rsplit("/", 1)[-1]
+        match = TOKEN_RE.fullmatch(last)
+        if match is None:
+            return None
+        return cls(uuid.UUID(hex=match.group(1)), match.group(2))
+
+    @property
+    def token(self) -> str:
+        return f"{self.upload_id.hex}.{self.secret}"
+
+    @property
+    def secret_hash(self) -> bytes:
+        return hashlib.sha256(b"dokaz-upload-secret-v1|" + self.secret.encode()).digest()
+
+    def matches(self, stored_hash: bytes) -> bool:
+        return hmac.compare_digest(self.secret_hash, stored_hash)
+
+    def key(self) -> DataKey:
+        return DataKey(
+            HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                 info=b"dokaz-upload-key-v1" + self.upload_id.bytes)
+            .derive(self.secret.encode())
+        )
+
+    def __repr__(self) -> str:
+        return f"UploadCapability({self.upload_id}, secret=<redacted>)"
+
+    __str__ = __repr__
+
+
+def metadata_context(upload_id: uuid.UUID) -> str:
+    return f"upload/{upload_id}/metadata"
+
+
+def segment_key_context(upload_id: uuid.UUID, seq: int) -> bytes:
+    return f"dokaz/upload/{upload_id}/segment/{seq}".encode()
+
+
+def final_key_context(upload_id: uuid.UUID) -> bytes:
+    return f"dokaz/upload/{upload_id}/file".encode()
+
+
+def seal_metadata(key: DataKey, upload_id: uuid.UUID, value: dict[str, object]) -> bytes:
+    return SealedJSON.seal(key, value, metadata_context(upload_id)).ciphertext
+
+
+def open_metadata(key: DataKey, upload_id: uuid.UUID, sealed: bytes) -> dict[str, object]:
+    value: dict[str, object] = SealedJSON(sealed).open(key, metadata_context(upload_id))
+    return value
+
+
+def wrap_segment_key(key: DataKey, upload_id: uuid.UUID, seq: int, seg: DataKey) -> bytes:
+    return wrap_data_key_symmetric(key.raw, seg, segment_key_context(upload_id, seq))
+
+
+def unwrap_segment_key(key: DataKey, upload_id: uuid.UUID, seq: int, wrapped: bytes) -> DataKey:
+    return unwrap_data_key_symmetric(key.raw, wrapped, segment_key_context(upload_id, seq))
+
+
+def wrap_final_key(key: DataKey, upload_id: uuid.UUID, file_key: DataKey) -> bytes:
+    return wrap_data_key_symmetric(key.raw, file_key, final_key_context(upload_id))
+
+
+def unwrap_final_key(key: DataKey, upload_id: uuid.UUID, wrapped: bytes) -> DataKey:
+    return unwrap_data_key_symmetric(key.raw, wrapped, final_key_context(upload_id))

@@ -1,0 +1,37 @@
+"""Queries on uploads and their segments."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import CursorResult, update
+from sqlmodel import Session, col, select
+
+from api.uploads.models import Upload, UploadSegment
+
+
+def get(session: Session, upload_id: uuid.UUID) -> Upload | None:
+    return session.get(Upload, upload_id)
+
+
+def segments(session: Session, upload_id: uuid.UUID) -> Sequence[UploadSegment]:
+    stmt = select(UploadSegment).where(col(UploadSegment.upload_id) == upload_id)
+    return session.exec(stmt.order_by(col(UploadSegment.seq))).all()
+
+
+def advance_offset(session: Session, upload_id: uuid.UUID, old: int, new: int) -> bool:
+    """Move the offset only if nobody else did meanwhile (two PATCHes racing)."""
+    result: CursorResult[tuple[()]] = session.execute(  # type: ignore[assignment]
+        update(Upload)
+        .where(col(Upload.id) == upload_id, col(Upload.offset) == old,
+               col(Upload.state) == "receiving")
+        .values(offset=new)
+    )
+    return result.rowcount == 1
+
+
+def expired(session: Session, now: datetime, limit: int = 500) -> Sequence[Upload]:
+    stmt = select(Upload).where(col(Upload.expires_at) <= now).limit(limit)
+    return session.exec(stmt).all()
