@@ -14,6 +14,7 @@ from api.core.errors import install_error_handlers
 from api.core.privacy import ClientAnonymityMiddleware
 from api.core.settings import Settings, get_settings
 from api.health.router import router as health_router
+from api.web.security import SecurityHeadersMiddleware
 
 
 def feature_routers() -> list[APIRouter]:
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for router in feature_routers():
         app.include_router(router)
 
+    app.add_middleware(SecurityHeadersMiddleware, onion_address=settings.onion_address)
     # Outermost: nothing inside the app ever sees a client address or user agent.
     app.add_middleware(ClientAnonymityMiddleware)
     return app

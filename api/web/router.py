@@ -1,5 +1,151 @@
+"""Routes of the public pages: the report form, receipt, follow-up and safety page.
+
+Navigation that changes state is POST-and-render, never redirect-with-identifier: the form
+always lives at ``/report`` and the follow-up at ``/followup``, so browser history holds
+nothing but those two addresses (and the chosen language). The receipt and the follow-up
+session never appear in a URL; the follow-up session travels in a hidden field.
+"""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from api.core.errors import DokazError, PayloadTooLarge, RateLimited
+from api.web import csrf, i18n, intake, pages
+from api.web.forms import FieldError, ReportInput, validate
+from api.web.i18n import N_
+from api.web.pages import Page
+from api.web.receive import HONEYPOT_FIELD, ReceivedForm, receive_form
+from api.web.submission import CONSENT_EXPLANATIONS, SchemaProblems, to_submission
+
+router = APIRouter(include_in_schema=False)
+
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+# Read once: only these files exist, so no request path ever reaches the file system.
+STATIC_FILES = {
+    p.name: (p.read_bytes(), STATIC_TYPES[p.suffix])
+    for p in STATIC_DIR.iterdir()
+    if p.suffix in STATIC_TYPES
+}
+
+Lang = Annotated[str | None, Query(max_length=8)]
+
+
+def _report_page(page: Page, form: ReportInput, *, status_code: int = 200,
+                 errors: list[FieldError] | None = None, files_dropped: bool = False) -> Response:
+    return page.render(
+        "report.html", status_code=status_code, switcher_path="/report",
+        title=page.gettext(N_("Report what happened")), form=form, errors=errors,
+        files_dropped=files_dropped, honeypot=HONEYPOT_FIELD,
+        max_files=page.settings.max_files_per_submission,
+        max_file_bytes=page.settings.max_file_bytes,
+        consent_explanations={code: page.gettext(text)
+                              for code, text in CONSENT_EXPLANATIONS.items()},
+    )
+
+
+def _error_page(page: Page, exc: DokazError, *, kept_text: str = "", back: str = "/report",
+                ) -> Response:
+    if isinstance(exc, PayloadTooLarge):
+        return page.message(413, pages.TOO_LARGE_HEADING, [pages.TOO_LARGE_TEXT],
+                            kept_text=kept_text, back=back)
+    if isinstance(exc, RateLimited):
+        return page.message(429, pages.RATE_HEADING, [pages.RATE_TEXT], kept_text=kept_text,
+                            back=back, headers={"Retry-After": str(exc.retry_after)})
+    if exc.status_code >= 500:
+        return page.message(exc.status_code, pages.UNAVAILABLE_HEADING,
+                            [pages.UNAVAILABLE_TEXT], kept_text=kept_text, back=back)
+    return page.message(400, pages.BAD_REQUEST_HEADING, [pages.BAD_REQUEST_TEXT],
+                        kept_text=kept_text, back=back)
+
+
+@router.get("/")
+def home(lang: Lang = None) -> Response:
+    target = "/report" + (f"?lang={lang}" if i18n.normalise(lang) else "")
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/report")
+def report_form(request: Request, lang: Lang = None) -> Response:
+    return _report_page(Page.for_request(request, lang), ReportInput())
+
+
+@router.post("/report")
+async def report_submit(request: Request) -> Response:
+    page = Page.for_request(request)
+    settings = page.settings
+    if csrf.check_request_headers(request) is csrf.CsrfProblem.CROSS_SITE:
+        return page.message(403, pages.CSRF_HEADING, [pages.CROSS_SITE_TEXT])
+    today = datetime.now(UTC).date()
+
+    def accept_files(received: ReceivedForm) -> bool:
+        # Called when the first file arrives: every text field is known by then.
+        if received.honeypot_filled:
+            return False
+        form = ReportInput.from_pairs(received.fields)
+        return not validate(form, today, settings.web_max_text_chars)
+
+    try:
+        intake.check_allowed(request, settings)
+        received = await receive_form(request, intake.context(request, settings), accept_files)
+    except DokazError as exc:
+        return _error_page(page, exc)
+    page = Page.for_request(request, received.lang)
+    form = ReportInput.from_pairs(received.fields)
+    if received.csrf_problem is not None:
+        await received.discard()
+        return _report_page(page, form, status_code=403, files_dropped=received.had_files,
+                            errors=[FieldError("narrative", pages.CSRF_TEXT)])
+    errors = validate(form, today, settings.web_max_text_chars)
+    try:
+        if errors:
+            raise SchemaProblems(errors)
+        submission = to_submission(form, page.lang, today, received.get(HONEYPOT_FIELD),
+                                   uploads=received.all("uploads"))
+        result = await intake.create(request, settings, submission, received)
+    except SchemaProblems as exc:
+        await received.discard()
+        return _report_page(page, form, status_code=422, errors=exc.errors,
+                            files_dropped=received.had_files)
+    except DokazError as exc:
+        await received.discard()
+        return _error_page(page, exc, kept_text=form.get("narrative"))
+    return page.render(
+        "receipt.html", title=page.gettext(N_("Your report has been received")),
+        receipt_groups=result.receipt.split("-"), case_reference=result.reference,
+        received_on=today, files=result.files,
+    )
+
+
+@router.get("/about")
+def about(request: Request, lang: Lang = None) -> Response:
+    page = Page.for_request(request, lang)
+    return page.render("about.html", switcher_path="/about",
+                       title=page.gettext(N_("Safety and what we store")),
+                       onion_address=page.settings.onion_address)
+
+
+@router.get("/followup")
+def followup_login(request: Request, lang: Lang = None) -> Response:
+    page = Page.for_request(request, lang)
+    return page.render("followup_login.html", switcher_path="/followup",
+                       title=page.gettext(N_("Follow up with your receipt")))
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    found = STATIC_FILES.get(name)
+    if found is None:
+        return Response(status_code=404)
+    body, media_type = found
+    return Response(body, media_type=media_type)

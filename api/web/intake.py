@@ -1,0 +1,35 @@
+"""Glue to the intake feature: the web form's report goes through its service unchanged.
+
+The form's fields become a ``SubmissionIn`` (:mod:`api.web.submission`), its files were
+already streamed into an intake ``FileBatch`` (:mod:`api.web.receive`); from here the
+intake service stores them exactly as it stores an API submission: receipt, key wraps,
+honeypot behaviour and rate limits included.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from api.core.settings import Settings
+from api.intake import guards, service
+from api.intake.deps import app_engine, app_storage
+from api.intake.schemas import SubmissionIn, SubmissionOut
+from api.web.receive import ReceivedForm
+
+
+def context(request: Request, settings: Settings) -> service.IntakeContext:
+    return service.IntakeContext(settings=settings, storage=app_storage(request), channel="web")
+
+
+def check_allowed(request: Request, settings: Settings) -> None:
+    """The intake rate limits, checked before the body is read."""
+    guards.check_intake_allowed(request, settings)
+
+
+async def create(request: Request, settings: Settings, data: SubmissionIn,
+                 received: ReceivedForm) -> SubmissionOut:
+    """Store the report (one short transaction); on failure its blobs are deleted."""
+    return await service.submit(
+        app_engine(request), context(request, settings),
+        service.ReceivedSubmission(data, received.batch, received.discarded),
+    )

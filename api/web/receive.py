@@ -1,0 +1,172 @@
+"""Reading a form post from a browser: text fields kept, file parts encrypted as they arrive.
+
+It drives the intake feature's streaming parser (:func:`api.intake.multipart.parse_multipart`)
+and file sinks (:class:`api.intake.files.EncryptedFileSink`); it only decides, part by
+part, what to do with each:
+
+* ``csrf`` must be the first part. Its token is checked the moment that part ends, before
+  any file byte is read: a bad token switches every later file part to a sink that drops
+  the bytes (nothing hashed, encrypted or stored), while the text fields are still read so
+  the page can give the person their text back.
+* Text parts are kept in memory, each bounded, all together bounded.
+* At the first file part every text field has arrived (the form puts files last), so the
+  form is validated there: if it has errors, or the honeypot is filled, the files are
+  dropped rather than encrypted and stored for nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from api.core.errors import PayloadTooLarge
+from api.core.settings import Settings
+from api.intake import guards
+from api.intake.files import DiscardingFileSink, EncryptedFileSink, FileBatch
+from api.intake.multipart import PartInfo, PartSink, parse_multipart
+from api.intake.service import IntakeContext
+from api.web import csrf
+
+HONEYPOT_FIELD = "website"
+
+
+class _TextSink:
+    def __init__(self, form: ReceivedForm, name: str, limit: int) -> None:
+        self._form = form
+        self._name = name
+        self._limit = limit
+        self._buf = bytearray()
+
+    async def write(self, data: bytes, /) -> None:
+        self._buf += data
+        self._form.text_bytes += len(data)
+        if len(self._buf) > self._limit or self._form.text_bytes > self._form.max_text_bytes:
+            raise PayloadTooLarge("A text field is longer than allowed.")
+
+    async def close(self) -> None:
+        text = self._buf.decode("utf-8", errors="replace").replace("\r\n", "\n")
+        self._form.fields.append((self._name, text))
+        if self._name == csrf.FIELD and len(self._form.fields) == 1:
+            self._form.on_csrf(text)
+
+    def abort(self) -> None:
+        self._buf.clear()
+
+
+class _DroppingSink:
+    """Reads a file part and forgets it: nothing is hashed, encrypted or stored."""
+
+    def __init__(self, form: ReceivedForm) -> None:
+        self._form = form
+
+    async def write(self, data: bytes, /) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._form.dropped_files += 1
+
+    def abort(self) -> None:
+        return None
+
+
+@dataclass
+class ReceivedForm:
+    """Everything a browser sent in one form post, files already stored as ciphertext."""
+
+    settings: Settings
+    request: Request
+    batch: FileBatch
+    max_text_bytes: int
+    text_limit: int
+    # Called at the first file part; True means "keep the files".
+    accept_files: Callable[[ReceivedForm], bool] = lambda form: True
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    text_bytes: int = 0
+    csrf_problem: csrf.CsrfProblem | None = csrf.CsrfProblem.MISSING
+    dropped_files: int = 0
+    # Honeypot files: read and hashed like real ones (the answer must look real), not kept.
+    discarded: list[DiscardingFileSink] = field(default_factory=list)
+    _files_decided: bool | None = None
+
+    def on_csrf(self, token: str) -> None:
+        self.csrf_problem = csrf.check_token(
+            self.settings.secret_key.get_secret_value(),
+            self.request.cookies.get(csrf.COOKIE), token,
+            self.settings.web_form_token_hours * 3600,
+        )
+
+    def get(self, name: str, default: str = "") -> str:
+        for key, value in self.fields:
+            if key == name:
+                return value
+        return default
+
+    def all(self, name: str) -> list[str]:
+        return [value for key, value in self.fields if key == name]
+
+    @property
+    def lang(self) -> str | None:
+        return self.get("lang") or None
+
+    @property
+    def honeypot_filled(self) -> bool:
+        return bool(self.get(HONEYPOT_FIELD).strip())
+
+    @property
+    def files(self) -> list[object]:
+        return list(self.batch.files)
+
+    @property
+    def had_files(self) -> bool:
+        return bool(self.batch.files) or self.dropped_files > 0 or bool(self.discarded)
+
+    async def open_part(self, info: PartInfo, /) -> PartSink:
+        if info.filename is None:
+            if self._files_decided is not None:
+                # A text field after the files: not how our pages send forms.
+                return _DroppingSink(self)
+            return _TextSink(self, info.name, self.text_limit)
+        if info.filename == "" and info.name:
+            # An empty file input: browsers send an empty part with filename="".
+            return _DroppingSink(self)
+        if self._files_decided is None:
+            self._files_decided = self.csrf_problem is None and self.accept_files(self)
+        number = self.batch.count_new_file()
+        if self.honeypot_filled:
+            sink = DiscardingFileSink(self.batch, info, number)
+            self.discarded.append(sink)
+            return sink
+        if not self._files_decided:
+            return _DroppingSink(self)
+        return EncryptedFileSink(self.batch, info, number)
+
+    async def discard(self) -> None:
+        await self.batch.discard()
+
+
+async def receive_form(
+    request: Request, ctx: IntakeContext,
+    accept_files: Callable[[ReceivedForm], bool] = lambda form: True,
+) -> ReceivedForm:
+    """Read a multipart form post; the caller owns the stored files afterwards.
+
+    Raises the intake feature's errors (413, 400, 503, timeouts) with nothing kept.
+    """
+    settings = ctx.settings
+    guards.check_headers(request, settings)
+    guards.check_disk(settings, ctx.storage, guards.content_length(request) or 0)
+    text_limit = settings.web_max_text_chars * 4  # UTF-8: at most 4 bytes a character
+    form = ReceivedForm(
+        settings=settings, request=request, batch=FileBatch(ctx.storage, ctx.file_limits()),
+        max_text_bytes=text_limit * 2, text_limit=text_limit, accept_files=accept_files,
+    )
+    try:
+        await parse_multipart(guards.timed_stream(request, settings),
+                              request.headers.get("content-type"), form,
+                              ctx.multipart_limits())
+    except BaseException:
+        await form.discard()
+        raise
+    return form

@@ -1,0 +1,85 @@
+"""Security headers on every response, strictest on the public pages.
+
+The pages load nothing from another origin: one stylesheet and one optional script, both
+served from ``/static``. The Content-Security-Policy says exactly that, so an injected
+tag (or a compromised CDN, of which there is none) cannot load or send anything.
+
+``Cache-Control: no-store`` is on everything, static files included: a seized phone's
+browser cache must not show that its owner visited, let alone what they typed or read.
+``Onion-Location`` (when an onion address is configured) lets Tor Browser offer the onion
+service, which keeps the whole connection inside Tor.
+
+Only the interactive API documentation (``/api/docs``) is exempt from the CSP because it
+loads Swagger UI's own assets; it holds no data.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSP = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",  # the tus client's PATCH/HEAD requests
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    )
+)
+
+BASE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+)
+
+CSP_EXEMPT_PREFIXES = ("/api/docs", "/api/openapi.json")
+
+
+def onion_location(onion_address: str | None, path: str) -> bytes | None:
+    if not onion_address:
+        return None
+    host = onion_address.strip().removeprefix("http://").removeprefix("https://").strip("/")
+    return f"http://{host}{path}".encode("latin-1", "replace")
+
+
+class SecurityHeadersMiddleware:
+    """Adds the headers above to every HTTP response (replacing any the route set)."""
+
+    def __init__(self, app: ASGIApp, onion_address: str | None = None) -> None:
+        self.app = app
+        self.onion_address = onion_address
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        exempt = path.startswith(CSP_EXEMPT_PREFIXES)
+        onion = self.onion_address
+        if onion is None:
+            settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+            onion = getattr(settings, "onion_address", None)
+        extra = list(BASE_HEADERS)
+        if not exempt:
+            extra.append((b"content-security-policy", CSP.encode()))
+            extra.append((b"cache-control", b"no-store"))
+            extra.append((b"pragma", b"no-cache"))
+        location = onion_location(onion, path)
+        if location and not path.startswith("/api/"):
+            extra.append((b"onion-location", location))
+        names = {name for name, _ in extra}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": headers + extra}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
