@@ -1,9 +1,24 @@
-"""The case: the unit that gathers submissions, key wraps, metadata and workflow.
+"""The case and its structured metadata (after shared/reference/case-metadata.md).
 
-Plaintext columns here are the coarse, non-identifying coding the threat model allows
+Tables:
+
+* ``cases`` - the unit that gathers submissions, key wraps, metadata and workflow.
+* ``case_person``, ``case_act`` (+ one-to-one ``case_detention``, ``case_torture``,
+  ``case_disappearance``), ``case_involvement``, ``case_intervention`` - the HURIDOCS-shaped
+  metadata. Each row has plain coarse coding (codes, months, oblast, sex, age band) and one
+  ``sealed`` column: a ``crypto.fields.SealedJSON`` under the case key with everything that
+  names or pinpoints a person (context ``case/<case id>/<table>/<row id>``).
+* ``case_code`` - multi-valued coded fields (torture methods, intents, legal basis articles,
+  victim characteristics, WGAD categories) as one row per code, so statistics are a plain
+  ``GROUP BY vocab, code``.
+* ``case_consent`` - consent per person and scope, append-only: a change is a new version,
+  a revocation stamps ``revoked_at``; nothing is deleted.
+* ``case_event`` - every workflow transition and edit (who, when, from, to; comment sealed).
+* ``case_link`` - merge, duplicate and split history between cases.
+
+Plaintext columns are the coarse, non-identifying coding the threat model allows
 ("What stays in plaintext, on purpose"); each says why. Everything a person wrote, every
-name and every place more precise than an oblast is sealed with the case key elsewhere
-(submission payloads, attachments, messages, sensitive metadata).
+name and every place more precise than an oblast is sealed with the case key.
 """
 
 from __future__ import annotations
@@ -11,14 +26,43 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, String, Uuid
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlmodel import Field, SQLModel
 
-from api.core.models import UTCDateTime, new_id, utcnow
+from api.core.models import Ciphertext, UTCDateTime, new_id, utcnow
+
+
+def _case_fk(*, index: bool = True) -> Column[uuid.UUID]:
+    return Column(
+        Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=index
+    )
 
 
 class Case(SQLModel, table=True):
     __tablename__ = "cases"
+    __table_args__ = (
+        # Keyset pagination of the caseworker list: one (sort column, id) index per sort
+        # key, and (state, sort column, id) for the common "queue of one state" views.
+        Index("ix_cases_list_received", "received_on", "id"),
+        Index("ix_cases_list_priority", "priority_rank", "id"),
+        Index("ix_cases_list_urgent", "urgent", "id"),
+        Index("ix_cases_list_changed", "state_changed_at", "id"),
+        Index("ix_cases_list_due", "due_at", "id"),
+        Index("ix_cases_list_state_received", "state", "received_on", "id"),
+        Index("ix_cases_list_state_due", "state", "due_at", "id"),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     # Plaintext: a random public code (e.g. "DKZ-4F7K-Q2MX"), shown to the submitter and
@@ -62,3 +106,255 @@ class Case(SQLModel, table=True):
     )
     # Set when the case was crypto-shredded: every wrap and ciphertext deleted.
     shredded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+    # ---- added by the cases feature (0004) ----
+    # Plaintext: 0 low, 1 normal, 2 high - ``priority`` as a number so queues sort by it.
+    priority_rank: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False))
+    # Plaintext: when the current state's service level runs out (workflow only; derived
+    # from state_changed_at and settings); NULL in final states.
+    due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # Plaintext: month the events ended (YYYY-MM), coarse like period_start_month.
+    period_end_month: str | None = Field(default=None, sa_column=Column(String(7)))
+    # SealedJSON under the case key: {"title", "narrative"} written by staff.
+    sealed_summary: bytes | None = Field(default=None, sa_column=Column(Ciphertext))
+
+
+class CasePerson(SQLModel, table=True):
+    """A victim, relative, source, perpetrator or lawyer [ESF Person]."""
+
+    __tablename__ = "case_person"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    # Plaintext: the person's part in the case (victim/relative/source/perpetrator/lawyer).
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    # Plaintext: sex (HURIDOCS 39), 10-year age band and citizenship (ISO 3166-1 alpha-2)
+    # are the coarse, aggregate-safe person fields of the threat model.
+    sex: str | None = Field(default=None, sa_column=Column(String(16)))
+    age_band: str | None = Field(default=None, sa_column=Column(String(16)))
+    citizenship: str | None = Field(default=None, sa_column=Column(String(2)))
+    # SealedJSON: name, other names, birth date, ID number, address, phone, email,
+    # description, health.
+    sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+
+
+class CaseAct(SQLModel, table=True):
+    """One victim x one act type [ESF Act]."""
+
+    __tablename__ = "case_act"
+    __table_args__ = (Index("ix_case_act_type_case", "act_type", "case_id"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    victim_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("case_person.id", ondelete="RESTRICT"),
+                         nullable=False, index=True)
+    )
+    # Plaintext: act type code (vocab act_type), months, precision, oblast and status at
+    # end are the aggregate-safe act fields; exact dates and places are sealed.
+    act_type: str = Field(sa_column=Column(String(32), nullable=False))
+    start_month: str | None = Field(default=None, sa_column=Column(String(7)))
+    end_month: str | None = Field(default=None, sa_column=Column(String(7)))
+    date_precision: str | None = Field(default=None, sa_column=Column(String(24)))
+    region: str | None = Field(default=None, sa_column=Column(String(16)))
+    status_at_end: str | None = Field(default=None, sa_column=Column(String(32)))
+    # SealedJSON: exact location and dates, stated reason, consequences.
+    sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+
+
+class CaseDetention(SQLModel, table=True):
+    """Detention details of an act [ESF Arrest + WGAD]."""
+
+    __tablename__ = "case_detention"
+
+    act_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("case_act.id", ondelete="CASCADE"), primary_key=True)
+    )
+    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    # Plaintext: legal regime, facility type, whereabouts, counsel access, court type and
+    # whether a warrant was shown are coarse codes for statistics and urgency; facility
+    # names, case numbers, judges and counsel are sealed.
+    legal_regime: str | None = Field(default=None, sa_column=Column(String(32)))
+    facility_type: str | None = Field(default=None, sa_column=Column(String(32)))
+    whereabouts: str | None = Field(default=None, sa_column=Column(String(32)))
+    counsel_access: str | None = Field(default=None, sa_column=Column(String(16)))
+    court_type: str | None = Field(default=None, sa_column=Column(String(16)))
+    warrant_shown: bool | None = Field(default=None, sa_column=Column(Boolean))
+    # Plaintext: still held (drives the ongoing-detention urgency and queues).
+    ongoing: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    # SealedJSON: facility name, order and case numbers, judge, counsel name, transfers.
+    sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+
+
+class CaseTorture(SQLModel, table=True):
+    """Torture or ill-treatment details of an act [ESF Torture + Istanbul Protocol]."""
+
+    __tablename__ = "case_torture"
+
+    act_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("case_act.id", ondelete="CASCADE"), primary_key=True)
+    )
+    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    # Plaintext: statement signed (36), medical attention (37), examinations done and the
+    # Istanbul Protocol consistency level are coarse codes; injuries and quotes are sealed.
+    statement_signed: str | None = Field(default=None, sa_column=Column(String(32)))
+    medical_attention: str | None = Field(default=None, sa_column=Column(String(16)))
+    medical_examination: bool | None = Field(default=None, sa_column=Column(Boolean))
+    psych_evaluation: bool | None = Field(default=None, sa_column=Column(Boolean))
+    ip_consistency: str | None = Field(default=None, sa_column=Column(String(32)))
+    # SealedJSON: injuries, sexual violence detail, quotes, witnesses, clinician.
+    sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+
+
+class CaseDisappearance(SQLModel, table=True):
+    """Enforced disappearance details of an act [WGEID]."""
+
+    __tablename__ = "case_disappearance"
+
+    act_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("case_act.id", ondelete="CASCADE"), primary_key=True)
+    )
+    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    # Plaintext: month and oblast last seen, forces believed responsible (24), state
+    # acknowledgement (30), current status (25) and the WGEID-urgent flag are coarse;
+    # the exact place, time, steps taken and family contacts are sealed.
+    last_seen_month: str | None = Field(default=None, sa_column=Column(String(7)))
+    region: str | None = Field(default=None, sa_column=Column(String(16)))
+    forces_responsible: str | None = Field(default=None, sa_column=Column(String(32)))
+    state_acknowledgement: str | None = Field(default=None, sa_column=Column(String(32)))
+    current_status: str | None = Field(default=None, sa_column=Column(String(32)))
+    wgeid_urgent: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    # SealedJSON: last-seen date and place, dated steps taken by relatives, contacts.
+    sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+
+
+class CaseInvolvement(SQLModel, table=True):
+    """Who is believed to have committed an act [ESF Involvement]."""
+
+    __tablename__ = "case_involvement"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    act_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("case_act.id", ondelete="CASCADE"),
+                         nullable=False, index=True)
+    )
+    # Plaintext: perpetrator type (24) and degree of involvement (18) are coarse codes.
+    perpetrator_type: str | None = Field(default=None, sa_column=Column(String(32)))
+    degree: str | None = Field(default=None, sa_column=Column(String(32)))
+    # SealedJSON: names, unit and badge numbers, description.
+    sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+
+
+class CaseIntervention(SQLModel, table=True):
+    """Legal aid, medical aid, UN communications and other interventions [ESF]."""
+
+    __tablename__ = "case_intervention"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    # Plaintext: intervention type (20 + UN mechanisms), month and status are coarse.
+    intervention_type: str = Field(sa_column=Column(String(32), nullable=False))
+    month: str | None = Field(default=None, sa_column=Column(String(7)))
+    status: str | None = Field(default=None, sa_column=Column(String(16)))
+    # SealedJSON: reference numbers, correspondence, response.
+    sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+
+
+class CaseCode(SQLModel, table=True):
+    """One code of a multi-valued coded field of a person or act (one row per code)."""
+
+    __tablename__ = "case_code"
+    __table_args__ = (Index("ix_case_code_vocab_code", "vocab", "code"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    # The person or act this code describes (case_person.id or case_act.id).
+    subject_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, index=True))
+    # Plaintext: vocabulary id (torture_method, intent, legal_basis, victim_characteristic,
+    # wgad_category) and a code from it: fixed lists, never free text.
+    vocab: str = Field(sa_column=Column(String(32), nullable=False))
+    code: str = Field(sa_column=Column(String(32), nullable=False))
+
+
+class CaseConsent(SQLModel, table=True):
+    """Consent of one person for one scope; versioned, revoked but never deleted."""
+
+    __tablename__ = "case_consent"
+    __table_args__ = (
+        UniqueConstraint("person_id", "scope", "version", name="uq_case_consent_version"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    person_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("case_person.id", ondelete="RESTRICT"),
+                         nullable=False, index=True)
+    )
+    # Plaintext: consent flags are listed as plaintext in the threat model so they can be
+    # enforced (referrals, statistics) without opening the case. A consent_scope code;
+    # sharing with a UN mechanism has one scope per mechanism (share_un_wgeid, ...).
+    scope: str = Field(sa_column=Column(String(40), nullable=False))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    recorded_by_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("staff_user.id", ondelete="SET NULL"))
+    )
+    recorded_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    revoked_by_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("staff_user.id", ondelete="SET NULL"))
+    )
+    # SealedJSON: how and when consent was given or withdrawn, in the person's words.
+    sealed_note: bytes | None = Field(default=None, sa_column=Column(Ciphertext))
+
+
+class CaseEvent(SQLModel, table=True):
+    """One workflow transition or change of a case: who, when, what, and a sealed comment."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (Index("ix_case_event_case_created", "case_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(sa_column=_case_fk(index=False))
+    # Plaintext: event kind from a fixed list (transition, edit, assign, merge, split,
+    # grant, revoke, consent, derivative) and the states involved: workflow, not content.
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    from_state: str | None = Field(default=None, sa_column=Column(String(24)))
+    to_state: str | None = Field(default=None, sa_column=Column(String(24)))
+    # Plaintext: which staff member acted is acceptable to leak (threat model).
+    actor_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("staff_user.id", ondelete="SET NULL"))
+    )
+    # Plaintext: non-identifying detail, e.g. which metadata sections changed or the id of
+    # the other case of a merge; never free text.
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # SealedText under the case key: the person's comment.
+    sealed_comment: bytes | None = Field(default=None, sa_column=Column(Ciphertext))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class CaseLink(SQLModel, table=True):
+    """Merge, duplicate and split history: nothing is lost, every move is linked."""
+
+    __tablename__ = "case_link"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    # Plaintext: "merged_into", "duplicate_of" or "split_from"; source -> target.
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    source_case_id: uuid.UUID = Field(sa_column=_case_fk())
+    target_case_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("cases.id", ondelete="CASCADE"),
+                         nullable=False, index=True)
+    )
+    # Plaintext: ids of the submissions moved (comma-separated UUIDs): identifiers only.
+    submission_ids: str = Field(default="", sa_column=Column(Text, nullable=False))
+    actor_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("staff_user.id", ondelete="SET NULL"))
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )

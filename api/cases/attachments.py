@@ -1,0 +1,205 @@
+"""Attachment downloads (streamed decryption) and metadata-stripped derivatives.
+
+Download: every key is resolved, the read audited (``attachment.read``) and the first
+record decrypted before the response starts, so a wrong key or a damaged header is a clean
+error response. After that, records are decrypted one at a time as the client reads; a
+record that fails authentication mid-stream raises, which aborts the response (the client
+sees a broken transfer, never unauthenticated bytes). The response is always
+``application/octet-stream`` with ``Content-Disposition: attachment`` and ``nosniff``: a
+file sent by a stranger is never rendered in a staff member's browser.
+
+Derivative: the original is decrypted into memory (bounded by ``derivative_max_bytes``),
+its SHA-256 checked against the one recorded at intake, cleaned
+(:mod:`api.cases.derivatives`), and encrypted as a new attachment of kind ``derivative``
+with ``derived_from_id`` and the original's hash in its sealed metadata. The original's
+row and blob are never written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from sqlmodel import Session
+
+from api.audit import actions
+from api.audit import service as audit
+from api.auth.dependencies import Principal
+from api.cases import content, derivatives, events
+from api.cases.service import open_case
+from api.core.errors import (
+    Conflict,
+    DokazError,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from api.core.settings import Settings
+from api.intake.models import Attachment
+from api.storage import get_storage
+from api.storage.base import generate_name
+from api.storage.pending import delete_on_rollback
+from crypto.errors import CryptoError
+from crypto.keys import DataKey
+from crypto.stream import DecryptingReader, EncryptingWriter
+
+DERIVATIVE = "derivative"
+ORIGINAL = "original"
+
+
+class IntegrityFailure(DokazError):
+    status_code = 500
+    code = "integrity_failure"
+    default_message = ("The stored file failed its integrity check (it was damaged or "
+                       "tampered with); nothing was sent. Tell an administrator.")
+
+
+@dataclass
+class Download:
+    attachment_id: uuid.UUID
+    filename: str
+    chunks: Iterator[bytes]
+
+    def headers(self) -> dict[str, str]:
+        safe = f"dokaz-{self.attachment_id.hex[:12]}.bin"
+        disposition = f'attachment; filename="{safe}"'
+        if self.filename:
+            disposition += f"; filename*=UTF-8''{quote(self.filename, safe='')}"
+        return {"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "no-store", "Content-Security-Policy": "sandbox"}
+
+
+def _attachment(session: Session, case_id: uuid.UUID, attachment_id: uuid.UUID) -> Attachment:
+    att = session.get(Attachment, attachment_id)
+    if att is None or att.case_id != case_id:
+        raise NotFound("No such attachment in this case.")
+    return att
+
+
+def download(
+    session: Session, principal: Principal, case_id: uuid.UUID, attachment_id: uuid.UUID,
+    settings: Settings,
+) -> Download:
+    case, key = open_case(session, principal, case_id)
+    att = _attachment(session, case.id, attachment_id)
+    try:
+        meta = content.open_attachment_metadata(key, att)
+        file_key = content.open_file_key(key, att)
+    except CryptoError:
+        raise IntegrityFailure() from None
+    audit.record(session, action=actions.ATTACHMENT_READ, actor_id=principal.user_id,
+                 case_id=case.id, target=str(att.id), details={"kind": att.kind})
+    chunks = _decrypting(settings, att.blob_name, file_key, att.id)
+    try:
+        first = next(chunks)
+    except CryptoError:
+        raise IntegrityFailure() from None
+    return Download(att.id, str(meta.get("filename") or ""), _prepend(first, chunks))
+
+
+def _decrypting(settings: Settings, blob_name: str, file_key: DataKey,
+                file_id: uuid.UUID) -> Iterator[bytes]:
+    source = get_storage(settings).open_reader(blob_name)
+    try:
+        yield from DecryptingReader(source, file_key, expected_file_id=file_id.bytes)
+    finally:
+        source.close()
+
+
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+def make_derivative(
+    session: Session, principal: Principal, case_id: uuid.UUID, attachment_id: uuid.UUID,
+    settings: Settings,
+) -> tuple[Attachment, dict[str, Any]]:
+    case, key = open_case(session, principal, case_id, for_update=True)
+    original = _attachment(session, case.id, attachment_id)
+    if original.kind != ORIGINAL:
+        raise Conflict("Make clean copies from the original file, not from a copy.")
+    try:
+        meta = content.open_attachment_metadata(key, original)
+        file_key = content.open_file_key(key, original)
+    except CryptoError:
+        raise IntegrityFailure() from None
+    media_type = str(meta.get("detected_type") or "")
+    if not derivatives.supported(media_type):
+        raise UnsupportedMediaType(derivatives.UNSUPPORTED)
+    if int(meta.get("size") or 0) > settings.derivative_max_bytes:
+        raise PayloadTooLarge("This file is larger than the size allowed for cleaning "
+                              f"({settings.derivative_max_bytes} bytes).")
+    data = _read_all(settings, original, file_key, settings.derivative_max_bytes)
+    original_sha = hashlib.sha256(data).hexdigest()
+    if meta.get("sha256") and meta["sha256"] != original_sha:
+        raise IntegrityFailure()
+    clean, removed = derivatives.strip(bytes(data), media_type,
+                                       max_bytes=settings.derivative_max_bytes)
+    del data
+    att = _store(session, settings, case.id, key, clean, original, media_type,
+                 original_sha, removed, meta)
+    events.changed(session, case, settings, kind=events.DERIVATIVE, actor_id=principal.user_id,
+                   key=key, detail=f"derivative={att.id};of={original.id}", bump=False)
+    audit.record(session, action=actions.ATTACHMENT_READ, actor_id=principal.user_id,
+                 case_id=case.id, target=str(original.id),
+                 details={"purpose": "derivative", "derivative_id": str(att.id)})
+    session.flush()
+    return att, content.open_attachment_metadata(key, att)
+
+
+def _read_all(settings: Settings, att: Attachment, file_key: DataKey, limit: int) -> bytearray:
+    data = bytearray()
+    try:
+        for record in _decrypting(settings, att.blob_name, file_key, att.id):
+            data += record
+            if len(data) > limit:
+                raise PayloadTooLarge("This file is larger than the size allowed for cleaning.")
+    except CryptoError:
+        raise IntegrityFailure() from None
+    return data
+
+
+def _store(
+    session: Session, settings: Settings, case_id: uuid.UUID, key: DataKey, clean: bytes,
+    original: Attachment, media_type: str, original_sha: str, removed: list[str],
+    original_meta: dict[str, Any],
+) -> Attachment:
+    storage = get_storage(settings)
+    att_id = uuid.uuid4()
+    file_key = DataKey.generate()
+    name = generate_name("a")
+    writer_sink = storage.open_writer(name)
+    writer = EncryptingWriter(writer_sink, att_id.bytes, file_key)
+    try:
+        writer.write(clean)
+        result = writer.finish()
+        size = writer_sink.commit()
+    except BaseException:
+        writer.abort()
+        writer_sink.abort()
+        raise
+    delete_on_rollback(session, storage, name)
+    stem = str(original_meta.get("filename") or "file").rsplit(".", 1)[0] or "file"
+    metadata = {
+        "filename": f"{stem}-clean.{derivatives.extension(media_type)}",
+        "claimed_type": media_type,
+        "detected_type": media_type,
+        "size": result.plaintext_size,
+        "sha256": result.sha256,
+        "derived_from_sha256": original_sha,
+        "removed": removed,
+    }
+    att = Attachment(
+        id=att_id, case_id=case_id, submission_id=None, blob_name=name,
+        wrapped_file_key=content.wrap_file_key(key, case_id, att_id, file_key),
+        sealed_metadata=content.seal_attachment_metadata(key, case_id, att_id, metadata),
+        ciphertext_size=size, kind=DERIVATIVE, derived_from_id=original.id,
+    )
+    session.add(att)
+    return att

@@ -1,0 +1,43 @@
+"""Coarse coded fields of the case metadata, each validated against its vocabulary.
+
+Each alias is ``Annotated[str, VocabCode(<vocabulary>)]`` (api.vocab.registry): an unknown
+or retired code is a clear 422 naming the field and the vocabulary, never a silent store.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import StringConstraints
+
+from api.vocab.registry import VocabCode
+
+MONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
+Month = Annotated[str, StringConstraints(pattern=MONTH_RE)]
+
+ActType = Annotated[str, VocabCode("act_type")]
+AgeBand = Annotated[str, VocabCode("age_band")]
+ConsentScope = Annotated[str, VocabCode("consent_scope")]
+CounselAccess = Annotated[str, VocabCode("counsel_access")]
+CourtType = Annotated[str, VocabCode("court_type")]
+DatePrecision = Annotated[str, VocabCode("date_precision")]
+DetentionRegime = Annotated[str, VocabCode("detention_regime")]
+FacilityType = Annotated[str, VocabCode("facility_type")]
+Intent = Annotated[str, VocabCode("intent")]
+InterventionStatus = Annotated[str, VocabCode("intervention_status")]
+InterventionType = Annotated[str, VocabCode("intervention_type")]
+InvolvementDegree = Annotated[str, VocabCode("involvement_degree")]
+IpConsistency = Annotated[str, VocabCode("ip_consistency")]
+LegalBasis = Annotated[str, VocabCode("legal_basis")]
+MedicalAttention = Annotated[str, VocabCode("medical_attention")]
+PerpetratorType = Annotated[str, VocabCode("perpetrator_type")]
+Priority = Annotated[str, VocabCode("priority")]
+Region = Annotated[str, VocabCode("region")]
+Sex = Annotated[str, VocabCode("sex")]
+StatementSigned = Annotated[str, VocabCode("statement_signed")]
+StatusAtEnd = Annotated[str, VocabCode("status_at_end")]
+TortureMethod = Annotated[str, VocabCode("torture_method")]
+UrgencyReason = Annotated[str, VocabCode("urgency_reason")]
+VictimCharacteristic = Annotated[str, VocabCode("victim_characteristic")]
+WgadCategory = Annotated[str, VocabCode("wgad_category")]
+Whereabouts = Annotated[str, VocabCode("whereabouts")]

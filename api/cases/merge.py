@@ -1,0 +1,151 @@
+"""Merging duplicate cases and splitting a case, with the history kept.
+
+Merge (``source`` into ``target``): every submission of the source, with its attachments
+and derivatives, and every message move to the target and are re-sealed under the target's
+key (each case has its own key and every context names its case). The source keeps its own
+metadata and events, becomes ``duplicate`` with ``merged_into_id`` set, and a
+``merged_into`` link records which submissions moved. Nothing is deleted.
+
+Split: chosen submissions move to a new case with a fresh key, wrapped to the recovery key
+and to every staff member and lawyer who could open the original (so nobody loses access
+by the split), with a ``split_from`` link. Messages stay with the original: they belong to
+the conversation with the submitter, not to one submission. A receipt stays with its case:
+the server cannot wrap a new key to a receipt it never knows.
+
+The caller must hold both keys; everything is opened before anything is written, so a
+value that fails to open aborts the move untouched. Audited as ``case.changed``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from sqlmodel import Session, col, select
+
+from api.audit import actions
+from api.audit import service as audit
+from api.auth.dependencies import Principal
+from api.auth.models import StaffUser
+from api.cases import content, events, keys, workflow
+from api.cases.models import Case, CaseLink
+from api.cases.service import open_case
+from api.core.errors import Conflict, InvalidInput
+from api.core.models import utcnow
+from api.core.settings import Settings
+from api.intake.models import Submission
+from crypto.keys import DataKey
+
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def merge(
+    session: Session, principal: Principal, target_id: uuid.UUID, source_id: uuid.UUID,
+    settings: Settings, comment: str | None = None,
+) -> Case:
+    if target_id == source_id:
+        raise InvalidInput("A case cannot be merged into itself.")
+    # Lock in a fixed order so two opposite merges cannot deadlock.
+    first, second = sorted([target_id, source_id])
+    opened = {cid: open_case(session, principal, cid, for_update=True) for cid in (first, second)}
+    target, target_key = opened[target_id]
+    source, source_key = opened[source_id]
+    if source.merged_into_id is not None or target.merged_into_id is not None:
+        raise Conflict("One of these cases was already merged into another case.")
+    if source.state in workflow.FINAL_STATES or target.state in workflow.FINAL_STATES:
+        raise Conflict("Only open cases can be merged; reopen the case first.")
+    subs = content.submissions_of(session, source.id)
+    msgs = content.messages_of(session, source.id)
+    opened_msgs = [(m, content.open_message(source_key, m)) for m in msgs]
+    files = sum(content.move_submission(session, s, source_key, target.id, target_key)
+                for s in subs)
+    for m, body in opened_msgs:
+        m.body = content.seal_message(target_key, target.id, m.id, body)
+        m.case_id = target.id
+        session.add(m)
+    now = utcnow()
+    ids = ",".join(str(s.id) for s in subs)
+    session.add(CaseLink(kind="merged_into", source_case_id=source.id, target_case_id=target.id,
+                         submission_ids=ids, actor_id=principal.user_id, created_at=now))
+    src_state = source.state
+    source.state = workflow.DUPLICATE
+    source.state_changed_at = now
+    source.merged_into_id = target.id
+    events.changed(session, source, settings, kind=events.MERGE, actor_id=principal.user_id,
+                   key=source_key, comment=comment, detail=f"merged_into={target.id}",
+                   from_state=src_state, to_state=workflow.DUPLICATE, now=now)
+    events.changed(session, target, settings, kind=events.MERGE, actor_id=principal.user_id,
+                   key=target_key, comment=comment,
+                   detail=f"merged_from={source.id};submissions={len(subs)}", now=now)
+    _urgency_union(target, source)
+    audit.record(session, action=actions.CASE_CHANGED, actor_id=principal.user_id,
+                 case_id=target.id, target=str(source.id),
+                 details={"change": "merge", "submissions": len(subs), "files": files,
+                          "messages": len(msgs)})
+    session.flush()
+    return target
+
+
+def _urgency_union(target: Case, source: Case) -> None:
+    reasons = {r for r in (target.urgency_reasons + "," + source.urgency_reasons).split(",") if r}
+    target.urgency_reasons = ",".join(sorted(reasons))
+    target.urgent = bool(reasons)
+
+
+def split(
+    session: Session, principal: Principal, case_id: uuid.UUID,
+    submission_ids: list[uuid.UUID], settings: Settings, comment: str | None = None,
+) -> Case:
+    case, key = open_case(session, principal, case_id, for_update=True)
+    wanted = set(submission_ids)
+    subs = list(session.exec(select(Submission).where(
+        Submission.case_id == case.id, col(Submission.id).in_(wanted))))
+    if len(subs) != len(wanted):
+        raise InvalidInput("Some submission ids are not submissions of this case.")
+    total = session.exec(select(Submission.id).where(Submission.case_id == case.id)).all()
+    if len(total) == len(subs):
+        raise InvalidInput("A split must leave at least one submission in the original case.")
+    now = utcnow()
+    new_key = DataKey.generate()
+    new = Case(reference=_new_reference(session), state=workflow.TRIAGE,
+               priority=case.priority, priority_rank=case.priority_rank,
+               region=case.region, received_on=min(s.received_on for s in subs),
+               state_changed_at=now, created_at=now, updated_at=now)
+    session.add(new)
+    session.flush()
+    _wrap_like(session, case.id, new.id, new_key, principal)
+    files = sum(content.move_submission(session, s, key, new.id, new_key) for s in subs)
+    ids = ",".join(sorted(str(s.id) for s in subs))
+    session.add(CaseLink(kind="split_from", source_case_id=new.id, target_case_id=case.id,
+                         submission_ids=ids, actor_id=principal.user_id, created_at=now))
+    events.changed(session, new, settings, kind=events.SPLIT, actor_id=principal.user_id,
+                   key=new_key, comment=comment, detail=f"split_from={case.id}",
+                   to_state=workflow.TRIAGE, now=now)
+    events.changed(session, case, settings, kind=events.SPLIT, actor_id=principal.user_id,
+                   key=key, comment=comment,
+                   detail=f"split_to={new.id};submissions={len(subs)}", now=now)
+    audit.record(session, action=actions.CASE_CHANGED, actor_id=principal.user_id,
+                 case_id=case.id, target=str(new.id),
+                 details={"change": "split", "submissions": len(subs), "files": files})
+    session.flush()
+    return new
+
+
+def _wrap_like(session: Session, old_case: uuid.UUID, new_case: uuid.UUID, key: DataKey,
+               principal: Principal) -> None:
+    """Wrap the new key to whoever could open the old case, and to the recovery key."""
+    keys.wrap_to_recovery(session, new_case, key)
+    for wrap in keys.personal_wraps(session, old_case):
+        user = session.get(StaffUser, wrap.recipient_id)
+        if user is None or user.disabled_at is not None:
+            continue
+        keys.wrap_to_staff(session, new_case, key, user, kind=wrap.recipient_kind,
+                           granted_by=principal.user_id)
+
+
+def _new_reference(session: Session) -> str:
+    while True:
+        body = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+        ref = f"DKZ-{body[:4]}-{body[4:]}"
+        if session.exec(select(Case.id).where(Case.reference == ref)).first() is None:
+            return ref

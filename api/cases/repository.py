@@ -1,0 +1,190 @@
+"""Case queries, with access scoping built into every one of them.
+
+No function here returns a case, a row of a case or a count without applying
+``api.auth.scoping``: ``case_list_filter`` for coarse listing (coordinators see every
+case's coarse coding; caseworkers only cases wrapped to them; lawyers their own; admins
+none) and ``case_read_filter`` for content. Routes cannot forget the scoping because they
+never build a query.
+
+The list is keyset-paginated over ``(sort column, id)``; see :mod:`api.cases.pagination`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, tuple_
+from sqlalchemy.sql.elements import KeyedColumnElement
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from api.auth.dependencies import Principal
+from api.auth.scoping import case_list_filter, case_read_filter
+from api.cases.models import Case, CaseAct
+from api.cases.pagination import Cursor
+
+SORT_COLUMNS: dict[str, Any] = {
+    "received_on": Case.received_on,
+    "priority": Case.priority_rank,
+    "urgency": Case.urgent,
+    "state_changed_at": Case.state_changed_at,
+    "due": Case.due_at,
+}
+NULLABLE_SORTS = frozenset({"due"})
+
+
+@dataclass
+class CaseFilters:
+    states: Sequence[str] = ()
+    priorities: Sequence[str] = ()
+    urgent: bool | None = None
+    urgency_reason: str | None = None
+    regions: Sequence[str] = ()
+    act_types: Sequence[str] = ()
+    assignee_id: uuid.UUID | None = None
+    unassigned: bool = False
+    received_from: date | None = None
+    received_to: date | None = None
+    changed_from: datetime | None = None
+    changed_to: datetime | None = None
+    overdue: bool | None = None
+    now: datetime | None = field(default=None)
+
+
+def _filter_clauses(f: CaseFilters) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if f.states:
+        clauses.append(col(Case.state).in_(list(f.states)))
+    if f.priorities:
+        clauses.append(col(Case.priority).in_(list(f.priorities)))
+    if f.urgent is not None:
+        clauses.append(col(Case.urgent).is_(f.urgent))
+    if f.urgency_reason:
+        # Reasons are codes from a fixed list joined by commas; match a whole code.
+        clauses.append(("," + col(Case.urgency_reasons) + ",").contains(f",{f.urgency_reason},"))
+    if f.regions:
+        clauses.append(col(Case.region).in_(list(f.regions)))
+    if f.act_types:
+        clauses.append(exists().where(
+            col(CaseAct.case_id) == col(Case.id), col(CaseAct.act_type).in_(list(f.act_types))
+        ))
+    if f.unassigned:
+        clauses.append(col(Case.assignee_id).is_(None))
+    elif f.assignee_id is not None:
+        clauses.append(col(Case.assignee_id) == f.assignee_id)
+    if f.received_from is not None:
+        clauses.append(col(Case.received_on) >= f.received_from)
+    if f.received_to is not None:
+        clauses.append(col(Case.received_on) <= f.received_to)
+    if f.changed_from is not None:
+        clauses.append(col(Case.state_changed_at) >= f.changed_from)
+    if f.changed_to is not None:
+        clauses.append(col(Case.state_changed_at) <= f.changed_to)
+    if f.overdue is not None:
+        assert f.now is not None
+        due = col(Case.due_at)
+        clauses.append(due < f.now if f.overdue else or_(due.is_(None), due >= f.now))
+    return clauses
+
+
+def _keyset(sort_col: Any, cursor: Cursor, nullable: bool) -> ColumnElement[bool]:
+    key = tuple_(sort_col, col(Case.id))
+    if not nullable:
+        bound = tuple_(cursor.value, cursor.id)
+        return key < bound if cursor.descending else key > bound
+    # Nullable sort (due): ascending puts NULLs last, descending puts them first.
+    if cursor.value is None:
+        if cursor.descending:
+            return or_(and_(sort_col.is_(None), col(Case.id) < cursor.id), sort_col.is_not(None))
+        return and_(sort_col.is_(None), col(Case.id) > cursor.id)
+    bound = tuple_(cursor.value, cursor.id)
+    if cursor.descending:
+        return key < bound
+    return or_(key > bound, sort_col.is_(None))
+
+
+def list_query(
+    principal: Principal,
+    filters: CaseFilters,
+    *,
+    sort: str,
+    descending: bool,
+    cursor: Cursor | None,
+    limit: int,
+) -> SelectOfScalar[Case]:
+    sort_col = SORT_COLUMNS[sort]
+    stmt = select(Case).where(case_list_filter(principal), *_filter_clauses(filters))
+    if cursor is not None:
+        stmt = stmt.where(_keyset(sort_col, cursor, sort in NULLABLE_SORTS))
+    order: list[KeyedColumnElement[Any]] | list[Any]
+    if descending:
+        order = [sort_col.desc().nulls_first(), col(Case.id).desc()]
+    else:
+        order = [sort_col.asc().nulls_last(), col(Case.id).asc()]
+    if sort not in NULLABLE_SORTS:
+        order = [sort_col.desc() if descending else sort_col.asc(), order[1]]
+    return stmt.order_by(*order).limit(limit)
+
+
+def list_cases(
+    session: Session,
+    principal: Principal,
+    filters: CaseFilters,
+    *,
+    sort: str,
+    descending: bool,
+    cursor: Cursor | None,
+    limit: int,
+) -> tuple[list[Case], Cursor | None]:
+    """One page of cases the caller may list, and the cursor of the next page (or None)."""
+    rows = list(session.exec(list_query(principal, filters, sort=sort, descending=descending,
+                                         cursor=cursor, limit=limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        value = getattr(last, SORT_COLUMNS[sort].key)
+        next_cursor = Cursor(sort, descending, value, last.id)
+    return rows, next_cursor
+
+
+def act_types_of(session: Session, case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """Act types per case, for cases the caller was already allowed to list."""
+    out: dict[uuid.UUID, list[str]] = {cid: [] for cid in case_ids}
+    if not case_ids:
+        return out
+    stmt = select(CaseAct.case_id, CaseAct.act_type).where(
+        col(CaseAct.case_id).in_(list(case_ids))).distinct()
+    for case_id, act_type in session.exec(stmt):
+        out[case_id].append(act_type)
+    for types in out.values():
+        types.sort()
+    return out
+
+
+def listable_case(
+    session: Session, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False
+) -> Case | None:
+    """The case if the caller may at least list it (coarse coding), else None."""
+    stmt = select(Case).where(col(Case.id) == case_id, case_list_filter(principal))
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.exec(stmt).first()
+
+
+def readable_case(
+    session: Session, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False
+) -> Case | None:
+    """The case if the caller may read its content, else None."""
+    stmt = select(Case).where(col(Case.id) == case_id, case_read_filter(principal))
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.exec(stmt).first()
+
+
+def no_cases() -> ColumnElement[bool]:
+    return false()

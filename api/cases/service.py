@@ -1,0 +1,255 @@
+"""Case detail, metadata edits, assignment and messages (rules; routes stay thin).
+
+Reading content always goes ``repository.readable_case`` (scoped) -> the caller's own
+key wrap -> decrypt, and every read is audited (``case.read`` with which parts were
+shown). Edits need ``If-Match`` with the current version (428 without, 412 when stale).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import Session, col, select
+
+from api.audit import actions
+from api.audit import service as audit
+from api.auth.dependencies import Principal
+from api.auth.models import StaffUser
+from api.auth.roles import Role
+from api.cases import content, events, keys, metadata, pagination, repository, workflow
+from api.cases.consent import consents_out
+from api.cases.models import Case, CaseLink
+from api.cases.schemas import (
+    AccessOut,
+    AttachmentOut,
+    CaseDetail,
+    CaseList,
+    CaseListItem,
+    LinkOut,
+    MessageOut,
+    MetadataPatch,
+    SubmissionOut,
+)
+from api.core.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+)
+from api.core.models import utcnow
+from api.core.settings import Settings
+from api.followup.models import CaseMessage
+from crypto.keys import DataKey
+
+FROM_SUBMITTER = "from_submitter"
+TO_SUBMITTER = "to_submitter"
+
+
+def open_case(
+    session: Session, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False
+) -> tuple[Case, DataKey]:
+    """The case and its key, for a caller allowed to read it.
+
+    404 when the caller may not even list it (case ids are not confirmed to outsiders);
+    403 with a way forward for a coordinator who can list but holds no key.
+    """
+    case = repository.readable_case(session, principal, case_id, for_update=for_update)
+    if case is None:
+        if repository.listable_case(session, principal, case_id) is not None:
+            raise Forbidden("You can see this case in lists but hold no key to its content. "
+                            "A colleague who can open it may grant you access.")
+        raise NotFound("No such case.")
+    return case, keys.open_case_key(session, principal, case.id)
+
+
+def check_if_match(case: Case, if_match: int | None) -> None:
+    if if_match is None:
+        raise PreconditionRequired(details={"current_version": case.version})
+    if if_match != case.version:
+        raise PreconditionFailed(details={"current_version": case.version})
+
+
+def list_item(case: Case, act_types: list[str], now_overdue: bool) -> CaseListItem:
+    return CaseListItem(
+        id=case.id, reference=case.reference, state=case.state, priority=case.priority,
+        urgent=case.urgent,
+        urgency_reasons=[r for r in case.urgency_reasons.split(",") if r],
+        region=case.region, received_on=case.received_on,
+        state_changed_at=case.state_changed_at, due_at=case.due_at, overdue=now_overdue,
+        assignee_id=case.assignee_id, act_types=act_types, version=case.version,
+    )
+
+
+def is_overdue(case: Case) -> bool:
+    return case.due_at is not None and case.due_at < utcnow()
+
+
+def detail(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseDetail:
+    case, key = open_case(session, principal, case_id)
+    subs = content.submissions_of(session, case.id)
+    atts = content.attachments_of(session, case.id)
+    msgs = content.messages_of(session, case.id)
+    links = session.exec(select(CaseLink).where(
+        (col(CaseLink.source_case_id) == case.id) | (col(CaseLink.target_case_id) == case.id)
+    ).order_by(col(CaseLink.created_at)))
+    act_types = repository.act_types_of(session, [case.id])[case.id]
+    out = CaseDetail(
+        **list_item(case, act_types, is_overdue(case)).model_dump(),
+        period_start_month=case.period_start_month, period_end_month=case.period_end_month,
+        date_precision=case.date_precision, merged_into_id=case.merged_into_id,
+        metadata=metadata.load_metadata(session, case, key),
+        consents=consents_out(session, case, key),
+        submissions=[
+            SubmissionOut(
+                id=s.id, received_on=s.received_on, channel=s.channel,
+                submitter_role=s.submitter_role,
+                categories=[c for c in s.categories.split(",") if c], language=s.language,
+                consent_scopes=[c for c in s.consent_scopes.split(",") if c],
+                is_followup=s.is_followup, payload=content.open_payload(key, s),
+            ) for s in subs
+        ],
+        attachments=[
+            AttachmentOut(id=a.id, submission_id=a.submission_id, kind=a.kind,
+                          derived_from_id=a.derived_from_id, ciphertext_size=a.ciphertext_size,
+                          created_at=a.created_at,
+                          metadata=content.open_attachment_metadata(key, a))
+            for a in atts
+        ],
+        messages=[_message_out(key, m) for m in msgs],
+        events=events.history(session, case.id, key),
+        links=[LinkOut(kind=ln.kind, source_case_id=ln.source_case_id,
+                       target_case_id=ln.target_case_id,
+                       submission_ids=[uuid.UUID(x) for x in ln.submission_ids.split(",") if x],
+                       actor_id=ln.actor_id, created_at=ln.created_at) for ln in links],
+        access=[AccessOut(recipient_kind=w.recipient_kind, recipient_id=w.recipient_id,
+                          granted_by_id=w.granted_by_id, created_at=w.created_at)
+                for w in keys.all_wraps(session, case.id)],
+        next_states=workflow.next_states(case.state, principal.role),
+    )
+    audit.record(session, action=actions.CASE_READ, actor_id=principal.user_id, case_id=case.id,
+                 target=str(case.id),
+                 details={"parts": "metadata,consents,submissions,attachments,messages,events",
+                          "submissions": len(subs), "attachments": len(atts),
+                          "messages": len(msgs)})
+    return out
+
+
+def edit_metadata(
+    session: Session, principal: Principal, case_id: uuid.UUID, patch: MetadataPatch,
+    if_match: int | None, settings: Settings,
+) -> Case:
+    case, key = open_case(session, principal, case_id, for_update=True)
+    check_if_match(case, if_match)
+    changed = metadata.apply_patch(session, case, key, patch)
+    manual = set(patch.urgency_reasons) if patch.urgency_reasons is not None else {
+        r for r in case.urgency_reasons.split(",") if r}
+    reasons = sorted(manual | metadata.derived_urgency(session, case.id))
+    if patch.urgency_reasons is not None:
+        changed.append("urgency_reasons")
+    case.urgency_reasons = ",".join(reasons)
+    case.urgent = bool(reasons)
+    events.changed(session, case, settings, kind=events.EDIT, actor_id=principal.user_id,
+                   key=key, detail="sections=" + ",".join(changed))
+    audit.record(session, action=actions.CASE_CHANGED, actor_id=principal.user_id,
+                 case_id=case.id, target=str(case.id),
+                 details={"change": "metadata", "sections": ",".join(changed)[:200]})
+    session.flush()
+    return case
+
+
+def assign(
+    session: Session, principal: Principal, case_id: uuid.UUID, assignee_id: uuid.UUID | None,
+    settings: Settings, if_match: int | None = None,
+) -> Case:
+    case = repository.listable_case(session, principal, case_id, for_update=True)
+    if case is None:
+        raise NotFound("No such case.")
+    if if_match is not None and if_match != case.version:
+        raise PreconditionFailed(details={"current_version": case.version})
+    granted = False
+    if assignee_id is not None:
+        user = _active_staff(session, assignee_id, (Role.COORDINATOR, Role.CASEWORKER))
+        # Assigning work someone cannot open helps nobody: grant it on the way when the
+        # coordinator holds the key (the event says so); otherwise a grant must follow.
+        if (keys.own_wrap(session, case.id, user.id) is None
+                and keys.own_wrap(session, case.id, principal.user_id) is not None):
+            key = keys.open_case_key(session, principal, case.id)
+            keys.wrap_to_staff(session, case.id, key, user, granted_by=principal.user_id)
+            audit.record(session, action=actions.KEY_GRANT, actor_id=principal.user_id,
+                         case_id=case.id, target=str(user.id), details={"reason": "assignment"})
+            granted = True
+    case.assignee_id = assignee_id
+    events.changed(session, case, settings, kind=events.ASSIGN, actor_id=principal.user_id,
+                   key=None, detail=f"assignee={assignee_id or ''}"
+                   + (";granted" if granted else ""))
+    session.flush()
+    return case
+
+
+def _active_staff(session: Session, user_id: uuid.UUID, roles: tuple[Role, ...]) -> StaffUser:
+    user = session.get(StaffUser, user_id)
+    if user is None or user.disabled_at is not None:
+        raise InvalidInput("No active staff member has this id.")
+    if user.role not in roles:
+        raise InvalidInput(f"Cases can only be given to: {', '.join(r.value for r in roles)}.")
+    return user
+
+
+# ---------------------------------------------------------------- messages
+
+def _message_out(key: DataKey, m: CaseMessage) -> MessageOut:
+    return MessageOut(id=m.id, direction=m.direction, author_id=m.author_id,
+                      body=content.open_message(key, m), created_at=m.created_at,
+                      read_at=m.read_at)
+
+
+def list_messages(session: Session, principal: Principal, case_id: uuid.UUID) -> list[MessageOut]:
+    """Both directions, oldest first; the submitter's unread messages become read."""
+    case, key = open_case(session, principal, case_id)
+    msgs = content.messages_of(session, case.id)
+    out = [_message_out(key, m) for m in msgs]
+    now = utcnow()
+    for m in msgs:
+        if m.direction == FROM_SUBMITTER and m.read_at is None:
+            m.read_at = now
+            session.add(m)
+    audit.record(session, action=actions.MESSAGE_READ, actor_id=principal.user_id,
+                 case_id=case.id, target=str(case.id), details={"messages": len(msgs)})
+    session.flush()
+    return out
+
+
+def send_message(
+    session: Session, principal: Principal, case_id: uuid.UUID, body: str, settings: Settings
+) -> MessageOut:
+    case, key = open_case(session, principal, case_id, for_update=True)
+    msg = CaseMessage(case_id=case.id, direction=TO_SUBMITTER, author_id=principal.user_id,
+                      body=b"")
+    msg.body = content.seal_message(key, case.id, msg.id, body)
+    session.add(msg)
+    events.changed(session, case, settings, kind=events.MESSAGE, actor_id=principal.user_id,
+                   key=key, detail=f"message={msg.id}", bump=False)
+    session.flush()
+    return MessageOut(id=msg.id, direction=msg.direction, author_id=msg.author_id, body=body,
+                      created_at=msg.created_at, read_at=None)
+
+
+# ---------------------------------------------------------------- list
+
+def list_cases(
+    session: Session, principal: Principal, filters: repository.CaseFilters, *, sort: str,
+    descending: bool, cursor_text: str | None, limit: int, settings: Settings,
+) -> CaseList:
+    if limit > settings.case_list_max_page:
+        raise InvalidInput(f"limit may be at most {settings.case_list_max_page}.")
+    cursor = pagination.decode(cursor_text, sort, descending) if cursor_text else None
+    filters.now = filters.now or utcnow()
+    rows, next_cursor = repository.list_cases(session, principal, filters, sort=sort,
+                                              descending=descending, cursor=cursor, limit=limit)
+    types = repository.act_types_of(session, [c.id for c in rows])
+    now = filters.now
+    return CaseList(
+        items=[list_item(c, types[c.id], c.due_at is not None and c.due_at < now) for c in rows],
+        next_cursor=pagination.encode(next_cursor) if next_cursor else None,
+    )

@@ -1,0 +1,92 @@
+"""The review workflow as one explicit table: (from state, to state) -> roles that may.
+
+::
+
+    new -> triage -> in_review <-> needs_info -> verified -> referred -> closed
+    rejected / duplicate from new, triage, in_review, needs_info; spam from new, triage
+    reopen: closed, rejected, spam, duplicate -> triage (coordinator)
+
+Rules beyond the table, all enforced in :mod:`api.cases.transitions`:
+
+* four eyes: ``in_review -> verified`` may not be made by anyone who reviewed the case, i.e.
+  who moved it into ``in_review`` or ``needs_info`` since it last entered ``triage``;
+* ``-> duplicate`` names the case it duplicates (a link is recorded; nothing is lost);
+* a case merged into another cannot be reopened (split its submissions out instead).
+
+Every transition writes a ``case_event`` (who, when, from, to, sealed comment) and bumps the
+case version. Service levels: each open state has a due date ``state_changed_at + hours``
+from ``Settings.case_sla_hours`` (divided for urgent cases); final states have none.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Final
+
+from api.auth.roles import Role
+from api.core.settings import Settings
+
+NEW: Final = "new"
+TRIAGE: Final = "triage"
+IN_REVIEW: Final = "in_review"
+NEEDS_INFO: Final = "needs_info"
+VERIFIED: Final = "verified"
+REFERRED: Final = "referred"
+CLOSED: Final = "closed"
+REJECTED: Final = "rejected"
+DUPLICATE: Final = "duplicate"
+SPAM: Final = "spam"
+
+STATES: Final[tuple[str, ...]] = (
+    NEW, TRIAGE, IN_REVIEW, NEEDS_INFO, VERIFIED, REFERRED, CLOSED, REJECTED, DUPLICATE, SPAM,
+)
+FINAL_STATES: Final = frozenset({CLOSED, REJECTED, DUPLICATE, SPAM})
+OPEN_STATES: Final = tuple(s for s in STATES if s not in FINAL_STATES)
+
+_STAFF = frozenset({Role.COORDINATOR, Role.CASEWORKER})
+_COORD = frozenset({Role.COORDINATOR})
+
+TRANSITIONS: Final[dict[tuple[str, str], frozenset[Role]]] = {
+    (NEW, TRIAGE): _STAFF,
+    (TRIAGE, IN_REVIEW): _STAFF,
+    (IN_REVIEW, NEEDS_INFO): _STAFF,
+    (NEEDS_INFO, IN_REVIEW): _STAFF,
+    (IN_REVIEW, VERIFIED): _STAFF,  # four eyes, see module docstring
+    (VERIFIED, REFERRED): _STAFF,
+    (VERIFIED, CLOSED): _COORD,  # documented, but no referral (e.g. no consent to refer)
+    (REFERRED, CLOSED): _STAFF,
+    # Early exits.
+    **{(s, REJECTED): _STAFF for s in (NEW, TRIAGE, IN_REVIEW, NEEDS_INFO)},
+    **{(s, DUPLICATE): _STAFF for s in (NEW, TRIAGE, IN_REVIEW, NEEDS_INFO)},
+    **{(s, SPAM): _STAFF for s in (NEW, TRIAGE)},
+    # Reopening is a transition, never an edit.
+    **{(s, TRIAGE): _COORD for s in (CLOSED, REJECTED, SPAM, DUPLICATE)},
+}
+
+FOUR_EYES: Final = frozenset({(IN_REVIEW, VERIFIED)})
+# Moving a case into these states makes the actor one of its reviewers.
+REVIEW_STATES: Final = frozenset({IN_REVIEW, NEEDS_INFO})
+
+
+def allowed_roles(from_state: str, to_state: str) -> frozenset[Role] | None:
+    """Roles that may make this transition, or None when the table has no such edge."""
+    return TRANSITIONS.get((from_state, to_state))
+
+
+def next_states(from_state: str, role: Role) -> list[str]:
+    """States a person in ``role`` may move a case to from ``from_state`` (table order)."""
+    return [to for (frm, to), roles in TRANSITIONS.items() if frm == from_state and role in roles]
+
+
+def due_at(
+    state: str, entered_at: datetime, *, urgent: bool, settings: Settings
+) -> datetime | None:
+    """When the service level of ``state`` runs out; None for final or unconfigured states."""
+    if state in FINAL_STATES:
+        return None
+    hours = settings.case_sla_hours.get(state)
+    if hours is None:
+        return None
+    if urgent:
+        return entered_at + timedelta(hours=hours / settings.case_sla_urgent_divisor)
+    return entered_at + timedelta(hours=hours)
