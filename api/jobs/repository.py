@@ -67,8 +67,13 @@ def insert(
         stmt = sqlite.insert(table).values(**values)
     # ON CONFLICT DO NOTHING: the second of two workers enqueueing the same period's job
     # neither fails nor aborts the surrounding transaction.
-    result = session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]))
-    return uuid.UUID(str(values["id"])) if result.rowcount == 1 else None  # type: ignore[attr-defined]
+    stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+    inserted = session.execute(stmt).first()
+    return None if inserted is None else uuid.UUID(str(inserted[0]))
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0))
 
 
 def _fence(job_id: uuid.UUID, locked_by: str, attempts: int) -> Any:
@@ -135,7 +140,7 @@ def extend_lease(session: Session, claim: Claim, lease: timedelta) -> bool:
         .where(_fence(claim.job_id, claim.locked_by, claim.attempts))
         .values(lease_until=utcnow() + lease)
     )
-    return session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+    return _rowcount(session.execute(stmt)) == 1
 
 
 def mark_done(session: Session, claim: Claim) -> bool:
@@ -145,12 +150,12 @@ def mark_done(session: Session, claim: Claim) -> bool:
         .values(status=DONE, finished_at=utcnow(), locked_by=None, lease_until=None,
                 last_error=None)
     )
-    return session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+    return _rowcount(session.execute(stmt)) == 1
 
 
 def backoff_seconds(attempts: int, base: float, cap: float) -> float:
     """Exponential backoff with jitter: base * 2^(attempts-1), capped, times 0.5..1."""
-    delay = min(cap, base * (2 ** max(0, attempts - 1)))
+    delay = min(cap, base * float(2 ** min(60, max(0, attempts - 1))))
     return delay * (0.5 + secrets.randbelow(1001) / 2000)
 
 
@@ -171,7 +176,7 @@ def mark_failed(
     stmt = update(Job).where(_fence(claim.job_id, claim.locked_by, claim.attempts)).values(
         **values
     )
-    changed = session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+    changed = _rowcount(session.execute(stmt)) == 1
     return str(values["status"]) if changed else None
 
 
@@ -198,14 +203,14 @@ def requeue_dead(session: Session, job_id: uuid.UUID) -> bool:
         .where(col(Job.id) == job_id, col(Job.status) == DEAD)
         .values(status=QUEUED, attempts=0, run_at=utcnow(), finished_at=None)
     )
-    return session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+    return _rowcount(session.execute(stmt)) == 1
 
 
 def delete_finished_before(session: Session, before: datetime) -> int:
     """Forget done jobs finished before ``before`` (dead ones stay until an admin acts)."""
     table = Job.__table__  # type: ignore[attr-defined]
     stmt = table.delete().where(table.c.status == DONE, table.c.finished_at < before)
-    return int(session.execute(stmt).rowcount)
+    return _rowcount(session.execute(stmt))
 
 
 def counts_by_status(session: Session) -> dict[str, int]:

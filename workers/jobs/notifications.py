@@ -1,0 +1,88 @@
+"""Staff notifications: the batched digest and service-level reminders.
+
+``plan_digests`` (every ``digest_check_minutes``) looks at each active subscription whose
+interval has passed, counts new/urgent cases since its last digest and open overdue cases,
+moves ``last_digest_at`` forward and enqueues one ``send_notification`` carrying only those
+integers, all in one transaction: a digest is planned exactly once per interval, and the
+counts cover every case exactly once (new cases are counted by creation time, so intake
+needs to enqueue nothing). ``plan_sla_reminders`` (hourly, one reminder per assignee per
+day via its dedupe key) tells assignees how many of their cases are overdue.
+
+``send_notification`` talks to the SMTP server outside any database lock
+(``transactional=False``); see workers.registry for the at-least-once trade-off.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import col, select
+
+from api.core.db import unit_of_work
+from api.core.models import utcnow
+from api.core.settings import Settings
+from api.jobs import service
+from api.jobs.kinds import Empty, Notification, NotificationTemplate
+from api.jobs.models import NotificationSubscription
+from workers import case_queries, mail
+from workers.context import JobContext
+from workers.registry import JobSpec, register
+
+
+def _smtp_configured(settings: Settings) -> bool:
+    return bool(settings.smtp_host)
+
+
+def plan_digests(ctx: JobContext, payload: Empty) -> None:
+    session, now = ctx.session, utcnow()
+    stmt = select(NotificationSubscription).where(col(NotificationSubscription.active))
+    overdue_total: int | None = None
+    for sub in session.exec(stmt.with_for_update()).all():
+        if sub.last_digest_at + timedelta(minutes=sub.digest_interval_minutes) > now:
+            continue
+        new, urgent = case_queries.count_new_since(session, sub.last_digest_at)
+        if overdue_total is None:
+            overdue_total = sum(case_queries.overdue_by_assignee(session, ctx.settings,
+                                                                 now).values())
+        key = f"digest:{sub.id}:{now:%Y-%m-%dT%H:%M}"
+        sub.last_digest_at = now
+        if new or overdue_total:
+            note = Notification(subscription_id=sub.id, template=NotificationTemplate.DIGEST,
+                                new=new, urgent=urgent, overdue=overdue_total)
+            service.enqueue(session, "send_notification", note, dedupe_key=key,
+                            settings=ctx.settings)
+    session.flush()
+
+
+def plan_sla_reminders(ctx: JobContext, payload: Empty) -> None:
+    session, now = ctx.session, utcnow()
+    overdue = case_queries.overdue_by_assignee(session, ctx.settings, now)
+    subs = session.exec(
+        select(NotificationSubscription).where(col(NotificationSubscription.active))
+    ).all()
+    for sub in subs:
+        count = overdue.get(sub.staff_user_id, 0)
+        if count:
+            note = Notification(subscription_id=sub.id, template=NotificationTemplate.SLA,
+                                overdue=count)
+            service.enqueue(session, "send_notification", note,
+                            dedupe_key=f"sla:{sub.id}:{now:%Y-%m-%d}", settings=ctx.settings)
+
+
+def send_notification(ctx: JobContext, note: Notification) -> None:
+    with unit_of_work(ctx.engine) as session:
+        sub = session.get(NotificationSubscription, note.subscription_id)
+        address = sub.email if sub is not None and sub.active else None
+    if address is None:
+        return  # unsubscribed meanwhile: nothing to send, and nothing to retry
+    msg = mail.compose(ctx.settings, address, note)
+    ctx.ensure_claim()
+    mail.send(ctx.settings, msg)
+
+
+register(JobSpec(kind="plan_digests", run=plan_digests, available=_smtp_configured,
+                 every=lambda s: timedelta(minutes=s.digest_check_minutes)))
+register(JobSpec(kind="plan_sla_reminders", run=plan_sla_reminders, available=_smtp_configured,
+                 every=lambda s: timedelta(hours=1)))
+register(JobSpec(kind="send_notification", run=send_notification, transactional=False,
+                 available=_smtp_configured))
