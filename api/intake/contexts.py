@@ -6,16 +6,21 @@ key itself is wrapped is :func:`api.keys.service.case_key_context`.
 =====================================  ==================================================
 what                                   how
 =====================================  ==================================================
-``submission.payload``                 ``SealedJSON``, context ``submission/<id>/payload``
-                                       (the ``SubmissionIn`` document minus transport
-                                       fields, or for a follow-up the ``FollowupIn``)
-``attachment.sealed_metadata``         ``SealedJSON``, ``attachment/<id>/metadata``:
+``submission.payload``                 ``SealedJSON``, context
+                                       ``case/<case id>/submission/<id>/payload`` (the
+                                       ``SubmissionIn`` document minus transport fields,
+                                       or for a follow-up the ``FollowupIn``)
+``attachment.sealed_metadata``         ``SealedJSON``,
+                                       ``case/<case id>/attachment/<id>/metadata``:
                                        filename, claimed_type, detected_type, size, sha256
 ``attachment.wrapped_file_key``        ``wrap_data_key_symmetric(case_key, file_key,
                                        b"dokaz/file-key/<case id>/<attachment id>")``
 attachment blob                        ``crypto.stream`` file, file id = attachment id
-``case_message.body``                  ``SealedText``, ``case_message/<id>/body``
+``case_message.body``                  ``SealedText``, ``case/<case id>/message/<id>/body``
 =====================================  ==================================================
+
+These agree with :mod:`api.cases.contexts` (the case id in every context means a value
+copied to another case fails to open; merging cases re-seals).
 """
 
 from __future__ import annotations
@@ -30,20 +35,20 @@ from crypto import DataKey, SealedJSON, SealedText, decrypt_stream
 from crypto.sealed import unwrap_data_key_symmetric, wrap_data_key_symmetric
 
 
-def payload_context(submission_id: uuid.UUID) -> str:
-    return f"submission/{submission_id}/payload"
+def payload_context(case_id: uuid.UUID, submission_id: uuid.UUID) -> str:
+    return f"case/{case_id}/submission/{submission_id}/payload"
 
 
-def attachment_metadata_context(attachment_id: uuid.UUID) -> str:
-    return f"attachment/{attachment_id}/metadata"
+def attachment_metadata_context(case_id: uuid.UUID, attachment_id: uuid.UUID) -> str:
+    return f"case/{case_id}/attachment/{attachment_id}/metadata"
 
 
 def file_key_context(case_id: uuid.UUID, attachment_id: uuid.UUID) -> bytes:
     return f"dokaz/file-key/{case_id}/{attachment_id}".encode()
 
 
-def message_context(message_id: uuid.UUID) -> str:
-    return f"case_message/{message_id}/body"
+def message_context(case_id: uuid.UUID, message_id: uuid.UUID) -> str:
+    return f"case/{case_id}/message/{message_id}/body"
 
 
 def wrap_file_key(case_key: DataKey, case_id: uuid.UUID, attachment_id: uuid.UUID,
@@ -53,12 +58,14 @@ def wrap_file_key(case_key: DataKey, case_id: uuid.UUID, attachment_id: uuid.UUI
 
 
 def open_payload(case_key: DataKey, submission: Submission) -> Any:
-    return SealedJSON(submission.payload).open(case_key, payload_context(submission.id))
+    return SealedJSON(submission.payload).open(
+        case_key, payload_context(submission.case_id, submission.id)
+    )
 
 
 def open_attachment_metadata(case_key: DataKey, attachment: Attachment) -> dict[str, Any]:
     value: dict[str, Any] = SealedJSON(attachment.sealed_metadata).open(
-        case_key, attachment_metadata_context(attachment.id)
+        case_key, attachment_metadata_context(attachment.case_id, attachment.id)
     )
     return value
 
@@ -78,9 +85,11 @@ def read_attachment(case_key: DataKey, attachment: Attachment,
         yield from decrypt_stream(source, key, attachment.id.bytes)
 
 
-def seal_message(case_key: DataKey, message_id: uuid.UUID, text: str) -> bytes:
-    return SealedText.seal(case_key, text, message_context(message_id)).ciphertext
+def seal_message(case_key: DataKey, case_id: uuid.UUID, message_id: uuid.UUID,
+                 text: str) -> bytes:
+    return SealedText.seal(case_key, text, message_context(case_id, message_id)).ciphertext
 
 
-def open_message(case_key: DataKey, message_id: uuid.UUID, body: bytes) -> str:
-    return SealedText(body).open(case_key, message_context(message_id))
+def open_message(case_key: DataKey, case_id: uuid.UUID, message_id: uuid.UUID,
+                 body: bytes) -> str:
+    return SealedText(body).open(case_key, message_context(case_id, message_id))

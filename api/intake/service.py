@@ -321,7 +321,7 @@ def attach_files(
             blob_name=blob_name, ciphertext_size=ciphertext_size, created_at=now,
             wrapped_file_key=contexts.wrap_file_key(case_key, case_id, attachment_id, file_key),
             sealed_metadata=SealedJSON.seal(
-                case_key, meta, contexts.attachment_metadata_context(attachment_id)
+                case_key, meta, contexts.attachment_metadata_context(case_id, attachment_id)
             ).ciphertext,
         ))
         out.append(FileOut(name=str(meta.get("filename") or ""), size=int(meta["size"]),
@@ -379,7 +379,7 @@ def create_submission(
         language=data.language, consent_scopes=",".join(data.granted_scopes),
         is_followup=False, lawyer_id=ctx.lawyer_id, schema_version=SCHEMA_VERSION,
         payload=SealedJSON.seal(case_key, data.sealed_payload(),
-                                contexts.payload_context(submission_id)).ciphertext,
+                                contexts.payload_context(case.id, submission_id)).ciphertext,
     ))
     session.flush()
     out = attach_files(session, ctx, case.id, case_key, submission_id, files, data.uploads, now)
@@ -401,7 +401,7 @@ def create_followup_submission(
         language=first.language if first else "en", consent_scopes="",
         is_followup=True, lawyer_id=None, schema_version=SCHEMA_VERSION,
         payload=SealedJSON.seal(case_key, data.model_dump(mode="json", exclude={"uploads"}),
-                                contexts.payload_context(submission_id)).ciphertext,
+                                contexts.payload_context(case.id, submission_id)).ciphertext,
     ))
     session.flush()
     out = attach_files(session, ctx, case.id, case_key, submission_id, files, data.uploads, now)

@@ -1,5 +1,178 @@
+"""``/api/v1/uploads``: resumable uploads, tus 1.0 (core, creation, termination,
+expiration, checksum). See :mod:`api.uploads.service` for the storage model and
+:mod:`api.uploads.keys` for the capability URL.
+
+Every response carries ``Tus-Resumable: 1.0.0``; errors use the common JSON error
+shape with the status codes tus prescribes (409 offset mismatch, 412 unsupported
+version, 415 wrong content type, 460 checksum mismatch, 404/410 unknown or expired).
+"""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from email.utils import format_datetime
 
-router = APIRouter()
+import anyio
+from fastapi import APIRouter, Request, Response
+from sqlmodel import Session
+
+from api.core.errors import (
+    BadRequest,
+    Conflict,
+    DokazError,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    error_responses,
+)
+from api.intake import guards
+from api.intake.deps import app_engine, app_settings, app_storage
+from api.intake.files import TypeMismatch
+from api.intake.service import in_transaction
+from api.storage.base import BlobStorage
+from api.uploads import service
+from api.uploads.checksum import ALGORITHMS, Checksum, ChecksumMismatch
+from api.uploads.keys import UploadCapability
+from api.uploads.models import Upload
+
+TUS_VERSION = "1.0.0"
+EXTENSIONS = "creation,termination,expiration,checksum"
+PREFIX = "/api/v1/uploads"
+
+router = APIRouter(prefix=PREFIX, tags=["uploads"])
+
+
+class TusVersionUnsupported(DokazError):
+    status_code = 412
+    code = "tus_version_unsupported"
+    default_message = "Send Tus-Resumable: 1.0.0 (the only tus version this server speaks)."
+
+
+def _tus_headers(**extra: str) -> dict[str, str]:
+    return {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store", **extra}
+
+
+def _require_tus(request: Request) -> None:
+    if request.headers.get("tus-resumable") != TUS_VERSION:
+        raise TusVersionUnsupported(headers={"Tus-Version": TUS_VERSION})
+
+
+def _int_header(request: Request, name: str) -> int:
+    raw = request.headers.get(name)
+    if raw is None or not raw.isdigit() or len(raw) > 19:
+        raise BadRequest(f"{name} must be given as a non-negative whole number.")
+    return int(raw)
+
+
+def _expires(upload: Upload) -> str:
+    return format_datetime(upload.expires_at, usegmt=True)
+
+
+_ERRORS = (BadRequest, NotFound, Conflict, TusVersionUnsupported, PayloadTooLarge,
+           UnsupportedMediaType, ChecksumMismatch, RateLimited, ServiceUnavailable)
+
+
+@router.options("", status_code=204, summary="tus capabilities")
+def options(request: Request) -> Response:
+    settings = app_settings(request)
+    return Response(status_code=204, headers=_tus_headers(
+        **{"Tus-Version": TUS_VERSION, "Tus-Extension": EXTENSIONS,
+           "Tus-Max-Size": str(settings.max_file_bytes),
+           "Tus-Checksum-Algorithm": ",".join(ALGORITHMS)}))
+
+
+@router.post("", status_code=201, summary="Create an upload (tus creation)",
+             responses=error_responses(*_ERRORS))
+async def create(request: Request) -> Response:
+    settings = app_settings(request)
+    storage = app_storage(request)
+    guards.check_headers(request, settings)
+    _require_tus(request)
+    guards.check_rate(guards.guards_for(request).uploads_per_client, guards.client_tag(request),
+                      "Too many uploads started in a short time; please wait a little.")
+    if request.headers.get("upload-defer-length"):
+        raise BadRequest("Upload-Defer-Length is not supported: send Upload-Length.")
+    length = _int_header(request, "upload-length")
+    metadata = service.parse_metadata(request.headers.get("upload-metadata"))
+    guards.check_disk(settings, storage, length)
+    if guards.content_length(request):
+        raise BadRequest("Send the file's bytes with PATCH after creating the upload.")
+
+    def work(session: Session) -> tuple[str, str]:
+        upload, cap = service.create_upload(session, settings, length, metadata)
+        return cap.token, _expires(upload)
+
+    token, expires = await in_transaction(app_engine(request), work)
+    return Response(status_code=201, headers=_tus_headers(
+        Location=f"{PREFIX}/{token}", **{"Upload-Expires": expires}))
+
+
+@router.head("/{token}", summary="Current offset (tus core)",
+             responses=error_responses(NotFound, TusVersionUnsupported))
+async def head(request: Request, token: str) -> Response:
+    _require_tus(request)
+    cap = UploadCapability.parse(token)
+
+    def work(session: Session) -> dict[str, str]:
+        upload = service.load_upload(session, cap)
+        return {"Upload-Offset": str(upload.offset), "Upload-Length": str(upload.length),
+                "Upload-Expires": _expires(upload)}
+
+    values = await in_transaction(app_engine(request), work)
+    return Response(status_code=200, headers=_tus_headers(**values))
+
+
+@router.patch("/{token}", status_code=204, summary="Append bytes (tus core, checksum)",
+              responses=error_responses(*_ERRORS))
+async def patch(request: Request, token: str) -> Response:
+    settings = app_settings(request)
+    storage = app_storage(request)
+    engine = app_engine(request)
+    guards.check_headers(request, settings)
+    _require_tus(request)
+    ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if ctype != "application/offset+octet-stream":
+        raise UnsupportedMediaType("PATCH bodies must be application/offset+octet-stream.")
+    offset = _int_header(request, "upload-offset")
+    checksum = Checksum.parse(request.headers.get("upload-checksum"))
+    guards.check_disk(settings, storage, guards.content_length(request) or 0)
+    cap = UploadCapability.parse(token)
+    plan = await in_transaction(engine, lambda s: service.plan_patch(s, settings, cap, offset))
+
+    segment = await service.receive_segment(plan, guards.timed_stream(request, settings),
+                                            storage, checksum)
+    if segment is None:
+        return Response(status_code=204, headers=_tus_headers(**{"Upload-Offset": str(offset)}))
+    with anyio.CancelScope(shield=True):  # the client may be gone; keep what arrived
+        merged = None
+        try:
+            if plan.offset + segment.size == plan.length:
+                merged = await anyio.to_thread.run_sync(service.merge_segments, storage, plan,
+                                                        segment)
+            new_offset = await in_transaction(
+                engine, lambda s: service.commit_segment(s, storage, plan, segment, merged)
+            )
+        except TypeMismatch:
+            await anyio.to_thread.run_sync(storage.delete, segment.blob_name)
+            await in_transaction(engine, lambda s: _delete(s, storage, cap))
+            raise
+        except BaseException:
+            await anyio.to_thread.run_sync(storage.delete, segment.blob_name)
+            raise
+    return Response(status_code=204, headers=_tus_headers(**{"Upload-Offset": str(new_offset)}))
+
+
+def _delete(session: Session, storage: BlobStorage, cap: UploadCapability | None
+            ) -> None:
+    service.delete_upload(session, storage, service.load_upload(session, cap))
+
+
+@router.delete("/{token}", status_code=204, summary="Delete an upload (tus termination)",
+               responses=error_responses(NotFound, TusVersionUnsupported))
+async def delete(request: Request, token: str) -> Response:
+    _require_tus(request)
+    storage = app_storage(request)
+    cap = UploadCapability.parse(token)
+    await in_transaction(app_engine(request), lambda s: _delete(s, storage, cap))
+    return Response(status_code=204, headers=_tus_headers())

@@ -1,0 +1,45 @@
+"""Queries for follow-up sessions and messages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import Session, col, delete, func, select
+
+from api.followup.models import CaseMessage, FollowupSession
+from api.keys.models import CaseKeyWrap
+
+
+def session_by_token_hash(session: Session, digest: bytes) -> FollowupSession | None:
+    stmt = select(FollowupSession).where(col(FollowupSession.token_hash) == digest)
+    return session.exec(stmt).first()
+
+
+def receipt_wrap(session: Session, case_id: uuid.UUID, receipt_id: uuid.UUID
+                 ) -> CaseKeyWrap | None:
+    stmt = select(CaseKeyWrap).where(
+        col(CaseKeyWrap.case_id) == case_id,
+        col(CaseKeyWrap.recipient_kind) == "receipt",
+        col(CaseKeyWrap.recipient_id) == receipt_id,
+    )
+    return session.exec(stmt).first()
+
+
+def messages(session: Session, case_id: uuid.UUID) -> Sequence[CaseMessage]:
+    stmt = select(CaseMessage).where(col(CaseMessage.case_id) == case_id)
+    return session.exec(stmt.order_by(col(CaseMessage.created_at), col(CaseMessage.id))).all()
+
+
+def unread_count(session: Session, case_id: uuid.UUID) -> int:
+    stmt = select(func.count()).select_from(CaseMessage).where(
+        col(CaseMessage.case_id) == case_id,
+        col(CaseMessage.direction) == "to_submitter",
+        col(CaseMessage.read_at).is_(None),
+    )
+    return int(session.exec(stmt).one())
+
+
+def delete_expired_sessions(session: Session, now: datetime) -> None:
+    session.exec(delete(FollowupSession).where(col(FollowupSession.expires_at) <= now))

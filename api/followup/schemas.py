@@ -1,0 +1,50 @@
+"""Request and response bodies of the submitter's follow-up API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.intake.schemas import FileOut
+
+CoarseStatus = Literal["received", "in_progress", "closed"]
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    receipt: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class SessionOut(BaseModel):
+    token: str = Field(description="Send as 'Authorization: Bearer <token>'.")
+    expires_at: datetime
+    reference: str
+
+
+class StatusOut(BaseModel):
+    reference: str
+    status: CoarseStatus = Field(
+        description="received (not looked at yet), in_progress, or closed."
+    )
+    received_on: date
+    accepts_input: bool
+    unread_messages: int
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    text: Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+class MessageOut(BaseModel):
+    id: uuid.UUID
+    direction: Literal["from_you", "to_you"]
+    text: str
+    created_at: datetime
+
+
+class AdditionOut(BaseModel):
+    files: list[FileOut]

@@ -1,0 +1,294 @@
+"""Follow-up by receipt: a submitter's way back to their case.
+
+Flow: ``POST /api/v1/followup/session`` with the receipt. The 40-bit lookup part finds
+the receipt row; the secret part is checked with Argon2id under the row's own salt
+(:mod:`crypto.receipts`), which also yields the KEK that unwraps the case key from the
+receipt's ``case_key_wrap``. The case key is then kept only sealed under the new
+session token (:mod:`api.followup.tokens`) for ``followup_token_minutes``.
+
+Throttling wrong receipts (threat model: "more than a few guesses per hour"):
+
+* per receipt, in the database so it holds across processes and restarts: after
+  ``receipt_attempts_per_hour`` failures the receipt is locked for an hour
+  (``receipt.failed_attempts``/``locked_until``; the counter is written in its own
+  transaction so the 401's rollback does not undo it);
+* per client, in memory only (``client_tag``): the same number of failures per hour,
+  whatever lookups they name, so guessing across many receipts is slow too.
+
+An unknown lookup costs the same Argon2id as a known one, so timing does not reveal
+which lookups exist. Malformed receipts (wrong length, letters outside the alphabet)
+are a 400 and not counted: they cannot be a guess at a real secret.
+
+What a submitter sees is coarse: received / in progress / closed, and their messages.
+Closed cases (closed, rejected, spam, duplicate, merged or shredded) refuse new messages
+and additions with 409 and a message saying so.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import anyio.to_thread
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.auth.passwords import bounded, kdf_params
+from api.cases.models import Case
+from api.core.errors import BadRequest, Conflict, RateLimited, Unauthorized
+from api.core.models import utcnow
+from api.core.settings import Settings
+from api.followup import repository, tokens
+from api.followup.models import CaseMessage, FollowupSession
+from api.followup.schemas import (
+    AdditionOut,
+    CoarseStatus,
+    MessageOut,
+    SessionOut,
+    StatusOut,
+)
+from api.intake import contexts
+from api.intake import repository as intake_repository
+from api.intake.guards import Guards
+from api.intake.models import Receipt
+from api.intake.service import (
+    IntakeContext,
+    ReceivedSubmission,
+    create_followup_submission,
+    in_transaction,
+)
+from api.keys.service import case_key_context
+from crypto import DataKey, FormatError, ReceiptVerifier, parse_receipt, verify_receipt
+from crypto.receipts import SALT_SIZE
+from crypto.sealed import unwrap_data_key_symmetric
+
+CLOSED_STATES = frozenset({"closed", "rejected", "spam", "duplicate"})
+LOCK_DURATION = timedelta(hours=1)
+
+WRONG_RECEIPT = (
+    "That receipt is not right. Check it and try again; after a few wrong tries you will "
+    "have to wait an hour."
+)
+TOO_MANY = (
+    "Too many wrong receipts were tried. For your safety, please wait before trying again."
+)
+
+
+class WrongReceipt(Unauthorized):
+    code = "wrong_receipt"
+    default_message = WRONG_RECEIPT
+
+
+class CaseClosed(Conflict):
+    code = "case_closed"
+    default_message = (
+        "This case is closed, so it cannot take new messages or information. If something "
+        "new has happened, please send a new report."
+    )
+
+
+def coarse_status(case: Case) -> CoarseStatus:
+    if is_closed(case):
+        return "closed"
+    return "received" if case.state == "new" else "in_progress"
+
+
+def is_closed(case: Case) -> bool:
+    return (case.state in CLOSED_STATES or case.merged_into_id is not None
+            or case.shredded_at is not None)
+
+
+# ---- opening a session ---------------------------------------------------------------
+
+
+@dataclass
+class _Found:
+    receipt_id: uuid.UUID
+    case_id: uuid.UUID
+    verifier: bytes
+
+
+def _find(session: Session, lookup: str, now: datetime) -> _Found | None:
+    row = intake_repository.receipt_by_lookup(session, lookup)
+    if row is None:
+        return None
+    if row.locked_until is not None and row.locked_until > now:
+        raise RateLimited(int((row.locked_until - now).total_seconds()) + 1, TOO_MANY)
+    return _Found(row.id, row.case_id, row.verifier)
+
+
+def _record_failure(session: Session, settings: Settings, receipt_id: uuid.UUID,
+                    now: datetime) -> None:
+    row = session.get(Receipt, receipt_id, with_for_update=True)
+    if row is None:
+        return
+    row.failed_attempts += 1
+    if row.failed_attempts >= settings.receipt_attempts_per_hour:
+        row.failed_attempts = 0
+        row.locked_until = now + LOCK_DURATION
+    session.add(row)
+    session.flush()
+
+
+def _open(session: Session, settings: Settings, found: _Found, kek: bytes, now: datetime
+          ) -> SessionOut:
+    case = session.get(Case, found.case_id)
+    wrap = repository.receipt_wrap(session, found.case_id, found.receipt_id)
+    receipt = session.get(Receipt, found.receipt_id)
+    if case is None or wrap is None or receipt is None:
+        # Crypto-shredded: the receipt may still verify, but nothing is left to open.
+        raise WrongReceipt()
+    case_key = unwrap_data_key_symmetric(
+        kek, wrap.wrapped_key, case_key_context(case.id, "receipt", found.receipt_id)
+    )
+    receipt.failed_attempts = 0
+    receipt.locked_until = None
+    session.add(receipt)
+    repository.delete_expired_sessions(session, now)
+    token = tokens.new_token()
+    session_id = uuid.uuid4()
+    expires = now + timedelta(minutes=settings.followup_token_minutes)
+    session.add(FollowupSession(
+        id=session_id, token_hash=tokens.token_hash(token), case_id=case.id,
+        receipt_id=found.receipt_id, sealed_case_key=tokens.seal_case_key(case_key, token,
+                                                                          session_id),
+        expires_at=expires, created_at=now,
+    ))
+    session.flush()
+    return SessionOut(token=token, expires_at=expires, reference=case.reference)
+
+
+async def start_session(engine: Engine, settings: Settings, guards: Guards, client: str,
+                        receipt_text: str) -> SessionOut:
+    wait = guards.receipt_failures_per_client.retry_after(client)
+    if wait:
+        raise RateLimited(wait, TOO_MANY)
+    try:
+        code = parse_receipt(receipt_text)
+    except FormatError:
+        raise BadRequest(
+            "A receipt has 32 letters and digits in 8 groups, like XXXX-XXXX-...; check "
+            "that you copied all of it."
+        ) from None
+    now = utcnow()
+    found = await in_transaction(engine, lambda s: _find(s, code.lookup, now))
+    verifier = (
+        ReceiptVerifier.from_bytes(found.verifier) if found is not None
+        else ReceiptVerifier(salt=secrets.token_bytes(SALT_SIZE), params=kdf_params(settings),
+                             verifier=secrets.token_bytes(32))
+    )
+    kek = await anyio.to_thread.run_sync(
+        lambda: bounded(settings, lambda: verify_receipt(code, verifier))
+    )
+    if kek is None or found is None:
+        guards.receipt_failures_per_client.hit(client)
+        if found is not None:
+            receipt_id = found.receipt_id
+            await in_transaction(engine, lambda s: _record_failure(s, settings, receipt_id,
+                                                                   now))
+        raise WrongReceipt()
+    return await in_transaction(engine, lambda s: _open(s, settings, found, kek, now))
+
+
+# ---- using a session -------------------------------------------------------------------
+
+
+@dataclass
+class FollowupAccess:
+    session_id: uuid.UUID
+    case_id: uuid.UUID
+    case_key: DataKey
+
+    def __repr__(self) -> str:
+        return f"FollowupAccess(case={self.case_id}, key=<redacted>)"
+
+
+def authenticate(session: Session, token: str | None, now: datetime | None = None
+                 ) -> FollowupAccess:
+    again = " Open a new one with your receipt."
+    if not token or not token.startswith(tokens.PREFIX) or len(token) > 100:
+        raise Unauthorized("This needs a follow-up session token." + again,
+                           headers={"WWW-Authenticate": "Bearer"})
+    row = repository.session_by_token_hash(session, tokens.token_hash(token))
+    if row is None or row.expires_at <= (now or utcnow()):
+        raise Unauthorized("This follow-up session has ended." + again,
+                           headers={"WWW-Authenticate": "Bearer"})
+    return FollowupAccess(row.id, row.case_id,
+                          tokens.open_case_key(row.sealed_case_key, token, row.id))
+
+
+def _case(session: Session, access: FollowupAccess) -> Case:
+    case = session.get(Case, access.case_id)
+    if case is None:
+        raise Unauthorized("This case no longer exists.")
+    return case
+
+
+def require_open(session: Session, access: FollowupAccess) -> Case:
+    case = _case(session, access)
+    if is_closed(case):
+        raise CaseClosed()
+    return case
+
+
+def status(session: Session, access: FollowupAccess) -> StatusOut:
+    case = _case(session, access)
+    return StatusOut(reference=case.reference, status=coarse_status(case),
+                     received_on=case.received_on, accepts_input=not is_closed(case),
+                     unread_messages=repository.unread_count(session, case.id))
+
+
+def list_messages(session: Session, access: FollowupAccess, now: datetime | None = None
+                  ) -> list[MessageOut]:
+    now = now or utcnow()
+    out: list[MessageOut] = []
+    for msg in repository.messages(session, access.case_id):
+        text = contexts.open_message(access.case_key, msg.case_id, msg.id, msg.body)
+        to_you = msg.direction == "to_submitter"
+        if to_you and msg.read_at is None:
+            msg.read_at = now
+            session.add(msg)
+        out.append(MessageOut(id=msg.id, direction="to_you" if to_you else "from_you",
+                              text=text, created_at=msg.created_at))
+    session.flush()
+    return out
+
+
+def send_message(session: Session, access: FollowupAccess, text: str,
+                 now: datetime | None = None) -> MessageOut:
+    case = require_open(session, access)
+    now = now or utcnow()
+    message_id = uuid.uuid4()
+    session.add(CaseMessage(
+        id=message_id, case_id=case.id, direction="from_submitter", author_id=None,
+        body=contexts.seal_message(access.case_key, case.id, message_id, text),
+        created_at=now,
+    ))
+    session.flush()
+    return MessageOut(id=message_id, direction="from_you", text=text, created_at=now)
+
+
+async def add_information(engine: Engine, ctx: IntakeContext, access: FollowupAccess,
+                          received: ReceivedSubmission) -> AdditionOut:
+    """Store a follow-up submission (text and/or files) or delete its blobs and re-raise."""
+    files = list(received.batch.files)
+    try:
+        if not files and not received.data.uploads and not received.data.narrative \
+                and not received.data.persons:
+            raise BadRequest("The addition is empty: send some text or at least one file.")
+
+        def work(session: Session) -> AdditionOut:
+            case = require_open(session, access)
+            out = create_followup_submission(session, ctx, case, access.case_key,
+                                             received.data, files)
+            return AdditionOut(files=out)
+
+        with anyio.CancelScope(shield=True):
+            result = await in_transaction(engine, work)
+        return result
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await received.batch.discard()
+        raise

@@ -1,0 +1,48 @@
+"""Follow-up session tokens and the case key held for a session.
+
+Token: ``dkf_`` + 256 random bits (url-safe base64). The server stores only
+``SHA-256(token)``; the case key is kept as::
+
+    blob = crypto.aead.encrypt(kek, case_key, b"dokaz/followup-case-key/" || session id)
+    kek  = HKDF-SHA256(ikm=token, salt=none, info=b"dokaz-followup-v1" || session id)
+
+(the same construction as staff sessions in :mod:`crypto.staff_keys`), so any API process
+can serve the session while a copy of the table without the token opens nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from crypto import DataKey, aead, random_token
+
+PREFIX = "dkf_"
+
+
+def new_token() -> str:
+    return PREFIX + random_token(32)
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def _kek(token: str, session_id: uuid.UUID) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"dokaz-followup-v1" + session_id.bytes).derive(token.encode("utf-8"))
+
+
+def _context(session_id: uuid.UUID) -> bytes:
+    return b"dokaz/followup-case-key/" + str(session_id).encode()
+
+
+def seal_case_key(case_key: DataKey, token: str, session_id: uuid.UUID) -> bytes:
+    return aead.encrypt(_kek(token, session_id), case_key.raw, _context(session_id))
+
+
+def open_case_key(blob: bytes, token: str, session_id: uuid.UUID) -> DataKey:
+    return DataKey(aead.decrypt(_kek(token, session_id), blob, _context(session_id)))
