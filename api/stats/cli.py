@@ -1,9 +1,61 @@
-"""Command-line commands of this feature, added to ``dokaz`` by ``register``."""
+"""``dokaz stats``: refresh the published release and set a partner's statistics policy."""
 
 from __future__ import annotations
+
+import uuid
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
     """Add this feature's commands to the ``dokaz`` command line."""
+    stats = typer.Typer(help="Anonymised partner statistics.", no_args_is_help=True)
+    app.add_typer(stats, name="stats")
+
+    @stats.command("refresh")
+    def refresh_cmd() -> None:
+        """Recount and protect every catalogue table now (the refresh_stats job does this)."""
+        from api.core.db import make_engine, unit_of_work
+        from api.core.settings import get_settings
+        from api.stats import service
+
+        settings = get_settings()
+        engine = make_engine(settings)
+        with unit_of_work(engine) as session:
+            release = service.refresh(session, settings)
+        typer.echo(f"release {release.id} published (cells under {release.min_cell} hidden)")
+
+    @stats.command("policy")
+    def policy_cmd(
+        partner_id: uuid.UUID = typer.Argument(..., help="the partner organisation's id"),
+        mode: str = typer.Option("suppressed", help="'suppressed' or 'dp'"),
+        epsilon_per_pull: float | None = typer.Option(None, help="DP: epsilon per pull"),
+        epsilon_budget: float | None = typer.Option(None, help="DP: budget per period"),
+        new_period: bool = typer.Option(False, help="start a fresh budget period"),
+    ) -> None:
+        """Set how a partner receives statistics (audited)."""
+        from api.audit.service import record
+        from api.core.db import make_engine, unit_of_work
+        from api.core.errors import DokazError
+        from api.core.settings import get_settings
+        from api.partners.models import Partner
+        from api.stats import service
+
+        settings = get_settings()
+        engine = make_engine(settings)
+        try:
+            with unit_of_work(engine) as session:
+                if session.get(Partner, partner_id) is None:
+                    raise typer.BadParameter("there is no partner with this id")
+                service.set_policy(session, settings, partner_id, mode=mode,
+                                   epsilon_per_pull=epsilon_per_pull,
+                                   epsilon_budget=epsilon_budget, new_period=new_period,
+                                   actor_id=None)
+                record(session, action=service.POLICY_CHANGED, actor_id=None,
+                       actor_kind="cli", target=str(partner_id),
+                       details={"mode": mode, "new_period": new_period})
+                status = service.budget_status(session, partner_id)
+        except DokazError as exc:
+            typer.echo(exc.message, err=True)
+            raise typer.Exit(code=2) from None
+        typer.echo(", ".join(f"{k}={v}" for k, v in status.items()))

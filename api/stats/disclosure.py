@@ -92,7 +92,7 @@ class Cube:
     def line(self, coord: Coord, dim: int) -> list[Coord]:
         """Cells of the line through ``coord`` along ``dim``, total last."""
         return [
-            coord[:dim] + (x,) + coord[dim + 1 :] for x in (*self.levels[dim], TOTAL)
+            (*coord[:dim], x, *coord[dim + 1 :]) for x in (*self.levels[dim], TOTAL)
         ]
 
 

@@ -1,0 +1,189 @@
+"""The catalogue: the only tables partners can get, each a fixed grid over coarse codes.
+
+There are no free combinations: a partner picks a table, may keep or collapse its
+dimensions and filter by period, region and code, and everything is answered from the one
+protected grid of the current release (see ``api.stats.service``).
+
+Counting unit and contribution bound (the DP sensitivity): every table counts *distinct
+persons* (victim records) per cell, except ``cases_by_state_region_month`` which counts
+cases. Each person is counted at most once per cell, and in at most ``max_contributions``
+cells of one table (their first cells in month order; the bound is enforced in the SQL
+and almost never binds). The L1 sensitivity of a whole table is therefore
+``max_contributions``. A person documented in two unrelated cases is two records: the
+server cannot link them (names are sealed), so the privacy unit is one person record.
+
+Dimensions use vocabulary codes (labels in en/be/ru/uk from ``api.vocab.registry``), the
+ISO 3166-2:BY region, and the month. Months form a fixed grid from
+``DOKAZ_STATS_FIRST_MONTH`` to the release month, plus ``earlier`` and ``unknown``.
+Every dimension has an ``unknown`` level for missing codes so the grid adds up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+
+from api.vocab.registry import get_vocabulary
+
+MONTH = "month"
+EARLIER = "earlier"
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    id: str
+    vocab: str | None  # None for the month grid
+    name: str  # English name; translated names come from the vocabulary
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    id: str
+    title: str
+    description: str
+    unit: str  # what one count is
+    dims: tuple[Dimension, ...]
+    max_contributions: int  # cells one person can add 1 to: the L1 sensitivity
+    # The SELECT of distinct (person, dim1, dim2, ...) contributions; see repository.py.
+    contributions_sql: str
+
+    @property
+    def dim_ids(self) -> tuple[str, ...]:
+        return tuple(d.id for d in self.dims)
+
+    def dim(self, dim_id: str) -> Dimension:
+        for d in self.dims:
+            if d.id == dim_id:
+                return d
+        raise KeyError(dim_id)
+
+
+ACT_TYPE = Dimension("act_type", "act_type", "Act type")
+REGION = Dimension("region", "region", "Region")
+MONTH_DIM = Dimension(MONTH, None, "Month")
+FACILITY = Dimension("facility_type", "facility_type", "Facility type")
+METHOD = Dimension("torture_method", "torture_method", "Torture method")
+PERPETRATOR = Dimension("perpetrator_type", "perpetrator_type", "Perpetrator type")
+STATE = Dimension("state", "workflow_state", "Case state")
+STATUS = Dimension("status", "status_at_end", "Current status")
+SEX = Dimension("sex", "sex", "Sex")
+AGE = Dimension("age_band", "age_band", "Age band")
+
+# Each SELECT reads the CTEs ``victims`` (consenting victim records of countable cases,
+# with their case's region and start month) and ``acts`` (their acts, region and month
+# falling back to the case's), defined in repository.py. Column order = person, dims.
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec(
+        "acts_by_type_region_month",
+        "Victims by act type, region and month",
+        "Persons subjected to each type of act, by oblast and month the act began.",
+        "persons (a person is counted once per act type, region and month)",
+        (ACT_TYPE, REGION, MONTH_DIM),
+        8,
+        "SELECT DISTINCT a.victim_id, a.act_type, a.region, a.month FROM acts a",
+    ),
+    TableSpec(
+        "detentions_by_facility_region_month",
+        "Detained persons by facility type, region and month",
+        "Persons held, by type of place of detention, oblast and month detention began.",
+        "persons (once per facility type, region and month)",
+        (FACILITY, REGION, MONTH_DIM),
+        6,
+        "SELECT DISTINCT a.victim_id, d.facility_type, a.region, a.month FROM acts a "
+        "JOIN case_detention d ON d.act_id = a.id",
+    ),
+    TableSpec(
+        "torture_methods_by_month",
+        "Torture allegations by method and month",
+        "Persons alleging each torture or ill-treatment method, by month of the act.",
+        "persons (once per method and month; one person can allege several methods)",
+        (METHOD, MONTH_DIM),
+        10,
+        "SELECT DISTINCT a.victim_id, k.code, a.month FROM acts a "
+        "JOIN case_code k ON k.subject_id = a.id AND k.vocab = 'torture_method'",
+    ),
+    TableSpec(
+        "acts_by_perpetrator_month",
+        "Victims by perpetrator type and month",
+        "Persons harmed by acts attributed to each type of perpetrator, by month.",
+        "persons (once per perpetrator type and month)",
+        (PERPETRATOR, MONTH_DIM),
+        8,
+        "SELECT DISTINCT a.victim_id, i.perpetrator_type, a.month FROM acts a "
+        "JOIN case_involvement i ON i.act_id = a.id",
+    ),
+    TableSpec(
+        "disappearances_by_status_region_month",
+        "Disappearances by current status, region and month last seen",
+        "Persons reported disappeared, by what is known of them now, oblast and month "
+        "last seen.",
+        "persons (once per status, region and month)",
+        (STATUS, REGION, MONTH_DIM),
+        4,
+        "SELECT DISTINCT a.victim_id, d.current_status, COALESCE(d.region, a.region), "
+        "COALESCE(d.last_seen_month, a.month) FROM acts a "
+        "JOIN case_disappearance d ON d.act_id = a.id",
+    ),
+    TableSpec(
+        "victims_by_sex_age_month",
+        "Victims by sex, age band and month",
+        "Persons documented as victims, by sex, 10-year age band and month events began.",
+        "persons",
+        (SEX, AGE, MONTH_DIM),
+        1,
+        "SELECT v.id, v.sex, v.age_band, v.month FROM victims v",
+    ),
+    TableSpec(
+        "cases_by_state_region_month",
+        "Cases by state, region and month",
+        "Documented cases by review state, oblast and month events began. A case counts "
+        "only when every victim in it consented to anonymised statistics.",
+        "cases",
+        (STATE, REGION, MONTH_DIM),
+        1,
+        "SELECT c.id, c.state, COALESCE(c.region, 'unknown'), c.period_start_month "
+        "FROM counted_cases c",
+    ),
+)
+
+BY_ID = {t.id: t for t in TABLES}
+
+
+@cache
+def vocab_levels(vocab_id: str) -> tuple[str, ...]:
+    """Codes of a vocabulary in its own order, plus ``unknown`` when it has none."""
+    codes = [t.code for t in get_vocabulary(vocab_id).terms]
+    return (*codes, UNKNOWN) if UNKNOWN not in codes else tuple(codes)
+
+
+def month_levels(first_month: str, last_month: str) -> tuple[str, ...]:
+    y, m = (int(x) for x in first_month.split("-"))
+    out = [EARLIER]
+    while f"{y:04d}-{m:02d}" <= last_month:
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return (*out, UNKNOWN)
+
+
+def month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def levels_for(spec: TableSpec, months: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    return tuple(months if d.vocab is None else vocab_levels(d.vocab) for d in spec.dims)
+
+
+def bin_value(value: object, levels: tuple[str, ...], *, is_month: bool) -> str:
+    """Map a stored code onto the grid: missing or unlisted -> unknown, old months -> earlier."""
+    if value is None or not isinstance(value, str) or not value:
+        return UNKNOWN
+    if is_month:
+        first, last = levels[1], levels[-2]
+        if len(value) != 7 or value[4] != "-":
+            return UNKNOWN
+        if value < first:
+            return EARLIER
+        return value if value <= last else UNKNOWN
+    return value if value in levels else UNKNOWN

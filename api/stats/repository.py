@@ -1,0 +1,174 @@
+"""Queries of partner statistics: counting the coarse coding, releases, policies, ledger.
+
+Which records may be counted is decided here, in one place (``_BASE``):
+
+* the case is in a countable state (``DOKAZ_STATS_COUNTABLE_STATES``), not merged into
+  another case and not crypto-shredded;
+* the person is a victim whose *current* consent (latest version per person, scope and
+  mechanism) to ``aggregate_statistics`` is not revoked. Consent recorded by a submitter
+  for someone else at intake (``submission.consent_scopes``) is not enough: only the
+  person's own recorded consent counts;
+* a case (``cases_by_state_region_month``) counts only if it has victims and every one of
+  them consented.
+
+Only plaintext coarse columns are read: codes, months, oblast, sex, age band.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, insert, text
+from sqlmodel import Session, col, select
+
+from api.stats.catalogue import TableSpec
+from api.stats.models import StatsBudgetEntry, StatsCell, StatsPartnerPolicy, StatsRelease
+
+CONSENT_SCOPE = "aggregate_statistics"
+
+_BASE = """
+WITH consent_now AS (
+    SELECT cc.person_id FROM case_consent cc
+    WHERE cc.scope = :scope AND cc.revoked_at IS NULL
+      AND NOT EXISTS (
+          SELECT 1 FROM case_consent nx
+          WHERE nx.person_id = cc.person_id AND nx.scope = cc.scope
+            AND nx.mechanism = cc.mechanism AND nx.version > cc.version)
+),
+base_cases AS (
+    SELECT c.id, c.state, c.region, c.period_start_month FROM cases c
+    WHERE c.state IN :states AND c.merged_into_id IS NULL AND c.shredded_at IS NULL
+),
+victims AS (
+    SELECT p.id, p.sex, p.age_band, b.region, b.period_start_month AS month
+    FROM case_person p JOIN base_cases b ON b.id = p.case_id
+    WHERE p.role = 'victim' AND p.id IN (SELECT person_id FROM consent_now)
+),
+acts AS (
+    SELECT a.id, a.victim_id, a.act_type, COALESCE(a.region, v.region) AS region,
+           COALESCE(a.start_month, v.month) AS month
+    FROM case_act a JOIN victims v ON v.id = a.victim_id
+),
+counted_cases AS (
+    SELECT b.id, b.state, b.region, b.period_start_month FROM base_cases b
+    WHERE EXISTS (SELECT 1 FROM case_person p WHERE p.case_id = b.id AND p.role = 'victim')
+      AND NOT EXISTS (
+          SELECT 1 FROM case_person p WHERE p.case_id = b.id AND p.role = 'victim'
+            AND p.id NOT IN (SELECT person_id FROM consent_now))
+)"""
+
+
+def count_sql(spec: TableSpec) -> str:
+    """The full counting statement of one table (also printed by bench/stats.py)."""
+    dims = [f"d{i}" for i in range(len(spec.dims))]
+    cols = ", ".join(["unit", *dims])
+    if spec.max_contributions == 1:
+        # These SELECTs yield one row per person or case by construction: no ranking.
+        body = f", contrib({cols}) AS ({spec.contributions_sql})\nSELECT {', '.join(dims)}, "
+        body += f"count(*) FROM contrib GROUP BY {', '.join(dims)}"
+        return _BASE + body
+    order = ", ".join(f"{d} IS NULL, {d}" for d in reversed(dims))  # month first, NULLs last
+    # Only catalogue constants are interpolated here; values are bound parameters.
+    return (
+        _BASE  # noqa: S608
+        + f", contrib({cols}) AS ({spec.contributions_sql}),\n"
+        + f"ranked AS (SELECT {cols}, row_number() OVER (PARTITION BY unit ORDER BY {order})"
+        + " AS rn FROM contrib)\n"
+        + f"SELECT {', '.join(dims)}, count(*) FROM ranked WHERE rn <= :cap "  # noqa: S608
+        + f"GROUP BY {', '.join(dims)}"
+    )
+
+
+def count_table(
+    session: Session, spec: TableSpec, countable_states: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """Rows of (raw dim values..., count) for one table: exact, before any protection."""
+    stmt = text(count_sql(spec)).bindparams(bindparam("states", expanding=True))
+    params: dict[str, Any] = {"scope": CONSENT_SCOPE, "states": list(countable_states)}
+    if spec.max_contributions != 1:
+        params["cap"] = spec.max_contributions
+    return [tuple(r) for r in session.execute(stmt, params).all()]
+
+
+# ---- releases ----
+
+def add_release(session: Session, release: StatsRelease, cells: Iterable[dict[str, Any]]) -> None:
+    session.add(release)
+    session.flush()
+    batch: list[dict[str, Any]] = []
+    for cell in cells:
+        batch.append(cell)
+        if len(batch) >= 5000:
+            session.execute(insert(StatsCell), batch)
+            batch = []
+    if batch:
+        session.execute(insert(StatsCell), batch)
+    session.flush()
+
+
+def latest_release(session: Session) -> StatsRelease | None:
+    stmt = select(StatsRelease).order_by(col(StatsRelease.created_at).desc()).limit(1)
+    return session.exec(stmt).first()
+
+
+def release_cells(session: Session, release_id: uuid.UUID, table_id: str) -> list[StatsCell]:
+    stmt = select(StatsCell).where(
+        StatsCell.release_id == release_id, StatsCell.table_id == table_id
+    )
+    return list(session.exec(stmt).all())
+
+
+def prune_releases(session: Session, keep: int) -> int:
+    ids = session.exec(
+        select(StatsRelease.id).order_by(col(StatsRelease.created_at).desc()).offset(keep)
+    ).all()
+    if not ids:
+        return 0
+    session.execute(delete(StatsCell).where(col(StatsCell.release_id).in_(ids)))
+    session.execute(delete(StatsRelease).where(col(StatsRelease.id).in_(ids)))
+    session.flush()
+    return len(ids)
+
+
+# ---- partner policy and budget ledger ----
+
+def get_policy(session: Session, partner_id: uuid.UUID) -> StatsPartnerPolicy | None:
+    return session.get(StatsPartnerPolicy, partner_id)
+
+
+def lock_policy(session: Session, partner_id: uuid.UUID) -> StatsPartnerPolicy | None:
+    """The policy row locked for this transaction, so two pulls cannot overspend."""
+    stmt = select(StatsPartnerPolicy).where(StatsPartnerPolicy.partner_id == partner_id)
+    return session.exec(stmt.with_for_update()).first()
+
+
+def spent(session: Session, partner_id: uuid.UUID, period_started_at: datetime) -> float:
+    stmt = select(func.coalesce(func.sum(StatsBudgetEntry.epsilon), 0.0)).where(
+        StatsBudgetEntry.partner_id == partner_id,
+        StatsBudgetEntry.period_started_at == period_started_at,
+    )
+    return float(session.exec(stmt).one())
+
+
+def cached_answer(
+    session: Session, partner_id: uuid.UUID, period_started_at: datetime, query_hash: str
+) -> StatsBudgetEntry | None:
+    stmt = select(StatsBudgetEntry).where(
+        StatsBudgetEntry.partner_id == partner_id,
+        StatsBudgetEntry.period_started_at == period_started_at,
+        StatsBudgetEntry.query_hash == query_hash,
+    )
+    return session.exec(stmt.limit(1)).first()
+
+
+def pulls_in_period(
+    session: Session, partner_id: uuid.UUID, period_started_at: datetime
+) -> int:
+    stmt = select(func.count()).select_from(StatsBudgetEntry).where(
+        StatsBudgetEntry.partner_id == partner_id,
+        StatsBudgetEntry.period_started_at == period_started_at,
+    )
+    return int(session.exec(stmt).one())
