@@ -1,14 +1,15 @@
 """Public, unauthenticated read API for the controlled vocabularies.
 
 Vocabularies hold no case data, so anyone (the public web form, partners, other tools)
-may read them. Responses are static for a given release, hence cacheable.
+may read them. They are static for a release but deliberately not marked cacheable: the
+app-wide ``no-store`` policy (api.web.security) keeps a visit out of a seized phone's cache.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query
 
 from api.core.errors import InvalidInput, NotFound, error_responses
 from api.vocab import service
@@ -21,14 +22,12 @@ all_vocabularies()
 
 router = APIRouter(prefix="/api/v1/vocabularies", tags=["vocabularies"])
 
-CACHE_CONTROL = "public, max-age=3600"
 VocabId = Annotated[str, Path(max_length=64, description="Vocabulary id, e.g. act_type")]
 Lang = Annotated[Language, Query(description="Label language: en, be, ru or uk")]
 
 
 @router.get("", summary="List the controlled vocabularies", response_model=VocabularyList)
-async def list_vocabularies(response: Response) -> VocabularyList:
-    response.headers["Cache-Control"] = CACHE_CONTROL
+async def list_vocabularies() -> VocabularyList:
     return service.list_vocabularies()
 
 
@@ -38,11 +37,8 @@ async def list_vocabularies(response: Response) -> VocabularyList:
     response_model=VocabularyOut,
     responses=error_responses(NotFound, InvalidInput),
 )
-async def read_vocabulary(
-    vocab_id: VocabId, response: Response, lang: Lang = "en"
-) -> VocabularyOut:
+async def read_vocabulary(vocab_id: VocabId, lang: Lang = "en") -> VocabularyOut:
     vocab = service.vocabulary_or_404(vocab_id)
-    response.headers["Cache-Control"] = CACHE_CONTROL
     return service.localized(vocab, lang)
 
 
@@ -53,9 +49,6 @@ async def read_vocabulary(
     response_model_exclude_none=True,
     responses=error_responses(NotFound, InvalidInput),
 )
-async def uwazi_thesaurus(
-    vocab_id: VocabId, response: Response, lang: Lang = "en"
-) -> UwaziThesaurus:
+async def uwazi_thesaurus(vocab_id: VocabId, lang: Lang = "en") -> UwaziThesaurus:
     vocab = service.vocabulary_or_404(vocab_id)
-    response.headers["Cache-Control"] = CACHE_CONTROL
     return to_uwazi(vocab, lang)
