@@ -5,7 +5,7 @@ another row or case fails to open instead of being shown in the wrong place. Tha
 also why merge and split re-seal every moved value: its context names the old case.
 
 Submission payloads, attachment metadata and file keys, and messages are written by
-intake and follow-up; their contexts are theirs and imported from there when present.
+intake and follow-up; their contexts live in :mod:`api.intake.contexts`.
 """
 
 from __future__ import annotations
@@ -29,20 +29,3 @@ def event_comment_context(case_id: uuid.UUID, event_id: uuid.UUID) -> str:
 def consent_note_context(case_id: uuid.UUID, consent_id: uuid.UUID) -> str:
     return f"case/{case_id}/consent/{consent_id}/note"
 
-
-# ---- written by intake and follow-up (kept in step with api/intake, api/followup) ----
-
-def submission_payload_context(case_id: uuid.UUID, submission_id: uuid.UUID) -> str:
-    return f"case/{case_id}/submission/{submission_id}/payload"
-
-
-def attachment_metadata_context(case_id: uuid.UUID, attachment_id: uuid.UUID) -> str:
-    return f"case/{case_id}/attachment/{attachment_id}/metadata"
-
-
-def attachment_file_key_context(case_id: uuid.UUID, attachment_id: uuid.UUID) -> bytes:
-    return f"dokaz/file-key/{case_id}/{attachment_id}".encode()
-
-
-def message_body_context(case_id: uuid.UUID, message_id: uuid.UUID) -> str:
-    return f"case/{case_id}/message/{message_id}/body"

@@ -117,7 +117,8 @@ def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
 
     out_persons = [
         s.Person.model_construct(
-            id=p.id, role=cast(s.PersonRole, p.role), sex=p.sex, age_band=p.age_band, citizenship=p.citizenship,
+            id=p.id, role=cast(s.PersonRole, p.role), sex=p.sex, age_band=p.age_band,
+            citizenship=p.citizenship,
             characteristics=codes.get((p.id, "victim_characteristic"), []),
             private=_open(key, cid, "case_person", p.id, p.sealed, s.PersonPrivate),
         )

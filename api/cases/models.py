@@ -38,6 +38,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    event,
 )
 from sqlmodel import Field, SQLModel
 
@@ -358,3 +359,15 @@ class CaseLink(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
+
+
+@event.listens_for(Case, "before_insert")
+def _initial_due_date(_mapper: object, _connection: object, case: Case) -> None:
+    # Whoever creates a case (intake, a split) gets the due date of its first state from
+    # the configured service levels without having to know about them.
+    if case.due_at is None:
+        from api.cases.workflow import due_at
+        from api.core.settings import get_settings
+
+        case.due_at = due_at(case.state, case.state_changed_at, urgent=case.urgent,
+                             settings=get_settings())
