@@ -68,7 +68,7 @@ async def post_submission(request: Request) -> SubmissionOut:
     engine = app_engine(request)
     guards.check_intake_allowed(request, settings)
     length = guards.content_length(request)
-    limit = settings.max_submission_bytes + settings.max_json_bytes
+    limit = settings.max_submission_bytes
     if length is not None and length > limit:
         raise PayloadTooLarge(
             f"The upload is larger than the limit of {mb(limit)} for one submission. Nothing "

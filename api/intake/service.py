@@ -115,7 +115,7 @@ class IntakeContext:
     def multipart_limits(self) -> MultipartLimits:
         s = self.settings
         return MultipartLimits(
-            max_body_bytes=s.max_submission_bytes + s.max_json_bytes,
+            max_body_bytes=s.max_submission_bytes,
             max_parts=s.max_files_per_submission + 8,
         )
 

@@ -42,6 +42,7 @@ from api.core.models import utcnow
 from api.core.settings import Settings
 from api.intake import filetypes
 from api.intake.files import TypeMismatch, check_filename
+from api.intake.guards import ConnectionDropped
 from api.intake.multipart import mb
 from api.storage.base import BlobStorage, generate_name
 from api.storage.pending import delete_after_commit, delete_on_rollback
@@ -193,7 +194,7 @@ async def receive_segment(
                 if extra is not None:
                     extra.update(chunk)
                 await writer.write(chunk)
-        except ClientDisconnect:
+        except (ClientDisconnect, ConnectionDropped):
             if checksum is not None or received == 0:
                 raise
             interrupted = True

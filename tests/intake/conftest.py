@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,6 +16,7 @@ from api.app import create_app
 from api.auth.roles import Role
 from api.core.settings import Settings
 from api.storage import BlobStorage, get_storage
+from tests.conftest import DbUnderTest
 from tests.factories import StaffHandle, create_recovery_key_text, create_staff
 
 
@@ -42,3 +45,29 @@ def make_intake(settings: Settings, engine: Engine) -> Iterator[Intake]:
 @pytest.fixture
 def intake(settings: Settings, engine: Engine) -> Iterator[Intake]:
     yield from make_intake(settings, engine)
+
+
+@pytest.fixture
+def intake_with(database: DbUnderTest, engine: Engine, tmp_path: Path
+                ) -> Iterator[Callable[..., Intake]]:
+    """Build an intake app with some settings overridden (limits, rates)."""
+    made: list[Iterator[Intake]] = []
+
+    def build(**overrides: Any) -> Intake:
+        settings = database.make_settings(tmp_path / f"data{len(made)}", **overrides)
+        gen = make_intake(settings, engine) if not made else _no_new_keys(settings, engine)
+        made.append(gen)
+        return next(gen)
+
+    yield build
+    for gen in made:
+        for _ in gen:
+            pass
+
+
+def _no_new_keys(settings: Settings, engine: Engine) -> Iterator[Intake]:
+    with Session(engine) as s:
+        staff = create_staff(s, Role.CASEWORKER, on_intake_duty=True, settings=settings)
+    app = create_app(settings, engine)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Intake(client, settings, engine, get_storage(settings), "", staff)

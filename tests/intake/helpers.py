@@ -87,3 +87,47 @@ def read_back(session: Session, storage: BlobStorage, case_id: uuid.UUID,
         for a in atts
     ]
     return payloads, files
+
+
+async def asgi_interrupted(app: Any, method: str, path: str, headers: dict[str, str],
+                           chunks: list[bytes]) -> int | None:
+    """Send ``chunks`` and then drop the connection (http.disconnect) mid-body.
+
+    Returns the response status if the app answered, else None.
+    """
+    queue: list[dict[str, Any]] = [
+        {"type": "http.request", "body": c, "more_body": True} for c in chunks
+    ]
+    status: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        if queue:
+            return queue.pop(0)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(int(message["status"]))
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 5555), "server": ("testserver", 80),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    await app(scope, receive, send)
+    return status[0] if status else None
+
+
+def stored_state(engine: Any, storage: BlobStorage) -> dict[str, int]:
+    """Row counts of every intake table plus the number of blobs (complete or partial)."""
+    from sqlalchemy import text
+
+    counts: dict[str, int] = {}
+    with engine.connect() as conn:
+        for table in ("cases", "submission", "attachment", "receipt", "case_key_wrap",
+                      "upload", "upload_segment", "case_message", "followup_session"):
+            sql = text(f'SELECT count(*) FROM "{table}"')  # noqa: S608 (fixed names)
+            counts[table] = int(conn.execute(sql).scalar_one())
+    counts["blobs"] = sum(1 for _ in storage.iter_blobs())
+    return counts
