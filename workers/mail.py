@@ -47,7 +47,9 @@ def compose(settings: Settings, to: str, note: Notification) -> EmailMessage:
 def send(settings: Settings, msg: EmailMessage) -> None:
     if not settings.smtp_host:
         raise RuntimeError("DOKAZ_SMTP_HOST is not set")
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port,
+    # A fixed EHLO name: the default (getfqdn) would tell the relay the machine's host name,
+    # which an onion service must not give away, and can stall on reverse DNS.
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, local_hostname="localhost",
                       timeout=settings.smtp_timeout_seconds) as smtp:
         if settings.smtp_starttls:
             smtp.starttls()

@@ -30,3 +30,18 @@ def make_worker(job_settings: Settings, engine: Engine) -> object:
         return Worker(job_settings, engine, **kwargs)  # type: ignore[arg-type]
 
     return make
+
+
+def submit_with_file(client: object, canary: str) -> dict[str, object]:
+    """A real multipart submission whose narrative, filename and file bytes hold ``canary``."""
+    import json
+
+    from tests.factories import sample_report
+
+    report = sample_report(narrative=f"{canary} was detained by {canary}-officer.")
+    files = [("files", (f"{canary}.txt", f"file bytes {canary}".encode(), "text/plain"))]
+    response = client.post("/api/v1/submissions",  # type: ignore[attr-defined]
+                           data={"submission": json.dumps(report)}, files=files)
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body

@@ -44,7 +44,8 @@ def plan_digests(ctx: JobContext, payload: Empty) -> None:
         if overdue_total is None:
             overdue_total = sum(case_queries.overdue_by_assignee(session, ctx.settings,
                                                                  now).values())
-        key = f"digest:{sub.id}:{now:%Y-%m-%dT%H:%M}"
+        # One digest per window, named by where the window starts (stable on retries).
+        key = f"digest:{sub.id}:{sub.last_digest_at.timestamp():.6f}"
         sub.last_digest_at = now
         if new or overdue_total:
             note = Notification(subscription_id=sub.id, template=NotificationTemplate.DIGEST,

@@ -1,0 +1,146 @@
+"""Digest and service-level emails through a real SMTP server (aiosmtpd), content-free."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, update
+from sqlmodel import Session, select
+
+from api.app import create_app
+from api.auth.roles import Role
+from api.cases.models import Case
+from api.core.db import unit_of_work
+from api.core.models import utcnow
+from api.core.settings import Settings
+from api.jobs import service
+from api.jobs.models import DONE, QUEUED, Job, NotificationSubscription
+from tests.factories import create_recovery_key_text, create_staff
+from tests.jobs.conftest import submit_with_file
+from workers.registry import runnable
+from workers.runner import Worker
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((list(envelope.rcpt_tos), bytes(envelope.content)))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def mail_settings(job_settings: Settings, smtp: tuple[Inbox, int]) -> Settings:
+    return job_settings.model_copy(update={
+        "smtp_host": "127.0.0.1", "smtp_port": smtp[1], "smtp_starttls": False,
+        "smtp_from": "dokaz@example.org", "staff_url": "https://staff.example.org/",
+    })
+
+
+def _worker(settings: Settings, engine: Engine) -> Worker:
+    return Worker(settings, engine, schedule=False, specs=runnable(settings))
+
+
+def test_digest_and_sla_emails_carry_counts_only(
+    engine: Engine, mail_settings: Settings, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp
+    canary = "CANARYq7Zx"
+    with Session(engine, expire_on_commit=False) as s:
+        create_recovery_key_text(s)
+        staff = create_staff(s, Role.CASEWORKER, settings=mail_settings)
+        service.subscribe(s, staff.id, "duty@example.org", 60)
+        s.exec(update(NotificationSubscription).values(
+            last_digest_at=utcnow() - timedelta(hours=2)))
+        s.commit()
+    app = create_app(mail_settings, engine)
+    with TestClient(app) as client:
+        refs = [str(submit_with_file(client, f"{canary}{i}")["reference"]) for i in range(3)]
+    with unit_of_work(engine) as s:
+        first = s.exec(select(Case).where(Case.reference == refs[0])).one()
+        first.urgent = True
+        overdue = s.exec(select(Case).where(Case.reference == refs[1])).one()
+        overdue.assignee_id = staff.id
+        overdue.state_changed_at = utcnow() - timedelta(days=30)
+
+    with unit_of_work(engine) as s:
+        service.enqueue(s, "plan_digests", settings=mail_settings)
+        service.enqueue(s, "plan_sla_reminders", settings=mail_settings)
+    assert _worker(mail_settings, engine).drain() == 4  # 2 planners, 2 sends
+
+    assert len(inbox.messages) == 2
+    texts = {}
+    for rcpts, raw in inbox.messages:
+        assert rcpts == ["duty@example.org"]
+        msg = message_from_bytes(raw)
+        texts[str(msg["Subject"])] = raw.decode()
+        body = raw.decode().lower()
+        assert canary.lower() not in body
+        for ref in refs:
+            assert ref.lower() not in body and ref.replace("-", "").lower() not in body
+        assert "by-hm" not in body and "detain" not in body and "https://staff.example.org/" in body
+    assert set(texts) == {"Dokaz: 3 new submissions, 1 urgent",
+                          "Dokaz: 1 case assigned to you overdue"}
+    assert "1 open case is past their service level" in texts[
+        "Dokaz: 3 new submissions, 1 urgent"]
+
+    # Next window: no new case, one still overdue; the reminder is once a day.
+    with unit_of_work(engine) as s:
+        s.exec(update(Case).values(
+            created_at=utcnow() - timedelta(hours=3)))
+        s.exec(update(NotificationSubscription).values(
+            last_digest_at=utcnow() - timedelta(hours=2)))
+        for kind in ("plan_digests", "plan_sla_reminders"):
+            service.enqueue(s, kind, settings=mail_settings)
+    _worker(mail_settings, engine).drain()
+    assert len(inbox.messages) == 3  # the overdue count alone makes a digest
+    assert "Dokaz: 0 new submissions" in inbox.messages[-1][1].decode()
+    with unit_of_work(engine) as s:
+        for job in s.exec(select(Job)).all():
+            assert job.status == DONE
+            assert set(job.payload) <= {"subscription_id", "template", "new", "urgent",
+                                        "overdue"}
+
+
+def test_smtp_outage_is_retried_with_the_error_type_only(
+    engine: Engine, mail_settings: Settings
+) -> None:
+    with Session(engine, expire_on_commit=False) as s:
+        staff = create_staff(s, Role.COORDINATOR, settings=mail_settings)
+        sub = service.subscribe(s, staff.id, "c@example.org", 60)
+        s.commit()
+        sub_id = sub.id
+    down = mail_settings.model_copy(update={"smtp_port": _free_port()})
+    with unit_of_work(engine) as s:
+        job_id = service.enqueue(s, "send_notification", {
+            "subscription_id": str(sub_id), "template": "digest", "new": 2}, settings=down)
+    _worker(down, engine).drain(max_jobs=1)
+    with unit_of_work(engine) as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        assert (job.status, job.attempts, job.last_error) == (
+            QUEUED, 1, "ConnectionRefusedError")
