@@ -133,7 +133,9 @@ def after_outcome(session: Session, work: Callable[[Engine], None]) -> None:
     """Run ``work(engine)`` once this session's transaction has ended, committed or not.
 
     It runs in its own transaction(s) after the DBAPI commit or rollback, so it neither
-    joins the caller's fate nor waits for the caller's SQLite write lock.
+    joins the caller's fate nor waits for the caller's SQLite write lock. ``work`` must
+    capture plain values, never ORM objects of ``session``: touching an expired object
+    would reopen a transaction on ``session`` (and on SQLite wait for our own lock).
     """
     pending: list[Callable[[Engine], None]] | None = session.info.get(_AFTER_OUTCOME)
     if pending is None:

@@ -52,7 +52,7 @@ class Principal:
     def private_key(self) -> bytes:
         """The staff X25519 private key (32 bytes). Do not store or log it."""
         if self._session_key is None or not self._token:
-            raise Unauthorized("This session holds no key. Please sign in again.")
+            raise login_service.unauthorized("This session holds no key. Please sign in again.")
         return decrypt_for_session(self._session_key, self._token, str(self.session_id))
 
     def __reduce__(self) -> tuple[object, ...]:
@@ -78,15 +78,14 @@ def bearer_token(request: Request) -> str | None:
         return None
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        raise Unauthorized("Send the token as 'Authorization: Bearer <token>'.",
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise login_service.unauthorized("Send the token as 'Authorization: Bearer <token>'.")
     return value.strip()
 
 
 def _principal(request: Request, session: DbSession, token: str) -> Principal:
     if token.startswith(PARTNER_KEY_PREFIX):
-        raise Unauthorized("This needs a staff sign-in; partner API keys cannot be used here.",
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise login_service.unauthorized(
+            "This needs a staff sign-in; partner API keys cannot be used here.")
     now = clock_of(request.app.state).now()
     row, user = login_service.authenticate(session, _settings(request), token, now)
     return Principal(user_id=user.id, username=user.username, role=Role(user.role),
@@ -96,8 +95,7 @@ def _principal(request: Request, session: DbSession, token: str) -> Principal:
 def current_staff(request: Request, session: DbSession) -> Principal:
     token = bearer_token(request)
     if token is None:
-        raise Unauthorized("Please sign in: this needs a staff session token.",
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise login_service.unauthorized("Please sign in: this needs a staff session token.")
     return _principal(request, session, token)
 
 

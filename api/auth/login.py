@@ -48,6 +48,10 @@ LOGIN_FAILED_MESSAGE = (
 )
 
 
+def unauthorized(message: str) -> Unauthorized:
+    return Unauthorized(message, headers={"WWW-Authenticate": "Bearer"})
+
+
 @dataclass(frozen=True)
 class LoginResult:
     token: str
@@ -60,14 +64,18 @@ class LoginResult:
 
 def _fail(session: Session, settings: Settings, key: str, now: datetime,
           user: StaffUser | None, reason: str) -> Unauthorized:
+    # Plain values only: the work runs after the rollback has expired every ORM object.
+    user_id = user.id if user else None
+    # The attempted name is recorded only when it is an account: an unknown "name" is
+    # often a password typed into the wrong field, and the log is permanent.
+    target = user.username if user else None
+
     def work(engine: Engine) -> None:
         throttle.count_failure(engine, key, now)
-        # The attempted name is recorded only when it is an account: an unknown "name"
-        # is often a password typed into the wrong field, and the log is permanent.
         record_separately(
-            engine, action=actions.LOGIN_FAILED,
-            actor_id=user.id if user else None, actor_kind="staff" if user else "anonymous",
-            target=user.username if user else None, details={"reason": reason}, now=now,
+            engine, action=actions.LOGIN_FAILED, actor_id=user_id,
+            actor_kind="staff" if user_id else "anonymous", target=target,
+            details={"reason": reason}, now=now,
         )
 
     after_outcome(session, work)
@@ -127,27 +135,27 @@ def authenticate(
     """The live session and user for a bearer token, or a 401 saying why not."""
     again = " Please sign in again."
     if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
-        raise Unauthorized("This is not a staff session token." + again)
+        raise unauthorized("This is not a staff session token." + again)
     row = repository.session_by_token_hash(session, session_token_hash(token))
     if row is None:
-        raise Unauthorized("This session is not known (it may have been removed)." + again)
+        raise unauthorized("This session is not known (it may have been removed)." + again)
     if row.revoked_at is not None or row.session_key is None:
-        raise Unauthorized("This session was ended (signed out or revoked)." + again)
+        raise unauthorized("This session was ended (signed out or revoked)." + again)
     if row.expires_at <= now:
         _wipe_later(session, row.id, now, "expired")
-        raise Unauthorized(
+        raise unauthorized(
             f"Sessions last at most {settings.session_absolute_hours} hours; "
             "this one has expired." + again
         )
     if row.last_seen_at + timedelta(minutes=settings.session_idle_minutes) <= now:
         _wipe_later(session, row.id, now, "idle")
-        raise Unauthorized(
+        raise unauthorized(
             f"This session expired after {settings.session_idle_minutes} minutes "
             "without activity." + again
         )
     user = repository.get_staff(session, row.user_id)
     if user is None or user.disabled_at is not None or Role(user.role) not in ACCOUNT_ROLES:
-        raise Unauthorized("This account is disabled." + again)
+        raise unauthorized("This account is disabled." + again)
     if now - row.last_seen_at >= TOUCH_EVERY:
         row.last_seen_at = now  # written with the request; at most once a minute
         session.add(row)
