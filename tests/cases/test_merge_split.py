@@ -1,0 +1,98 @@
+"""Merge and split move content between case keys; everything stays readable and linked."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from api.cases import attachments, merge, service
+from api.cases.models import Case, CaseLink
+from api.cases.schemas import TransitionIn
+from api.cases.transitions import transition
+from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from api.core.settings import Settings
+from tests.cases.factory import Staff, jpeg_with_gps, make_case
+
+
+def _read_file(session: Session, staff: Staff, who: str, case_id: object, att: object,
+               settings: Settings) -> bytes:
+    dl = attachments.download(session, staff.p(who), case_id, att, settings)  # type: ignore[arg-type]
+    return b"".join(dl.chunks)
+
+
+def test_merge_moves_and_reseals(session: Session, settings: Settings, staff: Staff) -> None:
+    target = make_case(session, settings, wrap_to=[staff.coord, staff.cw],
+                       payload={"narrative": "target report"})
+    source = make_case(session, settings, wrap_to=[staff.coord, staff.cw2], submissions=2,
+                       payload={"narrative": "source report"},
+                       files=[("photo.jpg", "image/jpeg", jpeg_with_gps())],
+                       messages=["source message"])
+    # A clean copy made before the merge moves along with its original.
+    derived, _ = attachments.make_derivative(session, staff.p("coord"), source.id,
+                                             source.attachments[0], settings)
+    session.commit()
+    merge.merge(session, staff.p("coord"), target.id, source.id, settings, "same person")
+    session.commit()
+
+    detail = service.detail(session, staff.p("cw"), target.id)
+    assert sorted(s.payload["narrative"] for s in detail.submissions) == [
+        "source report", "source report", "target report"]
+    assert [m.body for m in detail.messages] == ["source message"]
+    assert {a.id for a in detail.attachments} == {source.attachments[0], derived.id}
+    # cw never had the source's key, yet reads its moved file under the target's key.
+    assert _read_file(session, staff, "cw", target.id, source.attachments[0],
+                      settings) == jpeg_with_gps()
+    assert _read_file(session, staff, "cw", target.id, derived.id, settings)[:2] == b"\xff\xd8"
+
+    src = session.get(Case, source.id)
+    assert src is not None and src.state == "duplicate" and src.merged_into_id == target.id
+    link = session.exec(select(CaseLink).where(CaseLink.source_case_id == source.id)).one()
+    assert link.kind == "merged_into" and link.submission_ids.count(",") == 1
+    # The duplicate keeps its history and is still readable; it cannot simply be reopened.
+    old = service.detail(session, staff.p("cw2"), source.id)
+    assert old.submissions == [] and [e.kind for e in old.events][-1] == "merge"
+    assert old.events[-1].comment == "same person"
+    with pytest.raises(Conflict):
+        transition(session, staff.p("coord"), source.id, TransitionIn(to="triage"), settings)
+    session.rollback()
+    with pytest.raises(Conflict):
+        merge.merge(session, staff.p("coord"), target.id, source.id, settings)
+
+
+def test_merge_needs_both_keys(session: Session, settings: Settings, staff: Staff) -> None:
+    target = make_case(session, settings, wrap_to=[staff.coord])
+    source = make_case(session, settings, wrap_to=[staff.cw2])
+    with pytest.raises(Forbidden):
+        merge.merge(session, staff.p("coord"), target.id, source.id, settings)
+    session.rollback()
+    with pytest.raises(InvalidInput):
+        merge.merge(session, staff.p("coord"), target.id, target.id, settings)
+
+
+def test_split_moves_to_new_key(session: Session, settings: Settings, staff: Staff) -> None:
+    made = make_case(session, settings, wrap_to=[staff.coord, staff.cw], submissions=3,
+                     files=[("doc.txt", "text/plain", b"first submission file")],
+                     messages=["stays"])
+    moved = [made.submissions[0], made.submissions[2]]
+    new = merge.split(session, staff.p("coord"), made.id, moved, settings, "two people")
+    session.commit()
+    assert new.id != made.id and new.state == "triage" and new.due_at is not None
+    new_detail = service.detail(session, staff.p("cw"), new.id)  # cw could open the original
+    assert {s.id for s in new_detail.submissions} == set(moved)
+    assert all(s.payload["narrative"].startswith("canary") for s in new_detail.submissions)
+    assert _read_file(session, staff, "cw", new.id, made.attachments[0],
+                      settings) == b"first submission file"
+    old_detail = service.detail(session, staff.p("cw"), made.id)
+    assert [s.id for s in old_detail.submissions] == [made.submissions[1]]
+    assert [m.body for m in old_detail.messages] == ["stays"]
+    with pytest.raises(NotFound):  # the file left the original case
+        attachments.download(session, staff.p("cw"), made.id, made.attachments[0], settings)
+    session.rollback()
+    link = session.exec(select(CaseLink).where(CaseLink.source_case_id == new.id)).one()
+    assert (link.kind, link.target_case_id) == ("split_from", made.id)
+    assert {str(x) for x in moved} == set(link.submission_ids.split(","))
+    # The new case has its own key: the recovery wrap and both staff wraps exist.
+    kinds = sorted(a.recipient_kind for a in new_detail.access)
+    assert kinds == ["recovery", "staff", "staff"]
+    with pytest.raises(InvalidInput):  # cannot empty the original
+        merge.split(session, staff.p("coord"), made.id, [made.submissions[1]], settings)
