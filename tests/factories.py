@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from api.auth.accounts import CLI, create_user
-from api.auth.clock import clock_of
+from api.auth.clock import Clock, clock_of
 from api.auth.models import StaffUser
 from api.auth.roles import Role
 from api.auth.totp import STEP_SECONDS, code_for_step, open_secret, step_at
@@ -144,3 +144,13 @@ def submit_report(client: Any, **overrides: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def app_clock(client: Any) -> Clock:
+    """The auth clock of a TestClient's app (advance it to test expiry without sleeping)."""
+    return clock_of(client.app.state)
+
+
+def app_settings(client: Any) -> Settings:
+    settings: Settings = client.app.state.settings
+    return settings

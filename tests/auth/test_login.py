@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from api.audit import actions
 from api.audit.models import AuditEntry
-from api.auth.clock import clock_of
 from api.auth.roles import Role
 from api.auth.totp import code_for_step, step_at
-from tests.factories import create_staff, login, login_headers, next_totp_code
+from tests.factories import (
+    app_clock,
+    create_staff,
+    login,
+    login_headers,
+    next_totp_code,
+)
 
 URL = "/api/v1/auth/login"
 
 
-def _attempt(client: TestClient, username: str, password: str, code: str) -> tuple[int, dict]:
+def _attempt(
+    client: TestClient, username: str, password: str, code: str
+) -> tuple[int, dict[str, Any]]:
     r = client.post(URL, json={"username": username, "password": password, "code": code})
     return r.status_code, r.json()
 
@@ -69,7 +77,7 @@ def test_totp_code_cannot_be_replayed(app_client: TestClient, session: Session) 
     replay, body = _attempt(app_client, cw.user.username, cw.password, code)
     assert replay == 401 and "only once" in body["error"]["message"]
     # An older code of the allowed window is refused too: steps only move forward.
-    step = step_at(clock_of(app_client.app.state).now())
+    step = step_at(app_clock(app_client).now())
     older = code_for_step(cw.totp_secret, step - 1)
     assert _attempt(app_client, cw.user.username, cw.password, older)[0] == 401
     # The factory finds the next unused step (moving the test clock when needed).
@@ -79,7 +87,7 @@ def test_totp_code_cannot_be_replayed(app_client: TestClient, session: Session) 
 
 def test_code_outside_drift_window_is_refused(app_client: TestClient, session: Session) -> None:
     cw = create_staff(session, Role.CASEWORKER)
-    step = step_at(clock_of(app_client.app.state).now())
+    step = step_at(app_clock(app_client).now())
     far = code_for_step(cw.totp_secret, step + 3)
     assert _attempt(app_client, cw.user.username, cw.password, far)[0] == 401
 
@@ -106,7 +114,7 @@ def test_per_account_throttle_shared_between_processes(
         _attempt(first, "ghost-user", "wrong-password-here", "123456")
     assert _attempt(first, "ghost-user", "wrong-password-here", "123456")[0] == 429
     # After the window the account can sign in again.
-    clock_of(second.app.state).advance(3601)
+    app_clock(second).advance(3601)
     login(second, cw)
 
 

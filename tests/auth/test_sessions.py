@@ -9,14 +9,13 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from api.auth import login as login_service
-from api.auth.clock import clock_of
 from api.auth.dependencies import Principal
 from api.auth.models import StaffSession
 from api.auth.roles import Role
 from api.core.errors import Unauthorized
 from crypto.errors import DecryptionError
 from crypto.staff_keys import decrypt_for_session, unseal_private_key
-from tests.factories import create_staff, login, login_headers
+from tests.factories import app_clock, app_settings, create_staff, login, login_headers
 
 ME = "/api/v1/auth/me"
 
@@ -36,7 +35,7 @@ def _session_row(session: Session, session_id: str) -> StaffSession:
 def test_idle_timeout(app_client: TestClient, session: Session) -> None:
     cw = create_staff(session, Role.CASEWORKER)
     body = login(app_client, cw)
-    clock = clock_of(app_client.app.state)
+    clock = app_clock(app_client)
     clock.advance(29 * 60)
     assert app_client.get(ME, headers=_bearer(body["token"])).status_code == 200
     clock.advance(29 * 60)  # activity above moved the idle deadline
@@ -53,7 +52,7 @@ def test_idle_timeout(app_client: TestClient, session: Session) -> None:
 def test_absolute_lifetime(app_client: TestClient, session: Session) -> None:
     cw = create_staff(session, Role.CASEWORKER)
     body = login(app_client, cw)
-    clock = clock_of(app_client.app.state)
+    clock = app_clock(app_client)
     for _ in range(12 * 60 // 20 - 1):  # active every 20 minutes for almost 12 hours
         clock.advance(20 * 60)
         assert app_client.get(ME, headers=_bearer(body["token"])).status_code == 200
@@ -165,8 +164,8 @@ def test_authenticate_refuses_a_revoked_session_before_any_key_use(
     cw = create_staff(session, Role.CASEWORKER)
     body = login(app_client, cw)
     app_client.post("/api/v1/auth/logout", headers=_bearer(body["token"]))
-    settings = app_client.app.state.settings
+    settings = app_settings(app_client)
     with pytest.raises(Unauthorized):
         login_service.authenticate(session, settings, body["token"],
-                                   clock_of(app_client.app.state).now())
+                                   app_clock(app_client).now())
     session.rollback()
