@@ -4,8 +4,8 @@ Which records may be counted is decided here, in one place (``_BASE``):
 
 * the case is in a countable state (``DOKAZ_STATS_COUNTABLE_STATES``), not merged into
   another case and not crypto-shredded;
-* the person is a victim whose *current* consent (latest version per person, scope and
-  mechanism) to ``aggregate_statistics`` is not revoked. Consent recorded by a submitter
+* the person is a victim whose *current* consent (latest version per person and scope)
+  to ``aggregate_statistics`` is not revoked. Consent recorded by a submitter
   for someone else at intake (``submission.consent_scopes``) is not enough: only the
   person's own recorded consent counts;
 * a case (``cases_by_state_region_month``) counts only if it has victims and every one of
@@ -36,7 +36,7 @@ WITH consent_now AS (
       AND NOT EXISTS (
           SELECT 1 FROM case_consent nx
           WHERE nx.person_id = cc.person_id AND nx.scope = cc.scope
-            AND nx.mechanism = cc.mechanism AND nx.version > cc.version)
+            AND nx.version > cc.version)
 ),
 base_cases AS (
     SELECT c.id, c.state, c.region, c.period_start_month FROM cases c

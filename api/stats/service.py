@@ -114,6 +114,7 @@ def refresh(session: Session, settings: Settings | None = None,
             {"release_id": release.id, "table_id": spec.id, "coord": "|".join(c),
              "count": n, "suppressed": hidden, "primary": primary}
             for c, (n, hidden, primary) in cells.items()
+            if n or hidden  # an absent cell is a published zero: most of a grid is empty
         )
     repository.add_release(session, release, rows)
     repository.prune_releases(session, settings.stats_releases_kept)
