@@ -1,0 +1,1 @@
+"""Encrypted, consistent backups of the database and the blob store (``dokaz backup``)."""

@@ -1,0 +1,360 @@
+"""``dokaz backup`` and ``dokaz restore`` (archive format: api/backup/archive.py).
+
+Consistency: every table is read in ONE read-only snapshot transaction (PostgreSQL
+REPEATABLE READ; SQLite a deferred read transaction on a WAL database, which does not
+block writers). The blobs saved are exactly those the snapshot's rows name (attachments,
+uploads, upload segments); blobs are write-once, so a named blob read later is the same
+bytes. A blob deleted between the snapshot and its copy (a case shredded meanwhile) is
+listed as missing in the manifest and reported, never silently skipped.
+
+Rows are dumped engine-neutrally as JSON lines (bytes base64, times ISO 8601), so a
+backup of the embedded SQLite installation restores into PostgreSQL and back.
+
+Restore goes into an EMPTY database migrated to the same schema revision and an empty
+blob store, in one transaction: any failure (wrong key, damaged archive, a hash that does
+not match the manifest) rolls the rows back and deletes the blobs written so far.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    LargeBinary,
+    Table,
+    Uuid,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session, SQLModel
+
+import api.models  # noqa: F401  (the whole schema)
+from api.backup.archive import (
+    BLOB,
+    MANIFEST,
+    TABLE,
+    ArchiveError,
+    EntryWriter,
+    b64,
+    entries,
+    key_context,
+    read_header,
+    write_header,
+)
+from api.core import migrations
+from api.core.models import utcnow
+from api.core.settings import Settings
+from api.keys.repository import active_recovery_key
+from api.storage import BlobStorage, get_storage
+from crypto.errors import CryptoError
+from crypto.keys import DataKey
+from crypto.recovery import parse_recovery_key, recovery_public_key
+from crypto.sealed import unwrap_data_key, wrap_data_key
+from crypto.stream import EncryptingWriter
+
+ROWS_PER_CHUNK = 500
+SKIP_TABLES = {"alembic_version"}
+
+
+class BackupError(Exception):
+    """A backup or restore cannot proceed; the message says why and what to do."""
+
+
+def _tables() -> list[Table]:
+    return [t for t in SQLModel.metadata.sorted_tables if t.name not in SKIP_TABLES]
+
+
+# ---- values <-> JSON ----
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return b64(bytes(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _decode(table: Table, name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    col_type = table.c[name].type
+    impl = getattr(col_type, "impl", col_type)
+    if isinstance(impl, LargeBinary):
+        return base64.b64decode(value)
+    if isinstance(impl, DateTime):
+        return datetime.fromisoformat(value)
+    if isinstance(impl, Date):
+        return date.fromisoformat(value)
+    if isinstance(impl, Uuid):
+        return uuid.UUID(value)
+    if isinstance(impl, JSON):
+        return value
+    return value
+
+
+# ---- backup ----
+
+
+def _snapshot_engine(settings: Settings, engine: Engine) -> Engine:
+    """An engine whose transactions are read-only snapshots that do not block writers."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        snap = create_engine(url, poolclass=NullPool,
+                             connect_args={"isolation_level": None, "timeout": 15})
+
+        @event.listens_for(snap, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN DEFERRED")
+
+        return snap
+    return create_engine(url, poolclass=NullPool,
+                         isolation_level="REPEATABLE READ").execution_options(
+        postgresql_readonly=True)
+
+
+def _table_chunks(conn: Connection, table: Table) -> Iterator[bytes]:
+    order = list(table.primary_key.columns)
+    rows: list[str] = []
+    for row in conn.execute(select(table).order_by(*order)).mappings():
+        rows.append(json.dumps({k: _encode(v) for k, v in row.items()}, sort_keys=True))
+        if len(rows) == ROWS_PER_CHUNK:
+            yield ("\n".join(rows) + "\n").encode()
+            rows = []
+    if rows:
+        yield ("\n".join(rows) + "\n").encode()
+
+
+def _referenced_blobs(conn: Connection) -> list[str]:
+    from api.storage.sweep import referenced_names
+
+    with Session(bind=conn) as session:
+        return sorted(referenced_names(session))
+
+
+def create_backup(settings: Settings, engine: Engine, out: Path) -> str:
+    if out.exists():
+        raise BackupError(f"{out} already exists; choose a new file name.")
+    storage = get_storage(settings)
+    with Session(engine) as session:
+        recovery = active_recovery_key(session)
+        if recovery is None:
+            raise BackupError("No organisation recovery key: run `dokaz keys init` first.")
+        public, fingerprint = recovery.public_key, recovery.fingerprint
+    backup_id = secrets.token_bytes(16)
+    key = DataKey.generate()
+    header = {
+        "format": "dokaz-backup", "version": 1, "backup_id": backup_id.hex(),
+        "created_at": utcnow().isoformat(), "recovery_fingerprint": fingerprint,
+        "schema_revision": migrations.current_revision(engine),
+        "wrapped_key": b64(wrap_data_key(public, key, key_context(backup_id))),
+    }
+    part = out.with_name(out.name + ".part")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write_header(f, header)
+            writer = EncryptingWriter(f, backup_id, key)
+            manifest = _write_body(EntryWriter(writer), _snapshot_engine(settings, engine),
+                                   storage)
+            writer.finish()
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(part, out)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    rows = sum(t["rows"] for t in manifest["tables"].values())
+    missing = manifest["missing_blobs"]
+    return (f"{len(manifest['tables'])} tables, {rows} rows, {len(manifest['blobs'])} blobs"
+            + (f"; {len(missing)} blobs deleted during the backup were left out" if missing
+               else ""))
+
+
+def _write_body(w: EntryWriter, snap: Engine, storage: BlobStorage) -> dict[str, Any]:
+    manifest: dict[str, Any] = {"tables": {}, "blobs": {}, "missing_blobs": []}
+    try:
+        with snap.connect() as conn, conn.begin():
+            manifest["revision"] = MigrationContext.configure(conn).get_current_revision()
+            for table in _tables():
+                digest, count = hashlib.sha256(), 0
+                for chunk in _table_chunks(conn, table):
+                    w.entry(TABLE, table.name, chunk)
+                    digest.update(chunk)
+                    count += chunk.count(b"\n")
+                manifest["tables"][table.name] = {"rows": count, "sha256": digest.hexdigest()}
+            names = _referenced_blobs(conn)
+    finally:
+        snap.dispose()
+    for name in names:
+        if not storage.exists(name):
+            manifest["missing_blobs"].append(name)
+            continue
+        size = storage.size(name)
+        digest = hashlib.sha256()
+        w.begin(BLOB, name, size)
+        with storage.open_reader(name) as src:
+            left = size
+            while left:
+                data = src.read(min(1024 * 1024, left))
+                if not data:
+                    raise BackupError("a blob changed size while it was copied; run again")
+                digest.update(data)
+                w.write(data)
+                left -= len(data)
+        manifest["blobs"][name] = {"size": size, "sha256": digest.hexdigest()}
+    w.entry(MANIFEST, "manifest", json.dumps(manifest, sort_keys=True).encode())
+    return manifest
+
+
+# ---- restore ----
+
+
+def _open_key(header: dict[str, Any], key_text: str) -> DataKey:
+    try:
+        private = parse_recovery_key(key_text)
+    except CryptoError as exc:
+        raise BackupError(f"the recovery key is not valid: {exc}") from None
+    from api.keys.service import fingerprint
+
+    if fingerprint(recovery_public_key(private)) != header.get("recovery_fingerprint"):
+        raise BackupError("this recovery key is not the one the backup was sealed to "
+                          f"(backup expects fingerprint {header.get('recovery_fingerprint')})")
+    backup_id = bytes.fromhex(header["backup_id"])
+    try:
+        return unwrap_data_key(private, base64.b64decode(header["wrapped_key"]),
+                               key_context(backup_id))
+    except CryptoError:
+        raise BackupError("the backup key cannot be opened: the archive is damaged") from None
+
+
+def _check_revision(revision: object) -> None:
+    head = migrations.head_revision()
+    if revision != head:
+        raise BackupError(f"the backup is of schema revision {revision}, this build is at "
+                          f"{head}: restore with the matching Dokaz version.")
+
+
+def _check_empty(session: Session, storage: BlobStorage) -> None:
+    for table in _tables():
+        if session.execute(select(func.count()).select_from(table)).scalar_one():
+            raise BackupError(
+                f"the database is not empty (table {table.name} has rows). Restore only into "
+                "a new, empty database: create one, point DOKAZ_DATABASE_URL at it, retry.")
+    if next(iter(storage.iter_blobs()), None) is not None:
+        raise BackupError("the blob store is not empty. Restore into an empty data directory "
+                          "or bucket.")
+
+
+def _insert_rows(session: Session, table: Table, data: bytes,
+                 deferred: list[tuple[Table, dict[str, Any]]]) -> None:
+    self_refs = [fk.parent.name for fk in table.foreign_keys if fk.column.table is table]
+    rows = []
+    for line in data.splitlines():
+        raw = json.loads(line)
+        row = {k: _decode(table, k, v) for k, v in raw.items() if k in table.c}
+        for name in self_refs:  # set after every row of the table exists
+            if row.get(name) is not None:
+                deferred.append((table, {"id": row["id"], name: row[name]}))
+                row[name] = None
+        rows.append(row)
+    if rows:
+        session.execute(table.insert(), rows)
+
+
+def restore_backup(settings: Settings, engine: Engine, archive: Path, key_text: str) -> str:
+    storage = get_storage(settings)
+    written: list[str] = []
+    try:
+        with open(archive, "rb") as src, Session(engine) as session:
+            header = read_header(src)
+            _check_revision(header.get("schema_revision"))
+            key = _open_key(header, key_text)
+            _check_empty(session, storage)
+            summary = _restore_body(session, storage, src, key,
+                                    bytes.fromhex(header["backup_id"]), written)
+            session.commit()
+    except (CryptoError, ArchiveError) as exc:
+        _delete(storage, written)
+        raise BackupError(f"the archive is damaged or incomplete: {exc}") from None
+    except BaseException:
+        _delete(storage, written)
+        raise
+    return summary
+
+
+def _delete(storage: BlobStorage, names: list[str]) -> None:
+    for name in names:
+        storage.delete(name)
+
+
+def _restore_body(session: Session, storage: BlobStorage, src: BinaryIO, key: DataKey,
+                  backup_id: bytes, written: list[str]) -> str:
+    by_name = {t.name: t for t in _tables()}
+    seen: dict[str, Any] = {}
+    blobs: dict[str, Any] = {}
+    deferred: list[tuple[Table, dict[str, Any]]] = []
+    manifest: dict[str, Any] | None = None
+    for entry in entries(src, key, backup_id):
+        if manifest is not None:
+            raise ArchiveError("data after the manifest")
+        if entry.kind == TABLE:
+            table = by_name.get(entry.name)
+            if table is None:
+                raise BackupError(f"the backup has a table this version lacks: {entry.name}")
+            data = entry.read_all()
+            stats = seen.setdefault(entry.name, {"rows": 0, "digest": hashlib.sha256()})
+            stats["rows"] += data.count(b"\n")
+            stats["digest"].update(data)
+            _insert_rows(session, table, data, deferred)
+        elif entry.kind == BLOB:
+            digest = hashlib.sha256()
+            writer = storage.open_writer(entry.name)
+            written.append(entry.name)
+            try:
+                for chunk in entry.chunks():
+                    digest.update(chunk)
+                    writer.write(chunk)
+                writer.commit()
+            except BaseException:
+                writer.abort()
+                raise
+            blobs[entry.name] = {"size": entry.size, "sha256": digest.hexdigest()}
+        elif entry.kind == MANIFEST:
+            manifest = json.loads(entry.read_all())
+        else:
+            raise ArchiveError("unknown entry kind")
+    if manifest is None:
+        raise ArchiveError("the manifest is missing")
+    _check_revision(manifest.get("revision"))
+    got = {n: {"rows": s["rows"], "sha256": s["digest"].hexdigest()} for n, s in seen.items()}
+    want = {n: t for n, t in manifest["tables"].items() if t["rows"]}
+    if got != want or blobs != manifest["blobs"]:
+        raise ArchiveError("contents do not match the manifest")
+    for table, values in deferred:
+        key_col = table.c.id
+        session.execute(update(table).where(key_col == values.pop("id")).values(**values))
+    session.flush()
+    rows = sum(t["rows"] for t in manifest["tables"].values())
+    return f"{len(want)} tables with rows, {rows} rows, {len(blobs)} blobs; hashes verified"
