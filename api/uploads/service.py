@@ -305,6 +305,7 @@ def delete_upload(session: Session, storage: BlobStorage, upload: Upload) -> Non
     for seg in repository.segments(session, upload.id):
         delete_after_commit(session, storage, seg.blob_name)
         session.delete(seg)
+    session.flush()  # segments first: no ORM relationship orders these deletes for us
     if upload.final_blob_name:
         delete_after_commit(session, storage, upload.final_blob_name)
     session.delete(upload)
