@@ -139,6 +139,8 @@ class Settings(BaseSettings):
     stats_dp_epsilon_budget: float = Field(default=10.0, gt=0)
     # Releases kept; older ones are deleted at refresh.
     stats_releases_kept: int = Field(default=3, ge=1)
+    # A new release at most this often: changes between releases come in batches.
+    stats_release_interval_hours: float = Field(default=168.0, ge=0)
 
     @field_validator("stats_min_cell")
     @classmethod

@@ -13,8 +13,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(stats, name="stats")
 
     @stats.command("refresh")
-    def refresh_cmd() -> None:
-        """Recount and protect every catalogue table now (the refresh_stats job does this)."""
+    def refresh_cmd(
+        force: bool = typer.Option(False, help="publish even within the batching interval"),
+    ) -> None:
+        """Recount and protect every catalogue table (the refresh_stats job does this)."""
         from api.core.db import make_engine, unit_of_work
         from api.core.settings import get_settings
         from api.stats import service
@@ -22,7 +24,7 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         engine = make_engine(settings)
         with unit_of_work(engine) as session:
-            release = service.refresh(session, settings)
+            release = service.refresh(session, settings, force=force)
         typer.echo(f"release {release.id} published (cells under {release.min_cell} hidden)")
 
     @stats.command("policy")

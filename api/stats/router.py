@@ -174,7 +174,9 @@ def put_policy(request: Request, session: DbSession, admin: AdminOnly, partner_i
 
 @router.post("/refresh", responses=error_responses(Unauthorized, Forbidden))
 def refresh(request: Request, session: DbSession, admin: AdminOnly) -> dict[str, object]:
-    """Recount and protect every table now (normally the ``refresh_stats`` job does it)."""
-    release = service.refresh(session, _settings(request))
+    """Publish a new release now, even within the batching interval (audited)."""
+    release = service.refresh(session, _settings(request), force=True)
+    record(session, action=service.RELEASE_FORCED, actor_id=admin.user_id,
+           target=str(release.id))
     return {"release": str(release.id), "created_at": release.created_at.isoformat(),
             "min_cell": release.min_cell}

@@ -28,7 +28,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from threading import Lock
 
 from sqlmodel import Session
@@ -56,6 +56,7 @@ from api.stats.models import StatsBudgetEntry, StatsPartnerPolicy, StatsRelease
 MODES = ("suppressed", "dp")
 # Audit action for an admin changing a partner's statistics mode or budget.
 POLICY_CHANGED = "stats.policy_changed"
+RELEASE_FORCED = "stats.release_forced"
 
 
 class StatsNotReady(ServiceUnavailable):
@@ -98,10 +99,21 @@ def protected_cells(cube: Cube, k: int) -> tuple[dict[Coord, tuple[int, bool, bo
 
 
 def refresh(session: Session, settings: Settings | None = None,
-            now: datetime | None = None) -> StatsRelease:
-    """Count, protect and store every catalogue table as one new release (flushes only)."""
+            now: datetime | None = None, *, force: bool = False) -> StatsRelease:
+    """Count, protect and store every catalogue table as one new release (flushes only).
+
+    Releases are batched: while the latest one is younger than
+    ``DOKAZ_STATS_RELEASE_INTERVAL_HOURS`` it is returned unchanged (unless ``force``).
+    Two releases differ by every case coded in between; if that is one case, comparing
+    all tables across the two releases would describe that one person. Batching makes
+    each change a group of cases. (The hourly ``refresh_stats`` job relies on this.)
+    """
     settings = settings or get_settings()
     now = now or utcnow()
+    latest = repository.latest_release(session)
+    interval = timedelta(hours=settings.stats_release_interval_hours)
+    if latest is not None and not force and now - latest.created_at < interval:
+        return latest
     last = max(month_of(now.date()), settings.stats_first_month)
     months = month_levels(settings.stats_first_month, last)
     release = StatsRelease(created_at=now, min_cell=settings.stats_min_cell,

@@ -24,7 +24,7 @@ ACTS = "/api/v1/stats/tables/acts_by_type_region_month"
 
 
 def _refresh(session: Session, settings: Settings) -> None:
-    service.refresh(session, settings)
+    service.refresh(session, settings, force=True)
     session.commit()
 
 
@@ -220,3 +220,25 @@ def test_min_cell_setting_is_honoured_and_never_below_five(
     h = partner_key(session).headers
     assert _value(stats_client, h, region="BY-MA", act_type="detention",
                   **{"from": "2021-09", "to": "2021-09"}) == 6
+
+
+def test_releases_are_batched_and_old_ones_pruned(session: Session, stats_settings: Settings
+                                                  ) -> None:
+    from datetime import timedelta
+
+    from api.core.models import utcnow
+    from api.stats import repository
+
+    now = utcnow()
+    first = service.refresh(session, stats_settings, now)
+    add_victims(session, 12, region="BY-HO")
+    # Within the interval the same release stands: one new case is never a release of its own.
+    assert service.refresh(session, stats_settings, now + timedelta(hours=1)).id == first.id
+    later = now + timedelta(hours=stats_settings.stats_release_interval_hours + 1)
+    second = service.refresh(session, stats_settings, later)
+    assert second.id != first.id
+    for i in range(stats_settings.stats_releases_kept + 1):
+        service.refresh(session, stats_settings, later + timedelta(minutes=i + 1), force=True)
+    session.commit()
+    assert repository.latest_release(session) is not None
+    assert session.get(type(first), first.id) is None  # pruned, cells with it

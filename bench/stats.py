@@ -1,0 +1,262 @@
+# ruff: noqa: S608  (SQL built from constants of this script, no outside input)
+"""Partner statistics over 1,000,000 cases in PostgreSQL: service path vs a plain GROUP BY.
+
+Builds a scratch database with the real migrations, fills it with generate_series (one
+victim per case, 1-2 acts each, detention/torture/disappearance details, perpetrators,
+consent for ~90 %), then for every catalogue table times, in the same run:
+
+* service: ``build_cube`` (the counting SQL: consent and state rules, per-person
+  contribution cap) + ``protected_cells`` (primary and hypercube secondary suppression);
+* hand-written: the GROUP BY a person would write for the same numbers (same joins and
+  consent rule, ``count(DISTINCT victim)``, no cap and no protection).
+
+Best of ``--repeat`` runs each; prints the ratio (target <= 2) and checks both give the
+same counts. Also times a partner pull answered from the stored release.
+
+    .venv/bin/python bench/stats.py [--cases 1000000] [--repeat 3] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import text
+from sqlmodel import Session
+
+from api.core import migrations
+from api.core.db import make_engine
+from api.core.settings import Settings
+from api.stats import service
+from api.stats.catalogue import TABLES, bin_value, levels_for, month_levels, month_of
+
+ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _arr(values: list[str]) -> str:
+    return "ARRAY[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def _pick(values: list[str], skew: float = 1.5) -> str:
+    # Skewed choice: the first codes are common, the last rare (small cells happen).
+    return f"({_arr(values)})[1 + floor({len(values)} * power(random(), {skew}))::int]"
+
+
+def _uuid(prefix: str, expr: str) -> str:
+    return f"('{prefix}-0000-0000-0000-' || lpad(to_hex({expr}), 12, '0'))::uuid"
+
+
+def populate(conn: psycopg.Connection[Any], n: int) -> None:
+    acts = ["arrest", "detention", "torture", "physical_assault", "disappearance",
+            "illegal_search", "death_threats", "house_arrest", "exile", "rape"]
+    regions = ["BY-HM", "BY-MI", "BY-HO", "BY-VI", "BY-BR", "BY-HR", "BY-MA", "abroad",
+               "unknown"]
+    states = ["verified", "referred", "closed", "new", "triage", "in_review", "rejected"]
+    month = ("to_char(date '2020-01-01' + floor(72 * power(random(), 0.7))::int "
+             "* interval '1 month', 'YYYY-MM')")
+    has_mechanism = conn.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'case_consent' "
+        "AND column_name = 'mechanism'").fetchone()
+    mech = has_mechanism is not None and has_mechanism[0] > 0
+    steps = [
+        ("cases", f"""INSERT INTO cases (id, reference, state, priority, urgent, urgency_reasons,
+            region, period_start_month, received_on, version, state_changed_at, created_at,
+            updated_at, priority_rank)
+            SELECT {_uuid('00000001', 'i')}, 'B-' || i, {_pick(states, 0.8)}, 'normal', false,
+            '', {_pick(regions)}, {month}, date '2024-01-01', 1, now(), now(), now(), 1
+            FROM generate_series(1, {n}) i"""),
+        ("case_person", f"""INSERT INTO case_person (id, case_id, role, sex, age_band, sealed)
+            SELECT {_uuid('00000002', 'i')}, {_uuid('00000001', 'i')}, 'victim',
+            {_pick(['male', 'female', 'unknown', 'other'], 2)},
+            {_pick(['age_20_29', 'age_30_39', 'age_40_49', 'age_50_59', 'age_10_19',
+                    'age_60_69', 'age_70_79'])}, '\\x01'::bytea
+            FROM generate_series(1, {n}) i"""),
+        ("case_act", f"""INSERT INTO case_act (id, case_id, victim_id, act_type, start_month,
+            region, sealed)
+            SELECT {_uuid('00000003', 'i')}, c.id, {_uuid('00000002', 'i')},
+            {_pick(acts)}, c.period_start_month, c.region, '\\x01'::bytea
+            FROM generate_series(1, {n}) i
+            JOIN cases c ON c.id = {_uuid('00000001', 'i')}"""),
+        ("case_act (second acts)", f"""INSERT INTO case_act (id, case_id, victim_id, act_type,
+            start_month, region, sealed)
+            SELECT {_uuid('00000004', 'i')}, {_uuid('00000001', 'i')},
+            {_uuid('00000002', 'i')}, {_pick(acts)}, {month}, {_pick(regions)}, '\\x01'::bytea
+            FROM generate_series(1, {n}) i WHERE i % 10 < 3"""),
+        ("case_detention", f"""INSERT INTO case_detention (act_id, case_id, facility_type,
+            ongoing, sealed)
+            SELECT a.id, a.case_id, {_pick(['rovd', 'ivs', 'tsip', 'sizo_mvd', 'sizo_kgb',
+                                             'prison', 'correctional_colony', 'police_van',
+                                             'unofficial_place'])}, false, '\\x01'::bytea
+            FROM case_act a WHERE a.act_type IN ('detention', 'arrest')"""),
+        ("case_code", f"""INSERT INTO case_code (id, case_id, subject_id, vocab, code)
+            SELECT gen_random_uuid(), a.id_case, a.id, 'torture_method', m.code FROM
+            (SELECT id, case_id AS id_case, 1 + floor(3 * random())::int AS k FROM case_act
+             WHERE act_type IN ('torture', 'physical_assault')) a
+            CROSS JOIN LATERAL (SELECT DISTINCT {_pick(['beating', 'forced_postures',
+                'sleep_deprivation', 'threats_against_family', 'electric_shock',
+                'asphyxiation', 'overcrowding', 'denial_of_medical_care'])} AS code
+                FROM generate_series(1, a.k)) m"""),
+        ("case_involvement", f"""INSERT INTO case_involvement (id, case_id, act_id,
+            perpetrator_type, sealed)
+            SELECT gen_random_uuid(), a.case_id, a.id, {_pick(['police', 'omon', 'gubopik',
+                'intelligence_service', 'prison_officials', 'plain_clothes', 'judiciary'])},
+            '\\x01'::bytea FROM case_act a"""),
+        ("case_disappearance", f"""INSERT INTO case_disappearance (act_id, case_id,
+            last_seen_month, region, current_status, wgeid_urgent, sealed)
+            SELECT a.id, a.case_id, a.start_month, a.region,
+            {_pick(['still_missing', 'found_alive_in_detention', 'dead', 'released'])}, false,
+            '\\x01'::bytea FROM case_act a WHERE a.act_type = 'disappearance'"""),
+        ("case_consent", f"""INSERT INTO case_consent (id, case_id, person_id, scope,
+            {'mechanism, ' if mech else ''}version, recorded_at, revoked_at)
+            SELECT gen_random_uuid(), {_uuid('00000001', 'i')}, {_uuid('00000002', 'i')},
+            'aggregate_statistics', {"'', " if mech else ''}1, now(),
+            CASE WHEN i % 50 = 0 THEN now() END
+            FROM generate_series(1, {n}) i WHERE i % 10 <> 9"""),
+    ]
+    conn.execute("SELECT setseed(0.42)")
+    for name, sql in steps:
+        started = time.perf_counter()
+        conn.execute(sql.encode())
+        print(f"  filled {name:<24} {time.perf_counter() - started:6.1f} s")
+    conn.execute("ANALYZE")
+
+
+_CONSENT = """EXISTS (SELECT 1 FROM case_consent cc WHERE cc.person_id = p.id
+    AND cc.scope = 'aggregate_statistics' AND cc.revoked_at IS NULL
+    AND NOT EXISTS (SELECT 1 FROM case_consent nx WHERE nx.person_id = cc.person_id
+                    AND nx.scope = cc.scope AND nx.version > cc.version))"""
+_CASES = ("c.state IN ('verified', 'referred', 'closed') AND c.merged_into_id IS NULL "
+          "AND c.shredded_at IS NULL")
+_ACTS = f"""FROM case_act a JOIN case_person p ON p.id = a.victim_id
+    JOIN cases c ON c.id = p.case_id WHERE p.role = 'victim' AND {_CASES} AND {_CONSENT}"""
+_M = "COALESCE(a.start_month, c.period_start_month)"
+_R = "COALESCE(a.region, c.region)"
+
+HAND_WRITTEN = {
+    "acts_by_type_region_month":
+        f"SELECT a.act_type, {_R}, {_M}, count(DISTINCT a.victim_id) {_ACTS} GROUP BY 1, 2, 3",
+    "detentions_by_facility_region_month":
+        f"SELECT d.facility_type, {_R}, {_M}, count(DISTINCT a.victim_id) "
+        + _ACTS.replace("WHERE", "JOIN case_detention d ON d.act_id = a.id WHERE", 1)
+        + " GROUP BY 1, 2, 3",
+    "torture_methods_by_month":
+        f"SELECT k.code, {_M}, count(DISTINCT a.victim_id) "
+        + _ACTS.replace("WHERE", "JOIN case_code k ON k.subject_id = a.id AND "
+                        "k.vocab = 'torture_method' WHERE", 1) + " GROUP BY 1, 2",
+    "acts_by_perpetrator_month":
+        f"SELECT i.perpetrator_type, {_M}, count(DISTINCT a.victim_id) "
+        + _ACTS.replace("WHERE", "JOIN case_involvement i ON i.act_id = a.id WHERE", 1)
+        + " GROUP BY 1, 2",
+    "disappearances_by_status_region_month":
+        f"SELECT d.current_status, COALESCE(d.region, {_R}), COALESCE(d.last_seen_month, "
+        f"{_M}), count(DISTINCT a.victim_id) "
+        + _ACTS.replace("WHERE", "JOIN case_disappearance d ON d.act_id = a.id WHERE", 1)
+        + " GROUP BY 1, 2, 3",
+    "victims_by_sex_age_month":
+        f"SELECT p.sex, p.age_band, c.period_start_month, count(*) FROM case_person p "
+        f"JOIN cases c ON c.id = p.case_id WHERE p.role = 'victim' AND {_CASES} AND {_CONSENT} "
+        "GROUP BY 1, 2, 3",
+    "cases_by_state_region_month":
+        f"SELECT c.state, COALESCE(c.region, 'unknown'), c.period_start_month, count(*) "
+        f"FROM cases c WHERE {_CASES} "
+        "AND EXISTS (SELECT 1 FROM case_person p WHERE p.case_id = c.id AND p.role = 'victim') "
+        "AND NOT EXISTS (SELECT 1 FROM case_person p WHERE p.case_id = c.id AND "
+        f"p.role = 'victim' AND NOT {_CONSENT}) GROUP BY 1, 2, 3",
+}
+
+
+def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args()
+
+    name = f"dokaz_bench_stats_{secrets.token_hex(3)}"
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"'.encode())
+    url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+    settings = Settings(database_url=url, data_dir=Path("/tmp/dokaz-bench-stats"),
+                        kdf_profile="fast-insecure-for-tests", stats_first_month="2020-01")
+    try:
+        migrations.upgrade(settings, url=url)
+        print(f"populating {args.cases:,} cases in {name} ...")
+        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+            populate(conn, args.cases)
+            counts = {t: conn.execute(f"SELECT count(*) FROM {t}".encode()).fetchone()
+                      for t in ("cases", "case_person", "case_act", "case_code")}
+        print("  rows: " + ", ".join(f"{t} {c[0]:,}" for t, c in counts.items() if c))
+        engine = make_engine(settings, url=url)
+        months = month_levels(settings.stats_first_month, month_of(date.today()))
+        print(f"\n{'table':<40} {'cells':>6} {'hidden':>6} {'service s':>10} "
+              f"{'GROUP BY s':>10} {'ratio':>6}  same")
+        ratios = []
+        with Session(engine) as session:
+            for spec in TABLES:
+                def service_path(spec: Any = spec) -> tuple[Any, int]:
+                    cube = service.build_cube(session, spec, settings, months)
+                    _, hidden = service.protected_cells(cube, settings.stats_min_cell)
+                    return cube, hidden
+
+                def hand_written(spec: Any = spec) -> list[Any]:
+                    return list(session.execute(text(HAND_WRITTEN[spec.id])).all())
+
+                t_service, (cube, hidden) = best_of(args.repeat, service_path)
+                t_hand, rows = best_of(args.repeat, hand_written)
+                same = _same(spec, rows, cube.counts, months)
+                ratio = t_service / t_hand
+                ratios.append(ratio)
+                interior = sum(1 for c in cube.counts if "*" not in c and cube.counts[c])
+                print(f"{spec.id:<40} {interior:>6} {hidden:>6} {t_service:>10.3f} "
+                      f"{t_hand:>10.3f} {ratio:>6.2f}  {'yes' if same else 'NO'}")
+            print(f"\nworst ratio {max(ratios):.2f} (target <= 2)")
+            t_refresh, _ = best_of(1, lambda: service.refresh(session, settings))
+            session.commit()
+            service._grids.clear()
+            partner = uuid.uuid4()  # no policy row: the default, suppressed mode
+            t_pull, result = best_of(1, lambda: service.answer(
+                session, settings, partner, "acts_by_type_region_month",
+                {"region": "BY-HM", "from": "2021-01", "to": "2021-12"}))
+            t_pull2, _ = best_of(args.repeat, lambda: service.answer(
+                session, settings, partner, "acts_by_type_region_month",
+                {"region": "BY-HM", "from": "2021-01", "to": "2021-12"}))
+            print(f"full refresh (7 tables, stored): {t_refresh:.2f} s; one pull from the "
+                  f"release: {t_pull * 1000:.0f} ms cold, {t_pull2 * 1000:.0f} ms warm "
+                  f"({len(result.cells)} cells)")
+        engine.dispose()
+    finally:
+        if not args.keep:
+            with psycopg.connect(ADMIN, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+def _same(spec: Any, rows: list[Any], counts: dict[tuple[str, ...], int],
+          months: tuple[str, ...]) -> bool:
+    levels = levels_for(spec, months)
+    interior: dict[tuple[str, ...], int] = {}
+    for *raw, n in rows:
+        coord = tuple(bin_value(v, lv, is_month=d.id == "month")
+                      for v, lv, d in zip(raw, levels, spec.dims, strict=True))
+        interior[coord] = interior.get(coord, 0) + int(n)
+    return all(counts.get(c, 0) == n for c, n in interior.items()) and sum(
+        interior.values()) == counts[tuple("*" for _ in spec.dims)]
+
+
+if __name__ == "__main__":
+    main()
