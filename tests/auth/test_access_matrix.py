@@ -27,7 +27,7 @@ def app_routes() -> Iterator[tuple[str, str]]:
     for context in iter_route_contexts(app.routes):
         route = context.original_route
         if isinstance(route, APIRoute):
-            for method in sorted(route.methods):
+            for method in sorted(route.methods or ()):
                 yield method, str(context.path)
 
 
