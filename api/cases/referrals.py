@@ -100,6 +100,10 @@ def draft(
     persons = {p.id: p for p in meta.persons}
     build = _wgeid_victim if mechanism == "wgeid" else _wgad_victim
     entries = [build(persons[pid], acts, lang) for pid, acts in victims.items()]
+    if mechanism == "wgad":
+        tortured = {a.victim_id for a in meta.acts if a.torture is not None}
+        for entry, pid in zip(entries, victims, strict=True):
+            entry["ill_treatment_reported"] = pid in tortured
     doc: dict[str, Any] = {
         "mechanism": mechanism.upper(),
         "addressee": NAMES[mechanism],
@@ -225,7 +229,6 @@ def _wgad_victim(p: Person, acts: list[Act], lang: Language) -> dict[str, Any]:
                            for c in categories],
         },
         "domestic_remedies": det.private.domestic_remedies if det else None,
-        "ill_treatment_reported": any(a.torture is not None for a in acts),
         "perpetrators": _perpetrators(acts, lang),
         "_missing": missing,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,6 @@ from api.core.errors import Forbidden, NotFound
 from api.core.models import utcnow
 from api.core.settings import Settings
 from tests.cases.factory import MadeCase, Staff, make_case
-
 
 ALL_SORTS = list(itertools.product(repository.SORT_COLUMNS, (True, False)))
 
@@ -100,7 +100,7 @@ def test_filters_never_widen_scope(session: Session, staff: Staff,
 def test_content_needs_a_key(session: Session, settings: Settings, staff: Staff,
                              cases: dict[str, MadeCase]) -> None:
     a, b = cases["a"], cases["b"]
-    calls = [
+    calls: list[Callable[[str, MadeCase], object]] = [
         lambda who, c: service.detail(session, staff.p(who), c.id),
         lambda who, c: service.list_messages(session, staff.p(who), c.id),
         lambda who, c: service.send_message(session, staff.p(who), c.id, "hi", settings),
