@@ -36,7 +36,7 @@ def _give(session: Session, settings: Settings, staff: Staff, case: Case, scope:
 def test_consent_enforced(mechanism: str, session: Session, settings: Settings,
                           staff: Staff) -> None:
     case = _case(session, settings, staff)
-    share = referrals.SHARE_SCOPE[mechanism]  # type: ignore[index]
+    share = referrals.SHARE_SCOPE[mechanism]
     with pytest.raises(referrals.ConsentMissing) as exc:
         referrals.draft(session, staff.p("cw"), case.id, mechanism, "en")  # type: ignore[arg-type]
     assert exc.value.status_code == 409
