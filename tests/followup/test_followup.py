@@ -1,0 +1,152 @@
+"""Follow-up by receipt: sessions, throttling, status, messages, additions, closed cases."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from api.app import create_app
+from api.cases.models import Case
+from api.followup.models import CaseMessage, FollowupSession
+from api.intake import contexts
+from api.intake.models import Receipt, Submission
+from tests.intake.conftest import Intake
+from tests.intake.helpers import PNG, case_key_by_recovery, form, read_back, report, stored_state
+
+
+def _submit(intake: Intake) -> dict[str, str]:
+    r = intake.client.post("/api/v1/submissions", json=report())
+    assert r.status_code == 201
+    body: dict[str, str] = r.json()
+    return body
+
+
+def _login(client: TestClient, receipt: str) -> dict[str, str]:
+    r = client.post("/api/v1/followup/session", json={"receipt": receipt})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def _case(intake: Intake, reference: str) -> Case:
+    with Session(intake.engine) as s:
+        return s.exec(select(Case).where(col(Case.reference) == reference)).one()
+
+
+def test_status_and_messages_both_ways(intake: Intake) -> None:
+    sub = _submit(intake)
+    # Typed sloppily: lower case, spaces instead of dashes.
+    auth = _login(intake.client, sub["receipt"].lower().replace("-", " "))
+    r = intake.client.get("/api/v1/followup/status", headers=auth)
+    assert r.json() | {"received_on": None} == {
+        "reference": sub["reference"], "status": "received", "received_on": None,
+        "accepts_input": True, "unread_messages": 0}
+    r = intake.client.post("/api/v1/followup/messages", json={"text": "Він усё яшчэ там."},
+                           headers=auth)
+    assert r.status_code == 201 and r.json()["direction"] == "from_you"
+    case = _case(intake, sub["reference"])
+    with Session(intake.engine) as s:
+        key = case_key_by_recovery(s, case.id, intake.recovery_text)
+        stored = s.exec(select(CaseMessage)).one()
+        assert "Він".encode() not in stored.body
+        assert contexts.open_message(key, case.id, stored.id, stored.body) == "Він усё яшчэ там."
+        reply_id = uuid.uuid4()
+        s.add(CaseMessage(id=reply_id, case_id=case.id, direction="to_submitter",
+                          author_id=intake.on_duty.id,
+                          body=contexts.seal_message(key, case.id, reply_id, "We are on it.")))
+        s.commit()
+    assert intake.client.get("/api/v1/followup/status",
+                             headers=auth).json()["unread_messages"] == 1
+    msgs = intake.client.get("/api/v1/followup/messages", headers=auth).json()
+    assert [(m["direction"], m["text"]) for m in msgs] == [
+        ("from_you", "Він усё яшчэ там."), ("to_you", "We are on it.")]
+    assert intake.client.get("/api/v1/followup/status",
+                             headers=auth).json()["unread_messages"] == 0
+
+
+def test_additions_json_and_files(intake: Intake) -> None:
+    sub = _submit(intake)
+    auth = _login(intake.client, sub["receipt"])
+    r = intake.client.post("/api/v1/followup/additions", json={"narrative": "More detail."},
+                           headers=auth)
+    assert r.status_code == 201, r.text
+    body, ctype = form({"narrative": "A photo of the summons."}, [("s.png", "image/png", PNG)])
+    r = intake.client.post("/api/v1/followup/additions", content=body,
+                           headers={**auth, "content-type": ctype})
+    assert r.status_code == 201, r.text
+    assert r.json()["files"][0]["name"] == "s.png"
+    assert intake.client.post("/api/v1/followup/additions", json={},
+                              headers=auth).status_code == 400
+    case = _case(intake, sub["reference"])
+    with Session(intake.engine) as s:
+        payloads, files = read_back(s, intake.storage, case.id, intake.recovery_text)
+        followups = s.exec(select(Submission).where(col(Submission.is_followup))).all()
+    assert len(followups) == 2
+    assert {p.get("narrative") for p in payloads} >= {"More detail.", "A photo of the summons."}
+    assert files[0][1] == PNG
+
+
+def test_wrong_receipts_are_throttled_per_client_and_per_receipt(
+        intake_with: Callable[..., Intake]) -> None:
+    intake = intake_with(receipt_attempts_per_hour=2)
+    sub = _submit(intake)
+    good = sub["receipt"]
+    wrong = good[:10] + ("A" if good[10] != "A" else "B") + good[11:]
+    codes = [intake.client.post("/api/v1/followup/session",
+                                json={"receipt": wrong}).status_code for _ in range(3)]
+    assert codes == [401, 401, 429]
+    r = intake.client.post("/api/v1/followup/session", json={"receipt": good})
+    assert r.status_code == 429 and "Retry-After" in r.headers and good not in r.text
+    with Session(intake.engine) as s:
+        row = s.exec(select(Receipt)).one()
+        assert row.locked_until is not None and row.locked_until > datetime.now(UTC)
+    # A fresh process (no memory of this client) still finds the receipt locked.
+    with TestClient(create_app(intake.settings, intake.engine)) as other:
+        assert other.post("/api/v1/followup/session",
+                          json={"receipt": good}).status_code == 429
+        with Session(intake.engine) as s:
+            s.exec(update(Receipt).values(locked_until=None))
+            s.commit()
+        assert other.post("/api/v1/followup/session", json={"receipt": good}).status_code == 201
+
+
+def test_unknown_and_malformed_receipts(intake: Intake) -> None:
+    r = intake.client.post("/api/v1/followup/session", json={"receipt": "0000-" * 7 + "0000"})
+    assert r.status_code == 401 and "not right" in r.json()["error"]["message"]
+    r = intake.client.post("/api/v1/followup/session", json={"receipt": "hello"})
+    assert r.status_code == 400 and "32 letters" in r.json()["error"]["message"]
+    assert intake.client.get("/api/v1/followup/status").status_code == 401
+    assert intake.client.get("/api/v1/followup/status",
+                             headers={"Authorization": "Bearer dkf_x"}).status_code == 401
+
+
+def test_expired_session(intake: Intake) -> None:
+    auth = _login(intake.client, _submit(intake)["receipt"])
+    with Session(intake.engine) as s:
+        s.exec(update(FollowupSession).values(
+            expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        s.commit()
+    r = intake.client.get("/api/v1/followup/status", headers=auth)
+    assert r.status_code == 401 and "ended" in r.json()["error"]["message"]
+
+
+def test_closed_case_rejects_new_input(intake: Intake) -> None:
+    sub = _submit(intake)
+    auth = _login(intake.client, sub["receipt"])
+    with Session(intake.engine) as s:
+        s.exec(update(Case).values(state="closed"))
+        s.commit()
+    assert intake.client.get("/api/v1/followup/status", headers=auth).json()["status"] == "closed"
+    before = stored_state(intake.engine, intake.storage)
+    r = intake.client.post("/api/v1/followup/messages", json={"text": "hi"}, headers=auth)
+    assert r.status_code == 409 and "closed" in r.json()["error"]["message"]
+    body, ctype = form({"narrative": "x"}, [("s.png", "image/png", PNG)])
+    r = intake.client.post("/api/v1/followup/additions", content=body,
+                           headers={**auth, "content-type": ctype})
+    assert r.status_code == 409
+    assert stored_state(intake.engine, intake.storage) == before
+    assert len(intake.client.get("/api/v1/followup/messages", headers=auth).json()) == 0
