@@ -1,0 +1,1 @@
+"""Consistency check of database, blob store and key wraps (``dokaz fsck``)."""
