@@ -105,3 +105,20 @@ BAD_REQUEST_TEXT = N_(
     "What the browser sent was incomplete or damaged, maybe because the connection broke. "
     "Nothing was kept; please open the form and try again."
 )
+FILES_TOO_LARGE = N_(
+    "The files were too large or too many (the limits are shown under the field). Your "
+    "text is kept, but no file was: choose fewer or smaller files, or send the report now "
+    "and add files later with your receipt."
+)
+FILE_TYPE_MISMATCH = N_(
+    "The content of a file does not match its type (for example, a photo renamed to .pdf). "
+    "Your text is kept, but no file was: check the files and choose them again."
+)
+FILE_NAME_REFUSED = N_(
+    "A file name could not be accepted (it is very long or contains special characters). "
+    "Your text is kept, but no file was: rename the file and choose it again."
+)
+FILES_INCOMPLETE = N_(
+    "The files did not arrive completely, maybe because the connection broke. Your text "
+    "is kept, but no file was: choose the files again and send."
+)

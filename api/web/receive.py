@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import anyio
 from starlette.requests import Request
 
-from api.core.errors import PayloadTooLarge
+from api.core.errors import DokazError, PayloadTooLarge
 from api.core.settings import Settings
 from api.intake import guards
 from api.intake.files import DiscardingFileSink, EncryptedFileSink, FileBatch
@@ -30,6 +31,7 @@ from api.intake.service import IntakeContext
 from api.web import csrf
 
 HONEYPOT_FIELD = "website"
+DRAIN_BYTES = 32 * 1024 * 1024
 
 
 class _TextSink:
@@ -86,6 +88,8 @@ class ReceivedForm:
     text_bytes: int = 0
     csrf_problem: csrf.CsrfProblem | None = csrf.CsrfProblem.MISSING
     dropped_files: int = 0
+    # A problem met after the text fields arrived (a file too large, of the wrong type).
+    error: DokazError | None = None
     # Honeypot files: read and hashed like real ones (the answer must look real), not kept.
     discarded: list[DiscardingFileSink] = field(default_factory=list)
     _files_decided: bool | None = None
@@ -166,7 +170,32 @@ async def receive_form(
         await parse_multipart(guards.timed_stream(request, settings),
                               request.headers.get("content-type"), form,
                               ctx.multipart_limits())
+    except DokazError as exc:
+        await form.discard()
+        if not form.fields:
+            raise
+        # The text arrived before the problem (files come last): keep it for the page.
+        form.error = exc
+        await drain(request)
     except BaseException:
         await form.discard()
         raise
     return form
+
+
+async def drain(request: Request, limit: int = DRAIN_BYTES, seconds: float = 10.0) -> None:
+    """Read and drop a little more of an abandoned body.
+
+    A browser still sending when the server answers and closes often shows "connection
+    reset" instead of the answer. Reading a bounded amount more lets a body that was
+    only slightly too large end normally, so the person sees the explanation.
+    """
+    received = 0
+    with anyio.move_on_after(seconds):
+        while received <= limit:
+            message = await request.receive()
+            if message["type"] != "http.request":
+                return
+            received += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return

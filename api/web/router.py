@@ -15,7 +15,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from api.core.errors import DokazError, PayloadTooLarge, RateLimited
+from api.core.errors import DokazError, PayloadTooLarge, RateLimited, UnsupportedMediaType
+from api.intake.files import BadFilename
 from api.web import csrf, i18n, intake, pages
 from api.web.forms import FieldError, ReportInput, validate
 from api.web.i18n import N_
@@ -69,6 +70,19 @@ def _error_page(page: Page, exc: DokazError, *, kept_text: str = "", back: str =
                         kept_text=kept_text, back=back)
 
 
+def file_error(exc: DokazError) -> FieldError:
+    """What went wrong while files arrived, for the person who sent them."""
+    if isinstance(exc, PayloadTooLarge):
+        return FieldError("files", pages.FILES_TOO_LARGE)
+    if isinstance(exc, UnsupportedMediaType):
+        return FieldError("files", pages.FILE_TYPE_MISMATCH)
+    if isinstance(exc, BadFilename):
+        return FieldError("files", pages.FILE_NAME_REFUSED)
+    if isinstance(exc, RateLimited):
+        return FieldError("files", pages.RATE_TEXT)
+    return FieldError("files", pages.FILES_INCOMPLETE)
+
+
 @router.get("/")
 def home(lang: Lang = None) -> Response:
     target = "/report" + (f"?lang={lang}" if i18n.normalise(lang) else "")
@@ -102,6 +116,9 @@ async def report_submit(request: Request) -> Response:
         return _error_page(page, exc)
     page = Page.for_request(request, received.lang)
     form = ReportInput.from_pairs(received.fields)
+    if received.error is not None:
+        return _report_page(page, form, status_code=received.error.status_code,
+                            files_dropped=True, errors=[file_error(received.error)])
     if received.csrf_problem is not None:
         await received.discard()
         return _report_page(page, form, status_code=403, files_dropped=received.had_files,
