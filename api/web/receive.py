@@ -16,13 +16,14 @@ part, what to do with each:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 import anyio
 from starlette.requests import Request
 
-from api.core.errors import DokazError, PayloadTooLarge
+from api.core.errors import BadRequest, DokazError, PayloadTooLarge, UnsupportedMediaType
 from api.core.settings import Settings
 from api.intake import guards
 from api.intake.files import DiscardingFileSink, EncryptedFileSink, FileBatch
@@ -83,7 +84,7 @@ class ReceivedForm:
     max_text_bytes: int
     text_limit: int
     # Called at the first file part; True means "keep the files".
-    accept_files: Callable[[ReceivedForm], bool] = lambda form: True
+    accept_files: Callable[[ReceivedForm], Awaitable[bool]] | None = None
     fields: list[tuple[str, str]] = field(default_factory=list)
     text_bytes: int = 0
     csrf_problem: csrf.CsrfProblem | None = csrf.CsrfProblem.MISSING
@@ -136,7 +137,8 @@ class ReceivedForm:
             # An empty file input: browsers send an empty part with filename="".
             return _DroppingSink(self)
         if self._files_decided is None:
-            self._files_decided = self.csrf_problem is None and self.accept_files(self)
+            self._files_decided = self.csrf_problem is None and (
+                self.accept_files is None or await self.accept_files(self))
         number = self.batch.count_new_file()
         if self.honeypot_filled:
             sink = DiscardingFileSink(self.batch, info, number)
@@ -152,7 +154,7 @@ class ReceivedForm:
 
 async def receive_form(
     request: Request, ctx: IntakeContext,
-    accept_files: Callable[[ReceivedForm], bool] = lambda form: True,
+    accept_files: Callable[[ReceivedForm], Awaitable[bool]] | None = None,
 ) -> ReceivedForm:
     """Read a multipart form post; the caller owns the stored files afterwards.
 
@@ -199,3 +201,37 @@ async def drain(request: Request, limit: int = DRAIN_BYTES, seconds: float = 10.
             received += len(message.get("body", b""))
             if not message.get("more_body", False):
                 return
+
+
+class SmallForm:
+    """An ``application/x-www-form-urlencoded`` post (login, message): no files."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self.pairs = pairs
+
+    def get(self, name: str, default: str = "") -> str:
+        for key, value in self.pairs:
+            if key == name:
+                return value.replace("\r\n", "\n")
+        return default
+
+
+async def read_small_form(request: Request, settings: Settings) -> SmallForm:
+    """Read a small urlencoded form, bounded while the bytes arrive (413 past the bound)."""
+    guards.check_headers(request, settings)
+    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if ctype != "application/x-www-form-urlencoded":
+        raise UnsupportedMediaType("This page accepts only its own form.")
+    # Percent-encoding can triple a character's UTF-8 bytes.
+    limit = settings.web_max_text_chars * 12 + 64 * 1024
+    body = bytearray()
+    async for chunk in guards.timed_stream(request, settings):
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge("The form is larger than allowed.")
+    try:
+        pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, max_num_fields=32,
+                          strict_parsing=False, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("The form could not be read.") from None
+    return SmallForm(pairs)

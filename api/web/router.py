@@ -15,9 +15,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from api.core.errors import DokazError, PayloadTooLarge, RateLimited, UnsupportedMediaType
-from api.intake.files import BadFilename
+from api.core.errors import DokazError
 from api.web import csrf, i18n, intake, pages
+from api.web.errors import error_page, file_error
+from api.web.followup_routes import router as followup_router
 from api.web.forms import FieldError, ReportInput, validate
 from api.web.i18n import N_
 from api.web.pages import Page
@@ -25,6 +26,7 @@ from api.web.receive import HONEYPOT_FIELD, ReceivedForm, receive_form
 from api.web.submission import CONSENT_EXPLANATIONS, SchemaProblems, to_submission
 
 router = APIRouter(include_in_schema=False)
+router.include_router(followup_router)
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_TYPES = {
@@ -55,34 +57,6 @@ def _report_page(page: Page, form: ReportInput, *, status_code: int = 200,
     )
 
 
-def _error_page(page: Page, exc: DokazError, *, kept_text: str = "", back: str = "/report",
-                ) -> Response:
-    if isinstance(exc, PayloadTooLarge):
-        return page.message(413, pages.TOO_LARGE_HEADING, [pages.TOO_LARGE_TEXT],
-                            kept_text=kept_text, back=back)
-    if isinstance(exc, RateLimited):
-        return page.message(429, pages.RATE_HEADING, [pages.RATE_TEXT], kept_text=kept_text,
-                            back=back, headers={"Retry-After": str(exc.retry_after)})
-    if exc.status_code >= 500:
-        return page.message(exc.status_code, pages.UNAVAILABLE_HEADING,
-                            [pages.UNAVAILABLE_TEXT], kept_text=kept_text, back=back)
-    return page.message(400, pages.BAD_REQUEST_HEADING, [pages.BAD_REQUEST_TEXT],
-                        kept_text=kept_text, back=back)
-
-
-def file_error(exc: DokazError) -> FieldError:
-    """What went wrong while files arrived, for the person who sent them."""
-    if isinstance(exc, PayloadTooLarge):
-        return FieldError("files", pages.FILES_TOO_LARGE)
-    if isinstance(exc, UnsupportedMediaType):
-        return FieldError("files", pages.FILE_TYPE_MISMATCH)
-    if isinstance(exc, BadFilename):
-        return FieldError("files", pages.FILE_NAME_REFUSED)
-    if isinstance(exc, RateLimited):
-        return FieldError("files", pages.RATE_TEXT)
-    return FieldError("files", pages.FILES_INCOMPLETE)
-
-
 @router.get("/")
 def home(lang: Lang = None) -> Response:
     target = "/report" + (f"?lang={lang}" if i18n.normalise(lang) else "")
@@ -102,7 +76,7 @@ async def report_submit(request: Request) -> Response:
         return page.message(403, pages.CSRF_HEADING, [pages.CROSS_SITE_TEXT])
     today = datetime.now(UTC).date()
 
-    def accept_files(received: ReceivedForm) -> bool:
+    async def accept_files(received: ReceivedForm) -> bool:
         # Called when the first file arrives: every text field is known by then.
         if received.honeypot_filled:
             return False
@@ -113,7 +87,7 @@ async def report_submit(request: Request) -> Response:
         intake.check_allowed(request, settings)
         received = await receive_form(request, intake.context(request, settings), accept_files)
     except DokazError as exc:
-        return _error_page(page, exc)
+        return error_page(page, exc)
     page = Page.for_request(request, received.lang)
     form = ReportInput.from_pairs(received.fields)
     if received.error is not None:
@@ -136,7 +110,7 @@ async def report_submit(request: Request) -> Response:
                             files_dropped=received.had_files)
     except DokazError as exc:
         await received.discard()
-        return _error_page(page, exc, kept_text=form.get("narrative"))
+        return error_page(page, exc, kept_text=form.get("narrative"))
     return page.render(
         "receipt.html", title=page.gettext(N_("Your report has been received")),
         receipt_groups=result.receipt.split("-"), case_reference=result.reference,
@@ -150,13 +124,6 @@ def about(request: Request, lang: Lang = None) -> Response:
     return page.render("about.html", switcher_path="/about",
                        title=page.gettext(N_("Safety and what we store")),
                        onion_address=page.settings.onion_address)
-
-
-@router.get("/followup")
-def followup_login(request: Request, lang: Lang = None) -> Response:
-    page = Page.for_request(request, lang)
-    return page.render("followup_login.html", switcher_path="/followup",
-                       title=page.gettext(N_("Follow up with your receipt")))
 
 
 @router.get("/static/{name}")

@@ -22,6 +22,7 @@ from tests.web.browsing import (
     visit,
 )
 from tests.web.conftest import LiveServer
+from tests.web.followup_flow import follow_up
 
 pytestmark = pytest.mark.browser
 
@@ -67,7 +68,7 @@ def test_full_report_then_follow_up(live_server: LiveServer, browser: Browser, l
         if javascript:
             # The files went through resumable (tus) uploads, not the form post.
             assert any("/api/v1/uploads/" in u for u in v.requests)
-        del receipt  # FOLLOWUP-PENDING
+        follow_up(v, lang, receipt, screenshots=not javascript)
         assert v.foreign_requests() == []
 
     with Session(live_server.engine) as session:
