@@ -60,6 +60,9 @@ def create_staff(
                       actor=CLI, now=utcnow(), on_intake_duty=on_intake_duty)
     session.commit()
     user = new.user
+    # A detached snapshot: reading it later never reopens a transaction on ``session``
+    # (which on SQLite would hold the write lock while the app under test works).
+    session.expunge(user)
     assert user.totp_secret is not None
     secret = open_secret(settings, user.id, user.totp_secret)
     pair = StaffKeyPair.from_private_bytes(unseal_private_key(user.sealed_private_key, password))

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from api.auth import login as login_service
 from api.auth.dependencies import Principal
-from api.auth.models import StaffSession
+from api.auth.models import StaffSession, StaffUser
 from api.auth.roles import Role
 from api.core.errors import Unauthorized
 from crypto.errors import DecryptionError
@@ -118,14 +118,14 @@ def test_password_change_reseals_key_and_ends_every_session(
     assert r.status_code == 200 and r.json()["sessions_ended"] == 2
     for token in (first["token"], second["token"]):
         assert app_client.get(ME, headers=_bearer(token)).status_code == 401
-    session.refresh(cw.user)
-    session.expunge(cw.user)
+    stored = session.get(StaffUser, cw.id)
+    assert stored is not None
+    sealed = stored.sealed_private_key
     session.rollback()
     # Same key pair, now sealed under the new password only.
-    assert unseal_private_key(cw.user.sealed_private_key, new_password) == \
-        cw.keypair.private_bytes
+    assert unseal_private_key(sealed, new_password) == cw.keypair.private_bytes
     with pytest.raises(DecryptionError):
-        unseal_private_key(cw.user.sealed_private_key, cw.password)
+        unseal_private_key(sealed, cw.password)
     cw.password = new_password
     login(app_client, cw)
 
