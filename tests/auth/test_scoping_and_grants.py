@@ -56,7 +56,7 @@ def _visible(session: Session, principal: Principal, listing: bool = False) -> s
 
 
 def test_scoping_by_role_and_wrap(session: Session) -> None:
-    org, text = create_recovery_key(session)
+    org, _ = create_recovery_key(session)
     admin, coord = create_staff(session, Role.ADMIN), create_staff(session, Role.COORDINATOR)
     cw, other_cw = create_staff(session, Role.CASEWORKER), create_staff(session, Role.CASEWORKER)
     lawyer = create_staff(session, Role.LAWYER)
