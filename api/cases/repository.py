@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, tuple_
+from sqlalchemy import ColumnElement, and_, exists, func, or_, tuple_
 from sqlalchemy.sql.elements import KeyedColumnElement
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel.sql.expression import Select as SqlSelect
 
 from api.auth.dependencies import Principal
 from api.auth.scoping import case_list_filter, case_read_filter
@@ -107,6 +107,18 @@ def _keyset(sort_col: Any, cursor: Cursor, nullable: bool) -> ColumnElement[bool
     return or_(key > bound, sort_col.is_(None))
 
 
+def _act_types_column() -> Any:
+    # The page's act types in the same round trip: a correlated aggregate per listed case
+    # (string_agg on PostgreSQL, group_concat on SQLite).
+    return (
+        select(func.aggregate_strings(col(CaseAct.act_type), ","))
+        .where(col(CaseAct.case_id) == col(Case.id))
+        .correlate(Case)
+        .scalar_subquery()
+        .label("act_types")
+    )
+
+
 def list_query(
     principal: Principal,
     filters: CaseFilters,
@@ -115,9 +127,10 @@ def list_query(
     descending: bool,
     cursor: Cursor | None,
     limit: int,
-) -> SelectOfScalar[Case]:
+) -> SqlSelect[Case, Any]:
     sort_col = SORT_COLUMNS[sort]
-    stmt = select(Case).where(case_list_filter(principal), *_filter_clauses(filters))
+    stmt = select(Case, _act_types_column()).where(
+        case_list_filter(principal), *_filter_clauses(filters))
     if cursor is not None:
         stmt = stmt.where(_keyset(sort_col, cursor, sort in NULLABLE_SORTS))
     order: list[KeyedColumnElement[Any]] | list[Any]
@@ -139,14 +152,15 @@ def list_cases(
     descending: bool,
     cursor: Cursor | None,
     limit: int,
-) -> tuple[list[Case], Cursor | None]:
-    """One page of cases the caller may list, and the cursor of the next page (or None)."""
-    rows = list(session.exec(list_query(principal, filters, sort=sort, descending=descending,
-                                         cursor=cursor, limit=limit + 1)))
+) -> tuple[list[tuple[Case, list[str]]], Cursor | None]:
+    """One page of (case, its act types) the caller may list, and the next page's cursor."""
+    result = session.exec(list_query(principal, filters, sort=sort, descending=descending,
+                                     cursor=cursor, limit=limit + 1))
+    rows = [(case, sorted(set(types.split(","))) if types else []) for case, types in result]
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        last = rows[-1]
+        last = rows[-1][0]
         value = getattr(last, SORT_COLUMNS[sort].key)
         next_cursor = Cursor(sort, descending, value, last.id)
     return rows, next_cursor
@@ -185,6 +199,3 @@ def readable_case(
         stmt = stmt.with_for_update()
     return session.exec(stmt).first()
 
-
-def no_cases() -> ColumnElement[bool]:
-    return false()

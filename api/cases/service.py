@@ -247,9 +247,8 @@ def list_cases(
     filters.now = filters.now or utcnow()
     rows, next_cursor = repository.list_cases(session, principal, filters, sort=sort,
                                               descending=descending, cursor=cursor, limit=limit)
-    types = repository.act_types_of(session, [c.id for c in rows])
     now = filters.now
     return CaseList(
-        items=[list_item(c, types[c.id], c.due_at is not None and c.due_at < now) for c in rows],
+        items=[list_item(c, types, c.due_at is not None and c.due_at < now) for c, types in rows],
         next_cursor=pagination.encode(next_cursor) if next_cursor else None,
     )

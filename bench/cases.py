@@ -1,0 +1,256 @@
+"""Benchmark: the caseworker case list on 1,000,000 cases in PostgreSQL.
+
+Builds a fresh database with the migrations, fills it with ``generate_series`` (cases, one
+victim and one act per case, a caseworker's key wraps on 10% of the cases), then times each
+list scenario two ways in the same run:
+
+* ``service``: ``api.cases.service.list_cases`` in an open session, as in a request -
+  scoping, filters, keyset cursor, ORM objects and the response models, i.e. what the
+  API does;
+* ``sql``: one hand-written SQL statement returning the same page (same filters, same
+  scoping, same keyset condition and order, act types by a LATERAL subquery), run on a raw
+  psycopg connection.
+
+Each is run ``--repeat`` times after a warm-up; the median is reported with the ratio
+service/sql (target <= 2). Both return the same ids (checked).
+
+    .venv/bin/python bench/cases.py                    # 1,000,000 cases
+    .venv/bin/python bench/cases.py --cases 100000 --keep
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import secrets
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # allow running as a plain script
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from api.auth.dependencies import Principal  # noqa: E402
+from api.auth.roles import Role  # noqa: E402
+from api.cases import pagination, service  # noqa: E402
+from api.cases.repository import CaseFilters  # noqa: E402
+from api.core import migrations  # noqa: E402
+from api.core.db import make_engine  # noqa: E402
+from api.core.settings import Settings  # noqa: E402
+
+ADMIN_URL = os.environ.get("DOKAZ_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=datetime.now().astimezone().tzinfo).astimezone()
+COORD = uuid.UUID(int=1)
+CASEWORKER = uuid.UUID(int=2)
+
+FILL = """
+INSERT INTO staff_user (id, username, role, password_hash, public_key, sealed_private_key,
+                        on_intake_duty, created_at)
+VALUES (%(coord)s, 'bench-coord', 'coordinator', 'x', '\\x00', '\\x00', false, now()),
+       (%(cw)s, 'bench-cw', 'caseworker', 'x', '\\x00', '\\x00', false, now());
+
+INSERT INTO cases (id, reference, state, priority, priority_rank, urgent, urgency_reasons,
+                   region, received_on, assignee_id, version, state_changed_at, due_at,
+                   created_at, updated_at)
+SELECT md5('case' || i)::uuid,
+       'B-' || i,
+       (ARRAY['new','triage','in_review','needs_info','verified','referred','closed',
+              'rejected','duplicate','spam'])[1 + i %% 10],
+       (ARRAY['low','normal','high'])[1 + i %% 3], i %% 3,
+       i %% 7 = 0, CASE WHEN i %% 7 = 0 THEN 'ongoing_detention' ELSE '' END,
+       (ARRAY['BY-HM','BY-BR','BY-HO','BY-HR','BY-MA','BY-MI','BY-VI','abroad','unknown'])
+           [1 + i %% 9],
+       DATE '2020-08-01' + (i %% 2000),
+       CASE WHEN i %% 5 = 0 THEN %(cw)s::uuid END,
+       1,
+       %(now)s::timestamptz - (i %% 5000) * interval '1 hour',
+       CASE WHEN i %% 10 < 6
+            THEN %(now)s::timestamptz - (i %% 5000) * interval '1 hour' + interval '120 hours'
+       END,
+       %(now)s::timestamptz, %(now)s::timestamptz
+FROM generate_series(1, %(n)s) AS i;
+
+INSERT INTO case_person (id, case_id, role, sex, age_band, sealed)
+SELECT md5('person' || i)::uuid, md5('case' || i)::uuid, 'victim',
+       (ARRAY['female','male'])[1 + i %% 2], 'age_20_29', '\\x01'
+FROM generate_series(1, %(n)s) AS i;
+
+INSERT INTO case_act (id, case_id, victim_id, act_type, region, sealed)
+SELECT md5('act' || i)::uuid, md5('case' || i)::uuid, md5('person' || i)::uuid,
+       (ARRAY['detention','arrest','torture','disappearance','house_arrest','surveillance',
+              'physical_assault'])[1 + i %% 7],
+       'BY-HM', '\\x01'
+FROM generate_series(1, %(n)s) AS i;
+
+INSERT INTO case_key_wrap (id, case_id, recipient_kind, recipient_id, wrapped_key, created_at)
+SELECT md5('wrap' || i)::uuid, md5('case' || i)::uuid, 'staff', %(cw)s::uuid, '\\x01', now()
+FROM generate_series(1, %(n)s) AS i WHERE i %% 10 = 3 OR i %% 10 = 1;
+"""
+
+# The hand-written equivalent of each scenario: filters, scoping, keyset and order the same,
+# act types of the page by a LATERAL subquery.
+SQL_PAGE = """
+SELECT c.id, c.reference, c.state, c.priority, c.urgent, c.urgency_reasons, c.region,
+       c.received_on, c.state_changed_at, c.due_at, c.assignee_id, c.version, t.types
+FROM cases c
+CROSS JOIN LATERAL (SELECT array_agg(DISTINCT a.act_type ORDER BY a.act_type) AS types
+                    FROM case_act a WHERE a.case_id = c.id) t
+WHERE {where}
+ORDER BY {order}
+LIMIT %(limit)s
+"""
+SCOPE_CW = ("c.id IN (SELECT w.case_id FROM case_key_wrap w WHERE "
+            "w.recipient_kind IN ('staff','lawyer') AND w.recipient_id = %(me)s)")
+
+
+def principal(user_id: uuid.UUID, role: Role) -> Principal:
+    return Principal(user_id=user_id, username="bench", role=role, session_id=uuid.uuid4())
+
+
+Scenario = tuple[str, Role, CaseFilters, str, bool, str, str, dict[str, Any]]
+
+
+def scenarios() -> list[Scenario]:
+    """(name, role, filters, sort, descending, SQL where, SQL order, SQL params)."""
+    return [
+        ("coordinator: 2 states + region, newest first", Role.COORDINATOR,
+         CaseFilters(states=["triage", "in_review"], regions=["BY-HM"]), "received_on", True,
+         "c.state IN ('triage','in_review') AND c.region = 'BY-HM'",
+         "c.received_on DESC, c.id DESC", {}),
+        ("caseworker (scoped): open states, newest first", Role.CASEWORKER,
+         CaseFilters(states=["new", "triage", "in_review", "needs_info"]), "received_on", True,
+         SCOPE_CW + " AND c.state IN ('new','triage','in_review','needs_info')",
+         "c.received_on DESC, c.id DESC", {}),
+        ("coordinator: overdue, most overdue first", Role.COORDINATOR,
+         CaseFilters(overdue=True, now=NOW), "due", False,
+         "c.due_at < %(now)s", "c.due_at ASC NULLS LAST, c.id ASC", {"now": NOW}),
+        ("coordinator: act type torture + urgent, by priority", Role.COORDINATOR,
+         CaseFilters(act_types=["torture"], urgent=True), "priority", True,
+         "EXISTS (SELECT 1 FROM case_act a2 WHERE a2.case_id = c.id "
+         "AND a2.act_type IN ('torture')) AND c.urgent IS true",
+         "c.priority_rank DESC, c.id DESC", {}),
+        ("caseworker: assigned to me, received in 2021", Role.CASEWORKER,
+         CaseFilters(assignee_id=CASEWORKER, received_from=date(2021, 1, 1),
+                     received_to=date(2021, 12, 31)), "state_changed_at", True,
+         SCOPE_CW + " AND c.assignee_id = %(me)s AND c.received_on >= '2021-01-01' "
+         "AND c.received_on <= '2021-12-31'",
+         "c.state_changed_at DESC, c.id DESC", {}),
+    ]
+
+
+KEYSET = {
+    ("received_on", True): "(c.received_on, c.id) < (%(cv)s, %(cid)s)",
+    ("priority", True): "(c.priority_rank, c.id) < (%(cv)s, %(cid)s)",
+    ("state_changed_at", True): "(c.state_changed_at, c.id) < (%(cv)s, %(cid)s)",
+    ("due", False): "((c.due_at, c.id) > (%(cv)s, %(cid)s) OR c.due_at IS NULL)",
+}
+
+
+def median_ms(fn: Callable[[], object], repeat: int) -> float:
+    fn()  # warm-up (plans, caches)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+
+    name = f"dokaz_bench_{secrets.token_hex(3)}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"'.encode())
+    url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    settings = Settings(database_url=url, data_dir=Path("/tmp/dokaz-bench"))
+    try:
+        t0 = time.perf_counter()
+        migrations.upgrade(settings)
+        with psycopg.connect(url, autocommit=True) as conn:
+            for statement in FILL.split(";\n\n"):
+                conn.execute(statement.encode(), {"n": args.cases, "coord": COORD,
+                                                  "cw": CASEWORKER, "now": NOW})
+            conn.execute("VACUUM ANALYZE")
+        print(f"built {args.cases:,} cases (+ persons, acts, wraps) in "
+              f"{time.perf_counter() - t0:.1f} s")
+        run(settings, url, args.repeat, args.limit)
+    finally:
+        if not args.keep:
+            with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+def service_page(session: Session, settings: Settings, me: Principal, filters: CaseFilters,
+                 sort: str, desc: bool, cursor_text: str | None, limit: int) -> Any:
+    # As inside a request: the session's connection is already open (authentication used
+    # it); nothing is cached between calls, every row is loaded and validated again.
+    session.expunge_all()
+    return service.list_cases(session, me, filters, sort=sort, descending=desc,
+                              cursor_text=cursor_text, limit=limit, settings=settings)
+
+
+def sql_page(raw: psycopg.Connection[Any], sql: str, params: dict[str, Any]) -> list[Any]:
+    with raw.cursor() as cur:
+        cur.execute(sql.encode(), params)
+        return cur.fetchall()
+
+
+def run(settings: Settings, url: str, repeat: int, limit: int) -> None:
+    engine = make_engine(settings)
+    session = Session(engine)
+    session.connection()
+    raw = psycopg.connect(url, autocommit=True)
+    ratios = []
+    print(f"{'scenario':<52} {'page':>5} {'service ms':>11} {'sql ms':>8} {'ratio':>6}")
+    for name, role, filters, sort, desc, where, order, params in scenarios():
+        me = principal(COORD if role == Role.COORDINATOR else CASEWORKER, role)
+        cursor_text: str | None = None
+        for page in (1, 2):
+            sql_params = {**params, "me": me.user_id, "limit": limit}
+            sql_where = where
+            if cursor_text is not None:
+                cur = pagination.decode(cursor_text, sort, desc)
+                sql_where += " AND " + KEYSET[(sort, desc)]
+                sql_params |= {"cv": cur.value, "cid": cur.id}
+            sql = SQL_PAGE.format(where=sql_where, order=order)
+
+            via_service = functools.partial(
+                service_page, session, settings, me, filters, sort, desc, cursor_text, limit)
+            via_sql = functools.partial(sql_page, raw, sql, sql_params)
+
+            got = via_service()
+            rows = via_sql()
+            assert [str(i.id) for i in got.items] == [str(r[0]) for r in rows], name
+            assert [i.act_types for i in got.items] == [r[-1] for r in rows], name
+            s_ms = median_ms(via_service, repeat)
+            q_ms = median_ms(via_sql, repeat)
+            ratios.append(s_ms / q_ms)
+            print(f"{name:<52} {page:>5} {s_ms:>11.2f} {q_ms:>8.2f} {s_ms / q_ms:>6.2f}")
+            cursor_text = got.next_cursor
+            if cursor_text is None:
+                break
+    print(f"worst ratio service/sql: {max(ratios):.2f} (target <= 2.00); "
+          f"median {statistics.median(ratios):.2f}")
+    raw.close()
+    session.close()
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
