@@ -16,7 +16,7 @@ part, what to do with each:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -61,14 +61,16 @@ class _TextSink:
 class _DroppingSink:
     """Reads a file part and forgets it: nothing is hashed, encrypted or stored."""
 
-    def __init__(self, form: ReceivedForm) -> None:
+    def __init__(self, form: ReceivedForm, counts: bool = True) -> None:
         self._form = form
+        self._counts = counts
 
     async def write(self, data: bytes, /) -> None:
         return None
 
     async def close(self) -> None:
-        self._form.dropped_files += 1
+        if self._counts:
+            self._form.dropped_files += 1
 
     def abort(self) -> None:
         return None
@@ -135,7 +137,7 @@ class ReceivedForm:
             return _TextSink(self, info.name, self.text_limit)
         if info.filename == "" and info.name:
             # An empty file input: browsers send an empty part with filename="".
-            return _DroppingSink(self)
+            return _DroppingSink(self, counts=False)
         if self._files_decided is None:
             self._files_decided = self.csrf_problem is None and (
                 self.accept_files is None or await self.accept_files(self))
@@ -168,9 +170,16 @@ async def receive_form(
         settings=settings, request=request, batch=FileBatch(ctx.storage, ctx.file_limits()),
         max_text_bytes=text_limit * 2, text_limit=text_limit, accept_files=accept_files,
     )
+    read = 0
+
+    async def counted() -> AsyncIterator[bytes]:
+        nonlocal read
+        async for chunk in guards.timed_stream(request, settings):
+            read += len(chunk)
+            yield chunk
+
     try:
-        await parse_multipart(guards.timed_stream(request, settings),
-                              request.headers.get("content-type"), form,
+        await parse_multipart(counted(), request.headers.get("content-type"), form,
                               ctx.multipart_limits())
     except DokazError as exc:
         await form.discard()
@@ -178,7 +187,9 @@ async def receive_form(
             raise
         # The text arrived before the problem (files come last): keep it for the page.
         form.error = exc
-        await drain(request)
+        length = guards.content_length(request)
+        if length is not None and read < length:
+            await drain(request, min(DRAIN_BYTES, length - read))
     except BaseException:
         await form.discard()
         raise
@@ -194,7 +205,7 @@ async def drain(request: Request, limit: int = DRAIN_BYTES, seconds: float = 10.
     """
     received = 0
     with anyio.move_on_after(seconds):
-        while received <= limit:
+        while received < limit:
             message = await request.receive()
             if message["type"] != "http.request":
                 return

@@ -1,0 +1,223 @@
+"""The public pages over HTTP: headers, CSRF, languages, errors that keep what was typed."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from api.app import create_app
+from api.core.settings import Settings
+from api.intake.models import Attachment, Submission
+from api.web import csrf, pages
+from api.web.i18n import from_accept_language, translations
+
+PAGES = ["/report", "/about", "/followup", "/report?lang=ru", "/about?lang=uk"]
+
+
+def client_for(settings: Settings, engine: Engine) -> TestClient:
+    return TestClient(create_app(settings, engine), raise_server_exceptions=False,
+                      base_url="http://127.0.0.1:8000")
+
+
+@pytest.fixture
+def web(settings: Settings, engine: Engine, intake_ready: None) -> Iterator[TestClient]:
+    with client_for(settings, engine) as client:
+        yield client
+
+
+@pytest.fixture
+def pages_only(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    with client_for(settings, engine) as client:
+        yield client
+
+
+def token_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+def report_fields(**overrides: str) -> list[tuple[str, str]]:
+    fields = {
+        "lang": "en", "website": "", "role": "witness", "categories": "detention",
+        "narrative": "They took him at the bus stop.", "when_day": "", "when_month": "3",
+        "when_year": "2021", "region": "BY-HR", "facility_type": "", "place_details": "",
+        "person_name": "", "person_details": "", "perpetrator_details": "",
+        "submitter_name": "", "contact": "",
+    }
+    fields.update(overrides)
+    return list(fields.items())
+
+
+def post_report(client: TestClient, fields: list[tuple[str, str]], token: str,
+                files: list[tuple[str, bytes, str]] | None = None, **kw: Any) -> Any:
+    data: list[tuple[str, Any]] = [("csrf", (None, token)), *[(k, (None, v)) for k, v in fields]]
+    for name, body, ctype in files or [("", b"", "application/octet-stream")]:
+        data.append(("files", (name, body, ctype)))
+    return client.post("/report", files=data, **kw)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_security_headers_on_every_page(pages_only: TestClient, path: str) -> None:
+    response = pages_only.get(path)
+    assert response.status_code == 200
+    h = response.headers
+    csp = h["content-security-policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "form-action 'self'" in csp and "http" not in csp  # nothing from elsewhere
+    assert h["referrer-policy"] == "no-referrer"
+    assert h["cache-control"] == "no-store"
+    assert h["x-content-type-options"] == "nosniff"
+    assert h["cross-origin-opener-policy"] == "same-origin"
+    assert h["cross-origin-resource-policy"] == "same-origin"
+    assert "onion-location" not in h
+    # Every referenced asset is local.
+    for url in re.findall(r'(?:src|href)="([^"]+)"', response.text):
+        assert url.startswith(("/", "#")), url
+
+
+def test_static_assets_and_onion_location(settings: Settings, engine: Engine) -> None:
+    onion = "a" * 56 + ".onion"
+    with client_for(settings.model_copy(update={"onion_address": onion}), engine) as client:
+        page = client.get("/about?lang=be")
+        assert page.headers["onion-location"] == f"http://{onion}/about"
+        assert onion in page.text
+        css = client.get("/static/web.css")
+        assert css.headers["content-type"].startswith("text/css")
+        assert css.headers["cache-control"] == "no-store"
+        assert client.get("/static/../app.py").status_code == 404
+        assert client.get("/static/nothing.css").status_code == 404
+
+
+def test_language_from_switcher_then_accept_language_then_belarusian(
+        pages_only: TestClient) -> None:
+    web = pages_only
+    assert 'lang="uk"' in web.get("/report", headers={"accept-language": "uk-UA,en;q=0.8"}).text
+    assert 'lang="en"' in web.get("/report?lang=en", headers={"accept-language": "ru"}).text
+    assert 'lang="be"' in web.get("/report", headers={"accept-language": "de"}).text
+    assert from_accept_language("fr;q=0.9, ru;q=0.5, en;q=0.7") == "en"
+    assert from_accept_language("ru;q=0, be-BY") == "be"
+
+
+def test_form_cookie_is_a_strict_http_only_session_cookie(pages_only: TestClient) -> None:
+    cookie = pages_only.get("/report").headers["set-cookie"]
+    assert cookie.startswith(csrf.COOKIE + "=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "Max-Age" not in cookie and "expires" not in cookie.lower()
+
+
+def test_full_report_without_javascript(web: TestClient, session: Session) -> None:
+    token = token_of(web.get("/report?lang=en").text)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    response = post_report(web, report_fields(consent="aggregate_statistics"), token,
+                           [("a.png", png, "image/png"), ("b.txt", b"notes", "text/plain")])
+    assert response.status_code == 200, response.text
+    assert "Your report has been received" in response.text
+    assert len(re.findall(r'<span class="group">', response.text)) == 8
+    assert response.headers["cache-control"] == "no-store"
+    row = session.exec(select(Submission)).one()
+    assert (row.channel, row.language, row.submitter_role) == ("web", "en", "witness")
+    assert row.consent_scopes == "internal_handling,aggregate_statistics"
+    assert session.exec(select(func.count()).select_from(Attachment)).one() == 2
+
+
+@pytest.mark.parametrize("lang", ["be", "ru", "uk", "en"])
+def test_errors_are_listed_linked_translated_and_input_kept(web: TestClient, session: Session,
+                                                           lang: str) -> None:
+    token = token_of(web.get(f"/report?lang={lang}").text)
+    fields = report_fields(lang=lang, narrative="", categories="", when_day="31",
+                           when_month="2", when_year="2021", contact="my signal 123",
+                           place_details="Акрэсціна <b>")
+    response = post_report(web, fields, token, [("a.txt", b"kept?", "text/plain")])
+    assert response.status_code == 422
+    text = response.text
+    gettext = translations(lang).gettext
+    assert gettext("Please describe what happened.") in text
+    assert gettext("Files you chose were not kept. Please choose them again before sending.") \
+        in text
+    # Listed at the top, linked to the fields, tied to them for screen readers.
+    summary = text[text.index('class="error-summary"'):text.index("</div>", text.index(
+        'class="error-summary"'))]
+    for target in ("#categories", "#narrative", "#when_day"):
+        assert f'href="{target}"' in summary
+    assert 'aria-describedby="narrative-hint narrative-error"' in text
+    assert 'aria-invalid="true"' in text
+    # What the person typed is back, escaped.
+    assert 'value="my signal 123"' in text
+    assert "Акрэсціна &lt;b&gt;</textarea>" in text
+    assert session.exec(select(func.count()).select_from(Submission)).one() == 0
+    assert session.exec(select(func.count()).select_from(Attachment)).one() == 0
+
+
+def test_expired_or_missing_token_keeps_the_text(web: TestClient, settings: Settings,
+                                                 session: Session) -> None:
+    web.get("/report")
+    nonce = web.cookies[csrf.COOKIE]
+    secret = settings.secret_key.get_secret_value()
+    old = csrf.issue(secret, nonce, time.time() - settings.web_form_token_hours * 3600 - 5)
+    fields = report_fields(narrative="Everything I wrote over two hours.")
+    for token in (old, "v1.123.bad", csrf.issue(secret, "another-nonce-0123456789")):
+        response = post_report(web, fields, token)
+        assert response.status_code == 403
+        assert "This form has expired" not in response.text  # the form itself, with the text
+        assert "Everything I wrote over two hours.</textarea>" in response.text
+        assert translations("en").gettext(
+            "For your protection, a form can be sent only from this site and only for a "
+            "limited time after it was opened. Your text is shown below: check it and send "
+            "again. Files were not kept: choose them again.") in response.text
+    assert session.exec(select(func.count()).select_from(Submission)).one() == 0
+
+
+def test_cross_site_posts_are_refused_before_the_body(web: TestClient, session: Session) -> None:
+    token = token_of(web.get("/report").text)
+    for headers in ({"sec-fetch-site": "cross-site"}, {"origin": "https://evil.example"}):
+        response = post_report(web, report_fields(), token, headers=headers)
+        assert response.status_code == 403
+        # The language is not known before the body is read: Accept-Language, then be.
+        assert translations("be").gettext(pages.CROSS_SITE_TEXT) in response.text
+    assert session.exec(select(func.count()).select_from(Submission)).one() == 0
+
+
+def test_a_too_large_file_gives_a_translated_page_and_keeps_the_text(
+        settings: Settings, engine: Engine, intake_ready: None, session: Session) -> None:
+    small = settings.model_copy(update={"max_file_bytes": 1024})
+    with client_for(small, engine) as client:
+        token = token_of(client.get("/report?lang=ru").text)
+        response = post_report(client, report_fields(lang="ru", narrative="Мой текст"), token,
+                               [("big.txt", b"x" * 5000, "text/plain")])
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Мой текст</textarea>" in response.text
+    assert translations("ru").gettext(
+        "The files were too large or too many (the limits are shown under the field). Your "
+        "text is kept, but no file was: choose fewer or smaller files, or send the report now "
+        "and add files later with your receipt.") in response.text
+    assert session.exec(select(func.count()).select_from(Attachment)).one() == 0
+
+
+def test_honeypot_gets_a_receipt_and_stores_nothing(web: TestClient, session: Session) -> None:
+    token = token_of(web.get("/report").text)
+    response = post_report(web, report_fields(website="http://spam.example"), token,
+                           [("a.txt", b"spam", "text/plain")])
+    assert response.status_code == 200
+    assert 'id="receipt-code"' in response.text
+    assert session.exec(select(func.count()).select_from(Submission)).one() == 0
+
+
+def test_wrong_receipt_is_a_translated_field_error(web: TestClient) -> None:
+    token = token_of(web.get("/followup?lang=uk").text)
+    response = web.post("/followup", data={
+        "csrf": token, "lang": "uk", "action": "login",
+        "receipt": "AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA-AAAA"})
+    assert response.status_code == 401
+    assert translations("uk").gettext(
+        "That receipt is not right. Check it and try again; after a few wrong tries you will "
+        "have to wait an hour.") in response.text
+    assert "AAAA-AAAA" not in response.text  # the receipt is never echoed
