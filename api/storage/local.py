@@ -139,4 +139,5 @@ class LocalStorage:
                 )
 
     def free_bytes(self) -> int | None:
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
         return shutil.disk_usage(self.root).free
