@@ -133,30 +133,30 @@ async def send_message(request: Request, token: str, text: str) -> FollowupView:
     return await load(request, token)
 
 
-async def session_is_valid(request: Request, token: str) -> bool:
-    def work(session: Session) -> bool:
-        service.authenticate(session, token)
-        return True
+async def access_for(request: Request, token: str) -> service.FollowupAccess | None:
+    """The session's access (its case key in memory), or None if the session has ended."""
+    def work(session: Session) -> service.FollowupAccess:
+        return service.authenticate(session, token)
 
     try:
         return await in_transaction(app_engine(request), work)
     except Unauthorized:
-        return False
+        return None
 
 
-async def add_files(request: Request, settings: Settings, received: ReceivedForm
-                    ) -> FollowupView:
-    """Attach the received files (and finished tus uploads) to the case as an addition."""
+async def add_files(request: Request, settings: Settings, received: ReceivedForm,
+                    access: service.FollowupAccess | None) -> FollowupView:
+    """Attach the received files (and finished tus uploads) to the case as an addition.
+
+    ``access`` was taken when the first file arrived, so an upload that outlasts the
+    session (hours over Tor) is still attached; the page itself then asks for the
+    receipt again.
+    """
     token = received.get("session")
-
-    def authenticate(session: Session) -> service.FollowupAccess:
-        return service.authenticate(session, token)
-
-    try:
-        access = await in_transaction(app_engine(request), authenticate)
-    except Unauthorized:
+    access = access or await access_for(request, token)
+    if access is None:
         await received.discard()
-        raise SessionExpired() from None
+        raise SessionExpired()
     data = FollowupIn(uploads=received.all("uploads"))
     out = await service.add_information(
         app_engine(request), context(request, settings), access,

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from api.core.errors import DokazError
+from api.followup.service import FollowupAccess
 from api.web import csrf, followup, intake, pages
 from api.web.errors import error_page, file_error
 from api.web.forms import FieldError
@@ -121,9 +122,14 @@ async def followup_files(request: Request) -> Response:
     if csrf.check_request_headers(request) is csrf.CsrfProblem.CROSS_SITE:
         return page.message(403, pages.CSRF_HEADING, [pages.CROSS_SITE_TEXT], back="/followup")
 
+    access: list[FollowupAccess] = []
+
     async def accept_files(received: ReceivedForm) -> bool:
-        # Checked when the first file arrives: no bytes are kept for a closed session.
-        return await followup.session_is_valid(request, received.get("session"))
+        # Checked when the first file arrives: no bytes are kept for an ended session,
+        # and the access taken now outlives a slow upload.
+        found = await followup.access_for(request, received.get("session"))
+        access.extend([found] if found is not None else [])
+        return found is not None
 
     try:
         received = await receive_form(request, intake.context(request, settings), accept_files)
@@ -145,7 +151,8 @@ async def followup_files(request: Request) -> Response:
             return followup_page(page, view, status_code=422, errors=[
                 FieldError("files", N_("Choose at least one file."))])
         try:
-            view = await followup.add_files(request, settings, received)
+            view = await followup.add_files(request, settings, received,
+                                            access[0] if access else None)
         except DokazError as exc:
             if not followup.is_case_closed(exc):
                 return error_page(page, exc, back="/followup")
