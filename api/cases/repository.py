@@ -18,9 +18,8 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, tuple_
-from sqlalchemy.sql.elements import KeyedColumnElement
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import Select as SqlSelect
 
 from api.auth.dependencies import Principal
 from api.auth.scoping import case_list_filter, case_read_filter
@@ -107,16 +106,40 @@ def _keyset(sort_col: Any, cursor: Cursor, nullable: bool) -> ColumnElement[bool
     return or_(key > bound, sort_col.is_(None))
 
 
-def _act_types_column() -> Any:
-    # The page's act types in the same round trip: a correlated aggregate per listed case
-    # (string_agg on PostgreSQL, group_concat on SQLite).
-    return (
-        select(func.aggregate_strings(col(CaseAct.act_type), ","))
-        .where(col(CaseAct.case_id) == col(Case.id))
-        .correlate(Case)
-        .scalar_subquery()
-        .label("act_types")
-    )
+# The page's act types in the same round trip: a correlated aggregate per listed case
+# (string_agg on PostgreSQL, group_concat on SQLite). Built once; expressions are immutable.
+_ACT_TYPES = (
+    sa_select(func.aggregate_strings(col(CaseAct.act_type), ","))
+    .where(col(CaseAct.case_id) == col(Case.id))
+    .correlate(Case.__table__)  # type: ignore[attr-defined]
+    .scalar_subquery()
+    .label("act_types")
+)
+# Only the coarse columns a list shows: no ORM objects, no sealed columns fetched.
+LIST_COLUMNS = (
+    col(Case.id), col(Case.reference), col(Case.state), col(Case.priority),
+    col(Case.priority_rank), col(Case.urgent), col(Case.urgency_reasons), col(Case.region),
+    col(Case.received_on), col(Case.state_changed_at), col(Case.due_at),
+    col(Case.assignee_id), col(Case.version), _ACT_TYPES,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    id: uuid.UUID
+    reference: str
+    state: str
+    priority: str
+    priority_rank: int
+    urgent: bool
+    urgency_reasons: str
+    region: str | None
+    received_on: date
+    state_changed_at: datetime
+    due_at: datetime | None
+    assignee_id: uuid.UUID | None
+    version: int
+    act_types: list[str]
 
 
 def list_query(
@@ -127,20 +150,17 @@ def list_query(
     descending: bool,
     cursor: Cursor | None,
     limit: int,
-) -> SqlSelect[Case, Any]:
+) -> Any:
     sort_col = SORT_COLUMNS[sort]
-    stmt = select(Case, _act_types_column()).where(
-        case_list_filter(principal), *_filter_clauses(filters))
+    stmt = sa_select(*LIST_COLUMNS).where(case_list_filter(principal), *_filter_clauses(filters))
     if cursor is not None:
         stmt = stmt.where(_keyset(sort_col, cursor, sort in NULLABLE_SORTS))
-    order: list[KeyedColumnElement[Any]] | list[Any]
-    if descending:
-        order = [sort_col.desc().nulls_first(), col(Case.id).desc()]
+    if sort in NULLABLE_SORTS:
+        first = sort_col.desc().nulls_first() if descending else sort_col.asc().nulls_last()
     else:
-        order = [sort_col.asc().nulls_last(), col(Case.id).asc()]
-    if sort not in NULLABLE_SORTS:
-        order = [sort_col.desc() if descending else sort_col.asc(), order[1]]
-    return stmt.order_by(*order).limit(limit)
+        first = sort_col.desc() if descending else sort_col.asc()
+    second = col(Case.id).desc() if descending else col(Case.id).asc()
+    return stmt.order_by(first, second).limit(limit)
 
 
 def list_cases(
@@ -152,18 +172,26 @@ def list_cases(
     descending: bool,
     cursor: Cursor | None,
     limit: int,
-) -> tuple[list[tuple[Case, list[str]]], Cursor | None]:
-    """One page of (case, its act types) the caller may list, and the next page's cursor."""
-    result = session.exec(list_query(principal, filters, sort=sort, descending=descending,
-                                     cursor=cursor, limit=limit + 1))
-    rows = [(case, sorted(set(types.split(","))) if types else []) for case, types in result]
+) -> tuple[list[ListRow], Cursor | None]:
+    """One page of cases the caller may list (coarse columns), and the next page's cursor."""
+    result = session.execute(list_query(principal, filters, sort=sort, descending=descending,
+                                        cursor=cursor, limit=limit + 1))
+    rows = [ListRow(*r[:-1], _types(r[-1])) for r in result]  # type: ignore[call-arg]
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        last = rows[-1][0]
-        value = getattr(last, SORT_COLUMNS[sort].key)
+        last = rows[-1]
+        value = getattr(last, _ROW_FIELD[sort])
         next_cursor = Cursor(sort, descending, value, last.id)
     return rows, next_cursor
+
+
+def _types(joined: str | None) -> list[str]:
+    return sorted(set(joined.split(","))) if joined else []
+
+
+_ROW_FIELD = {"received_on": "received_on", "priority": "priority_rank", "urgency": "urgent",
+              "state_changed_at": "state_changed_at", "due": "due_at"}
 
 
 def act_types_of(session: Session, case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
