@@ -69,7 +69,7 @@ def _blobs(settings: Settings) -> dict[str, bytes]:
 @pytest.fixture
 def populated(database: DbUnderTest, settings: Settings, engine: Engine) -> str:
     """Three real submissions with files, staff, audit entries; returns the recovery key."""
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         key_text = create_recovery_key_text(s)
         create_staff(s, Role.ADMIN, settings=settings)
     with TestClient(create_app(settings, engine)) as client:
