@@ -78,9 +78,11 @@ def next_totp_code(client: Any, handle: StaffHandle) -> str:
                       .where(col(StaffUser.id) == handle.user.id)).one()
     clock = clock_of(app.state)
     step = step_at(clock.now())
-    target = max(step - 1, last + 1)
-    if target > step + 1:
-        clock.advance((target - 1 - step) * STEP_SECONDS)
+    target = max(step, last + 1)
+    if target > step:
+        # Move to the code's own step: then even if a step boundary passes before the
+        # server checks, the code is still within the one-step drift window.
+        clock.advance((target - step) * STEP_SECONDS)
     return code_for_step(handle.totp_secret, target)
 
 
