@@ -9,12 +9,18 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from api.audit.models import AuditEntry
+from api.auth.roles import Role
 from api.cases.models import Case
 from api.core.models import utcnow
 from api.core.settings import Settings
 from tests.cases.factory import Staff, jpeg_with_gps, make_case
 from tests.cases.test_metadata import VICTIM, document
-from tests.factories import login_headers
+from tests.factories import (
+    create_recovery_key_text,
+    create_staff,
+    login_headers,
+    submit_report,
+)
 
 BASE = "/api/v1/cases"
 
@@ -158,3 +164,20 @@ def test_paging_sorting_overdue(app_client: TestClient, session: Session, settin
     assert other.status_code == 400  # a cursor of another sort order
     assert app_client.get(BASE, params={"state": "nonsense"}, headers=cw).status_code == 422
     assert app_client.get(f"{BASE}/{uuid.uuid4()}", headers=cw).status_code == 404
+
+
+def test_case_from_the_real_intake(app_client: TestClient, session: Session) -> None:
+    """A report sent through the public intake API opens for the caseworker on duty:
+    same wrap, payload and file contexts on both sides."""
+    create_recovery_key_text(session)
+    duty = create_staff(session, Role.CASEWORKER, on_intake_duty=True)
+    other = create_staff(session, Role.CASEWORKER)
+    receipt = submit_report(app_client, narrative="Canary: taken from his flat at night.")
+    headers = login_headers(app_client, duty)
+    items = app_client.get(BASE, headers=headers).json()["items"]
+    assert [i["reference"] for i in items] == [receipt["reference"]]
+    assert items[0]["act_types"] == [] and items[0]["due_at"] is not None
+    detail = app_client.get(f"{BASE}/{items[0]['id']}", headers=headers).json()
+    assert "taken from his flat" in str(detail["submissions"][0]["payload"])
+    assert app_client.get(f"{BASE}/{items[0]['id']}",
+                          headers=login_headers(app_client, other)).status_code == 404
