@@ -186,19 +186,23 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--reuse", metavar="DB", help="time an already filled database "
+                        "(made with --keep) instead of filling a new one; it is kept")
     args = parser.parse_args()
 
-    name = f"dokaz_bench_stats_{secrets.token_hex(3)}"
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"'.encode())
+    name = args.reuse or f"dokaz_bench_stats_{secrets.token_hex(3)}"
+    if not args.reuse:
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"'.encode())
     url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
     settings = Settings(database_url=url, data_dir=Path("/tmp/dokaz-bench-stats"),
                         kdf_profile="fast-insecure-for-tests", stats_first_month="2020-01")
     try:
-        migrations.upgrade(settings, url=url)
-        print(f"populating {args.cases:,} cases in {name} ...")
         with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
-            populate(conn, args.cases)
+            if not args.reuse:
+                migrations.upgrade(settings, url=url)
+                print(f"populating {args.cases:,} cases in {name} ...")
+                populate(conn, args.cases)
             counts = {t: conn.execute(f"SELECT count(*) FROM {t}".encode()).fetchone()
                       for t in ("cases", "case_person", "case_act", "case_code")}
         print("  rows: " + ", ".join(f"{t} {c[0]:,}" for t, c in counts.items() if c))
@@ -241,7 +245,7 @@ def main() -> None:
                   f"({len(result.cells)} cells)")
         engine.dispose()
     finally:
-        if not args.keep:
+        if not args.keep and not args.reuse:
             with psycopg.connect(ADMIN, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
 

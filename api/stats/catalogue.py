@@ -1,3 +1,4 @@
+# ruff: noqa: S608  (SQL assembled from this module's constants; values are bound)
 """The catalogue: the only tables partners can get, each a fixed grid over coarse codes.
 
 There are no free combinations: a partner picks a table, may keep or collapse its
@@ -48,6 +49,9 @@ class TableSpec:
     max_contributions: int  # cells one person can add 1 to: the L1 sensitivity
     # The SELECT of distinct (person, dim1, dim2, ...) contributions; see repository.py.
     contributions_sql: str
+    source: str  # the CTE it reads: "acts", "victims" or "cases"
+    # Largest number of base rows behind one person (bounds their cells); None: always 1.
+    bound_sql: str | None
 
     @property
     def dim_ids(self) -> tuple[str, ...]:
@@ -71,6 +75,15 @@ STATUS = Dimension("status", "status_at_end", "Current status")
 SEX = Dimension("sex", "sex", "Sex")
 AGE = Dimension("age_band", "age_band", "Age band")
 
+_PER_VICTIM_ACTS = (
+    "SELECT count(*) FROM case_act GROUP BY victim_id ORDER BY 1 DESC LIMIT 1")
+
+
+def _per_victim(table: str, join: str) -> str:
+    return (f"SELECT count(*) FROM {table} x JOIN case_act a ON a.id = x.{join} "
+            "GROUP BY a.victim_id ORDER BY 1 DESC LIMIT 1")
+
+
 # Each SELECT reads the CTEs ``victims`` (consenting victim records of countable cases,
 # with their case's region and start month) and ``acts`` (their acts, region and month
 # falling back to the case's), defined in repository.py. Column order = person, dims.
@@ -83,6 +96,8 @@ TABLES: tuple[TableSpec, ...] = (
         (ACT_TYPE, REGION, MONTH_DIM),
         8,
         "SELECT DISTINCT a.victim_id, a.act_type, a.region, a.month FROM acts a",
+        "acts",
+        _PER_VICTIM_ACTS,
     ),
     TableSpec(
         "detentions_by_facility_region_month",
@@ -93,6 +108,8 @@ TABLES: tuple[TableSpec, ...] = (
         6,
         "SELECT DISTINCT a.victim_id, d.facility_type, a.region, a.month FROM acts a "
         "JOIN case_detention d ON d.act_id = a.id",
+        "acts",
+        _PER_VICTIM_ACTS,
     ),
     TableSpec(
         "torture_methods_by_month",
@@ -103,6 +120,8 @@ TABLES: tuple[TableSpec, ...] = (
         10,
         "SELECT DISTINCT a.victim_id, k.code, a.month FROM acts a "
         "JOIN case_code k ON k.subject_id = a.id AND k.vocab = 'torture_method'",
+        "acts",
+        _per_victim("case_code", "subject_id"),
     ),
     TableSpec(
         "acts_by_perpetrator_month",
@@ -113,6 +132,8 @@ TABLES: tuple[TableSpec, ...] = (
         8,
         "SELECT DISTINCT a.victim_id, i.perpetrator_type, a.month FROM acts a "
         "JOIN case_involvement i ON i.act_id = a.id",
+        "acts",
+        _per_victim("case_involvement", "act_id"),
     ),
     TableSpec(
         "disappearances_by_status_region_month",
@@ -125,6 +146,8 @@ TABLES: tuple[TableSpec, ...] = (
         "SELECT DISTINCT a.victim_id, d.current_status, COALESCE(d.region, a.region), "
         "COALESCE(d.last_seen_month, a.month) FROM acts a "
         "JOIN case_disappearance d ON d.act_id = a.id",
+        "acts",
+        _PER_VICTIM_ACTS,
     ),
     TableSpec(
         "victims_by_sex_age_month",
@@ -134,6 +157,8 @@ TABLES: tuple[TableSpec, ...] = (
         (SEX, AGE, MONTH_DIM),
         1,
         "SELECT v.id, v.sex, v.age_band, v.month FROM victims v",
+        "victims",
+        None,
     ),
     TableSpec(
         "cases_by_state_region_month",
@@ -145,6 +170,8 @@ TABLES: tuple[TableSpec, ...] = (
         1,
         "SELECT c.id, c.state, COALESCE(c.region, 'unknown'), c.period_start_month "
         "FROM counted_cases c",
+        "cases",
+        None,
     ),
 )
 

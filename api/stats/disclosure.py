@@ -118,10 +118,11 @@ def protect(cube: Cube, k: int) -> Protection:
     primary = frozenset(c for c, v in counts.items() if 0 < v < k)
     suppressed: set[Coord] = set(primary)
     witnesses: dict[Coord, Box] = {}
+    lines: dict[tuple[int, Coord], list[Coord]] = {}
     # Largest primary cells first: their boxes are the hardest to find and the boxes they
     # suppress often protect the smaller cells for free.
     for cell in sorted(primary, key=lambda c: (-counts[c], c)):
-        box = _best_box(cube, cell, suppressed, k)
+        box = _best_box(cube, cell, suppressed, k, lines)
         witnesses[cell] = box
         suppressed.update(c for c, _ in box.corners)
     return Protection(k, primary, frozenset(suppressed), witnesses)
@@ -141,20 +142,24 @@ def _corners(a: Coord, b: Sequence[str]) -> list[tuple[Coord, int]]:
     return out
 
 
-def _candidates(cube: Cube, a: Coord, dim: int, suppressed: set[Coord], k: int) -> list[str]:
+def _candidates(cube: Cube, a: Coord, dim: int, suppressed: set[Coord], k: int,
+                lines: dict[tuple[int, Coord], list[Coord]]) -> list[str]:
     counts = cube.counts
     v = counts[a]
-    line = [c for c in cube.line(a, dim) if c != a]
+    key = (dim, (*a[:dim], TOTAL, *a[dim + 1 :]))
+    line = lines.get(key)
+    if line is None:  # non-empty cells of this line, smallest first (counts never change)
+        line = sorted((c for c in cube.line(a, dim) if counts[c] > 0),
+                      key=lambda c: (counts[c], c))
+        lines[key] = line
     options: list[str] = []
     if a[dim] != TOTAL:
         options.append(TOTAL)  # always possible (positive corner); the fallback box
-    hidden = sorted((c for c in line if c in suppressed and counts[c] > 0),
-                    key=lambda c: counts[c])
-    options += [c[dim] for c in hidden[:2]]
+    hidden = [c[dim] for c in line if c in suppressed and c != a][:2]
     # An unsuppressed cell big enough to cover the gap up to k as a negative corner, then
     # the smallest non-empty one.
-    open_cells = sorted((c for c in line if c not in suppressed and counts[c] > 0),
-                        key=lambda c: counts[c])
+    open_cells = [c for c in line if c not in suppressed and c != a]
+    options += hidden
     options += [c[dim] for c in open_cells if counts[c] >= k - v][:1]
     options += [c[dim] for c in open_cells[:1]]
     seen: list[str] = []
@@ -164,10 +169,11 @@ def _candidates(cube: Cube, a: Coord, dim: int, suppressed: set[Coord], k: int) 
     return seen[:_CANDIDATES_PER_DIM]
 
 
-def _best_box(cube: Cube, a: Coord, suppressed: set[Coord], k: int) -> Box:
+def _best_box(cube: Cube, a: Coord, suppressed: set[Coord], k: int,
+              lines: dict[tuple[int, Coord], list[Coord]]) -> Box:
     counts = cube.counts
     v = counts[a]
-    per_dim = [_candidates(cube, a, j, suppressed, k) for j in range(len(a))]
+    per_dim = [_candidates(cube, a, j, suppressed, k, lines) for j in range(len(a))]
     best: tuple[tuple[int, ...], list[tuple[Coord, int]]] | None = None
     boxes = itertools.chain(itertools.product(*per_dim), [_fallback(cube, a)])
     for b in boxes:

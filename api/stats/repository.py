@@ -1,3 +1,4 @@
+# ruff: noqa: S608  (SQL assembled from this module's constants; values are bound)
 """Queries of partner statistics: counting the coarse coding, releases, policies, ledger.
 
 Which records may be counted is decided here, in one place (``_BASE``):
@@ -29,66 +30,84 @@ from api.stats.models import StatsBudgetEntry, StatsCell, StatsPartnerPolicy, St
 
 CONSENT_SCOPE = "aggregate_statistics"
 
-_BASE = """
-WITH consent_now AS (
-    SELECT cc.person_id FROM case_consent cc
-    WHERE cc.scope = :scope AND cc.revoked_at IS NULL
+_CASE_OK = "c.state IN :states AND c.merged_into_id IS NULL AND c.shredded_at IS NULL"
+# The person's latest consent to statistics exists and is not revoked.
+_CONSENTED = """EXISTS (
+    SELECT 1 FROM case_consent cc
+    WHERE cc.person_id = p.id AND cc.scope = :scope AND cc.revoked_at IS NULL
       AND NOT EXISTS (
           SELECT 1 FROM case_consent nx
           WHERE nx.person_id = cc.person_id AND nx.scope = cc.scope
-            AND nx.version > cc.version)
-),
-base_cases AS (
-    SELECT c.id, c.state, c.region, c.period_start_month FROM cases c
-    WHERE c.state IN :states AND c.merged_into_id IS NULL AND c.shredded_at IS NULL
-),
-victims AS (
-    SELECT p.id, p.sex, p.age_band, b.region, b.period_start_month AS month
-    FROM case_person p JOIN base_cases b ON b.id = p.case_id
-    WHERE p.role = 'victim' AND p.id IN (SELECT person_id FROM consent_now)
-),
-acts AS (
+            AND nx.version > cc.version))"""
+_VICTIMS = f"""victims AS (
+    SELECT p.id, p.sex, p.age_band, c.region, c.period_start_month AS month
+    FROM case_person p JOIN cases c ON c.id = p.case_id
+    WHERE p.role = 'victim' AND {_CASE_OK} AND {_CONSENTED})"""
+_ACTS = """acts AS (
     SELECT a.id, a.victim_id, a.act_type, COALESCE(a.region, v.region) AS region,
            COALESCE(a.start_month, v.month) AS month
-    FROM case_act a JOIN victims v ON v.id = a.victim_id
-),
-counted_cases AS (
-    SELECT b.id, b.state, b.region, b.period_start_month FROM base_cases b
-    WHERE EXISTS (SELECT 1 FROM case_person p WHERE p.case_id = b.id AND p.role = 'victim')
+    FROM case_act a JOIN victims v ON v.id = a.victim_id)"""
+_COUNTED_CASES = f"""counted_cases AS (
+    SELECT c.id, c.state, c.region, c.period_start_month FROM cases c
+    WHERE {_CASE_OK}
+      AND EXISTS (SELECT 1 FROM case_person p WHERE p.case_id = c.id AND p.role = 'victim')
       AND NOT EXISTS (
-          SELECT 1 FROM case_person p WHERE p.case_id = b.id AND p.role = 'victim'
-            AND p.id NOT IN (SELECT person_id FROM consent_now))
-)"""
+          SELECT 1 FROM case_person p WHERE p.case_id = c.id AND p.role = 'victim'
+            AND NOT {_CONSENTED}))"""
+# Only the CTEs a table reads, each referenced once, so PostgreSQL inlines them into one
+# plan (a CTE referenced twice is materialised and its row estimate lost).
+_SOURCES = {"acts": [_VICTIMS, _ACTS], "victims": [_VICTIMS], "cases": [_COUNTED_CASES]}
 
 
-def count_sql(spec: TableSpec) -> str:
-    """The full counting statement of one table (also printed by bench/stats.py)."""
+def count_sql(spec: TableSpec, *, capped: bool = True) -> str:
+    """The full counting statement of one table (also printed by bench/stats.py).
+
+    ``capped=False`` leaves out the per-person contribution cap; callers use it only when
+    the base tables show no person can exceed the cap (``contribution_bound``)."""
     dims = [f"d{i}" for i in range(len(spec.dims))]
     cols = ", ".join(["unit", *dims])
+    head = "WITH " + ",\n".join(_SOURCES[spec.source])
+    head += f",\ncontrib({cols}) AS ({spec.contributions_sql})\n"
+    group = ", ".join(dims)
     if spec.max_contributions == 1:
-        # These SELECTs yield one row per person or case by construction: no ranking.
-        body = f", contrib({cols}) AS ({spec.contributions_sql})\nSELECT {', '.join(dims)}, "
-        body += f"count(*) FROM contrib GROUP BY {', '.join(dims)}"
-        return _BASE + body
+        # These SELECTs yield one row per person or case by construction.
+        return head + f"SELECT {group}, count(*) FROM contrib GROUP BY {group}"
+    if not capped:
+        # Uncapped: distinct persons per cell, as a hand-written GROUP BY would count them.
+        body = spec.contributions_sql.replace("SELECT DISTINCT ", "SELECT ", 1)
+        head = "WITH " + ",\n".join(_SOURCES[spec.source])
+        head += f",\ncontrib({cols}) AS ({body})\n"
+        return head + f"SELECT {group}, count(DISTINCT unit) FROM contrib GROUP BY {group}"
     order = ", ".join(f"{d} IS NULL, {d}" for d in reversed(dims))  # month first, NULLs last
     # Only catalogue constants are interpolated here; values are bound parameters.
     return (
-        _BASE  # noqa: S608
-        + f", contrib({cols}) AS ({spec.contributions_sql}),\n"
-        + f"ranked AS (SELECT {cols}, row_number() OVER (PARTITION BY unit ORDER BY {order})"
-        + " AS rn FROM contrib)\n"
-        + f"SELECT {', '.join(dims)}, count(*) FROM ranked WHERE rn <= :cap "  # noqa: S608
-        + f"GROUP BY {', '.join(dims)}"
+        head
+        + f", ranked AS (SELECT {cols}, row_number() OVER (PARTITION BY unit ORDER BY "
+        + f"{order}) AS rn FROM contrib)\n"
+        + f"SELECT {group}, count(*) FROM ranked WHERE rn <= :cap GROUP BY {group}"
     )
+
+
+def contribution_bound(session: Session, spec: TableSpec) -> int:
+    """An upper bound of the cells any one person reaches, from the base tables alone.
+
+    Cheap (one index-backed aggregate): when it is within the cap, the cap cannot bind and
+    the plain GROUP BY gives exactly the capped numbers."""
+    if spec.bound_sql is None:
+        return 1
+    value = session.execute(text(spec.bound_sql)).scalar()
+    return int(value or 0)
 
 
 def count_table(
     session: Session, spec: TableSpec, countable_states: Sequence[str]
 ) -> list[tuple[Any, ...]]:
     """Rows of (raw dim values..., count) for one table: exact, before any protection."""
-    stmt = text(count_sql(spec)).bindparams(bindparam("states", expanding=True))
+    capped = contribution_bound(session, spec) > spec.max_contributions
+    stmt = text(count_sql(spec, capped=capped)).bindparams(
+        bindparam("states", expanding=True))
     params: dict[str, Any] = {"scope": CONSENT_SCOPE, "states": list(countable_states)}
-    if spec.max_contributions != 1:
+    if capped:
         params["cap"] = spec.max_contributions
     return [tuple(r) for r in session.execute(stmt, params).all()]
 

@@ -242,3 +242,26 @@ def test_releases_are_batched_and_old_ones_pruned(session: Session, stats_settin
     session.commit()
     assert repository.latest_release(session) is not None
     assert session.get(type(first), first.id) is None  # pruned, cells with it
+
+
+def test_one_person_adds_to_at_most_the_declared_number_of_cells(
+    session: Session, stats_settings: Settings
+) -> None:
+    from api.cases.models import CaseAct, CasePerson
+    from api.stats import repository
+    from api.stats.catalogue import BY_ID
+    from tests.stats.conftest import SEALED
+
+    [person_id] = add_victims(session, 1, month="2021-01")
+    person = session.get(CasePerson, person_id)
+    assert person is not None
+    for m in range(2, 13):  # eleven more acts, each in a month (and so a cell) of its own
+        session.add(CaseAct(case_id=person.case_id, victim_id=person_id, act_type="arrest",
+                            start_month=f"2021-{m:02d}", region="BY-HM", sealed=SEALED))
+    session.commit()
+    spec = BY_ID["acts_by_type_region_month"]
+    assert repository.contribution_bound(session, spec) == 12
+    rows = repository.count_table(session, spec, stats_settings.stats_countable_states)
+    assert sum(n for *_, n in rows) == spec.max_contributions == 8
+    months = sorted(r[2] for r in rows)
+    assert months[0] == "2021-01" and months[-1] == "2021-08"  # the first cells, by month
