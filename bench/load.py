@@ -1,0 +1,281 @@
+"""Mixed-workload load test against N real API processes on PostgreSQL.
+
+    .venv/bin/python bench/load.py --seconds 60 --processes 2 --concurrency 16
+    .venv/bin/python bench/load.py --smoke          # a few seconds, for CI
+
+It creates its own database on the PostgreSQL at DOKAZ_TEST_PG_URL (default the local
+server at 127.0.0.1:5432, dropped afterwards), starts ``--processes`` separate ``python -m
+api serve`` processes on one data directory, seeds a recovery key, a caseworker on intake
+duty, a partner key, cases and a statistics release, then runs ``--concurrency`` async
+clients for ``--seconds``. Each client picks operations by weight, round-robin over the
+processes:
+
+    submit      anonymous multipart submission with one file (``--file-kib``)
+    followup    open a follow-up session with a receipt, post a message
+    list        caseworker: first page of the case list
+    edit        caseworker: read a case, change its priority with If-Match
+    pull        partner: one statistics table
+
+It prints throughput, p50/p95/p99 latency per operation, the error count (5xx, broken
+connections and unexpected 4xx; a 412 from two clients editing the same case is counted
+as a conflict, not an error) and the API processes' resident memory (peak of the sum).
+Figures from one run are comparable with each other; compare runs on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlmodel import Session
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from api.auth.roles import Role  # noqa: E402
+from api.core.db import unit_of_work  # noqa: E402
+from api.stats import service as stats_service  # noqa: E402
+from tests.factories import (  # noqa: E402
+    StaffHandle,
+    create_partner_key,
+    create_recovery_key_text,
+    create_staff,
+    sample_report,
+)
+from tests.system.live import Deployment, LiveApi, mint_token, shared_pg_database  # noqa: E402
+from tests.system.traffic import multipart_body  # noqa: E402
+
+WEIGHTS = {"submit": 3, "followup": 1, "list": 3, "edit": 2, "pull": 1}
+
+
+@dataclass
+class Results:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    conflicts: int = 0
+    error_samples: list[str] = field(default_factory=list)
+
+    def error(self, op: str, what: str) -> None:
+        self.errors[op] += 1
+        if len(self.error_samples) < 10:
+            self.error_samples.append(f"{op}: {what[:200]}")
+
+
+@dataclass
+class World:
+    urls: list[str]
+    token: str
+    partner_key: str
+    case_ids: list[str]
+    receipts: list[str]
+    file_bytes: int
+    table_id: str
+
+
+class Client:
+    def __init__(self, world: World, results: Results, http: httpx.AsyncClient) -> None:
+        self.w = world
+        self.r = results
+        self.http = http
+        self.staff = {"Authorization": f"Bearer {world.token}"}
+
+    def url(self) -> str:
+        return random.choice(self.w.urls)
+
+    async def submit(self) -> bool:
+        ctype, body = multipart_body(
+            [("submission", json.dumps(sample_report(narrative="load " + secrets.token_hex(8))))],
+            [("files", "evidence.bin", secrets.token_bytes(self.w.file_bytes))])
+        r = await self.http.post(self.url() + "/api/v1/submissions", content=body,
+                                 headers={"Content-Type": ctype})
+        if r.status_code == 201:
+            self.w.receipts.append(r.json()["receipt"])
+        return self._ok("submit", r, 201)
+
+    async def followup(self) -> bool:
+        base = self.url()
+        r = await self.http.post(base + "/api/v1/followup/session",
+                                 json={"receipt": random.choice(self.w.receipts)})
+        if not self._ok("followup", r, 201):
+            return False
+        r = await self.http.post(base + "/api/v1/followup/messages", json={"text": "update"},
+                                 headers={"Authorization": f"Bearer {r.json()['token']}"})
+        return self._ok("followup", r, 201)
+
+    async def list(self) -> bool:
+        r = await self.http.get(self.url() + "/api/v1/cases?limit=50", headers=self.staff)
+        return self._ok("list", r, 200)
+
+    async def edit(self) -> bool:
+        base = self.url()
+        case_id = random.choice(self.w.case_ids)
+        got = await self.http.get(f"{base}/api/v1/cases/{case_id}", headers=self.staff)
+        if not self._ok("edit", got, 200):
+            return False
+        r = await self.http.patch(
+            f"{base}/api/v1/cases/{case_id}",
+            json={"priority": random.choice(["low", "normal", "high"])},
+            headers={**self.staff, "If-Match": got.headers["etag"]})
+        if r.status_code == 412:
+            self.r.conflicts += 1
+            return False
+        return self._ok("edit", r, 200)
+
+    async def pull(self) -> bool:
+        r = await self.http.get(f"{self.url()}/api/v1/stats/tables/{self.w.table_id}",
+                                headers={"X-API-Key": self.w.partner_key})
+        return self._ok("pull", r, 200)
+
+    def _ok(self, op: str, response: httpx.Response, expected: int) -> bool:
+        if response.status_code != expected:
+            self.r.error(op, f"{response.status_code} {response.text}")
+            return False
+        return True
+
+
+async def client_loop(world: World, results: Results, deadline: float) -> None:
+    ops = [op for op, weight in WEIGHTS.items() for _ in range(weight)]
+    async with httpx.AsyncClient(timeout=120) as http:
+        client = Client(world, results, http)
+        first = list(WEIGHTS)  # every client starts with one of each: all are measured
+        while time.monotonic() < deadline or first:
+            op = first.pop(0) if first else random.choice(ops)
+            start = time.monotonic()
+            try:
+                ok = await getattr(client, op)()
+            except httpx.HTTPError as exc:
+                results.error(op, type(exc).__name__)
+                continue
+            if ok:
+                results.latencies[op].append(time.monotonic() - start)
+
+
+async def sample_rss(apis: list[LiveApi], deadline: float, peak: list[int]) -> None:
+    while time.monotonic() < deadline:
+        peak[0] = max(peak[0], sum(a.rss_bytes() for a in apis))
+        await asyncio.sleep(0.5)
+
+
+def seed_accounts(dep: Deployment) -> tuple[StaffHandle, str]:
+    """Before the API starts (it would make its own recovery key)."""
+    with Session(dep.engine, expire_on_commit=False) as s:
+        create_recovery_key_text(s)
+        worker = create_staff(s, Role.CASEWORKER, on_intake_duty=True,
+                              settings=dep.settings)
+        partner_key, _ = create_partner_key(s)
+    return worker, partner_key
+
+
+def seed(dep: Deployment, url: str, cases: int, worker: StaffHandle, partner_key: str
+         ) -> World:
+    receipts: list[str] = []
+    with httpx.Client(base_url=url, timeout=60) as http:
+        for _ in range(cases):
+            r = http.post("/api/v1/submissions", json=sample_report())
+            assert r.status_code == 201, r.text
+            receipts.append(r.json()["receipt"])
+        token = mint_token(dep.engine, dep.settings, worker)
+        listing = http.get("/api/v1/cases?limit=200",
+                           headers={"Authorization": f"Bearer {token}"}).json()
+    with unit_of_work(dep.engine) as s:
+        stats_service.refresh(s, dep.settings, force=True)
+    return World([], token, partner_key, [c["id"] for c in listing["items"]], receipts, 0,
+                 "acts_by_type_region_month")
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def report(results: Results, seconds: float, processes: int, concurrency: int,
+           rss_peak: int) -> dict[str, Any]:
+    ops: dict[str, Any] = {}
+    for op in WEIGHTS:
+        lat = sorted(results.latencies.get(op, []))
+        ops[op] = {"ok": len(lat), "per_s": round(len(lat) / seconds, 1),
+                   "p50_ms": round(percentile(lat, 50) * 1000, 1),
+                   "p95_ms": round(percentile(lat, 95) * 1000, 1),
+                   "p99_ms": round(percentile(lat, 99) * 1000, 1),
+                   "errors": results.errors.get(op, 0)}
+    total = sum(o["ok"] for o in ops.values())
+    return {"seconds": seconds, "processes": processes, "concurrency": concurrency,
+            "operations": ops, "total_ok": total, "throughput_per_s": round(total / seconds, 1),
+            "errors": sum(results.errors.values()), "conflicts": results.conflicts,
+            "server_rss_peak_mib": round(rss_peak / 2**20, 1),
+            "error_samples": results.error_samples}
+
+
+def print_report(fig: dict[str, Any]) -> None:
+    print(f"{fig['processes']} API process(es), {fig['concurrency']} clients, "
+          f"{fig['seconds']:.0f} s on PostgreSQL")
+    print(f"{'operation':<10}{'ok':>7}{'per s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+          f"{'errors':>8}")
+    for op, o in fig["operations"].items():
+        print(f"{op:<10}{o['ok']:>7}{o['per_s']:>8}{o['p50_ms']:>9}{o['p95_ms']:>9}"
+              f"{o['p99_ms']:>9}{o['errors']:>8}")
+    print(f"throughput {fig['throughput_per_s']}/s, errors {fig['errors']}, edit conflicts "
+          f"(412) {fig['conflicts']}, server RSS peak {fig['server_rss_peak_mib']} MiB")
+    for sample in fig["error_samples"]:
+        print("  error:", sample)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--file-kib", type=int, default=64)
+    parser.add_argument("--cases", type=int, default=30, help="cases seeded before the run")
+    parser.add_argument("--smoke", action="store_true", help="a few seconds, for CI")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    if args.smoke:
+        args.seconds, args.processes, args.concurrency, args.cases = 5, 2, 4, 6
+    with tempfile.TemporaryDirectory(prefix="dokaz-load-") as tmp, \
+            shared_pg_database("dokaz_load") as url:
+        dep = Deployment(Path(tmp), url)
+        try:
+            worker, partner_key = seed_accounts(dep)
+            first = dep.start_api()
+            world = seed(dep, first.url, args.cases, worker, partner_key)
+            for _ in range(args.processes - 1):
+                dep.start_api()
+            world.urls = [a.url for a in dep.apis]
+            world.file_bytes = args.file_kib * 1024
+            results = Results()
+            peak = [0]
+
+            async def run() -> None:
+                deadline = time.monotonic() + args.seconds
+                await asyncio.gather(sample_rss(dep.apis, deadline, peak),
+                                     *(client_loop(world, results, deadline)
+                                       for _ in range(args.concurrency)))
+
+            asyncio.run(run())
+            fig = report(results, args.seconds, args.processes, args.concurrency, peak[0])
+        finally:
+            dep.close()
+    if args.json:
+        print(json.dumps(fig, indent=2))
+    else:
+        print_report(fig)
+
+
+if __name__ == "__main__":
+    main()
