@@ -97,7 +97,7 @@ def list_users() -> None:
         typer.echo(line)
 
 
-def _change(username: str, change: Callable[[Session, Settings], T]) -> T:
+def _change(change: Callable[[Session, Settings], T]) -> T:
     with _session() as (session, settings):
         return change(session, settings)
 
@@ -105,14 +105,14 @@ def _change(username: str, change: Callable[[Session, Settings], T]) -> T:
 @users_app.command("disable")
 def disable(username: str) -> None:
     """Disable an account and end its sessions."""
-    _change(username, lambda s, _: accounts.disable_user(
+    _change(lambda s, _: accounts.disable_user(
         s, accounts.require_username(s, username), actor=CLI, now=utcnow()))
     typer.echo(f"disabled {username}")
 
 
 @users_app.command("enable")
 def enable(username: str) -> None:
-    _change(username, lambda s, _: accounts.enable_user(
+    _change(lambda s, _: accounts.enable_user(
         s, accounts.require_username(s, username), actor=CLI, now=utcnow()))
     typer.echo(f"enabled {username}")
 
@@ -125,7 +125,7 @@ def set_role(username: str, role: str) -> None:
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    _change(username, lambda s, _: accounts.set_role(
+    _change(lambda s, _: accounts.set_role(
         s, accounts.require_username(s, username), parsed, actor=CLI))
     typer.echo(f"{username} is now {parsed.value}")
 
@@ -133,7 +133,7 @@ def set_role(username: str, role: str) -> None:
 @users_app.command("set-duty")
 def set_duty(username: str, on: bool = typer.Option(..., "--on/--off")) -> None:
     """Put a coordinator or caseworker on or off intake duty."""
-    _change(username, lambda s, _: accounts.set_intake_duty(
+    _change(lambda s, _: accounts.set_intake_duty(
         s, accounts.require_username(s, username), on, actor=CLI))
     typer.echo(f"{username} intake duty {'on' if on else 'off'}")
 
@@ -141,7 +141,7 @@ def set_duty(username: str, on: bool = typer.Option(..., "--on/--off")) -> None:
 @users_app.command("reset-totp")
 def reset_totp(username: str) -> None:
     """Issue a new TOTP secret (lost phone) and print its URI once."""
-    new = _change(username, lambda s, st: accounts.reset_totp(
+    new = _change(lambda s, st: accounts.reset_totp(
         s, st, accounts.require_username(s, username), actor=CLI, now=utcnow()))
     _print_totp(new.provisioning_uri)
 
@@ -157,7 +157,7 @@ def reset_password(
     with `dokaz keys grant --username NAME ...` and the offline recovery key.
     """
     password = read_secret(password_stdin, "New password")
-    dropped = _change(username, lambda s, st: accounts.reset_password(
+    dropped = _change(lambda s, st: accounts.reset_password(
         s, st, accounts.require_username(s, username), password, actor=CLI, now=utcnow()))
     typer.echo(f"password reset for {username}; {dropped} case key wraps dropped.")
     if dropped:

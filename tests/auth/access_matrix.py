@@ -118,5 +118,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/report"): EVERYONE,
     ("GET", "/about"): EVERYONE,
     ("GET", "/followup"): EVERYONE,
+    ("POST", "/followup"): EVERYONE,
+    ("POST", "/followup/files"): EVERYONE,
     ("GET", "/static/{name}"): EVERYONE,
 }
