@@ -58,6 +58,7 @@ from api.intake.service import (
     ReceivedSubmission,
     create_followup_submission,
     in_transaction,
+    run_argon2,
 )
 from api.keys.service import case_key_context
 from crypto import DataKey, FormatError, ReceiptVerifier, parse_receipt, verify_receipt
@@ -179,9 +180,7 @@ async def start_session(engine: Engine, settings: Settings, guards: Guards, clie
         else ReceiptVerifier(salt=secrets.token_bytes(SALT_SIZE), params=kdf_params(settings),
                              verifier=secrets.token_bytes(32))
     )
-    kek = await anyio.to_thread.run_sync(
-        lambda: bounded(settings, lambda: verify_receipt(code, verifier))
-    )
+    kek = await run_argon2(settings, bounded, settings, lambda: verify_receipt(code, verifier))
     if kek is None or found is None:
         guards.receipt_failures_per_client.hit(client)
         if found is not None:

@@ -35,6 +35,7 @@ recover must not be accepted.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import uuid
@@ -265,6 +266,25 @@ def prepare_receipt(settings: Settings) -> PreparedReceipt:
     return PreparedReceipt(code, verifier.to_bytes(), kek)
 
 
+_ARGON2_LIMITERS: dict[tuple[int, int], tuple[object, anyio.CapacityLimiter]] = {}
+
+
+async def run_argon2(settings: Settings, fn: Callable[..., T], *args: Any) -> T:
+    """Run an Argon2id computation in a worker thread, at most ``max_concurrent_argon2``
+    at a time. Waiting happens here, in the event loop, not in a pool thread: otherwise
+    a burst of receipts would occupy every worker thread and starve the encryption and
+    database work of the uploads still streaming."""
+    # One limiter per event loop (tests run several loops; production has one).
+    loop = asyncio.get_running_loop()
+    key = (id(loop), settings.max_concurrent_argon2)
+    entry = _ARGON2_LIMITERS.get(key)
+    if entry is None or entry[0] is not loop:
+        entry = (loop, anyio.CapacityLimiter(settings.max_concurrent_argon2))
+        _ARGON2_LIMITERS[key] = entry
+    limiter = entry[1]
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=limiter)
+
+
 def run_in_transaction(engine: Engine, work: Callable[[Session], T]) -> T:
     with unit_of_work(engine) as session:
         return work(session)
@@ -420,7 +440,7 @@ async def submit(engine: Engine, ctx: IntakeContext, received: ReceivedSubmissio
                  ) -> SubmissionOut:
     """Store a received submission in one transaction, or delete its blobs and re-raise."""
     try:
-        receipt = await anyio.to_thread.run_sync(prepare_receipt, ctx.settings)
+        receipt = await run_argon2(ctx.settings, prepare_receipt, ctx.settings)
         if received.is_honeypot:
             return honeypot_answer(received)
         files = list(received.batch.files)

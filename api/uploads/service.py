@@ -41,7 +41,7 @@ from api.core.errors import BadRequest, Conflict, Gone, NotFound, PayloadTooLarg
 from api.core.models import utcnow
 from api.core.settings import Settings
 from api.intake import filetypes
-from api.intake.files import TypeMismatch, check_filename
+from api.intake.files import RECORD_SIZE, TypeMismatch, check_filename
 from api.intake.guards import ConnectionDropped
 from api.intake.multipart import mb
 from api.storage.base import BlobStorage, generate_name
@@ -178,7 +178,7 @@ async def receive_segment(
     seg_id = uuid.uuid4()
     seg_key = DataKey.generate()
     blob = storage.open_writer(generate_name(SEGMENT_KIND))
-    writer = AsyncEncryptingWriter.create(blob, seg_id.bytes, seg_key)
+    writer = AsyncEncryptingWriter.create(blob, seg_id.bytes, seg_key, RECORD_SIZE)
     extra = checksum.hasher() if checksum is not None else None
     room = plan.length - plan.offset
     received = 0
@@ -235,7 +235,7 @@ def merge_segments(storage: BlobStorage, plan: PatchPlan, last: ReceivedSegment)
     parts.append((last.blob_name, last.key, last.id))
     file_key = DataKey.generate()
     blob = storage.open_writer(generate_name(FINAL_KIND))
-    writer = EncryptingWriter(blob, upload_id.bytes, file_key)
+    writer = EncryptingWriter(blob, upload_id.bytes, file_key, RECORD_SIZE)
     head = bytearray()
     try:
         for name, key, seg_id in parts:

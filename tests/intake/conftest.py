@@ -34,7 +34,7 @@ class Intake:
 
 
 def make_intake(settings: Settings, engine: Engine) -> Iterator[Intake]:
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         text = create_recovery_key_text(s)
         staff = create_staff(s, Role.CASEWORKER, on_intake_duty=True, settings=settings)
     app = create_app(settings, engine)
@@ -66,7 +66,7 @@ def intake_with(database: DbUnderTest, engine: Engine, tmp_path: Path
 
 
 def _no_new_keys(settings: Settings, engine: Engine) -> Iterator[Intake]:
-    with Session(engine) as s:
+    with Session(engine, expire_on_commit=False) as s:
         staff = create_staff(s, Role.CASEWORKER, on_intake_duty=True, settings=settings)
     app = create_app(settings, engine)
     with TestClient(app, raise_server_exceptions=False) as client:
