@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     max_submission_bytes: int = Field(default=4 * GiB, ge=1)
     max_files_per_submission: int = Field(default=20, ge=0)
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    header_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="time a client has to send its request headers"
+    )
     request_body_timeout_seconds: float = Field(
         default=4 * 3600.0, gt=0, description="a slow phone over Tor may need hours"
     )
