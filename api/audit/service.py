@@ -204,6 +204,12 @@ def verify_chain(
     if expect is not None:
         anchors.setdefault(expect[0], []).append(expect[1].lower())
 
+    # A checkpoint of the empty log (#0) names the genesis hash; anything else there is forged.
+    for anchor in anchors.pop(0, []):
+        if anchor != GENESIS_HASH:
+            return VerifyResult(False, 0, 0, GENESIS_HASH, 0, None,
+                                "a checkpoint of the empty log does not name the genesis hash")
+
     table = AuditEntry.__table__  # type: ignore[attr-defined]
     expected_seq, prev, checked = 1, GENESIS_HASH, 0
     last_seq = 0

@@ -130,6 +130,19 @@ def test_stored_checkpoint_catches_truncation_and_rewrite(engine: Engine) -> Non
     assert not result.ok and "checkpoint" in (result.reason or "")  # type: ignore[attr-defined]
 
 
+def test_checkpoint_of_the_empty_log_stays_valid(engine: Engine) -> None:
+    """A checkpoint taken before anything was logged names entry #0 (the genesis)."""
+    with Session(engine) as s:
+        assert checkpoint(s).seq == 0
+        s.commit()
+    assert _verify(engine).ok  # type: ignore[attr-defined]
+    _fill(engine, 3)
+    assert _verify(engine).ok  # type: ignore[attr-defined]
+    _sql(engine, "UPDATE audit_checkpoint SET entry_hash = 'ff' WHERE seq = 0")
+    result = _verify(engine)
+    assert not result.ok and "genesis" in (result.reason or "")  # type: ignore[attr-defined]
+
+
 def test_concurrent_writers_make_one_chain(engine: Engine) -> None:
     errors: list[BaseException] = []
 
