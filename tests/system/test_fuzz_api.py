@@ -12,7 +12,7 @@ a partner API key - and every answer must:
 * never be a 2xx for a caller the authorisation matrix (tests/auth/access_matrix.py)
   does not allow on that route.
 
-Examples per operation and mode default to 4 (``DOKAZ_FUZZ_EXAMPLES`` raises it for a
+Examples per operation and mode default to 3 (``DOKAZ_FUZZ_EXAMPLES`` raises it for a
 longer run); generation is derandomised, so a CI failure reproduces locally.
 """
 
@@ -46,7 +46,7 @@ from tests.system.live import Deployment, LiveApi, mint_token, shared_pg_databas
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = int(os.environ.get("DOKAZ_FUZZ_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("DOKAZ_FUZZ_EXAMPLES", "3"))
 CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
 STAFF_ROLES = ("admin", "coordinator", "caseworker", "lawyer")
 
