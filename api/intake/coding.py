@@ -3,7 +3,7 @@
 Only what the threat model allows in plaintext is derived here: region, start month
 with its precision, received day, urgency flags from a fixed list, and a random public
 reference. Year-only dates are stored as ``YYYY-01`` with precision
-``unknown_month_and_day`` so yearly statistics still work and nobody mistakes them for
+``unknown_month_day`` so yearly statistics still work and nobody mistakes them for
 January.
 
 Urgency (``Case.urgent``, ``Case.urgency_reasons``):

@@ -21,31 +21,28 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from api.vocab.registry import VocabCode, get_vocabulary
+
 SCHEMA_ID = "dokaz.submission/1"
 SCHEMA_VERSION = 1
 
-ReporterRole = Literal["victim", "relative", "witness", "lawyer", "other"]
-ActCategory = Literal["detention", "torture", "disappearance", "other"]
-DatePrecision = Literal["exact", "estimate", "unknown_day", "unknown_month_and_day"]
-Region = Literal[
-    "BY-HM", "BY-BR", "BY-HO", "BY-HR", "BY-MA", "BY-MI", "BY-VI", "abroad", "unknown"
-]
-FacilityType = Literal[
-    "rovd", "ivs", "tsip", "sizo_mvd", "sizo_kgb", "prison", "correctional_colony",
-    "open_facility", "ltp", "psychiatric_hospital", "police_van", "unofficial_place",
-    "other", "unknown",
-]
+# Coded fields take the shared vocabularies' codes (api/vocab/data), the same codes the
+# case metadata, the web form and the statistics use: one source, no translation tables.
+ReporterRole = Annotated[str, VocabCode("submitter_role")]
+ActCategory = Annotated[str, VocabCode("incident_category")]
+DatePrecision = Annotated[str, VocabCode("date_precision")]
+Region = Annotated[str, VocabCode("region")]
+FacilityType = Annotated[str, VocabCode("facility_type")]
+# Roles of persons in a report: who they are to the events, not a vocabulary term.
 PersonRole = Literal["victim", "relative", "witness", "perpetrator", "lawyer", "other"]
-Sex = Literal["female", "male", "other", "unknown"]
-AgeBand = Literal["0-9", "10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+"]
+Sex = Annotated[str, VocabCode("sex")]
+AgeBand = Annotated[str, VocabCode("age_band")]
 Language = Literal["be", "ru", "uk", "en"]
-ConsentScope = Literal[
-    "internal_handling", "referral_lawyer_doctor", "un_mechanisms",
-    "un_name_to_government", "named_partner", "identified_publication",
-    "anonymized_quotes", "aggregate_statistics", "medical_examination", "contact_back",
-    "media_use",
-]
-CONSENT_SCOPES: tuple[str, ...] = ConsentScope.__args__  # type: ignore[attr-defined]
+ConsentScope = Annotated[str, VocabCode("consent_scope")]
+# In the vocabulary's own order, so stored scope lists read the same everywhere.
+CONSENT_SCOPES: tuple[str, ...] = tuple(
+    t.code for t in get_vocabulary("consent_scope").terms if not t.deprecated
+)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -99,9 +96,7 @@ class When(_Model):
 
     @model_validator(mode="after")
     def _precision(self) -> When:
-        implied: DatePrecision = {10: "exact", 7: "unknown_day", 4: "unknown_month_and_day"}[
-            len(self.start)
-        ]  # type: ignore[assignment]
+        implied = {10: "exact", 7: "unknown_day", 4: "unknown_month_day"}[len(self.start)]
         if self.precision is None:
             self.precision = implied
         elif self.precision != "estimate" and self.precision != implied:
@@ -198,7 +193,7 @@ class SubmissionIn(_Model):
 
     @property
     def granted_scopes(self) -> list[str]:
-        return [s for s in CONSENT_SCOPES if self.consent.get(s)]  # type: ignore[call-overload]
+        return [s for s in CONSENT_SCOPES if self.consent.get(s)]
 
     def sealed_payload(self) -> dict[str, Any]:
         """What is sealed under the case key: the whole report minus transport fields."""

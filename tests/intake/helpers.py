@@ -28,7 +28,7 @@ def report(**overrides: Any) -> dict[str, Any]:
         "acts": ["detention", "torture"],
         "when": {"start": "2025-03", "ongoing": True},
         "where": {"region": "BY-HM", "facility_type": "tsip", "details": "Akrestsina"},
-        "persons": [{"role": "victim", "name": "Ales", "sex": "male", "age_band": "30-39",
+        "persons": [{"role": "victim", "name": "Ales", "sex": "male", "age_band": "age_30_39",
                      "still_detained": True}],
         "narrative": "He was taken from the street and beaten in the van.",
         "consent": {"internal_handling": True, "aggregate_statistics": True},
