@@ -37,6 +37,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         self._header_timer: asyncio.TimerHandle | None = None
         self._in_headers = True
         self._header_bytes = 0
+        self._header_tail = b""
 
     def _arm_header_timer(self) -> None:
         self._disarm_header_timer()
@@ -62,9 +63,13 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._in_headers:
-            # Counted per chunk, so a body pipelined behind the headers in the same chunk
-            # counts too: harmless for a cap measured in KiB.
-            self._header_bytes += len(data)
+            # Count only up to the blank line that ends the headers: the same chunk often
+            # carries tens of KiB of body behind them (httpx sends both in one write).
+            window = self._header_tail + data
+            end = window.find(b"\r\n\r\n")
+            self._header_bytes += (len(data) if end < 0
+                                   else max(0, end + 4 - len(self._header_tail)))
+            self._header_tail = window[-3:]
             if self._header_bytes > self._max_header_bytes:
                 self._disarm_header_timer()
                 self.transport.write(_HEADERS_TOO_LARGE)
@@ -76,9 +81,11 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._in_headers = True
         self._header_bytes = 0
+        self._header_tail = b""
         self._arm_header_timer()
 
     def on_headers_complete(self) -> None:
         self._in_headers = False
+        self._header_tail = b""
         self._disarm_header_timer()
         super().on_headers_complete()
