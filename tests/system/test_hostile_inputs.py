@@ -434,10 +434,6 @@ def test_oversize_request_headers_are_refused(target: Target) -> None:
     assert store_snapshot(target.dep.engine, target.dep.settings) == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "uvicorn has no header-read timeout: HttpToolsProtocol/H11Protocol arm a timer only "
-    "between keep-alive requests (timeout_keep_alive), never while a request's headers "
-    "arrive, and api/cli.py serve has no setting for it; see the closing report"))
 def test_slowloris_headers_are_dropped_within_the_header_timeout(target: Target) -> None:
     """A client trickling one header byte a second must be cut off after
     DOKAZ_HEADER_TIMEOUT_SECONDS (3 s here), not hold a connection for ever."""
