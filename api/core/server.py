@@ -28,6 +28,10 @@ _HEADERS_TOO_LARGE = (
 )
 
 
+class _HeadersTooLargeError(Exception):
+    pass
+
+
 class HeaderTimeoutProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -35,9 +39,8 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         self._header_timeout = settings.header_timeout_seconds
         self._max_header_bytes = settings.max_header_bytes
         self._header_timer: asyncio.TimerHandle | None = None
-        self._in_headers = True
         self._header_bytes = 0
-        self._header_tail = b""
+        self._headers_too_large = False
 
     def _arm_header_timer(self) -> None:
         self._disarm_header_timer()
@@ -61,31 +64,36 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         self._disarm_header_timer()
         super().connection_lost(exc)
 
-    def data_received(self, data: bytes) -> None:
-        if self._in_headers:
-            # Count only up to the blank line that ends the headers: the same chunk often
-            # carries tens of KiB of body behind them (httpx sends both in one write).
-            window = self._header_tail + data
-            end = window.find(b"\r\n\r\n")
-            self._header_bytes += (len(data) if end < 0
-                                   else max(0, end + 4 - len(self._header_tail)))
-            self._header_tail = window[-3:]
-            if self._header_bytes > self._max_header_bytes:
-                self._disarm_header_timer()
-                self.transport.write(_HEADERS_TOO_LARGE)
-                self.transport.close()
-                return
-        super().data_received(data)
+    # Header bytes are counted as the parser hands them over (the request line's URL and
+    # each name and value), so the cap is exact whatever the reads look like, and a body
+    # that arrives in the same read as the headers is never mistaken for them.
+    def _count_header_bytes(self, n: int) -> None:
+        self._header_bytes += n
+        if self._header_bytes > self._max_header_bytes:
+            self._headers_too_large = True
+            raise _HeadersTooLargeError  # httptools aborts the parse; see send_400_response
+
+    def on_url(self, url: bytes) -> None:
+        self._count_header_bytes(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_header_bytes(len(name) + len(value) + 4)  # ": " and CRLF
+        super().on_header(name, value)
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._headers_too_large:
+            super().send_400_response(msg)
+            return
+        self._disarm_header_timer()
+        self.transport.write(_HEADERS_TOO_LARGE)
+        self.transport.close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_headers = True
         self._header_bytes = 0
-        self._header_tail = b""
         self._arm_header_timer()
 
     def on_headers_complete(self) -> None:
-        self._in_headers = False
-        self._header_tail = b""
         self._disarm_header_timer()
         super().on_headers_complete()

@@ -86,3 +86,27 @@ def test_oversized_headers_get_431(server: int) -> None:
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 431")
     assert b"larger than this server accepts" in answer
+
+
+@pytest.mark.slow
+def test_large_bodies_behind_small_headers_are_not_mistaken_for_headers(server: int) -> None:
+    """A POST whose first read holds the headers and 60 KiB of body is an ordinary request."""
+    body = b"x" * 60_000
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        sock.sendall(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\n\r\n" + body)
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 405"), answer[:60]
+
+
+@pytest.mark.slow
+def test_header_cap_applies_to_every_request_on_a_connection(server: int) -> None:
+    with socket.create_connection(("127.0.0.1", server)) as sock:
+        for _ in range(3):
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 3000 + b"\r\n\r\n")
+            answer = b""
+            while not answer.endswith(b'{"status":"ok"}'):
+                chunk = sock.recv(4096)
+                assert chunk, answer
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
