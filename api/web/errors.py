@@ -7,8 +7,10 @@ from starlette.responses import Response
 from api.core.errors import DokazError, PayloadTooLarge, RateLimited, UnsupportedMediaType
 from api.intake.files import BadFilename
 from api.web import pages
-from api.web.forms import FieldError
+from api.web.forms import LONG_TEXT_FIELDS, SHORT_TEXT_LIMIT, TEXT_FIELDS, FieldError
+from api.web.i18n import N_
 from api.web.pages import Page
+from api.web.receive import TextTooLong
 
 
 def error_page(page: Page, exc: DokazError, *, kept_text: str = "", back: str = "/report",
@@ -26,8 +28,17 @@ def error_page(page: Page, exc: DokazError, *, kept_text: str = "", back: str = 
                         kept_text=kept_text, back=back)
 
 
-def file_error(exc: DokazError) -> FieldError:
-    """What went wrong while files arrived, for the person who sent them."""
+def file_error(exc: DokazError, max_text_chars: int, text_field: str = "narrative"
+               ) -> FieldError:
+    """What went wrong after the text arrived (files, an overlong field), for the person.
+
+    An overlong field is named when the page shows it, otherwise ``text_field`` is.
+    """
+    if isinstance(exc, TextTooLong):
+        field = exc.field if exc.field in TEXT_FIELDS else text_field
+        limit = max_text_chars if field in LONG_TEXT_FIELDS else SHORT_TEXT_LIMIT
+        return FieldError(field, N_("Please write at most %(max)s characters here."),
+                          {"max": limit})
     if isinstance(exc, PayloadTooLarge):
         return FieldError("files", pages.FILES_TOO_LARGE)
     if isinstance(exc, UnsupportedMediaType):

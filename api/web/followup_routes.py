@@ -143,7 +143,9 @@ async def followup_files(request: Request) -> Response:
             view = await followup.load(request, token)
             if received.error is not None:
                 return followup_page(page, view, status_code=received.error.status_code,
-                                     files_dropped=True, errors=[file_error(received.error)])
+                                     files_dropped=True,
+                                     errors=[file_error(received.error,
+                                                        settings.web_max_text_chars, "files")])
             return followup_page(page, view, status_code=403,
                                  errors=[FieldError("files", FILES_EXPIRED)])
         if not received.batch.files and not received.all("uploads"):

@@ -16,6 +16,7 @@ part, what to do with each:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
@@ -33,6 +34,18 @@ from api.web import csrf
 
 HONEYPOT_FIELD = "website"
 DRAIN_BYTES = 32 * 1024 * 1024
+# The most text parts the report form can send: its fields plus one per checkbox of the
+# longest multiple choice (consent), with room to spare. Files are counted separately,
+# so the form takes exactly as many files as DOKAZ_MAX_FILES_PER_SUBMISSION promises.
+MAX_FORM_TEXT_PARTS = 64
+
+
+class TextTooLong(PayloadTooLarge):
+    """A text field ran past its limit while it arrived; names the field for the page."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__("A text field is longer than allowed.")
+        self.field = field
 
 
 class _TextSink:
@@ -46,7 +59,7 @@ class _TextSink:
         self._buf += data
         self._form.text_bytes += len(data)
         if len(self._buf) > self._limit or self._form.text_bytes > self._form.max_text_bytes:
-            raise PayloadTooLarge("A text field is longer than allowed.")
+            raise TextTooLong(self._name)
 
     async def close(self) -> None:
         text = self._buf.decode("utf-8", errors="replace").replace("\r\n", "\n")
@@ -179,8 +192,11 @@ async def receive_form(
             yield chunk
 
     try:
-        await parse_multipart(counted(), request.headers.get("content-type"), form,
-                              ctx.multipart_limits())
+        limits = dataclasses.replace(
+            ctx.multipart_limits(),
+            max_parts=settings.max_files_per_submission + MAX_FORM_TEXT_PARTS,
+        )
+        await parse_multipart(counted(), request.headers.get("content-type"), form, limits)
     except DokazError as exc:
         await form.discard()
         if not form.fields:

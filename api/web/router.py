@@ -92,7 +92,8 @@ async def report_submit(request: Request) -> Response:
     form = ReportInput.from_pairs(received.fields)
     if received.error is not None:
         return _report_page(page, form, status_code=received.error.status_code,
-                            files_dropped=True, errors=[file_error(received.error)])
+                            files_dropped=True,
+                            errors=[file_error(received.error, settings.web_max_text_chars)])
     if received.csrf_problem is not None:
         await received.discard()
         return _report_page(page, form, status_code=403, files_dropped=received.had_files,
