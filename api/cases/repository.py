@@ -212,17 +212,20 @@ def listable_case(
     session: Session, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False
 ) -> Case | None:
     """The case if the caller may at least list it (coarse coding), else None."""
-    stmt = select(Case).where(col(Case.id) == case_id, case_list_filter(principal))
-    if for_update:
-        stmt = stmt.with_for_update()
-    return session.exec(stmt).first()
+    return _scoped_case(session, case_id, case_list_filter(principal), for_update)
 
 
 def readable_case(
     session: Session, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False
 ) -> Case | None:
     """The case if the caller may read its content, else None."""
-    stmt = select(Case).where(col(Case.id) == case_id, case_read_filter(principal))
+    return _scoped_case(session, case_id, case_read_filter(principal), for_update)
+
+
+def _scoped_case(
+    session: Session, case_id: uuid.UUID, scope: ColumnElement[bool], for_update: bool
+) -> Case | None:
+    stmt = select(Case).where(col(Case.id) == case_id, scope)
     if for_update:
         stmt = stmt.with_for_update()
     return session.exec(stmt).first()
