@@ -14,13 +14,14 @@ from api.core.settings import Settings
 
 
 def migrations_dir() -> Path:
-    here = Path(__file__).resolve().parents[2] / "alembic"
-    if here.is_dir():
-        return here
-    cwd = Path.cwd() / "alembic"
-    if cwd.is_dir():
-        return cwd
-    raise RuntimeError("cannot find the alembic/ migrations directory next to the package")
+    """The repository's ``alembic/`` folder: next to the package (a checkout or an editable
+    install) or in the working directory (the container image runs from /app). A folder
+    without ``env.py`` is not it: installed non-editably, ``site-packages/alembic`` is the
+    Alembic library itself."""
+    for candidate in (Path(__file__).resolve().parents[2] / "alembic", Path.cwd() / "alembic"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise RuntimeError("cannot find the alembic/ migrations directory (run from the checkout)")
 
 
 def alembic_config(database_url: str) -> Config:

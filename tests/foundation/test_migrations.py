@@ -97,3 +97,22 @@ def test_sqlite_pragmas(kind: str, tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
     eng.dispose()
+
+
+def test_migrations_dir_is_the_projects_not_the_alembic_library(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = migrations.migrations_dir()
+    assert (found / "env.py").is_file()
+    assert (found / "versions").is_dir()
+    # Installed non-editably, the package sits in site-packages next to the Alembic library;
+    # the image then finds the migrations in its working directory.
+    fake_site = tmp_path / "site-packages"
+    (fake_site / "api" / "core").mkdir(parents=True)
+    (fake_site / "alembic").mkdir()  # the library: no env.py
+    monkeypatch.setattr(migrations, "__file__", str(fake_site / "api" / "core" / "migrations.py"))
+    app_dir = tmp_path / "app"
+    (app_dir / "alembic").mkdir(parents=True)
+    (app_dir / "alembic" / "env.py").write_text("")
+    monkeypatch.chdir(app_dir)
+    assert migrations.migrations_dir() == app_dir / "alembic"
