@@ -30,6 +30,7 @@ from api.cases.schemas import (
     MetadataPatch,
     SubmissionOut,
 )
+from api.cases.transitions import load_for_change
 from api.core.errors import (
     Forbidden,
     InvalidInput,
@@ -172,11 +173,7 @@ def assign(
     session: Session, principal: Principal, case_id: uuid.UUID, assignee_id: uuid.UUID | None,
     settings: Settings, if_match: int | None = None,
 ) -> Case:
-    case = repository.listable_case(session, principal, case_id, for_update=True)
-    if case is None:
-        raise NotFound("No such case.")
-    if if_match is not None and if_match != case.version:
-        raise PreconditionFailed(details={"current_version": case.version})
+    case = load_for_change(session, principal, case_id, if_match)
     granted = False
     if assignee_id is not None:
         user = _active_staff(session, assignee_id, (Role.COORDINATOR, Role.CASEWORKER))
