@@ -121,6 +121,14 @@ class FileBatch:
             )
         return self.started
 
+    def check_file_size(self, number: int, size_so_far: int) -> None:
+        """Called as bytes arrive, so an oversize file is refused before it is all read."""
+        if size_so_far > self.limits.max_file_bytes:
+            raise PayloadTooLarge(
+                f"File number {number} is larger than the limit of "
+                f"{mb(self.limits.max_file_bytes)} per file. Nothing was saved."
+            )
+
     def discard_sync(self) -> None:
         while self.files:
             self.storage.delete(self.files.pop().blob_name)
@@ -162,11 +170,7 @@ class EncryptedFileSink:
 
     async def write(self, data: bytes, /) -> None:
         self._size += len(data)
-        if self._size > self._batch.limits.max_file_bytes:
-            raise PayloadTooLarge(
-                f"File number {self._number} is larger than the limit of "
-                f"{mb(self._batch.limits.max_file_bytes)} per file. Nothing was saved."
-            )
+        self._batch.check_file_size(self._number, self._size)
         if self._detected is None:
             self._head += data[: filetypes.SNIFF_BYTES]
             self._sniff(final=False)
@@ -210,11 +214,7 @@ class DiscardingFileSink:
 
     async def write(self, data: bytes, /) -> None:
         self._size += len(data)
-        if self._size > self._batch.limits.max_file_bytes:
-            raise PayloadTooLarge(
-                f"File number {self._number} is larger than the limit of "
-                f"{mb(self._batch.limits.max_file_bytes)} per file. Nothing was saved."
-            )
+        self._batch.check_file_size(self._number, self._size)
         if len(self._head) < filetypes.SNIFF_BYTES:
             self._head += data[: filetypes.SNIFF_BYTES]
         self._hash.update(data)
