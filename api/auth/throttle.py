@@ -16,9 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-import threading
-import time
-from collections import deque
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +27,7 @@ from api.auth.models import LoginThrottle
 from api.core.db import unit_of_work
 from api.core.errors import RateLimited
 from api.core.models import UTCDateTime
+from api.core.ratelimit import SlidingWindow
 from api.core.settings import Settings
 
 WINDOW = timedelta(hours=1)
@@ -79,25 +77,20 @@ def purge_expired(session: Session, now: datetime) -> int:
 
 
 class GlobalLimiter:
-    """A sliding one-minute window of attempts in this process."""
+    """A sliding one-minute window of sign-in attempts in this process."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
-        self._times: deque[float] = deque()
-        self._lock = threading.Lock()
+        self._window = SlidingWindow(per_minute, 60)
 
-    def hit(self, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            while self._times and self._times[0] <= now - 60:
-                self._times.popleft()
-            if len(self._times) >= self.per_minute:
-                raise RateLimited(
-                    math.ceil(self._times[0] + 60 - now),
-                    "The service is receiving too many sign-in attempts. "
-                    f"Try again in {max(1, math.ceil(self._times[0] + 60 - now))} seconds.",
-                )
-            self._times.append(now)
+    def hit(self) -> None:
+        wait = self._window.hit("global")
+        if wait:
+            raise RateLimited(
+                wait,
+                "The service is receiving too many sign-in attempts. "
+                f"Try again in {wait} seconds.",
+            )
 
 
 def global_limiter(state: Any, settings: Settings) -> GlobalLimiter:
