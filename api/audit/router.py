@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from api.audit import actions, export
 from api.audit.service import checkpoint, record, verify_chain
+from api.audit.shipping import ShippedCheckpointsUnavailable, shipped_anchors
 from api.auth.dependencies import AdminOnly, Now
 from api.core.db import DbSession
 from api.core.errors import Forbidden, Unauthorized, error_responses
@@ -29,6 +30,7 @@ class VerifyOut(BaseModel):
     first_bad_seq: int | None
     first_bad_id: uuid.UUID | None
     reason: str | None
+    anchors_matched: int
     message: str
 
 
@@ -55,14 +57,17 @@ def export_log(request: Request, me: AdminOnly, session: DbSession, now: Now,
 
 
 @router.get("/verify", tags=TAGS, response_model=VerifyOut,
-            responses=error_responses(Unauthorized, Forbidden))
-def verify(me: AdminOnly, session: DbSession) -> VerifyOut:
-    """Check the whole hash chain; names the first entry that breaks it."""
-    result = verify_chain(session)
+            responses=error_responses(Unauthorized, Forbidden, ShippedCheckpointsUnavailable))
+def verify(request: Request, me: AdminOnly, session: DbSession) -> VerifyOut:
+    """Check the whole hash chain, and against every checkpoint shipped to the bucket;
+    names the first entry that no longer matches."""
+    # An unreadable bucket is a 503, never an "ok": the shipped copies are the point.
+    anchors = shipped_anchors(request.app.state.settings)
+    result = verify_chain(session, anchors=anchors)
     return VerifyOut(ok=result.ok, checked=result.checked, head_seq=result.head_seq,
                      head_hash=result.head_hash, first_bad_seq=result.first_bad_seq,
                      first_bad_id=result.first_bad_id, reason=result.reason,
-                     message=result.describe())
+                     anchors_matched=result.anchors_matched, message=result.describe())
 
 
 @router.post("/checkpoints", tags=TAGS, response_model=CheckpointOut, status_code=201,
