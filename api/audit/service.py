@@ -211,23 +211,22 @@ def verify_chain(
     api/audit/shipping.py); checkpoints stored in the database are checked too, but only
     the off-server ones survive a forger who holds the database.
     """
-    wanted: dict[int, list[tuple[str, str]]] = {}
+    wanted: dict[int, list[Anchor]] = {}
     for cp in session.execute(select(AuditCheckpoint)).scalars():
-        wanted.setdefault(cp.seq, []).append((cp.entry_hash, STORED))
-    offsite = list(anchors)
+        wanted.setdefault(cp.seq, []).append(Anchor(cp.seq, cp.entry_hash, STORED))
     if expect is not None:
-        offsite.append(Anchor(expect[0], expect[1].lower(), "--expect"))
-    for anchor in offsite:
-        wanted.setdefault(anchor.seq, []).append((anchor.entry_hash.lower(), anchor.source))
+        wanted.setdefault(expect[0], []).append(Anchor(expect[0], expect[1], "--expect"))
+    for anchor in anchors:
+        wanted.setdefault(anchor.seq, []).append(anchor)
     matched = 0
 
     # A checkpoint of the empty log (#0) names the genesis hash; anything else there is forged.
-    for digest, source in wanted.pop(0, []):
-        if digest != GENESIS_HASH:
+    for anchor in wanted.pop(0, []):
+        if anchor.entry_hash.lower() != GENESIS_HASH:
             return VerifyResult(False, 0, 0, GENESIS_HASH, 0, None,
-                                f"a checkpoint of the empty log ({source}) does not name "
-                                "the genesis hash")
-        matched += source != STORED
+                                f"a checkpoint of the empty log ({anchor.where}) does not "
+                                "name the genesis hash")
+        matched += anchor.source != STORED
 
     table = AuditEntry.__table__  # type: ignore[attr-defined]
     expected_seq, prev, checked = 1, GENESIS_HASH, 0
@@ -249,23 +248,22 @@ def verify_chain(
             bad = _check_row(row, prev)
             if bad is not None:
                 return VerifyResult(False, checked, last_seq, prev, row.seq, row.id, bad)
-            for digest, source in wanted.pop(row.seq, []):
-                if digest != row.entry_hash:
+            for anchor in wanted.pop(row.seq, []):
+                if anchor.entry_hash.lower() != row.entry_hash:
                     return VerifyResult(
                         False, checked, last_seq, prev, row.seq, row.id,
-                        f"does not match the checkpoint from {source}: the chain was "
+                        f"does not match the checkpoint from {anchor.where}: the chain was "
                         "rewritten from here on (entries deleted, inserted or edited)",
                     )
-                matched += source != STORED
+                matched += anchor.source != STORED
             prev, last_seq, expected_seq = row.entry_hash, row.seq, row.seq + 1
             checked += 1
     head = session.get(AuditChainHead, HEAD_ID)
     if wanted:
         seq = min(wanted)
-        source = wanted[seq][0][1]
         return VerifyResult(
             False, checked, last_seq, prev, seq, None,
-            f"the checkpoint from {source} names entry #{seq} but the log ends at "
+            f"the checkpoint from {wanted[seq][0].where} names entry #{seq} but the log ends at "
             f"#{last_seq}: the log was truncated below a checkpoint (entries removed)",
         )
     if head is not None and (head.seq, head.entry_hash) != (last_seq, prev):

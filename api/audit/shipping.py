@@ -59,13 +59,22 @@ class ShippingFailed(Exception):
     """At least one target did not take the checkpoint; the job is retried."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Anchor:
-    """A (seq, hash) kept outside the database, and where it came from (for messages)."""
+    """A (seq, hash) kept outside the database, and where it came from (for messages).
+
+    A log of a million entries has a million shipped lines; the lines of one object share
+    one ``source`` string, so they cost little more than their hashes.
+    """
 
     seq: int
     entry_hash: str
     source: str
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        return self.source if self.line is None else f"{self.source} line {self.line}"
 
 
 @dataclass(frozen=True)
@@ -85,8 +94,7 @@ def parse_lines(text: str, source: str) -> list[Anchor]:
     for number, line in enumerate(text.splitlines(), start=1):
         match = _LINE.match(line)
         if match:
-            found.append(Anchor(int(match.group(1)), match.group(2).lower(),
-                                f"{source} line {number}"))
+            found.append(Anchor(int(match.group(1)), match.group(2).lower(), source, number))
     return found
 
 
@@ -165,6 +173,42 @@ def mark_shipped(session: Session, target: str, cp: Checkpoint, shipped_at: date
     session.add(AuditShipment(target=target, seq=cp.seq, entry_hash=cp.entry_hash,
                               shipped_at=shipped_at))
     session.flush()
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    target: str
+    last_seq: int | None
+    last_shipped_at: datetime | None
+    # True when an entry the target has not had is older than two shipping intervals:
+    # the job is failing (see the dead jobs) or no worker runs.
+    behind: bool
+
+
+def status(session: Session, settings: Settings, now: datetime | None = None
+           ) -> tuple[int, list[TargetStatus]]:
+    """The head and, per configured target, the last checkpoint it took."""
+    table = AuditEntry.__table__  # type: ignore[attr-defined]
+    head = session.execute(select(table.c.seq).order_by(table.c.seq.desc()).limit(1)).scalar()
+    head_seq = int(head or 0)
+    grace = timedelta(minutes=2 * settings.audit_ship_interval_minutes)
+    now = now or utcnow()
+    out: list[TargetStatus] = []
+    for target in settings.audit_ship_targets:
+        last = session.execute(
+            select(AuditShipment).where(col(AuditShipment.target) == target)
+            .order_by(col(AuditShipment.shipped_at).desc(), col(AuditShipment.seq).desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        last_seq = last.seq if last is not None else 0
+        oldest_unshipped = session.execute(
+            select(table.c.created_at).where(table.c.seq > last_seq)
+            .order_by(table.c.seq).limit(1)
+        ).scalar()
+        behind = oldest_unshipped is not None and oldest_unshipped < now - grace
+        out.append(TargetStatus(target, last.seq if last else None,
+                                last.shipped_at if last else None, behind))
+    return head_seq, out
 
 
 # ---- the bucket ----
