@@ -29,7 +29,9 @@ from api.audit.chain import GENESIS_HASH, compute_hash
 from api.audit.models import AuditEntry, AuditShipment
 from api.audit.service import record_separately, verify_chain
 from api.audit.shipping import parse_lines, read_file, shipped_anchors
+from api.audit.shipping import status as shipping_status
 from api.auth.roles import Role
+from api.core.models import utcnow
 from api.core.settings import Settings, get_settings
 from api.jobs import service
 from api.jobs.models import DEAD, DONE, Job
@@ -280,6 +282,10 @@ def test_a_target_that_fails_is_retried_and_visible_while_others_ship(
     assert len(inbox.messages) == 1  # mail went out although the bucket was down
     with Session(engine) as s:
         assert s.exec(select(AuditShipment.target)).all() == ["mail"]
+        head, targets = shipping_status(s, settings, utcnow() + timedelta(hours=1))
+    assert head == 2
+    assert [(t.target, t.last_seq, t.behind) for t in targets] == [
+        ("s3", None, True), ("mail", 2, False)]
     # Once the bucket is back, the next period ships to it (and mail has nothing new).
     assert _ship(ship_settings, engine).status == DONE
     assert len(inbox.messages) == 1
@@ -297,6 +303,11 @@ def test_admin_verify_endpoint_reads_the_bucket(
         r = client.get("/api/v1/admin/audit/verify", headers=admin)
         assert r.status_code == 200 and r.json()["ok"] is True
         assert r.json()["anchors_matched"] >= 10
+        shipped = client.get("/api/v1/admin/audit/shipping", headers=admin).json()
+        assert shipped["message"] == "checkpoints are being shipped"
+        assert [(t["target"], t["behind"]) for t in shipped["targets"]] == [
+            ("s3", False), ("mail", False)]
+        assert all(t["last_seq"] is not None for t in shipped["targets"])
         with Session(engine) as s:
             first_read = s.exec(select(AuditEntry.seq).where(
                 col(AuditEntry.action) == actions.CASE_READ).order_by(col(AuditEntry.seq))
@@ -335,7 +346,7 @@ def test_checkpoint_lines_are_found_in_saved_mail_and_quotes(tmp_path: Path) -> 
     path = tmp_path / "saved.eml"
     path.write_text(f"Subject: Dokaz audit checkpoint #7\n\n7:{digest}\n> > 9:{digest.upper()}\n"
                     f"10:{digest[:-1]}\nnot 11:{digest}\n")
-    assert [(a.seq, a.entry_hash, a.source) for a in read_file(path)] == [
+    assert [(a.seq, a.entry_hash, a.where) for a in read_file(path)] == [
         (7, digest, f"{path} line 3"), (9, digest, f"{path} line 4")]
 
 
@@ -359,3 +370,18 @@ def test_the_worker_schedules_shipping_only_when_a_target_is_set(
     every = ship_settings.model_copy(update={"audit_ship_interval_minutes": 7})
     assert Scheduler(every, engine, runnable(every)).periodic[KIND] == 7 * 60
     assert KIND not in runnable(database_settings)
+
+
+def test_a_bucket_without_object_lock_is_refused(
+    engine: Engine, ship_settings: Settings, locked_s3: LockedS3
+) -> None:
+    """A checkpoint is never left in a bucket where it could be deleted: the job fails."""
+    plain = "dokaz-plain-" + uuid.uuid4().hex[:8]
+    locked_s3.client().create_bucket(Bucket=plain)
+    settings = ship_settings.model_copy(update={"audit_ship_s3_bucket": plain,
+                                                "audit_ship_mail_to": None,
+                                                "job_max_attempts": 1})
+    _case_reads(engine, 2)
+    job = _ship(settings, engine)
+    assert job.status == DEAD and job.last_error == "ShippingFailed"
+    assert _objects(locked_s3, plain) == []
