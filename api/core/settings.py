@@ -160,8 +160,9 @@ class Settings(BaseSettings):
         "the hash of every entry since the previous one (so verify names the first rewritten "
         "entry), at most this many; the head is always included.")
     audit_ship_mail_to: str | None = Field(
-        default=None, max_length=254, description="Address that receives each checkpoint by "
-        "mail (plain text: sequence number and hash only), via the DOKAZ_SMTP_* server.")
+        default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$",
+        description="Address that receives each checkpoint by mail (plain text: sequence "
+        "number and hash only), via the DOKAZ_SMTP_* server.")
     audit_ship_opt_out: bool = Field(
         default=False, description="Run in production without shipping checkpoints off the "
         "server. Then a rewritten audit log is detected only against checkpoints the "

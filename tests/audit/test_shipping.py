@@ -362,6 +362,8 @@ def test_production_refuses_to_start_without_a_shipping_target(tmp_path: Path) -
     assert "DOKAZ_SMTP_HOST" in " ".join(mail_only.insecure_reasons())
     assert Settings(**base, audit_ship_mail_to="a@example.org",  # type: ignore[arg-type]
                     smtp_host="mx").insecure_reasons() == []
+    with pytest.raises(ValueError, match="audit_ship_mail_to"):
+        Settings(audit_ship_mail_to="a@example.org\nBcc: b@example.org")
 
 
 def test_the_worker_schedules_shipping_only_when_a_target_is_set(
