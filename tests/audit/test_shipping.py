@@ -232,8 +232,9 @@ def test_verify_names_the_first_entry_a_rewrite_changed(
     _forge_without(engine, set(range(6, 14)))  # 8 of the case reads; 8 entries remain
     _others(engine, 10)                        # and life goes on: the log is at #18 again
 
-    code, out, _ = _dokaz(database, tmp_path, ship_settings, "--no-shipped")
+    code, out, err = _dokaz(database, tmp_path, ship_settings, "--no-shipped")
     assert code == 0 and "audit log OK" in out  # without the shipped copies: unnoticed
+    assert "no checkpoint kept off the server was compared" in err
     code, out, _ = _dokaz(database, tmp_path, ship_settings)
     assert code == 1
     assert "audit log BROKEN at entry #6 " in out
