@@ -13,8 +13,9 @@ The first entry's ``prev_hash`` is 64 zeros. Sequence numbers start at 1 with no
 
 So editing any field changes that entry's hash; deleting or inserting an entry breaks
 the sequence or the next ``prev_hash``; moving entries breaks both. A rewrite of the
-whole tail with fresh hashes is caught by comparing the head with a checkpoint kept off
-the server (``dokaz audit checkpoint`` prints one).
+whole tail with fresh hashes is caught by comparing the chain with checkpoints kept off
+the server: the worker ships them (api/audit/shipping.py) and ``dokaz audit checkpoint``
+prints one.
 """
 
 from __future__ import annotations

@@ -48,8 +48,9 @@ class AuditChainHead(SQLModel, table=True):
 
 
 class AuditCheckpoint(SQLModel, table=True):
-    """A recorded (seq, hash) of the chain head at some moment. Copy these off the
-    server (``dokaz audit checkpoint`` prints one) to detect a rewritten chain."""
+    """A recorded (seq, hash) of the chain head at some moment. Whoever holds the database
+    can delete these too: the copies that count are shipped off the server
+    (api/audit/shipping.py)."""
 
     __tablename__ = "audit_checkpoint"
 
@@ -57,5 +58,24 @@ class AuditCheckpoint(SQLModel, table=True):
     seq: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     entry_hash: str = Field(sa_column=Column(String(64), nullable=False))
     created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class AuditShipment(SQLModel, table=True):
+    """A checkpoint that left the server: which target took it, and when.
+
+    Only the worker reads this, to ship again once the head moves. A forger who edits it
+    changes nothing that matters: verification reads the shipped copies, not this table.
+    """
+
+    __tablename__ = "audit_shipment"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    # Plaintext: "s3" or "mail" (the configured target, no address or bucket name).
+    target: str = Field(sa_column=Column(String(8), nullable=False, index=True))
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    entry_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    shipped_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

@@ -13,7 +13,8 @@ from pydantic import BaseModel
 
 from api.audit import actions, export
 from api.audit.service import checkpoint, record, verify_chain
-from api.auth.dependencies import AdminOnly, Now
+from api.audit.shipping import ShippedCheckpointsUnavailable, shipped_anchors, status
+from api.auth.dependencies import AdminOnly, AppSettings, Now
 from api.core.db import DbSession
 from api.core.errors import Forbidden, Unauthorized, error_responses
 
@@ -29,6 +30,21 @@ class VerifyOut(BaseModel):
     first_bad_seq: int | None
     first_bad_id: uuid.UUID | None
     reason: str | None
+    anchors_matched: int
+    message: str
+
+
+class ShippingTargetOut(BaseModel):
+    target: str
+    last_seq: int | None
+    last_shipped_at: datetime | None
+    behind: bool
+
+
+class ShippingOut(BaseModel):
+    head_seq: int
+    interval_minutes: int
+    targets: list[ShippingTargetOut]
     message: str
 
 
@@ -55,14 +71,39 @@ def export_log(request: Request, me: AdminOnly, session: DbSession, now: Now,
 
 
 @router.get("/verify", tags=TAGS, response_model=VerifyOut,
-            responses=error_responses(Unauthorized, Forbidden))
-def verify(me: AdminOnly, session: DbSession) -> VerifyOut:
-    """Check the whole hash chain; names the first entry that breaks it."""
-    result = verify_chain(session)
+            responses=error_responses(Unauthorized, Forbidden, ShippedCheckpointsUnavailable))
+def verify(me: AdminOnly, session: DbSession, settings: AppSettings) -> VerifyOut:
+    """Check the whole hash chain, and against every checkpoint shipped to the bucket;
+    names the first entry that no longer matches."""
+    # An unreadable bucket is a 503, never an "ok": the shipped copies are the point.
+    anchors = shipped_anchors(settings)
+    result = verify_chain(session, anchors=anchors)
     return VerifyOut(ok=result.ok, checked=result.checked, head_seq=result.head_seq,
                      head_hash=result.head_hash, first_bad_seq=result.first_bad_seq,
                      first_bad_id=result.first_bad_id, reason=result.reason,
-                     message=result.describe())
+                     anchors_matched=result.anchors_matched, message=result.describe())
+
+
+@router.get("/shipping", tags=TAGS, response_model=ShippingOut,
+            responses=error_responses(Unauthorized, Forbidden))
+def shipping_status(me: AdminOnly, session: DbSession, settings: AppSettings, now: Now
+                    ) -> ShippingOut:
+    """Which checkpoint each off-server target last took; ``behind`` means shipping is
+    failing (see the dead jobs) or no worker runs. No target: nothing leaves the server."""
+    head_seq, targets = status(session, settings, now)
+    if not targets:
+        message = "no shipping target is configured: checkpoints do not leave the server"
+    elif any(t.behind for t in targets):
+        message = "shipping is behind: " + ", ".join(t.target for t in targets if t.behind)
+    else:
+        message = "checkpoints are being shipped"
+    return ShippingOut(
+        head_seq=head_seq, interval_minutes=settings.audit_ship_interval_minutes,
+        targets=[ShippingTargetOut(target=t.target, last_seq=t.last_seq,
+                                   last_shipped_at=t.last_shipped_at, behind=t.behind)
+                 for t in targets],
+        message=message,
+    )
 
 
 @router.post("/checkpoints", tags=TAGS, response_model=CheckpointOut, status_code=201,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,7 @@ from sqlmodel import Session, col
 from api.audit import actions
 from api.audit.chain import GENESIS_HASH, DetailValue, canonical_details, compute_hash
 from api.audit.models import AuditChainHead, AuditCheckpoint, AuditEntry
+from api.audit.shipping import Anchor
 from api.core.db import unit_of_work
 from api.core.errors import DokazError
 from api.core.models import utcnow
@@ -181,34 +182,51 @@ class VerifyResult:
     first_bad_seq: int | None = None
     first_bad_id: uuid.UUID | None = None
     reason: str | None = None
+    # Checkpoints kept off the server (shipped, mailed, --expect) that matched.
+    anchors_matched: int = 0
 
     def describe(self) -> str:
         if self.ok:
             return (f"audit log OK: {self.checked} entries, head #{self.head_seq} "
-                    f"{self.head_hash}")
+                    f"{self.head_hash}; {self.anchors_matched} off-server checkpoint "
+                    f"line(s) match")
         where = f"entry #{self.first_bad_seq}" if self.first_bad_seq is not None else "log"
         ident = f" (id {self.first_bad_id})" if self.first_bad_id else ""
         return f"audit log BROKEN at {where}{ident}: {self.reason}"
 
 
+STORED = "a checkpoint stored in the database"
+
+
 def verify_chain(
-    session: Session, *, expect: tuple[int, str] | None = None, batch: int = 1000
+    session: Session,
+    *,
+    expect: tuple[int, str] | None = None,
+    anchors: Iterable[Anchor] = (),
+    batch: int = 1000,
 ) -> VerifyResult:
     """Walk the whole chain and report the first entry that breaks it.
 
-    ``expect`` is a (seq, hash) kept off the server; stored checkpoints are checked too.
+    ``expect`` and ``anchors`` are (seq, hash) pairs kept off the server (see
+    api/audit/shipping.py); checkpoints stored in the database are checked too, but only
+    the off-server ones survive a forger who holds the database.
     """
-    anchors: dict[int, list[str]] = {}
+    wanted: dict[int, list[Anchor]] = {}
     for cp in session.execute(select(AuditCheckpoint)).scalars():
-        anchors.setdefault(cp.seq, []).append(cp.entry_hash)
+        wanted.setdefault(cp.seq, []).append(Anchor(cp.seq, cp.entry_hash, STORED))
     if expect is not None:
-        anchors.setdefault(expect[0], []).append(expect[1].lower())
+        wanted.setdefault(expect[0], []).append(Anchor(expect[0], expect[1], "--expect"))
+    for anchor in anchors:
+        wanted.setdefault(anchor.seq, []).append(anchor)
+    matched = 0
 
     # A checkpoint of the empty log (#0) names the genesis hash; anything else there is forged.
-    for anchor in anchors.pop(0, []):
-        if anchor != GENESIS_HASH:
+    for anchor in wanted.pop(0, []):
+        if anchor.entry_hash.lower() != GENESIS_HASH:
             return VerifyResult(False, 0, 0, GENESIS_HASH, 0, None,
-                                "a checkpoint of the empty log does not name the genesis hash")
+                                f"a checkpoint of the empty log ({anchor.where}) does not "
+                                "name the genesis hash")
+        matched += anchor.source != STORED
 
     table = AuditEntry.__table__  # type: ignore[attr-defined]
     expected_seq, prev, checked = 1, GENESIS_HASH, 0
@@ -230,22 +248,23 @@ def verify_chain(
             bad = _check_row(row, prev)
             if bad is not None:
                 return VerifyResult(False, checked, last_seq, prev, row.seq, row.id, bad)
-            for anchor in anchors.pop(row.seq, []):
-                if anchor != row.entry_hash:
+            for anchor in wanted.pop(row.seq, []):
+                if anchor.entry_hash.lower() != row.entry_hash:
                     return VerifyResult(
                         False, checked, last_seq, prev, row.seq, row.id,
-                        "does not match a recorded checkpoint: the chain was rewritten "
-                        "from here on",
+                        f"does not match the checkpoint from {anchor.where}: the chain was "
+                        "rewritten from here on (entries deleted, inserted or edited)",
                     )
+                matched += anchor.source != STORED
             prev, last_seq, expected_seq = row.entry_hash, row.seq, row.seq + 1
             checked += 1
     head = session.get(AuditChainHead, HEAD_ID)
-    if anchors:
-        seq = min(anchors)
+    if wanted:
+        seq = min(wanted)
         return VerifyResult(
             False, checked, last_seq, prev, seq, None,
-            f"a checkpoint names entry #{seq} but the log ends at #{last_seq}: "
-            "entries were removed from the end",
+            f"the checkpoint from {wanted[seq][0].where} names entry #{seq} but the log ends at "
+            f"#{last_seq}: the log was truncated below a checkpoint (entries removed)",
         )
     if head is not None and (head.seq, head.entry_hash) != (last_seq, prev):
         if head.seq > last_seq:
@@ -259,7 +278,7 @@ def verify_chain(
     if head is None and last_seq:
         return VerifyResult(False, checked, last_seq, prev, None, None,
                             "the chain head row is missing")
-    return VerifyResult(True, checked, last_seq, prev)
+    return VerifyResult(True, checked, last_seq, prev, anchors_matched=matched)
 
 
 def _check_row(row: Any, prev: str) -> str | None:

@@ -128,6 +128,46 @@ class Settings(BaseSettings):
     web_form_token_hours: int = Field(default=24, ge=1)
     web_max_text_chars: int = Field(default=200_000, ge=1000)
 
+    # ---- audit checkpoints shipped off the server (api/audit/shipping.py) ----
+    # The database holds the audit log and could be rewritten by whoever holds it; a copy of
+    # the chain head kept elsewhere is what detects that. Targets: a write-once S3 bucket
+    # (Object Lock, compliance mode), mail, or both. Best give the bucket its own account and
+    # credentials allowed only s3:PutObject, s3:GetObject*, s3:ListBucketVersions.
+    audit_ship_interval_minutes: int = Field(
+        default=15, ge=1, description="How often the worker ships the audit chain head off the "
+        "server (only when it moved since the last checkpoint shipped).")
+    audit_ship_s3_bucket: str | None = Field(
+        default=None, description="Write-once bucket (created with Object Lock enabled) that "
+        "receives one object per checkpoint; unset: no S3 shipping.")
+    audit_ship_s3_endpoint_url: str | None = Field(
+        default=None, description="Endpoint of the checkpoint bucket; unset: the AWS default. "
+        "Independent of DOKAZ_S3_ENDPOINT_URL, so it can be another provider.")
+    audit_ship_s3_region: str = Field(default="us-east-1",
+                                      description="Region of the checkpoint bucket.")
+    audit_ship_s3_access_key_id: SecretStr | None = Field(
+        default=None, description="Access key for the checkpoint bucket only.")
+    audit_ship_s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="Secret key for the checkpoint bucket only.")
+    audit_ship_s3_prefix: str = Field(
+        default="dokaz-audit/", max_length=200, pattern=r"^[A-Za-z0-9._/-]*$",
+        description="Key prefix of checkpoint objects; the key ends with the sequence number.")
+    audit_ship_retention_days: int = Field(
+        default=3650, ge=1, le=36500, description="Object Lock retention (COMPLIANCE mode) "
+        "of each checkpoint object: nobody, not even the bucket owner, can delete or replace "
+        "it before then.")
+    audit_ship_max_hashes: int = Field(
+        default=100_000, ge=1, le=10_000_000, description="A checkpoint object also lists "
+        "the hash of every entry since the previous one (so verify names the first rewritten "
+        "entry), at most this many; the head is always included.")
+    audit_ship_mail_to: str | None = Field(
+        default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$",
+        description="Address that receives each checkpoint by mail (plain text: sequence "
+        "number and hash only), via the DOKAZ_SMTP_* server.")
+    audit_ship_opt_out: bool = Field(
+        default=False, description="Run in production without shipping checkpoints off the "
+        "server. Then a rewritten audit log is detected only against checkpoints the "
+        "operator copies elsewhere by hand.")
+
     # ---- partner statistics (api/stats) ----
     # Cells below this many are hidden; 5 is the floor (case-metadata.md), 10 as the ONS.
     stats_min_cell: int = Field(default=10, description="refused below 5")
@@ -201,7 +241,26 @@ class Settings(BaseSettings):
                 reasons.append("DOKAZ_STORAGE_BACKEND=s3 needs DOKAZ_S3_ENDPOINT_URL.")
             if self.s3_secret_access_key is None:
                 reasons.append("DOKAZ_STORAGE_BACKEND=s3 needs DOKAZ_S3_SECRET_ACCESS_KEY.")
+        if not self.audit_ship_opt_out:
+            if not self.audit_ship_s3_bucket and not self.audit_ship_mail_to:
+                reasons.append(
+                    "No audit checkpoint leaves the server: set DOKAZ_AUDIT_SHIP_S3_BUCKET "
+                    "(a write-once bucket) and/or DOKAZ_AUDIT_SHIP_MAIL_TO, or accept that a "
+                    "rewritten audit log goes unnoticed with DOKAZ_AUDIT_SHIP_OPT_OUT=true."
+                )
+            if self.audit_ship_mail_to and not self.smtp_host:
+                reasons.append("DOKAZ_AUDIT_SHIP_MAIL_TO needs DOKAZ_SMTP_HOST to send mail.")
         return reasons
+
+    @property
+    def audit_ship_targets(self) -> list[str]:
+        """The configured off-server targets for audit checkpoints ("s3", "mail")."""
+        targets = []
+        if self.audit_ship_s3_bucket:
+            targets.append("s3")
+        if self.audit_ship_mail_to and self.smtp_host:
+            targets.append("mail")
+        return targets
 
 
 @lru_cache(maxsize=1)

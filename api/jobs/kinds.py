@@ -51,6 +51,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "expire_uploads": Empty,
     "sweep_orphan_blobs": Empty,
     "audit_checkpoint": Empty,
+    "ship_audit_checkpoint": Empty,
     "refresh_stats": Empty,
     "prune_jobs": Empty,
 }

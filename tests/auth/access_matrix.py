@@ -53,6 +53,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/admin/audit/export"): ADMIN,
     ("GET", "/api/v1/admin/audit/verify"): ADMIN,
     ("POST", "/api/v1/admin/audit/checkpoints"): ADMIN,
+    ("GET", "/api/v1/admin/audit/shipping"): ADMIN,
     # ---- partners ----
     ("POST", "/api/v1/admin/partners"): ADMIN,
     ("GET", "/api/v1/admin/partners"): ADMIN,

@@ -26,6 +26,9 @@ def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
     yield table("audit_checkpoint"), {
         "id": uuid.uuid4(), "seq": 1, "entry_hash": "f" * 64, "created_at": NOW,
     }
+    yield table("audit_shipment"), {
+        "id": uuid.uuid4(), "target": "s3", "seq": 1, "entry_hash": "f" * 64, "shipped_at": NOW,
+    }
     yield table("partner"), {"id": IDS["partner"], "name": "Partner NGO", "created_at": NOW}
     yield table("partner_api_key"), {
         "id": uuid.uuid4(), "partner_id": IDS["partner"], "name": "stats", "prefix": "dkp_abcd",

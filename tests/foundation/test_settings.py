@@ -36,12 +36,14 @@ def test_production_names_every_insecure_setting(tmp_path: Path) -> None:
     assert "DOKAZ_DEBUG" in reasons
     assert "DOKAZ_SECRET_KEY" in reasons
     assert "chmod 700" in reasons
+    assert "DOKAZ_AUDIT_SHIP_S3_BUCKET" in reasons
 
 
 def test_production_with_safe_settings_has_no_reasons(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir(mode=0o700)
-    s = Settings(environment="production", data_dir=data, secret_key="x" * 40)
+    s = Settings(environment="production", data_dir=data, secret_key="x" * 40,
+                 audit_ship_s3_bucket="dokaz-audit-checkpoints")
     assert s.insecure_reasons() == []
 
 
