@@ -152,12 +152,17 @@ def _pillow_limits(max_pixels: int | None) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = saved
 
 
-def _open_image(data: bytes, limits: Limits) -> Image.Image:
-    """Open lazily (header only) and refuse an image over the pixel or frame limit."""
+def _open_image(data: bytes, fmt: str, limits: Limits) -> Image.Image:
+    """Open lazily (header only) and refuse an image over the pixel or frame limit.
+
+    Only the decoder of the detected type may run: a file that is something else is
+    refused, not handed to whichever of Pillow's many plugins recognises it.
+    """
     try:
-        img = Image.open(io.BytesIO(data))
+        img = Image.open(io.BytesIO(data), formats=[fmt])
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise Refused("pixels", pixels=_header_pixels(data), limit=limits.max_pixels) from None
+        raise Refused("pixels", pixels=_header_pixels(data, fmt),
+                      limit=limits.max_pixels) from None
     pixels = img.width * img.height
     if pixels > limits.max_pixels:  # the same check, kept even if Pillow's changes
         img.close()
@@ -170,10 +175,10 @@ def _open_image(data: bytes, limits: Limits) -> Image.Image:
     return img
 
 
-def _header_pixels(data: bytes) -> int:
+def _header_pixels(data: bytes, fmt: str) -> int:
     # Only for the refusal's message: reads the header again, decodes nothing.
     try:
-        with _pillow_limits(None), Image.open(io.BytesIO(data)) as img:
+        with _pillow_limits(None), Image.open(io.BytesIO(data), formats=[fmt]) as img:
             return int(img.width * img.height)
     except (OSError, ValueError, SyntaxError):
         return 0
@@ -188,7 +193,7 @@ _TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
 def _strip_image(data: bytes, media_type: str, limits: Limits) -> tuple[bytes, list[str]]:
     fmt = IMAGE_FORMATS[media_type][0]
     try:
-        with _pillow_limits(limits.max_pixels), _open_image(data, limits) as img:
+        with _pillow_limits(limits.max_pixels), _open_image(data, fmt, limits) as img:
             img.seek(0)
             exif = img.getexif()
             removed = sorted({str(k) for k in img.info if k not in ("dpi", "transparency")}
@@ -217,17 +222,21 @@ def _strip_image(data: bytes, media_type: str, limits: Limits) -> tuple[bytes, l
 def _strip_pdf(data: bytes, media_type: str, limits: Limits) -> tuple[bytes, list[str]]:
     from pypdf import PdfReader, PdfWriter
     from pypdf.errors import PdfReadError, PyPdfError
-    from pypdf.generic import NameObject
+    from pypdf.generic import DictionaryObject, NameObject, NumberObject
 
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise Refused("pdf_encrypted")
         # The page tree's own count, read before reader.pages flattens (parses) every page.
-        pages_node = reader.root_object.get("/Pages")
-        declared = pages_node.get_object().get("/Count", 0) if pages_node is not None else 0
-        if int(declared) > limits.max_pages:
-            raise Refused("pages", pages=int(declared), limit=limits.max_pages)
+        # pypdf resolves indirect objects on [] only, not on .get().
+        root = reader.root_object
+        pages_node = root["/Pages"] if "/Pages" in root else None  # noqa: SIM401
+        claim = (pages_node["/Count"] if isinstance(pages_node, DictionaryObject)
+                 and "/Count" in pages_node else None)
+        declared = int(claim) if isinstance(claim, NumberObject) else 0
+        if declared > limits.max_pages:
+            raise Refused("pages", pages=declared, limit=limits.max_pages)
         removed: list[str] = []
         if reader.metadata:
             removed.append("info")

@@ -60,6 +60,25 @@ def test_pixel_limit_boundary_and_metadata_removed() -> None:
         "pixels": 1230, "limit": 1200}
 
 
+def test_orientation_applied_and_exif_dropped() -> None:
+    img = Image.new("RGB", (32, 24), (10, 200, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: shown rotated by 90 degrees
+    exif[0x0110] = "CanaryCam"
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", exif=exif.tobytes())
+    clean, removed = derivatives.strip(buf.getvalue(), "image/jpeg", LIMITS)
+    assert "exif" in removed and b"CanaryCam" not in clean
+    with Image.open(io.BytesIO(clean)) as out:
+        assert out.size == (24, 32) and not out.getexif()
+
+
+def test_only_the_detected_type_is_decoded() -> None:
+    gif = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(gif, format="GIF")
+    assert _refused(gif.getvalue(), "image/png").reason == "unreadable_image"
+
+
 def test_frame_count_of_animated_images() -> None:
     frames = [Image.new("RGB", (8, 8), (i * 20, 0, 0)) for i in range(12)]
     buf = io.BytesIO()
