@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import signal
@@ -47,6 +48,8 @@ from api.core.errors import (
     UnsupportedMediaType,
 )
 from api.core.settings import Settings
+
+log = logging.getLogger("dokaz.clean_copy")
 
 READ_CHUNK = 1024 * 1024
 HEADER_MAX = 64 * 1024
@@ -128,7 +131,13 @@ def _run(source: Iterable[bytes], media_type: str, settings: Settings,
                 return removed
             header = None
         proc.wait()
-        if timed_out.is_set() or proc.returncode in _OUT_OF_TIME:
+        out_of_time = timed_out.is_set() or proc.returncode in _OUT_OF_TIME
+        # For the operator tuning the caps: a reason code and an exit status, no content.
+        log.info("clean copy refused", extra={
+            "reason": "time" if out_of_time else str(header.get("reason") if header
+                                                     else "no_answer"),
+            "exit_status": proc.returncode})
+        if out_of_time:
             raise InvalidInput(
                 "Making a clean copy of this file took longer than allowed "
                 f"({settings.clean_copy_timeout_seconds:g} seconds), so none was made. The "

@@ -8,8 +8,13 @@ the real child.
 
 from __future__ import annotations
 
+import errno
 import io
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -170,6 +175,23 @@ def test_concurrent_children_are_bounded() -> None:
     finally:
         slot.release()
     assert _make(flat_png(10, 10), "image/png", settings)[0]
+
+
+def test_child_can_write_no_file(tmp_path: Path) -> None:
+    # The caps the child sets on itself: a file it opens stays empty (RLIMIT_FSIZE 0).
+    target = tmp_path / "plaintext"
+    caps = json.dumps({"memory_bytes": 256 * MiB, "cpu_seconds": 5,
+                       "limits": LIMITS.as_json()})
+    code = ("import json, os, sys\n"
+            "from api.cases import clean_child\n"
+            "clean_child._cap_self(json.loads(sys.argv[1]))\n"
+            "fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT)\n"
+            "try:\n    os.write(fd, b'testimony')\n"
+            "except OSError as exc:\n    print(exc.errno)\n")
+    done = subprocess.run([sys.executable, "-c", code, caps, str(target)],
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == str(errno.EFBIG)
+    assert target.stat().st_size == 0
 
 
 def test_child_gets_no_server_settings() -> None:
