@@ -126,7 +126,10 @@ def _run(source: Iterable[bytes], media_type: str, settings: Settings,
         header = _read_header(proc.stdout)
         if header is not None and header.get("ok") is True and fed:
             removed = _removed(header)
-            _copy(proc.stdout, int(header.get("size", -1)), settings, out)
+            size = header.get("size")
+            if not isinstance(size, int) or isinstance(size, bool):
+                raise _refusal(None, settings)  # not an answer our child gives
+            _copy(proc.stdout, size, settings, out)
             if proc.wait() == 0 and not timed_out.is_set():
                 return removed
             header = None
