@@ -8,18 +8,19 @@ sees a broken transfer, never unauthenticated bytes). The response is always
 ``application/octet-stream`` with ``Content-Disposition: attachment`` and ``nosniff``: a
 file sent by a stranger is never rendered in a staff member's browser.
 
-Derivative: the original is decrypted into memory (bounded by ``derivative_max_bytes``),
-its SHA-256 checked against the one recorded at intake, cleaned
-(:mod:`api.cases.derivatives`), and encrypted as a new attachment of kind ``derivative``
-with ``derived_from_id`` and the original's hash in its sealed metadata. The original's
-row and blob are never written.
+Derivative: the original is decrypted record by record straight into a capped child
+process that cleans it (:mod:`api.cases.clean_copy`, bounded by ``derivative_max_bytes``),
+its SHA-256 computed on the way and checked against the one recorded at intake; the clean
+copy streams back from the child into a new encrypted attachment of kind ``derivative``
+with ``derived_from_id`` and the original's hash in its sealed metadata. Any refusal
+aborts the new blob before a row exists. The original's row and blob are never written.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -29,7 +30,7 @@ from sqlmodel import Session
 from api.audit import actions
 from api.audit import service as audit
 from api.auth.dependencies import Principal
-from api.cases import content, derivatives, events
+from api.cases import clean_copy, content, derivatives, events
 from api.cases.service import open_case
 from api.core.errors import (
     Conflict,
@@ -135,15 +136,18 @@ def make_derivative(
     if int(meta.get("size") or 0) > settings.derivative_max_bytes:
         raise PayloadTooLarge("This file is larger than the size allowed for cleaning "
                               f"({settings.derivative_max_bytes} bytes).")
-    data = _read_all(settings, original, file_key, settings.derivative_max_bytes)
-    original_sha = hashlib.sha256(data).hexdigest()
-    if meta.get("sha256") and meta["sha256"] != original_sha:
-        raise IntegrityFailure()
-    clean, removed = derivatives.strip(bytes(data), media_type,
-                                       max_bytes=settings.derivative_max_bytes)
-    del data
-    att = _store(session, settings, case.id, key, clean, original, media_type,
-                 original_sha, removed, meta)
+    digest = hashlib.sha256()
+    source = _plaintext(settings, original, file_key, settings.derivative_max_bytes, digest)
+
+    def _clean(out: Callable[[bytes], None]) -> tuple[list[str], str]:
+        removed = clean_copy.make(source, media_type, settings, out)
+        # The child read the whole original (it answers only after EOF), so this is the
+        # hash of every byte it was given.
+        if meta.get("sha256") and meta["sha256"] != digest.hexdigest():
+            raise IntegrityFailure()
+        return removed, digest.hexdigest()
+
+    att = _store(session, settings, case.id, key, _clean, original, media_type, meta)
     events.changed(session, case, settings, kind=events.DERIVATIVE, actor_id=principal.user_id,
                    key=key, detail=f"derivative={att.id};of={original.id}", bump=False)
     audit.record(session, action=actions.ATTACHMENT_READ, actor_id=principal.user_id,
@@ -153,23 +157,28 @@ def make_derivative(
     return att, content.open_attachment_metadata(key, att)
 
 
-def _read_all(settings: Settings, att: Attachment, file_key: DataKey, limit: int) -> bytearray:
-    data = bytearray()
+def _plaintext(settings: Settings, att: Attachment, file_key: DataKey, limit: int,
+               digest: hashlib._Hash) -> Iterator[bytes]:
+    """The original's records, one at a time (never all of it in memory), hashed."""
+    total = 0
     try:
         for record in _decrypting(settings, att.blob_name, file_key, att.id):
-            data += record
-            if len(data) > limit:
+            total += len(record)
+            if total > limit:
                 raise PayloadTooLarge("This file is larger than the size allowed for cleaning.")
+            digest.update(record)
+            yield record
     except CryptoError:
         raise IntegrityFailure() from None
-    return data
 
 
 def _store(
-    session: Session, settings: Settings, case_id: uuid.UUID, key: DataKey, clean: bytes,
-    original: Attachment, media_type: str, original_sha: str, removed: list[str],
-    original_meta: dict[str, Any],
+    session: Session, settings: Settings, case_id: uuid.UUID, key: DataKey,
+    fill: Callable[[Callable[[bytes], None]], tuple[list[str], str]], original: Attachment,
+    media_type: str, original_meta: dict[str, Any],
 ) -> Attachment:
+    """Encrypt what ``fill`` writes into a new blob, then add its row; a failing ``fill``
+    aborts the blob, so nothing of a refused copy is left."""
     storage = get_storage(settings)
     att_id = uuid.uuid4()
     file_key = DataKey.generate()
@@ -177,7 +186,7 @@ def _store(
     writer_sink = storage.open_writer(name)
     writer = EncryptingWriter(writer_sink, att_id.bytes, file_key)
     try:
-        writer.write(clean)
+        removed, original_sha = fill(writer.write)
         result = writer.finish()
         size = writer_sink.commit()
     except BaseException:

@@ -49,6 +49,7 @@ from api.core.errors import (
     PayloadTooLarge,
     PreconditionFailed,
     PreconditionRequired,
+    ServiceUnavailable,
     Unauthorized,
     UnsupportedMediaType,
     error_responses,
@@ -212,10 +213,14 @@ def download_attachment(case_id: uuid.UUID, attachment_id: uuid.UUID, me: Reader
 @router.post("/{case_id}/attachments/{attachment_id}/derivatives", response_model=AttachmentOut,
              status_code=201,
              responses=error_responses(*_CASE, Conflict, InvalidInput, PayloadTooLarge,
-                                       UnsupportedMediaType))
+                                       UnsupportedMediaType, ServiceUnavailable))
 def create_derivative(case_id: uuid.UUID, attachment_id: uuid.UUID, me: Staff,
                       session: DbSession, settings: Config) -> AttachmentOut:
-    """A metadata-stripped copy (EXIF/GPS, PDF info/XMP, Office properties) of a file."""
+    """A metadata-stripped copy (EXIF/GPS, PDF info/XMP, Office properties) of a file.
+
+    Made in a capped child process (api.cases.clean_copy): a file too large or too costly
+    to decode is a 422, a moment with every child slot busy a 503.
+    """
     att, meta = attachments.make_derivative(session, me, case_id, attachment_id, settings)
     return AttachmentOut(id=att.id, submission_id=att.submission_id, kind=att.kind,
                          derived_from_id=att.derived_from_id,

@@ -94,6 +94,31 @@ class Settings(BaseSettings):
     case_list_max_page: int = Field(default=200, ge=1)
     # Metadata stripping decrypts into memory (never to disk): the largest file it takes.
     derivative_max_bytes: int = Field(default=64 * MiB, ge=1)
+    # Clean copies are decoded in a child process under these caps (api/cases/clean_copy.py),
+    # so a hostile file can use up the child, never the API process.
+    clean_copy_max_pixels: int = Field(
+        default=50_000_000, ge=1, description="largest image (width x height, checked from the "
+        "header before decoding) a clean copy is made of; also Pillow's MAX_IMAGE_PIXELS")
+    clean_copy_max_frames: int = Field(
+        default=1000, ge=1, description="most frames/pages an image file (GIF, APNG, WebP, "
+        "TIFF) may have; only the first is kept, the count is checked before any is decoded")
+    clean_copy_max_pages: int = Field(
+        default=2000, ge=1, description="most pages a PDF may have, checked from the page "
+        "tree's /Count before any page is parsed")
+    clean_copy_max_output_bytes: int = Field(
+        default=256 * MiB, ge=1, description="largest clean copy accepted back from the child")
+    clean_copy_memory_bytes: int = Field(
+        default=1 * GiB, ge=128 * MiB, description="address-space cap (RLIMIT_AS) of the child "
+        "process that decodes and re-encodes one file")
+    clean_copy_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="wall-clock limit of one child; its CPU-time limit "
+        "(RLIMIT_CPU) is the same number of seconds, rounded up")
+    clean_copy_max_concurrent: int = Field(
+        default=2, ge=1, description="children running at once per API process; each may use "
+        "up to clean_copy_memory_bytes")
+    clean_copy_queue_seconds: float = Field(
+        default=10.0, ge=0, description="how long a request waits for a free child slot before "
+        "it is answered 503 (try again)")
     # ---- intake / uploads (api/intake, api/uploads) ----
     # Each tus PATCH is stored as one encrypted segment; this bounds rows and blobs per upload.
     max_upload_segments: int = Field(default=4096, ge=1)

@@ -10,11 +10,14 @@ from PIL import Image
 from sqlmodel import Session
 
 from api.cases import attachments, derivatives
-from api.core.errors import Conflict, UnsupportedMediaType
+from api.core.errors import Conflict
 from api.core.settings import Settings
 from api.intake.models import Attachment
 from api.storage import get_storage
 from tests.cases.factory import Staff, jpeg_with_gps, make_case
+
+LIMITS = derivatives.Limits(max_bytes=1 << 20, max_pixels=1_000_000, max_frames=10,
+                            max_pages=10)
 
 
 def test_stream_round_trip_and_tamper(session: Session, settings: Settings,
@@ -101,7 +104,7 @@ def test_pdf_and_office_stripping() -> None:
     writer.add_metadata({"/Author": "Canary Author", "/Creator": "CanaryWriter"})
     buf = io.BytesIO()
     writer.write(buf)
-    clean, removed = derivatives.strip(buf.getvalue(), "application/pdf", max_bytes=1 << 20)
+    clean, removed = derivatives.strip(buf.getvalue(), "application/pdf", LIMITS)
     assert "info" in removed and b"Canary" not in clean
     assert len(PdfReader(io.BytesIO(clean)).pages) == 1
 
@@ -112,11 +115,12 @@ def test_pdf_and_office_stripping() -> None:
                                         "</dc:creator></cp:coreProperties>")
         z.writestr("word/document.xml", "<w:document>text</w:document>")
     media = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-    clean, removed = derivatives.strip(docx.getvalue(), media, max_bytes=1 << 20)
+    clean, removed = derivatives.strip(docx.getvalue(), media, LIMITS)
     assert removed == ["docProps/core.xml"]
     with zipfile.ZipFile(io.BytesIO(clean)) as z:
         assert b"Canary" not in z.read("docProps/core.xml")
         assert z.read("word/document.xml") == b"<w:document>text</w:document>"
         assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
-    with pytest.raises(UnsupportedMediaType):
-        derivatives.strip(b"x", "video/mp4", max_bytes=10)
+    with pytest.raises(derivatives.Refused) as refused:
+        derivatives.strip(b"x", "video/mp4", LIMITS)
+    assert refused.value.reason == "unsupported"

@@ -139,6 +139,14 @@ class LiveApi:
                     return int(line.split()[1]) * 1024
         return 0
 
+    def peak_rss_bytes(self) -> int:
+        """The highest resident memory the process has had so far (VmHWM, Linux /proc)."""
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
     def tail(self, n: int = 40) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
