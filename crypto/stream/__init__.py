@@ -46,7 +46,8 @@ Both versions:
 Errors and partial output: each record is authenticated before its plaintext
 is yielded, so no unauthenticated byte is ever returned. But a reader may yield
 earlier, authentic records before a later record fails (a truncated file looks
-fine until its end). Callers that act on the content must buffer, or treat an
+fine until its end; in format 2 a cut in the padding is only noticed after all
+of the data came out). Callers that act on the content must buffer, or treat an
 exception as "discard everything yielded so far".
 
 SHA-256 of the plaintext (chain of custody) is computed in the same pass as

@@ -186,14 +186,14 @@ class DecryptingReader:
         """Yield the padded-stream bytes ``data``, holding back its trailing zeros."""
         if not data:
             return
-        end = len(data) if data[-1] else len(data.rstrip(b"\0"))
-        if end == 0:
+        body = data if data[-1] else data.rstrip(b"\0")
+        if not body:
             self._zeros += len(data)
             return
         yield from self._flush_zeros(self._zeros)
-        yield data if end == len(data) else data[:end]
-        self._yielded += end
-        self._zeros = len(data) - end
+        yield body
+        self._yielded += len(body)
+        self._zeros = len(data) - len(body)
 
     def _flush_zeros(self, count: int) -> Iterator[bytes]:
         """Yield ``count`` held-back zeros that turned out to be data."""
