@@ -12,7 +12,8 @@ wrapping of data keys), :mod:`~crypto.passwords` (Argon2id),
 :mod:`~crypto.staff_keys` (staff private keys at rest and in sessions),
 :mod:`~crypto.recovery` (offline organisation key), :mod:`~crypto.receipts`
 (submitter receipts), :mod:`~crypto.stream` (files), :mod:`~crypto.fields`
-(encrypted model fields).
+(encrypted model fields), :mod:`~crypto.padding` (Padmé: files and fields are
+padded so stored sizes reveal only a bucket).
 """
 
 from crypto.errors import CryptoError, DecryptionError, FormatError

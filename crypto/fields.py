@@ -2,10 +2,16 @@
 
 Each value class wraps the ciphertext only; the plaintext exists just for the
 duration of :meth:`seal` / :meth:`open`. Byte format = :mod:`crypto.aead`
-(version 1)::
+version 2, padded (threat-model property 13: a narrative's or message's stored
+length reveals only its Padmé bucket, and every value under 512 bytes looks the
+same)::
 
-    ciphertext = 0x01 || nonce (12) || AES-256-GCM(key, payload, aad) || tag (16)
-    aad        = 0x01 || b"dokaz/field/" || context (UTF-8)
+    ciphertext = 0x02 || nonce (12) || AES-256-GCM(key, padded payload, aad) || tag (16)
+    aad        = 0x02 || b"dokaz/field/" || context (UTF-8)
+    padded     = payload || 0x80 || zeros, to padded_size(len(payload) + 1)
+
+Values sealed before padding existed are version 1 (``0x01``, the payload as
+is, ``aad = 0x01 || ...``) and still open.
 
 Payloads: :class:`SealedText` = UTF-8 text; :class:`SealedJSON` = compact UTF-8
 JSON (sorted keys, no NaN/Infinity); :class:`SealedBytes` = raw bytes.
@@ -58,7 +64,7 @@ class _Sealed:
 
     @classmethod
     def _seal(cls: type[_S], key: DataKey, payload: bytes, context: str, nonce: bytes | None) -> _S:
-        return cls(aead.encrypt(key.raw, payload, _context(context), nonce=nonce))
+        return cls(aead.encrypt(key.raw, payload, _context(context), nonce=nonce, pad=True))
 
     def _open(self, key: DataKey, context: str) -> bytes:
         return aead.decrypt(key.raw, self._ciphertext, _context(context))

@@ -1,4 +1,5 @@
-"""Threat model property 1: a seized server reveals no content.
+"""Threat model property 1: a seized server reveals no content (and, property 13, no
+exact file sizes: every blob is padded to its Padmé bucket).
 
 Canary strings go into every free-text field, every name and contact field, a filename,
 file bytes (multipart and tus), a follow-up message and a follow-up addition. Then
@@ -24,6 +25,8 @@ from typing import Any
 
 import pytest
 
+from api.intake.files import RECORD_SIZE
+from crypto.stream import ciphertext_size
 from tests.conftest import DbUnderTest
 from tests.intake.conftest import Intake, intake_with
 from tests.intake.helpers import PNG, form
@@ -119,8 +122,9 @@ def test_seized_server_reveals_no_content(seized: Intake, database: DbUnderTest,
             "Upload-Offset": str(start)}).status_code == 204
     doc["uploads"] = [url]
     file_bytes = PNG + c["FileBytes"].encode() * 100
+    plain_bytes = (c["FileBytes"] + " ").encode() * 50
     body, ctype = form(doc, [(c["FileName"] + ".png", "image/png", file_bytes),
-                             ("plain.txt", "text/plain", (c["FileBytes"] + " ").encode() * 50)])
+                             ("plain.txt", "text/plain", plain_bytes)])
     r = client.post("/api/v1/submissions", content=body, headers={"content-type": ctype})
     assert r.status_code == 201, r.text
     receipt = r.json()["receipt"]
@@ -130,8 +134,9 @@ def test_seized_server_reveals_no_content(seized: Intake, database: DbUnderTest,
     auth = {"Authorization": f"Bearer {token}"}
     assert client.post("/api/v1/followup/messages", json={"text": c["Message"]},
                        headers=auth).status_code == 201
+    addition_bytes = c["AdditionFile"].encode() * 40
     body, ctype = form({"narrative": c["Addition"]},
-                       [("more.txt", "text/plain", c["AdditionFile"].encode() * 40)])
+                       [("more.txt", "text/plain", addition_bytes)])
     assert client.post("/api/v1/followup/additions", content=body,
                        headers={**auth, "content-type": ctype}).status_code == 201
 
@@ -155,6 +160,14 @@ def test_seized_server_reveals_no_content(seized: Intake, database: DbUnderTest,
         if needle in data
     ]
     assert found == [], f"protected content found on the seized server: {found}"
+    # Property 13: every stored file is padded (format 2), so no blob has the exact
+    # size an unpadded encryption of a known file would have (padded sizes are always
+    # larger, so this cannot hold by coincidence).
+    blobs = [data for _, data in copies if data[:4] == b"DKZF"]
+    assert len(blobs) >= 4 and all(b[4] == 2 for b in blobs)
+    exact = {ciphertext_size(len(d), RECORD_SIZE, version=1)
+             for d in (file_bytes, plain_bytes, tus_bytes, addition_bytes)}
+    assert not any(len(b) in exact for b in blobs)
     # Sanity check of the search itself: the coarse plaintext coding is there.
     assert any(b"BY-MI" in data for _, data in copies)
 

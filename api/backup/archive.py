@@ -18,6 +18,9 @@ SHA-256 per blob. The header holds nothing about any case; everything else is se
 a fresh key that only the offline recovery key can unwrap, so a stolen backup is useless
 without it. The stream format authenticates every record and the end of the file, so
 truncation or tampering fails the restore; the manifest hashes are checked on top.
+Since crypto.stream format 2 the body is padded to its Padmé bucket like every stored
+file, and the blobs inside are their stored (padded) ciphertext, so an archive's size
+reveals only a bucket of the total; archives written in format 1 still restore.
 """
 
 from __future__ import annotations

@@ -64,14 +64,21 @@ class Download:
     attachment_id: uuid.UUID
     filename: str
     chunks: Iterator[bytes]
+    # The original's exact size from the sealed metadata (the blob is padded, see
+    # crypto.stream); sent as Content-Length, so a stream cut short by a failed
+    # integrity check is visibly incomplete to the client.
+    size: int | None = None
 
     def headers(self) -> dict[str, str]:
         safe = f"dokaz-{self.attachment_id.hex[:12]}.bin"
         disposition = f'attachment; filename="{safe}"'
         if self.filename:
             disposition += f"; filename*=UTF-8''{quote(self.filename, safe='')}"
-        return {"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff",
-                "Cache-Control": "no-store", "Content-Security-Policy": "sandbox"}
+        out = {"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff",
+               "Cache-Control": "no-store", "Content-Security-Policy": "sandbox"}
+        if self.size is not None:
+            out["Content-Length"] = str(self.size)
+        return out
 
 
 def _attachment(session: Session, case_id: uuid.UUID, attachment_id: uuid.UUID) -> Attachment:
@@ -99,7 +106,9 @@ def download(
         first = next(chunks)
     except CryptoError:
         raise IntegrityFailure() from None
-    return Download(att.id, str(meta.get("filename") or ""), _prepend(first, chunks))
+    size = meta.get("size")
+    return Download(att.id, str(meta.get("filename") or ""), _prepend(first, chunks),
+                    size if isinstance(size, int) and size >= 0 else None)
 
 
 def _decrypting(settings: Settings, blob_name: str, file_key: DataKey,

@@ -69,7 +69,11 @@ class Attachment(SQLModel, table=True):
     wrapped_file_key: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
     # Sealed JSON under the case key: filename, claimed and detected type, sha256, size.
     sealed_metadata: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
-    # Plaintext: the ciphertext size is visible in the blob store anyway.
+    # Plaintext: the blob's size, kept for fsck and storage checks (the blob store shows
+    # it anyway). Blobs in crypto.stream format 2 are padded to the Padmé bucket of the
+    # original size, so this reveals only the bucket; the exact size and SHA-256 are in
+    # sealed_metadata (and on the submitter's receipt page). Rows of files stored before
+    # format 2 keep their exact size: those blobs cannot be re-encrypted without keys.
     ciphertext_size: int = Field(sa_column=Column(BigInteger, nullable=False))
     # "original" or "derivative" (a metadata-stripped copy of derived_from_id).
     kind: str = Field(default="original", sa_column=Column(String(16), nullable=False))

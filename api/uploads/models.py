@@ -3,7 +3,10 @@
 Nothing here can be decrypted with the database alone: every key and the client's
 metadata are sealed under the *upload key*, derived from a secret that exists only in
 the upload URL the client holds (see :mod:`api.uploads.keys`). The columns in plaintext
-are sizes and times that the blob store shows anyway.
+are sizes and times. Blobs are padded (crypto.stream format 2), but the tus offsets and
+lengths are exact for as long as the upload row lasts (until a submission claims it or
+it expires), because the protocol's compare-and-set and ``HEAD`` use them; the final
+file's exact size is then kept only in sealed metadata.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class Upload(SQLModel, table=True):
         default=None, sa_column=Column(String(128), unique=True)
     )
     final_wrapped_key: bytes | None = Field(default=None, sa_column=Column(Ciphertext))
+    # Plaintext: the final blob's size for fsck; padded (crypto.stream format 2), so it
+    # shows only the Padmé bucket of the file's size.
     final_ciphertext_size: int | None = Field(default=None, sa_column=Column(BigInteger))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     created_at: datetime = Field(
@@ -64,4 +69,6 @@ class UploadSegment(SQLModel, table=True):
     blob_name: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
     # This segment's own stream key, wrapped under the upload key.
     wrapped_key: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+    # Plaintext: the segment blob's size for fsck; padded like every stream blob (the
+    # exact size is in ``size`` above while the upload lasts, see the module docstring).
     ciphertext_size: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -10,9 +10,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from crypto.errors import FormatError
+from crypto.padding import padded_size
 
 MAGIC = b"DKZF"
-VERSION = 1
+VERSION = 2
+# Format 1 (no padding) is still read, and written only to finish a stream suspended in it.
+VERSIONS = (1, 2)
+# Format 2 ends the padded plaintext with the true size, u64 BE.
+TRAILER = struct.Struct(">Q")
+TRAILER_SIZE = TRAILER.size
+# Format 2 needs the trailer to span at most two records (see the reader).
+MIN_RECORD_SIZE = {1: 1, 2: TRAILER_SIZE}
 FILE_ID_SIZE = 16
 TAG_SIZE = 16
 DEFAULT_RECORD_SIZE = 1 << 20
@@ -46,20 +54,38 @@ class StreamResult:
     records: int
 
 
-def ciphertext_size(plaintext_size: int, record_size: int = DEFAULT_RECORD_SIZE) -> int:
-    """Exact size of the encrypted file for a plaintext of ``plaintext_size`` bytes."""
+def sealed_length(plaintext_size: int, version: int = VERSION) -> int:
+    """Bytes of plaintext that go into the records: the padded data and its trailer."""
+    if version == 1:
+        return plaintext_size
+    return padded_size(plaintext_size) + TRAILER_SIZE
+
+
+def ciphertext_size(
+    plaintext_size: int, record_size: int = DEFAULT_RECORD_SIZE, version: int = VERSION
+) -> int:
+    """Exact size of the encrypted file for a plaintext of ``plaintext_size`` bytes.
+
+    In format 2 this depends only on the Padmé bucket of ``plaintext_size``.
+    """
     if plaintext_size < 0 or record_size < 1:
         raise ValueError("sizes must be positive")
-    records = max(1, -(-plaintext_size // record_size))
-    return HEADER_SIZE + plaintext_size + records * TAG_SIZE
+    if version not in VERSIONS:
+        raise ValueError(f"unknown stream format version {version}")
+    sealed = sealed_length(plaintext_size, version)
+    records = max(1, -(-sealed // record_size))
+    return HEADER_SIZE + sealed + records * TAG_SIZE
 
 
-def make_header(file_id: bytes, record_size: int) -> bytes:
+def make_header(file_id: bytes, record_size: int, version: int = VERSION) -> bytes:
     if len(file_id) != FILE_ID_SIZE:
         raise FormatError(f"file_id must be {FILE_ID_SIZE} bytes")
-    if not 1 <= record_size <= MAX_RECORD_SIZE:
-        raise FormatError(f"record_size must be between 1 and {MAX_RECORD_SIZE}")
-    return HEADER_STRUCT.pack(MAGIC, VERSION, record_size, file_id)
+    if version not in VERSIONS:
+        raise FormatError(f"unsupported encrypted file version {version}")
+    low = MIN_RECORD_SIZE[version]
+    if not low <= record_size <= MAX_RECORD_SIZE:
+        raise FormatError(f"record_size must be between {low} and {MAX_RECORD_SIZE}")
+    return HEADER_STRUCT.pack(MAGIC, version, record_size, file_id)
 
 
 def record_nonce(index: int) -> bytes:

@@ -10,14 +10,18 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from crypto.errors import DecryptionError, FormatError
 from crypto.keys import DataKey
+from crypto.padding import padded_size
 from crypto.stream._format import (
     FILE_ID_SIZE,
     HEADER_SIZE,
     HEADER_STRUCT,
     MAGIC,
     MAX_RECORD_SIZE,
+    MIN_RECORD_SIZE,
     TAG_SIZE,
-    VERSION,
+    TRAILER,
+    TRAILER_SIZE,
+    VERSIONS,
     Source,
     record_aad,
     record_nonce,
@@ -25,11 +29,13 @@ from crypto.stream._format import (
 
 
 class DecryptingReader:
-    """Iterates over the authenticated plaintext records of an encrypted file.
+    """Iterates over the authenticated plaintext of an encrypted file, in pieces.
 
-    Memory use is one record. Raises :class:`FormatError` for a bad header and
-    :class:`DecryptionError` for anything that fails authentication, including
-    a missing final record. See the module docstring about partial output.
+    Yields exactly the original bytes: in format 2 the padding and the size
+    trailer are checked and dropped. Memory use is about two records. Raises
+    :class:`FormatError` for a bad header and :class:`DecryptionError` for
+    anything that fails authentication, including a missing final record or an
+    inconsistent size trailer. See the module docstring about partial output.
     A reader can be iterated once.
     """
 
@@ -44,7 +50,12 @@ class DecryptingReader:
         self._header: bytes | None = None
         self._record_size = 0
         self._file_id = b""
+        self._version = 0
         self._started = False
+        # Format 2: bytes yielded, and zero bytes seen but held back (they may be padding).
+        self._yielded = 0
+        self._zeros = 0
+        self._zero_block = b""
 
     @property
     def file_id(self) -> bytes:
@@ -55,6 +66,11 @@ class DecryptingReader:
     def record_size(self) -> int:
         self._read_header()
         return self._record_size
+
+    @property
+    def version(self) -> int:
+        self._read_header()
+        return self._version
 
     def __iter__(self) -> Iterator[bytes]:
         if self._started:
@@ -88,17 +104,37 @@ class DecryptingReader:
         magic, version, record_size, file_id = HEADER_STRUCT.unpack(raw)
         if magic != MAGIC:
             raise FormatError("not an encrypted Dokaz file: wrong magic")
-        if version != VERSION:
+        if version not in VERSIONS:
             raise FormatError(f"unsupported encrypted file version {version}")
-        if not 1 <= record_size <= MAX_RECORD_SIZE:
+        if not MIN_RECORD_SIZE[version] <= record_size <= MAX_RECORD_SIZE:
             raise FormatError("encrypted file header has an invalid record size")
         if self._expected is not None and file_id != self._expected:
             raise DecryptionError("encrypted file belongs to a different file id")
         self._header, self._record_size, self._file_id = raw, record_size, file_id
+        self._version = version
         return raw
+
+    def _open(self, header: bytes, index: int, sealed: bytes, final: bool) -> bytes:
+        if len(sealed) < TAG_SIZE:
+            raise DecryptionError(f"encrypted file truncated in record {index}")
+        try:
+            return self._aesgcm.decrypt(
+                record_nonce(index), sealed, record_aad(header, index, final)
+            )
+        except InvalidTag:
+            raise DecryptionError(
+                f"record {index} failed authentication: wrong key, or the file was "
+                "truncated, reordered or modified"
+            ) from None
 
     def _records(self) -> Iterator[bytes]:
         header = self._read_header()
+        if self._version == 1:
+            yield from self._records_v1(header)
+        else:
+            yield from self._records_v2(header)
+
+    def _records_v1(self, header: bytes) -> Iterator[bytes]:
         chunk = self._record_size + TAG_SIZE
         index = 0
         pending = self._read_exact(chunk)
@@ -106,22 +142,77 @@ class DecryptingReader:
             # A full-size chunk is the last one only if nothing follows it.
             lookahead = self._read_exact(1) if len(pending) == chunk else b""
             final = not lookahead
-            if len(pending) < TAG_SIZE:
-                raise DecryptionError(f"encrypted file truncated in record {index}")
-            try:
-                plaintext = self._aesgcm.decrypt(
-                    record_nonce(index), pending, record_aad(header, index, final)
-                )
-            except InvalidTag:
-                raise DecryptionError(
-                    f"record {index} failed authentication: wrong key, or the file was "
-                    "truncated, reordered or modified"
-                ) from None
-            yield plaintext
+            yield self._open(header, index, pending, final)
             if final:
                 return
             index += 1
             pending = lookahead + self._read_exact(chunk - 1)
+
+    def _records_v2(self, header: bytes) -> Iterator[bytes]:
+        # The records hold data || zeros || size (u64). The size comes last, so the
+        # reader yields every nonzero byte at once (padding is all zeros) and holds
+        # back only a *count* of trailing zeros until it knows where the data ends:
+        # constant memory, whatever the padding length.
+        chunk = self._record_size + TAG_SIZE
+        index = 0
+        carry = b""  # the start of the trailer when it spans the last two records
+        pending = self._read_exact(chunk)
+        while True:
+            # Look far enough ahead to see whether the next record is the final one
+            # and too short to hold the whole trailer (record_size >= the trailer, so
+            # the trailer spans at most two records).
+            ahead = self._read_exact(TAG_SIZE + TRAILER_SIZE) if len(pending) == chunk else b""
+            final = not ahead
+            plaintext = self._open(header, index, pending, final)
+            if final:
+                whole = carry + plaintext
+                if len(whole) < TRAILER_SIZE:
+                    raise DecryptionError("encrypted file has no size trailer")
+                yield from self._data(whole[:-TRAILER_SIZE])
+                yield from self._end(TRAILER.unpack(whole[-TRAILER_SIZE:])[0])
+                return
+            if TAG_SIZE <= len(ahead) < TAG_SIZE + TRAILER_SIZE:
+                # The next record is final with fewer bytes than the trailer (or the
+                # file is cut short, which opening it will report).
+                split = len(plaintext) - (TAG_SIZE + TRAILER_SIZE - len(ahead))
+                carry = plaintext[split:]
+                yield from self._data(plaintext[:split])
+            else:
+                yield from self._data(plaintext)
+            index += 1
+            pending = ahead + self._read_exact(chunk - len(ahead))
+
+    def _data(self, data: bytes) -> Iterator[bytes]:
+        """Yield the padded-stream bytes ``data``, holding back its trailing zeros."""
+        if not data:
+            return
+        body = data if data[-1] else data.rstrip(b"\0")
+        if not body:
+            self._zeros += len(data)
+            return
+        yield from self._flush_zeros(self._zeros)
+        yield body
+        self._yielded += len(body)
+        self._zeros = len(data) - len(body)
+
+    def _flush_zeros(self, count: int) -> Iterator[bytes]:
+        """Yield ``count`` held-back zeros that turned out to be data."""
+        self._zeros = 0
+        self._yielded += count
+        if len(self._zero_block) < min(count, self._record_size):
+            self._zero_block = bytes(min(count, self._record_size))
+        while count:
+            step = min(count, len(self._zero_block))
+            yield self._zero_block if step == len(self._zero_block) else self._zero_block[:step]
+            count -= step
+
+    def _end(self, size: int) -> Iterator[bytes]:
+        """Check the trailer against the padded length, then yield the last zeros."""
+        padded = self._yielded + self._zeros
+        if not self._yielded <= size <= padded or padded != padded_size(size):
+            # Authentic, so only a faulty writer gets here; still refuse to guess.
+            raise DecryptionError("encrypted file has an inconsistent size trailer")
+        yield from self._flush_zeros(size - self._yielded)
 
 
 def decrypt_stream(

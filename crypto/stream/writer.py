@@ -15,10 +15,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from crypto import aead
 from crypto.errors import DecryptionError, FormatError
 from crypto.keys import DataKey
+from crypto.padding import padded_size
 from crypto.stream._format import (
     DEFAULT_RECORD_SIZE,
     HEADER_SIZE,
     TAG_SIZE,
+    TRAILER,
+    VERSION,
     Sink,
     StreamResult,
     make_header,
@@ -27,7 +30,8 @@ from crypto.stream._format import (
 )
 
 _STATE = struct.Struct(">BQQQI")
-_STATE_VERSION = 1
+# State version n belongs to stream format n (the tail's AAD binds the header anyway).
+_STATE_VERSIONS = (1, 2)
 _TAIL_CONTEXT = b"dokaz/stream-tail"
 _TAIL_INFO = b"dokaz-stream-tail-v1"
 # Records at least this large are pipelined over helper threads (see _emit).
@@ -52,7 +56,10 @@ def _tail_key(file_key: DataKey, header: bytes) -> bytes:
 class EncryptingWriter:
     """Encrypts a plaintext stream into ``sink`` record by record.
 
-    Holds at most one record of plaintext (in one preallocated buffer). The
+    Holds at most one record of plaintext (in one preallocated buffer). At
+    :meth:`finish` the plaintext is padded to its Padmé bucket and closed with its
+    true size (format 2, see :mod:`crypto.stream`); the reported size and SHA-256
+    are those of the original bytes only. The
     header is written together with the first record, at :meth:`suspend` or at
     :meth:`finish`, so constructing a writer does no I/O. Not thread-safe: one
     caller at a time (see :class:`~crypto.stream.AsyncEncryptingWriter`).
@@ -70,8 +77,12 @@ class EncryptingWriter:
         file_id: bytes,
         file_key: DataKey,
         record_size: int = DEFAULT_RECORD_SIZE,
+        *,
+        _version: int = VERSION,
     ) -> None:
-        self._header = make_header(file_id, record_size)
+        # ``_version=1`` only continues a stream suspended in format 1 (see resume).
+        self._version = _version
+        self._header = make_header(file_id, record_size, _version)
         self._sink = sink
         self._key = file_key
         self._aesgcm = AESGCM(file_key.raw)
@@ -83,6 +94,8 @@ class EncryptingWriter:
         self._ciphertext_size = 0
         self._hash = hashlib.sha256()
         self._hash_complete = True
+        # Plaintext bytes still to hash once padding starts (None: hash every record).
+        self._hash_left: int | None = None
         self._pending: Future[object] | None = None
         self._closed: str | None = None
 
@@ -129,6 +142,8 @@ class EncryptingWriter:
         """Seal the buffered plaintext as the final record and return the summary."""
         self._check_open()
         try:
+            if self._version >= 2:
+                self._pad()
             self._emit(memoryview(self._buf)[: self._fill], final=True)
             self._drain()
         except BaseException:
@@ -167,7 +182,7 @@ class EncryptingWriter:
             self._close("failed")
             raise
         fields = _STATE.pack(
-            _STATE_VERSION,
+            self._version,
             self._index,
             self._plaintext_size,
             self._ciphertext_size,
@@ -201,11 +216,12 @@ class EncryptingWriter:
         if len(state) < _STATE.size + aead.OVERHEAD:
             raise FormatError("stream state too short")
         version, index, plain, cipher, state_rs = _STATE.unpack(state[: _STATE.size])
-        if version != _STATE_VERSION:
+        if version not in _STATE_VERSIONS:
             raise FormatError(f"unsupported stream state version {version}")
         if state_rs != record_size:
             raise FormatError("stream state was made with a different record_size")
-        writer = cls(sink, file_id, file_key, record_size)
+        # Records already stored bind their format's header: continue in that format.
+        writer = cls(sink, file_id, file_key, record_size, _version=version)
         try:
             tail = aead.decrypt(
                 _tail_key(file_key, writer._header),
@@ -260,6 +276,32 @@ class EncryptingWriter:
             self._fill += take
             pos += take
 
+    def _pad(self) -> None:
+        """Append zeros up to the Padmé bucket, then the true size (format 2)."""
+        # Only the data still buffered is unhashed: earlier records were hashed whole.
+        self._hash_left = self._fill
+        size = self._plaintext_size
+        left = padded_size(size) - size
+        zeros = memoryview(bytes(min(left, self._record_size)))
+        while left:
+            step = min(left, len(zeros))
+            self._write(zeros[:step])
+            left -= step
+        # Nothing follows the trailer, so it always ends in the buffer: the final record.
+        self._write(memoryview(TRAILER.pack(size)))
+
+    def _hash_update(self, record: memoryview) -> None:
+        """Hash the original bytes of ``record``, never its padding or trailer."""
+        if not self._hash_complete:
+            return
+        left = self._hash_left
+        if left is None:
+            self._hash.update(record)
+        elif left > 0:
+            take = min(left, len(record))
+            self._hash.update(record[:take])
+            self._hash_left = left - take
+
     def _ensure_header(self) -> None:
         if self._ciphertext_size == 0:
             self._sink.write(self._header)
@@ -269,8 +311,7 @@ class EncryptingWriter:
         index = self._index
         nonce, aad = record_nonce(index), record_aad(self._header, index, final)
         if len(record) < _PIPELINE_MIN:
-            if self._hash_complete:
-                self._hash.update(record)
+            self._hash_update(record)
             sealed = self._aesgcm.encrypt(nonce, record, aad)
             self._drain()
             self._ensure_header()
@@ -283,8 +324,7 @@ class EncryptingWriter:
             # outlives this call, so plaintext in memory stays at one record.
             sealing = _pool().submit(self._aesgcm.encrypt, nonce, record, aad)
             try:
-                if self._hash_complete:
-                    self._hash.update(record)
+                self._hash_update(record)
             finally:
                 sealed = sealing.result()  # the record buffer is free after this
             self._drain()  # keep writes in order and surface the previous error

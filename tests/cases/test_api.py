@@ -74,6 +74,7 @@ def test_download_derivative_and_access(app_client: TestClient, session: Session
     url = f"{BASE}/{made.id}"
     dl = app_client.get(f"{url}/attachments/{made.attachments[0]}", headers=coord)
     assert dl.status_code == 200 and dl.content == jpeg_with_gps()
+    assert dl.headers["content-length"] == str(len(jpeg_with_gps()))  # not the padded size
     assert dl.headers["content-type"] == "application/octet-stream"
     assert dl.headers["content-disposition"].startswith("attachment;")
     assert "<script>" not in dl.headers["content-disposition"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 
@@ -14,6 +15,7 @@ from api.core.errors import Conflict
 from api.core.settings import Settings
 from api.intake.models import Attachment
 from api.storage import get_storage
+from crypto.stream import ciphertext_size
 from tests.cases.factory import Staff, jpeg_with_gps, make_case
 
 LIMITS = derivatives.Limits(max_bytes=1 << 20, max_pixels=1_000_000, max_frames=10,
@@ -124,3 +126,37 @@ def test_pdf_and_office_stripping() -> None:
     with pytest.raises(derivatives.Refused) as refused:
         derivatives.strip(b"x", "video/mp4", LIMITS)
     assert refused.value.reason == "unsupported"
+
+
+def test_padded_blobs_and_exact_downloads(session: Session, settings: Settings,
+                                          staff: Staff) -> None:
+    # 1030 and 1080 bytes share a Padmé bucket: their blobs have one size, while each
+    # download is exactly the original with its exact Content-Length.
+    files = [(f"f{n}.bin", "application/octet-stream", bytes([7]) * n) for n in (1030, 1080)]
+    made = make_case(session, settings, wrap_to=[staff.cw], files=files)
+    sizes = set()
+    for att_id, (_, _, data) in zip(made.attachments, files, strict=True):
+        blob = _blob(session, settings, att_id)
+        att = session.get(Attachment, att_id)
+        assert att is not None and blob[:5] == b"DKZF\x02"
+        assert len(blob) == att.ciphertext_size
+        sizes.add(att.ciphertext_size)
+        dl = attachments.download(session, staff.p("cw"), made.id, att_id, settings)
+        assert dl.headers()["Content-Length"] == str(len(data))
+        assert b"".join(dl.chunks) == data
+    assert len(sizes) == 1
+
+
+def test_clean_copy_is_padded_too(session: Session, settings: Settings, staff: Staff) -> None:
+    made = make_case(session, settings, wrap_to=[staff.cw],
+                     files=[("protest.jpg", "image/jpeg", jpeg_with_gps())])
+    att, meta = attachments.make_derivative(session, staff.p("cw"), made.id,
+                                            made.attachments[0], settings)
+    session.commit()
+    blob = _blob(session, settings, att.id)
+    assert blob[:5] == b"DKZF\x02"
+    assert len(blob) == att.ciphertext_size == ciphertext_size(meta["size"])
+    dl = attachments.download(session, staff.p("cw"), made.id, att.id, settings)
+    clean = b"".join(dl.chunks)
+    assert len(clean) == meta["size"] and dl.size == meta["size"]
+    assert hashlib.sha256(clean).hexdigest() == meta["sha256"]

@@ -153,14 +153,16 @@ def receipt_vectors() -> list[dict[str, Any]]:
     return out
 
 
-def stream_vectors() -> list[dict[str, Any]]:
+def stream_vectors(version: int = 1) -> list[dict[str, Any]]:
     key = DataKey(fixed("stream-key"))
     file_id = fixed("stream-file-id", 16)
     out = []
-    for size in [0, 5, 16, 40]:
+    # Format 2 adds sizes around the padding floor (512) and a Padmé step (1025..1088).
+    sizes = [0, 5, 16, 40] + ([503, 504, 505, 512, 513, 1025] if version >= 2 else [])
+    for size in sizes:
         plaintext = fixed(f"stream-pt-{size}", size)
         sink = io.BytesIO()
-        writer = EncryptingWriter(sink, file_id, key, record_size=16)
+        writer = EncryptingWriter(sink, file_id, key, record_size=16, _version=version)
         writer.write(plaintext)
         result = writer.finish()
         out.append(
@@ -178,12 +180,12 @@ def stream_vectors() -> list[dict[str, Any]]:
     return out
 
 
-def stream_state_vectors() -> list[dict[str, Any]]:
+def stream_state_vectors(version: int = 1) -> list[dict[str, Any]]:
     key = DataKey(fixed("stream-key"))
     file_id = fixed("stream-file-id", 16)
     plaintext = fixed("stream-pt-40", 40)
     sink = io.BytesIO()
-    writer = EncryptingWriter(sink, file_id, key, record_size=16)
+    writer = EncryptingWriter(sink, file_id, key, record_size=16, _version=version)
     writer.write(plaintext[:21])
     nonce = fixed("stream-state-nonce", 12)
     state = writer.suspend(nonce=nonce)
@@ -202,17 +204,31 @@ def stream_state_vectors() -> list[dict[str, Any]]:
     ]
 
 
-def field_vectors() -> list[dict[str, Any]]:
+def field_vectors(version: int = 1) -> list[dict[str, Any]]:
     key = DataKey(fixed("field-key"))
     text = "Мяне затрымалі 12.08 у Менску"
     obj = {"name": "Алесь", "phones": ["+375 29 000 00 00"], "n": 3}
     raw = bytes(range(20))
     nonces = {kind: fixed(f"field-{kind}-nonce", 12) for kind in ("text", "json", "bytes")}
-    boxes = {
-        "text": SealedText.seal(key, text, "case.text", nonce=nonces["text"]),
-        "json": SealedJSON.seal(key, obj, "case.json", nonce=nonces["json"]),
-        "bytes": SealedBytes.seal(key, raw, "case.bytes", nonce=nonces["bytes"]),
-    }
+    if version >= 2:
+        boxes = {
+            "text": SealedText.seal(key, text, "case.text", nonce=nonces["text"]).ciphertext,
+            "json": SealedJSON.seal(key, obj, "case.json", nonce=nonces["json"]).ciphertext,
+            "bytes": SealedBytes.seal(key, raw, "case.bytes", nonce=nonces["bytes"]).ciphertext,
+        }
+    else:
+        # Format 1 (before padding): the same payloads, sealed with aead version 1.
+        payloads = {
+            "text": text.encode(),
+            "json": json.dumps(obj, ensure_ascii=False, sort_keys=True,
+                               separators=(",", ":")).encode(),
+            "bytes": raw,
+        }
+        boxes = {
+            kind: aead.encrypt(key.raw, payloads[kind], f"dokaz/field/case.{kind}".encode(),
+                               nonce=nonces[kind])
+            for kind in payloads
+        }
     values: dict[str, Any] = {"text": text, "json": obj, "bytes": raw.hex()}
     return [
         {
@@ -221,7 +237,7 @@ def field_vectors() -> list[dict[str, Any]]:
             "context": f"case.{kind}",
             "nonce": nonces[kind].hex(),
             "value": values[kind],
-            "ciphertext": boxes[kind].ciphertext.hex(),
+            "ciphertext": boxes[kind].hex(),
         }
         for kind in ("text", "json", "bytes")
     ]
@@ -248,9 +264,13 @@ GENERATORS = {
     "staff_keys": staff_key_vectors,
     "session": session_vectors,
     "receipts": receipt_vectors,
+    # Version 1 files are frozen: they prove old stored data still opens.
     "stream": stream_vectors,
     "stream_state": stream_state_vectors,
     "fields": field_vectors,
+    "stream_v2": lambda: stream_vectors(2),
+    "stream_state_v2": lambda: stream_state_vectors(2),
+    "fields_v2": lambda: field_vectors(2),
     "recovery": recovery_vectors,
 }
 

@@ -50,7 +50,13 @@ def test_aead_rejects_wrong_key_context_and_tampering() -> None:
 def test_aead_format_errors() -> None:
     blob = aead.encrypt(KEY, b"x", b"c")
     with pytest.raises(FormatError):
+        aead.decrypt(KEY, b"\x03" + blob[1:], b"c")
+    # The version byte is authenticated: relabelling 1 <-> 2 (padded) fails.
+    with pytest.raises(DecryptionError):
         aead.decrypt(KEY, b"\x02" + blob[1:], b"c")
+    padded = aead.encrypt(KEY, b"x", b"c", pad=True)
+    with pytest.raises(DecryptionError):
+        aead.decrypt(KEY, b"\x01" + padded[1:], b"c")
     with pytest.raises(FormatError):
         aead.decrypt(KEY, blob[: aead.OVERHEAD - 1], b"c")
     with pytest.raises(FormatError):

@@ -11,6 +11,8 @@ import io
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from crypto import aead, receipts, recovery, sealed, staff_keys
 from crypto.fields import SealedBytes, SealedJSON, SealedText
 from crypto.keys import DataKey, StaffKeyPair
@@ -80,44 +82,71 @@ def test_receipt_vectors(vectors: Vectors) -> None:
         assert kek == h(v["kek"])
 
 
-def test_stream_vectors(vectors: Vectors) -> None:
-    for v in vectors("stream"):
+# Format 1 files were stored before padding and must keep opening; the writer can
+# still produce format 1 only to finish a stream suspended in it (``_version``).
+@pytest.mark.parametrize(("name", "version"), [("stream", 1), ("stream_v2", 2)])
+def test_stream_vectors(vectors: Vectors, name: str, version: int) -> None:
+    for v in vectors(name):
         key, file_id = DataKey(h(v["key"])), h(v["file_id"])
         ciphertext = h(v["ciphertext"])
         plain = b"".join(decrypt_stream(io.BytesIO(ciphertext), key, file_id))
         assert plain == h(v["plaintext"])
         assert hash_plaintext(io.BytesIO(ciphertext), key) == (v["sha256"], len(plain))
         sink = io.BytesIO()
-        writer = EncryptingWriter(sink, file_id, key, record_size=v["record_size"])
+        writer = EncryptingWriter(sink, file_id, key, v["record_size"], _version=version)
         writer.write(plain)
         result = writer.finish()
         assert sink.getvalue() == ciphertext
         assert (result.sha256, result.records) == (v["sha256"], v["records"])
-        assert ciphertext[:5] == b"DKZF\x01"
+        assert ciphertext[:5] == b"DKZF" + bytes([version])
+        if version == 2:
+            # What new uploads get by default.
+            fresh = io.BytesIO()
+            default = EncryptingWriter(fresh, file_id, key, v["record_size"])
+            default.write(plain)
+            default.finish()
+            assert fresh.getvalue() == ciphertext
 
 
-def test_stream_state_vectors(vectors: Vectors) -> None:
-    for v in vectors("stream_state"):
+@pytest.mark.parametrize(("name", "version"), [("stream_state", 1), ("stream_state_v2", 2)])
+def test_stream_state_vectors(vectors: Vectors, name: str, version: int) -> None:
+    for v in vectors(name):
         key, file_id, rs = DataKey(h(v["key"])), h(v["file_id"]), v["record_size"]
         plaintext, split = h(v["plaintext"]), v["split"]
         sink = io.BytesIO(h(v["partial_ciphertext"]))
         sink.seek(0, io.SEEK_END)
+        # Resuming continues in the state's own format (its records bind that header).
         writer = EncryptingWriter.resume(sink, file_id, key, h(v["state"]), rs)
         writer.write(plaintext[split:])
         writer.finish()
+        assert sink.getvalue()[4] == version
         sink.seek(0)
         assert b"".join(decrypt_stream(sink, key, file_id)) == plaintext
         fresh = io.BytesIO()
-        again = EncryptingWriter(fresh, file_id, key, rs)
+        again = EncryptingWriter(fresh, file_id, key, rs, _version=version)
         again.write(plaintext[:split])
         assert again.suspend(nonce=h(v["nonce"])) == h(v["state"])
         assert fresh.getvalue() == h(v["partial_ciphertext"])
 
 
-def test_field_vectors(vectors: Vectors) -> None:
+def test_field_vectors_v1_still_open(vectors: Vectors) -> None:
     for v in vectors("fields"):
+        key, ctx = DataKey(h(v["key"])), v["context"]
+        ct = h(v["ciphertext"])
+        assert ct[0] == 1
+        if v["name"] == "text":
+            assert SealedText(ct).open(key, ctx) == v["value"]
+        elif v["name"] == "json":
+            assert SealedJSON(ct).open(key, ctx) == v["value"]
+        else:
+            assert SealedBytes(ct).open(key, ctx) == h(v["value"])
+
+
+def test_field_vectors(vectors: Vectors) -> None:
+    for v in vectors("fields_v2"):
         key, ctx, nonce = DataKey(h(v["key"])), v["context"], h(v["nonce"])
         ct = h(v["ciphertext"])
+        assert ct[0] == 2 and len(ct) == aead.OVERHEAD + 512  # all under the floor
         if v["name"] == "text":
             assert SealedText(ct).open(key, ctx) == v["value"]
             assert SealedText.seal(key, v["value"], ctx, nonce=nonce).ciphertext == ct

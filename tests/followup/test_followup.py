@@ -150,3 +150,23 @@ def test_closed_case_rejects_new_input(intake: Intake) -> None:
     assert r.status_code == 409
     assert stored_state(intake.engine, intake.storage) == before
     assert len(intake.client.get("/api/v1/followup/messages", headers=auth).json()) == 0
+
+
+def test_message_and_addition_sizes_reveal_only_the_bucket(intake: Intake) -> None:
+    sub = _submit(intake)
+    auth = _login(intake.client, sub["receipt"])
+    texts = ["Так.", "Яго перавялі ў іншую камеру, адваката не пускаюць.", "x" * 400]
+    for text in texts:
+        r = intake.client.post("/api/v1/followup/messages", json={"text": text}, headers=auth)
+        assert r.status_code == 201, r.text
+    for narrative in ["Ok.", "A longer addition about the hearing on Monday. " * 5]:
+        r = intake.client.post("/api/v1/followup/additions", json={"narrative": narrative},
+                               headers=auth)
+        assert r.status_code == 201, r.text
+    with Session(intake.engine) as s:
+        bodies = [m.body for m in s.exec(select(CaseMessage))]
+        additions = [x.payload for x in s.exec(select(Submission).where(
+            col(Submission.is_followup)))]
+    # Every message under the 512-byte floor has one and the same stored length.
+    assert len(bodies) == 3 and len({len(b) for b in bodies}) == 1
+    assert len(additions) == 2 and len({len(p) for p in additions}) == 1

@@ -13,10 +13,14 @@ from sqlmodel import col, select
 
 from api.auth.roles import Role
 from api.cases.models import Case
+from api.intake.files import RECORD_SIZE
 from api.intake.models import Attachment, Receipt, Submission
 from api.keys.models import CaseKeyWrap
 from api.keys.service import case_key_context
+from crypto import aead
+from crypto.padding import padme
 from crypto.sealed import unwrap_data_key
+from crypto.stream import ciphertext_size
 from tests.factories import create_staff, login_headers
 from tests.intake.conftest import Intake
 from tests.intake.helpers import PNG, form, read_back, report, stored_state
@@ -193,3 +197,53 @@ def test_receipt_is_stored_only_as_a_verifier(intake: Intake) -> None:
 def _json_of(r: httpx.Response) -> dict[str, Any]:
     value: dict[str, Any] = json.loads(r.text)
     return value
+
+
+def test_stored_file_sizes_reveal_only_the_padme_bucket(intake: Intake) -> None:
+    # Threat-model property 13: a file known to the adversary (say, from a seized phone)
+    # cannot be confirmed by its exact ciphertext size. 1030 and 1080 bytes share the
+    # Padmé bucket 1088; 1089 is in the next one.
+    sizes = [1030, 1080, 1089]
+    blobs = [bytes([n % 250 + 1]) * n for n in sizes]
+    parts: list[tuple[str, str | None, bytes]] = [
+        (f"f{n}.bin", None, data) for n, data in zip(sizes, blobs, strict=True)]
+    body, ctype = form(report(), parts)
+    r = intake.client.post("/api/v1/submissions", content=body, headers={"content-type": ctype})
+    assert r.status_code == 201, r.text
+    # The submitter still sees each file's exact size and hash.
+    assert [(f["size"], f["sha256"]) for f in r.json()["files"]] == [
+        (len(d), hashlib.sha256(d).hexdigest()) for d in blobs]
+    case = _case(intake, r.json()["reference"])
+    with intake.session() as s:
+        _, files = read_back(s, intake.storage, case.id, intake.recovery_text)
+        atts = s.exec(select(Attachment).where(col(Attachment.case_id) == case.id)).all()
+    stored: dict[int, int] = {}
+    for att in atts:
+        with intake.storage.open_reader(att.blob_name) as f:
+            raw = f.read()
+        assert raw[:5] == b"DKZF\x02" and len(raw) == att.ciphertext_size
+        stored[len(raw)] = stored.get(len(raw), 0) + 1
+    assert sorted(stored.items()) == [
+        (ciphertext_size(1088, RECORD_SIZE), 2), (ciphertext_size(1089, RECORD_SIZE), 1)]
+    assert ciphertext_size(1030, RECORD_SIZE) == ciphertext_size(1088, RECORD_SIZE)
+    # Reading back gives exactly the original bytes, with the exact size sealed.
+    by_name = {meta["filename"]: (meta, data) for meta, data in files}
+    for n, data in zip(sizes, blobs, strict=True):
+        assert by_name[f"f{n}.bin"][1] == data and by_name[f"f{n}.bin"][0]["size"] == n
+
+
+def test_payload_ciphertext_reveals_only_the_bucket(intake: Intake) -> None:
+    lengths: set[int] = set()
+    for extra in range(4):
+        r = intake.client.post("/api/v1/submissions",
+                               json=report(narrative="Яны білі. " * 300 + "x" * extra))
+        assert r.status_code == 201, r.text
+        with intake.session() as s:
+            sub = s.exec(select(Submission).where(
+                col(Submission.case_id) == _case(intake, r.json()["reference"]).id)).one()
+        padded = len(sub.payload) - aead.OVERHEAD
+        assert sub.payload[0] == aead.PADDED_VERSION and padme(padded) == padded
+        lengths.add(len(sub.payload))
+    # Narratives a few characters apart land in one bucket (steps of 256 bytes here),
+    # at most straddling one bucket boundary.
+    assert len(lengths) <= 2

@@ -16,8 +16,10 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from api.cases.models import Case
-from api.uploads.models import Upload
+from api.intake.files import RECORD_SIZE
+from api.uploads.models import Upload, UploadSegment
 from api.uploads.service import expire_uploads
+from crypto.stream import ciphertext_size
 from tests.intake.conftest import Intake
 from tests.intake.helpers import PNG, asgi_interrupted, read_back, report, stored_state
 from tests.storage.moto_server import MotoS3
@@ -226,3 +228,31 @@ def test_database_alone_cannot_open_an_upload(intake: Intake) -> None:
     assert b"Secret-Name-Canary" not in row.sealed_metadata
     secret = url.rsplit(".", 1)[1]
     assert secret.encode() not in row.secret_hash and len(row.secret_hash) == 32
+
+
+def test_segments_and_final_file_are_padded(intake: Intake) -> None:
+    sizes = {}
+    for total in (1030, 1080):
+        data = bytes([total % 200 + 1]) * total
+        url = create(intake.client, total)
+        assert patch(intake.client, url, 0, data[:300]).status_code == 204
+        with Session(intake.engine) as s:
+            seg = s.exec(select(UploadSegment)).one()
+            # A 300-byte PATCH is stored at the floor bucket, like any short piece.
+            assert seg.ciphertext_size == ciphertext_size(0, RECORD_SIZE)
+            with intake.storage.open_reader(seg.blob_name) as f:
+                assert len(f.read()) == seg.ciphertext_size
+        assert patch(intake.client, url, 300, data[300:]).status_code == 204
+        with Session(intake.engine) as s:
+            up = s.exec(select(Upload).where(col(Upload.length) == total)).one()
+            assert up.final_blob_name is not None
+            with intake.storage.open_reader(up.final_blob_name) as f:
+                raw = f.read()
+        assert raw[:5] == b"DKZF\x02" and len(raw) == up.final_ciphertext_size
+        sizes[total] = len(raw)
+        r = intake.client.post("/api/v1/submissions", json=report(uploads=[url]))
+        assert r.status_code == 201, r.text
+        f0 = r.json()["files"][0]
+        assert (f0["size"], f0["sha256"]) == (total, hashlib.sha256(data).hexdigest())
+    # Same Padmé bucket (1088): the stored sizes cannot tell the two files apart.
+    assert sizes[1030] == sizes[1080] == ciphertext_size(1088, RECORD_SIZE)
