@@ -115,7 +115,8 @@ def test_real_server_logs_nothing_identifying(tmp_path: Path) -> None:
             else:
                 pytest.fail("server did not start: " + log_path.read_text())
             with httpx.Client(base_url=base, headers=HEADERS) as c:
-                assert c.get("/readyz").status_code == 200
+                # Not ready: started without a terminal, so no recovery key was made.
+                assert c.get("/readyz").status_code == 503
                 assert c.get("/missing").status_code == 404
                 assert c.post("/healthz").status_code == 405
             # A malformed request line makes uvicorn log a warning of its own.
