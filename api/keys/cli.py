@@ -76,6 +76,9 @@ def keys_init(output: Path | None = typer.Option(None, "--output", help=_OUTPUT_
         fp = create_and_show(engine, output)
     except display.OutputRefused as exc:
         raise _refuse(exc) from None
+    except DokazError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from None
     finally:
         engine.dispose()
     if fp is None:
