@@ -304,3 +304,46 @@ def test_serve_on_a_terminal_offers_the_key_and_shows_it_there_only(tmp_path: Pa
         os.close(controller)
     # The key's public half is installed; the private text went to the terminal only.
     assert_no_private_key(log_path.read_text(), found.group(0))
+
+
+def test_keys_init_on_a_terminal_shows_the_key_there(settings: Settings, session: Session) -> None:
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "api", "keys", "init"], env=env_for(settings),
+                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=terminal,
+                            stderr=subprocess.PIPE)
+    os.close(terminal)
+    try:
+        shown = _read_until(controller, re.compile(r"Fingerprint.*\n", re.S))
+    finally:
+        _, stderr = proc.communicate(timeout=60)
+        os.close(controller)
+    assert proc.returncode == 0
+    found = PRIVATE_TEXT.search(shown)
+    assert found is not None
+    assert_no_private_key(stderr.decode(), found.group(0))
+    stored = session.exec(sql_select(OrganisationKey)).one()
+    assert recovery_public_key(parse_recovery_key(found.group(0))) == stored.public_key
+    assert stored.fingerprint in shown
+
+
+def test_serve_in_production_creates_nothing_even_on_a_terminal(
+        settings: Settings, session: Session, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    import typer
+
+    from api.keys import cli, display
+
+    asked: list[str] = []
+
+    def confirm(text: str, **_kw: object) -> bool:
+        asked.append(text)
+        return True
+
+    monkeypatch.setattr(display, "interactive", lambda *a: True)
+    monkeypatch.setattr(typer, "confirm", confirm)
+    with caplog.at_level("WARNING", logger="dokaz.keys"):
+        cli.ensure_at_startup(settings.model_copy(update={"environment": "production"}))
+    assert asked == []
+    assert session.exec(sql_select(OrganisationKey)).first() is None
+    assert "dokaz keys import-public" in caplog.text
+    assert_no_private_key(caplog.text)
