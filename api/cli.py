@@ -61,9 +61,9 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     prepare(settings)
-    from api.keys.service import ensure_recovery_key_interactive
+    from api.keys.cli import ensure_at_startup
 
-    ensure_recovery_key_interactive(settings)
+    ensure_at_startup(settings)
     uvicorn.run(
         "api.app:create_app",
         factory=True,

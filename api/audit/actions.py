@@ -23,6 +23,7 @@ INTAKE_DUTY_CHANGED = "user.intake_duty_changed"
 # Keys and access to cases
 KEY_GRANT = "key.grant"
 KEY_REVOKE = "key.revoke"
+RECOVERY_KEY_INSTALLED = "key.recovery_installed"  # details: how ("generated" or "imported")
 
 # Reads of protected content (who, which case, what: field names or attachment ids)
 CASE_READ = "case.read"

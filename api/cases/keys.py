@@ -82,7 +82,7 @@ def wrap_to_staff(
 
 def wrap_to_recovery(session: Session, case_id: uuid.UUID, key: DataKey) -> CaseKeyWrap:
     org_key = active_recovery_key(session)
-    public = recovery_public_key(session)  # raises a clear Conflict when there is none
+    public = recovery_public_key(session)  # raises NoRecoveryKey (503) when there is none
     assert org_key is not None
     wrap = CaseKeyWrap(
         case_id=case_id,

@@ -21,6 +21,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.core.logging import route_template
+
 log = logging.getLogger("dokaz.errors")
 
 
@@ -206,8 +208,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Only the exception type is logged: its message could carry protected content.
+        # The route template, not the path: a path can carry an upload's secret.
         log.error("unhandled error", extra={"error_type": type(exc).__name__,
-                                            "route": request.scope.get("path", "")})
+                                            "route": route_template(request.scope)})
         return JSONResponse(
             error_body("internal_error", "Something went wrong on our side. Nothing you "
                        "sent was kept from this request; please try again."),

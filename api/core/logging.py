@@ -6,6 +6,10 @@ Two layers keep submitters unidentifiable in logs:
 2. ``ClientIdentityFilter`` sits on every handler and scrubs IP addresses and user-agent
    strings from any record that still mentions one (uvicorn's own loggers included), and
    uvicorn's access log is replaced by ``dokaz.access``, which logs route, status and time.
+
+Requests are named by their route template (``/api/v1/uploads/{token}``), never by the
+concrete path: paths carry capabilities (a tus upload's secret, ids), and a log line is
+one more copy of them on the server the threat model assumes seized.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,11 +34,18 @@ _UA = re.compile(
     r"(?:\s+\([^)]*\))?(?:\s+[A-Za-z]+/[^\s\"']*)*"
 )
 REDACTED = "[redacted]"
+UNMATCHED_ROUTE = "(unmatched)"
 
 # Attributes of LogRecord that are not "extra" fields.
 _STANDARD_ATTRS = set(
     vars(logging.LogRecord("x", 0, "x", 0, "x", None, None)).keys()
 ) | {"message", "asctime", "taskName"}
+
+
+def route_template(scope: Mapping[str, Any]) -> str:
+    """The matched route's template for a log line, or a fixed placeholder: never the path."""
+    template = getattr(scope.get("route"), "path", None)
+    return template if isinstance(template, str) and template else UNMATCHED_ROUTE
 
 
 def scrub(text: str) -> str:

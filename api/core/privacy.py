@@ -18,6 +18,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.core.logging import route_template
+
 IDENTIFYING_HEADERS = frozenset(
     {
         b"user-agent",
@@ -50,7 +52,8 @@ class ClientAnonymityMiddleware:
             await self.app(scope, receive, send)
             return
         tag = self.client_tag(scope)
-        scope = dict(scope)
+        # In place, not a copy: the error middleware outside this one then sees the same
+        # anonymous request, and the route the router matches (for its log line).
         scope["client"] = None
         scope["headers"] = [(k, v) for k, v in scope["headers"] if k not in IDENTIFYING_HEADERS]
         state: dict[str, Any] = dict(scope.get("state") or {})
@@ -68,14 +71,11 @@ class ClientAnonymityMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            # The route template, never the concrete path: paths can hold upload ids.
-            path = getattr(route, "path", None) or "(unmatched)"
             access_log.info(
                 "request",
                 extra={
                     "method": scope.get("method", ""),
-                    "route": path,
+                    "route": route_template(scope),
                     "status": status_holder["status"],
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 },

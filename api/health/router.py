@@ -15,7 +15,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Ready to serve: database reachable, migrations at head, data directory writable",
+    summary="Ready to serve: database reachable, migrations at head, recovery key installed, "
+    "data directory writable",
     responses={503: {"description": "A check failed; the body names it"}},
 )
 def readyz(request: Request) -> JSONResponse:

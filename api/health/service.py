@@ -7,9 +7,26 @@ import secrets
 from typing import Any
 
 from sqlalchemy import Engine, text
+from sqlmodel import Session
 
 from api.core.migrations import current_revision, head_revision
 from api.core.settings import Settings
+from api.keys.repository import active_recovery_key
+from api.keys.service import SETUP_HINT
+
+
+def _recovery_key(engine: Engine, schema_ok: bool) -> dict[str, Any]:
+    # Without it intake refuses every report (503), so the service is not ready to serve.
+    if not schema_ok:
+        return {"ok": False, "reason": "database not ready"}
+    try:
+        with Session(engine) as session:
+            present = active_recovery_key(session) is not None
+    except Exception as exc:
+        return {"ok": False, "reason": type(exc).__name__}
+    if present:
+        return {"ok": True}
+    return {"ok": False, "reason": f"no organisation recovery key: {SETUP_HINT}"}
 
 
 def readiness(engine: Engine, settings: Settings) -> dict[str, dict[str, Any]]:
@@ -31,6 +48,8 @@ def readiness(engine: Engine, settings: Settings) -> dict[str, dict[str, Any]]:
             checks["migrations"] = {"ok": False, "reason": type(exc).__name__}
     else:
         checks["migrations"] = {"ok": False, "reason": "database unreachable"}
+
+    checks["recovery_key"] = _recovery_key(engine, checks["migrations"]["ok"])
 
     probe = settings.data_dir / f".ready-{secrets.token_hex(8)}"
     try:

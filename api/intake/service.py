@@ -52,7 +52,7 @@ from sqlmodel import Session
 from api.auth.passwords import bounded, kdf_params
 from api.cases.models import Case
 from api.core.db import unit_of_work
-from api.core.errors import BadRequest, InvalidInput, PayloadTooLarge, ServiceUnavailable
+from api.core.errors import BadRequest, InvalidInput, PayloadTooLarge
 from api.core.models import utcnow
 from api.core.settings import Settings
 from api.intake import coding, contexts, repository
@@ -79,7 +79,7 @@ from api.intake.schemas import (
     SubmissionOut,
 )
 from api.keys.models import CaseKeyWrap
-from api.keys.service import case_key_context
+from api.keys.service import case_key_context, require_recovery_key
 from api.storage.base import BlobStorage
 from api.storage.pending import delete_on_rollback
 from api.uploads.service import claim_upload
@@ -90,10 +90,6 @@ from crypto.sealed import wrap_data_key, wrap_data_key_symmetric
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
-NOT_CONFIGURED = (
-    "Submissions are not possible yet: this installation has no organisation recovery key "
-    "(an administrator runs `dokaz keys init`). Nothing was saved."
-)
 
 
 class InvalidJson(BadRequest):
@@ -296,8 +292,9 @@ async def in_transaction(engine: Engine, work: Callable[[Session], T]) -> T:
 
 
 def ensure_intake_configured(session: Session) -> None:
-    if repository.recovery_key(session) is None:
-        raise ServiceUnavailable(NOT_CONFIGURED, retry_after=3600)
+    """Refuse (503, saying what an administrator runs) before any byte is read, while no
+    recovery key exists: a case created now would have no recovery wrap."""
+    require_recovery_key(session)
 
 
 def _wrap(session: Session, case_id: uuid.UUID, kind: str, recipient_id: uuid.UUID,
@@ -356,9 +353,7 @@ def create_submission(
     """Write a new case with its submission, files, receipt and key wraps (flush only)."""
     now = now or utcnow()
     received_on: date = now.date()
-    recovery = repository.recovery_key(session)
-    if recovery is None:
-        raise ServiceUnavailable(NOT_CONFIGURED, retry_after=3600)
+    recovery = require_recovery_key(session)
     lawyer_key = None
     if ctx.lawyer_id is not None:
         lawyer_key = repository.lawyer_public_key(session, ctx.lawyer_id)

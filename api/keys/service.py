@@ -1,8 +1,10 @@
-"""Creating the organisation's offline recovery key.
+"""The organisation's offline recovery key: installing its public half, granting with it.
 
 The private half is shown exactly once and never stored: with it (and no server secret)
 an administrator can reopen every case key, recover a staff member who lost a password,
 and grant existing cases to a new colleague. A seized server holds only the public half.
+Best, the pair is made on an offline computer (``dokaz keys generate``) and only the
+public half is imported; showing the private half is :mod:`api.keys.display`'s job.
 """
 
 from __future__ import annotations
@@ -12,17 +14,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import typer
-from sqlalchemy import Engine
 from sqlmodel import Session, col, delete, select
 
-from api.core.db import make_engine, unit_of_work
-from api.core.errors import Conflict
-from api.core.settings import Settings
+from api.core.errors import Conflict, InvalidInput, ServiceUnavailable
 from api.keys.models import CaseKeyWrap, OrganisationKey
 from api.keys.repository import RECOVERY, active_recovery_key
 from crypto.errors import CryptoError
-from crypto.recovery import generate_recovery_key, parse_recovery_key
+from crypto.recovery import generate_recovery_key, parse_recovery_key, parse_recovery_public_key
 from crypto.recovery import recovery_public_key as public_of_recovery
 from crypto.sealed import unwrap_data_key, wrap_data_key
 
@@ -43,49 +41,70 @@ def fingerprint(public_key: bytes) -> str:
     return "-".join(digest[i : i + 4] for i in range(0, 32, 4))
 
 
-def create_recovery_key(session: Session) -> tuple[OrganisationKey, str]:
-    """Store a new recovery public key; return it with the private text to print once."""
+# What an operator runs when there is no recovery key yet. Shown by intake's 503, by
+# /readyz and by `dokaz serve`; no secret is ever part of it.
+SETUP_HINT = (
+    "run `dokaz keys generate` on an offline computer and `dokaz keys import-public "
+    "DOKAZ-RP1-...` on the server, or `dokaz keys init` on the server's terminal"
+)
+
+
+class NoRecoveryKey(ServiceUnavailable):
+    """Nothing that creates a case may run before a recovery key exists: its key would
+    have no recovery wrap, so a lost staff password would lose the case."""
+
+    code = "no_recovery_key"
+    default_message = (
+        "Submissions are not possible yet: this installation has no organisation recovery "
+        f"key. An administrator must {SETUP_HINT}. Nothing was saved."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(retry_after=3600)
+
+
+def require_recovery_key(session: Session) -> OrganisationKey:
+    key = active_recovery_key(session)
+    if key is None:
+        raise NoRecoveryKey()
+    return key
+
+
+def install_recovery_public_key(session: Session, public: bytes, *, how: str,
+                                actor_kind: str = "cli") -> OrganisationKey:
+    """Store the recovery public key (audited); the private half is not involved."""
+    from api.audit import actions
+    from api.audit.service import record
+
     if active_recovery_key(session) is not None:
         raise Conflict("A recovery key already exists; rotating it is a separate procedure.")
-    public, private_text = generate_recovery_key()
     key = OrganisationKey(purpose=RECOVERY, public_key=public, fingerprint=fingerprint(public))
     session.add(key)
     session.flush()
-    return key, private_text
+    record(session, action=actions.RECOVERY_KEY_INSTALLED, actor_id=None,
+           actor_kind=actor_kind, target=key.fingerprint, details={"how": how})
+    return key
+
+
+def import_recovery_public_key(session: Session, text: str) -> OrganisationKey:
+    """Install the public half made offline by `dokaz keys generate` (DOKAZ-RP1-...)."""
+    try:
+        public = parse_recovery_public_key(text)
+    except CryptoError as exc:
+        raise InvalidInput(f"That is not a valid recovery public key: {exc}.") from None
+    return install_recovery_public_key(session, public, how="imported")
+
+
+def create_recovery_key(session: Session) -> tuple[OrganisationKey, str]:
+    """Store a new recovery public key; return it with the private text to show once."""
+    if active_recovery_key(session) is not None:
+        raise Conflict("A recovery key already exists; rotating it is a separate procedure.")
+    public, private_text = generate_recovery_key()
+    return install_recovery_public_key(session, public, how="generated"), private_text
 
 
 def recovery_public_key(session: Session) -> bytes:
-    key = active_recovery_key(session)
-    if key is None:
-        raise Conflict("No organisation recovery key exists yet; run `dokaz keys init`.")
-    return key.public_key
-
-
-BANNER = """
-==============================================================================
- ORGANISATION RECOVERY KEY - shown once, never stored on this server
-==============================================================================
- Write it down or print it and keep it OFFLINE (a safe, not a laptop). It can
- open every case, so treat it like the cases themselves. Without it, a lost
- staff password means the cases only that person could open are lost.
-
-   {key}
-
- Fingerprint (also shown by `dokaz keys show`): {fp}
-==============================================================================
-"""
-
-
-def ensure_recovery_key_interactive(settings: Settings, engine: Engine | None = None) -> bool:
-    """Create and print the recovery key if this installation has none. True if created."""
-    engine = engine or make_engine(settings)
-    with unit_of_work(engine) as session:
-        if active_recovery_key(session) is not None:
-            return False
-        key, private_text = create_recovery_key(session)
-        fp = key.fingerprint
-    typer.echo(BANNER.format(key=private_text, fp=fp))
-    return True
+    return require_recovery_key(session).public_key
 
 
 def drop_wraps_of_recipient(session: Session, user_id: uuid.UUID) -> int:
@@ -128,15 +147,12 @@ def grant_with_recovery_key(
     """
     from api.audit import actions
     from api.audit.service import record
-    from api.core.errors import InvalidInput
 
     try:
         private = parse_recovery_key(recovery_text)
     except CryptoError as exc:
         raise InvalidInput(f"That is not a valid recovery key: {exc}.") from None
-    active = active_recovery_key(session)
-    if active is None:
-        raise Conflict("No organisation recovery key exists yet; run `dokaz keys init`.")
+    active = require_recovery_key(session)
     if public_of_recovery(private) != active.public_key:
         raise InvalidInput(
             "This recovery key does not belong to this installation "

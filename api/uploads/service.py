@@ -44,6 +44,7 @@ from api.intake import filetypes
 from api.intake.files import RECORD_SIZE, TypeMismatch, check_filename
 from api.intake.guards import ConnectionDropped
 from api.intake.multipart import mb
+from api.keys.service import require_recovery_key
 from api.storage.base import BlobStorage, generate_name
 from api.storage.pending import delete_after_commit, delete_on_rollback
 from api.uploads import keys, repository
@@ -106,6 +107,9 @@ def create_upload(
         raise PayloadTooLarge(
             f"The file is larger than the limit of {mb(settings.max_file_bytes)} per file."
         )
+    # An upload only ever becomes part of a case, and no case may exist without a
+    # recovery wrap: refuse (503) before the client sends a byte.
+    require_recovery_key(session)
     now = now or utcnow()
     cap = keys.UploadCapability.generate()
     upload = Upload(

@@ -6,6 +6,7 @@ from starlette.responses import Response
 
 from api.core.errors import DokazError, PayloadTooLarge, RateLimited, UnsupportedMediaType
 from api.intake.files import BadFilename
+from api.keys.service import NoRecoveryKey
 from api.web import pages
 from api.web.forms import LONG_TEXT_FIELDS, SHORT_TEXT_LIMIT, TEXT_FIELDS, FieldError
 from api.web.i18n import N_
@@ -21,6 +22,11 @@ def error_page(page: Page, exc: DokazError, *, kept_text: str = "", back: str = 
     if isinstance(exc, RateLimited):
         return page.message(429, pages.RATE_HEADING, [pages.RATE_TEXT], kept_text=kept_text,
                             back=back, headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, NoRecoveryKey):
+        return page.message(503, pages.NOT_SET_UP_HEADING,
+                            [pages.NOT_SET_UP_TEXT, pages.NOT_SET_UP_ADMIN_TEXT],
+                            params=pages.NOT_SET_UP_COMMANDS, kept_text=kept_text, back=back,
+                            headers=exc.headers)
     if exc.status_code >= 500:
         return page.message(exc.status_code, pages.UNAVAILABLE_HEADING,
                             [pages.UNAVAILABLE_TEXT], kept_text=kept_text, back=back)

@@ -14,11 +14,25 @@ from api.core.settings import Settings
 from api.intake import guards, service
 from api.intake.deps import app_engine, app_storage
 from api.intake.schemas import SubmissionIn, SubmissionOut
+from api.keys.service import NoRecoveryKey
 from api.web.receive import ReceivedForm
 
 
 def context(request: Request, settings: Settings) -> service.IntakeContext:
     return service.IntakeContext(settings=settings, storage=app_storage(request), channel="web")
+
+
+async def check_configured(request: Request) -> None:
+    """No report is stored, or even offered, while no recovery key exists (503)."""
+    await service.in_transaction(app_engine(request), service.ensure_intake_configured)
+
+
+async def configured(request: Request) -> bool:
+    try:
+        await check_configured(request)
+    except NoRecoveryKey:
+        return False
+    return True
 
 
 def check_allowed(request: Request, settings: Settings) -> None:

@@ -59,6 +59,7 @@ class Page:
     def message(
         self, status_code: int, heading: str, paragraphs: list[str], *,
         kept_text: str = "", back: str = "/report", headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
     ) -> HTMLResponse:
         back_label = {
             "/report": N_("Back to the form"),
@@ -66,7 +67,9 @@ class Page:
         }.get(back, N_("Back to the form"))
         response = self.render(
             "message.html", status_code=status_code, title=self.gettext(heading),
-            heading=self.gettext(heading), paragraphs=[self.gettext(p) for p in paragraphs],
+            heading=self.gettext(heading),
+            paragraphs=[self.gettext(p) % params if params else self.gettext(p)
+                        for p in paragraphs],
             kept_text=kept_text, back_href=f"{back}?lang={self.lang}",
             back_label=self.gettext(back_label),
         )
@@ -100,6 +103,18 @@ UNAVAILABLE_TEXT = N_(
     "Something went wrong on our side. Nothing from this attempt was kept; please try "
     "again in a few minutes."
 )
+NOT_SET_UP_HEADING = N_("Reports cannot be received yet")
+NOT_SET_UP_TEXT = N_(
+    "This service is not ready to receive reports: its administrators have not finished "
+    "setting it up. Nothing was sent or kept. Please come back later."
+)
+NOT_SET_UP_ADMIN_TEXT = N_(
+    "For the administrators: the organisation recovery key is missing. Run %(generate)s on "
+    "an offline computer and %(import)s on the server, or %(init)s on the server's terminal."
+)
+# The commands are not translated: an administrator types them as they are.
+NOT_SET_UP_COMMANDS = {"generate": "dokaz keys generate", "import": "dokaz keys import-public",
+                       "init": "dokaz keys init"}
 BAD_REQUEST_HEADING = N_("The form could not be read")
 BAD_REQUEST_TEXT = N_(
     "What the browser sent was incomplete or damaged, maybe because the connection broke. "

@@ -64,8 +64,14 @@ def home(lang: Lang = None) -> Response:
 
 
 @router.get("/report")
-def report_form(request: Request, lang: Lang = None) -> Response:
-    return _report_page(Page.for_request(request, lang), ReportInput())
+async def report_form(request: Request, lang: Lang = None) -> Response:
+    page = Page.for_request(request, lang)
+    try:
+        # Said before anyone writes a testimony that could not be kept.
+        await intake.check_configured(request)
+    except DokazError as exc:
+        return error_page(page, exc)
+    return _report_page(page, ReportInput())
 
 
 @router.post("/report")
@@ -78,7 +84,7 @@ async def report_submit(request: Request) -> Response:
 
     async def accept_files(received: ReceivedForm) -> bool:
         # Called when the first file arrives: every text field is known by then.
-        if received.honeypot_filled:
+        if received.honeypot_filled or not await intake.configured(request):
             return False
         form = ReportInput.from_pairs(received.fields)
         return not validate(form, today, settings.web_max_text_chars)
@@ -90,6 +96,13 @@ async def report_submit(request: Request) -> Response:
         return error_page(page, exc)
     page = Page.for_request(request, received.lang)
     form = ReportInput.from_pairs(received.fields)
+    try:
+        # After the text fields, so the answer is in the form's language and gives the
+        # text back; files were not stored (accept_files).
+        await intake.check_configured(request)
+    except DokazError as exc:
+        await received.discard()
+        return error_page(page, exc, kept_text=form.get("narrative"))
     if received.error is not None:
         return _report_page(page, form, status_code=received.error.status_code,
                             files_dropped=True,

@@ -9,6 +9,11 @@ browser cache must not show that its owner visited, let alone what they typed or
 ``Onion-Location`` (when an onion address is configured) lets Tor Browser offer the onion
 service, which keeps the whole connection inside Tor.
 
+A header the route set itself is kept: routes set one only to be stricter for what they
+serve (an attachment download's ``Content-Security-Policy: sandbox``, which makes a
+browser treat the bytes as a sandboxed, script-less origin even if they are opened
+inline), and replacing it with the page policy would weaken exactly those responses.
+
 Only the interactive API documentation (``/api/docs``) is exempt from the CSP because it
 loads Swagger UI's own assets; it holds no data.
 """
@@ -50,7 +55,7 @@ def onion_location(onion_address: str | None, path: str) -> bytes | None:
 
 
 class SecurityHeadersMiddleware:
-    """Adds the headers above to every HTTP response (replacing any the route set)."""
+    """Adds the headers above to every HTTP response that did not set its own."""
 
     def __init__(self, app: ASGIApp, onion_address: str | None = None) -> None:
         self.app = app
@@ -74,12 +79,13 @@ class SecurityHeadersMiddleware:
         location = onion_location(onion, path)
         if location and not path.startswith("/api/"):
             extra.append((b"onion-location", location))
-        names = {name for name, _ in extra}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                message = {**message, "headers": headers + extra}
+                headers = list(message.get("headers", []))
+                own = {name.lower() for name, _ in headers}
+                added = [(name, value) for name, value in extra if name not in own]
+                message = {**message, "headers": headers + added}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

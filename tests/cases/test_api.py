@@ -65,6 +65,29 @@ def test_roles_etag_and_concurrency(app_client: TestClient, session: Session,
                            headers=lawyer).status_code == 403
 
 
+def test_download_keeps_its_sandbox_policy_and_download_headers(
+        app_client: TestClient, session: Session, settings: Settings, staff: Staff) -> None:
+    """The page-header middleware must not replace the download's own, stricter headers:
+    ``sandbox`` makes an attachment opened inline a script-less, origin-less document."""
+    made = make_case(session, settings, wrap_to=[staff.cw],
+                     files=[("page.html", "text/html", b"<script>alert(1)</script>")])
+    dl = app_client.get(f"{BASE}/{made.id}/attachments/{made.attachments[0]}",
+                        headers=login_headers(app_client, staff.cw))
+    assert dl.status_code == 200, dl.text
+    h = dl.headers
+    assert h.get_list("content-security-policy") == ["sandbox"]
+    assert h["content-type"] == "application/octet-stream"
+    assert h["content-disposition"].startswith('attachment; filename="dokaz-')
+    assert h.get_list("x-content-type-options") == ["nosniff"]
+    assert h.get_list("cache-control") == ["no-store"]
+    # The middleware still adds what the route did not set.
+    assert h["referrer-policy"] == "no-referrer" and h["x-frame-options"] == "DENY"
+    assert h["cross-origin-resource-policy"] == "same-origin"
+    # Every other response keeps the page policy.
+    other = app_client.get(f"{BASE}/{made.id}", headers=login_headers(app_client, staff.cw))
+    assert "default-src 'none'" in other.headers["content-security-policy"]
+
+
 def test_download_derivative_and_access(app_client: TestClient, session: Session,
                                         settings: Settings, staff: Staff) -> None:
     made = make_case(session, settings, wrap_to=[staff.coord, staff.cw],

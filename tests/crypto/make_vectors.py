@@ -253,6 +253,7 @@ def recovery_vectors() -> list[dict[str, Any]]:
                 "private_key": pair.private_bytes.hex(),
                 "public_key": pair.public_bytes.hex(),
                 "text": recovery.format_recovery_key(pair.private_bytes),
+                "public_text": recovery.format_recovery_public_key(pair.public_bytes),
             }
         )
     return out

@@ -12,9 +12,12 @@ from crypto.keys import DataKey, StaffKeyPair, random_token
 from crypto.passwords import Argon2Params
 from crypto.recovery import (
     PREFIX,
+    PUBLIC_PREFIX,
     format_recovery_key,
+    format_recovery_public_key,
     generate_recovery_key,
     parse_recovery_key,
+    parse_recovery_public_key,
     recovery_public_key,
 )
 from crypto.sealed import unwrap_data_key, wrap_data_key
@@ -172,6 +175,42 @@ def test_recovery_checksum_catches_typos() -> None:
     if swapped != body:
         with pytest.raises(FormatError):
             parse_recovery_key(swapped)
+
+
+def test_recovery_public_text_round_trip_and_tolerance() -> None:
+    public, _text = generate_recovery_key()
+    text = format_recovery_public_key(public)
+    assert text.startswith(PUBLIC_PREFIX)
+    groups = text[len(PUBLIC_PREFIX) :].split("-")
+    assert len(groups) == 14 and all(len(g) == 4 for g in groups)
+    for variant in [text, text.lower(), text.replace("-", " "), text[len(PUBLIC_PREFIX) :]]:
+        assert parse_recovery_public_key(variant) == public, variant
+
+
+def test_recovery_public_checksum_catches_typos() -> None:
+    public = StaffKeyPair.generate().public_bytes
+    body = _base32.normalise(format_recovery_public_key(public))[8:]
+    for i, char in enumerate(body):
+        replacement = _base32.ALPHABET[(_base32.ALPHABET.index(char) + 1) % 32]
+        with pytest.raises(FormatError):
+            parse_recovery_public_key(body[:i] + replacement + body[i + 1 :])
+
+
+def test_recovery_public_parse_refuses_the_private_key() -> None:
+    """Pasting the private text where the public one belongs is refused, never stored."""
+    _public, private_text = generate_recovery_key()
+    for mistaken in (private_text, private_text[len(PREFIX) :]):
+        with pytest.raises(FormatError, match="PRIVATE") as info:
+            parse_recovery_public_key(mistaken)
+        assert private_text[len(PREFIX) :] not in str(info.value)
+    with pytest.raises(FormatError):  # and the other way round
+        parse_recovery_key(format_recovery_public_key(StaffKeyPair.generate().public_bytes))
+
+
+def test_recovery_public_parse_refuses_a_small_order_point() -> None:
+    # All zeros: X25519 with it gives an all-zero secret, so a wrap would protect nothing.
+    with pytest.raises(FormatError, match="usable"):
+        parse_recovery_public_key(format_recovery_public_key(bytes(32)))
 
 
 def test_recovery_parse_rejects_garbage() -> None:

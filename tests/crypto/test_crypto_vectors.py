@@ -165,3 +165,5 @@ def test_recovery_vectors(vectors: Vectors) -> None:
         assert recovery.format_recovery_key(h(v["private_key"])) == v["text"]
         assert recovery.parse_recovery_key(v["text"]) == h(v["private_key"])
         assert recovery.recovery_public_key(h(v["private_key"])).hex() == v["public_key"]
+        assert recovery.format_recovery_public_key(h(v["public_key"])) == v["public_text"]
+        assert recovery.parse_recovery_public_key(v["public_text"]) == h(v["public_key"])

@@ -6,8 +6,10 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
+from sqlmodel import Session
 
 from api.core.errors import Conflict, RateLimited, error_responses
+from tests.factories import create_recovery_key_text
 
 
 def test_healthz(app_client: TestClient) -> None:
@@ -16,13 +18,25 @@ def test_healthz(app_client: TestClient) -> None:
     assert r.json() == {"status": "ok"}
 
 
-def test_readyz_reports_each_check(app_client: TestClient) -> None:
+def test_readyz_reports_each_check(app_client: TestClient, session: Session) -> None:
+    create_recovery_key_text(session)
     r = app_client.get("/readyz")
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "ready"
-    assert set(body["checks"]) == {"database", "migrations", "data_dir"}
+    assert set(body["checks"]) == {"database", "migrations", "recovery_key", "data_dir"}
     assert body["checks"]["migrations"]["current"] == body["checks"]["migrations"]["head"]
+
+
+def test_readyz_is_not_ready_without_a_recovery_key(app_client: TestClient) -> None:
+    """Intake refuses every report until the key exists, so the service is not ready."""
+    r = app_client.get("/readyz")
+    assert r.status_code == 503
+    check = r.json()["checks"]["recovery_key"]
+    assert check["ok"] is False
+    assert "dokaz keys generate" in check["reason"]
+    assert "dokaz keys import-public" in check["reason"]
+    assert "dokaz keys init" in check["reason"]
 
 
 def test_readyz_fails_when_data_dir_not_writable(app_client: TestClient) -> None:

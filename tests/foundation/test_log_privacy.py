@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -16,10 +18,13 @@ import httpx
 import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from api.app import create_app
 from api.core.logging import configure_logging, scrub
 from api.core.settings import Settings
+from tests.factories import create_recovery_key_text
 
 CANARY_IP = "203.0.113.77"
 CANARY_IP6 = "2001:db8::beef:77"
@@ -84,6 +89,49 @@ def test_in_process_requests_leave_no_client_identity(
     _assert_clean(text)
 
 
+def _server_lines(stream: io.StringIO) -> list[dict[str, object]]:
+    """The captured JSON lines the server wrote. In-process, the test's own HTTP client
+    (httpx) logs each URL it requests into the same handler; that is the client's log,
+    not the server's, so it is left out."""
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    return [x for x in lines if not str(x["logger"]).startswith(("httpx", "httpcore"))]
+
+
+def test_logs_name_route_templates_never_paths(
+    captured_logs: io.StringIO, settings: Settings, engine: Engine, session: Session
+) -> None:
+    """Paths carry capabilities (a tus upload's secret): no log line may contain one."""
+    create_recovery_key_text(session)
+    app = create_app(settings, engine)
+    secret = "s3cr3tCapability" + secrets.token_hex(16)
+
+    @app.get("/probe/{token}")
+    def broken(token: str) -> None:
+        raise RuntimeError(f"failed for {token}")
+
+    tus = {"Tus-Resumable": "1.0.0"}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get(f"/probe/{secret}").status_code == 500
+        assert client.get(f"/api/v1/nowhere/{secret}").status_code == 404
+        created = client.post("/api/v1/uploads", headers={**tus, "Upload-Length": "5"})
+        assert created.status_code == 201, created.text
+        location = created.headers["location"]
+        token = location.rsplit("/", 1)[1]
+        patched = client.patch(location, content=b"hello", headers={
+            **tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+        assert patched.status_code == 204, patched.text
+        assert client.head(location, headers=tus).status_code == 200
+    lines = _server_lines(captured_logs)
+    text = json.dumps(lines)
+    assert secret not in text and token not in text
+    errors = [x for x in lines if x["logger"] == "dokaz.errors"]
+    assert [(x["msg"], x["route"], x["error_type"]) for x in errors] == [
+        ("unhandled error", "/probe/{token}", "RuntimeError")]
+    routes = {(x["method"], x["route"]) for x in lines if x["logger"] == "dokaz.access"}
+    assert {("GET", "/probe/{token}"), ("GET", "(unmatched)"), ("POST", "/api/v1/uploads"),
+            ("PATCH", "/api/v1/uploads/{token}"), ("HEAD", "/api/v1/uploads/{token}")} <= routes
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -115,7 +163,8 @@ def test_real_server_logs_nothing_identifying(tmp_path: Path) -> None:
             else:
                 pytest.fail("server did not start: " + log_path.read_text())
             with httpx.Client(base_url=base, headers=HEADERS) as c:
-                assert c.get("/readyz").status_code == 200
+                # Not ready: started without a terminal, so no recovery key was made.
+                assert c.get("/readyz").status_code == 503
                 assert c.get("/missing").status_code == 404
                 assert c.post("/healthz").status_code == 405
             # A malformed request line makes uvicorn log a warning of its own.

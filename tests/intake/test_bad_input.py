@@ -176,7 +176,18 @@ def test_no_recovery_key_means_no_intake(database: Any, engine: Any, tmp_path: A
     settings = database.make_settings(tmp_path / "d")
     with TestClient(create_app(settings, engine)) as client:
         r = client.post("/api/v1/submissions", json=report())
-    assert r.status_code == 503 and "recovery key" in r.json()["error"]["message"]
+        upload = client.post("/api/v1/uploads", headers={"Tus-Resumable": "1.0.0",
+                                                         "Upload-Length": "5"})
+    for refused in (r, upload):
+        assert refused.status_code == 503 and "recovery key" in refused.json()["error"]["message"]
+        assert refused.json()["error"]["code"] == "no_recovery_key"
+        assert "dokaz keys import-public" in refused.json()["error"]["message"]
+    from sqlmodel import Session, select
+
+    from api.uploads.models import Upload
+
+    with Session(engine) as s:
+        assert s.exec(select(Upload)).first() is None  # no upload was begun
 
 
 def test_rate_limits_and_disk_guard(intake_with: Callable[..., Intake]) -> None:

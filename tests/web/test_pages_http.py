@@ -17,6 +17,7 @@ from api.core.settings import Settings
 from api.intake.models import Attachment, Submission
 from api.web import csrf, pages
 from api.web.i18n import from_accept_language, translations
+from tests.factories import create_recovery_key_text
 
 PAGES = ["/report", "/about", "/followup", "/report?lang=ru", "/about?lang=uk"]
 
@@ -33,9 +34,44 @@ def web(settings: Settings, engine: Engine, intake_ready: None) -> Iterator[Test
 
 
 @pytest.fixture
-def pages_only(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+def pages_only(settings: Settings, engine: Engine, session: Session) -> Iterator[TestClient]:
+    """The pages with a recovery key (the form is offered) but nobody on intake duty."""
+    create_recovery_key_text(session)
     with client_for(settings, engine) as client:
         yield client
+
+
+NOT_SET_UP = {  # the heading in each language, and the commands, which are not translated
+    "be": "Паведамленні пакуль не прымаюцца", "ru": "Сообщения пока не принимаются",
+    "uk": "Повідомлення поки що не приймаються", "en": "Reports cannot be received yet",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(NOT_SET_UP))
+def test_without_a_recovery_key_the_form_says_so_in_its_language(
+        settings: Settings, engine: Engine, session: Session, lang: str) -> None:
+    with client_for(settings, engine) as client:
+        shown = client.get(f"/report?lang={lang}")
+        # A form opened earlier (any page's token will do) is still sent.
+        token = token_of(client.get("/followup").text)
+        # The form's language travels in its hidden field, not in the address.
+        sent = post_report(client, report_fields(lang=lang), token,
+                           [("a.txt", b"notes", "text/plain")], headers={"accept-language": "de"})
+    for response in (shown, sent):
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "3600"
+        assert f'lang="{lang}"' in response.text
+        assert NOT_SET_UP[lang] in response.text
+        for command in ("dokaz keys generate", "dokaz keys import-public", "dokaz keys init"):
+            assert command in response.text
+        assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert "They took him at the bus stop." in sent.text  # the text is given back
+    # Nothing was stored: no submission, no file blob.
+    assert session.exec(select(func.count()).select_from(Submission)).one() == 0
+    assert not [p for p in (settings.data_dir / "blobs").rglob("*") if p.is_file()]
+    create_recovery_key_text(session)
+    with client_for(settings, engine) as client:
+        assert client.get(f"/report?lang={lang}").status_code == 200
 
 
 def token_of(html: str) -> str:
