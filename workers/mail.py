@@ -34,7 +34,7 @@ def compose(settings: Settings, to: str, note: Notification) -> EmailMessage:
                    note.approvals_rejected, note.approvals_expired)
         if any(decided) or note.approvals_pending:
             # Two-person approvals: every coordinator hears of every request and decision.
-            lines += ["", "Access approvals (two-person rule) since the last digest: "
+            lines += ["", "Access approvals (two-person rule) since the last digest:",
                       f"{note.approvals_requested} requested, {note.approvals_approved} "
                       f"approved, {note.approvals_rejected} rejected, "
                       f"{note.approvals_expired} expired.",

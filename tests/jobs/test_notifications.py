@@ -189,7 +189,7 @@ def test_every_coordinators_digest_counts_two_person_approvals(
         "s0@example.org", "s1@example.org"]
     for _, raw in inbox.messages:
         body = raw.decode()
-        assert ("Access approvals (two-person rule) since the last digest: 2 requested, "
+        assert ("Access approvals (two-person rule) since the last digest:\r\n2 requested, "
                 "1 approved, 0 rejected, 0 expired.") in body
         assert "1 request waits for a coordinator's approval." in body
         assert "olena" not in body.lower() and str(cw.id) not in body
