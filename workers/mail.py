@@ -25,6 +25,9 @@ def compose(settings: Settings, to: str, note: Notification) -> EmailMessage:
         subject = "Dokaz: " + _plural(note.new, "new submission", "new submissions")
         if note.urgent:
             subject += f", {note.urgent} urgent"
+        if note.approvals_pending:
+            subject += ", " + _plural(note.approvals_pending, "approval", "approvals") + \
+                " waiting"
         lines.append(_plural(note.new, "new case", "new cases") + " since the last digest"
                      + (f", {note.urgent} of them urgent." if note.urgent else "."))
         if note.overdue:

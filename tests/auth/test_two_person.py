@@ -343,3 +343,25 @@ def test_migration_carries_existing_accounts_forward(
     eng.dispose()
     assert bool(duty) is True  # duty flags stay
     assert (approved is None) is disabled  # active accounts count as approved
+
+
+def test_an_admin_can_ask_again_for_a_reader_approval(
+    app_client: TestClient, session: Session
+) -> None:
+    admin = create_staff(session, Role.ADMIN)
+    admin_h = login_headers(app_client, admin)
+    coord = create_staff(session, Role.COORDINATOR)
+    body = _admin_creates(app_client, admin_h, "late.cw", "caseworker")
+    [first] = body["pending_approvals"]
+    app_clock(app_client).advance(app_settings(app_client).approval_expiry_days * 86400)
+    admin_h = login_headers(app_client, admin)
+    url = f"{USERS}/{body['user']['id']}/reader-approval"
+    again = app_client.post(url, headers=admin_h)
+    assert again.status_code == 202 and again.json()["id"] != first["id"]
+    assert again.json()["kind"] == "reader" and again.json()["requested_by_id"] == str(admin.id)
+    approve(app_client, coord, again.json()["id"])
+    users = {u["username"]: u for u in app_client.get(USERS, headers=admin_h).json()}
+    assert users["late.cw"]["reader_approved"] is True
+    assert app_client.post(url, headers=admin_h).status_code == 409
+    admin_url = f"{USERS}/{admin.id}/reader-approval"
+    assert app_client.post(admin_url, headers=admin_h).status_code == 422
