@@ -363,5 +363,7 @@ def test_an_admin_can_ask_again_for_a_reader_approval(
     users = {u["username"]: u for u in app_client.get(USERS, headers=admin_h).json()}
     assert users["late.cw"]["reader_approved"] is True
     assert app_client.post(url, headers=admin_h).status_code == 409
-    admin_url = f"{USERS}/{admin.id}/reader-approval"
+    new_admin = _admin_creates(app_client, admin_h, "new.admin", "admin")
+    assert new_admin["pending_approvals"] == []  # admins read nothing: nothing to approve
+    admin_url = f"{USERS}/{new_admin['user']['id']}/reader-approval"
     assert app_client.post(admin_url, headers=admin_h).status_code == 422
