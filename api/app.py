@@ -19,6 +19,7 @@ from api.web.security import SecurityHeadersMiddleware
 
 def feature_routers() -> list[APIRouter]:
     # Imported here so each feature's router module loads with the app, not with the CLI.
+    from api.approvals.router import router as approvals
     from api.audit.router import router as audit
     from api.auth.router import router as auth
     from api.cases.router import router as cases
@@ -31,7 +32,8 @@ def feature_routers() -> list[APIRouter]:
     from api.vocab.router import router as vocab
     from api.web.router import router as web
 
-    return [auth, audit, partners, intake, uploads, followup, cases, vocab, jobs, stats, web]
+    return [auth, approvals, audit, partners, intake, uploads, followup, cases, vocab, jobs,
+            stats, web]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

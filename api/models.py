@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
+import api.approvals.models
 import api.audit.models
 import api.auth.models
 import api.cases.models

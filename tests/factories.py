@@ -159,3 +159,32 @@ def app_clock(client: Any) -> Clock:
 def app_settings(client: Any) -> Settings:
     settings: Settings = client.app.state.settings
     return settings
+
+
+# ---- two-person approvals (api/approvals) ----
+
+
+def approve(client: Any, approver: StaffHandle, approval_id: str | uuid.UUID) -> dict[str, Any]:
+    """A coordinator (not the requester) approves a request through the API; returns it."""
+    response = client.post(f"/api/v1/approvals/{approval_id}/approve",
+                           headers=login_headers(client, approver))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert body["status"] == "approved"
+    return body
+
+
+def approve_all(client: Any, approver: StaffHandle, pending: Sequence[dict[str, Any]]) -> None:
+    """Approve requests in a workable order: reader approvals first."""
+    for item in sorted(pending, key=lambda p: p["kind"] != "reader"):
+        approve(client, approver, item["id"])
+
+
+def put_on_intake_duty(
+    client: Any, admin_headers: dict[str, str], user_id: uuid.UUID, approver: StaffHandle
+) -> None:
+    """Intake duty as the API now gives it: an admin asks, a coordinator approves."""
+    response = client.put(f"/api/v1/admin/users/{user_id}/intake-duty", headers=admin_headers,
+                          json={"on_intake_duty": True})
+    assert response.status_code == 202, response.text
+    approve(client, approver, response.json()["id"])

@@ -25,11 +25,24 @@ def compose(settings: Settings, to: str, note: Notification) -> EmailMessage:
         subject = "Dokaz: " + _plural(note.new, "new submission", "new submissions")
         if note.urgent:
             subject += f", {note.urgent} urgent"
+        if note.approvals_pending:
+            subject += ", " + _plural(note.approvals_pending, "approval", "approvals") + \
+                " waiting"
         lines.append(_plural(note.new, "new case", "new cases") + " since the last digest"
                      + (f", {note.urgent} of them urgent." if note.urgent else "."))
         if note.overdue:
             lines.append(_plural(note.overdue, "open case is", "open cases are")
                          + " past their service level.")
+        decided = (note.approvals_requested, note.approvals_approved,
+                   note.approvals_rejected, note.approvals_expired)
+        if any(decided) or note.approvals_pending:
+            # Two-person approvals: every coordinator hears of every request and decision.
+            lines += ["", "Access approvals (two-person rule) since the last digest:",
+                      f"{note.approvals_requested} requested, {note.approvals_approved} "
+                      f"approved, {note.approvals_rejected} rejected, "
+                      f"{note.approvals_expired} expired.",
+                      _plural(note.approvals_pending, "request waits", "requests wait")
+                      + " for a coordinator's approval."]
     else:
         subject = "Dokaz: " + _plural(note.overdue, "case", "cases") + " assigned to you overdue"
         lines.append(_plural(note.overdue, "case assigned to you is", "cases assigned to you are")

@@ -20,6 +20,13 @@ ROLE_CHANGE = "user.role_changed"
 TOTP_RESET = "user.totp_reset"
 INTAKE_DUTY_CHANGED = "user.intake_duty_changed"
 
+# Two-person rule (api.approvals): a change that makes a reader, and its fate
+APPROVAL_REQUESTED = "approval.requested"
+APPROVAL_APPROVED = "approval.approved"
+APPROVAL_REJECTED = "approval.rejected"
+APPROVAL_EXPIRED = "approval.expired"
+APPROVAL_ACTIONS = (APPROVAL_REQUESTED, APPROVAL_APPROVED, APPROVAL_REJECTED, APPROVAL_EXPIRED)
+
 # Keys and access to cases
 KEY_GRANT = "key.grant"
 KEY_REVOKE = "key.revoke"

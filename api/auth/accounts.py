@@ -90,7 +90,13 @@ def create_user(
     session: Session, settings: Settings, *, username: str, role: Role | str, password: str,
     actor: Actor, now: datetime, on_intake_duty: bool = False,
 ) -> NewTotp:
-    """Create an account with a fresh key pair; return it with the TOTP URI (show once)."""
+    """Create an account with a fresh key pair; return it with the TOTP URI (show once).
+
+    This executes directly. Made on the server's shell (actor "cli", host access) the
+    account is an approved reader at once; made by a signed-in admin it is not, and the
+    admin API goes through ``api.approvals.service.create_account`` instead, which turns
+    a coordinator role and intake duty into requests a second person must approve.
+    """
     role = Role(role)
     if role not in ACCOUNT_ROLES:
         raise InvalidInput("Partners use API keys, not accounts.")
@@ -102,7 +108,8 @@ def create_user(
         raise Conflict("That username is taken.")
     user = StaffUser(id=uuid.uuid4(), username=name, role=role.value, password_hash="",
                      public_key=b"", sealed_private_key=b"", on_intake_duty=on_intake_duty,
-                     created_at=now)
+                     created_at=now,
+                     reader_approved_on=now.date() if actor.kind == "cli" else None)
     _set_password_and_keys(settings, user, password, now)
     uri = _new_totp(settings, user)
     session.add(user)
@@ -157,6 +164,7 @@ def enable_user(session: Session, user: StaffUser, *, actor: Actor, now: datetim
 
 
 def set_role(session: Session, user: StaffUser, role: Role | str, *, actor: Actor) -> StaffUser:
+    """Change a role now. Callers: the CLI, and api.approvals (the API asks it first)."""
     new_role = Role(role)
     if new_role not in ACCOUNT_ROLES:
         raise InvalidInput("Partners use API keys, not accounts.")
@@ -175,6 +183,7 @@ def set_role(session: Session, user: StaffUser, role: Role | str, *, actor: Acto
 
 
 def set_intake_duty(session: Session, user: StaffUser, on_duty: bool, *, actor: Actor) -> StaffUser:
+    """Change duty now. Callers: the CLI, and api.approvals (the API asks it first)."""
     if on_duty and Role(user.role) not in INTAKE_ROLES:
         raise InvalidInput("Only coordinators and caseworkers can be on intake duty.")
     if user.on_intake_duty != on_duty:

@@ -1,7 +1,11 @@
 """``dokaz users ...``: create and administer staff accounts from the server's shell.
 
 The first admin is created here (``dokaz users create --role admin --username NAME
---password-stdin``). Changes made here are audited with actor "cli".
+--password-stdin``), and so is the first coordinator (``--role coordinator``). Changes made
+here are audited with actor "cli" and need no second person: whoever runs them has the
+server's shell, which the two-person rule (api.approvals) cannot and does not try to bind.
+Accounts made here are approved readers at once; through the API they never are, and a
+coordinator role, intake duty or case grant asked for there waits for a coordinator.
 """
 
 from __future__ import annotations
@@ -85,12 +89,13 @@ def create(
 
 @users_app.command("list")
 def list_users() -> None:
-    """List accounts: username, role, intake duty, state."""
+    """List accounts: username, role, intake duty, state, reader approval."""
     with _session() as (session, _):
         users = repository.list_staff(session)
         lines = [
             f"{u.username:<24} {u.role:<12} {'on-duty' if u.on_intake_duty else '-':<8} "
             f"{'disabled' if u.disabled_at else 'active'}"
+            f"{'' if u.reader_approved_on else ' (not an approved reader)'}"
             for u in users
         ]
     for line in lines or ["(no accounts yet: dokaz users create --role admin ...)"]:

@@ -9,9 +9,19 @@ and the server stores only a hash of that token, so a seized database opens noth
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Uuid,
+)
 from sqlmodel import Field, SQLModel
 
 from api.core.models import Ciphertext, UTCDateTime, new_id, utcnow
@@ -33,6 +43,11 @@ class StaffUser(SQLModel, table=True):
     # Plaintext: new submissions are wrapped to every active staff member on intake duty.
     on_intake_duty: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
     disabled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # Plaintext, day precision: when a coordinator other than the account's creator
+    # approved it as a reader (api.approvals), or when it was made on the server's shell.
+    # NULL: no case key may be wrapped to this account (intake, assignment, grant), so an
+    # admin alone can never make an account that reads testimony.
+    reader_approved_on: date | None = Field(default=None, sa_column=Column(Date))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

@@ -26,12 +26,17 @@ def list_staff(session: Session) -> Sequence[StaffUser]:
 
 
 def intake_duty_recipients(session: Session) -> list[tuple[uuid.UUID, bytes]]:
-    """(user id, public key) of every active coordinator/caseworker on intake duty."""
+    """(user id, public key) of every active, approved coordinator/caseworker on intake duty.
+
+    An account that is not an approved reader gets no wrap even if its duty flag is set
+    (two-person rule, api.approvals).
+    """
     stmt = (
         select(StaffUser.id, StaffUser.public_key)
         .where(
             col(StaffUser.on_intake_duty).is_(True),
             col(StaffUser.disabled_at).is_(None),
+            col(StaffUser.reader_approved_on).is_not(None),
             col(StaffUser.role).in_([r.value for r in INTAKE_ROLES]),
         )
         .order_by(col(StaffUser.id))

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.approvals.schemas import ApprovalOut
 from api.auth.models import StaffSession, StaffUser
 from api.auth.roles import Role
 
@@ -24,6 +25,9 @@ class UserOut(BaseModel):
     role: Role
     on_intake_duty: bool
     disabled: bool
+    reader_approved: bool = Field(
+        description="false: no case key can reach this account until a coordinator approves "
+        "it (two-person rule)")
     created_at: datetime
     last_login_at: datetime | None
     password_changed_at: datetime | None
@@ -32,6 +36,7 @@ class UserOut(BaseModel):
     def of(cls, user: StaffUser) -> UserOut:
         return cls(id=user.id, username=user.username, role=Role(user.role),
                    on_intake_duty=user.on_intake_duty, disabled=user.disabled_at is not None,
+                   reader_approved=user.reader_approved_on is not None,
                    created_at=user.created_at, last_login_at=user.last_login_at,
                    password_changed_at=user.password_changed_at)
 
@@ -76,6 +81,8 @@ class PasswordChanged(BaseModel):
 
 
 class CreateUser(BaseModel):
+    """A coordinator role or intake duty asked for here becomes an approval request."""
+
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=3, max_length=64)
     role: Role
@@ -88,6 +95,11 @@ class UserWithTotp(BaseModel):
     user: UserOut
     totp_provisioning_uri: str = Field(
         description="otpauth:// URI for the authenticator app. Shown once, never again."
+    )
+    pending_approvals: list[ApprovalOut] = Field(
+        default_factory=list,
+        description="what a coordinator must still approve: the account as a reader, and a "
+        "requested coordinator role or intake duty (until then it is a caseworker, off duty)",
     )
 
 

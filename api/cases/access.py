@@ -1,7 +1,10 @@
 """Granting and revoking another staff member's access to a case (audited).
 
 Grant: the coordinator opens the case key with their own session key and wraps it to the
-colleague's public key (``key.grant``). Revoke: delete that colleague's wrap
+colleague's public key (``key.grant``). :func:`grant` is the one function that wraps a
+case key to a further person; it runs only when a second coordinator approves a
+``case_grant`` request (``api.approvals.service``, threat model property 12), and that
+approver is the ``principal`` whose wrap opens the key. Revoke: delete that colleague's wrap
 (``key.revoke``). The recovery wrap is not a staff wrap and cannot be revoked here, and the
 last staff wrap is kept so a case never silently becomes readable only offline.
 """
@@ -26,11 +29,8 @@ from api.keys.models import CaseKeyWrap
 GRANTABLE = (Role.COORDINATOR, Role.CASEWORKER)
 
 
-def grant(
-    session: Session, principal: Principal, case_id: uuid.UUID, staff_id: uuid.UUID,
-    settings: Settings,
-) -> CaseKeyWrap:
-    case, key = open_case(session, principal, case_id, for_update=True)
+def grantee(session: Session, staff_id: uuid.UUID) -> StaffUser:
+    """The account a case may be granted to, or InvalidInput saying why not."""
     user = session.get(StaffUser, staff_id)
     if user is None or user.disabled_at is not None:
         raise InvalidInput("No active staff member has this id.")
@@ -38,6 +38,16 @@ def grant(
         raise InvalidInput("Case access can be granted to coordinators and caseworkers only "
                            "(admins manage people, not testimony; lawyers see their own "
                            "submissions).")
+    return user
+
+
+def grant(
+    session: Session, principal: Principal, case_id: uuid.UUID, staff_id: uuid.UUID,
+    settings: Settings,
+) -> CaseKeyWrap:
+    """Wrap the case key to ``staff_id`` (only on an approved request, see above)."""
+    case, key = open_case(session, principal, case_id, for_update=True)
+    user = grantee(session, staff_id)
     existing = keys.own_wrap(session, case.id, user.id)
     if existing is not None:
         raise Conflict("This person already has access to the case.")

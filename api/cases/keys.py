@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from api.auth.dependencies import Principal
 from api.auth.models import StaffUser
-from api.core.errors import Forbidden
+from api.core.errors import Conflict, Forbidden
 from api.keys.models import CaseKeyWrap
 from api.keys.repository import active_recovery_key
 from api.keys.service import case_key_context, recovery_public_key
@@ -69,6 +69,12 @@ def wrap_to_staff(
     kind: str = STAFF,
     granted_by: uuid.UUID | None,
 ) -> CaseKeyWrap:
+    # Two-person rule: an account an admin made through the API holds no case key until a
+    # coordinator approved it, whichever path (assignment, grant, merge) wants to wrap.
+    # A lawyer's wrap of their own submission is made at intake and is not checked here.
+    if kind == STAFF and user.reader_approved_on is None:
+        raise Conflict("This account is not an approved reader yet: a coordinator other than "
+                       "its creator must approve it before it can receive any case key.")
     wrap = CaseKeyWrap(
         case_id=case_id,
         recipient_kind=kind,

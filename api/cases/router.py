@@ -15,7 +15,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from api.auth.dependencies import Principal, require_roles
+from api.approvals import service as approvals
+from api.approvals.schemas import ApprovalOut
+from api.auth.dependencies import Now, Principal, require_roles
 from api.auth.roles import Role
 from api.cases import access, attachments, consent, merge, referrals, service, transitions
 from api.cases.codes import ActType, Priority, Region, UrgencyReason
@@ -174,10 +176,13 @@ def transition_case(case_id: uuid.UUID, body: TransitionIn, me: Staff, session: 
 
 
 @router.put("/{case_id}/assignee", response_model=CaseListItem,
-            responses=error_responses(*_CASE, InvalidInput, PreconditionFailed))
+            responses=error_responses(*_CASE, Conflict, InvalidInput, PreconditionFailed))
 def assign_case(case_id: uuid.UUID, body: AssignIn, me: Coordinator, session: DbSession,
                 settings: Config, response: Response, if_match: IfMatch = None) -> CaseListItem:
-    """Assign (or unassign with null); grants the assignee access when the caller can."""
+    """Assign (or unassign with null); grants the assignee access when the caller can.
+
+    One step, unlike a grant: the assigning coordinator already reads the case, and the
+    assignee must be an approved reader (409 otherwise), so two people are involved."""
     case = service.assign(session, me, case_id, body.assignee_id, settings,
                           _if_match(if_match))
     _etag(response, case)
@@ -228,13 +233,15 @@ def create_derivative(case_id: uuid.UUID, attachment_id: uuid.UUID, me: Staff,
                          metadata=meta)
 
 
-@router.post("/{case_id}/access", status_code=204,
+@router.post("/{case_id}/access", status_code=202, response_model=ApprovalOut,
              responses=error_responses(*_CASE, Conflict, InvalidInput))
 def grant_access(case_id: uuid.UUID, body: GrantIn, me: Coordinator, session: DbSession,
-                 settings: Config) -> Response:
-    """Wrap the case key to another staff member (audited key.grant)."""
-    access.grant(session, me, case_id, body.staff_id, settings)
-    return Response(status_code=204)
+                 settings: Config, now: Now) -> ApprovalOut:
+    """Ask for the case key to be wrapped to a staff member. Another coordinator who holds
+    the key approves it (POST /api/v1/approvals/{id}/approve); then key.grant is audited."""
+    row = approvals.request_grant(session, settings, me, case_id, body.staff_id,
+                                  today=now.date())
+    return approvals.out(row, settings, me.user_id)
 
 
 @router.delete("/{case_id}/access/{staff_id}", status_code=204,

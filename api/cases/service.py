@@ -179,6 +179,8 @@ def assign(
         user = _active_staff(session, assignee_id, (Role.COORDINATOR, Role.CASEWORKER))
         # Assigning work someone cannot open helps nobody: grant it on the way when the
         # coordinator holds the key (the event says so); otherwise a grant must follow.
+        # One step, not a two-person request: this coordinator already reads the case,
+        # and wrap_to_staff refuses an assignee no coordinator approved as a reader.
         if (keys.own_wrap(session, case.id, user.id) is None
                 and keys.own_wrap(session, case.id, principal.user_id) is not None):
             key = keys.open_case_key(session, principal, case.id)

@@ -144,6 +144,12 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     staff_url: str = Field(default="http://127.0.0.1:8000/", description="link in emails")
     digest_check_minutes: int = Field(default=5, ge=1)
+    approval_expiry_days: int = Field(
+        default=7, ge=1, le=90,
+        description="Days a two-person approval request (coordinator role, intake duty, "
+        "case grant, reader account) waits for a coordinator before it expires and does "
+        "nothing; the requester may ask again.",
+    )
     # Crypto-shredding by state: days after the case entered the state; None keeps it.
     retention_days_spam: int | None = Field(default=30, ge=0)
     retention_days_rejected: int | None = Field(default=365, ge=0)

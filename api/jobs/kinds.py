@@ -40,6 +40,12 @@ class Notification(Payload):
     new: int = Field(default=0, ge=0, le=1_000_000)
     urgent: int = Field(default=0, ge=0, le=1_000_000)
     overdue: int = Field(default=0, ge=0, le=1_000_000)
+    # Coordinators only: two-person approvals since the last digest, and still waiting.
+    approvals_requested: int = Field(default=0, ge=0, le=1_000_000)
+    approvals_approved: int = Field(default=0, ge=0, le=1_000_000)
+    approvals_rejected: int = Field(default=0, ge=0, le=1_000_000)
+    approvals_expired: int = Field(default=0, ge=0, le=1_000_000)
+    approvals_pending: int = Field(default=0, ge=0, le=1_000_000)
 
 
 PAYLOADS: dict[str, type[Payload]] = {
@@ -54,6 +60,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "ship_audit_checkpoint": Empty,
     "refresh_stats": Empty,
     "prune_jobs": Empty,
+    "expire_approvals": Empty,
 }
 
 

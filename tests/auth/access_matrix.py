@@ -49,6 +49,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/admin/users/{user_id}/reset-totp"): ADMIN,
     ("POST", "/api/v1/admin/users/{user_id}/revoke-sessions"): ADMIN,
     ("PUT", "/api/v1/admin/users/{user_id}/intake-duty"): ADMIN,
+    ("POST", "/api/v1/admin/users/{user_id}/reader-approval"): ADMIN,
+    # ---- approvals (two-person rule): admins request through their routes, never decide ----
+    ("GET", "/api/v1/approvals"): COORDINATOR,
+    ("POST", "/api/v1/approvals/{approval_id}/approve"): COORDINATOR,
+    ("POST", "/api/v1/approvals/{approval_id}/reject"): COORDINATOR,
     # ---- audit ----
     ("GET", "/api/v1/admin/audit/export"): ADMIN,
     ("GET", "/api/v1/admin/audit/verify"): ADMIN,

@@ -16,6 +16,11 @@ def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
         "id": IDS["session"], "user_id": IDS["user"], "token_hash": b"\x03" * 32,
         "session_key": b"\x01blob", "created_at": NOW, "last_seen_at": NOW, "expires_at": NOW,
     }
+    yield table("pending_change"), {
+        "id": uuid.uuid4(), "kind": "case_grant", "target_id": IDS["user"],
+        "case_id": IDS["case"], "requested_by_id": IDS["user"], "requested_on": NOW.date(),
+        "status": "pending",
+    }
     yield table("login_throttle"), {"key": "a" * 64, "window_started_at": NOW, "failures": 1}
     yield table("audit_log"), {
         "id": uuid.uuid4(), "seq": 1, "created_at": NOW, "action": "auth.login",

@@ -10,7 +10,13 @@ from api.audit import actions
 from api.audit.models import AuditEntry
 from api.auth.repository import intake_duty_recipients
 from api.auth.roles import Role
-from tests.factories import create_staff, login, login_headers
+from tests.factories import (
+    approve_all,
+    create_staff,
+    login,
+    login_headers,
+    put_on_intake_duty,
+)
 
 USERS = "/api/v1/admin/users"
 
@@ -24,7 +30,13 @@ def test_create_user_shows_totp_uri_once_and_it_works(
         "on_intake_duty": True})
     assert r.status_code == 201, r.text
     body = r.json()
-    assert body["user"]["username"] == "olena.k" and body["user"]["on_intake_duty"] is True
+    # Duty (and reading at all) waits for a coordinator's approval (two-person rule).
+    assert body["user"]["username"] == "olena.k" and body["user"]["on_intake_duty"] is False
+    assert {p["kind"] for p in body["pending_approvals"]} == {"reader", "intake_duty"}
+    approve_all(app_client, create_staff(session, Role.COORDINATOR), body["pending_approvals"])
+    listed_user = [u for u in app_client.get(USERS, headers=admin).json()
+                   if u["username"] == "olena.k"]
+    assert listed_user[0]["on_intake_duty"] is True and listed_user[0]["reader_approved"]
     uri = body["totp_provisioning_uri"]
     assert uri.startswith("otpauth://totp/Dokaz:olena.k?secret=")
     listed = app_client.get(USERS, headers=admin)
@@ -108,9 +120,7 @@ def test_intake_duty_recipients(app_client: TestClient, session: Session) -> Non
     coord = create_staff(session, Role.COORDINATOR)
     create_staff(session, Role.CASEWORKER)  # not on duty
     create_staff(session, Role.LAWYER)
-    r = app_client.put(f"{USERS}/{coord.id}/intake-duty", headers=admin_h,
-                       json={"on_intake_duty": True})
-    assert r.status_code == 200
+    put_on_intake_duty(app_client, admin_h, coord.id, create_staff(session, Role.COORDINATOR))
     recipients = dict(intake_duty_recipients(session))
     session.rollback()
     assert recipients == {on.id: on.keypair.public_bytes, coord.id: coord.keypair.public_bytes}

@@ -16,6 +16,7 @@ from api.core.settings import Settings
 from tests.cases.factory import Staff, jpeg_with_gps, make_case
 from tests.cases.test_metadata import VICTIM, document
 from tests.factories import (
+    approve,
     create_recovery_key_text,
     create_staff,
     login_headers,
@@ -90,7 +91,7 @@ def test_download_keeps_its_sandbox_policy_and_download_headers(
 
 def test_download_derivative_and_access(app_client: TestClient, session: Session,
                                         settings: Settings, staff: Staff) -> None:
-    made = make_case(session, settings, wrap_to=[staff.coord, staff.cw],
+    made = make_case(session, settings, wrap_to=[staff.coord, staff.coord2, staff.cw],
                      files=[("<script>.jpg", "image/jpeg", jpeg_with_gps())],
                      messages=["hello from the relative"])
     coord = login_headers(app_client, staff.coord)
@@ -118,7 +119,9 @@ def test_download_derivative_and_access(app_client: TestClient, session: Session
     assert app_client.get(url, headers=cw2).status_code == 404
     grant = app_client.post(f"{url}/access", json={"staff_id": str(staff.cw2.user.id)},
                             headers=coord)
-    assert grant.status_code == 204
+    assert grant.status_code == 202  # a second coordinator who holds the key approves
+    assert app_client.get(url, headers=cw2).status_code == 404
+    approve(app_client, staff.coord2, grant.json()["id"])
     assert app_client.get(url, headers=cw2).status_code == 200
     cw = login_headers(app_client, staff.cw)
     assert app_client.post(f"{url}/access", json={"staff_id": str(staff.cw2.user.id)},

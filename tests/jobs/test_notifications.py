@@ -61,6 +61,10 @@ def mail_settings(job_settings: Settings, smtp: tuple[Inbox, int]) -> Settings:
     })
 
 
+APPROVAL_COUNTS = ("approvals_requested", "approvals_approved", "approvals_rejected",
+                   "approvals_expired", "approvals_pending")
+
+
 def _worker(settings: Settings, engine: Engine) -> Worker:
     return Worker(settings, engine, schedule=False, specs=runnable(settings))
 
@@ -123,7 +127,8 @@ def test_digest_and_sla_emails_carry_counts_only(
         for job in s.exec(select(Job)).all():
             assert job.status == DONE
             assert set(job.payload) <= {"subscription_id", "template", "new", "urgent",
-                                        "overdue"}
+                                        "overdue", *APPROVAL_COUNTS}
+            assert not any(job.payload.get(k) for k in APPROVAL_COUNTS)  # a caseworker
 
 
 def test_smtp_outage_is_retried_with_the_error_type_only(
@@ -144,3 +149,47 @@ def test_smtp_outage_is_retried_with_the_error_type_only(
         assert job is not None
         assert (job.status, job.attempts, job.last_error) == (
             QUEUED, 1, "ConnectionRefusedError")
+
+
+def test_every_coordinators_digest_counts_two_person_approvals(
+    engine: Engine, mail_settings: Settings, smtp: tuple[Inbox, int]
+) -> None:
+    from api.approvals import repository as approval_rows
+    from api.approvals import service as approvals
+    from api.auth.accounts import Actor
+    from api.auth.models import StaffUser
+
+    inbox, _ = smtp
+    with Session(engine, expire_on_commit=False) as s:
+        admin = create_staff(s, Role.ADMIN, settings=mail_settings)
+        coords = [create_staff(s, Role.COORDINATOR, settings=mail_settings) for _ in range(2)]
+        cw = create_staff(s, Role.CASEWORKER, settings=mail_settings, username="olena.k")
+        for i, handle in enumerate([*coords, cw]):
+            service.subscribe(s, handle.id, f"s{i}@example.org", 60)
+        s.exec(update(NotificationSubscription).values(
+            last_digest_at=utcnow() - timedelta(hours=2)))
+        s.commit()
+    today = utcnow().date()
+    with unit_of_work(engine) as s:
+        user = s.get(StaffUser, cw.id)
+        assert user is not None
+        for on in (True, False):  # one request approved below, one left waiting
+            kind = "intake_duty" if on else "coordinator_role"
+            approvals.request(s, mail_settings, kind=kind, target=user,
+                              actor=Actor("staff", admin.id), today=today)
+    with unit_of_work(engine) as s:
+        from tests.cases.factory import principal
+
+        [duty] = [r for r in approval_rows.pending(s, today - timedelta(days=7))
+                  if r.kind == "intake_duty"]
+        approvals.approve(s, mail_settings, principal(coords[0]), duty.id, today)
+        service.enqueue(s, "plan_digests", settings=mail_settings)
+    assert _worker(mail_settings, engine).drain() == 3  # the planner, two coordinators
+    assert sorted(r for rcpts, _ in inbox.messages for r in rcpts) == [
+        "s0@example.org", "s1@example.org"]
+    for _, raw in inbox.messages:
+        body = raw.decode()
+        assert ("Access approvals (two-person rule) since the last digest:\r\n2 requested, "
+                "1 approved, 0 rejected, 0 expired.") in body
+        assert "1 request waits for a coordinator's approval." in body
+        assert "olena" not in body.lower() and str(cw.id) not in body

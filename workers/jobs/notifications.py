@@ -5,7 +5,10 @@ interval has passed, counts new/urgent cases since its last digest and open over
 moves ``last_digest_at`` forward and enqueues one ``send_notification`` carrying only those
 integers, all in one transaction: a digest is planned exactly once per interval, and the
 counts cover every case exactly once (new cases are counted by creation time, so intake
-needs to enqueue nothing). ``plan_sla_reminders`` (hourly, one reminder per assignee per
+needs to enqueue nothing). A coordinator's digest also counts the two-person approval
+requests, approvals, rejections and expiries since the last digest (from the audit log)
+and the requests still waiting, so every coordinator hears of every such change; it
+names no account and no case. ``plan_sla_reminders`` (hourly, one reminder per assignee per
 day via its dedupe key) tells assignees how many of their cases are overdue.
 
 ``send_notification`` talks to the SMTP server outside any database lock
@@ -18,6 +21,9 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
+from api.approvals import service as approvals
+from api.auth.models import StaffUser
+from api.auth.roles import Role
 from api.core.db import unit_of_work
 from api.core.models import utcnow
 from api.core.settings import Settings
@@ -44,12 +50,24 @@ def plan_digests(ctx: JobContext, payload: Empty) -> None:
         if overdue_total is None:
             overdue_total = sum(case_queries.overdue_by_assignee(session, ctx.settings,
                                                                  now).values())
+        staff = session.get(StaffUser, sub.staff_user_id)
+        two_person = None
+        if staff is not None and staff.role == Role.COORDINATOR.value:
+            two_person = approvals.digest_counts(session, ctx.settings, sub.last_digest_at,
+                                                 now.date())
         # One digest per window, named by where the window starts (stable on retries).
         key = f"digest:{sub.id}:{sub.last_digest_at.timestamp():.6f}"
         sub.last_digest_at = now
-        if new or overdue_total:
+        if new or overdue_total or (two_person is not None and two_person.any()):
+            counts = {} if two_person is None else {
+                "approvals_requested": two_person.requested,
+                "approvals_approved": two_person.approved,
+                "approvals_rejected": two_person.rejected,
+                "approvals_expired": two_person.expired,
+                "approvals_pending": two_person.pending,
+            }
             note = Notification(subscription_id=sub.id, template=NotificationTemplate.DIGEST,
-                                new=new, urgent=urgent, overdue=overdue_total)
+                                new=new, urgent=urgent, overdue=overdue_total, **counts)
             service.enqueue(session, "send_notification", note, dedupe_key=key,
                             settings=ctx.settings)
     session.flush()

@@ -1,0 +1,68 @@
+"""Two-person approvals under ``/api/v1/approvals``: coordinators list, approve, reject.
+
+Requests are filed by the routes that would widen access (admin user routes, case access
+grants); this router only decides them. Rules live in api.approvals.service.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from api.approvals import service
+from api.approvals.schemas import ApprovalOut
+from api.auth.dependencies import Now, Principal, require_roles
+from api.auth.roles import Role
+from api.core.db import DbSession
+from api.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+    error_responses,
+)
+from api.core.settings import Settings
+
+router = APIRouter(prefix="/api/v1/approvals", tags=["approvals"])
+Coordinator = Annotated[Principal, Depends(require_roles(Role.COORDINATOR))]
+_DECIDE = (Unauthorized, Forbidden, NotFound, Conflict)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+Config = Annotated[Settings, Depends(_settings)]
+
+
+@router.get("", response_model=list[ApprovalOut],
+            responses=error_responses(Unauthorized, Forbidden))
+def list_pending(me: Coordinator, session: DbSession, settings: Config,
+                 now: Now) -> list[ApprovalOut]:
+    """Requests waiting for a coordinator, oldest first (expired ones are not listed)."""
+    return service.list_pending(session, settings, me, now.date())
+
+
+@router.post("/{approval_id}/approve", response_model=ApprovalOut,
+             responses=error_responses(*_DECIDE, InvalidInput))
+def approve(approval_id: uuid.UUID, me: Coordinator, session: DbSession, settings: Config,
+            now: Now) -> ApprovalOut:
+    """Approve someone else's request; the change takes effect now (audited).
+
+    A case grant needs you to hold the case key: it is wrapped from yours.
+    """
+    row = service.approve(session, settings, me, approval_id, now.date())
+    return service.out(row, settings, me.user_id)
+
+
+@router.post("/{approval_id}/reject", response_model=ApprovalOut,
+             responses=error_responses(*_DECIDE))
+def reject(approval_id: uuid.UUID, me: Coordinator, session: DbSession, settings: Config,
+           now: Now) -> ApprovalOut:
+    """Turn a request down (or withdraw your own); nothing changes (audited)."""
+    row = service.reject(session, settings, me, approval_id, now.date())
+    return service.out(row, settings, me.user_id)

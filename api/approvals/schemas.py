@@ -1,0 +1,43 @@
+"""Response bodies of the approval endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from api.approvals.models import PendingChange
+
+Kind = Literal["reader", "coordinator_role", "intake_duty", "case_grant"]
+Status = Literal["pending", "approved", "rejected", "expired"]
+
+
+class ApprovalOut(BaseModel):
+    id: uuid.UUID
+    kind: Kind = Field(description="reader: the account may receive case keys at all; "
+                       "coordinator_role, intake_duty, case_grant: that change")
+    target_id: uuid.UUID = Field(description="the account that would gain access")
+    case_id: uuid.UUID | None = Field(default=None, description="case grants only")
+    requested_by_id: uuid.UUID | None
+    requested_on: date
+    expires_on: date = Field(description="the request does nothing from this day on")
+    status: Status
+    decided_by_id: uuid.UUID | None
+    decided_on: date | None
+    you_may_decide: bool = Field(
+        default=False,
+        description="false when you asked for it or it is about you: a second person must",
+    )
+
+    @classmethod
+    def of(cls, row: PendingChange, expires_on: date, *, me: uuid.UUID | None = None
+           ) -> ApprovalOut:
+        return cls(id=row.id, kind=row.kind, target_id=row.target_id,
+                   case_id=row.case_id, requested_by_id=row.requested_by_id,
+                   requested_on=row.requested_on, expires_on=expires_on,
+                   status=row.status, decided_by_id=row.decided_by_id,
+                   decided_on=row.decided_on,
+                   you_may_decide=me is not None and me not in (row.requested_by_id,
+                                                                row.target_id))
