@@ -1,6 +1,6 @@
 """audit: a record of checkpoints shipped off the server (S3 Object Lock, mail)
 
-Revision ID: 0007s
+Revision ID: 0007
 Revises: 0006
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 import api.core.models
 
-revision: str = "0007s"
+revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

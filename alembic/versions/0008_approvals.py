@@ -5,8 +5,8 @@ read before the rule existed, and their wraps and intake-duty flags stay as they
 disabled accounts are not, so re-enabling one needs a coordinator's approval before it
 can receive a new case key.
 
-Revision ID: 0007a
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007a"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
