@@ -191,11 +191,12 @@ def list_messages(case_id: uuid.UUID, me: Staff, session: DbSession) -> list[Mes
 
 
 @router.post("/{case_id}/messages", response_model=MessageOut, status_code=201,
-             responses=error_responses(*_CASE))
+             responses=error_responses(*_CASE, InvalidInput))
 def send_message(case_id: uuid.UUID, body: MessageIn, me: Staff, session: DbSession,
                  settings: Config) -> MessageOut:
-    """A message to the submitter, sealed with the case key."""
-    return service.send_message(session, me, case_id, body.body, settings)
+    """A reply to one submitter's thread (``thread_id``; may be left out when the case has
+    only one), sealed under that thread's key so only its receipt reads it."""
+    return service.send_message(session, me, case_id, body.body, settings, body.thread_id)
 
 
 @router.get("/{case_id}/attachments/{attachment_id}", response_class=StreamingResponse,
@@ -229,6 +230,16 @@ def grant_access(case_id: uuid.UUID, body: GrantIn, me: Coordinator, session: Db
                  settings: Config) -> Response:
     """Wrap the case key to another staff member (audited key.grant)."""
     access.grant(session, me, case_id, body.staff_id, settings)
+    return Response(status_code=204)
+
+
+@router.post("/{case_id}/threads/{thread_id}/access", status_code=204,
+             responses=error_responses(*_CASE, Conflict, InvalidInput))
+def grant_thread_access(case_id: uuid.UUID, thread_id: uuid.UUID, body: GrantIn,
+                        me: Coordinator, session: DbSession, settings: Config) -> Response:
+    """Wrap one submitter's thread key to someone who can read the case, a lawyer
+    included (audited key.grant, kind thread)."""
+    access.grant(session, me, case_id, body.staff_id, settings, thread_id=thread_id)
     return Response(status_code=204)
 
 

@@ -1,4 +1,4 @@
-"""Merge and split move content between case keys; everything stays readable and linked."""
+"""Merge and split move whole threads between cases; everything stays readable and linked."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _read_file(session: Session, staff: Staff, who: str, case_id: object, att: o
     return b"".join(dl.chunks)
 
 
-def test_merge_moves_and_reseals(session: Session, settings: Settings, staff: Staff) -> None:
+def test_merge_moves_threads_and_shares_their_keys(session: Session, settings: Settings, staff: Staff) -> None:
     target = make_case(session, settings, wrap_to=[staff.coord, staff.cw],
                        payload={"narrative": "target report"})
     source = make_case(session, settings, wrap_to=[staff.coord, staff.cw2], submissions=2,
@@ -39,7 +39,7 @@ def test_merge_moves_and_reseals(session: Session, settings: Settings, staff: St
         "source report", "source report", "target report"]
     assert [m.body for m in detail.messages] == ["source message"]
     assert {a.id for a in detail.attachments} == {source.attachments[0], derived.id}
-    # cw never had the source's key, yet reads its moved file under the target's key.
+    # cw never had the source's key; the merge wrapped it to the target's readers.
     assert _read_file(session, staff, "cw", target.id, source.attachments[0],
                       settings) == jpeg_with_gps()
     assert _read_file(session, staff, "cw", target.id, derived.id, settings)[:2] == b"\xff\xd8"
@@ -72,7 +72,7 @@ def test_merge_needs_both_keys(session: Session, settings: Settings, staff: Staf
 def test_split_moves_to_new_key(session: Session, settings: Settings, staff: Staff) -> None:
     made = make_case(session, settings, wrap_to=[staff.coord, staff.cw], submissions=3,
                      files=[("doc.txt", "text/plain", b"first submission file")],
-                     messages=["stays"])
+                     messages=["first submitter's message"])
     moved = [made.submissions[0], made.submissions[2]]
     new = merge.split(session, staff.p("coord"), made.id, moved, settings, "two people")
     session.commit()
@@ -84,7 +84,9 @@ def test_split_moves_to_new_key(session: Session, settings: Settings, staff: Sta
                       settings) == b"first submission file"
     old_detail = service.detail(session, staff.p("cw"), made.id)
     assert [s.id for s in old_detail.submissions] == [made.submissions[1]]
-    assert [m.body for m in old_detail.messages] == ["stays"]
+    # Messages belong to a submitter's thread and move with it (the first one moved).
+    assert old_detail.messages == []
+    assert [m.body for m in new_detail.messages] == ["first submitter's message"]
     with pytest.raises(NotFound):  # the file left the original case
         attachments.download(session, staff.p("cw"), made.id, made.attachments[0], settings)
     session.rollback()
