@@ -20,7 +20,8 @@ def _read_file(session: Session, staff: Staff, who: str, case_id: object, att: o
     return b"".join(dl.chunks)
 
 
-def test_merge_moves_threads_and_shares_their_keys(session: Session, settings: Settings, staff: Staff) -> None:
+def test_merge_moves_threads_and_shares_their_keys(session: Session, settings: Settings,
+                                                   staff: Staff) -> None:
     target = make_case(session, settings, wrap_to=[staff.coord, staff.cw],
                        payload={"narrative": "target report"})
     source = make_case(session, settings, wrap_to=[staff.coord, staff.cw2], submissions=2,
