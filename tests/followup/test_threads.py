@@ -128,7 +128,7 @@ def test_merge_and_split_keep_each_submitter_in_their_own_thread(intake: Intake)
     assert by_thread[str(b.thread_id)]["submissions"] == 3  # report + two additions
     assert {m["thread_id"] for m in detail["messages"]
             if "CANARY-B" in m["body"] or "TO-B" in m["body"]} == {str(b.thread_id)}
-    narratives = {s["thread_id"]: [] for s in detail["submissions"]}
+    narratives: dict[str, list[str]] = {s["thread_id"]: [] for s in detail["submissions"]}
     for s in detail["submissions"]:
         narratives[s["thread_id"]].append(s["payload"]["narrative"])
     assert all("CANARY-A" in n for n in narratives[str(a.thread_id)])
@@ -153,9 +153,11 @@ def test_merge_and_split_keep_each_submitter_in_their_own_thread(intake: Intake)
     assert "CANARY-A" not in raw_b and r.json()["reference"] in raw_b
     with intake.session() as s:
         # Nothing was re-sealed: every row of B's thread is still under B's own case key.
-        for model in (Submission, Attachment, CaseMessage):
-            rows = s.exec(select(model).where(col(model.case_id) == split_id)).all()
-            assert rows and {row.key_case_id for row in rows} == {b.case_id}
+        for column, key_column in ((Submission.case_id, Submission.key_case_id),
+                                   (Attachment.case_id, Attachment.key_case_id),
+                                   (CaseMessage.case_id, CaseMessage.key_case_id)):
+            keyed = s.exec(select(key_column).where(col(column) == split_id)).all()
+            assert keyed and set(keyed) == {b.case_id}
 
 
 def test_lawyer_gets_a_merged_victims_thread_only_by_an_audited_grant(intake: Intake) -> None:
