@@ -275,7 +275,8 @@ def revoke_consent(case_id: uuid.UUID, consent_id: uuid.UUID, me: Staff, session
              responses=error_responses(*_CASE, Conflict, InvalidInput))
 def merge_case(case_id: uuid.UUID, body: MergeIn, me: Coordinator, session: DbSession,
                settings: Config, response: Response) -> CaseListItem:
-    """Merge another case into this one; the other becomes a linked duplicate."""
+    """Merge another case into this one; the other becomes a linked duplicate. Its threads
+    keep their keys, which go to this case's caseworkers and coordinators (not lawyers)."""
     case = merge.merge(session, me, case_id, body.from_case_id, settings, body.comment)
     _etag(response, case)
     return _summary(case)
@@ -285,7 +286,8 @@ def merge_case(case_id: uuid.UUID, body: MergeIn, me: Coordinator, session: DbSe
              responses=error_responses(*_CASE, InvalidInput))
 def split_case(case_id: uuid.UUID, body: SplitIn, me: Coordinator, session: DbSession,
                settings: Config, response: Response) -> CaseListItem:
-    """Move chosen submissions into a new case with a new key; returns the new case."""
+    """Move the chosen submissions' threads (whole, never re-sealed, so every receipt
+    keeps its own thread) into a new case; returns the new case."""
     case = merge.split(session, me, case_id, body.submission_ids, settings, body.comment)
     _etag(response, case)
     return _summary(case)

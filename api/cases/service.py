@@ -242,6 +242,11 @@ def assign(
             keys.wrap_to_staff(session, case.id, key, user, granted_by=principal.user_id)
             audit.record(session, action=actions.KEY_GRANT, actor_id=principal.user_id,
                          case_id=case.id, target=str(user.id), details={"reason": "assignment"})
+            # With the threads merged in from other cases that the coordinator holds.
+            ring = threads.keyring(session, principal, case, key)
+            threads.share_with_readers(session, ring=ring, key_case_ids=set(ring.keys) - {case.id},
+                                       case=case, actor_id=principal.user_id,
+                                       reason="assignment", only=user)
             granted = True
     case.assignee_id = assignee_id
     events.changed(session, case, settings, kind=events.ASSIGN, actor_id=principal.user_id,
