@@ -180,3 +180,28 @@ def test_staff_reply_names_the_thread_when_there_are_several(
     assert [(m.thread_id, m.body) for m in service.list_messages(
         session, staff.p("coord"), one.id)] == [(one.submissions[0], "hello"),
                                                 (two.submissions[0], "to two")]
+
+
+def test_retention_keeps_a_case_whose_key_seals_a_split_out_thread(
+    session: Session, settings: Settings, staff: Staff
+) -> None:
+    from datetime import timedelta
+
+    from api.core.models import utcnow
+    from workers import shredding
+    from workers.jobs import retention
+
+    made = make_case(session, settings, wrap_to=[staff.coord], submissions=2)
+    other = make_case(session, settings, wrap_to=[staff.coord])
+    new = merge.split(session, staff.p("coord"), made.id, [made.submissions[0]], settings)
+    for case_id in (made.id, other.id):
+        case = session.get(Case, case_id)
+        assert case is not None
+        case.state, case.state_changed_at = "spam", utcnow() - timedelta(days=40)
+        session.add(case)
+    session.commit()
+    policy = settings.model_copy(update={"retention_days_spam": 30})
+    due = {c.id for c in retention.due_cases(session, policy, utcnow())}
+    # Shredding made's key would destroy the thread that now lives in the new case.
+    assert shredding.key_seals_elsewhere(session, made.id)
+    assert other.id in due and made.id not in due and new.id not in due
