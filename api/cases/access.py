@@ -98,9 +98,13 @@ def _grant_thread(
 
 def revoke(
     session: Session, principal: Principal, case_id: uuid.UUID, staff_id: uuid.UUID,
-    settings: Settings,
+    settings: Settings, *, thread_id: uuid.UUID | None = None,
 ) -> None:
+    """Take a colleague's access to the case (with its threads' keys), or to one thread."""
     case, key = open_case(session, principal, case_id, for_update=True)
+    if thread_id is not None:
+        _revoke_thread(session, principal, case, key, staff_id, thread_id, settings)
+        return
     wrap = keys.own_wrap(session, case.id, staff_id)
     if wrap is None:
         raise NotFound("This person has no access to the case to revoke.")
@@ -119,4 +123,23 @@ def revoke(
     audit.record(session, action=actions.KEY_REVOKE, actor_id=principal.user_id,
                  case_id=case.id, target=str(staff_id),
                  details={"kind": wrap.recipient_kind, "thread_keys": dropped})
+    session.flush()
+
+
+def _revoke_thread(
+    session: Session, principal: Principal, case: Case, key: DataKey, staff_id: uuid.UUID,
+    thread_id: uuid.UUID, settings: Settings,
+) -> None:
+    root = threads.thread_in(session, case.id, thread_id)
+    wrap = threads.held_wrap(session, root.key_case_id, staff_id)
+    if wrap is None or wrap.recipient_kind != threads.THREAD:
+        # A staff or lawyer wrap is access to the thread's own case: revoke that instead.
+        raise NotFound("This person holds no grant of this thread to revoke.")
+    session.delete(wrap)
+    events.changed(session, case, settings, kind=events.REVOKE, actor_id=principal.user_id,
+                   key=key, detail=f"staff={staff_id};thread={root.id}", bump=False)
+    audit.record(session, action=actions.KEY_REVOKE, actor_id=principal.user_id,
+                 case_id=case.id, target=str(staff_id),
+                 details={"kind": threads.THREAD, "thread": str(root.id),
+                          "key_case": str(root.key_case_id)})
     session.flush()

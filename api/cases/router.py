@@ -243,6 +243,15 @@ def grant_thread_access(case_id: uuid.UUID, thread_id: uuid.UUID, body: GrantIn,
     return Response(status_code=204)
 
 
+@router.delete("/{case_id}/threads/{thread_id}/access/{staff_id}", status_code=204,
+               responses=error_responses(*_CASE, InvalidInput))
+def revoke_thread_access(case_id: uuid.UUID, thread_id: uuid.UUID, staff_id: uuid.UUID,
+                         me: Coordinator, session: DbSession, settings: Config) -> Response:
+    """Delete a grant of one thread's key (audited key.revoke, kind thread)."""
+    access.revoke(session, me, case_id, staff_id, settings, thread_id=thread_id)
+    return Response(status_code=204)
+
+
 @router.delete("/{case_id}/access/{staff_id}", status_code=204,
                responses=error_responses(*_CASE, Conflict))
 def revoke_access(case_id: uuid.UUID, staff_id: uuid.UUID, me: Coordinator,

@@ -88,6 +88,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/cases/{case_id}/attachments/{attachment_id}/derivatives"): CASE_STAFF,
     ("POST", "/api/v1/cases/{case_id}/access"): COORDINATOR,
     ("POST", "/api/v1/cases/{case_id}/threads/{thread_id}/access"): COORDINATOR,
+    ("DELETE", "/api/v1/cases/{case_id}/threads/{thread_id}/access/{staff_id}"): COORDINATOR,
     ("DELETE", "/api/v1/cases/{case_id}/access/{staff_id}"): COORDINATOR,
     ("POST", "/api/v1/cases/{case_id}/consents"): CASE_STAFF,
     ("POST", "/api/v1/cases/{case_id}/consents/{consent_id}/revoke"): CASE_STAFF,

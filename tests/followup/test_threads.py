@@ -214,6 +214,16 @@ def test_lawyer_gets_a_merged_victims_thread_only_by_an_audited_grant(intake: In
     # A lawyer's own case access is unchanged, and the duplicate itself stays closed to them.
     assert intake.client.get(f"{CASES}/{victim.case_id}",
                              headers=as_lawyer).status_code == 404
+    # The grant is revocable like any other (audited); the thread is withheld again.
+    r = intake.client.delete(f"{grant_url}/{lawyer.id}", headers=staff)
+    assert r.status_code == 204, r.text
+    assert intake.client.delete(f"{grant_url}/{lawyer.id}", headers=staff).status_code == 404
+    r = intake.client.get(f"{CASES}/{own.case_id}", headers=as_lawyer)
+    assert "CANARY-VICTIM" not in r.text
+    with intake.session() as s:
+        revokes = [json.loads(e.details) for e in s.exec(select(AuditEntry).where(
+            col(AuditEntry.action) == "key.revoke", col(AuditEntry.target) == str(lawyer.id)))]
+        assert [(d["kind"], d["thread"]) for d in revokes] == [("thread", str(victim.thread_id))]
 
 
 def test_informers_duplicate_sees_only_the_informers_thread(intake: Intake) -> None:
