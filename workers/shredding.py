@@ -26,11 +26,11 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import Table, update
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 import api.models  # noqa: F401  (every table, so the plan covers the whole schema)
 from api.core.models import Ciphertext, utcnow
-from api.intake.models import Attachment
+from api.intake.models import Attachment, Submission
 from api.storage import BlobStorage
 from api.storage.pending import delete_after_commit
 
@@ -71,6 +71,13 @@ def plan() -> ShredPlan:
         if t.name not in doomed and (cols := _ciphertext(t, nullable=True))
     )
     return ShredPlan(delete, null_out)
+
+
+def key_seals_elsewhere(session: Session, case_id: uuid.UUID) -> bool:
+    """Whether this case's key still seals a thread that now lives in another case."""
+    stmt = select(Submission.id).where(
+        col(Submission.key_case_id) == case_id, col(Submission.case_id) != case_id)
+    return session.exec(stmt).first() is not None
 
 
 def shred_case(session: Session, storage: BlobStorage, case_id: uuid.UUID) -> dict[str, int]:

@@ -46,6 +46,11 @@ class PendingChange(SQLModel, table=True):
         default=None,
         sa_column=Column(Uuid, ForeignKey("cases.id", ondelete="CASCADE"), index=True),
     )
+    # Plaintext: for a grant of one submitter's thread only (the thread's first submission).
+    thread_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("submission.id", ondelete="CASCADE")),
+    )
     requested_by_id: uuid.UUID | None = Field(
         default=None,
         sa_column=Column(Uuid, ForeignKey("staff_user.id", ondelete="SET NULL")),

@@ -24,7 +24,7 @@ def get(session: Session, change_id: uuid.UUID, *, for_update: bool = False
 
 def open_request(
     session: Session, kind: str, target_id: uuid.UUID, case_id: uuid.UUID | None,
-    not_before: date,
+    not_before: date, thread_id: uuid.UUID | None = None,
 ) -> PendingChange | None:
     """A pending, unexpired request for the same change (asking twice files nothing new)."""
     stmt = select(PendingChange).where(
@@ -35,6 +35,8 @@ def open_request(
     )
     stmt = stmt.where(col(PendingChange.case_id).is_(None) if case_id is None
                       else col(PendingChange.case_id) == case_id)
+    stmt = stmt.where(col(PendingChange.thread_id).is_(None) if thread_id is None
+                      else col(PendingChange.thread_id) == thread_id)
     return session.exec(stmt).first()
 
 

@@ -20,6 +20,8 @@ class ApprovalOut(BaseModel):
                        "coordinator_role, intake_duty, case_grant: that change")
     target_id: uuid.UUID = Field(description="the account that would gain access")
     case_id: uuid.UUID | None = Field(default=None, description="case grants only")
+    thread_id: uuid.UUID | None = Field(
+        default=None, description="a grant of one submitter's thread in the case, not all of it")
     requested_by_id: uuid.UUID | None
     requested_on: date
     expires_on: date = Field(description="the request does nothing from this day on")
@@ -35,7 +37,8 @@ class ApprovalOut(BaseModel):
     def of(cls, row: PendingChange, expires_on: date, *, me: uuid.UUID | None = None
            ) -> ApprovalOut:
         return cls(id=row.id, kind=row.kind, target_id=row.target_id,
-                   case_id=row.case_id, requested_by_id=row.requested_by_id,
+                   case_id=row.case_id, thread_id=row.thread_id,
+                   requested_by_id=row.requested_by_id,
                    requested_on=row.requested_on, expires_on=expires_on,
                    status=row.status, decided_by_id=row.decided_by_id,
                    decided_on=row.decided_on,

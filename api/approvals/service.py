@@ -77,23 +77,24 @@ def _audit(session: Session, action: str, row: PendingChange, target: StaffUser 
     record(session, action=action, actor_id=actor_id, actor_kind=actor_kind,
            case_id=row.case_id, target=target.username if target else str(row.target_id),
            details={"approval_id": str(row.id), "kind": row.kind,
-                    "user_id": str(row.target_id)})
+                    "user_id": str(row.target_id),
+                    **({"thread": str(row.thread_id)} if row.thread_id else {})})
 
 
 # ---------------------------------------------------------------- requests
 
 def request(
     session: Session, settings: Settings, *, kind: str, target: StaffUser, actor: Actor,
-    today: date, case_id: uuid.UUID | None = None,
+    today: date, case_id: uuid.UUID | None = None, thread_id: uuid.UUID | None = None,
 ) -> PendingChange:
     """File a request (or return the same one already waiting); audited."""
     if actor.kind != "staff" or actor.id is None:
         raise InvalidInput("Only a signed-in staff member files approval requests.")
     existing = repository.open_request(session, kind, target.id, case_id,
-                                       _oldest_alive(today, settings))
+                                       _oldest_alive(today, settings), thread_id)
     if existing is not None:
         return existing
-    row = PendingChange(kind=kind, target_id=target.id, case_id=case_id,
+    row = PendingChange(kind=kind, target_id=target.id, case_id=case_id, thread_id=thread_id,
                         requested_by_id=actor.id, requested_on=today)
     session.add(row)
     session.flush()
@@ -181,25 +182,35 @@ def request_reader(
 
 def request_grant(
     session: Session, settings: Settings, principal: Principal, case_id: uuid.UUID,
-    staff_id: uuid.UUID, *, today: date,
+    staff_id: uuid.UUID, *, today: date, thread_id: uuid.UUID | None = None,
 ) -> PendingChange:
-    """A coordinator asks for a colleague (or themselves) to get a case key.
+    """A coordinator asks for a colleague (or themselves) to get a case key, or, with
+    ``thread_id``, one submitter's thread key (e.g. a lawyer after a merge, property 11).
 
     The requester needs no key: a coordinator who holds one must approve, so a
     coordinator left alone with a case can still bring in a colleague via a second one.
     """
-    from api.cases import access
+    from api.cases import access, threads
     from api.cases.keys import own_wrap
     from api.cases.repository import listable_case
 
     case = listable_case(session, principal, case_id)
     if case is None:
         raise NotFound("No such case.")
-    user = access.grantee(session, staff_id)
-    if own_wrap(session, case.id, user.id) is not None:
-        raise Conflict("This person already has access to the case.")
+    user = access.grantee(session, staff_id, thread=thread_id is not None)
+    if thread_id is None:
+        if own_wrap(session, case.id, user.id) is not None:
+            raise Conflict("This person already has access to the case.")
+    else:
+        root = threads.thread_in(session, case.id, thread_id)
+        if own_wrap(session, case.id, user.id) is None:
+            raise InvalidInput("This person cannot read the case itself; grant them the case "
+                               "first (lawyers see the cases of their own submissions).")
+        if threads.held_wrap(session, root.key_case_id, user.id) is not None:
+            raise Conflict("This person already has access to this thread.")
     return request(session, settings, kind=CASE_GRANT, target=user,
-                   actor=Actor("staff", principal.user_id), today=today, case_id=case.id)
+                   actor=Actor("staff", principal.user_id), today=today, case_id=case.id,
+                   thread_id=thread_id)
 
 
 # ---------------------------------------------------------------- decisions
@@ -256,7 +267,8 @@ def approve(
         from api.cases import access
 
         assert row.case_id is not None
-        access.grant(session, principal, row.case_id, target.id, settings)
+        access.grant(session, principal, row.case_id, target.id, settings,
+                     thread_id=row.thread_id)
     row.status, row.decided_by_id, row.decided_on = APPROVED, principal.user_id, today
     session.add(row)
     session.flush()

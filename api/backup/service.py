@@ -269,18 +269,38 @@ def _check_empty(session: Session, storage: BlobStorage) -> None:
 
 def _insert_rows(session: Session, table: Table, data: bytes,
                  deferred: list[tuple[Table, dict[str, Any]]]) -> None:
-    self_refs = [fk.parent.name for fk in table.foreign_keys if fk.column.table is table]
+    self_refs = [fk.parent for fk in table.foreign_keys if fk.column.table is table]
     rows = []
     for line in data.splitlines():
         raw = json.loads(line)
         row = {k: _decode(table, k, v) for k, v in raw.items() if k in table.c}
-        for name in self_refs:  # set after every row of the table exists
-            if row.get(name) is not None:
-                deferred.append((table, {"id": row["id"], name: row[name]}))
-                row[name] = None
+        for col in self_refs:  # set after every row of the table exists
+            if col.nullable and row.get(col.name) is not None:
+                deferred.append((table, {"id": row["id"], col.name: row[col.name]}))
+                row[col.name] = None
         rows.append(row)
+    required = [c.name for c in self_refs if not c.nullable]
     if rows:
-        session.execute(table.insert(), rows)
+        session.execute(table.insert(), _referenced_first(rows, required))
+
+
+def _referenced_first(rows: list[dict[str, Any]], columns: list[str]) -> list[dict[str, Any]]:
+    """Rows ordered so that a NOT NULL reference to another row of the same table (e.g.
+    ``submission.thread_id``) names a row inserted before it; it cannot be deferred."""
+    if not columns:
+        return rows
+    done: set[Any] = set()
+    out: list[dict[str, Any]] = []
+    pending = rows
+    while pending:
+        ready = [r for r in pending
+                 if all(r[c] == r["id"] or r[c] in done for c in columns)]
+        if not ready:  # a cycle or a dangling reference: let the database say which
+            return out + pending
+        out += ready
+        done |= {r["id"] for r in ready}
+        pending = [r for r in pending if r["id"] not in done]
+    return out
 
 
 def restore_backup(settings: Settings, engine: Engine, archive: Path, key_text: str) -> str:

@@ -30,11 +30,13 @@ from sqlmodel import Session
 from api.audit import actions
 from api.audit import service as audit
 from api.auth.dependencies import Principal
-from api.cases import clean_copy, content, derivatives, events
+from api.cases import clean_copy, content, derivatives, events, threads
+from api.cases.models import Case
 from api.cases.service import open_case
 from api.core.errors import (
     Conflict,
     DokazError,
+    Forbidden,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -88,12 +90,23 @@ def _attachment(session: Session, case_id: uuid.UUID, attachment_id: uuid.UUID) 
     return att
 
 
+def _thread_key(session: Session, principal: Principal, case: Case, case_key: DataKey,
+                att: Attachment) -> DataKey:
+    """The key of the thread the file belongs to, if the caller holds it."""
+    key = threads.keyring(session, principal, case, case_key).get(att.key_case_id)
+    if key is None:
+        raise Forbidden("This file belongs to a thread that is not shared with you. A "
+                        "coordinator who can open it may grant it to you.")
+    return key
+
+
 def download(
     session: Session, principal: Principal, case_id: uuid.UUID, attachment_id: uuid.UUID,
     settings: Settings,
 ) -> Download:
-    case, key = open_case(session, principal, case_id)
+    case, case_key = open_case(session, principal, case_id)
     att = _attachment(session, case.id, attachment_id)
+    key = _thread_key(session, principal, case, case_key, att)
     try:
         meta = content.open_attachment_metadata(key, att)
         file_key = content.open_file_key(key, att)
@@ -130,10 +143,13 @@ def make_derivative(
     session: Session, principal: Principal, case_id: uuid.UUID, attachment_id: uuid.UUID,
     settings: Settings,
 ) -> tuple[Attachment, dict[str, Any]]:
-    case, key = open_case(session, principal, case_id, for_update=True)
+    case, case_key = open_case(session, principal, case_id, for_update=True)
     original = _attachment(session, case.id, attachment_id)
     if original.kind != ORIGINAL:
         raise Conflict("Make clean copies from the original file, not from a copy.")
+    # The copy belongs to the original's thread and is sealed under its key, so it stays
+    # with that thread (and its readers) through merges and splits.
+    key = _thread_key(session, principal, case, case_key, original)
     try:
         meta = content.open_attachment_metadata(key, original)
         file_key = content.open_file_key(key, original)
@@ -158,7 +174,7 @@ def make_derivative(
 
     att = _store(session, settings, case.id, key, _clean, original, media_type, meta)
     events.changed(session, case, settings, kind=events.DERIVATIVE, actor_id=principal.user_id,
-                   key=key, detail=f"derivative={att.id};of={original.id}", bump=False)
+                   key=case_key, detail=f"derivative={att.id};of={original.id}", bump=False)
     audit.record(session, action=actions.ATTACHMENT_READ, actor_id=principal.user_id,
                  case_id=case.id, target=str(original.id),
                  details={"purpose": "derivative", "derivative_id": str(att.id)})
@@ -213,10 +229,12 @@ def _store(
         "derived_from_sha256": original_sha,
         "removed": removed,
     }
+    key_case = original.key_case_id
     att = Attachment(
-        id=att_id, case_id=case_id, submission_id=None, blob_name=name,
-        wrapped_file_key=content.wrap_file_key(key, case_id, att_id, file_key),
-        sealed_metadata=content.seal_attachment_metadata(key, case_id, att_id, metadata),
+        id=att_id, case_id=case_id, submission_id=original.submission_id,
+        key_case_id=key_case, blob_name=name,
+        wrapped_file_key=content.wrap_file_key(key, key_case, att_id, file_key),
+        sealed_metadata=content.seal_attachment_metadata(key, key_case, att_id, metadata),
         ciphertext_size=size, kind=DERIVATIVE, derived_from_id=original.id,
     )
     session.add(att)

@@ -1,9 +1,9 @@
-"""Opening (and re-sealing) the content intake and follow-up stored under a case key.
+"""Opening the content intake and follow-up stored under a thread's case key.
 
-The contexts are intake's (:mod:`api.intake.contexts`); each names its case and row.
-Moving a submission to another case (merge, split) re-seals each value under the new case
-key (and re-wraps file keys under the new case's context): :func:`move_submission`. File
-blobs are not re-encrypted: each has its own file key, and only that key's wrap changes.
+The contexts are intake's (:mod:`api.intake.contexts`); each names the row's key case
+(``key_case_id``) and the row. Moving a thread to another case (merge, split) changes only
+``case_id``: nothing is re-sealed, because the submitter's receipt opens only the key the
+thread was sealed under (:mod:`api.cases.threads`).
 """
 
 from __future__ import annotations
@@ -40,48 +40,43 @@ def messages_of(session: Session, case_id: uuid.UUID) -> list[CaseMessage]:
                              .order_by(col(CaseMessage.created_at), col(CaseMessage.id))))
 
 
-def seal_attachment_metadata(key: DataKey, case_id: uuid.UUID, attachment_id: uuid.UUID,
+def seal_attachment_metadata(key: DataKey, key_case_id: uuid.UUID, attachment_id: uuid.UUID,
                              metadata: dict[str, Any]) -> bytes:
     return SealedJSON.seal(
-        key, metadata, ictx.attachment_metadata_context(case_id, attachment_id)).ciphertext
-
-
-def seal_payload(key: DataKey, case_id: uuid.UUID, submission_id: uuid.UUID,
-                 payload: Any) -> bytes:
-    return SealedJSON.seal(key, payload, ictx.payload_context(case_id, submission_id)).ciphertext
+        key, metadata, ictx.attachment_metadata_context(key_case_id, attachment_id)).ciphertext
 
 
 def open_message(key: DataKey, msg: CaseMessage) -> str:
-    return ictx.open_message(key, msg.case_id, msg.id, msg.body)
+    return ictx.open_message(key, msg.key_case_id, msg.id, msg.body)
 
 
-def seal_message(key: DataKey, case_id: uuid.UUID, message_id: uuid.UUID, body: str) -> bytes:
-    return ictx.seal_message(key, case_id, message_id, body)
+def seal_message(key: DataKey, key_case_id: uuid.UUID, message_id: uuid.UUID,
+                 body: str) -> bytes:
+    return ictx.seal_message(key, key_case_id, message_id, body)
 
 
-def move_submission(
-    session: Session, sub: Submission, old_key: DataKey, new_case_id: uuid.UUID,
-    new_key: DataKey,
-) -> int:
-    """Re-seal a submission and its attachments under another case; returns files moved.
-
-    Everything is opened before anything is changed, so a value that fails to open
-    (tampered) aborts the whole move with the old rows untouched.
-    """
-    payload = open_payload(old_key, sub)
-    atts = list(session.exec(select(Attachment).where(Attachment.submission_id == sub.id)))
-    # Derivatives hang off an original, not a submission; they move with it.
+def thread_rows(session: Session, root: Submission
+                ) -> tuple[list[Submission], list[Attachment], list[CaseMessage]]:
+    """Everything of one thread: its submissions, their files (and derivatives), messages."""
+    subs = list(session.exec(select(Submission).where(Submission.thread_id == root.id)))
+    atts = list(session.exec(select(Attachment).where(
+        col(Attachment.submission_id).in_([s.id for s in subs]))))
+    # Derivatives made before threads existed hang off an original, not a submission.
     derived = list(session.exec(select(Attachment).where(
         col(Attachment.derived_from_id).in_([a.id for a in atts])))) if atts else []
     seen = {a.id for a in atts}
-    opened = [(a, open_attachment_metadata(old_key, a), open_file_key(old_key, a))
-              for a in atts + [d for d in derived if d.id not in seen]]
-    sub.payload = seal_payload(new_key, new_case_id, sub.id, payload)
-    sub.case_id = new_case_id
-    session.add(sub)
-    for att, meta, file_key in opened:
-        att.sealed_metadata = seal_attachment_metadata(new_key, new_case_id, att.id, meta)
-        att.wrapped_file_key = wrap_file_key(new_key, new_case_id, att.id, file_key)
-        att.case_id = new_case_id
-        session.add(att)
-    return len(opened)
+    msgs = list(session.exec(select(CaseMessage).where(CaseMessage.submission_id == root.id)))
+    return subs, atts + [d for d in derived if d.id not in seen], msgs
+
+
+def move_thread(session: Session, root: Submission, new_case_id: uuid.UUID) -> int:
+    """Move one thread to another case without re-sealing anything; returns files moved.
+
+    Each row keeps its ``key_case_id`` and ciphertext, so the submitter's receipt (which
+    opens only that key) still reads exactly this thread afterwards.
+    """
+    subs, atts, msgs = thread_rows(session, root)
+    for row in [*subs, *atts, *msgs]:
+        row.case_id = new_case_id
+        session.add(row)
+    return len(atts)

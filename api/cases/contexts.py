@@ -1,8 +1,10 @@
 """Associated-data contexts of everything sealed with a case key.
 
 Binding the case id (and the row id) into each context means a ciphertext copied onto
-another row or case fails to open instead of being shown in the wrong place. That is
-also why merge and split re-seal every moved value: its context names the old case.
+another row or case fails to open instead of being shown in the wrong place. Merge and
+split never re-seal a moved thread: its rows keep naming the case whose key seals them
+(``key_case_id``), the only key the submitter's receipt opens (:mod:`api.cases.threads`).
+Case-level values (metadata, events, consents) stay with their case and its key.
 
 Submission payloads, attachment metadata and file keys, and messages are written by
 intake and follow-up; their contexts live in :mod:`api.intake.contexts`.

@@ -1,19 +1,25 @@
-"""Merging duplicate cases and splitting a case, with the history kept.
+"""Merging duplicate cases and splitting a case, with the history kept and every thread whole.
 
-Merge (``source`` into ``target``): every submission of the source, with its attachments
-and derivatives, and every message move to the target and are re-sealed under the target's
-key (each case has its own key and every context names its case). The source keeps its own
-metadata and events, becomes ``duplicate`` with ``merged_into_id`` set, and a
-``merged_into`` link records which submissions moved. Nothing is deleted.
+A case holds one thread per submitter (:mod:`api.cases.threads`): the submission a receipt
+was issued for, its follow-up additions, their files and the messages with that submitter.
+Merge and split move whole threads and never re-seal them: each row keeps the key of the
+case it was first received in, the only key its submitter's receipt opens. So after a
+merge or a split every receipt still sees exactly its own thread, and nobody else's.
 
-Split: chosen submissions move to a new case with a fresh key, wrapped to the recovery key
-and to every staff member and lawyer who could open the original (so nobody loses access
-by the split), with a ``split_from`` link. Messages stay with the original: they belong to
-the conversation with the submitter, not to one submission. A receipt stays with its case:
-the server cannot wrap a new key to a receipt it never knows.
+Merge (``source`` into ``target``): every thread of the source moves to the target. The
+coordinator merging must hold every key those threads are sealed under; the keys are
+wrapped (kind ``thread``) to the caseworkers and coordinators who can read the target,
+each wrap audited as ``key.grant`` naming the merge. Lawyers who can read the target get
+nothing: another submitter's thread reaches them only by an explicit grant. The source
+keeps its own metadata and events, becomes ``duplicate`` with ``merged_into_id`` set, and
+a ``merged_into`` link records which submissions moved. Nothing is deleted.
 
-The caller must hold both keys; everything is opened before anything is written, so a
-value that fails to open aborts the move untouched. Audited as ``case.changed``.
+Split: the chosen submissions' threads (whole) move to a new case with a fresh key for its
+own metadata and events, wrapped to the recovery key and to every staff member and lawyer
+who could open the original, with a ``split_from`` link. The moved threads stay sealed
+under their keys, so nobody's access to them changes. At least one thread stays behind.
+
+Everything that changes is checked before anything is written. Audited as ``case.changed``.
 """
 
 from __future__ import annotations
@@ -27,10 +33,10 @@ from api.audit import actions
 from api.audit import service as audit
 from api.auth.dependencies import Principal
 from api.auth.models import StaffUser
-from api.cases import content, events, keys, workflow
+from api.cases import content, events, keys, threads, workflow
 from api.cases.models import Case, CaseLink
 from api.cases.service import open_case
-from api.core.errors import Conflict, InvalidInput
+from api.core.errors import Conflict, Forbidden, InvalidInput
 from api.core.models import utcnow
 from api.core.settings import Settings
 from api.intake.models import Submission
@@ -54,15 +60,20 @@ def merge(
         raise Conflict("One of these cases was already merged into another case.")
     if source.state in workflow.FINAL_STATES or target.state in workflow.FINAL_STATES:
         raise Conflict("Only open cases can be merged; reopen the case first.")
+    ring = threads.keyring(session, principal, source, source_key)
+    needed = threads.key_cases_of(session, source.id)
+    if needed - set(ring.keys):
+        raise Forbidden("You hold no key to some threads of the case being merged, so their "
+                        "readers in the receiving case could not be given them. A coordinator "
+                        "who can open every thread of that case must merge it.")
     subs = content.submissions_of(session, source.id)
     msgs = content.messages_of(session, source.id)
-    opened_msgs = [(m, content.open_message(source_key, m)) for m in msgs]
-    files = sum(content.move_submission(session, s, source_key, target.id, target_key)
-                for s in subs)
-    for m, body in opened_msgs:
-        m.body = content.seal_message(target_key, target.id, m.id, body)
-        m.case_id = target.id
-        session.add(m)
+    files = sum(content.move_thread(session, root, target.id)
+                for root in threads.roots_of(session, source.id))
+    session.flush()
+    shared = threads.share_with_readers(
+        session, ring=ring, key_case_ids=needed, case=target, actor_id=principal.user_id,
+        reason="merge", detail={"merged_from": str(source.id)})
     now = utcnow()
     ids = ",".join(str(s.id) for s in subs)
     session.add(CaseLink(kind="merged_into", source_case_id=source.id, target_case_id=target.id,
@@ -81,7 +92,7 @@ def merge(
     audit.record(session, action=actions.CASE_CHANGED, actor_id=principal.user_id,
                  case_id=target.id, target=str(source.id),
                  details={"change": "merge", "submissions": len(subs), "files": files,
-                          "messages": len(msgs)})
+                          "messages": len(msgs), "thread_keys_shared": shared})
     session.flush()
     return target
 
@@ -98,13 +109,17 @@ def split(
 ) -> Case:
     case, key = open_case(session, principal, case_id, for_update=True)
     wanted = set(submission_ids)
-    subs = list(session.exec(select(Submission).where(
+    chosen = list(session.exec(select(Submission).where(
         Submission.case_id == case.id, col(Submission.id).in_(wanted))))
-    if len(subs) != len(wanted):
+    if len(chosen) != len(wanted):
         raise InvalidInput("Some submission ids are not submissions of this case.")
-    total = session.exec(select(Submission.id).where(Submission.case_id == case.id)).all()
-    if len(total) == len(subs):
-        raise InvalidInput("A split must leave at least one submission in the original case.")
+    # A thread moves whole: choosing a follow-up addition moves its submitter's thread.
+    moving = {s.thread_id for s in chosen}
+    roots = [r for r in threads.roots_of(session, case.id) if r.id in moving]
+    if len(roots) == len(threads.roots_of(session, case.id)):
+        raise InvalidInput("A split must leave at least one submitter's thread in the "
+                           "original case.")
+    subs = [s for r in roots for s in content.thread_rows(session, r)[0]]
     now = utcnow()
     new_key = DataKey.generate()
     new = Case(reference=_new_reference(session), state=workflow.TRIAGE,
@@ -114,7 +129,7 @@ def split(
     session.add(new)
     session.flush()
     _wrap_like(session, case.id, new.id, new_key, principal)
-    files = sum(content.move_submission(session, s, key, new.id, new_key) for s in subs)
+    files = sum(content.move_thread(session, r, new.id) for r in roots)
     ids = ",".join(sorted(str(s.id) for s in subs))
     session.add(CaseLink(kind="split_from", source_case_id=new.id, target_case_id=case.id,
                          submission_ids=ids, actor_id=principal.user_id, created_at=now))

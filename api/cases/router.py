@@ -197,11 +197,12 @@ def list_messages(case_id: uuid.UUID, me: Staff, session: DbSession) -> list[Mes
 
 
 @router.post("/{case_id}/messages", response_model=MessageOut, status_code=201,
-             responses=error_responses(*_CASE))
+             responses=error_responses(*_CASE, InvalidInput))
 def send_message(case_id: uuid.UUID, body: MessageIn, me: Staff, session: DbSession,
                  settings: Config) -> MessageOut:
-    """A message to the submitter, sealed with the case key."""
-    return service.send_message(session, me, case_id, body.body, settings)
+    """A reply to one submitter's thread (``thread_id``; may be left out when the case has
+    only one), sealed under that thread's key so only its receipt reads it."""
+    return service.send_message(session, me, case_id, body.body, settings, body.thread_id)
 
 
 @router.get("/{case_id}/attachments/{attachment_id}", response_class=StreamingResponse,
@@ -244,6 +245,29 @@ def grant_access(case_id: uuid.UUID, body: GrantIn, me: Coordinator, session: Db
     return approvals.out(row, settings, me.user_id)
 
 
+@router.post("/{case_id}/threads/{thread_id}/access", status_code=202,
+             response_model=ApprovalOut,
+             responses=error_responses(*_CASE, Conflict, InvalidInput))
+def grant_thread_access(case_id: uuid.UUID, thread_id: uuid.UUID, body: GrantIn,
+                        me: Coordinator, session: DbSession, settings: Config,
+                        now: Now) -> ApprovalOut:
+    """Ask for one submitter's thread key to be wrapped to someone who can read the case,
+    a lawyer included. Another coordinator who holds that thread's key approves it; then
+    key.grant (kind thread) is audited."""
+    row = approvals.request_grant(session, settings, me, case_id, body.staff_id,
+                                  today=now.date(), thread_id=thread_id)
+    return approvals.out(row, settings, me.user_id)
+
+
+@router.delete("/{case_id}/threads/{thread_id}/access/{staff_id}", status_code=204,
+               responses=error_responses(*_CASE, InvalidInput))
+def revoke_thread_access(case_id: uuid.UUID, thread_id: uuid.UUID, staff_id: uuid.UUID,
+                         me: Coordinator, session: DbSession, settings: Config) -> Response:
+    """Delete a grant of one thread's key (audited key.revoke, kind thread)."""
+    access.revoke(session, me, case_id, staff_id, settings, thread_id=thread_id)
+    return Response(status_code=204)
+
+
 @router.delete("/{case_id}/access/{staff_id}", status_code=204,
                responses=error_responses(*_CASE, Conflict))
 def revoke_access(case_id: uuid.UUID, staff_id: uuid.UUID, me: Coordinator,
@@ -276,7 +300,8 @@ def revoke_consent(case_id: uuid.UUID, consent_id: uuid.UUID, me: Staff, session
              responses=error_responses(*_CASE, Conflict, InvalidInput))
 def merge_case(case_id: uuid.UUID, body: MergeIn, me: Coordinator, session: DbSession,
                settings: Config, response: Response) -> CaseListItem:
-    """Merge another case into this one; the other becomes a linked duplicate."""
+    """Merge another case into this one; the other becomes a linked duplicate. Its threads
+    keep their keys, which go to this case's caseworkers and coordinators (not lawyers)."""
     case = merge.merge(session, me, case_id, body.from_case_id, settings, body.comment)
     _etag(response, case)
     return _summary(case)
@@ -286,7 +311,8 @@ def merge_case(case_id: uuid.UUID, body: MergeIn, me: Coordinator, session: DbSe
              responses=error_responses(*_CASE, InvalidInput))
 def split_case(case_id: uuid.UUID, body: SplitIn, me: Coordinator, session: DbSession,
                settings: Config, response: Response) -> CaseListItem:
-    """Move chosen submissions into a new case with a new key; returns the new case."""
+    """Move the chosen submissions' threads (whole, never re-sealed, so every receipt
+    keeps its own thread) into a new case; returns the new case."""
     case = merge.split(session, me, case_id, body.submission_ids, settings, body.comment)
     _etag(response, case)
     return _summary(case)

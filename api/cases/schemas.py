@@ -270,15 +270,30 @@ class ConsentOut(BaseModel):
 
 class MessageIn(_Strict):
     body: Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+    # Which submitter's thread the reply is for; may be left out when the case has one.
+    thread_id: uuid.UUID | None = None
 
 
 class MessageOut(BaseModel):
     id: uuid.UUID
+    thread_id: uuid.UUID
+    thread: str
     direction: str
     author_id: uuid.UUID | None
     body: str
     created_at: datetime
     read_at: datetime | None
+
+
+class ThreadOut(BaseModel):
+    """One submitter's thread in a case: shown in full, or marked as not shared with you."""
+
+    id: uuid.UUID
+    label: str
+    shared: bool
+    note: str | None
+    submissions: int
+    messages: int
 
 
 class MergeIn(_Strict):
@@ -344,6 +359,8 @@ class AccessOut(BaseModel):
 
 class SubmissionOut(BaseModel):
     id: uuid.UUID
+    thread_id: uuid.UUID
+    thread: str
     received_on: date
     channel: str
     submitter_role: str
@@ -371,6 +388,8 @@ class CaseDetail(CaseListItem):
     merged_into_id: uuid.UUID | None
     metadata: Metadata
     consents: list[ConsentOut]
+    # Every thread of the case; the lists below hold only the threads shared with you.
+    threads: list[ThreadOut]
     submissions: list[SubmissionOut]
     attachments: list[AttachmentOut]
     messages: list[MessageOut]

@@ -8,6 +8,8 @@ shown). Edits need ``If-Match`` with the current version (428 without, 412 when 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
@@ -16,7 +18,16 @@ from api.audit import service as audit
 from api.auth.dependencies import Principal
 from api.auth.models import StaffUser
 from api.auth.roles import Role
-from api.cases import content, events, keys, metadata, pagination, repository, workflow
+from api.cases import (
+    content,
+    events,
+    keys,
+    metadata,
+    pagination,
+    repository,
+    threads,
+    workflow,
+)
 from api.cases.consent import consents_out
 from api.cases.models import Case, CaseLink
 from api.cases.schemas import (
@@ -29,6 +40,7 @@ from api.cases.schemas import (
     MessageOut,
     MetadataPatch,
     SubmissionOut,
+    ThreadOut,
 )
 from api.cases.transitions import load_for_change
 from api.core.errors import (
@@ -41,6 +53,7 @@ from api.core.errors import (
 from api.core.models import utcnow
 from api.core.settings import Settings
 from api.followup.models import CaseMessage
+from api.intake.models import Submission
 from crypto.keys import DataKey
 
 FROM_SUBMITTER = "from_submitter"
@@ -96,38 +109,75 @@ def is_overdue(case: Case) -> bool:
     return case.due_at is not None and case.due_at < utcnow()
 
 
+@dataclass
+class _Threads:
+    """What of a case's threads one reader may see, with the keys to open it."""
+
+    ring: threads.Keyring
+    roots: list[Submission]
+    labels: dict[uuid.UUID, str]
+
+    def shared(self, key_case_id: uuid.UUID) -> DataKey | None:
+        return self.ring.get(key_case_id)
+
+    def label(self, thread_id: uuid.UUID) -> str:
+        # A row of a thread whose root is in another case cannot happen (threads move
+        # whole); a plain id is still a truthful label.
+        return self.labels.get(thread_id, f"submission {thread_id}")
+
+
+def _threads(session: Session, principal: Principal, case: Case, key: DataKey) -> _Threads:
+    roots = threads.roots_of(session, case.id)
+    return _Threads(threads.keyring(session, principal, case, key), roots,
+                    threads.labels(roots))
+
+
 def detail(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseDetail:
     case, key = open_case(session, principal, case_id)
-    subs = content.submissions_of(session, case.id)
-    atts = content.attachments_of(session, case.id)
-    msgs = content.messages_of(session, case.id)
+    th = _threads(session, principal, case, key)
+    # Only the threads whose key the reader holds are opened; the others are listed as
+    # "not shared with you" (a lawyer reading a case another submitter was merged into).
+    subs = [s for s in content.submissions_of(session, case.id) if th.shared(s.key_case_id)]
+    atts = [a for a in content.attachments_of(session, case.id) if th.shared(a.key_case_id)]
+    all_msgs = content.messages_of(session, case.id)
+    msgs = [m for m in all_msgs if th.shared(m.key_case_id)]
+    withheld = {r.id for r in th.roots if not th.shared(r.key_case_id)}
     links = session.exec(select(CaseLink).where(
         (col(CaseLink.source_case_id) == case.id) | (col(CaseLink.target_case_id) == case.id)
     ).order_by(col(CaseLink.created_at)))
     act_types = repository.act_types_of(session, [case.id])[case.id]
+    counts = Counter(s.thread_id for s in content.submissions_of(session, case.id))
+    msg_counts = Counter(m.submission_id for m in all_msgs)
     out = CaseDetail(
         **list_item(case, act_types, is_overdue(case)).model_dump(),
         period_start_month=case.period_start_month, period_end_month=case.period_end_month,
         date_precision=case.date_precision, merged_into_id=case.merged_into_id,
         metadata=metadata.load_metadata(session, case, key),
         consents=consents_out(session, case, key),
+        threads=[ThreadOut(id=r.id, label=th.label(r.id), shared=r.id not in withheld,
+                           note=threads.NOT_SHARED if r.id in withheld else None,
+                           submissions=counts[r.id], messages=msg_counts[r.id])
+                 for r in th.roots],
         submissions=[
             SubmissionOut(
-                id=s.id, received_on=s.received_on, channel=s.channel,
+                id=s.id, thread_id=s.thread_id, thread=th.label(s.thread_id),
+                received_on=s.received_on, channel=s.channel,
                 submitter_role=s.submitter_role,
                 categories=[c for c in s.categories.split(",") if c], language=s.language,
                 consent_scopes=[c for c in s.consent_scopes.split(",") if c],
-                is_followup=s.is_followup, payload=content.open_payload(key, s),
+                is_followup=s.is_followup,
+                payload=content.open_payload(_key(th, s.key_case_id), s),
             ) for s in subs
         ],
         attachments=[
             AttachmentOut(id=a.id, submission_id=a.submission_id, kind=a.kind,
                           derived_from_id=a.derived_from_id, ciphertext_size=a.ciphertext_size,
                           created_at=a.created_at,
-                          metadata=content.open_attachment_metadata(key, a))
+                          metadata=content.open_attachment_metadata(_key(th, a.key_case_id),
+                                                                    a))
             for a in atts
         ],
-        messages=[_message_out(key, m) for m in msgs],
+        messages=[_message_out(th, m) for m in msgs],
         events=events.history(session, case.id, key),
         links=[LinkOut(kind=ln.kind, source_case_id=ln.source_case_id,
                        target_case_id=ln.target_case_id,
@@ -142,8 +192,15 @@ def detail(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseDe
                  target=str(case.id),
                  details={"parts": "metadata,consents,submissions,attachments,messages,events",
                           "submissions": len(subs), "attachments": len(atts),
-                          "messages": len(msgs)})
+                          "messages": len(msgs), "threads": len(th.roots) - len(withheld),
+                          "threads_not_shared": len(withheld)})
     return out
+
+
+def _key(th: _Threads, key_case_id: uuid.UUID) -> DataKey:
+    key = th.shared(key_case_id)
+    assert key is not None  # callers filter on shared() first
+    return key
 
 
 def edit_metadata(
@@ -187,6 +244,11 @@ def assign(
             keys.wrap_to_staff(session, case.id, key, user, granted_by=principal.user_id)
             audit.record(session, action=actions.KEY_GRANT, actor_id=principal.user_id,
                          case_id=case.id, target=str(user.id), details={"reason": "assignment"})
+            # With the threads merged in from other cases that the coordinator holds.
+            ring = threads.keyring(session, principal, case, key)
+            threads.share_with_readers(session, ring=ring, key_case_ids=set(ring.keys) - {case.id},
+                                       case=case, actor_id=principal.user_id,
+                                       reason="assignment", only=user)
             granted = True
     case.assignee_id = assignee_id
     events.changed(session, case, settings, kind=events.ASSIGN, actor_id=principal.user_id,
@@ -207,17 +269,20 @@ def _active_staff(session: Session, user_id: uuid.UUID, roles: tuple[Role, ...])
 
 # ---------------------------------------------------------------- messages
 
-def _message_out(key: DataKey, m: CaseMessage) -> MessageOut:
-    return MessageOut(id=m.id, direction=m.direction, author_id=m.author_id,
-                      body=content.open_message(key, m), created_at=m.created_at,
-                      read_at=m.read_at)
+def _message_out(th: _Threads, m: CaseMessage) -> MessageOut:
+    return MessageOut(id=m.id, thread_id=m.submission_id, thread=th.label(m.submission_id),
+                      direction=m.direction, author_id=m.author_id,
+                      body=content.open_message(_key(th, m.key_case_id), m),
+                      created_at=m.created_at, read_at=m.read_at)
 
 
 def list_messages(session: Session, principal: Principal, case_id: uuid.UUID) -> list[MessageOut]:
-    """Both directions, oldest first; the submitter's unread messages become read."""
+    """Both directions of every thread shared with the caller, oldest first, each labelled
+    with its thread; the submitters' unread messages among them become read."""
     case, key = open_case(session, principal, case_id)
-    msgs = content.messages_of(session, case.id)
-    out = [_message_out(key, m) for m in msgs]
+    th = _threads(session, principal, case, key)
+    msgs = [m for m in content.messages_of(session, case.id) if th.shared(m.key_case_id)]
+    out = [_message_out(th, m) for m in msgs]
     now = utcnow()
     for m in msgs:
         if m.direction == FROM_SUBMITTER and m.read_at is None:
@@ -230,17 +295,28 @@ def list_messages(session: Session, principal: Principal, case_id: uuid.UUID) ->
 
 
 def send_message(
-    session: Session, principal: Principal, case_id: uuid.UUID, body: str, settings: Settings
+    session: Session, principal: Principal, case_id: uuid.UUID, body: str, settings: Settings,
+    thread_id: uuid.UUID | None = None,
 ) -> MessageOut:
+    """A reply to one submitter's thread, sealed under that thread's key so its receipt,
+    and only its receipt, opens it (422 when the case has several threads and none is
+    named)."""
     case, key = open_case(session, principal, case_id, for_update=True)
-    msg = CaseMessage(case_id=case.id, direction=TO_SUBMITTER, author_id=principal.user_id,
-                      body=b"")
-    msg.body = content.seal_message(key, case.id, msg.id, body)
+    th = _threads(session, principal, case, key)
+    root = threads.choose_thread(session, case.id, thread_id)
+    thread_key = th.shared(root.key_case_id)
+    if thread_key is None:
+        raise Forbidden("This thread is not shared with you, so you cannot write to it. A "
+                        "coordinator who can open it may grant it to you.")
+    msg = CaseMessage(case_id=case.id, submission_id=root.id, key_case_id=root.key_case_id,
+                      direction=TO_SUBMITTER, author_id=principal.user_id, body=b"")
+    msg.body = content.seal_message(thread_key, root.key_case_id, msg.id, body)
     session.add(msg)
     events.changed(session, case, settings, kind=events.MESSAGE, actor_id=principal.user_id,
-                   key=key, detail=f"message={msg.id}", bump=False)
+                   key=key, detail=f"message={msg.id};thread={root.id}", bump=False)
     session.flush()
-    return MessageOut(id=msg.id, direction=msg.direction, author_id=msg.author_id, body=body,
+    return MessageOut(id=msg.id, thread_id=root.id, thread=th.label(root.id),
+                      direction=msg.direction, author_id=msg.author_id, body=body,
                       created_at=msg.created_at, read_at=None)
 
 

@@ -1,4 +1,5 @@
-"""Messages between the submitter and staff, sealed with the case key."""
+"""Messages between the submitter and staff, one thread per submission, sealed with the
+thread's case key."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import Column, ForeignKey, LargeBinary, String, Uuid
 from sqlmodel import Field, SQLModel
 
 from api.core.models import Ciphertext, UTCDateTime, new_id, utcnow
+from api.intake.models import key_case_column
 
 
 class CaseMessage(SQLModel, table=True):
@@ -20,6 +22,15 @@ class CaseMessage(SQLModel, table=True):
             Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
         )
     )
+    # The thread (root submission) the message belongs to: the submitter who wrote it or
+    # to whom staff wrote it. Only that thread's receipt sees it.
+    submission_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("submission.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    # The case key that seals the body: the thread's (Submission.key_case_id).
+    key_case_id: uuid.UUID = Field(sa_column=key_case_column())
     # Plaintext: "from_submitter" or "to_submitter".
     direction: str = Field(sa_column=Column(String(16), nullable=False))
     # Which staff member wrote it (acceptable to leak); None for the submitter.

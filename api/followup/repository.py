@@ -27,14 +27,15 @@ def receipt_wrap(session: Session, case_id: uuid.UUID, receipt_id: uuid.UUID
     return session.exec(stmt).first()
 
 
-def messages(session: Session, case_id: uuid.UUID) -> Sequence[CaseMessage]:
-    stmt = select(CaseMessage).where(col(CaseMessage.case_id) == case_id)
+def messages(session: Session, thread_id: uuid.UUID) -> Sequence[CaseMessage]:
+    """One submitter's thread, never the whole case (it may hold other people's threads)."""
+    stmt = select(CaseMessage).where(col(CaseMessage.submission_id) == thread_id)
     return session.exec(stmt.order_by(col(CaseMessage.created_at), col(CaseMessage.id))).all()
 
 
-def unread_count(session: Session, case_id: uuid.UUID) -> int:
+def unread_count(session: Session, thread_id: uuid.UUID) -> int:
     stmt = select(func.count()).select_from(CaseMessage).where(
-        col(CaseMessage.case_id) == case_id,
+        col(CaseMessage.submission_id) == thread_id,
         col(CaseMessage.direction) == "to_submitter",
         col(CaseMessage.read_at).is_(None),
     )

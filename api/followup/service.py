@@ -19,7 +19,8 @@ An unknown lookup costs the same Argon2id as a known one, so timing does not rev
 which lookups exist. Malformed receipts (wrong length, letters outside the alphabet)
 are a 400 and not counted: they cannot be a guess at a real secret.
 
-What a submitter sees is coarse: received / in progress / closed, and their messages.
+What a submitter sees is coarse: received / in progress / closed, and the messages of their
+own thread (the submission the receipt was issued for, wherever merges and splits put it).
 Closed cases (closed, rejected, spam, duplicate, merged or shredded) refuse new messages
 and additions with 409 and a message saying so.
 """
@@ -52,7 +53,7 @@ from api.followup.schemas import (
 from api.intake import contexts
 from api.intake import repository as intake_repository
 from api.intake.guards import Guards
-from api.intake.models import Receipt
+from api.intake.models import Receipt, Submission
 from api.intake.service import (
     IntakeContext,
     ReceivedSubmission,
@@ -135,14 +136,17 @@ def _record_failure(session: Session, settings: Settings, receipt_id: uuid.UUID,
 
 def _open(session: Session, settings: Settings, found: _Found, kek: bytes, now: datetime
           ) -> SessionOut:
-    case = session.get(Case, found.case_id)
+    # The receipt's wrap stays on the case it was issued in (the key of its thread); the
+    # thread itself may have moved to another case by a merge or split since.
     wrap = repository.receipt_wrap(session, found.case_id, found.receipt_id)
     receipt = session.get(Receipt, found.receipt_id)
+    thread = session.get(Submission, receipt.submission_id) if receipt is not None else None
+    case = session.get(Case, thread.case_id) if thread is not None else None
     if case is None or wrap is None or receipt is None:
         # Crypto-shredded: the receipt may still verify, but nothing is left to open.
         raise WrongReceipt()
     case_key = unwrap_data_key_symmetric(
-        kek, wrap.wrapped_key, case_key_context(case.id, "receipt", found.receipt_id)
+        kek, wrap.wrapped_key, case_key_context(found.case_id, "receipt", found.receipt_id)
     )
     receipt.failed_attempts = 0
     receipt.locked_until = None
@@ -152,7 +156,7 @@ def _open(session: Session, settings: Settings, found: _Found, kek: bytes, now: 
     session_id = uuid.uuid4()
     expires = now + timedelta(minutes=settings.followup_token_minutes)
     session.add(FollowupSession(
-        id=session_id, token_hash=tokens.token_hash(token), case_id=case.id,
+        id=session_id, token_hash=tokens.token_hash(token), case_id=found.case_id,
         receipt_id=found.receipt_id, sealed_case_key=tokens.seal_case_key(case_key, token,
                                                                           session_id),
         expires_at=expires, created_at=now,
@@ -196,12 +200,21 @@ async def start_session(engine: Engine, settings: Settings, guards: Guards, clie
 
 @dataclass
 class FollowupAccess:
+    """A follow-up session: the submitter's own thread and the key that seals it.
+
+    ``thread_id`` is the submission the receipt was issued for; everything a submitter
+    sees or sends is scoped to it, never to the whole case (threat model property 11):
+    after a merge the case holds other people's threads, which this key does not open
+    and this session never lists.
+    """
+
     session_id: uuid.UUID
-    case_id: uuid.UUID
+    thread_id: uuid.UUID
+    key_case_id: uuid.UUID
     case_key: DataKey
 
     def __repr__(self) -> str:
-        return f"FollowupAccess(case={self.case_id}, key=<redacted>)"
+        return f"FollowupAccess(thread={self.thread_id}, key=<redacted>)"
 
 
 def authenticate(session: Session, token: str | None, now: datetime | None = None
@@ -211,15 +224,24 @@ def authenticate(session: Session, token: str | None, now: datetime | None = Non
         raise Unauthorized("This needs a follow-up session token." + again,
                            headers={"WWW-Authenticate": "Bearer"})
     row = repository.session_by_token_hash(session, tokens.token_hash(token))
-    if row is None or row.expires_at <= (now or utcnow()):
+    receipt = session.get(Receipt, row.receipt_id) if row is not None else None
+    if row is None or receipt is None or row.expires_at <= (now or utcnow()):
         raise Unauthorized("This follow-up session has ended." + again,
                            headers={"WWW-Authenticate": "Bearer"})
-    return FollowupAccess(row.id, row.case_id,
+    return FollowupAccess(row.id, receipt.submission_id, receipt.case_id,
                           tokens.open_case_key(row.sealed_case_key, token, row.id))
 
 
+def _thread(session: Session, access: FollowupAccess) -> Submission:
+    thread = session.get(Submission, access.thread_id)
+    if thread is None:
+        raise Unauthorized("This case no longer exists.")
+    return thread
+
+
 def _case(session: Session, access: FollowupAccess) -> Case:
-    case = session.get(Case, access.case_id)
+    # The case the thread is in now (it follows merges and splits).
+    case = session.get(Case, _thread(session, access).case_id)
     if case is None:
         raise Unauthorized("This case no longer exists.")
     return case
@@ -236,15 +258,20 @@ def status(session: Session, access: FollowupAccess) -> StatusOut:
     case = _case(session, access)
     return StatusOut(reference=case.reference, status=coarse_status(case),
                      received_on=case.received_on, accepts_input=not is_closed(case),
-                     unread_messages=repository.unread_count(session, case.id))
+                     unread_messages=repository.unread_count(session, access.thread_id))
 
 
 def list_messages(session: Session, access: FollowupAccess, now: datetime | None = None
                   ) -> list[MessageOut]:
+    """This thread's messages only, oldest first; staff replies become read."""
     now = now or utcnow()
     out: list[MessageOut] = []
-    for msg in repository.messages(session, access.case_id):
-        text = contexts.open_message(access.case_key, msg.case_id, msg.id, msg.body)
+    for msg in repository.messages(session, access.thread_id):
+        if msg.key_case_id != access.key_case_id:
+            # Only rows of a merge made before threads existed (re-sealed under another
+            # case's key); this receipt cannot open them and must not fail on them.
+            continue
+        text = contexts.open_message(access.case_key, msg.key_case_id, msg.id, msg.body)
         to_you = msg.direction == "to_submitter"
         if to_you and msg.read_at is None:
             msg.read_at = now
@@ -261,8 +288,9 @@ def send_message(session: Session, access: FollowupAccess, text: str,
     now = now or utcnow()
     message_id = uuid.uuid4()
     session.add(CaseMessage(
-        id=message_id, case_id=case.id, direction="from_submitter", author_id=None,
-        body=contexts.seal_message(access.case_key, case.id, message_id, text),
+        id=message_id, case_id=case.id, submission_id=access.thread_id,
+        key_case_id=access.key_case_id, direction="from_submitter", author_id=None,
+        body=contexts.seal_message(access.case_key, access.key_case_id, message_id, text),
         created_at=now,
     ))
     session.flush()
@@ -280,8 +308,8 @@ async def add_information(engine: Engine, ctx: IntakeContext, access: FollowupAc
 
         def work(session: Session) -> AdditionOut:
             case = require_open(session, access)
-            out = create_followup_submission(session, ctx, case, access.case_key,
-                                             received.data, files)
+            out = create_followup_submission(session, ctx, case, _thread(session, access),
+                                             access.case_key, received.data, files)
             return AdditionOut(files=out)
 
         with anyio.CancelScope(shield=True):

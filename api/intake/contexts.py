@@ -19,8 +19,11 @@ attachment blob                        ``crypto.stream`` file, file id = attachm
 ``case_message.body``                  ``SealedText``, ``case/<case id>/message/<id>/body``
 =====================================  ==================================================
 
-These agree with :mod:`api.cases.contexts` (the case id in every context means a value
-copied to another case fails to open; merging cases re-seals).
+The ``<case id>`` in each context is the row's ``key_case_id``: the case whose key seals
+it, which is where its thread was first received. Merge and split move a thread's
+``case_id`` but never re-seal it, so the submitter's receipt (wrapped to that key) keeps
+opening exactly their own thread (threat model property 11). A value copied onto another
+row or key case still fails to open. These agree with :mod:`api.cases.contexts`.
 """
 
 from __future__ import annotations
@@ -59,13 +62,13 @@ def wrap_file_key(case_key: DataKey, case_id: uuid.UUID, attachment_id: uuid.UUI
 
 def open_payload(case_key: DataKey, submission: Submission) -> Any:
     return SealedJSON(submission.payload).open(
-        case_key, payload_context(submission.case_id, submission.id)
+        case_key, payload_context(submission.key_case_id, submission.id)
     )
 
 
 def open_attachment_metadata(case_key: DataKey, attachment: Attachment) -> dict[str, Any]:
     value: dict[str, Any] = SealedJSON(attachment.sealed_metadata).open(
-        case_key, attachment_metadata_context(attachment.case_id, attachment.id)
+        case_key, attachment_metadata_context(attachment.key_case_id, attachment.id)
     )
     return value
 
@@ -73,7 +76,7 @@ def open_attachment_metadata(case_key: DataKey, attachment: Attachment) -> dict[
 def attachment_file_key(case_key: DataKey, attachment: Attachment) -> DataKey:
     return unwrap_data_key_symmetric(
         case_key.raw, attachment.wrapped_file_key,
-        file_key_context(attachment.case_id, attachment.id),
+        file_key_context(attachment.key_case_id, attachment.id),
     )
 
 

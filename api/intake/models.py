@@ -8,11 +8,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, ForeignKey, Integer, String, Uuid
 from sqlmodel import Field, SQLModel
 
 from api.core.models import Ciphertext, UTCDateTime, new_id, utcnow
+
+
+def key_case_column() -> Column[uuid.UUID]:
+    """``key_case_id``: the case whose key seals the row; by default the row's own case."""
+    return Column(Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False,
+                  index=True, default=_own_case)
+
+
+def _own_case(context: Any) -> Any:
+    # A row written without naming its key case is sealed under its own case's key.
+    return context.get_current_parameters()["case_id"]
 
 
 class Submission(SQLModel, table=True):
@@ -45,7 +57,20 @@ class Submission(SQLModel, table=True):
         default=None,
         sa_column=Column(Uuid, ForeignKey("staff_user.id", ondelete="SET NULL"), index=True),
     )
-    # The structured report (crypto.fields.SealedJSON ciphertext under the case key).
+    # The thread this submission belongs to: its own id for the submission a receipt was
+    # issued for, that submission's id for a follow-up addition (threat model property 11:
+    # each submitter sees only their own thread). Which rows form one thread is
+    # acceptable to leak; what they say is not.
+    thread_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("submission.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    # Whose case key seals this row: the case the thread was first received in. Merge and
+    # split move ``case_id`` but never re-seal, because the submitter's receipt opens only
+    # that key (the server never learns receipts, so it cannot re-wrap).
+    key_case_id: uuid.UUID = Field(sa_column=key_case_column())
+    # The structured report (crypto.fields.SealedJSON ciphertext under the thread's key).
     payload: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
     schema_version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
 
@@ -63,6 +88,8 @@ class Attachment(SQLModel, table=True):
         default=None,
         sa_column=Column(Uuid, ForeignKey("submission.id", ondelete="CASCADE"), index=True),
     )
+    # The case key that seals this row (its thread's, see Submission.key_case_id).
+    key_case_id: uuid.UUID = Field(sa_column=key_case_column())
     # Generated object name in the blob store; never derived from anything the client sent.
     blob_name: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
     # The per-file key (crypto.stream), wrapped under the case key.
@@ -94,6 +121,13 @@ class Receipt(SQLModel, table=True):
     case_id: uuid.UUID = Field(
         sa_column=Column(
             Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    # The submission the receipt was issued for: the root of the submitter's thread. The
+    # receipt's key wrap stays with ``case_id`` (the case it was issued in) for good.
+    submission_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("submission.id", ondelete="CASCADE"), nullable=False, index=True
         )
     )
     # Plaintext: random 40-bit lookup part; finds the row, proves nothing by itself.

@@ -312,9 +312,11 @@ def _wrap_public(session: Session, case_id: uuid.UUID, case_key: DataKey, kind: 
 def attach_files(
     session: Session, ctx: IntakeContext, case_id: uuid.UUID, case_key: DataKey,
     submission_id: uuid.UUID, files: list[ReceivedFile], upload_refs: list[str],
-    now: datetime,
+    now: datetime, key_case_id: uuid.UUID | None = None,
 ) -> list[FileOut]:
-    """Attachment rows for streamed files and finished tus uploads, keys under the case key."""
+    """Attachment rows for streamed files and finished tus uploads, keys under ``case_key``,
+    the key of ``key_case_id`` (the thread's key case; by default ``case_id``)."""
+    key_case = key_case_id or case_id
     out: list[FileOut] = []
     rows: list[tuple[uuid.UUID, str, DataKey, dict[str, Any], int]] = [
         (f.attachment_id, f.blob_name, f.file_key, f.metadata(), f.ciphertext_size)
@@ -335,10 +337,12 @@ def attach_files(
         meta.setdefault("claimed_type", meta.pop("filetype", None))
         session.add(Attachment(
             id=attachment_id, case_id=case_id, submission_id=submission_id,
-            blob_name=blob_name, ciphertext_size=ciphertext_size, created_at=now,
-            wrapped_file_key=contexts.wrap_file_key(case_key, case_id, attachment_id, file_key),
+            key_case_id=key_case, blob_name=blob_name, ciphertext_size=ciphertext_size,
+            created_at=now,
+            wrapped_file_key=contexts.wrap_file_key(case_key, key_case, attachment_id,
+                                                    file_key),
             sealed_metadata=SealedJSON.seal(
-                case_key, meta, contexts.attachment_metadata_context(case_id, attachment_id)
+                case_key, meta, contexts.attachment_metadata_context(key_case, attachment_id)
             ).ciphertext,
         ))
         out.append(FileOut(name=str(meta.get("filename") or ""), size=int(meta["size"]),
@@ -380,16 +384,12 @@ def create_submission(
     _wrap_public(session, case.id, case_key, "recovery", recovery.id, recovery.public_key)
     if ctx.lawyer_id is not None and lawyer_key is not None:
         _wrap_public(session, case.id, case_key, "lawyer", ctx.lawyer_id, lawyer_key)
-    row = Receipt(case_id=case.id, lookup=receipt.code.lookup, verifier=receipt.verifier,
-                  created_at=now)
-    session.add(row)
-    session.flush()
-    _wrap(session, case.id, "receipt", row.id, wrap_data_key_symmetric(
-        receipt.kek, case_key, case_key_context(case.id, "receipt", row.id)))
-
+    # The submission is its own thread, sealed under this case's key for good; the receipt
+    # is issued for it (and opens only this key).
     submission_id = uuid.uuid4()
     session.add(Submission(
-        id=submission_id, case_id=case.id, received_on=received_on, channel=ctx.channel,
+        id=submission_id, case_id=case.id, thread_id=submission_id, key_case_id=case.id,
+        received_on=received_on, channel=ctx.channel,
         submitter_role=data.reporter.role, categories=",".join(data.acts),
         language=data.language, consent_scopes=",".join(data.granted_scopes),
         is_followup=False, lawyer_id=ctx.lawyer_id, schema_version=SCHEMA_VERSION,
@@ -397,29 +397,40 @@ def create_submission(
                                 contexts.payload_context(case.id, submission_id)).ciphertext,
     ))
     session.flush()
+    row = Receipt(case_id=case.id, submission_id=submission_id, lookup=receipt.code.lookup,
+                  verifier=receipt.verifier, created_at=now)
+    session.add(row)
+    session.flush()
+    _wrap(session, case.id, "receipt", row.id, wrap_data_key_symmetric(
+        receipt.kek, case_key, case_key_context(case.id, "receipt", row.id)))
     out = attach_files(session, ctx, case.id, case_key, submission_id, files, data.uploads, now)
     session.flush()
     return SubmissionOut(receipt=receipt.code.text, reference=reference, files=out)
 
 
 def create_followup_submission(
-    session: Session, ctx: IntakeContext, case: Case, case_key: DataKey, data: FollowupIn,
-    files: list[ReceivedFile], now: datetime | None = None,
+    session: Session, ctx: IntakeContext, case: Case, thread: Submission, thread_key: DataKey,
+    data: FollowupIn, files: list[ReceivedFile], now: datetime | None = None,
 ) -> list[FileOut]:
-    """A follow-up Submission on an existing case (the caller checked the case is open)."""
+    """A follow-up Submission in the submitter's own thread (``thread``, the submission their
+    receipt was issued for) on the case it is in now; sealed under the thread's key, so the
+    submitter's receipt still opens it after a merge or split. The caller checked the case
+    is open."""
     now = now or utcnow()
-    first = repository.first_submission(session, case.id)
     submission_id = uuid.uuid4()
+    key_case = thread.key_case_id
     session.add(Submission(
-        id=submission_id, case_id=case.id, received_on=now.date(), channel=ctx.channel,
-        submitter_role=first.submitter_role if first else "other", categories="",
-        language=first.language if first else "en", consent_scopes="",
+        id=submission_id, case_id=case.id, thread_id=thread.id, key_case_id=key_case,
+        received_on=now.date(), channel=ctx.channel,
+        submitter_role=thread.submitter_role, categories="",
+        language=thread.language, consent_scopes="",
         is_followup=True, lawyer_id=None, schema_version=SCHEMA_VERSION,
-        payload=SealedJSON.seal(case_key, data.model_dump(mode="json", exclude={"uploads"}),
-                                contexts.payload_context(case.id, submission_id)).ciphertext,
+        payload=SealedJSON.seal(thread_key, data.model_dump(mode="json", exclude={"uploads"}),
+                                contexts.payload_context(key_case, submission_id)).ciphertext,
     ))
     session.flush()
-    out = attach_files(session, ctx, case.id, case_key, submission_id, files, data.uploads, now)
+    out = attach_files(session, ctx, case.id, thread_key, submission_id, files, data.uploads,
+                       now, key_case_id=key_case)
     session.flush()
     return out
 

@@ -50,8 +50,9 @@ class CaseKeyWrap(SQLModel, table=True):
             Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
         )
     )
-    # Plaintext: "staff", "recovery", "receipt" or "lawyer"; who may open a case is
-    # acceptable to leak, what it says is not.
+    # Plaintext: "staff", "recovery", "receipt", "lawyer" or "thread" (this case's key,
+    # held only for its threads that now live in other cases, see api.cases.threads);
+    # who may open a case is acceptable to leak, what it says is not.
     recipient_kind: str = Field(sa_column=Column(String(16), nullable=False))
     # staff_user.id, organisation_key.id or receipt.id, by kind.
     recipient_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, index=True))

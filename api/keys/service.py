@@ -108,11 +108,12 @@ def recovery_public_key(session: Session) -> bytes:
 
 
 def drop_wraps_of_recipient(session: Session, user_id: uuid.UUID) -> int:
-    """Delete every case-key wrap addressed to a staff member or lawyer (after a password
-    reset their old private key is gone, so these wraps open nothing)."""
+    """Delete every case-key wrap addressed to a staff member or lawyer, thread keys
+    included (after a password reset their old private key is gone, so these wraps open
+    nothing)."""
     stmt = delete(CaseKeyWrap).where(
         col(CaseKeyWrap.recipient_id) == user_id,
-        col(CaseKeyWrap.recipient_kind).in_(["staff", "lawyer"]),
+        col(CaseKeyWrap.recipient_kind).in_(["staff", "lawyer", "thread"]),
     )
     return int(session.exec(stmt).rowcount or 0)
 

@@ -93,6 +93,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/cases/{case_id}/attachments/{attachment_id}"): CASE_READERS,
     ("POST", "/api/v1/cases/{case_id}/attachments/{attachment_id}/derivatives"): CASE_STAFF,
     ("POST", "/api/v1/cases/{case_id}/access"): COORDINATOR,
+    ("POST", "/api/v1/cases/{case_id}/threads/{thread_id}/access"): COORDINATOR,
+    ("DELETE", "/api/v1/cases/{case_id}/threads/{thread_id}/access/{staff_id}"): COORDINATOR,
     ("DELETE", "/api/v1/cases/{case_id}/access/{staff_id}"): COORDINATOR,
     ("POST", "/api/v1/cases/{case_id}/consents"): CASE_STAFF,
     ("POST", "/api/v1/cases/{case_id}/consents/{consent_id}/revoke"): CASE_STAFF,

@@ -131,7 +131,8 @@ def make_case(
         sub_id = uuid.uuid4()
         body = dict(payload or {"narrative": f"canary narrative {n}", "persons": []})
         session.add(Submission(
-            id=sub_id, case_id=case.id, received_on=case.received_on - timedelta(days=n),
+            id=sub_id, case_id=case.id, thread_id=sub_id, key_case_id=case.id,
+            received_on=case.received_on - timedelta(days=n),
             channel="web", submitter_role="relative", categories="detention", language="be",
             consent_scopes="internal_handling",
             lawyer_id=lawyer.user.id if lawyer is not None else None,
@@ -146,7 +147,8 @@ def make_case(
                     "detected_type": media_type, "size": len(data),
                     "sha256": hashlib.sha256(data).hexdigest()}
             session.add(Attachment(
-                id=att_id, case_id=case.id, submission_id=sub_id, blob_name=blob,
+                id=att_id, case_id=case.id, submission_id=sub_id, key_case_id=case.id,
+                blob_name=blob,
                 wrapped_file_key=ictx.wrap_file_key(key, case.id, att_id, file_key),
                 sealed_metadata=SealedJSON.seal(
                     key, meta, ictx.attachment_metadata_context(case.id, att_id)).ciphertext,
@@ -155,7 +157,9 @@ def make_case(
             made.attachments.append(att_id)
     for text in messages:
         msg_id = uuid.uuid4()
-        session.add(CaseMessage(id=msg_id, case_id=case.id, direction="from_submitter",
+        # Messages are the first (oldest-listed) submitter's thread.
+        session.add(CaseMessage(id=msg_id, case_id=case.id, submission_id=made.submissions[0],
+                                key_case_id=case.id, direction="from_submitter",
                                 body=ictx.seal_message(key, case.id, msg_id, text)))
         made.messages.append(msg_id)
     session.commit()

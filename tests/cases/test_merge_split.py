@@ -1,16 +1,21 @@
-"""Merge and split move content between case keys; everything stays readable and linked."""
+"""Merge and split move whole threads between cases; everything stays readable and linked."""
 
 from __future__ import annotations
 
-import pytest
-from sqlmodel import Session, select
+import json
+import uuid
 
-from api.cases import attachments, merge, service
+import pytest
+from sqlmodel import Session, col, select
+
+from api.audit.models import AuditEntry
+from api.cases import access, attachments, merge, service, threads
 from api.cases.models import Case, CaseLink
 from api.cases.schemas import TransitionIn
 from api.cases.transitions import transition
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.core.settings import Settings
+from api.followup.models import CaseMessage
 from tests.cases.factory import Staff, jpeg_with_gps, make_case
 
 
@@ -20,7 +25,8 @@ def _read_file(session: Session, staff: Staff, who: str, case_id: object, att: o
     return b"".join(dl.chunks)
 
 
-def test_merge_moves_and_reseals(session: Session, settings: Settings, staff: Staff) -> None:
+def test_merge_moves_threads_and_shares_their_keys(session: Session, settings: Settings,
+                                                   staff: Staff) -> None:
     target = make_case(session, settings, wrap_to=[staff.coord, staff.cw],
                        payload={"narrative": "target report"})
     source = make_case(session, settings, wrap_to=[staff.coord, staff.cw2], submissions=2,
@@ -39,7 +45,7 @@ def test_merge_moves_and_reseals(session: Session, settings: Settings, staff: St
         "source report", "source report", "target report"]
     assert [m.body for m in detail.messages] == ["source message"]
     assert {a.id for a in detail.attachments} == {source.attachments[0], derived.id}
-    # cw never had the source's key, yet reads its moved file under the target's key.
+    # cw never had the source's key; the merge wrapped it to the target's readers.
     assert _read_file(session, staff, "cw", target.id, source.attachments[0],
                       settings) == jpeg_with_gps()
     assert _read_file(session, staff, "cw", target.id, derived.id, settings)[:2] == b"\xff\xd8"
@@ -72,7 +78,7 @@ def test_merge_needs_both_keys(session: Session, settings: Settings, staff: Staf
 def test_split_moves_to_new_key(session: Session, settings: Settings, staff: Staff) -> None:
     made = make_case(session, settings, wrap_to=[staff.coord, staff.cw], submissions=3,
                      files=[("doc.txt", "text/plain", b"first submission file")],
-                     messages=["stays"])
+                     messages=["first submitter's message"])
     moved = [made.submissions[0], made.submissions[2]]
     new = merge.split(session, staff.p("coord"), made.id, moved, settings, "two people")
     session.commit()
@@ -84,7 +90,9 @@ def test_split_moves_to_new_key(session: Session, settings: Settings, staff: Sta
                       settings) == b"first submission file"
     old_detail = service.detail(session, staff.p("cw"), made.id)
     assert [s.id for s in old_detail.submissions] == [made.submissions[1]]
-    assert [m.body for m in old_detail.messages] == ["stays"]
+    # Messages belong to a submitter's thread and move with it (the first one moved).
+    assert old_detail.messages == []
+    assert [m.body for m in new_detail.messages] == ["first submitter's message"]
     with pytest.raises(NotFound):  # the file left the original case
         attachments.download(session, staff.p("cw"), made.id, made.attachments[0], settings)
     session.rollback()
@@ -96,3 +104,104 @@ def test_split_moves_to_new_key(session: Session, settings: Settings, staff: Sta
     assert kinds == ["recovery", "staff", "staff"]
     with pytest.raises(InvalidInput):  # cannot empty the original
         merge.split(session, staff.p("coord"), made.id, [made.submissions[1]], settings)
+
+
+def _thread_grants(session: Session) -> list[tuple[str | None, dict[str, str]]]:
+    rows = session.exec(select(AuditEntry).where(col(AuditEntry.action) == "key.grant")).all()
+    return [(e.target, d) for e in rows if (d := json.loads(e.details)).get("kind") == "thread"]
+
+
+def test_merge_shares_thread_keys_with_staff_readers_only(
+    session: Session, settings: Settings, staff: Staff
+) -> None:
+    target = make_case(session, settings, wrap_to=[staff.coord, staff.cw], lawyer=staff.lawyer,
+                       payload={"narrative": "the lawyer's own report"})
+    source = make_case(session, settings, wrap_to=[staff.coord],
+                       payload={"narrative": "victim canary"}, messages=["victim message"],
+                       files=[("v.txt", "text/plain", b"victim file")])
+    merge.merge(session, staff.p("coord"), target.id, source.id, settings)
+    session.commit()
+    # One audited wrap per reader who lacked the key: cw, not the lawyer, not coord.
+    assert [(t, d["reason"], d["merged_from"], d["key_case"])
+            for t, d in _thread_grants(session)] == [
+        (str(staff.cw.user.id), "merge", str(source.id), str(source.id))]
+
+    seen = service.detail(session, staff.p("lawyer"), target.id)
+    assert [s.payload["narrative"] for s in seen.submissions] == ["the lawyer's own report"]
+    assert seen.messages == [] and seen.attachments == []
+    assert sorted((t.shared, t.note or "") for t in seen.threads) == [
+        (False, "not shared with you"), (True, "")]
+    with pytest.raises(Forbidden):
+        attachments.download(session, staff.p("lawyer"), target.id, source.attachments[0],
+                             settings)
+    session.rollback()
+    # The key opens the moved thread wherever it is, never the duplicate case itself.
+    with pytest.raises(NotFound):
+        service.detail(session, staff.p("cw"), source.id)
+    session.rollback()
+
+    # A case grant carries the merged-in thread keys the granter holds, each audited.
+    access.grant(session, staff.p("coord"), target.id, staff.cw2.user.id, settings)
+    session.commit()
+    assert (str(staff.cw2.user.id), "case_grant") in [
+        (t, d["reason"]) for t, d in _thread_grants(session)]
+    assert "victim canary" in [s.payload["narrative"] for s in
+                               service.detail(session, staff.p("cw2"), target.id).submissions]
+    # Revoking the case takes its thread keys along.
+    access.revoke(session, staff.p("coord"), target.id, staff.cw2.user.id, settings)
+    session.commit()
+    assert threads.held_wrap(session, source.id, staff.cw2.user.id) is None
+
+
+def test_staff_reply_names_the_thread_when_there_are_several(
+    session: Session, settings: Settings, staff: Staff
+) -> None:
+    one = make_case(session, settings, wrap_to=[staff.coord])
+    two = make_case(session, settings, wrap_to=[staff.coord])
+    # One thread: no need to name it.
+    sent = service.send_message(session, staff.p("coord"), one.id, "hello", settings)
+    assert sent.thread_id == one.submissions[0]
+    session.commit()
+    merge.merge(session, staff.p("coord"), one.id, two.id, settings)
+    session.commit()
+    with pytest.raises(InvalidInput) as err:
+        service.send_message(session, staff.p("coord"), one.id, "to whom?", settings)
+    assert "2 threads" in err.value.message
+    session.rollback()
+    with pytest.raises(InvalidInput):  # not a thread of this case
+        service.send_message(session, staff.p("coord"), one.id, "x", settings, uuid.uuid4())
+    session.rollback()
+    reply = service.send_message(session, staff.p("coord"), one.id, "to two", settings,
+                                 two.submissions[0])
+    session.commit()
+    stored = session.get(CaseMessage, reply.id)
+    # Sealed under the thread's own key, so its submitter's receipt opens it.
+    assert stored is not None and stored.key_case_id == two.id
+    assert [(m.thread_id, m.body) for m in service.list_messages(
+        session, staff.p("coord"), one.id)] == [(one.submissions[0], "hello"),
+                                                (two.submissions[0], "to two")]
+
+
+def test_retention_keeps_a_case_whose_key_seals_a_split_out_thread(
+    session: Session, settings: Settings, staff: Staff
+) -> None:
+    from datetime import timedelta
+
+    from api.core.models import utcnow
+    from workers import shredding
+    from workers.jobs import retention
+
+    made = make_case(session, settings, wrap_to=[staff.coord], submissions=2)
+    other = make_case(session, settings, wrap_to=[staff.coord])
+    new = merge.split(session, staff.p("coord"), made.id, [made.submissions[0]], settings)
+    for case_id in (made.id, other.id):
+        case = session.get(Case, case_id)
+        assert case is not None
+        case.state, case.state_changed_at = "spam", utcnow() - timedelta(days=40)
+        session.add(case)
+    session.commit()
+    policy = settings.model_copy(update={"retention_days_spam": 30})
+    due = {c.id for c in retention.due_cases(session, policy, utcnow())}
+    # Shredding made's key would destroy the thread that now lives in the new case.
+    assert shredding.key_seals_elsewhere(session, made.id)
+    assert other.id in due and made.id not in due and new.id not in due

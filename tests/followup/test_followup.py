@@ -55,7 +55,8 @@ def test_status_and_messages_both_ways(intake: Intake) -> None:
         assert "Він".encode() not in stored.body
         assert contexts.open_message(key, case.id, stored.id, stored.body) == "Він усё яшчэ там."
         reply_id = uuid.uuid4()
-        s.add(CaseMessage(id=reply_id, case_id=case.id, direction="to_submitter",
+        s.add(CaseMessage(id=reply_id, case_id=case.id, submission_id=stored.submission_id,
+                          key_case_id=case.id, direction="to_submitter",
                           author_id=intake.on_duty.id,
                           body=contexts.seal_message(key, case.id, reply_id, "We are on it.")))
         s.commit()

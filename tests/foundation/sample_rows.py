@@ -71,18 +71,22 @@ def core_rows() -> Iterator[tuple[Table, dict[str, Any]]]:
         "id": IDS["submission"], "case_id": IDS["case"], "received_on": NOW.date(),
         "channel": "web", "submitter_role": "relative", "categories": "detention",
         "language": "be", "consent_scopes": "internal_handling", "is_followup": False,
-        "payload": b"\x01payload", "schema_version": 1,
+        "payload": b"\x01payload", "schema_version": 1, "thread_id": IDS["submission"],
+        "key_case_id": IDS["case"],
     }
     yield table("attachment"), {
         "id": IDS["blob"], "case_id": IDS["case"], "submission_id": IDS["submission"],
         "blob_name": "b/" + "0" * 32, "wrapped_file_key": b"\x01k", "sealed_metadata": b"\x01m",
         "ciphertext_size": 123, "kind": "original", "created_at": NOW,
+        "key_case_id": IDS["case"],
     }
     yield table("receipt"), {
-        "id": uuid.uuid4(), "case_id": IDS["case"], "lookup": "ABCD1234",
+        "id": uuid.uuid4(), "case_id": IDS["case"], "submission_id": IDS["submission"],
+        "lookup": "ABCD1234",
         "verifier": b"\x01v", "failed_attempts": 0, "created_at": NOW,
     }
     yield table("case_message"), {
-        "id": uuid.uuid4(), "case_id": IDS["case"], "direction": "to_submitter",
+        "id": uuid.uuid4(), "case_id": IDS["case"], "submission_id": IDS["submission"],
+        "key_case_id": IDS["case"], "direction": "to_submitter",
         "author_id": IDS["user"], "body": b"\x01body", "created_at": NOW,
     }

@@ -25,7 +25,8 @@ def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
         "blob_name": "s/" + "1" * 32, "wrapped_key": b"\x01k", "ciphertext_size": 45,
     }
     yield table("receipt"), {
-        "id": RECEIPT_ID, "case_id": IDS["case"], "lookup": "FUP00001",
+        "id": RECEIPT_ID, "case_id": IDS["case"], "submission_id": IDS["submission"],
+        "lookup": "FUP00001",
         "verifier": b"\x01v", "failed_attempts": 0, "created_at": NOW,
     }
     yield table("followup_session"), {

@@ -157,3 +157,12 @@ def test_restore_refuses_a_wrong_key_and_a_damaged_archive(
         assert _blobs(target_settings) == {}
     finally:
         target.dispose()
+
+
+def test_restore_orders_rows_that_name_another_row_of_their_table() -> None:
+    # A follow-up addition names its thread's root (NOT NULL, so it cannot be deferred).
+    from api.backup.service import _referenced_first
+
+    root, add1, add2 = ({"id": i, "thread_id": t} for i, t in ((1, 1), (2, 1), (3, 1)))
+    ordered = _referenced_first([add1, add2, root], ["thread_id"])
+    assert [r["id"] for r in ordered] == [1, 2, 3]

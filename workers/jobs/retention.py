@@ -5,7 +5,9 @@ Policy (settings, days after the case entered the state; None keeps for ever):
 ``plan_retention`` (hourly) enqueues one ``shred_case`` per eligible case, deduplicated
 by case and state entry time. ``shred_case`` checks the policy again inside its own
 transaction (the case may have been reopened meanwhile), shreds, and records
-``case.shredded`` in the audit log, in the same transaction.
+``case.shredded`` in the audit log, in the same transaction. A case whose key still seals
+a thread that lives in another case (split out of it) is kept: shredding its key would
+destroy that other case's thread (threat model property 11 moves threads, never re-seals).
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def due_cases(session: Session, settings: Settings, now: datetime) -> list[Case]
             col(Case.shredded_at).is_(None),
             col(Case.state_changed_at) <= now - timedelta(days=days),
         )
-        found.extend(session.exec(stmt).all())
+        found.extend(c for c in session.exec(stmt).all()
+                     if not shredding.key_seals_elsewhere(session, c.id))
     return found
 
 
@@ -63,6 +66,8 @@ def shred_case(ctx: JobContext, payload: CaseRef) -> None:
     case = session.exec(select(Case).where(Case.id == payload.case_id).with_for_update()).first()
     if case is None or not eligible(case, ctx.settings, utcnow()):
         return  # already shredded, reopened, or deleted: nothing to do (idempotent)
+    if shredding.key_seals_elsewhere(session, case.id):
+        return  # a thread split out of it still needs its key; kept until that case goes
     state = case.state
     counts = shredding.shred_case(session, ctx.storage, case.id)
     record(session, action=actions.CASE_SHREDDED, actor_id=None, actor_kind="system",
