@@ -38,8 +38,9 @@ from api.core.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
-from api.core.models import utcnow
+from api.core.models import utcnow, utctoday
 from api.core.settings import Settings
+from api.followup import repository as followup_repository
 from api.followup.models import CaseMessage
 from crypto.keys import DataKey
 
@@ -93,7 +94,7 @@ def _row_item(r: repository.ListRow, overdue: bool) -> CaseListItem:
 
 
 def is_overdue(case: Case) -> bool:
-    return case.due_at is not None and case.due_at < utcnow()
+    return workflow.is_overdue(case.due_at, utcnow())
 
 
 def detail(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseDetail:
@@ -216,7 +217,7 @@ def list_messages(session: Session, principal: Principal, case_id: uuid.UUID) ->
     case, key = open_case(session, principal, case_id)
     msgs = content.messages_of(session, case.id)
     out = [_message_out(key, m) for m in msgs]
-    now = utcnow()
+    now = utctoday()  # read_at at day precision: it dates the submitter's message too
     for m in msgs:
         if m.direction == FROM_SUBMITTER and m.read_at is None:
             m.read_at = now
@@ -232,7 +233,7 @@ def send_message(
 ) -> MessageOut:
     case, key = open_case(session, principal, case_id, for_update=True)
     msg = CaseMessage(case_id=case.id, direction=TO_SUBMITTER, author_id=principal.user_id,
-                      body=b"")
+                      body=b"", seq=followup_repository.next_message_seq(session, case.id))
     msg.body = content.seal_message(key, case.id, msg.id, body)
     session.add(msg)
     events.changed(session, case, settings, kind=events.MESSAGE, actor_id=principal.user_id,
@@ -256,6 +257,6 @@ def list_cases(
                                               descending=descending, cursor=cursor, limit=limit)
     now = filters.now
     return CaseList(
-        items=[_row_item(r, r.due_at is not None and r.due_at < now) for r in rows],
+        items=[_row_item(r, workflow.is_overdue(r.due_at, now)) for r in rows],
         next_cursor=pagination.encode(next_cursor) if next_cursor else None,
     )

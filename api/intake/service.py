@@ -53,7 +53,7 @@ from api.auth.passwords import bounded, kdf_params
 from api.cases.models import Case
 from api.core.db import unit_of_work
 from api.core.errors import BadRequest, InvalidInput, PayloadTooLarge, ServiceUnavailable
-from api.core.models import utcnow
+from api.core.models import day_floor, utcnow
 from api.core.settings import Settings
 from api.intake import coding, contexts, repository
 from api.intake.files import (
@@ -338,7 +338,7 @@ def attach_files(
         meta.setdefault("claimed_type", meta.pop("filetype", None))
         session.add(Attachment(
             id=attachment_id, case_id=case_id, submission_id=submission_id,
-            blob_name=blob_name, ciphertext_size=ciphertext_size, created_at=now,
+            blob_name=blob_name, ciphertext_size=ciphertext_size, created_at=day_floor(now),
             wrapped_file_key=contexts.wrap_file_key(case_key, case_id, attachment_id, file_key),
             sealed_metadata=SealedJSON.seal(
                 case_key, meta, contexts.attachment_metadata_context(case_id, attachment_id)
@@ -356,6 +356,10 @@ def create_submission(
     """Write a new case with its submission, files, receipt and key wraps (flush only)."""
     now = now or utcnow()
     received_on: date = now.date()
+    # Plaintext times are days only (threat model property 13): with an ISP's record of
+    # who reached Tor when, an exact time would point at the submitter. The exact moment
+    # is sealed in the payload (received_at) for staff who need it.
+    day = day_floor(now)
     recovery = repository.recovery_key(session)
     if recovery is None:
         raise ServiceUnavailable(NOT_CONFIGURED, retry_after=3600)
@@ -374,7 +378,7 @@ def create_submission(
         reference=reference, state="new", region=data.where.region,
         period_start_month=month, date_precision=precision, received_on=received_on,
         urgent=bool(reasons), urgency_reasons=",".join(reasons),
-        created_at=now, updated_at=now, state_changed_at=now,
+        created_at=day, updated_at=day, state_changed_at=day,
     )
     session.add(case)
     session.flush()
@@ -386,7 +390,7 @@ def create_submission(
     if ctx.lawyer_id is not None and lawyer_key is not None:
         _wrap_public(session, case.id, case_key, "lawyer", ctx.lawyer_id, lawyer_key)
     row = Receipt(case_id=case.id, lookup=receipt.code.lookup, verifier=receipt.verifier,
-                  created_at=now)
+                  created_at=day)
     session.add(row)
     session.flush()
     _wrap(session, case.id, "receipt", row.id, wrap_data_key_symmetric(
@@ -398,7 +402,8 @@ def create_submission(
         submitter_role=data.reporter.role, categories=",".join(data.acts),
         language=data.language, consent_scopes=",".join(data.granted_scopes),
         is_followup=False, lawyer_id=ctx.lawyer_id, schema_version=SCHEMA_VERSION,
-        payload=SealedJSON.seal(case_key, data.sealed_payload(),
+        payload=SealedJSON.seal(case_key, {**data.sealed_payload(),
+                                           "received_at": now.isoformat()},
                                 contexts.payload_context(case.id, submission_id)).ciphertext,
     ))
     session.flush()
@@ -420,7 +425,8 @@ def create_followup_submission(
         submitter_role=first.submitter_role if first else "other", categories="",
         language=first.language if first else "en", consent_scopes="",
         is_followup=True, lawyer_id=None, schema_version=SCHEMA_VERSION,
-        payload=SealedJSON.seal(case_key, data.model_dump(mode="json", exclude={"uploads"}),
+        payload=SealedJSON.seal(case_key, {**data.model_dump(mode="json", exclude={"uploads"}),
+                                           "received_at": now.isoformat()},
                                 contexts.payload_context(case.id, submission_id)).ciphertext,
     ))
     session.flush()
