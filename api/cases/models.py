@@ -42,7 +42,15 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from api.core.models import Ciphertext, UTCDateTime, UTCDay, new_id, utcnow, utctoday
+from api.core.models import (
+    Ciphertext,
+    UTCDateTime,
+    UTCDay,
+    new_id,
+    number_within_case,
+    utcnow,
+    utctoday,
+)
 
 
 def _case_fk(*, index: bool = True) -> Column[uuid.UUID]:
@@ -346,6 +354,9 @@ class CaseEvent(SQLModel, table=True):
     # Order within the case (1, 2, 3, ...), since created_at no longer orders a day's
     # events; the four-eyes rule reads the history in this order.
     seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+
+
+number_within_case(CaseEvent)
 
 
 class CaseLink(SQLModel, table=True):

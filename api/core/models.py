@@ -89,6 +89,26 @@ class UTCDay(UTCDateTime):
         return None if bound is None else day_floor(bound)
 
 
+def number_within_case(model: type[Any]) -> None:
+    """Give every new row of ``model`` without a ``seq`` the next number of its case.
+
+    Rows tied to a submitter are ordered by ``seq`` since their times are days only. The
+    services number rows themselves (inside the case's lock); this listener is the
+    backstop for any other writer, so a row can never sort before older ones.
+    """
+    from sqlalchemy import event, func, select
+
+    @event.listens_for(model, "before_insert")
+    def _next_seq(_mapper: object, connection: Any, row: Any) -> None:
+        if row.seq:
+            return
+        table = model.__table__
+        latest = connection.execute(
+            select(func.max(table.c.seq)).where(table.c.case_id == row.case_id)
+        ).scalar()
+        row.seq = int(latest or 0) + 1
+
+
 class Ciphertext(TypeDecorator[bytes]):
     """Raw ciphertext bytes (wrapped keys, sealed blobs). Never a ``str``."""
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Index, Integer, LargeBinary, String, Uuid
 from sqlmodel import Field, SQLModel
 
-from api.core.models import Ciphertext, UTCDay, new_id, utctoday
+from api.core.models import Ciphertext, UTCDay, new_id, number_within_case, utctoday
 
 
 class CaseMessage(SQLModel, table=True):
@@ -37,6 +37,9 @@ class CaseMessage(SQLModel, table=True):
     read_at: datetime | None = Field(default=None, sa_column=Column(UTCDay))
     # Order within the case (1, 2, 3, ...).
     seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+
+
+number_within_case(CaseMessage)
 
 
 class FollowupSession(SQLModel, table=True):
