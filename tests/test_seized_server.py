@@ -214,20 +214,21 @@ def _linked_rows(table: Any, rows: list[Any], case_ids: set[str]) -> list[Any]:
 def submitter_times_finer_than_a_day(engine: Any) -> list[tuple[str, str, str]]:
     """(table.column, row id, value) of every submitter-linked time not at 00:00 UTC."""
     from sqlalchemy import DateTime
+    from sqlalchemy import select as sa_select
     from sqlmodel import SQLModel
 
     import api.models  # noqa: F401  (every table registered)
 
     finer: list[tuple[str, str, str]] = []
     with engine.connect() as conn:
-        case_ids = {str(i) for i in conn.execute(select(SQLModel.metadata.tables["cases"].c.id))
-                    .scalars()}
+        cases = SQLModel.metadata.tables["cases"]
+        case_ids = {str(i) for i in conn.execute(sa_select(cases.c.id)).scalars()}
         for table in SQLModel.metadata.sorted_tables:
             times = [c for c in table.c if isinstance(c.type, DateTime)
                      or isinstance(getattr(c.type, "impl", None), DateTime)]
             if not times or table.name in STAFF_SIDE_TABLES:
                 continue
-            rows = _linked_rows(table, list(conn.execute(select(table))), case_ids)
+            rows = _linked_rows(table, list(conn.execute(sa_select(table))), case_ids)
             for row in rows:
                 for column in times:
                     value = row._mapping[column.name]

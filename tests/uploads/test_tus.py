@@ -226,3 +226,23 @@ def test_database_alone_cannot_open_an_upload(intake: Intake) -> None:
     assert b"Secret-Name-Canary" not in row.sealed_metadata
     secret = url.rsplit(".", 1)[1]
     assert secret.encode() not in row.secret_hash and len(row.secret_hash) == 32
+
+
+def test_upload_times_are_days_and_expiry_rounds_up(intake: Intake) -> None:
+    """Property 13: an upload row holds its day and an expiry rounded up to 00:00 UTC,
+    never earlier than the configured hours; the client is told the same expiry."""
+    from email.utils import parsedate_to_datetime
+
+    from api.core.models import day_floor
+
+    before = datetime.now(UTC)
+    r = intake.client.post("/api/v1/uploads", headers={**TUS, "Upload-Length": "10",
+                                                       "Upload-Metadata": _meta(filename="a")})
+    assert r.status_code == 201
+    with Session(intake.engine) as s:
+        row = s.exec(select(Upload)).one()
+    assert row.created_at == day_floor(before) or row.created_at == day_floor(datetime.now(UTC))
+    assert row.expires_at == day_floor(row.expires_at)
+    hours = timedelta(hours=intake.settings.upload_expiry_hours)
+    assert before + hours <= row.expires_at <= before + hours + timedelta(days=1)
+    assert parsedate_to_datetime(r.headers["Upload-Expires"]) == row.expires_at
