@@ -70,8 +70,10 @@ class ClientAnonymityMiddleware:
                 status_holder["status"] = int(message["status"])
             await send(message)
 
+        failed = True
         try:
             await self.app(scope, receive, send_wrapper)
+            failed = False
         finally:
             route = scope.get("route")
             # The route template, never the concrete path: paths can hold upload ids.
@@ -85,4 +87,8 @@ class ClientAnonymityMiddleware:
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )
-            end_coarse_times(coarse)
+            if not failed:
+                end_coarse_times(coarse)
+            # Else coarse times stay on: the lines logged about this failure further out
+            # (the error handler in Starlette's outermost middleware, uvicorn) belong to
+            # this request, and the request's task ends with it.

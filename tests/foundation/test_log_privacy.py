@@ -105,6 +105,10 @@ def test_public_request_log_lines_carry_only_the_minute(
         await log_in_thread("dokaz.intake.thread")
         return {"ok": "yes"}
 
+    @app.get("/probe-public-fails")
+    def fails() -> dict[str, str]:
+        raise RuntimeError("boom")
+
     @app.get("/api/v1/auth/probe/staff-line")
     def staff() -> dict[str, str]:
         logging.getLogger("dokaz.cases").warning("staff route line")
@@ -115,13 +119,18 @@ def test_public_request_log_lines_carry_only_the_minute(
         while time.time() % 60 < 0.05:
             time.sleep(0.05)
         client.get("/probe-public")
+        assert client.get("/probe-public-fails").status_code == 500
         client.get("/api/v1/auth/probe/staff-line")
     logging.getLogger("dokaz.outside").warning("no request")
     lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
-    by_route = {(x["logger"], x.get("route", x["msg"])): x["ts"] for x in lines}
+    by_route = {(x["logger"], x["route"] if x["logger"] == "dokaz.access" else x["msg"]): x["ts"]
+                for x in lines}
     minute = [by_route[("dokaz.access", "/probe-public")],
               by_route[("dokaz.intake", "public route line")],
-              by_route[("dokaz.intake.thread", "in thread")]]
+              by_route[("dokaz.intake.thread", "in thread")],
+              by_route[("dokaz.access", "/probe-public-fails")],
+              # logged by the error handler outside the middleware, still this request's
+              by_route[("dokaz.errors", "unhandled error")]]
     assert all(ts.endswith(":00.000+00:00") for ts in minute), minute
     exact = [by_route[("dokaz.access", "/api/v1/auth/probe/staff-line")],
              by_route[("dokaz.cases", "staff route line")], by_route[("dokaz.outside",
