@@ -17,13 +17,17 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import subprocess
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import col, select
 
 from api.intake.files import RECORD_SIZE
 from crypto.stream import ciphertext_size
@@ -188,3 +192,155 @@ def test_the_search_finds_planted_canaries(tmp_path: Path, shift: int) -> None:
     for name, needle in encodings(canary).items():
         if name in planted:
             assert needle in files[str(tmp_path / name)], name
+
+
+# ---- property 13: little metadata at rest ----------------------------------------------
+
+# Tables whose times are about staff or the system, never about a submitter; every other
+# table with a time column must say below how its rows link to a submitter, so a new
+# table cannot slip through unclassified.
+STAFF_SIDE_TABLES = {
+    "staff_user", "staff_session", "login_throttle", "organisation_key", "partner",
+    "partner_api_key", "stats_release", "stats_partner_policy", "stats_budget_entry",
+    "notification_subscription", "audit_checkpoint",
+    # Which checkpoint of the audit chain left the server when: the system's own work.
+    "audit_shipment",
+    # A merge or split is a staff decision; its time dates the staff member's work.
+    "case_link",
+}
+
+
+def _linked_rows(table: Any, rows: list[Any], case_ids: set[str]) -> list[Any]:
+    """The rows of ``table`` that are tied to a submitter."""
+    name = table.name
+    if name in {"cases", "upload", "upload_segment", "receipt", "followup_session"}:
+        return rows
+    if name == "audit_log":
+        # Staff reads and changes keep exact times; anything done by an anonymous
+        # visitor (a submitter) is the submitter's.
+        return [r for r in rows if r._mapping["actor_kind"] == "anonymous"]
+    if name == "job":
+        return [r for r in rows if any(c in json.dumps(r._mapping["payload"]) for c in case_ids)]
+    if "case_id" in table.c:
+        return rows
+    raise AssertionError(f"classify table {name}: is it tied to a submitter?")
+
+
+def submitter_times_finer_than_a_day(engine: Any) -> list[tuple[str, str, str]]:
+    """(table.column, row id, value) of every submitter-linked time not at 00:00 UTC."""
+    from sqlalchemy import DateTime
+    from sqlalchemy import select as sa_select
+    from sqlmodel import SQLModel
+
+    import api.models  # noqa: F401  (every table registered)
+
+    finer: list[tuple[str, str, str]] = []
+    with engine.connect() as conn:
+        cases = SQLModel.metadata.tables["cases"]
+        case_ids = {str(i) for i in conn.execute(sa_select(cases.c.id)).scalars()}
+        for table in SQLModel.metadata.sorted_tables:
+            times = [c for c in table.c if isinstance(c.type, DateTime)
+                     or isinstance(getattr(c.type, "impl", None), DateTime)]
+            if not times or table.name in STAFF_SIDE_TABLES:
+                continue
+            rows = _linked_rows(table, list(conn.execute(sa_select(table))), case_ids)
+            for row in rows:
+                for column in times:
+                    value = row._mapping[column.name]
+                    if value is None:
+                        continue
+                    if isinstance(value, str):  # raw SQLite text, read without the type
+                        value = datetime.fromisoformat(value)
+                    if value.astimezone(UTC).timetz() != dtime(0, tzinfo=UTC):
+                        finer.append((f"{table.name}.{column.name}",
+                                      str(row._mapping.get("id", "?")), value.isoformat()))
+    return finer
+
+
+def log_times_finer_than_a_minute(records: list[logging.LogRecord]) -> list[str]:
+    from api.core.logging import JsonFormatter
+
+    formatter = JsonFormatter()
+    bad = []
+    for record in records:
+        ts = json.loads(formatter.format(record))["ts"]
+        if record.created % 60 != 0 or not ts.endswith(":00.000+00:00"):
+            bad.append(f"{record.name} {ts} {record.getMessage()[:60]}")
+    return bad
+
+
+def test_seized_server_dates_no_submitter_finer_than_a_day(
+        seized: Intake, database: DbUnderTest, caplog: pytest.LogCaptureFixture) -> None:
+    """Property 13: after a realistic run, every plaintext time tied to a submitter, in
+    every table, is at 00:00 UTC, and no log line of a public request has seconds."""
+    from api.cases.models import Case
+    from tests.factories import login_headers
+
+    caplog.set_level(logging.DEBUG)
+    caplog.clear()
+    client = seized.client
+    # A tus upload, then an API submission with it and a file.
+    tus_bytes = b"tus file bytes\n" * 3000
+    tus = {"Tus-Resumable": "1.0.0"}
+    r = client.post("/api/v1/uploads", headers={
+        **tus, "Upload-Length": str(len(tus_bytes)),
+        "Upload-Metadata": "filename " + base64.b64encode(b"notes.txt").decode()})
+    url = r.headers["Location"]
+    for start in range(0, len(tus_bytes), 20_000):
+        assert client.patch(url, content=tus_bytes[start:start + 20_000], headers={
+            **tus, "Content-Type": "application/offset+octet-stream",
+            "Upload-Offset": str(start)}).status_code == 204
+    doc: dict[str, Any] = {
+        "reporter": {"role": "relative"}, "acts": ["detention"],
+        "when": {"start": "2025-02-14"}, "where": {"region": "BY-MI"},
+        "persons": [{"role": "victim", "name": "A. B."}], "narrative": "Taken at night.",
+        "consent": {"internal_handling": True}, "language": "ru", "uploads": [url]}
+    body, ctype = form(doc, [("photo.png", "image/png", PNG + b"x" * 100)])
+    r = client.post("/api/v1/submissions", content=body, headers={"content-type": ctype})
+    assert r.status_code == 201, r.text
+    receipt, reference = r.json()["receipt"], r.json()["reference"]
+    # A web form submission, without JavaScript.
+    page = client.get("/report?lang=en").text
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match
+    fields = {"csrf": match.group(1), "lang": "en", "website": "", "role": "witness",
+              "categories": "detention", "narrative": "They took him at the bus stop.",
+              "when_month": "3", "when_year": "2021", "region": "BY-HR"}
+    r = client.post("/report", files=[*((k, (None, v)) for k, v in fields.items()),
+                                      ("files", ("a.png", PNG + b"y" * 64, "image/png"))])
+    assert r.status_code == 200 and "Your report has been received" in r.text
+    # Follow-up: a session, a message and an addition with a file.
+    token = client.post("/api/v1/followup/session", json={"receipt": receipt}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.post("/api/v1/followup/messages", json={"text": "Still held."},
+                       headers=auth).status_code == 201
+    body, ctype = form({"narrative": "More."}, [("more.txt", "text/plain", b"more " * 40)])
+    assert client.post("/api/v1/followup/additions", content=body,
+                       headers={**auth, "content-type": ctype}).status_code == 201
+    # A wrong receipt locks nothing finer than a day either.
+    wrong = receipt[:-1] + ("A" if receipt[-1] != "A" else "B")
+    assert client.post("/api/v1/followup/session", json={"receipt": wrong}).status_code == 401
+    # What the server logged: not the test's HTTP client, nor the fake S3 server.
+    public_records = [r for r in caplog.records
+                      if r.name.split(".")[0] not in {"httpx", "werkzeug"}]
+
+    # Staff: read, reply and move the case along (staff-side times may stay exact).
+    staff = login_headers(client, seized.on_duty)
+    with seized.session() as s:
+        case_id = s.exec(select(Case.id).where(col(Case.reference) == reference)).one()
+    assert client.get(f"/api/v1/cases/{case_id}", headers=staff).status_code == 200
+    assert client.get(f"/api/v1/cases/{case_id}/messages", headers=staff).status_code == 200
+    assert client.post(f"/api/v1/cases/{case_id}/messages", json={"body": "We are on it."},
+                       headers=staff).status_code == 201
+    for to in ("triage", "in_review"):
+        assert client.post(f"/api/v1/cases/{case_id}/transitions", json={"to": to},
+                           headers=staff).status_code == 200
+    msgs = client.get("/api/v1/followup/messages", headers=auth).json()
+    assert [m["direction"] for m in msgs] == ["from_you", "to_you"]
+
+    finer = submitter_times_finer_than_a_day(seized.engine)
+    assert finer == [], f"submitter-linked times finer than a day: {finer}"
+    assert public_records, "the public requests logged nothing: the log check saw nothing"
+    assert any(r.name == "dokaz.access" for r in public_records)
+    seconds = log_times_finer_than_a_minute(public_records)
+    assert seconds == [], f"log lines of public requests with seconds: {seconds}"

@@ -20,7 +20,7 @@ from api.cases.contexts import consent_note_context
 from api.cases.models import Case, CaseConsent, CasePerson
 from api.cases.schemas import ConsentIn, ConsentOut
 from api.core.errors import Conflict, InvalidInput, NotFound
-from api.core.models import utcnow
+from api.core.models import utctoday
 from api.core.settings import Settings
 from crypto.fields import SealedText
 from crypto.keys import DataKey
@@ -87,7 +87,7 @@ def revoke(
         raise NotFound("No such consent record in this case.")
     if row.revoked_at is not None:
         raise Conflict("This consent was already revoked.")
-    row.revoked_at = utcnow()
+    row.revoked_at = utctoday()  # day precision, like recorded_at (property 13)
     row.revoked_by_id = principal.user_id
     session.add(row)
     events.changed(session, case, settings, kind=events.CONSENT, actor_id=principal.user_id,

@@ -37,7 +37,8 @@ def attachments_of(session: Session, case_id: uuid.UUID) -> list[Attachment]:
 
 def messages_of(session: Session, case_id: uuid.UUID) -> list[CaseMessage]:
     return list(session.exec(select(CaseMessage).where(CaseMessage.case_id == case_id)
-                             .order_by(col(CaseMessage.created_at), col(CaseMessage.id))))
+                             .order_by(col(CaseMessage.created_at), col(CaseMessage.seq),
+                                       col(CaseMessage.id))))
 
 
 def seal_attachment_metadata(key: DataKey, key_case_id: uuid.UUID, attachment_id: uuid.UUID,

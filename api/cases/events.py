@@ -10,14 +10,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from api.cases import workflow
 from api.cases.contexts import event_comment_context
 from api.cases.models import Case, CaseEvent
 from api.cases.schemas import EventOut
 from api.core.errors import Forbidden
-from api.core.models import utcnow
+from api.core.models import day_floor, utcnow
 from api.core.settings import Settings
 from crypto.errors import CryptoError
 from crypto.fields import SealedText
@@ -51,13 +51,16 @@ def changed(
     bump: bool = True,
 ) -> CaseEvent:
     """Record an event; with ``bump`` (any change of what the ETag covers) bump the version."""
-    now = now or utcnow()
+    # Day precision (property 13): an exact time of an event or of the case's last change
+    # can date a submitter's addition. The order of events is kept by ``seq``.
+    now = day_floor(now or utcnow())
     if comment and key is None:
         raise Forbidden("You hold no key to this case, so you cannot add a comment to it "
                         "(comments are encrypted with the case key). Leave the comment out "
                         "or ask for access.")
     event = CaseEvent(case_id=case.id, kind=kind, actor_id=actor_id, detail=detail,
-                      from_state=from_state, to_state=to_state, created_at=now)
+                      from_state=from_state, to_state=to_state, created_at=now,
+                      seq=next_seq(session, case.id))
     if comment and key is not None:
         event.sealed_comment = SealedText.seal(
             key, comment, event_comment_context(case.id, event.id)).ciphertext
@@ -70,6 +73,15 @@ def changed(
     return event
 
 
+def next_seq(session: Session, case_id: uuid.UUID) -> int:
+    """The next number in the case's history. Writers of one case are serialised by the
+    case row lock (load_for_change) or SQLite's single writer; a tie (e.g. events moved
+    by a merge) is broken by id, which only reorders events of one day."""
+    latest = session.exec(select(func.max(CaseEvent.seq))
+                          .where(CaseEvent.case_id == case_id)).one()
+    return int(latest or 0) + 1
+
+
 def refresh_due(case: Case, settings: Settings) -> None:
     case.due_at = workflow.due_at(case.state, case.state_changed_at, urgent=case.urgent,
                                   settings=settings)
@@ -77,7 +89,7 @@ def refresh_due(case: Case, settings: Settings) -> None:
 
 def history(session: Session, case_id: uuid.UUID, key: DataKey | None) -> list[EventOut]:
     rows = session.exec(select(CaseEvent).where(CaseEvent.case_id == case_id)
-                        .order_by(col(CaseEvent.created_at), col(CaseEvent.id)))
+                        .order_by(col(CaseEvent.created_at), col(CaseEvent.seq), col(CaseEvent.id)))
     out = []
     for e in rows:
         comment = None
@@ -98,7 +110,7 @@ def reviewers(session: Session, case_id: uuid.UUID) -> set[uuid.UUID]:
     rows = session.exec(
         select(CaseEvent.to_state, CaseEvent.actor_id)
         .where(CaseEvent.case_id == case_id, CaseEvent.kind == TRANSITION)
-        .order_by(col(CaseEvent.created_at), col(CaseEvent.id))
+        .order_by(col(CaseEvent.created_at), col(CaseEvent.seq), col(CaseEvent.id))
     )
     people: set[uuid.UUID] = set()
     for to_state, actor in rows:

@@ -42,7 +42,15 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from api.core.models import Ciphertext, UTCDateTime, new_id, utcnow
+from api.core.models import (
+    Ciphertext,
+    UTCDateTime,
+    UTCDay,
+    new_id,
+    number_within_case,
+    utcnow,
+    utctoday,
+)
 
 
 def _case_fk(*, index: bool = True) -> Column[uuid.UUID]:
@@ -96,24 +104,26 @@ class Case(SQLModel, table=True):
     )
     # Optimistic concurrency: bumped on every metadata edit, exposed as the ETag.
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    # Plaintext, day precision (UTCDay): workflow dates only. A case is created by a
+    # submitter's request, so an exact time here would date that request (property 13).
     state_changed_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utctoday, sa_column=Column(UTCDay, nullable=False)
     )
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utctoday, sa_column=Column(UTCDay, nullable=False)
     )
     updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utctoday, sa_column=Column(UTCDay, nullable=False)
     )
     # Set when the case was crypto-shredded: every wrap and ciphertext deleted.
-    shredded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    shredded_at: datetime | None = Field(default=None, sa_column=Column(UTCDay))
 
     # ---- added by the cases feature (0004) ----
     # Plaintext: 0 low, 1 normal, 2 high - ``priority`` as a number so queues sort by it.
     priority_rank: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False))
     # Plaintext: when the current state's service level runs out (workflow only; derived
-    # from state_changed_at and settings); NULL in final states.
-    due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # from state_changed_at and settings, whole days); NULL in final states.
+    due_at: datetime | None = Field(default=None, sa_column=Column(UTCDay))
     # Plaintext: month the events ended (YYYY-MM), coarse like period_start_month.
     period_end_month: str | None = Field(default=None, sa_column=Column(String(7)))
     # SealedJSON under the case key: {"title", "narrative"} written by staff.
@@ -300,10 +310,11 @@ class CaseConsent(SQLModel, table=True):
     recorded_by_id: uuid.UUID | None = Field(
         default=None, sa_column=Column(Uuid, ForeignKey("staff_user.id", ondelete="SET NULL"))
     )
+    # Day precision: consent is recorded at intake too, from the submitter's own form.
     recorded_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utctoday, sa_column=Column(UTCDay, nullable=False)
     )
-    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDay))
     revoked_by_id: uuid.UUID | None = Field(
         default=None, sa_column=Column(Uuid, ForeignKey("staff_user.id", ondelete="SET NULL"))
     )
@@ -315,7 +326,10 @@ class CaseEvent(SQLModel, table=True):
     """One workflow transition or change of a case: who, when, what, and a sealed comment."""
 
     __tablename__ = "case_event"
-    __table_args__ = (Index("ix_case_event_case_created", "case_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_case_event_case_created", "case_id", "created_at"),
+        Index("ix_case_event_case_seq", "case_id", "seq"),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     case_id: uuid.UUID = Field(sa_column=_case_fk(index=False))
@@ -333,9 +347,16 @@ class CaseEvent(SQLModel, table=True):
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))
     # SealedText under the case key: the person's comment.
     sealed_comment: bytes | None = Field(default=None, sa_column=Column(Ciphertext))
+    # Day precision: intake and a submitter's additions write events too (property 13).
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utctoday, sa_column=Column(UTCDay, nullable=False)
     )
+    # Order within the case (1, 2, 3, ...), since created_at no longer orders a day's
+    # events; the four-eyes rule reads the history in this order.
+    seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+
+
+number_within_case(CaseEvent)
 
 
 class CaseLink(SQLModel, table=True):

@@ -25,6 +25,7 @@ from api.auth.dependencies import Principal
 from api.auth.scoping import case_list_filter, case_read_filter
 from api.cases.models import Case, CaseAct
 from api.cases.pagination import Cursor
+from api.core.models import day_floor
 
 SORT_COLUMNS: dict[str, Any] = {
     "received_on": Case.received_on,
@@ -85,8 +86,9 @@ def _filter_clauses(f: CaseFilters) -> list[ColumnElement[bool]]:
         clauses.append(col(Case.state_changed_at) <= f.changed_to)
     if f.overdue is not None:
         assert f.now is not None
-        due = col(Case.due_at)
-        clauses.append(due < f.now if f.overdue else or_(due.is_(None), due >= f.now))
+        # Overdue = past its due day (api.cases.workflow.is_overdue): due dates are days.
+        today, due = day_floor(f.now), col(Case.due_at)
+        clauses.append(due < today if f.overdue else or_(due.is_(None), due >= today))
     return clauses
 
 

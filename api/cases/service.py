@@ -50,8 +50,9 @@ from api.core.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
-from api.core.models import utcnow
+from api.core.models import utcnow, utctoday
 from api.core.settings import Settings
+from api.followup import repository as followup_repository
 from api.followup.models import CaseMessage
 from api.intake.models import Submission
 from crypto.keys import DataKey
@@ -106,7 +107,7 @@ def _row_item(r: repository.ListRow, overdue: bool) -> CaseListItem:
 
 
 def is_overdue(case: Case) -> bool:
-    return case.due_at is not None and case.due_at < utcnow()
+    return workflow.is_overdue(case.due_at, utcnow())
 
 
 @dataclass
@@ -283,7 +284,7 @@ def list_messages(session: Session, principal: Principal, case_id: uuid.UUID) ->
     th = _threads(session, principal, case, key)
     msgs = [m for m in content.messages_of(session, case.id) if th.shared(m.key_case_id)]
     out = [_message_out(th, m) for m in msgs]
-    now = utcnow()
+    now = utctoday()  # read_at at day precision: it dates the submitter's message too
     for m in msgs:
         if m.direction == FROM_SUBMITTER and m.read_at is None:
             m.read_at = now
@@ -309,7 +310,8 @@ def send_message(
         raise Forbidden("This thread is not shared with you, so you cannot write to it. A "
                         "coordinator who can open it may grant it to you.")
     msg = CaseMessage(case_id=case.id, submission_id=root.id, key_case_id=root.key_case_id,
-                      direction=TO_SUBMITTER, author_id=principal.user_id, body=b"")
+                      direction=TO_SUBMITTER, author_id=principal.user_id, body=b"",
+                      seq=followup_repository.next_message_seq(session, case.id))
     msg.body = content.seal_message(thread_key, root.key_case_id, msg.id, body)
     session.add(msg)
     events.changed(session, case, settings, kind=events.MESSAGE, actor_id=principal.user_id,
@@ -334,6 +336,6 @@ def list_cases(
                                               descending=descending, cursor=cursor, limit=limit)
     now = filters.now
     return CaseList(
-        items=[_row_item(r, r.due_at is not None and r.due_at < now) for r in rows],
+        items=[_row_item(r, workflow.is_overdue(r.due_at, now)) for r in rows],
         next_cursor=pagination.encode(next_cursor) if next_cursor else None,
     )

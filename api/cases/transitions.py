@@ -21,7 +21,7 @@ from api.cases import events, keys, repository, workflow
 from api.cases.models import Case, CaseLink
 from api.cases.schemas import TransitionIn
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
-from api.core.models import utcnow
+from api.core.models import utctoday
 from api.core.settings import Settings
 from crypto.keys import DataKey
 
@@ -82,7 +82,7 @@ def transition(
         raise Conflict("This case was merged into another one; split its submissions out "
                        "of that case instead of reopening it.",
                        details={"merged_into_id": str(case.merged_into_id)})
-    now = utcnow()
+    now = utctoday()  # day precision (property 13); the exact moment is in the audit log
     case.state = dst
     case.state_changed_at = now
     events.changed(session, case, settings, kind=events.TRANSITION, actor_id=principal.user_id,

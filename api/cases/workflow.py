@@ -14,16 +14,21 @@ Rules beyond the table, all enforced in :mod:`api.cases.transitions`:
 * a case merged into another cannot be reopened (split its submissions out instead).
 
 Every transition writes a ``case_event`` (who, when, from, to, sealed comment) and bumps the
-case version. Service levels: each open state has a due date ``state_changed_at + hours``
-from ``Settings.case_sla_hours`` (divided for urgent cases); final states have none.
+case version. Service levels work in whole days, because the dates they start from are kept
+at day precision (threat model property 13): each open state is due on the day
+``day(state_changed_at) + ceil(hours / 24)`` from ``Settings.case_sla_hours`` (hours divided
+for urgent cases), and a case is overdue once its due day has passed. So a case never gets
+less time than the configured hours, and at most a day more. Final states have no due date.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Final
 
 from api.auth.roles import Role
+from api.core.models import day_floor
 from api.core.settings import Settings
 
 NEW: Final = "new"
@@ -81,12 +86,16 @@ def next_states(from_state: str, role: Role) -> list[str]:
 def due_at(
     state: str, entered_at: datetime, *, urgent: bool, settings: Settings
 ) -> datetime | None:
-    """When the service level of ``state`` runs out; None for final or unconfigured states."""
+    """The day (00:00 UTC) ``state`` is due; None for final or unconfigured states."""
     if state in FINAL_STATES:
         return None
     hours = settings.case_sla_hours.get(state)
     if hours is None:
         return None
-    if urgent:
-        return entered_at + timedelta(hours=hours / settings.case_sla_urgent_divisor)
-    return entered_at + timedelta(hours=hours)
+    span = hours / settings.case_sla_urgent_divisor if urgent else float(hours)
+    return day_floor(entered_at) + timedelta(days=math.ceil(span / 24))
+
+
+def is_overdue(due: datetime | None, now: datetime) -> bool:
+    """Past its due day: the whole due day still counts as in time."""
+    return due is not None and due < day_floor(now)

@@ -10,15 +10,21 @@ Two layers keep submitters unidentifiable in logs:
 Requests are named by their route template (``/api/v1/uploads/{token}``), never by the
 concrete path: paths carry capabilities (a tus upload's secret, ids), and a log line is
 one more copy of them on the server the threat model assumes seized.
+
+And one keeps them from being dated (threat model property 13): every record emitted while
+a public request is handled (the access line, intake's own lines, anything) carries a time
+cut to the minute, so an ISP's record of who reached Tor when cannot be matched to a log
+line to the second. Staff routes (``STAFF_PATH_PREFIXES``) keep exact times.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +52,54 @@ def route_template(scope: Mapping[str, Any]) -> str:
     """The matched route's template for a log line, or a fixed placeholder: never the path."""
     template = getattr(scope.get("route"), "path", None)
     return template if isinstance(template, str) and template else UNMATCHED_ROUTE
+# Paths served to staff, partners and admins only; every other path is public (default:
+# coarse), so a new public route cannot forget to be.
+STAFF_PATH_PREFIXES = (
+    "/api/v1/cases", "/api/v1/admin", "/api/v1/auth", "/api/v1/stats", "/api/v1/partner",
+)
+_coarse_times: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "dokaz_coarse_log_times", default=False)
+
+
+def is_staff_path(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in STAFF_PATH_PREFIXES)
+
+
+def coarse_times_for(path: str) -> contextvars.Token[bool]:
+    """Enter a request: its records get minute-precision times unless it is a staff path.
+    Pass the returned token to :func:`end_coarse_times` when the request is done."""
+    return _coarse_times.set(not is_staff_path(path))
+
+
+def end_coarse_times(token: contextvars.Token[bool]) -> None:
+    _coarse_times.reset(token)
+
+
+def _minute(record: logging.LogRecord) -> None:
+    start = record.created - record.relativeCreated / 1000
+    record.created = float(int(record.created) // 60 * 60)
+    record.msecs = 0.0
+    record.relativeCreated = (record.created - start) * 1000
+
+
+_base_factory: Callable[..., logging.LogRecord] | None = None
+
+
+def install_coarse_record_times() -> None:
+    """Wrap the log record factory once, so every record made during a public request
+    (whichever logger or handler, uvicorn's and test captures included) is coarse."""
+    global _base_factory
+    if _base_factory is not None:
+        return
+    base = _base_factory = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        if _coarse_times.get():
+            _minute(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
 
 
 def scrub(text: str) -> str:
@@ -106,6 +160,7 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None) -> None:
+    install_coarse_record_times()
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(ClientIdentityFilter())

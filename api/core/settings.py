@@ -72,7 +72,9 @@ class Settings(BaseSettings):
         default=4 * 3600.0, gt=0, description="a slow phone over Tor may need hours"
     )
     min_free_disk_bytes: int = Field(default=1 * GiB, ge=0)
-    upload_expiry_hours: int = Field(default=72, ge=1)
+    upload_expiry_hours: int = Field(default=72, ge=1, description=(
+        "Hours an unfinished tus upload is kept; its expiry is rounded up to the next "
+        "00:00 UTC, so it is kept at day precision."))
     intake_rate_per_client_per_hour: int = Field(default=30, ge=1)
     intake_rate_global_per_minute: int = Field(default=600, ge=1)
     receipt_attempts_per_hour: int = Field(default=5, ge=1)
@@ -89,8 +91,12 @@ class Settings(BaseSettings):
     # urgent cases get the same hours divided by case_sla_urgent_divisor. JSON in the env.
     case_sla_hours: dict[str, int] = Field(default_factory=lambda: {
         "new": 24, "triage": 48, "in_review": 120, "needs_info": 336,
-        "verified": 168, "referred": 720})
-    case_sla_urgent_divisor: int = Field(default=4, ge=1)
+        "verified": 168, "referred": 720}, description=(
+        "Hours per open state from entering it to its due date, rounded up to whole days "
+        "from the day the state was entered (case times are kept at day precision); a "
+        "case is overdue once its due day has passed."))
+    case_sla_urgent_divisor: int = Field(default=4, ge=1, description=(
+        "Urgent cases get their state's hours divided by this (then rounded up to days)."))
     case_list_max_page: int = Field(default=200, ge=1)
     # Metadata stripping decrypts into memory (never to disk): the largest file it takes.
     derivative_max_bytes: int = Field(default=64 * MiB, ge=1)

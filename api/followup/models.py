@@ -6,15 +6,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, LargeBinary, String, Uuid
+from sqlalchemy import Column, ForeignKey, Index, Integer, LargeBinary, String, Uuid
 from sqlmodel import Field, SQLModel
 
-from api.core.models import Ciphertext, UTCDateTime, new_id, utcnow
+from api.core.models import Ciphertext, UTCDay, new_id, number_within_case, utctoday
 from api.intake.models import key_case_column
 
 
 class CaseMessage(SQLModel, table=True):
     __tablename__ = "case_message"
+    __table_args__ = (Index("ix_case_message_case_seq", "case_id", "seq"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     case_id: uuid.UUID = Field(
@@ -39,10 +40,17 @@ class CaseMessage(SQLModel, table=True):
         sa_column=Column(Uuid, ForeignKey("staff_user.id", ondelete="SET NULL")),
     )
     body: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+    # Plaintext, day precision: together with the direction an exact time would date
+    # the submitter's visits (property 13). Messages are ordered by ``seq`` instead.
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utctoday, sa_column=Column(UTCDay, nullable=False)
     )
-    read_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    read_at: datetime | None = Field(default=None, sa_column=Column(UTCDay))
+    # Order within the case (1, 2, 3, ...).
+    seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+
+
+number_within_case(CaseMessage)
 
 
 class FollowupSession(SQLModel, table=True):
@@ -65,8 +73,12 @@ class FollowupSession(SQLModel, table=True):
     receipt_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("receipt.id", ondelete="CASCADE"), nullable=False)
     )
+    # The case key and the session's exact expiry, sealed under the token
+    # (api.followup.tokens): only the token's holder learns when the session ends.
     sealed_case_key: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    # Day precision (property 13): the first 00:00 UTC after the exact expiry, only so
+    # expired rows can be purged; the exact expiry is checked from the sealed blob.
+    expires_at: datetime = Field(sa_column=Column(UTCDay, nullable=False, index=True))
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utctoday, sa_column=Column(UTCDay, nullable=False)
     )

@@ -43,7 +43,9 @@ class MessageOut(BaseModel):
     id: uuid.UUID
     direction: Literal["from_you", "to_you"]
     text: str
-    created_at: datetime
+    # The day only (00:00 UTC): message times are kept at day precision; list order
+    # is the order the messages were written.
+    created_at: datetime = Field(description="The day the message was written (00:00 UTC).")
 
 
 class AdditionOut(BaseModel):

@@ -9,9 +9,10 @@ session token (:mod:`api.followup.tokens`) for ``followup_token_minutes``.
 Throttling wrong receipts (threat model: "more than a few guesses per hour"):
 
 * per receipt, in the database so it holds across processes and restarts: after
-  ``receipt_attempts_per_hour`` failures the receipt is locked for an hour
-  (``receipt.failed_attempts``/``locked_until``; the counter is written in its own
-  transaction so the 401's rollback does not undo it);
+  ``receipt_attempts_per_hour`` failures the receipt is locked for at least an hour, until
+  the next 00:00 UTC after that hour (``receipt.failed_attempts``/``locked_until``, kept at
+  day precision so the row does not date a submitter's attempt, threat model property 13;
+  the counter is written in its own transaction so the 401's rollback does not undo it);
 * per client, in memory only (``client_tag``): the same number of failures per hour,
   whatever lookups they name, so guessing across many receipts is slow too.
 
@@ -39,7 +40,7 @@ from sqlmodel import Session
 from api.auth.passwords import bounded, kdf_params
 from api.cases.models import Case
 from api.core.errors import BadRequest, Conflict, RateLimited, Unauthorized
-from api.core.models import utcnow
+from api.core.models import day_ceil, day_floor, utcnow
 from api.core.settings import Settings
 from api.followup import repository, tokens
 from api.followup.models import CaseMessage, FollowupSession
@@ -63,6 +64,7 @@ from api.intake.service import (
 )
 from api.keys.service import case_key_context
 from crypto import DataKey, FormatError, ReceiptVerifier, parse_receipt, verify_receipt
+from crypto.errors import CryptoError
 from crypto.receipts import SALT_SIZE
 from crypto.sealed import unwrap_data_key_symmetric
 
@@ -129,7 +131,7 @@ def _record_failure(session: Session, settings: Settings, receipt_id: uuid.UUID,
     row.failed_attempts += 1
     if row.failed_attempts >= settings.receipt_attempts_per_hour:
         row.failed_attempts = 0
-        row.locked_until = now + LOCK_DURATION
+        row.locked_until = day_ceil(now + LOCK_DURATION)
     session.add(row)
     session.flush()
 
@@ -155,11 +157,12 @@ def _open(session: Session, settings: Settings, found: _Found, kek: bytes, now: 
     token = tokens.new_token()
     session_id = uuid.uuid4()
     expires = now + timedelta(minutes=settings.followup_token_minutes)
+    # The exact expiry travels sealed under the token; the row's times are days only.
     session.add(FollowupSession(
         id=session_id, token_hash=tokens.token_hash(token), case_id=found.case_id,
-        receipt_id=found.receipt_id, sealed_case_key=tokens.seal_case_key(case_key, token,
-                                                                          session_id),
-        expires_at=expires, created_at=now,
+        receipt_id=found.receipt_id,
+        sealed_case_key=tokens.seal_case_key(case_key, token, session_id, expires),
+        expires_at=day_ceil(expires), created_at=day_floor(now),
     ))
     session.flush()
     return SessionOut(token=token, expires_at=expires, reference=case.reference)
@@ -223,13 +226,20 @@ def authenticate(session: Session, token: str | None, now: datetime | None = Non
     if not token or not token.startswith(tokens.PREFIX) or len(token) > 100:
         raise Unauthorized("This needs a follow-up session token." + again,
                            headers={"WWW-Authenticate": "Bearer"})
+    now = now or utcnow()
+    ended = Unauthorized("This follow-up session has ended." + again,
+                         headers={"WWW-Authenticate": "Bearer"})
     row = repository.session_by_token_hash(session, tokens.token_hash(token))
     receipt = session.get(Receipt, row.receipt_id) if row is not None else None
-    if row is None or receipt is None or row.expires_at <= (now or utcnow()):
-        raise Unauthorized("This follow-up session has ended." + again,
-                           headers={"WWW-Authenticate": "Bearer"})
-    return FollowupAccess(row.id, receipt.submission_id, receipt.case_id,
-                          tokens.open_case_key(row.sealed_case_key, token, row.id))
+    if row is None or receipt is None or row.expires_at <= now:
+        raise ended
+    try:
+        case_key, expires = tokens.open_case_key(row.sealed_case_key, token, row.id)
+    except CryptoError:
+        raise ended from None
+    if expires <= now:
+        raise ended
+    return FollowupAccess(row.id, receipt.submission_id, receipt.case_id, case_key)
 
 
 def _thread(session: Session, access: FollowupAccess) -> Submission:
@@ -264,7 +274,7 @@ def status(session: Session, access: FollowupAccess) -> StatusOut:
 def list_messages(session: Session, access: FollowupAccess, now: datetime | None = None
                   ) -> list[MessageOut]:
     """This thread's messages only, oldest first; staff replies become read."""
-    now = now or utcnow()
+    now = day_floor(now or utcnow())  # read_at at day precision (property 13)
     out: list[MessageOut] = []
     for msg in repository.messages(session, access.thread_id):
         if msg.key_case_id != access.key_case_id:
@@ -285,13 +295,13 @@ def list_messages(session: Session, access: FollowupAccess, now: datetime | None
 def send_message(session: Session, access: FollowupAccess, text: str,
                  now: datetime | None = None) -> MessageOut:
     case = require_open(session, access)
-    now = now or utcnow()
+    now = day_floor(now or utcnow())  # property 13: the message's day, not its moment
     message_id = uuid.uuid4()
     session.add(CaseMessage(
         id=message_id, case_id=case.id, submission_id=access.thread_id,
         key_case_id=access.key_case_id, direction="from_submitter", author_id=None,
         body=contexts.seal_message(access.case_key, access.key_case_id, message_id, text),
-        created_at=now,
+        created_at=now, seq=repository.next_message_seq(session, case.id),
     ))
     session.flush()
     return MessageOut(id=message_id, direction="from_you", text=text, created_at=now)

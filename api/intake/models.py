@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Column, Date, ForeignKey, Integer, String, Uuid
 from sqlmodel import Field, SQLModel
 
-from api.core.models import Ciphertext, UTCDateTime, new_id, utcnow
+from api.core.models import Ciphertext, UTCDay, new_id, utctoday
 
 
 def key_case_column() -> Column[uuid.UUID]:
@@ -107,8 +107,9 @@ class Attachment(SQLModel, table=True):
     derived_from_id: uuid.UUID | None = Field(
         default=None, sa_column=Column(Uuid, ForeignKey("attachment.id", ondelete="CASCADE"))
     )
+    # Plaintext, day precision (property 13), like Submission.received_on.
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utctoday, sa_column=Column(UTCDay, nullable=False)
     )
 
 
@@ -136,7 +137,9 @@ class Receipt(SQLModel, table=True):
     verifier: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
     # Per-receipt throttling survives restarts and applies across API processes.
     failed_attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False))
-    locked_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # Day precision (property 13): a lock runs to a 00:00 UTC at least an hour away, so
+    # the row does not date the (mis)typing of a receipt.
+    locked_until: datetime | None = Field(default=None, sa_column=Column(UTCDay))
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utctoday, sa_column=Column(UTCDay, nullable=False)
     )

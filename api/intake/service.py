@@ -53,7 +53,7 @@ from api.auth.passwords import bounded, kdf_params
 from api.cases.models import Case
 from api.core.db import unit_of_work
 from api.core.errors import BadRequest, InvalidInput, PayloadTooLarge
-from api.core.models import utcnow
+from api.core.models import day_floor, utcnow
 from api.core.settings import Settings
 from api.intake import coding, contexts, repository
 from api.intake.files import (
@@ -338,7 +338,7 @@ def attach_files(
         session.add(Attachment(
             id=attachment_id, case_id=case_id, submission_id=submission_id,
             key_case_id=key_case, blob_name=blob_name, ciphertext_size=ciphertext_size,
-            created_at=now,
+            created_at=day_floor(now),
             wrapped_file_key=contexts.wrap_file_key(case_key, key_case, attachment_id,
                                                     file_key),
             sealed_metadata=SealedJSON.seal(
@@ -357,6 +357,10 @@ def create_submission(
     """Write a new case with its submission, files, receipt and key wraps (flush only)."""
     now = now or utcnow()
     received_on: date = now.date()
+    # Plaintext times are days only (threat model property 13): with an ISP's record of
+    # who reached Tor when, an exact time would point at the submitter. The exact moment
+    # is sealed in the payload (received_at) for staff who need it.
+    day = day_floor(now)
     recovery = require_recovery_key(session)
     lawyer_key = None
     if ctx.lawyer_id is not None:
@@ -373,7 +377,7 @@ def create_submission(
         reference=reference, state="new", region=data.where.region,
         period_start_month=month, date_precision=precision, received_on=received_on,
         urgent=bool(reasons), urgency_reasons=",".join(reasons),
-        created_at=now, updated_at=now, state_changed_at=now,
+        created_at=day, updated_at=day, state_changed_at=day,
     )
     session.add(case)
     session.flush()
@@ -393,12 +397,13 @@ def create_submission(
         submitter_role=data.reporter.role, categories=",".join(data.acts),
         language=data.language, consent_scopes=",".join(data.granted_scopes),
         is_followup=False, lawyer_id=ctx.lawyer_id, schema_version=SCHEMA_VERSION,
-        payload=SealedJSON.seal(case_key, data.sealed_payload(),
+        payload=SealedJSON.seal(case_key, {**data.sealed_payload(),
+                                           "received_at": now.isoformat()},
                                 contexts.payload_context(case.id, submission_id)).ciphertext,
     ))
     session.flush()
     row = Receipt(case_id=case.id, submission_id=submission_id, lookup=receipt.code.lookup,
-                  verifier=receipt.verifier, created_at=now)
+                  verifier=receipt.verifier, created_at=day)
     session.add(row)
     session.flush()
     _wrap(session, case.id, "receipt", row.id, wrap_data_key_symmetric(
@@ -425,7 +430,8 @@ def create_followup_submission(
         submitter_role=thread.submitter_role, categories="",
         language=thread.language, consent_scopes="",
         is_followup=True, lawyer_id=None, schema_version=SCHEMA_VERSION,
-        payload=SealedJSON.seal(thread_key, data.model_dump(mode="json", exclude={"uploads"}),
+        payload=SealedJSON.seal(thread_key, {**data.model_dump(mode="json", exclude={"uploads"}),
+                                             "received_at": now.isoformat()},
                                 contexts.payload_context(key_case, submission_id)).ciphertext,
     ))
     session.flush()

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, LargeBinary, String, UniqueConstraint, Uuid
 from sqlmodel import Field, SQLModel
 
-from api.core.models import Ciphertext, UTCDateTime, new_id, utcnow
+from api.core.models import Ciphertext, UTCDateTime, UTCDay, new_id, utcnow, utctoday
 
 
 class OrganisationKey(SQLModel, table=True):
@@ -58,6 +58,7 @@ class CaseKeyWrap(SQLModel, table=True):
     recipient_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, index=True))
     wrapped_key: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
     granted_by_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid))
+    # Day precision (property 13): intake writes the first wraps of every case.
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utctoday, sa_column=Column(UTCDay, nullable=False)
     )

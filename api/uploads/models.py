@@ -18,7 +18,7 @@ from sqlalchemy import BigInteger, Column, ForeignKey, Integer, LargeBinary, Str
 from sqlalchemy import UniqueConstraint as SAUniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from api.core.models import Ciphertext, UTCDateTime, new_id, utcnow
+from api.core.models import Ciphertext, UTCDay, new_id, utctoday
 
 
 class Upload(SQLModel, table=True):
@@ -44,9 +44,11 @@ class Upload(SQLModel, table=True):
     # Plaintext: the final blob's size for fsck; padded (crypto.stream format 2), so it
     # shows only the Padmé bucket of the file's size.
     final_ciphertext_size: int | None = Field(default=None, sa_column=Column(BigInteger))
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    # Day precision (property 13): an upload is a submitter's; its expiry rounds up to
+    # the next 00:00 UTC.
+    expires_at: datetime = Field(sa_column=Column(UTCDay, nullable=False, index=True))
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+        default_factory=utctoday, sa_column=Column(UTCDay, nullable=False)
     )
 
 

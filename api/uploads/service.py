@@ -38,7 +38,7 @@ from sqlmodel import Session
 from starlette.requests import ClientDisconnect
 
 from api.core.errors import BadRequest, Conflict, Gone, NotFound, PayloadTooLarge
-from api.core.models import utcnow
+from api.core.models import day_ceil, day_floor, utcnow
 from api.core.settings import Settings
 from api.intake import filetypes
 from api.intake.files import RECORD_SIZE, TypeMismatch, check_filename
@@ -96,7 +96,8 @@ def parse_metadata(header: str | None) -> dict[str, str]:
 
 
 def expiry(settings: Settings, now: datetime) -> datetime:
-    return now + timedelta(hours=settings.upload_expiry_hours)
+    # Rounded up to whole days: the row must not date the submitter's upload (property 13).
+    return day_ceil(now + timedelta(hours=settings.upload_expiry_hours))
 
 
 def create_upload(
@@ -114,7 +115,7 @@ def create_upload(
     cap = keys.UploadCapability.generate()
     upload = Upload(
         id=cap.upload_id, secret_hash=cap.secret_hash, length=length, offset=0,
-        state=RECEIVING, expires_at=expiry(settings, now), created_at=now,
+        state=RECEIVING, expires_at=expiry(settings, now), created_at=day_floor(now),
         sealed_metadata=keys.seal_metadata(cap.key(), cap.upload_id, dict(metadata)),
     )
     session.add(upload)

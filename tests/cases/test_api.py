@@ -164,7 +164,7 @@ def test_paging_sorting_overdue(app_client: TestClient, session: Session, settin
                       received_on=utcnow().date() - timedelta(days=n)) for n in range(5)]
     overdue = session.get(Case, made[3].id)
     assert overdue is not None
-    overdue.due_at = utcnow() - timedelta(hours=1)
+    overdue.due_at = utcnow() - timedelta(days=1)  # its due day has passed
     session.add(overdue)
     session.commit()
     cw = login_headers(app_client, staff.cw)

@@ -38,7 +38,8 @@ def test_every_sort_pages_in_order(session: Session, settings: Settings, staff: 
         case.received_on = date(2026, 1, 1 + n % 3)  # ties
         case.priority_rank = n % 3
         case.urgent = n % 2 == 0
-        case.state_changed_at = T0 + timedelta(hours=n % 4)
+        # Days: the column keeps day precision (threat model property 13).
+        case.state_changed_at = T0 + timedelta(days=n % 4)
         case.due_at = None if n % 3 == 0 else T0 + timedelta(days=n % 2)
         session.add(case)
     session.commit()

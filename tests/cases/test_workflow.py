@@ -3,7 +3,7 @@ reopening, duplicates and service levels."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete
@@ -15,6 +15,7 @@ from api.cases.models import Case, CaseEvent, CaseLink
 from api.cases.schemas import TransitionIn
 from api.cases.transitions import transition
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
+from api.core.models import day_floor
 from api.core.settings import Settings
 from tests.cases.factory import Staff, make_case
 
@@ -178,13 +179,39 @@ def test_due_dates_follow_service_levels(session: Session, settings: Settings,
     case = make_case(session, settings, wrap_to=[staff.cw])
     row = session.get(Case, case.id)
     assert row is not None and row.due_at is not None
-    assert row.due_at - row.state_changed_at == timedelta(hours=settings.case_sla_hours["new"])
+    # Whole days from the day the state was entered: 24 h -> 1 day, 48 h -> 2 days,
+    # urgent 120 h / 4 = 30 h -> 2 days (rounded up, never less than the hours).
+    assert row.state_changed_at == day_floor(row.state_changed_at)
+    assert row.due_at - row.state_changed_at == timedelta(days=1)
     moved = transition(session, staff.p("cw"), case.id, TransitionIn(to="triage"), settings)
-    assert moved.due_at == moved.state_changed_at + timedelta(
-        hours=settings.case_sla_hours["triage"])
+    assert moved.due_at == moved.state_changed_at + timedelta(days=2)
     moved.urgent = True
     moved = transition(session, staff.p("cw"), case.id, TransitionIn(to="in_review"), settings)
-    assert moved.due_at == moved.state_changed_at + timedelta(
-        hours=settings.case_sla_hours["in_review"] / settings.case_sla_urgent_divisor)
+    assert moved.due_at == moved.state_changed_at + timedelta(days=2)
     moved = transition(session, staff.p("cw"), case.id, TransitionIn(to="rejected"), settings)
     assert moved.due_at is None
+
+
+@pytest.mark.parametrize(("hours", "urgent", "days"), [
+    (24, False, 1), (25, False, 2), (48, False, 2), (120, True, 2), (24, True, 1), (96, True, 1),
+])
+def test_due_day_is_whole_days_from_the_state_day(hours: int, urgent: bool, days: int) -> None:
+    settings = Settings(case_sla_hours={"triage": hours}, case_sla_urgent_divisor=4)
+    for entered in (datetime(2026, 3, 2, 0, 0, tzinfo=UTC),
+                    datetime(2026, 3, 2, 23, 59, 59, tzinfo=UTC)):
+        due = workflow.due_at("triage", entered, urgent=urgent, settings=settings)
+        assert due == datetime(2026, 3, 2, tzinfo=UTC) + timedelta(days=days)
+        # Never less time than the configured hours before it counts as overdue.
+        assert due is not None and due + timedelta(days=1) - entered >= timedelta(
+            hours=hours / (4 if urgent else 1))
+    assert workflow.due_at("closed", datetime(2026, 3, 2, tzinfo=UTC), urgent=False,
+                           settings=settings) is None
+
+
+def test_overdue_only_after_the_due_day() -> None:
+    due = datetime(2026, 3, 5, tzinfo=UTC)
+    assert not workflow.is_overdue(due, datetime(2026, 3, 4, 23, 59, tzinfo=UTC))
+    assert not workflow.is_overdue(due, datetime(2026, 3, 5, 0, 0, tzinfo=UTC))
+    assert not workflow.is_overdue(due, datetime(2026, 3, 5, 23, 59, 59, tzinfo=UTC))
+    assert workflow.is_overdue(due, datetime(2026, 3, 6, 0, 0, tzinfo=UTC))
+    assert not workflow.is_overdue(None, datetime(2030, 1, 1, tzinfo=UTC))

@@ -6,12 +6,17 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from api.app import create_app
 from api.cases.models import Case
+from api.core.errors import Unauthorized
+from api.core.models import day_floor
+from api.followup import service as followup_service
+from api.followup import tokens
 from api.followup.models import CaseMessage, FollowupSession
 from api.intake import contexts
 from api.intake.models import Receipt, Submission
@@ -105,6 +110,10 @@ def test_wrong_receipts_are_throttled_per_client_and_per_receipt(
     with Session(intake.engine) as s:
         row = s.exec(select(Receipt)).one()
         assert row.locked_until is not None and row.locked_until > datetime.now(UTC)
+        # Day precision (property 13): locked to a 00:00 UTC at least an hour away.
+        assert row.locked_until == day_floor(row.locked_until)
+        assert row.locked_until >= datetime.now(UTC) + timedelta(minutes=59)
+        assert int(r.headers["Retry-After"]) >= 59 * 60
     # A fresh process (no memory of this client) still finds the receipt locked.
     with TestClient(create_app(intake.settings, intake.engine)) as other:
         assert other.post("/api/v1/followup/session",
@@ -171,3 +180,41 @@ def test_message_and_addition_sizes_reveal_only_the_bucket(intake: Intake) -> No
     # Every message under the 512-byte floor has one and the same stored length.
     assert len(bodies) == 3 and len({len(b) for b in bodies}) == 1
     assert len(additions) == 2 and len({len(p) for p in additions}) == 1
+
+
+def test_session_rows_are_days_and_the_exact_expiry_is_sealed(intake: Intake) -> None:
+    """Property 13: the row holds days only; the exact end lives sealed under the token,
+    so the session still ends on time and editing the row cannot lengthen it."""
+    r = intake.client.post("/api/v1/followup/session",
+                           json={"receipt": _submit(intake)["receipt"]})
+    token, exact = r.json()["token"], datetime.fromisoformat(r.json()["expires_at"])
+    with Session(intake.engine) as s:
+        row = s.exec(select(FollowupSession)).one()
+        assert row.created_at == day_floor(row.created_at)
+        assert row.expires_at == day_floor(row.expires_at) and row.expires_at >= exact
+        _, sealed_expiry = tokens.open_case_key(row.sealed_case_key, token, row.id)
+        assert abs(sealed_expiry - exact) < timedelta(seconds=1)
+        assert followup_service.authenticate(s, token, now=exact - timedelta(seconds=5))
+        for late in (exact + timedelta(seconds=1), row.expires_at - timedelta(seconds=1)):
+            with pytest.raises(Unauthorized, match="ended"):
+                followup_service.authenticate(s, token, now=late)
+        # Someone with the database pushes the row's expiry into next year: no effect.
+        s.exec(update(FollowupSession).values(expires_at=datetime(2099, 1, 1, tzinfo=UTC)))
+        s.commit()
+        with pytest.raises(Unauthorized, match="ended"):
+            followup_service.authenticate(s, token, now=exact + timedelta(minutes=1))
+
+
+def test_messages_keep_their_order_within_a_day(intake: Intake) -> None:
+    sub = _submit(intake)
+    auth = _login(intake.client, sub["receipt"])
+    texts = [f"message {n}" for n in range(6)]
+    for text in texts:
+        assert intake.client.post("/api/v1/followup/messages", json={"text": text},
+                                  headers=auth).status_code == 201
+    with Session(intake.engine) as s:
+        rows = s.exec(select(CaseMessage)).all()
+        assert {m.created_at for m in rows} == {day_floor(datetime.now(UTC))}
+        assert sorted(m.seq for m in rows) == list(range(1, 7))
+    msgs = intake.client.get("/api/v1/followup/messages", headers=auth).json()
+    assert [m["text"] for m in msgs] == texts

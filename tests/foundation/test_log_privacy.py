@@ -132,6 +132,60 @@ def test_logs_name_route_templates_never_paths(
             ("PATCH", "/api/v1/uploads/{token}"), ("HEAD", "/api/v1/uploads/{token}")} <= routes
 
 
+def test_public_request_log_lines_carry_only_the_minute(
+    captured_logs: io.StringIO, settings: Settings, engine: object
+) -> None:
+    """Property 13: every line logged while a public route is served (the access line and
+    the route's own lines, also from a worker thread) has a time cut to the minute; staff
+    routes and lines outside any request keep their exact time."""
+    import json
+
+    import anyio.to_thread
+
+    app = create_app(settings, engine)  # type: ignore[arg-type]
+
+    async def log_in_thread(name: str) -> None:
+        await anyio.to_thread.run_sync(lambda: logging.getLogger(name).warning("in thread"))
+
+    @app.get("/probe-public")
+    async def public() -> dict[str, str]:
+        logging.getLogger("dokaz.intake").warning("public route line")
+        await log_in_thread("dokaz.intake.thread")
+        return {"ok": "yes"}
+
+    @app.get("/probe-public-fails")
+    def fails() -> dict[str, str]:
+        raise RuntimeError("boom")
+
+    @app.get("/api/v1/auth/probe/staff-line")
+    def staff() -> dict[str, str]:
+        logging.getLogger("dokaz.cases").warning("staff route line")
+        return {"ok": "yes"}
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        # Make sure some lines fall off the minute, so an exact time would show.
+        while time.time() % 60 < 0.05:
+            time.sleep(0.05)
+        client.get("/probe-public")
+        assert client.get("/probe-public-fails").status_code == 500
+        client.get("/api/v1/auth/probe/staff-line")
+    logging.getLogger("dokaz.outside").warning("no request")
+    lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
+    by_route = {(x["logger"], x["route"] if x["logger"] == "dokaz.access" else x["msg"]): x["ts"]
+                for x in lines}
+    minute = [by_route[("dokaz.access", "/probe-public")],
+              by_route[("dokaz.intake", "public route line")],
+              by_route[("dokaz.intake.thread", "in thread")],
+              by_route[("dokaz.access", "/probe-public-fails")],
+              # logged by the error handler outside the middleware, still this request's
+              by_route[("dokaz.errors", "unhandled error")]]
+    assert all(ts.endswith(":00.000+00:00") for ts in minute), minute
+    exact = [by_route[("dokaz.access", "/api/v1/auth/probe/staff-line")],
+             by_route[("dokaz.cases", "staff route line")], by_route[("dokaz.outside",
+                                                                       "no request")]]
+    assert not all(ts.endswith(":00.000+00:00") for ts in exact), exact
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -116,3 +116,66 @@ def test_migrations_dir_is_the_projects_not_the_alembic_library(
     (app_dir / "alembic" / "env.py").write_text("")
     monkeypatch.chdir(app_dir)
     assert migrations.migrations_dir() == app_dir / "alembic"
+
+
+def test_day_precision_migration_cuts_times_and_keeps_order(database: DbUnderTest,
+                                                            tmp_path: Path) -> None:
+    """0010 (day precision) on existing data (both engines): submitter-linked times are cut to 00:00 UTC
+    (expiries and locks rounded up), staff-side times stay exact, and the events and
+    messages of a case are numbered in their old time order before the times are cut."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from api.core.models import UTCDateTime
+    from tests.foundation.sample_rows import IDS
+
+    url = _fresh_db(database, tmp_path)
+    migrations.upgrade(database.settings, "0009", url=url)  # the revision before 0010
+    _seed_every_table(url)
+    t0 = datetime(2026, 5, 4, 13, 37, 42, 123456, tzinfo=UTC)
+
+    def tbl(name: str, *cols: str) -> sa.TableClause:
+        return sa.table(name, *(sa.column(c, UTCDateTime()) for c in cols))
+
+    eng = create_engine(url)
+    with eng.begin() as conn:
+        conn.execute(tbl("cases", "created_at", "state_changed_at", "due_at").update()
+                     .values(created_at=t0, state_changed_at=t0, due_at=t0 + timedelta(days=2)))
+        conn.execute(tbl("receipt", "locked_until", "created_at").update()
+                     .values(locked_until=t0 + timedelta(hours=1), created_at=t0))
+        conn.execute(tbl("upload", "expires_at").update().values(expires_at=t0))
+        conn.execute(tbl("case_link", "created_at").update().values(created_at=t0))
+        events = sa.table("case_event", sa.column("id", sa.Uuid()),
+                          sa.column("case_id", sa.Uuid()), sa.column("kind", sa.String()),
+                          sa.column("detail", sa.String()),
+                          sa.column("created_at", UTCDateTime()))
+        conn.execute(events.delete())
+        # Ids in the reverse of time order: only the old times can give the order.
+        ordered = sorted((uuid.uuid4() for _ in range(3)), reverse=True)
+        for n, event_id in enumerate(ordered):
+            conn.execute(events.insert().values(
+                id=event_id, case_id=IDS["case"], kind="edit", detail=str(n),
+                created_at=t0 + timedelta(minutes=n)))
+    eng.dispose()
+
+    migrations.upgrade(database.settings, url=url)
+    day = datetime(2026, 5, 4, tzinfo=UTC)
+    eng = create_engine(url)
+    with eng.connect() as conn:
+        cases = conn.execute(sa.select(tbl("cases", "created_at", "state_changed_at",
+                                           "due_at"))).all()
+        assert cases and {tuple(c) for c in cases} == {(day, day, day + timedelta(days=2))}
+        receipts = conn.execute(sa.select(tbl("receipt", "created_at", "locked_until"))).all()
+        assert receipts and {tuple(r) for r in receipts} == {(day, day + timedelta(days=1))}
+        uploads = conn.execute(sa.select(tbl("upload", "expires_at"))).scalars().all()
+        assert uploads and set(uploads) == {day + timedelta(days=1)}
+        # Staff-side: a merge or split keeps its exact time.
+        links = conn.execute(sa.select(tbl("case_link", "created_at"))).scalars().all()
+        assert links and set(links) == {t0}
+        rows = conn.execute(sa.text(
+            "SELECT detail, seq FROM case_event ORDER BY seq")).all()
+        assert [(r[0], r[1]) for r in rows] == [("0", 1), ("1", 2), ("2", 3)]
+        assert set(conn.execute(sa.text("SELECT seq FROM case_message")).scalars()) == {1}
+    eng.dispose()

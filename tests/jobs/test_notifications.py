@@ -193,3 +193,49 @@ def test_every_coordinators_digest_counts_two_person_approvals(
                 "1 approved, 0 rejected, 0 expired.") in body
         assert "1 request waits for a coordinator's approval." in body
         assert "olena" not in body.lower() and str(cw.id) not in body
+
+
+def test_digest_counts_each_case_once_from_day_precision_times(
+    engine: Engine, mail_settings: Settings
+) -> None:
+    """Cases carry only their creation day (property 13); the digest still reports each
+    new case exactly once: cases of a day it already reported are subtracted."""
+    from api.core.models import utctoday
+    from workers.jobs.notifications import _new_since_last_digest
+
+    today = utctoday()
+    made = 0
+
+    def add_cases(s: Session, n: int, *, urgent: int = 0, day: Any = today) -> None:
+        nonlocal made
+        for i in range(n):
+            made += 1
+            s.add(Case(reference=f"DKZ-DIGEST{made:03d}", received_on=day.date(),
+                       urgent=i < urgent, created_at=day, updated_at=day,
+                       state_changed_at=day))
+
+    with Session(engine, expire_on_commit=False) as s:
+        staff = create_staff(s, Role.CASEWORKER, settings=mail_settings)
+        sub_id = service.subscribe(s, staff.id, "d@example.org", 60).id
+        s.commit()
+
+    def digest(now: Any) -> tuple[int, int]:
+        with unit_of_work(engine) as s:
+            sub = s.get(NotificationSubscription, sub_id)
+            assert sub is not None
+            return _new_since_last_digest(s, sub, now)
+
+    with unit_of_work(engine) as s:
+        add_cases(s, 3, urgent=1)
+    assert digest(today + timedelta(hours=9)) == (3, 1)
+    assert digest(today + timedelta(hours=10)) == (0, 0)  # nothing new: nothing re-counted
+    with unit_of_work(engine) as s:
+        add_cases(s, 2, urgent=2)
+    assert digest(today + timedelta(hours=11)) == (2, 2)
+    # Across midnight: the rest of the old day and the new day's cases, once each.
+    tomorrow = today + timedelta(days=1)
+    with unit_of_work(engine) as s:
+        add_cases(s, 1)
+        add_cases(s, 4, day=tomorrow)
+    assert digest(tomorrow + timedelta(hours=1)) == (5, 0)
+    assert digest(tomorrow + timedelta(hours=2)) == (0, 0)

@@ -256,3 +256,23 @@ def test_segments_and_final_file_are_padded(intake: Intake) -> None:
         assert (f0["size"], f0["sha256"]) == (total, hashlib.sha256(data).hexdigest())
     # Same Padmé bucket (1088): the stored sizes cannot tell the two files apart.
     assert sizes[1030] == sizes[1080] == ciphertext_size(1088, RECORD_SIZE)
+
+
+def test_upload_times_are_days_and_expiry_rounds_up(intake: Intake) -> None:
+    """Property 13: an upload row holds its day and an expiry rounded up to 00:00 UTC,
+    never earlier than the configured hours; the client is told the same expiry."""
+    from email.utils import parsedate_to_datetime
+
+    from api.core.models import day_floor
+
+    before = datetime.now(UTC)
+    r = intake.client.post("/api/v1/uploads", headers={**TUS, "Upload-Length": "10",
+                                                       "Upload-Metadata": _meta(filename="a")})
+    assert r.status_code == 201
+    with Session(intake.engine) as s:
+        row = s.exec(select(Upload)).one()
+    assert row.created_at == day_floor(before) or row.created_at == day_floor(datetime.now(UTC))
+    assert row.expires_at == day_floor(row.expires_at)
+    hours = timedelta(hours=intake.settings.upload_expiry_hours)
+    assert before + hours <= row.expires_at <= before + hours + timedelta(days=1)
+    assert parsedate_to_datetime(r.headers["Upload-Expires"]) == row.expires_at

@@ -4,10 +4,11 @@
 interval has passed, counts new/urgent cases since its last digest and open overdue cases,
 moves ``last_digest_at`` forward and enqueues one ``send_notification`` carrying only those
 integers, all in one transaction: a digest is planned exactly once per interval, and the
-counts cover every case exactly once (new cases are counted by creation time, so intake
-needs to enqueue nothing). A coordinator's digest also counts the two-person approval
-requests, approvals, rejections and expiries since the last digest (from the audit log)
-and the requests still waiting, so every coordinator hears of every such change; it
+counts cover every case exactly once (new cases are counted by their creation day, less
+those of that day an earlier digest already reported, so intake needs to enqueue nothing
+and no exact creation time is needed). A coordinator's digest also counts the two-person
+approval requests, approvals, rejections and expiries since the last digest (from the audit
+log) and the requests still waiting, so every coordinator hears of every such change; it
 names no account and no case. ``plan_sla_reminders`` (hourly, one reminder per assignee per
 day via its dedupe key) tells assignees how many of their cases are overdue.
 
@@ -17,9 +18,9 @@ day via its dedupe key) tells assignees how many of their cases are overdue.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from api.approvals import service as approvals
 from api.auth.models import StaffUser
@@ -46,7 +47,7 @@ def plan_digests(ctx: JobContext, payload: Empty) -> None:
     for sub in session.exec(stmt.with_for_update()).all():
         if sub.last_digest_at + timedelta(minutes=sub.digest_interval_minutes) > now:
             continue
-        new, urgent = case_queries.count_new_since(session, sub.last_digest_at)
+        new, urgent = _new_since_last_digest(session, sub, now)
         if overdue_total is None:
             overdue_total = sum(case_queries.overdue_by_assignee(session, ctx.settings,
                                                                  now).values())
@@ -71,6 +72,22 @@ def plan_digests(ctx: JobContext, payload: Empty) -> None:
             service.enqueue(session, "send_notification", note, dedupe_key=key,
                             settings=ctx.settings)
     session.flush()
+
+
+def _new_since_last_digest(session: Session, sub: NotificationSubscription, now: datetime
+                           ) -> tuple[int, int]:
+    """New (and urgent) cases not yet reported to ``sub``; remembers today's counts."""
+    first = sub.digest_day or sub.last_digest_at.date()
+    new, urgent = case_queries.count_created(session, first)
+    if sub.digest_day is not None:
+        # Never negative: a case of that day may since have been merged or shredded.
+        new = max(0, new - sub.digest_day_new)
+        urgent = min(new, max(0, urgent - sub.digest_day_urgent))
+    today = now.date()
+    sub.digest_day = today
+    sub.digest_day_new, sub.digest_day_urgent = case_queries.count_created(session, today,
+                                                                           today)
+    return new, urgent
 
 
 def plan_sla_reminders(ctx: JobContext, payload: Empty) -> None:
