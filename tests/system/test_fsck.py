@@ -124,7 +124,11 @@ def test_tus_state_against_blobs(app_client: TestClient, session: Session,
         **tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
     assert r.status_code == 204
     assert check(session, settings).ok
-    session.execute(text("UPDATE upload SET \"offset\" = 55"))
+    # Without the URL fsck cannot see sizes; it checks one segment per accepted PATCH.
+    session.execute(text("UPDATE upload SET patch_seq = 2"))
+    session.commit()
+    assert kinds(check(session, settings)) == {"upload_offset"}
+    session.execute(text("UPDATE upload SET patch_seq = 1, sealed_progress = NULL"))
     session.commit()
     assert kinds(check(session, settings)) == {"upload_offset"}
 
