@@ -23,7 +23,14 @@ from api.uploads.models import Upload, UploadSegment
 from api.uploads.service import expire_uploads
 from crypto.stream import ciphertext_size
 from tests.intake.conftest import Intake
-from tests.intake.helpers import PNG, asgi_interrupted, read_back, report, stored_state
+from tests.intake.helpers import (
+    PNG,
+    asgi_interrupted,
+    read_back,
+    report,
+    stored_state,
+    upload_integer_values,
+)
 from tests.storage.moto_server import MotoS3
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -260,22 +267,6 @@ def test_segments_and_final_file_are_padded(intake: Intake) -> None:
     assert sizes[1030] == sizes[1080] == ciphertext_size(1088, RECORD_SIZE)
 
 
-def _integer_values(engine: Any) -> list[int]:
-    """Every value of every integer column of the upload tables (what a seizure sees)."""
-    from sqlalchemy import Integer, inspect, text
-
-    values: list[int] = []
-    with engine.connect() as conn:
-        for table in ("upload", "upload_segment"):
-            cols = [c["name"] for c in inspect(conn).get_columns(table)
-                    if isinstance(c["type"], Integer)]
-            assert cols, table
-            for row in conn.execute(text(
-                    f'SELECT {", ".join(cols)} FROM "{table}"')):  # noqa: S608 (schema names)
-                values += [v for v in row if v is not None]
-    return values
-
-
 def test_no_exact_size_is_stored_while_an_upload_is_open(intake: Intake) -> None:
     data = PNG + os.urandom(123_457 - len(PNG))
     first, second = 40_001, 40_001 + 33_333
@@ -283,7 +274,7 @@ def test_no_exact_size_is_stored_while_an_upload_is_open(intake: Intake) -> None
     assert patch(intake.client, url, 0, data[:first]).status_code == 204
     assert patch(intake.client, url, first, data[first:second]).status_code == 204
     exact = {len(data), first, second, second - first, len(data) - second}
-    values = _integer_values(intake.engine)
+    values = upload_integer_values(intake.engine)
     assert len(values) >= 4  # patch_seq and three ciphertext sizes at least
     assert exact.isdisjoint(values), sorted(exact & set(values))
     # The holder of the URL still gets the exact numbers, and resumes where it left off.
@@ -295,7 +286,7 @@ def test_no_exact_size_is_stored_while_an_upload_is_open(intake: Intake) -> None
     r = intake.client.head(url, headers=TUS)
     assert (r.headers["Upload-Offset"], r.headers["Upload-Length"]) == (
         str(len(data)), str(len(data)))
-    assert exact.isdisjoint(_integer_values(intake.engine))
+    assert exact.isdisjoint(upload_integer_values(intake.engine))
     r = intake.client.post("/api/v1/submissions", json=report(uploads=[url]))
     assert r.status_code == 201, r.text
     assert r.json()["files"][0]["sha256"] == hashlib.sha256(data).hexdigest()
@@ -325,8 +316,11 @@ def test_two_patches_at_the_same_offset_one_wins(intake: Intake) -> None:
     async def body(data: bytes) -> Any:
         yield data
 
-    segs = {k: anyio.run(service.receive_segment, plans[k], body(pieces[k]), intake.storage,
-                         None) for k in pieces}
+    segs = {}
+    for k in pieces:
+        seg = anyio.run(service.receive_segment, plans[k], body(pieces[k]), intake.storage, None)
+        assert seg is not None
+        segs[k] = seg
     barrier = threading.Barrier(2)
     outcome: dict[str, object] = {}
 
