@@ -58,6 +58,7 @@ from api.uploads import keys, repository
 from api.uploads.checksum import Checksum
 from api.uploads.models import Upload, UploadSegment
 from crypto import AsyncEncryptingWriter, DataKey, EncryptingWriter, decrypt_stream
+from crypto.errors import CryptoError
 
 SEGMENT_KIND = "s"
 FINAL_KIND = "f"
@@ -160,7 +161,11 @@ def progress(upload: Upload, cap: keys.UploadCapability) -> tuple[int, int]:
         return size, size
     if upload.sealed_progress is None:
         raise UploadInconsistent()
-    length, offset, patches = keys.open_progress(key, upload.id, upload.sealed_progress)
+    try:
+        length, offset, patches = keys.open_progress(key, upload.id, upload.sealed_progress)
+    except CryptoError:
+        # The URL matched, so the key is right: the stored value was altered.
+        raise UploadInconsistent() from None
     if patches != upload.patch_seq or offset > length:
         raise UploadInconsistent()
     return length, offset

@@ -359,6 +359,7 @@ def test_a_rolled_back_progress_or_a_missing_segment_is_refused(intake: Intake) 
     url = create(intake.client, len(data))
     with Session(intake.engine) as s:
         old = s.exec(select(Upload)).one().sealed_progress
+    assert old is not None
     assert patch(intake.client, url, 0, data[:1000]).status_code == 204
     with Session(intake.engine) as s:
         s.exec(update(Upload).values(sealed_progress=old))
@@ -367,6 +368,10 @@ def test_a_rolled_back_progress_or_a_missing_segment_is_refused(intake: Intake) 
     assert r.status_code == 409
     r = patch(intake.client, url, 0, data[:1000])
     assert r.status_code == 409 and "start the upload again" in r.json()["error"]["message"]
+    with Session(intake.engine) as s:
+        s.exec(update(Upload).values(sealed_progress=old[:-1] + bytes([old[-1] ^ 1])))
+        s.commit()
+    assert intake.client.head(url, headers=TUS).status_code == 409
 
     url = create(intake.client, len(data))
     assert patch(intake.client, url, 0, data[:1000]).status_code == 204
