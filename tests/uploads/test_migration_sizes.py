@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -31,7 +32,7 @@ from tests.foundation.test_migrations import _fresh_db
 
 
 def _old_tables() -> tuple[Table, Table]:
-    """The two tables as revision 0007s has them (SQLite reflection would lose the types)."""
+    """The two tables before 0007u (SQLite reflection would lose the column types)."""
     meta = MetaData()
     upload = Table(
         "upload", meta, Column("id", Uuid), Column("secret_hash", LargeBinary),
@@ -47,9 +48,18 @@ def _old_tables() -> tuple[Table, Table]:
     return upload, segment
 
 
+def _before_0007u(url: str) -> str:
+    """The revision 0007u follows (looked up: the integrator re-chains revisions)."""
+    down = ScriptDirectory.from_config(migrations.alembic_config(url)).get_revision(
+        "0007u").down_revision
+    assert isinstance(down, str)
+    return down
+
+
 def test_receiving_uploads_go_complete_ones_stay(database: DbUnderTest, tmp_path: Path) -> None:
     url = _fresh_db(database, tmp_path)
-    migrations.upgrade(database.settings, "0007s", url=url)
+    before = _before_0007u(url)
+    migrations.upgrade(database.settings, before, url=url)
     eng = create_engine(url)
     receiving, complete = uuid.uuid4(), keys.UploadCapability.generate()
     sealed = keys.seal_metadata(complete.key(), complete.upload_id, {
@@ -86,7 +96,7 @@ def test_receiving_uploads_go_complete_ones_stay(database: DbUnderTest, tmp_path
     with eng.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM upload_segment").scalar_one() == 0
 
-    migrations.downgrade(database.settings, "0007s", url=url)
+    migrations.downgrade(database.settings, before, url=url)
     with eng.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM upload").scalar_one() == 0
         assert {"length", "offset"} <= {c["name"] for c in inspect(conn).get_columns("upload")}
