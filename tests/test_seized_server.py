@@ -33,7 +33,7 @@ from api.intake.files import RECORD_SIZE
 from crypto.stream import ciphertext_size
 from tests.conftest import DbUnderTest
 from tests.intake.conftest import Intake, intake_with
-from tests.intake.helpers import PNG, form
+from tests.intake.helpers import PNG, form, upload_integer_values
 from tests.storage.moto_server import MotoS3, moto_s3
 
 __all__ = ["intake_with", "moto_s3"]
@@ -125,6 +125,15 @@ def test_seized_server_reveals_no_content(seized: Intake, database: DbUnderTest,
             **tus, "Content-Type": "application/offset+octet-stream",
             "Upload-Offset": str(start)}).status_code == 204
     doc["uploads"] = [url]
+    # A second tus upload is left open mid-way: its row and segments are on the server
+    # at the seizure, and must not give away the exact length of the file or any offset.
+    open_bytes = (c["TusBytes"] + "|").encode() * 1733
+    r = client.post("/api/v1/uploads", headers={**tus, "Upload-Length": str(len(open_bytes))})
+    open_url = r.headers["Location"]
+    for start, end in ((0, 11_111), (11_111, 22_223)):
+        assert client.patch(open_url, content=open_bytes[start:end], headers={
+            **tus, "Content-Type": "application/offset+octet-stream",
+            "Upload-Offset": str(start)}).status_code == 204
     file_bytes = PNG + c["FileBytes"].encode() * 100
     plain_bytes = (c["FileBytes"] + " ").encode() * 50
     body, ctype = form(doc, [(c["FileName"] + ".png", "image/png", file_bytes),
@@ -172,6 +181,10 @@ def test_seized_server_reveals_no_content(seized: Intake, database: DbUnderTest,
     exact = {ciphertext_size(len(d), RECORD_SIZE, version=1)
              for d in (file_bytes, plain_bytes, tus_bytes, addition_bytes)}
     assert not any(len(b) in exact for b in blobs)
+    # No exact size of the open upload in any integer column of the upload tables.
+    exact_upload = {len(open_bytes), 11_111, 22_223, 22_223 - 11_111}
+    stored = upload_integer_values(seized.engine)
+    assert stored and exact_upload.isdisjoint(stored), sorted(exact_upload & set(stored))
     # Sanity check of the search itself: the coarse plaintext coding is there.
     assert any(b"BY-MI" in data for _, data in copies)
 

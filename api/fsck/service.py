@@ -13,9 +13,14 @@ Checks (each finding lists row ids or generated blob names, never content):
   organisation recovery key (without it nobody could ever recover the case), and its
   submissions have a sealed payload; a shredded case has no wrap and no ciphertext left in
   any case-scoped table (derived from the schema, so new sealed tables are covered);
-* tus uploads: segment and final blobs exist with their sizes, a receiving upload's offset
-  is the sum of its segments, a complete one has no segments left; expired uploads the
-  workers have not deleted yet are a note;
+* tus uploads: segment and final blobs exist with their (padded) ciphertext sizes, a
+  receiving upload has one segment per accepted PATCH (numbered ``0 .. patch_seq - 1``)
+  and sealed progress, a complete one has no segments and no progress left; expired
+  uploads the workers have not deleted yet are a note. fsck has no upload URL, so it can
+  no longer check that a receiving upload's offset is the sum of its segments' sizes:
+  neither is stored in plaintext (see :mod:`api.uploads.models`). The holder of the URL
+  gets that check when the upload completes (the merged size must equal the sealed
+  length) and on every PATCH (the sealed progress must match the counter);
 * stray files: readiness probes (``.ready-*``) left in the data directory by a killed
   process, and files in the local blob directory that fit no blob name;
 * the audit hash chain (:func:`api.audit.service.verify_chain`).
@@ -133,10 +138,10 @@ def _check_attachments(session: Session, listed: _Listing, report: Report) -> No
 def _check_uploads(session: Session, listed: _Listing, report: Report, now: datetime) -> None:
     seg_missing: list[str] = []
     seg_by_upload: dict[Any, list[int]] = defaultdict(list)
-    for seg_id, upload_id, blob_name, size, ct_size in session.execute(select(
+    for seg_id, upload_id, blob_name, seq, ct_size in session.execute(select(
             UploadSegment.id, UploadSegment.upload_id, UploadSegment.blob_name,  # type: ignore[call-overload]
-            UploadSegment.size, UploadSegment.ciphertext_size)):
-        seg_by_upload[upload_id].append(size)
+            UploadSegment.seq, UploadSegment.ciphertext_size)):
+        seg_by_upload[upload_id].append(seq)
         if listed.size(blob_name) != ct_size:
             seg_missing.append(str(seg_id))
     bad_offset: list[str] = []
@@ -144,17 +149,21 @@ def _check_uploads(session: Session, listed: _Listing, report: Report, now: date
     leftover_segments: list[str] = []
     expired: list[str] = []
     total = 0
-    for up_id, offset, state, final_name, final_size, expires_at in session.execute(select(
-            Upload.id, Upload.offset, Upload.state, Upload.final_blob_name,  # type: ignore[call-overload]
-            Upload.final_ciphertext_size, Upload.expires_at)):
+    for up_id, patches, has_progress, state, final_name, final_size, expires_at in \
+            session.execute(select(
+                Upload.id, Upload.patch_seq,  # type: ignore[call-overload]
+                Upload.sealed_progress.is_not(None),  # type: ignore[union-attr]
+                Upload.state, Upload.final_blob_name, Upload.final_ciphertext_size,
+                Upload.expires_at)):
         total += 1
         segs = seg_by_upload.get(up_id, [])
         if state == "complete":
             if final_name is None or listed.size(final_name) != final_size:
                 final_missing.append(str(up_id))
-            if segs:
+            if segs or has_progress:
                 leftover_segments.append(str(up_id))
-        elif final_name is not None or sum(segs) != offset:
+        elif final_name is not None or not has_progress \
+                or sorted(segs) != list(range(patches)):
             bad_offset.append(str(up_id))
         if _aware(expires_at) <= now:
             expired.append(str(up_id))
@@ -162,12 +171,12 @@ def _check_uploads(session: Session, listed: _Listing, report: Report, now: date
     report.counts["upload_segments"] = sum(len(v) for v in seg_by_upload.values())
     report.add("upload_segment_blob", "tus segments whose blob is missing or of the wrong "
                "size", seg_missing)
-    report.add("upload_offset", "receiving tus uploads whose offset is not the sum of their "
-               "segments (or that name a final blob)", bad_offset)
+    report.add("upload_offset", "receiving tus uploads without one segment per accepted "
+               "PATCH or without sealed progress (or that name a final blob)", bad_offset)
     report.add("upload_final_blob", "complete tus uploads whose final blob is missing or of "
                "the wrong size", final_missing)
-    report.add("upload_leftover_segments", "complete tus uploads that still have segments",
-               leftover_segments)
+    report.add("upload_leftover_segments", "complete tus uploads that still have segments "
+               "or sealed progress", leftover_segments)
     report.add("upload_expired", "expired tus uploads not deleted yet (the expire_uploads "
                "job deletes them)", expired, problem=False)
 

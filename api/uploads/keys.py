@@ -8,7 +8,8 @@ key yet. Instead the upload URL carries a capability::
 The server stores only ``SHA-256("dokaz-upload-secret-v1|" || secret)`` to recognise the
 URL, and derives the *upload key* ``HKDF-SHA256(secret, info="dokaz-upload-key-v1" ||
 upload id)`` on each request. Under the upload key it seals the client's metadata
-(filename, type) and wraps every segment key and the final file key. So the database and
+(filename, type) and the upload's *progress* (declared length and received offset, see
+:func:`seal_progress`), and wraps every segment key and the final file key. So the database and
 blob store alone cannot decrypt a half-finished or finished-but-unattached upload; the
 holder of the URL can continue, query, delete, or attach it. When a submission attaches
 the upload, the final file key is re-wrapped under the case key and the metadata
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto import DataKey, SealedJSON
+from crypto.errors import FormatError
 from crypto.sealed import unwrap_data_key_symmetric, wrap_data_key_symmetric
 
 TOKEN_RE = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$")
@@ -81,6 +83,30 @@ class UploadCapability:
 
 def metadata_context(upload_id: uuid.UUID) -> str:
     return f"upload/{upload_id}/metadata"
+
+
+def progress_context(upload_id: uuid.UUID) -> str:
+    return f"upload/{upload_id}/progress"
+
+
+def seal_progress(key: DataKey, upload_id: uuid.UUID, length: int, offset: int,
+                  patches: int) -> bytes:
+    """Seal the exact sizes. ``patches`` is the row's ``patch_seq`` at the time: the
+    opener checks it against the column, so an older sealed value copied back (a
+    rollback of the offset by someone with write access to the database) is refused."""
+    value = {"length": length, "offset": offset, "patches": patches}
+    return SealedJSON.seal(key, value, progress_context(upload_id)).ciphertext
+
+
+def open_progress(key: DataKey, upload_id: uuid.UUID, sealed: bytes) -> tuple[int, int, int]:
+    """``(length, offset, patches)``; a value that is not three whole numbers is corrupt."""
+    value = SealedJSON(sealed).open(key, progress_context(upload_id))
+    parts = [value.get(k) for k in ("length", "offset", "patches")] \
+        if isinstance(value, dict) else []
+    numbers = [v for v in parts if type(v) is int and v >= 0]
+    if len(numbers) != 3:
+        raise FormatError("sealed upload progress is malformed")
+    return numbers[0], numbers[1], numbers[2]
 
 
 def segment_key_context(upload_id: uuid.UUID, seq: int) -> bytes:

@@ -2,11 +2,13 @@
 
 Nothing here can be decrypted with the database alone: every key and the client's
 metadata are sealed under the *upload key*, derived from a secret that exists only in
-the upload URL the client holds (see :mod:`api.uploads.keys`). The columns in plaintext
-are sizes and times. Blobs are padded (crypto.stream format 2), but the tus offsets and
-lengths are exact for as long as the upload row lasts (until a submission claims it or
-it expires), because the protocol's compare-and-set and ``HEAD`` use them; the final
-file's exact size is then kept only in sealed metadata.
+the upload URL the client holds (see :mod:`api.uploads.keys`). No exact size is stored
+in plaintext, not even while an upload is open (a seized server could otherwise confirm
+that a known file is being uploaded): the declared ``Upload-Length`` and the received
+offset are sealed in ``sealed_progress`` and opened on each request that carries the
+URL; segments have no plaintext offset or size. What is in plaintext: times, the state,
+a count of accepted PATCHes (``patch_seq``, the same as the number of segment rows) and
+the ciphertext sizes of the padded blobs (crypto.stream format 2: a Padmé bucket only).
 """
 
 from __future__ import annotations
@@ -28,9 +30,16 @@ class Upload(SQLModel, table=True):
     # SHA-256 of the URL secret (256 random bits): lets any process check the URL; the
     # upload key is derived from the secret with HKDF, so the hash does not yield it.
     secret_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
-    # Plaintext: declared and received sizes (the tus protocol; blob sizes show them anyway).
-    length: int = Field(sa_column=Column(BigInteger, nullable=False))
-    offset: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # SealedJSON under the upload key: {"length", "offset", "patches"} (exact sizes, see
+    # keys.seal_progress) while receiving; NULL once complete, when the sealed metadata
+    # holds the final size instead.
+    sealed_progress: bytes | None = Field(default=None, sa_column=Column(Ciphertext))
+    # Plaintext: accepted PATCHes so far. PATCHes are serialised by a compare-and-set on
+    # this counter (not on the offset, which is sealed); it reveals only how many pieces
+    # arrived, which the segment rows show anyway.
+    patch_seq: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
     # Plaintext: "receiving" or "complete".
     state: str = Field(default="receiving", sa_column=Column(String(16), nullable=False))
     # SealedJSON under the upload key: filename and claimed type; once complete also
@@ -65,12 +74,10 @@ class UploadSegment(SQLModel, table=True):
         )
     )
     seq: int = Field(sa_column=Column(Integer, nullable=False))
-    # Plaintext: where this segment starts in the file and how long it is (tus offsets).
-    offset: int = Field(sa_column=Column(BigInteger, nullable=False))
-    size: int = Field(sa_column=Column(BigInteger, nullable=False))
     blob_name: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
     # This segment's own stream key, wrapped under the upload key.
     wrapped_key: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
-    # Plaintext: the segment blob's size for fsck; padded like every stream blob (the
-    # exact size is in ``size`` above while the upload lasts, see the module docstring).
+    # Plaintext: the segment blob's size for fsck; padded like every stream blob, so it
+    # shows only the Padmé bucket of the PATCH's size (the exact size is not stored: the
+    # upload's sealed progress has the offset, and merging checks the total).
     ciphertext_size: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -21,13 +21,17 @@ def segments(session: Session, upload_id: uuid.UUID) -> Sequence[UploadSegment]:
     return session.exec(stmt.order_by(col(UploadSegment.seq))).all()
 
 
-def advance_offset(session: Session, upload_id: uuid.UUID, old: int, new: int) -> bool:
-    """Move the offset only if nobody else did meanwhile (two PATCHes racing)."""
+def advance(session: Session, upload_id: uuid.UUID, seen_seq: int,
+            sealed_progress: bytes | None) -> bool:
+    """Count one more accepted PATCH, only if nobody else did since ``seen_seq`` was read
+    (two PATCHes racing: exactly one UPDATE matches). The offset itself is sealed, so the
+    compare-and-set is on the plaintext counter; the caller checked the sealed offset
+    against the request after reading ``seen_seq``."""
     result: CursorResult[tuple[()]] = session.execute(  # type: ignore[assignment]
         update(Upload)
-        .where(col(Upload.id) == upload_id, col(Upload.offset) == old,
+        .where(col(Upload.id) == upload_id, col(Upload.patch_seq) == seen_seq,
                col(Upload.state) == "receiving")
-        .values(offset=new)
+        .values(patch_seq=seen_seq + 1, sealed_progress=sealed_progress)
     )
     return result.rowcount == 1
 

@@ -109,14 +109,16 @@ async def create(request: Request) -> Response:
 
 
 @router.head("/{token}", summary="Current offset (tus core)",
-             responses=error_responses(NotFound, TusVersionUnsupported))
+             responses=error_responses(NotFound, Conflict, TusVersionUnsupported))
 async def head(request: Request, token: str) -> Response:
     _require_tus(request)
     cap = UploadCapability.parse(token)
 
     def work(session: Session) -> dict[str, str]:
         upload = service.load_upload(session, cap)
-        return {"Upload-Offset": str(upload.offset), "Upload-Length": str(upload.length),
+        assert cap is not None  # load_upload raised UploadNotFound otherwise
+        length, offset = service.progress(upload, cap)
+        return {"Upload-Offset": str(offset), "Upload-Length": str(length),
                 "Upload-Expires": _expires(upload)}
 
     values = await in_transaction(app_engine(request), work)

@@ -11,11 +11,19 @@ the file type and re-encrypted into one final file with a fresh file key; then t
 segments are deleted. A submission attaches that final file by re-wrapping its key
 under the case key (:func:`claim_upload`).
 
-Concurrency and crashes: a PATCH reads the upload in one short transaction, streams
-without holding any database transaction (so a slow phone never blocks other writers),
-and commits with a compare-and-set on the offset; if two PATCHes race, one gets 409 and
-its segment is deleted. Blobs of a transaction that does not commit are deleted at once
-(:mod:`api.storage.pending`), and the orphan sweep catches what a crash leaves.
+Sizes at rest: the declared length and the received offset are sealed under the upload
+key (``upload.sealed_progress``, :func:`api.uploads.keys.seal_progress`); segments carry
+no plaintext offset or size. Every request that can act on an upload has its URL, so it
+can open them; nothing without the URL (fsck, the expiry sweep, backups) needs them.
+
+Concurrency and crashes: a PATCH reads the upload in one short transaction (opening the
+sealed offset and checking it against ``Upload-Offset``), streams without holding any
+database transaction (so a slow phone never blocks other writers), and commits with a
+compare-and-set on the plaintext PATCH counter ``upload.patch_seq`` it read (the sealed
+offset cannot be compared in SQL); if two PATCHes race, exactly one UPDATE matches, the
+other gets 409 and its segment is deleted. Blobs of a transaction that does not commit
+are deleted at once (:mod:`api.storage.pending`), and the orphan sweep catches what a
+crash leaves.
 
 Interrupted PATCH: if the connection drops and the client sent no checksum, the bytes
 received so far are kept as a segment (tus: the server SHOULD keep what it received) and
@@ -51,6 +59,7 @@ from api.uploads import keys, repository
 from api.uploads.checksum import Checksum
 from api.uploads.models import Upload, UploadSegment
 from crypto import AsyncEncryptingWriter, DataKey, EncryptingWriter, decrypt_stream
+from crypto.errors import CryptoError
 
 SEGMENT_KIND = "s"
 FINAL_KIND = "f"
@@ -64,6 +73,13 @@ class UploadNotFound(NotFound):
 
 class UploadExpired(Gone):
     default_message = "This upload has expired and will be deleted; please start again."
+
+
+class UploadInconsistent(Conflict):
+    default_message = (
+        "The stored pieces of this upload do not add up; delete it and start the upload "
+        "again."
+    )
 
 
 class OffsetMismatch(Conflict):
@@ -113,10 +129,12 @@ def create_upload(
     require_recovery_key(session)
     now = now or utcnow()
     cap = keys.UploadCapability.generate()
+    key = cap.key()
     upload = Upload(
-        id=cap.upload_id, secret_hash=cap.secret_hash, length=length, offset=0,
+        id=cap.upload_id, secret_hash=cap.secret_hash, patch_seq=0,
+        sealed_progress=keys.seal_progress(key, cap.upload_id, length, 0, 0),
         state=RECEIVING, expires_at=expiry(settings, now), created_at=day_floor(now),
-        sealed_metadata=keys.seal_metadata(cap.key(), cap.upload_id, dict(metadata)),
+        sealed_metadata=keys.seal_metadata(key, cap.upload_id, dict(metadata)),
     )
     session.add(upload)
     session.flush()
@@ -133,12 +151,38 @@ def load_upload(session: Session, cap: keys.UploadCapability | None,
     return upload
 
 
+def progress(upload: Upload, cap: keys.UploadCapability) -> tuple[int, int]:
+    """``(length, offset)`` of an upload opened with its capability (for HEAD and PATCH).
+
+    A complete upload's size is in its sealed metadata. A receiving upload's sealed
+    progress must have been sealed for the current ``patch_seq``: an older value written
+    back (a rollback by someone who can write to the database) is refused, not resumed.
+    """
+    key = cap.key()
+    if upload.state == COMPLETE:
+        size = keys.open_metadata(key, upload.id, upload.sealed_metadata).get("size")
+        if type(size) is not int:
+            raise UploadInconsistent()
+        return size, size
+    if upload.sealed_progress is None:
+        raise UploadInconsistent()
+    try:
+        length, offset, patches = keys.open_progress(key, upload.id, upload.sealed_progress)
+    except CryptoError:
+        # The URL matched, so the key is right: the stored value was altered.
+        raise UploadInconsistent() from None
+    if patches != upload.patch_seq or offset > length:
+        raise UploadInconsistent()
+    return length, offset
+
+
 @dataclass
 class PatchPlan:
     cap: keys.UploadCapability
     offset: int
     length: int
-    seq: int
+    seq: int  # the upload's patch_seq when planned: the compare-and-set value and the
+    # new segment's number (segments are numbered by accepted PATCH)
     claimed_type: str
     segments: list[tuple[int, str, bytes, uuid.UUID]]  # seq, blob name, wrapped key, id
 
@@ -149,9 +193,12 @@ def plan_patch(session: Session, settings: Settings, cap: keys.UploadCapability 
     assert cap is not None
     if upload.state != RECEIVING:
         raise Conflict("This upload is already complete.")
-    if offset != upload.offset:
+    length, current = progress(upload, cap)
+    if offset != current:
         raise OffsetMismatch()
     segs = repository.segments(session, upload.id)
+    if [s.seq for s in segs] != list(range(upload.patch_seq)):
+        raise UploadInconsistent()  # every accepted PATCH left exactly one segment
     if len(segs) >= settings.max_upload_segments:
         raise PayloadTooLarge(
             f"This upload has been sent in more than {settings.max_upload_segments} pieces; "
@@ -159,8 +206,8 @@ def plan_patch(session: Session, settings: Settings, cap: keys.UploadCapability 
         )
     meta = keys.open_metadata(cap.key(), upload.id, upload.sealed_metadata)
     return PatchPlan(
-        cap=cap, offset=upload.offset, length=upload.length,
-        seq=(segs[-1].seq + 1) if segs else 0, claimed_type=str(meta.get("filetype") or ""),
+        cap=cap, offset=current, length=length,
+        seq=upload.patch_seq, claimed_type=str(meta.get("filetype") or ""),
         segments=[(s.seq, s.blob_name, s.wrapped_key, s.id) for s in segs],
     )
 
@@ -257,6 +304,10 @@ def merge_segments(storage: BlobStorage, plan: PatchPlan, last: ReceivedSegment)
                 "or with the right one."
             )
         result = writer.finish()
+        if result.plaintext_size != plan.length:
+            # No plaintext size per segment is stored, so this is where a missing or
+            # substituted segment row would show: never hand out a short file.
+            raise UploadInconsistent()
         blob.commit()
     except BaseException:
         writer.abort()
@@ -276,19 +327,23 @@ def commit_segment(
     if merged is not None:
         delete_on_rollback(session, storage, merged.blob_name)
     new_offset = plan.offset + seg.size
-    if not repository.advance_offset(session, plan.cap.upload_id, plan.offset, new_offset):
+    key = plan.cap.key()
+    upload_id = plan.cap.upload_id
+    # Once complete the sealed metadata holds the size; the progress is no longer kept.
+    sealed = None if merged is not None else keys.seal_progress(
+        key, upload_id, plan.length, new_offset, plan.seq + 1)
+    if not repository.advance(session, upload_id, plan.seq, sealed):
         raise OffsetMismatch()
-    upload = repository.get(session, plan.cap.upload_id)
+    upload = repository.get(session, upload_id)
     assert upload is not None
     if merged is None:
         session.add(UploadSegment(
-            id=seg.id, upload_id=upload.id, seq=plan.seq, offset=plan.offset, size=seg.size,
+            id=seg.id, upload_id=upload.id, seq=plan.seq,
             blob_name=seg.blob_name, ciphertext_size=seg.ciphertext_size,
-            wrapped_key=keys.wrap_segment_key(plan.cap.key(), upload.id, plan.seq, seg.key),
+            wrapped_key=keys.wrap_segment_key(key, upload.id, plan.seq, seg.key),
         ))
         session.flush()
         return new_offset
-    key = plan.cap.key()
     meta = keys.open_metadata(key, upload.id, upload.sealed_metadata)
     meta.update(detected_type=merged.detected_type, size=merged.size, sha256=merged.sha256)
     upload.sealed_metadata = keys.seal_metadata(key, upload.id, meta)

@@ -131,3 +131,20 @@ def stored_state(engine: Any, storage: BlobStorage) -> dict[str, int]:
             counts[table] = int(conn.execute(sql).scalar_one())
     counts["blobs"] = sum(1 for _ in storage.iter_blobs())
     return counts
+
+
+def upload_integer_values(engine: Any) -> list[int]:
+    """Every value of every integer column of the upload tables (what a seizure sees)."""
+    from sqlalchemy import Integer, inspect, text
+
+    values: list[int] = []
+    with engine.connect() as conn:
+        for table in ("upload", "upload_segment"):
+            cols = [c["name"] for c in inspect(conn).get_columns(table)
+                    if isinstance(c["type"], Integer)]
+            assert cols, table
+            names = ", ".join(f'"{c}"' for c in cols)
+            for row in conn.execute(text(
+                    f'SELECT {names} FROM "{table}"')):  # noqa: S608 (schema names)
+                values += [v for v in row if v is not None]
+    return values

@@ -16,12 +16,13 @@ RECEIPT_ID = uuid.UUID(int=0x1A7E)
 
 def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
     yield table("upload"), {
-        "id": IDS["upload"], "secret_hash": b"\x03" * 32, "length": 10, "offset": 4,
+        "id": IDS["upload"], "secret_hash": b"\x03" * 32, "sealed_progress": b"\x02progress",
+        "patch_seq": 1,
         "state": "receiving", "sealed_metadata": b"\x01meta", "expires_at": NOW + timedelta(1),
         "created_at": NOW,
     }
     yield table("upload_segment"), {
-        "id": uuid.uuid4(), "upload_id": IDS["upload"], "seq": 0, "offset": 0, "size": 4,
+        "id": uuid.uuid4(), "upload_id": IDS["upload"], "seq": 0,
         "blob_name": "s/" + "1" * 32, "wrapped_key": b"\x01k", "ciphertext_size": 45,
     }
     yield table("receipt"), {

@@ -117,14 +117,20 @@ def test_missing_recovery_wrap_and_shredded_leftovers(
 
 def test_tus_state_against_blobs(app_client: TestClient, session: Session,
                                  settings: Settings) -> None:
+    create_recovery_key_text(session)  # uploads open only once a recovery key exists
     tus = {"Tus-Resumable": "1.0.0"}
     r = app_client.post("/api/v1/uploads", headers={**tus, "Upload-Length": "100"})
+    assert r.status_code == 201, r.text
     location = r.headers["Location"]
     r = app_client.patch(location, content=b"z" * 40, headers={
         **tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
     assert r.status_code == 204
     assert check(session, settings).ok
-    session.execute(text("UPDATE upload SET \"offset\" = 55"))
+    # Without the URL fsck cannot see sizes; it checks one segment per accepted PATCH.
+    session.execute(text("UPDATE upload SET patch_seq = 2"))
+    session.commit()
+    assert kinds(check(session, settings)) == {"upload_offset"}
+    session.execute(text("UPDATE upload SET patch_seq = 1, sealed_progress = NULL"))
     session.commit()
     assert kinds(check(session, settings)) == {"upload_offset"}
 

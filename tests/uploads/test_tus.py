@@ -12,16 +12,25 @@ from typing import Any
 import anyio
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from api.cases.models import Case
 from api.intake.files import RECORD_SIZE
+from api.uploads.keys import UploadCapability
 from api.uploads.models import Upload, UploadSegment
 from api.uploads.service import expire_uploads
 from crypto.stream import ciphertext_size
 from tests.intake.conftest import Intake
-from tests.intake.helpers import PNG, asgi_interrupted, read_back, report, stored_state
+from tests.intake.helpers import (
+    PNG,
+    asgi_interrupted,
+    read_back,
+    report,
+    stored_state,
+    upload_integer_values,
+)
 from tests.storage.moto_server import MotoS3
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -244,7 +253,7 @@ def test_segments_and_final_file_are_padded(intake: Intake) -> None:
                 assert len(f.read()) == seg.ciphertext_size
         assert patch(intake.client, url, 300, data[300:]).status_code == 204
         with Session(intake.engine) as s:
-            up = s.exec(select(Upload).where(col(Upload.length) == total)).one()
+            up = s.exec(select(Upload).where(col(Upload.state) == "complete")).one()
             assert up.final_blob_name is not None
             with intake.storage.open_reader(up.final_blob_name) as f:
                 raw = f.read()
@@ -276,3 +285,120 @@ def test_upload_times_are_days_and_expiry_rounds_up(intake: Intake) -> None:
     hours = timedelta(hours=intake.settings.upload_expiry_hours)
     assert before + hours <= row.expires_at <= before + hours + timedelta(days=1)
     assert parsedate_to_datetime(r.headers["Upload-Expires"]) == row.expires_at
+
+
+def test_no_exact_size_is_stored_while_an_upload_is_open(intake: Intake) -> None:
+    data = PNG + os.urandom(123_457 - len(PNG))
+    first, second = 40_001, 40_001 + 33_333
+    url = create(intake.client, len(data), filename="a.png", filetype="image/png")
+    assert patch(intake.client, url, 0, data[:first]).status_code == 204
+    assert patch(intake.client, url, first, data[first:second]).status_code == 204
+    exact = {len(data), first, second, second - first, len(data) - second}
+    values = upload_integer_values(intake.engine)
+    assert len(values) >= 4  # patch_seq and three ciphertext sizes at least
+    assert exact.isdisjoint(values), sorted(exact & set(values))
+    # The holder of the URL still gets the exact numbers, and resumes where it left off.
+    r = intake.client.head(url, headers=TUS)
+    assert (r.headers["Upload-Offset"], r.headers["Upload-Length"]) == (
+        str(second), str(len(data)))
+    assert patch(intake.client, url, first, data[first:]).status_code == 409
+    assert patch(intake.client, url, second, data[second:]).status_code == 204
+    r = intake.client.head(url, headers=TUS)
+    assert (r.headers["Upload-Offset"], r.headers["Upload-Length"]) == (
+        str(len(data)), str(len(data)))
+    assert exact.isdisjoint(upload_integer_values(intake.engine))
+    r = intake.client.post("/api/v1/submissions", json=report(uploads=[url]))
+    assert r.status_code == 201, r.text
+    assert r.json()["files"][0]["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_two_patches_at_the_same_offset_one_wins(intake: Intake) -> None:
+    """Both PATCHes are planned at the same offset (both pass the sealed-offset check) and
+    commit at the same moment from two threads: the compare-and-set on ``patch_seq`` lets
+    exactly one through, the other is a 409 and leaves no row or blob behind."""
+    import threading
+
+    from api.intake.service import run_in_transaction
+    from api.uploads import service
+    from api.uploads.service import OffsetMismatch
+
+    head = PNG + b"h" * 1000
+    tail = b"t" * 2000
+    pieces = {"a": b"a" * 5000, "b": b"b" * 5000}
+    total = len(head) + 5000 + len(tail)
+    url = create(intake.client, total, filename="a.png", filetype="image/png")
+    assert patch(intake.client, url, 0, head).status_code == 204
+    cap = UploadCapability.parse(url)
+    plans = {k: run_in_transaction(intake.engine, lambda s: service.plan_patch(
+        s, intake.settings, cap, len(head))) for k in pieces}
+    assert plans["a"].seq == plans["b"].seq == 1
+
+    async def body(data: bytes) -> Any:
+        yield data
+
+    segs = {}
+    for k in pieces:
+        seg = anyio.run(service.receive_segment, plans[k], body(pieces[k]), intake.storage, None)
+        assert seg is not None
+        segs[k] = seg
+    barrier = threading.Barrier(2)
+    outcome: dict[str, object] = {}
+
+    def commit(k: str) -> None:
+        barrier.wait()
+        try:
+            outcome[k] = run_in_transaction(intake.engine, lambda s: service.commit_segment(
+                s, intake.storage, plans[k], segs[k], None))
+        except OffsetMismatch as exc:
+            outcome[k] = exc
+
+    threads = [threading.Thread(target=commit, args=(k,)) for k in pieces]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    won = [k for k, v in outcome.items() if v == len(head) + 5000]
+    lost = [k for k, v in outcome.items() if isinstance(v, OffsetMismatch)]
+    assert len(won) == 1 and len(lost) == 1, outcome
+    assert offset(intake.client, url) == len(head) + 5000
+    state = stored_state(intake.engine, intake.storage)
+    assert (state["upload_segment"], state["blobs"]) == (2, 2)  # the loser's blob is gone
+    # The loser's retry at the old offset is told to ask HEAD first.
+    assert patch(intake.client, url, len(head), pieces[lost[0]]).status_code == 409
+    assert patch(intake.client, url, len(head) + 5000, tail).status_code == 204
+    r = intake.client.post("/api/v1/submissions", json=report(uploads=[url]))
+    assert r.status_code == 201, r.text
+    assert r.json()["files"][0]["sha256"] == hashlib.sha256(
+        head + pieces[won[0]] + tail).hexdigest()
+
+
+def test_a_rolled_back_progress_or_a_missing_segment_is_refused(intake: Intake) -> None:
+    """Someone with write access to the database (not the URL) copies back an older
+    sealed offset, or deletes a segment row: the upload is not resumed into a wrong file."""
+    data = b"x" * 3000
+    url = create(intake.client, len(data))
+    with Session(intake.engine) as s:
+        old = s.exec(select(Upload)).one().sealed_progress
+    assert old is not None
+    assert patch(intake.client, url, 0, data[:1000]).status_code == 204
+    with Session(intake.engine) as s:
+        s.exec(update(Upload).values(sealed_progress=old))
+        s.commit()
+    r = intake.client.head(url, headers=TUS)
+    assert r.status_code == 409
+    r = patch(intake.client, url, 0, data[:1000])
+    assert r.status_code == 409 and "start the upload again" in r.json()["error"]["message"]
+    with Session(intake.engine) as s:
+        s.exec(update(Upload).values(sealed_progress=old[:-1] + bytes([old[-1] ^ 1])))
+        s.commit()
+    assert intake.client.head(url, headers=TUS).status_code == 409
+
+    url = create(intake.client, len(data))
+    assert patch(intake.client, url, 0, data[:1000]).status_code == 204
+    with Session(intake.engine) as s:
+        upload_id = UploadCapability.parse(url).upload_id  # type: ignore[union-attr]
+        s.exec(sa_delete(UploadSegment).where(col(UploadSegment.upload_id) == upload_id))
+        s.commit()
+    r = patch(intake.client, url, 1000, data[1000:])
+    assert r.status_code == 409 and "start the upload again" in r.json()["error"]["message"]
+    assert intake.client.delete(url, headers=TUS).status_code == 204
