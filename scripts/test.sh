@@ -2,8 +2,17 @@
 # Installs everything the test suite needs on a fresh Debian machine, then runs all of it:
 # lint (ruff), types (mypy --strict), schema drift (alembic check) and pytest on SQLite
 # and PostgreSQL. Extra arguments go to pytest.
+#
+# `bash scripts/test.sh --fast` is the edit loop: the same set-up and checks, then pytest
+# without the system tests (tests/system), the browser and the slow ones. CI runs it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+fast=0
+if [ "${1:-}" = "--fast" ]; then
+  fast=1
+  shift
+fi
 
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
@@ -42,5 +51,9 @@ check_dir=$(mktemp -d)
 DOKAZ_DATA_DIR="$check_dir" .venv/bin/dokaz db upgrade >/dev/null
 DOKAZ_DATA_DIR="$check_dir" .venv/bin/alembic check
 rm -rf "$check_dir"
+if [ "$fast" = 1 ]; then
+  echo "== pytest, fast lane (SQLite and PostgreSQL; no system, browser or slow tests)"
+  exec .venv/bin/pytest -n 2 --ignore=tests/system -m "not browser and not slow" "$@"
+fi
 echo "== pytest (SQLite and PostgreSQL)"
 .venv/bin/pytest -n 2 "$@"
