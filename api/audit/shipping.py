@@ -39,6 +39,7 @@ from api.audit.models import AuditEntry, AuditShipment
 from api.core.errors import DokazError
 from api.core.models import utcnow
 from api.core.settings import Settings
+from api.storage.s3 import client_for
 
 TARGETS = ("s3", "mail")
 OBJECT_SUFFIX = ".txt"
@@ -265,20 +266,11 @@ class CheckpointBucket:
 
 
 def _make_client(settings: Settings) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    key_id = settings.audit_ship_s3_access_key_id
-    secret = settings.audit_ship_s3_secret_access_key
-    return boto3.client(
-        "s3",
-        endpoint_url=settings.audit_ship_s3_endpoint_url,
-        region_name=settings.audit_ship_s3_region,
-        aws_access_key_id=key_id.get_secret_value() if key_id else None,
-        aws_secret_access_key=secret.get_secret_value() if secret else None,
-        config=Config(retries={"max_attempts": 3, "mode": "standard"},
-                      connect_timeout=10, read_timeout=30),
-    )
+    return client_for(settings.audit_ship_s3_endpoint_url, settings.audit_ship_s3_region,
+                      settings.audit_ship_s3_access_key_id,
+                      settings.audit_ship_s3_secret_access_key,
+                      config={"retries": {"max_attempts": 3, "mode": "standard"},
+                                     "connect_timeout": 10, "read_timeout": 30})
 
 
 def shipped_anchors(settings: Settings, extra: Iterable[Anchor] = ()) -> list[Anchor]:

@@ -15,6 +15,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any, BinaryIO, cast
 
+from pydantic import SecretStr
+
 from api.core.settings import Settings
 from api.storage.base import BlobInfo, StorageError, check_name
 
@@ -25,20 +27,28 @@ PART_SIZE = 8 * 1024 * 1024
 
 
 def make_client(settings: Settings) -> S3Client:
+    """The blob store's client."""
+    return client_for(settings.s3_endpoint_url, settings.s3_region, settings.s3_access_key_id,
+                      settings.s3_secret_access_key,
+                      config={"retries": {"max_attempts": 5, "mode": "standard"},
+                                     "max_pool_connections": 64})
+
+
+def client_for(endpoint_url: str | None, region: str | None, key_id: SecretStr | None,
+               secret: SecretStr | None, *, config: dict[str, Any]) -> S3Client:
+    """An S3 client for one endpoint and its credentials (the blob store, or the audit
+    log's write-once bucket, which has credentials of its own)."""
     # boto3 is imported lazily: it costs tens of MiB that local-storage servers never need.
     import boto3
     from botocore.config import Config
 
-    key_id = settings.s3_access_key_id
-    secret = settings.s3_secret_access_key
     return boto3.client(
         "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        region_name=settings.s3_region,
+        endpoint_url=endpoint_url,
+        region_name=region,
         aws_access_key_id=key_id.get_secret_value() if key_id else None,
         aws_secret_access_key=secret.get_secret_value() if secret else None,
-        config=Config(retries={"max_attempts": 5, "mode": "standard"},
-                      max_pool_connections=64),
+        config=Config(**config),
     )
 
 

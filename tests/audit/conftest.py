@@ -1,12 +1,9 @@
-"""Off-server targets for audit checkpoints: moto S3 (server mode, real HTTP) and aiosmtpd.
-
-Both listen on 127.0.0.1 in this feature's port range (18600-18699), on a free port in it.
-"""
+"""Off-server targets for audit checkpoints: moto S3 (server mode, real HTTP) and aiosmtpd,
+both on 127.0.0.1."""
 
 from __future__ import annotations
 
 import secrets
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,19 +11,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-PORTS = range(18600, 18700)
+from tests.storage.moto_server import MotoS3, free_port, moto_s3
 
-
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18600-18699")
-
+__all__ = ["Inbox", "LockedS3", "free_port", "moto_s3"]
 
 @dataclass
 class LockedS3:
@@ -57,16 +44,9 @@ class LockedS3:
 
 
 @pytest.fixture(scope="session")
-def locked_s3() -> Iterator[LockedS3]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield LockedS3(f"http://127.0.0.1:{port}")
-    finally:
-        server.stop()
+def locked_s3(moto_s3: MotoS3) -> LockedS3:
+    """The session's moto server; its buckets for checkpoints are made with Object Lock."""
+    return LockedS3(moto_s3.endpoint)
 
 
 @dataclass

@@ -43,7 +43,7 @@ from crypto.recovery import parse_recovery_key
 from crypto.sealed import unwrap_data_key
 from tests.conftest import PG_ADMIN_URL, REQUIRE_PG, _pg_available
 from tests.factories import create_recovery_key_text, sample_report
-from tests.storage.moto_server import MotoS3, _free_port
+from tests.storage.moto_server import MotoS3, free_port
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ def cluster_db() -> Iterator[str]:
 def s3() -> Iterator[MotoS3]:
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield MotoS3(f"http://127.0.0.1:{port}")
@@ -137,7 +137,7 @@ def test_two_apis_two_workers_200_submissions_exactly_once(
         DOKAZ_INTAKE_RATE_GLOBAL_PER_MINUTE="100000",
         DOKAZ_JOB_POLL_SECONDS="0.2", DOKAZ_RETENTION_DAYS_SPAM="30",
     )
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for n, port in enumerate(ports):
