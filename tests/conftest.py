@@ -8,6 +8,7 @@ skipped with a clear reason otherwise.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -24,6 +25,10 @@ from api.app import create_app
 from api.core import migrations
 from api.core.db import make_engine
 from api.core.settings import Settings
+
+# aiosmtpd's per-connection chatter ("EOF received") comes from its own thread, often after
+# pytest has closed the stream the app's log handler writes to; it says nothing a test needs.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 PG_ADMIN_URL = os.environ.get(
     "DOKAZ_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
