@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from api import __version__
 from api.core.db import make_engine
-from api.core.errors import install_error_handlers
+from api.core.error_handlers import install_error_handlers
 from api.core.privacy import ClientAnonymityMiddleware
 from api.core.settings import Settings, get_settings
 from api.health.router import router as health_router

@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:  # allow running as a plain script
 import psycopg  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from api.auth.dependencies import Principal  # noqa: E402
+from api.auth.principals import Principal  # noqa: E402
 from api.auth.roles import Role  # noqa: E402
 from api.cases import pagination, service  # noqa: E402
 from api.cases.repository import CaseFilters  # noqa: E402

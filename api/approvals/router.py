@@ -13,9 +13,10 @@ from fastapi import APIRouter, Depends, Request
 
 from api.approvals import service
 from api.approvals.schemas import ApprovalOut
-from api.auth.dependencies import Now, Principal, require_roles
+from api.auth.dependencies import Now, require_roles
+from api.auth.principals import Principal
 from api.auth.roles import Role
-from api.core.db import DbSession
+from api.core.dependencies import DbSession
 from api.core.errors import (
     Conflict,
     Forbidden,

@@ -52,8 +52,8 @@ from api.audit import actions
 from api.audit.service import record
 from api.auth import accounts
 from api.auth.accounts import Actor, NewTotp
-from api.auth.dependencies import Principal
 from api.auth.models import StaffUser
+from api.auth.principals import Principal
 from api.auth.roles import INTAKE_ROLES, Role
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.core.settings import Settings

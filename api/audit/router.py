@@ -15,7 +15,7 @@ from api.audit import actions, export
 from api.audit.service import checkpoint, record, verify_chain
 from api.audit.shipping import ShippedCheckpointsUnavailable, shipped_anchors, status
 from api.auth.dependencies import AdminOnly, AppSettings, Now
-from api.core.db import DbSession
+from api.core.dependencies import DbSession
 from api.core.errors import Forbidden, Unauthorized, error_responses
 
 router = APIRouter(prefix="/api/v1/admin/audit")

@@ -30,7 +30,7 @@ from api.auth.schemas import (
     UserWithTotp,
 )
 from api.auth.throttle import global_limiter
-from api.core.db import DbSession
+from api.core.dependencies import DbSession
 from api.core.errors import (
     Conflict,
     Forbidden,

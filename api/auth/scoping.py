@@ -26,7 +26,7 @@ import uuid
 from sqlalchemy import ColumnElement, false, true
 from sqlmodel import Session, col, select
 
-from api.auth.dependencies import Principal
+from api.auth.principals import Principal
 from api.auth.roles import Role
 from api.cases.models import Case
 from api.keys.models import CaseKeyWrap

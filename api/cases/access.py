@@ -19,8 +19,8 @@ from sqlmodel import Session
 
 from api.audit import actions
 from api.audit import service as audit
-from api.auth.dependencies import Principal
 from api.auth.models import StaffUser
+from api.auth.principals import Principal
 from api.auth.roles import Role
 from api.cases import events, keys, threads
 from api.cases.models import Case

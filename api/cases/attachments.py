@@ -29,7 +29,7 @@ from sqlmodel import Session
 
 from api.audit import actions
 from api.audit import service as audit
-from api.auth.dependencies import Principal
+from api.auth.principals import Principal
 from api.cases import clean_copy, content, derivatives, events, threads
 from api.cases.models import Case
 from api.cases.service import open_case

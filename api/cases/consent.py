@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from api.audit import actions
 from api.audit import service as audit
-from api.auth.dependencies import Principal
+from api.auth.principals import Principal
 from api.cases import events
 from api.cases.contexts import consent_note_context
 from api.cases.models import Case, CaseConsent, CasePerson

@@ -13,8 +13,8 @@ import uuid
 
 from sqlmodel import Session, col, select
 
-from api.auth.dependencies import Principal
 from api.auth.models import StaffUser
+from api.auth.principals import Principal
 from api.core.errors import Conflict, Forbidden
 from api.keys.models import CaseKeyWrap
 from api.keys.repository import active_recovery_key

@@ -31,8 +31,8 @@ from sqlmodel import Session, col, select
 
 from api.audit import actions
 from api.audit import service as audit
-from api.auth.dependencies import Principal
 from api.auth.models import StaffUser
+from api.auth.principals import Principal
 from api.cases import content, events, keys, threads, workflow
 from api.cases.models import Case, CaseLink
 from api.cases.service import open_case

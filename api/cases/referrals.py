@@ -31,7 +31,7 @@ from sqlmodel import Session
 
 from api.audit import actions
 from api.audit import service as audit
-from api.auth.dependencies import Principal
+from api.auth.principals import Principal
 from api.cases import consent, metadata
 from api.cases.schemas import Act, Metadata, Person
 from api.cases.service import open_case

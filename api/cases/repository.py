@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, tuple_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from api.auth.dependencies import Principal
+from api.auth.principals import Principal
 from api.auth.scoping import case_list_filter, case_read_filter
 from api.cases.models import Case, CaseAct
 from api.cases.pagination import Cursor

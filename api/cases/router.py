@@ -17,7 +17,8 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from api.approvals import service as approvals
 from api.approvals.schemas import ApprovalOut
-from api.auth.dependencies import Now, Principal, require_roles
+from api.auth.dependencies import Now, require_roles
+from api.auth.principals import Principal
 from api.auth.roles import Role
 from api.cases import access, attachments, consent, merge, referrals, service, transitions
 from api.cases.codes import ActType, Priority, Region, UrgencyReason
@@ -41,7 +42,7 @@ from api.cases.schemas import (
     TransitionIn,
 )
 from api.cases.workflow import STATES
-from api.core.db import DbSession
+from api.core.dependencies import DbSession
 from api.core.errors import (
     BadRequest,
     Conflict,

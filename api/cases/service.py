@@ -15,8 +15,8 @@ from sqlmodel import Session, col, select
 
 from api.audit import actions
 from api.audit import service as audit
-from api.auth.dependencies import Principal
 from api.auth.models import StaffUser
+from api.auth.principals import Principal
 from api.auth.roles import Role
 from api.cases import (
     content,

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from api.audit import actions
 from api.audit import service as audit
-from api.auth.dependencies import Principal
+from api.auth.principals import Principal
 from api.cases import events, keys, repository, workflow
 from api.cases.models import Case, CaseLink
 from api.cases.schemas import TransitionIn

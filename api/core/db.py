@@ -1,8 +1,8 @@
 """Database engine and the one-transaction-per-request unit of work.
 
-Services only ``flush``; the ``DbSession`` dependency commits once the route function
-has returned and rolls back on any error. It uses FastAPI's ``scope="function"`` so the
-commit happens *before* the response is sent: a 201 always means the data is durable.
+Services only ``flush``; ``unit_of_work`` commits or rolls back. Requests get it through
+the ``DbSession`` dependency (:mod:`api.core.dependencies`), which commits before the
+response is sent: a 201 always means the data is durable.
 
 SQLite (the embedded default) runs with WAL, foreign keys and ``secure_delete`` (deleted
 rows are overwritten, which matters for crypto-shredding). PostgreSQL goes through psycopg 3.
@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
@@ -85,10 +84,3 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
     finally:
         session.close()
 
-
-def _request_session(request: Request) -> Iterator[Session]:
-    with unit_of_work(request.app.state.engine) as session:
-        yield session
-
-
-DbSession = Annotated[Session, Depends(_request_session, scope="function")]

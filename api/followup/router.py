@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session
 
 from api.auth.dependencies import bearer_token
-from api.core.db import DbSession
+from api.core.dependencies import DbSession
 from api.core.errors import (
     BadRequest,
     Conflict,
@@ -28,7 +28,7 @@ from api.followup.schemas import (
 )
 from api.intake import guards
 from api.intake import service as intake_service
-from api.intake.deps import app_engine, app_settings, app_storage
+from api.intake.dependencies import app_engine, app_settings, app_storage
 from api.intake.files import FileBatch
 from api.intake.schemas import FollowupIn
 

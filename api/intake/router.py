@@ -18,7 +18,7 @@ from api.core.errors import (
     error_responses,
 )
 from api.intake import guards, service
-from api.intake.deps import app_engine, app_settings, app_storage, lawyer_of
+from api.intake.dependencies import app_engine, app_settings, app_storage, lawyer_of
 from api.intake.files import FileBatch
 from api.intake.multipart import mb
 from api.intake.schemas import SCHEMA_ID, SubmissionOut, submission_json_schema

@@ -8,7 +8,7 @@ from enum import Enum
 from fastapi import APIRouter, Query, Response
 
 from api.auth.dependencies import AdminOnly
-from api.core.db import DbSession
+from api.core.dependencies import DbSession
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from api.core.errors import error_responses as errors
 from api.jobs import repository, service

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth.dependencies import AdminOnly, CurrentPartner, Now
-from api.core.db import DbSession
+from api.core.dependencies import DbSession
 from api.core.errors import (
     Conflict,
     Forbidden,

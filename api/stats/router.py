@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field
 
 from api.audit import actions
 from api.audit.service import record, record_always
-from api.auth.dependencies import AdminOnly, PartnerPrincipal, require_partner_scope
-from api.core.db import DbSession
+from api.auth.dependencies import AdminOnly, require_partner_scope
+from api.auth.principals import PartnerPrincipal
+from api.core.dependencies import DbSession
 from api.core.errors import (
     Forbidden,
     InvalidInput,

@@ -27,7 +27,7 @@ from api.core.errors import (
     error_responses,
 )
 from api.intake import guards
-from api.intake.deps import app_engine, app_settings, app_storage
+from api.intake.dependencies import app_engine, app_settings, app_storage
 from api.intake.files import TypeMismatch
 from api.intake.service import in_transaction
 from api.storage.base import BlobStorage

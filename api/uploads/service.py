@@ -43,7 +43,6 @@ from datetime import datetime, timedelta
 
 import anyio.to_thread
 from sqlmodel import Session
-from starlette.requests import ClientDisconnect
 
 from api.core.errors import BadRequest, Conflict, Gone, NotFound, PayloadTooLarge
 from api.core.models import day_ceil, day_floor, utcnow
@@ -226,7 +225,11 @@ async def receive_segment(
     plan: PatchPlan, chunks: AsyncIterable[bytes], storage: BlobStorage,
     checksum: Checksum | None,
 ) -> ReceivedSegment | None:
-    """Encrypt one PATCH body into a new segment blob; None if nothing arrived."""
+    """Encrypt one PATCH body into a new segment blob; None if nothing arrived.
+
+    ``chunks`` reports a client that went away as :class:`ConnectionDropped`, as
+    :func:`api.intake.guards.timed_stream` does.
+    """
     seg_id = uuid.uuid4()
     seg_key = DataKey.generate()
     blob = storage.open_writer(generate_name(SEGMENT_KIND))
@@ -246,7 +249,7 @@ async def receive_segment(
                 if extra is not None:
                     extra.update(chunk)
                 await writer.write(chunk)
-        except (ClientDisconnect, ConnectionDropped):
+        except ConnectionDropped:
             if checksum is not None or received == 0:
                 raise
             interrupted = True

@@ -20,7 +20,7 @@ from api.core.settings import Settings
 from api.followup import service
 from api.followup.schemas import MessageIn, MessageOut, StatusOut
 from api.intake import guards
-from api.intake.deps import app_engine
+from api.intake.dependencies import app_engine
 from api.intake.schemas import FileOut, FollowupIn
 from api.intake.service import ReceivedSubmission, in_transaction
 from api.web.forms import FieldError

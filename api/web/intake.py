@@ -12,7 +12,7 @@ from fastapi import Request
 
 from api.core.settings import Settings
 from api.intake import guards, service
-from api.intake.deps import app_engine, app_storage
+from api.intake.dependencies import app_engine, app_storage
 from api.intake.schemas import SubmissionIn, SubmissionOut
 from api.keys.service import NoRecoveryKey
 from api.web.receive import ReceivedForm

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from api.audit import actions
 from api.audit.models import AuditEntry
 from api.auth.accounts import CLI, reset_password
-from api.auth.dependencies import Principal
+from api.auth.principals import Principal
 from api.auth.roles import Role
 from api.auth.scoping import can_read_case, case_list_filter, case_read_filter, wrap_for
 from api.cases.models import Case

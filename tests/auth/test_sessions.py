@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from api.auth import login as login_service
-from api.auth.dependencies import Principal
 from api.auth.models import StaffSession, StaffUser
+from api.auth.principals import Principal
 from api.auth.roles import Role
 from api.core.errors import Unauthorized
 from crypto.errors import DecryptionError

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from api.auth.dependencies import Principal
+from api.auth.principals import Principal
 from api.auth.roles import Role
 from api.cases import keys
 from api.cases.models import Case

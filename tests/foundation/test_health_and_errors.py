@@ -66,7 +66,7 @@ class Body(BaseModel):
 
 
 def _demo_app() -> FastAPI:
-    from api.core.errors import install_error_handlers
+    from api.core.error_handlers import install_error_handlers
 
     app = FastAPI()
     install_error_handlers(app)

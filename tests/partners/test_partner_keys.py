@@ -11,9 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
-from api.auth.dependencies import PartnerPrincipal, require_partner_scope
+from api.auth.dependencies import require_partner_scope
+from api.auth.principals import PartnerPrincipal
 from api.auth.roles import Role
-from api.core.errors import install_error_handlers
+from api.core.error_handlers import install_error_handlers
 from api.core.settings import Settings
 from api.partners.models import PartnerApiKey
 from tests.factories import app_clock, create_partner_key, create_staff, login_headers

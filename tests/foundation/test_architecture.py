@@ -1,0 +1,93 @@
+"""Services stay free of the web framework and the terminal.
+
+Only the web and CLI layers may import ``fastapi``, ``starlette`` or ``typer``. Every other
+module under ``api/``, ``crypto/`` and ``workers/`` is a service module for this test:
+services, repositories, schemas, models, jobs, crypto. They take plain values
+(``api.auth.principals.Principal``, settings, sessions) and raise ``api.core.errors``.
+"""
+
+from __future__ import annotations
+
+import ast
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("api", "crypto", "workers")
+FRAMEWORKS = frozenset({"fastapi", "starlette", "typer"})
+
+# The web and CLI layers, by file role. Keep this short: each entry is a place where the
+# request or the terminal is allowed to show.
+WEB_AND_CLI_ROLES = (
+    "api/*/router.py",
+    "api/*/cli.py",
+    "api/*/dependencies.py",
+    "api/web/*.py",  # the HTML surface: pages, forms, templating, CSRF, its own middleware
+)
+WEB_AND_CLI_MODULES = (
+    "api/app.py",  # create_app
+    "api/cli.py",  # the root `dokaz` command
+    "api/core/error_handlers.py",  # renders domain errors as HTTP responses
+    "api/core/privacy.py",  # ASGI middleware: tags the client, drops its address
+    # Request admission (rate and header guards, the body deadline) reads the Request
+    # itself; issue 14 Build item 1 moves it into api/ingress.
+    "api/intake/guards.py",
+)
+
+
+def _modules() -> list[str]:
+    return sorted(
+        path.relative_to(ROOT).as_posix()
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+    )
+
+
+def _allowed(rel: str) -> bool:
+    return rel in WEB_AND_CLI_MODULES or any(fnmatchcase(rel, p) for p in WEB_AND_CLI_ROLES)
+
+
+def _framework_imports(rel: str) -> list[str]:
+    tree = ast.parse((ROOT / rel).read_text(encoding="utf-8"), filename=rel)
+    found = []
+    for node in ast.walk(tree):  # every import, at the top, in functions, under TYPE_CHECKING
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        found += [f"{rel}:{node.lineno} {name}" for name in names
+                  if name.split(".")[0] in FRAMEWORKS]
+    return found
+
+
+def test_the_scan_sees_the_packages() -> None:
+    modules = _modules()
+    assert "api/cases/service.py" in modules
+    assert "api/auth/principals.py" in modules
+    assert "crypto/aead.py" in modules
+    assert "workers/runner.py" in modules
+    assert _framework_imports("api/app.py"), "the scan must find create_app's FastAPI import"
+
+
+def test_no_service_module_imports_the_web_framework_or_typer() -> None:
+    offenders = [hit for rel in _modules() if not _allowed(rel) for hit in _framework_imports(rel)]
+    assert offenders == [], (
+        "Only routers, CLIs, dependencies and the web layer may import fastapi, starlette or "
+        "typer; move the web or terminal part out of: " + ", ".join(offenders)
+    )
+
+
+def test_every_named_exception_exists_and_still_needs_it() -> None:
+    # An entry that no longer imports a framework must leave the list, so it stays short.
+    stale = [rel for rel in WEB_AND_CLI_MODULES
+             if not (ROOT / rel).is_file() or not _framework_imports(rel)]
+    assert stale == []
+
+
+def test_principals_and_domain_errors_are_framework_free() -> None:
+    for rel in ("api/auth/principals.py", "api/core/errors.py", "api/core/db.py",
+                "api/keys/service.py", "api/uploads/service.py"):
+        assert not _allowed(rel)
+        assert _framework_imports(rel) == [], rel
