@@ -41,10 +41,6 @@ PULL_ERRORS = (*PARTNER_ERRORS, NotFound, InvalidInput, ServiceUnavailable,
 _TEXT: dict[str, Any] = {"schema": {"type": "string"}}
 
 
-class SvgResponse(Response):
-    media_type = "image/svg+xml"
-
-
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -83,7 +79,8 @@ def table_data(
     return formats.as_json(result, lang)
 
 
-@router.get("/tables/{table_id}/chart.svg", response_class=SvgResponse,
+# Not response_class: that would relabel the JSON error responses as SVG in the document.
+@router.get("/tables/{table_id}/chart.svg", response_model=None,
             responses={**error_responses(*PULL_ERRORS), 200: {"content": {"image/svg+xml": _TEXT}}})
 def table_chart(
     request: Request, session: DbSession, settings: AppSettings, limiter: Limiter,

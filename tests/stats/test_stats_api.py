@@ -275,7 +275,7 @@ def test_openapi_has_a_schema_for_each_stats_response(stats_client: TestClient) 
     for (method, path), op in ops.items():
         content = op["responses"]["200"]["content"]
         if path.endswith("chart.svg"):
-            assert set(content) == {"image/svg+xml"}, path
+            assert "image/svg+xml" in content, path
             continue
         ref = content["application/json"]["schema"]
         assert "$ref" in ref or "oneOf" in ref, (method, path, ref)
