@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from api.audit import actions
 from api.audit.service import record
 from api.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from api.partners import repository
 from api.partners.models import Partner, PartnerApiKey
 from crypto.keys import random_token
 
@@ -66,7 +67,7 @@ def list_partners(session: Session) -> Sequence[Partner]:
 
 
 def get_partner(session: Session, partner_id: uuid.UUID) -> Partner:
-    partner = session.get(Partner, partner_id)
+    partner = repository.get_partner(session, partner_id)
     if partner is None:
         raise NotFound("No such partner.")
     return partner

@@ -40,14 +40,14 @@ def register(app: typer.Typer) -> None:
         from api.core.db import make_engine, unit_of_work
         from api.core.errors import DokazError
         from api.core.settings import get_settings
-        from api.partners.models import Partner
+        from api.partners import repository as partners
         from api.stats import service
 
         settings = get_settings()
         engine = make_engine(settings)
         try:
             with unit_of_work(engine) as session:
-                if session.get(Partner, partner_id) is None:
+                if partners.get_partner(session, partner_id) is None:
                     raise typer.BadParameter("there is no partner with this id")
                 service.set_policy(session, settings, partner_id, mode=mode,
                                    epsilon_per_pull=epsilon_per_pull,

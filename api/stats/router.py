@@ -1,8 +1,9 @@
-"""Partner statistics endpoints under /api/v1/stats (routes only: rules live in service).
+"""Partner statistics endpoints under /api/v1/stats (routes only: rules and audit live in
+``operations``, response bodies in ``schemas``).
 
 Partners authenticate with an API key holding the ``stats:read`` scope; every pull is
-rate limited per key and written to the audit log (table id, format, mode, cell counts:
-never values). Admins set each partner's mode and DP budget and may refresh the release.
+rate limited per key and written to the audit log. Admins set each partner's mode and DP
+budget and may refresh the release.
 """
 
 from __future__ import annotations
@@ -11,11 +12,8 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import Response, StreamingResponse
 
-from api.audit import actions
-from api.audit.service import record, record_always
 from api.auth.dependencies import AdminOnly, require_partner_scope
 from api.auth.principals import PartnerPrincipal
 from api.core.dependencies import DbSession
@@ -29,10 +27,8 @@ from api.core.errors import (
     error_responses,
 )
 from api.core.settings import Settings
-from api.partners.models import Partner
-from api.stats import formats, service
-from api.stats.catalogue import BY_ID, MONTH, TABLES
-from api.stats.limits import limiter_of
+from api.stats import formats, operations, schemas, service
+from api.stats.limits import PullLimiter, limiter_of
 from api.vocab.registry import Language
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
@@ -43,6 +39,7 @@ Lang = Annotated[Language, Query(description="label language")]
 PARTNER_ERRORS = (Unauthorized, Forbidden, RateLimited)
 PULL_ERRORS = (*PARTNER_ERRORS, NotFound, InvalidInput, ServiceUnavailable,
                service.PrivacyBudgetExhausted)
+_TEXT: dict[str, Any] = {"schema": {"type": "string"}}
 
 
 def _settings(request: Request) -> Settings:
@@ -50,134 +47,81 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _pull(request: Request, session: DbSession, partner: PartnerPrincipal, table_id: str,
-          fmt: str) -> service.TableResult:
-    settings = _settings(request)
-    limiter_of(request.app.state, settings).check(partner.key_id)
-    params = {k: v for k, v in request.query_params.items()}
-    if fmt == "svg":
-        params = _chart_params(table_id, params)
-    audit = {"key_id": str(partner.key_id), "format": fmt}
-    try:
-        result = service.answer(session, settings, partner.partner_id, table_id, params)
-    except service.PrivacyBudgetExhausted:
-        # The refusal must stay on record although this transaction rolls back.
-        record_always(session, action=actions.PARTNER_PULL, actor_id=partner.partner_id,
-                      actor_kind="partner", target=table_id[:64],
-                      details={**audit, "outcome": "refused_budget"})
-        raise
-    record(session, action=actions.PARTNER_PULL, actor_id=partner.partner_id,
-           actor_kind="partner", target=table_id,
-           details={**audit, "outcome": "ok", "mode": result.mode,
-                    "cells": len(result.cells), "suppressed": result.suppressed_count,
-                    "charged": result.mode == "dp" and not result.cached})
-    return result
+def _limiter(request: Request) -> PullLimiter:
+    return limiter_of(request.app.state, _settings(request))
 
 
-def _chart_params(table_id: str, params: dict[str, str]) -> dict[str, str]:
-    spec = BY_ID.get(table_id)
-    if spec is None:
-        raise service.UnknownTable()
-    series = params.pop("series", "")
-    if series and (series == MONTH or series not in spec.dim_ids):
-        raise InvalidInput(f"series must be one of: "
-                           f"{', '.join(d for d in spec.dim_ids if d != MONTH)}.")
-    params["dims"] = ",".join(d for d in (series, MONTH) if d)
-    return params
+AppSettings = Annotated[Settings, Depends(_settings)]
+Limiter = Annotated[PullLimiter, Depends(_limiter)]
 
 
-@router.get("/tables", responses=error_responses(*PARTNER_ERRORS))
-def catalogue(partner: StatsPartner, lang: Lang = "en") -> dict[str, Any]:
+@router.get("/tables", response_model=schemas.Catalogue, response_model_exclude_unset=True,
+            responses=error_responses(*PARTNER_ERRORS))
+def catalogue(partner: StatsPartner, lang: Lang = "en") -> schemas.Catalogue:
     """The catalogue: each table's dimensions, counting unit and contribution bound."""
-    return {"tables": [
-        {"id": t.id, "title": t.title, "description": t.description, "unit": t.unit,
-         "max_contributions": t.max_contributions,
-         "dimensions": [
-             {"id": d.id, "name": formats.dim_name(d, lang), "vocabulary": d.vocab,
-              **({"uwazi_thesaurus": f"/api/v1/vocabularies/{d.vocab}/uwazi"}
-                 if d.vocab else {})}
-             for d in t.dims],
-         "data": f"/api/v1/stats/tables/{t.id}",
-         "chart": f"/api/v1/stats/tables/{t.id}/chart.svg"}
-        for t in TABLES],
-        "parameters": {
-            "format": "json (default) or csv",
-            "lang": "en, be, ru or uk",
-            "dims": "comma-separated dimensions to keep; the others are totalled",
-            "from, to": "period as YYYY-MM",
-            "<dimension>": "comma-separated codes to keep, e.g. region=BY-HM,BY-MI"}}
+    return operations.catalogue(lang)
 
 
-@router.get("/tables/{table_id}", responses=error_responses(*PULL_ERRORS))
+@router.get("/tables/{table_id}", response_model=schemas.TableData,
+            responses={**error_responses(*PULL_ERRORS), 200: {"content": {"text/csv": _TEXT}}})
 def table_data(
-    request: Request, session: DbSession, partner: StatsPartner, table_id: TableId,
+    request: Request, session: DbSession, settings: AppSettings, limiter: Limiter,
+    partner: StatsPartner, table_id: TableId,
     format: Literal["json", "csv"] = "json", lang: Lang = "en",
-) -> Response:
+) -> Any:
     """One table (cells with codes, labels and ``suppressed`` flags) as JSON or CSV."""
-    result = _pull(request, session, partner, table_id, format)
+    result = operations.pull(session, settings, limiter, partner_id=partner.partner_id,
+                             key_id=partner.key_id, table_id=table_id, fmt=format,
+                             params=request.query_params)
     if format == "csv":
         return StreamingResponse(
             formats.csv_rows(result, lang), media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{table_id}.csv"'})
-    return JSONResponse(formats.as_json(result, lang))
+    return formats.as_json(result, lang)
 
 
-@router.get("/tables/{table_id}/chart.svg", responses=error_responses(*PULL_ERRORS))
+# Not response_class: that would relabel the JSON error responses as SVG in the document.
+@router.get("/tables/{table_id}/chart.svg", response_model=None,
+            responses={**error_responses(*PULL_ERRORS), 200: {"content": {"image/svg+xml": _TEXT}}})
 def table_chart(
-    request: Request, session: DbSession, partner: StatsPartner, table_id: TableId,
-    lang: Lang = "en",
+    request: Request, session: DbSession, settings: AppSettings, limiter: Limiter,
+    partner: StatsPartner, table_id: TableId, lang: Lang = "en",
     series: Annotated[str, Query(description="dimension drawn as one line per code")] = "",
 ) -> Response:
     """The table over time as an SVG chart; hidden months are gaps."""
-    result = _pull(request, session, partner, table_id, "svg")
+    result = operations.pull(session, settings, limiter, partner_id=partner.partner_id,
+                             key_id=partner.key_id, table_id=table_id, fmt="svg",
+                             params=request.query_params)
     return Response(formats.as_svg(result, lang), media_type="image/svg+xml",
                     headers={"Content-Disposition": f'inline; filename="{table_id}.svg"'})
 
 
-@router.get("/budget", responses=error_responses(*PARTNER_ERRORS))
-def budget(session: DbSession, partner: StatsPartner) -> dict[str, object]:
+@router.get("/budget", response_model=schemas.Budget,
+            responses=error_responses(*PARTNER_ERRORS))
+def budget(session: DbSession, partner: StatsPartner) -> schemas.ExactBudget | schemas.DpBudget:
     """This organisation's mode and, under differential privacy, its remaining budget."""
-    return service.budget_status(session, partner.partner_id)
+    return operations.budget(session, partner.partner_id)
 
 
-class PolicyIn(BaseModel):
-    mode: Literal["suppressed", "dp"]
-    epsilon_per_pull: float | None = Field(default=None, gt=0, le=10)
-    epsilon_budget: float | None = Field(default=None, gt=0, le=1000)
-    new_period: bool = Field(default=False, description="start a fresh budget period")
-
-
-@router.get("/partners/{partner_id}/policy",
+@router.get("/partners/{partner_id}/policy", response_model=schemas.Budget,
             responses=error_responses(Unauthorized, Forbidden, NotFound))
 def get_policy(session: DbSession, admin: AdminOnly, partner_id: uuid.UUID
-               ) -> dict[str, object]:
+               ) -> schemas.ExactBudget | schemas.DpBudget:
     """A partner's statistics mode and budget (admin)."""
-    if session.get(Partner, partner_id) is None:
-        raise NotFound("There is no partner with this id.")
-    return service.budget_status(session, partner_id)
+    return operations.policy(session, partner_id)
 
 
-@router.put("/partners/{partner_id}/policy",
+@router.put("/partners/{partner_id}/policy", response_model=schemas.Budget,
             responses=error_responses(Unauthorized, Forbidden, NotFound, InvalidInput))
-def put_policy(request: Request, session: DbSession, admin: AdminOnly, partner_id: uuid.UUID,
-               body: PolicyIn) -> dict[str, object]:
+def put_policy(session: DbSession, settings: AppSettings, admin: AdminOnly,
+               partner_id: uuid.UUID, body: schemas.PolicyIn
+               ) -> schemas.ExactBudget | schemas.DpBudget:
     """Set a partner's mode (exact with suppression, or DP) and budget (admin, audited)."""
-    if session.get(Partner, partner_id) is None:
-        raise NotFound("There is no partner with this id.")
-    service.set_policy(session, _settings(request), partner_id, mode=body.mode,
-                       epsilon_per_pull=body.epsilon_per_pull,
-                       epsilon_budget=body.epsilon_budget, new_period=body.new_period,
-                       actor_id=admin.user_id)
-    record(session, action=service.POLICY_CHANGED, actor_id=admin.user_id,
-           target=str(partner_id), details={"mode": body.mode, "new_period": body.new_period})
-    return service.budget_status(session, partner_id)
+    return operations.change_policy(session, settings, partner_id, body, actor_id=admin.user_id)
 
 
-@router.post("/refresh", responses=error_responses(Unauthorized, Forbidden))
-def refresh(request: Request, session: DbSession, admin: AdminOnly) -> dict[str, object]:
+@router.post("/refresh", response_model=schemas.ReleaseOut,
+             responses=error_responses(Unauthorized, Forbidden))
+def refresh(session: DbSession, settings: AppSettings, admin: AdminOnly) -> schemas.ReleaseOut:
     """Publish a new release now, even within the batching interval (audited)."""
-    release = service.refresh(session, _settings(request), force=True)
-    record(session, action=service.RELEASE_FORCED, actor_id=admin.user_id,
-           target=str(release.id))
-    return {"release": str(release.id), "created_at": release.created_at.isoformat(),
-            "min_cell": release.min_cell}
+    return operations.force_release(session, settings, actor_id=admin.user_id)

@@ -265,3 +265,22 @@ def test_one_person_adds_to_at_most_the_declared_number_of_cells(
     assert sum(n for *_, n in rows) == spec.max_contributions == 8
     months = sorted(r[2] for r in rows)
     assert months[0] == "2021-01" and months[-1] == "2021-08"  # the first cells, by month
+
+
+def test_openapi_has_a_schema_for_each_stats_response(stats_client: TestClient) -> None:
+    spec = stats_client.get("/api/openapi.json").json()
+    ops = {(m.upper(), p): op for p, item in spec["paths"].items() if p.startswith("/api/v1/stats")
+           for m, op in item.items()}
+    assert len(ops) == 7
+    for (method, path), op in ops.items():
+        content = op["responses"]["200"]["content"]
+        if path.endswith("chart.svg"):
+            assert "image/svg+xml" in content, path
+            continue
+        ref = content["application/json"]["schema"]
+        assert "$ref" in ref or "oneOf" in ref, (method, path, ref)
+    table = ops["GET", "/api/v1/stats/tables/{table_id}"]["responses"]["200"]["content"]
+    assert "text/csv" in table
+    names = spec["components"]["schemas"]
+    for name in ("Catalogue", "TableData", "ExactBudget", "DpBudget", "ReleaseOut"):
+        assert name in names
