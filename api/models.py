@@ -10,5 +10,4 @@ import api.jobs.models
 import api.keys.models
 import api.partners.models
 import api.stats.models
-import api.uploads.models
-import api.web.models  # noqa: F401
+import api.uploads.models  # noqa: F401

@@ -146,5 +146,5 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture
 def app_client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
     app = create_app(settings, engine)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app) as client:
         yield client

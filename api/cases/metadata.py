@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from calendar import monthrange
 from datetime import date, timedelta
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy import delete
@@ -383,7 +383,3 @@ def derived_urgency(session: Session, case_id: uuid.UUID) -> set[str]:
     if urgent_dis is not None:
         reasons.add(WGEID_URGENT)
     return reasons
-
-
-def dump_private(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json")

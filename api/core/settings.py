@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     job_backoff_max_seconds: float = Field(default=3600.0, gt=0)
     job_poll_seconds: float = Field(default=2.0, gt=0)
     job_keep_finished_days: int = Field(default=14, ge=1)
+    staff_session_keep_days: int = Field(
+        default=7, ge=1, le=365,
+        description="Days an ended staff session (expired, signed out or revoked) is kept "
+        "before the daily purge deletes it; until then its token is refused with the reason "
+        "it ended rather than as unknown.",
+    )
     # Notification emails carry counts and a link only, never case content.
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)

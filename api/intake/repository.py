@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from api.auth.models import StaffUser
 from api.auth.repository import intake_duty_recipients
 from api.cases.models import Case
-from api.intake.models import Receipt, Submission
+from api.intake.models import Receipt
 from api.keys.models import OrganisationKey
 from api.keys.repository import active_recovery_key
 
@@ -45,12 +45,3 @@ def receipt_by_lookup(session: Session, lookup: str) -> Receipt | None:
 
 def case_by_id(session: Session, case_id: uuid.UUID) -> Case | None:
     return session.get(Case, case_id)
-
-
-def first_submission(session: Session, case_id: uuid.UUID) -> Submission | None:
-    stmt = (
-        select(Submission)
-        .where(col(Submission.case_id) == case_id, col(Submission.is_followup).is_(False))
-        .order_by(col(Submission.received_on))
-    )
-    return session.exec(stmt).first()

@@ -61,6 +61,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "refresh_stats": Empty,
     "prune_jobs": Empty,
     "expire_approvals": Empty,
+    "purge_staff_sessions": Empty,
+    "purge_login_throttle": Empty,
 }
 
 

@@ -137,10 +137,6 @@ def csv_rows(result: TableResult, lang: Language) -> Iterator[str]:
         yield flush()
 
 
-def is_month_dim(dim: Dimension) -> bool:
-    return dim.id == MONTH
-
-
 def as_svg(result: TableResult, lang: Language) -> str:
     """The result (kept dims: month, optionally one series dimension) as an SVG chart."""
     from api.stats import chart

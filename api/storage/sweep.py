@@ -23,7 +23,6 @@ from sqlalchemy import select, union
 from sqlmodel import Session, col
 
 from api.core.models import utcnow
-from api.core.settings import Settings
 from api.intake.models import Attachment
 from api.storage.base import BlobStorage
 from api.uploads.models import Upload, UploadSegment
@@ -36,10 +35,6 @@ def referenced_names(session: Session) -> set[str]:
         select(col(UploadSegment.blob_name)),
     )
     return {row[0] for row in session.execute(stmt)}
-
-
-def default_min_age(settings: Settings) -> timedelta:
-    return timedelta(hours=settings.orphan_blob_min_age_hours)
 
 
 def sweep_orphans(

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import uuid
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
@@ -422,7 +421,3 @@ def claim_upload(session: Session, reference: str, now: datetime | None = None) 
     session.delete(upload)
     session.flush()
     return claimed
-
-
-def sha256_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

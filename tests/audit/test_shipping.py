@@ -297,7 +297,7 @@ def test_a_target_that_fails_is_retried_and_visible_while_others_ship(
 def test_admin_verify_endpoint_reads_the_bucket(
     engine: Engine, session: Session, ship_settings: Settings
 ) -> None:
-    with TestClient(create_app(ship_settings, engine), raise_server_exceptions=False) as client:
+    with TestClient(create_app(ship_settings, engine)) as client:
         admin = login_headers(client, create_staff(session, Role.ADMIN, settings=ship_settings))
         _case_reads(engine, 10)
         _ship(ship_settings, engine)
@@ -321,7 +321,7 @@ def test_admin_verify_endpoint_reads_the_bucket(
 
     down = ship_settings.model_copy(
         update={"audit_ship_s3_endpoint_url": f"http://127.0.0.1:{free_port()}"})
-    with TestClient(create_app(down, engine), raise_server_exceptions=False) as client:
+    with TestClient(create_app(down, engine)) as client:
         admin = login_headers(client, create_staff(session, Role.ADMIN, settings=down))
         r = client.get("/api/v1/admin/audit/verify", headers=admin)
         assert r.status_code == 503

@@ -22,7 +22,7 @@ def make_client(
 
     def build(**overrides: Any) -> TestClient:
         settings = database.make_settings(tmp_path / "data", **overrides)
-        client = TestClient(create_app(settings, engine), raise_server_exceptions=False)
+        client = TestClient(create_app(settings, engine))
         client.__enter__()
         clients.append(client)
         return client

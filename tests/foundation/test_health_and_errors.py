@@ -94,7 +94,7 @@ def test_validation_errors_are_422_with_field_paths_and_no_input_echo() -> None:
 
 
 def test_domain_errors_render_with_status_and_headers() -> None:
-    client = TestClient(_demo_app(), raise_server_exceptions=False)
+    client = TestClient(_demo_app())
     r = client.post("/demo", json={"persons": [{"name": "x", "age": 1}]})
     assert r.status_code == 409
     assert r.json()["error"] == {

@@ -77,7 +77,7 @@ def test_in_process_requests_leave_no_client_identity(
         logging.getLogger("dokaz.test").warning("probe from %s", request.headers.get("user-agent"))
         return {"ok": "yes"}
 
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app) as client:
         for path in ("/healthz", "/readyz", "/probe", "/nowhere"):
             client.get(path, headers=HEADERS)
         client.post("/healthz", headers=HEADERS, content=b"x")

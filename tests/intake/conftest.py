@@ -38,7 +38,7 @@ def make_intake(settings: Settings, engine: Engine) -> Iterator[Intake]:
         text = create_recovery_key_text(s)
         staff = create_staff(s, Role.CASEWORKER, on_intake_duty=True, settings=settings)
     app = create_app(settings, engine)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app) as client:
         yield Intake(client, settings, engine, get_storage(settings), text, staff)
 
 
@@ -69,5 +69,5 @@ def _no_new_keys(settings: Settings, engine: Engine) -> Iterator[Intake]:
     with Session(engine, expire_on_commit=False) as s:
         staff = create_staff(s, Role.CASEWORKER, on_intake_duty=True, settings=settings)
     app = create_app(settings, engine)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app) as client:
         yield Intake(client, settings, engine, get_storage(settings), "", staff)

@@ -117,5 +117,5 @@ def stats_settings(database: DbUnderTest, tmp_path: object) -> Settings:
 @pytest.fixture
 def stats_client(stats_settings: Settings, engine: Engine) -> Iterator[TestClient]:
     app = create_app(stats_settings, engine)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app) as client:
         yield client

@@ -21,5 +21,5 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         "kdf_profile": "fast-insecure-for-tests",
         "log_format": "text",
     })
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+    with TestClient(create_app(settings)) as c:
         yield c

@@ -23,7 +23,7 @@ PAGES = ["/report", "/about", "/followup", "/report?lang=ru", "/about?lang=uk"]
 
 
 def client_for(settings: Settings, engine: Engine) -> TestClient:
-    return TestClient(create_app(settings, engine), raise_server_exceptions=False,
+    return TestClient(create_app(settings, engine),
                       base_url="http://127.0.0.1:8000")
 
 

@@ -1,1 +1,0 @@
-"""Tables of this feature (see api/core/models.py for the conventions)."""
