@@ -27,7 +27,7 @@ def _register_feature_commands() -> None:
         importlib.import_module(f"api.{feature}.cli").register(app)
 
 
-FEATURES_WITH_COMMANDS = ["keys", "auth", "audit", "partners", "jobs", "stats", "fsck"]
+FEATURES_WITH_COMMANDS = ["keys", "auth", "audit", "partners", "jobs", "backup", "stats", "fsck"]
 
 
 _register_feature_commands()

@@ -2,7 +2,7 @@
 
 Nothing here can be decrypted with the database alone: every key and the client's
 metadata are sealed under the *upload key*, derived from a secret that exists only in
-the upload URL the client holds (see :mod:`api.uploads.keys`). No exact size is stored
+the upload URL the client holds (see :mod:`api.uploads.capabilities`). No exact size is stored
 in plaintext, not even while an upload is open (a seized server could otherwise confirm
 that a known file is being uploaded): the declared ``Upload-Length`` and the received
 offset are sealed in ``sealed_progress`` and opened on each request that carries the

@@ -1,6 +1,6 @@
 """``/api/v1/uploads``: resumable uploads, tus 1.0 (core, creation, termination,
 expiration, checksum). See :mod:`api.uploads.service` for the storage model and
-:mod:`api.uploads.keys` for the capability URL.
+:mod:`api.uploads.capabilities` for the capability URL.
 
 Every response carries ``Tus-Resumable: 1.0.0``; errors use the common JSON error
 shape with the status codes tus prescribes (409 offset mismatch, 412 unsupported
@@ -32,8 +32,8 @@ from api.intake.files import TypeMismatch
 from api.intake.service import in_transaction
 from api.storage.base import BlobStorage
 from api.uploads import service
+from api.uploads.capabilities import UploadCapability
 from api.uploads.checksum import ALGORITHMS, Checksum, ChecksumMismatch
-from api.uploads.keys import UploadCapability
 from api.uploads.models import Upload
 
 TUS_VERSION = "1.0.0"

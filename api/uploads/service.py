@@ -2,7 +2,7 @@
 
 Storage model: every accepted PATCH is stored as one *segment*, a complete
 ``crypto.stream`` file of that PATCH's bytes under a fresh segment key (wrapped under
-the upload key, see :mod:`api.uploads.keys`). Because each segment has its own key, a
+the upload key, see :mod:`api.uploads.capabilities`). Because each segment has its own key, a
 PATCH that fails (bad checksum, dropped connection) is simply deleted and the retry is
 encrypted under a new key: a record nonce is never reused with different plaintext, and
 no partial record has to be carried between requests. When the last byte arrives, the
@@ -12,7 +12,7 @@ segments are deleted. A submission attaches that final file by re-wrapping its k
 under the case key (:func:`claim_upload`).
 
 Sizes at rest: the declared length and the received offset are sealed under the upload
-key (``upload.sealed_progress``, :func:`api.uploads.keys.seal_progress`); segments carry
+key (``upload.sealed_progress``, :func:`api.uploads.capabilities.seal_progress`); segments carry
 no plaintext offset or size. Every request that can act on an upload has its URL, so it
 can open them; nothing without the URL (fsck, the expiry sweep, backups) needs them.
 
@@ -53,7 +53,7 @@ from api.intake.multipart import mb
 from api.keys.service import require_recovery_key
 from api.storage.base import BlobStorage, generate_name
 from api.storage.pending import delete_after_commit, delete_on_rollback
-from api.uploads import keys, repository
+from api.uploads import capabilities, repository
 from api.uploads.checksum import Checksum
 from api.uploads.models import Upload, UploadSegment
 from crypto import AsyncEncryptingWriter, DataKey, EncryptingWriter, decrypt_stream
@@ -117,7 +117,7 @@ def expiry(settings: Settings, now: datetime) -> datetime:
 def create_upload(
     session: Session, settings: Settings, length: int, metadata: dict[str, str],
     now: datetime | None = None,
-) -> tuple[Upload, keys.UploadCapability]:
+) -> tuple[Upload, capabilities.UploadCapability]:
     if length > settings.max_file_bytes:
         raise PayloadTooLarge(
             f"The file is larger than the limit of {mb(settings.max_file_bytes)} per file."
@@ -126,20 +126,20 @@ def create_upload(
     # recovery wrap: refuse (503) before the client sends a byte.
     require_recovery_key(session)
     now = now or utcnow()
-    cap = keys.UploadCapability.generate()
+    cap = capabilities.UploadCapability.generate()
     key = cap.key()
     upload = Upload(
         id=cap.upload_id, secret_hash=cap.secret_hash, patch_seq=0,
-        sealed_progress=keys.seal_progress(key, cap.upload_id, length, 0, 0),
+        sealed_progress=capabilities.seal_progress(key, cap.upload_id, length, 0, 0),
         state=RECEIVING, expires_at=expiry(settings, now), created_at=day_floor(now),
-        sealed_metadata=keys.seal_metadata(key, cap.upload_id, dict(metadata)),
+        sealed_metadata=capabilities.seal_metadata(key, cap.upload_id, dict(metadata)),
     )
     session.add(upload)
     session.flush()
     return upload, cap
 
 
-def load_upload(session: Session, cap: keys.UploadCapability | None,
+def load_upload(session: Session, cap: capabilities.UploadCapability | None,
                 now: datetime | None = None) -> Upload:
     upload = repository.get(session, cap.upload_id) if cap is not None else None
     if upload is None or cap is None or not cap.matches(upload.secret_hash):
@@ -149,7 +149,7 @@ def load_upload(session: Session, cap: keys.UploadCapability | None,
     return upload
 
 
-def progress(upload: Upload, cap: keys.UploadCapability) -> tuple[int, int]:
+def progress(upload: Upload, cap: capabilities.UploadCapability) -> tuple[int, int]:
     """``(length, offset)`` of an upload opened with its capability (for HEAD and PATCH).
 
     A complete upload's size is in its sealed metadata. A receiving upload's sealed
@@ -158,14 +158,14 @@ def progress(upload: Upload, cap: keys.UploadCapability) -> tuple[int, int]:
     """
     key = cap.key()
     if upload.state == COMPLETE:
-        size = keys.open_metadata(key, upload.id, upload.sealed_metadata).get("size")
+        size = capabilities.open_metadata(key, upload.id, upload.sealed_metadata).get("size")
         if type(size) is not int:
             raise UploadInconsistent()
         return size, size
     if upload.sealed_progress is None:
         raise UploadInconsistent()
     try:
-        length, offset, patches = keys.open_progress(key, upload.id, upload.sealed_progress)
+        length, offset, patches = capabilities.open_progress(key, upload.id, upload.sealed_progress)
     except CryptoError:
         # The URL matched, so the key is right: the stored value was altered.
         raise UploadInconsistent() from None
@@ -176,7 +176,7 @@ def progress(upload: Upload, cap: keys.UploadCapability) -> tuple[int, int]:
 
 @dataclass
 class PatchPlan:
-    cap: keys.UploadCapability
+    cap: capabilities.UploadCapability
     offset: int
     length: int
     seq: int  # the upload's patch_seq when planned: the compare-and-set value and the
@@ -185,7 +185,7 @@ class PatchPlan:
     segments: list[tuple[int, str, bytes, uuid.UUID]]  # seq, blob name, wrapped key, id
 
 
-def plan_patch(session: Session, settings: Settings, cap: keys.UploadCapability | None,
+def plan_patch(session: Session, settings: Settings, cap: capabilities.UploadCapability | None,
                offset: int) -> PatchPlan:
     upload = load_upload(session, cap)
     assert cap is not None
@@ -202,7 +202,7 @@ def plan_patch(session: Session, settings: Settings, cap: keys.UploadCapability 
             f"This upload has been sent in more than {settings.max_upload_segments} pieces; "
             "send larger pieces or start again."
         )
-    meta = keys.open_metadata(cap.key(), upload.id, upload.sealed_metadata)
+    meta = capabilities.open_metadata(cap.key(), upload.id, upload.sealed_metadata)
     return PatchPlan(
         cap=cap, offset=current, length=length,
         seq=upload.patch_seq, claimed_type=str(meta.get("filetype") or ""),
@@ -283,7 +283,7 @@ def merge_segments(storage: BlobStorage, plan: PatchPlan, last: ReceivedSegment)
     upload_key = plan.cap.key()
     upload_id = plan.cap.upload_id
     parts = [
-        (name, keys.unwrap_segment_key(upload_key, upload_id, seq, wrapped), seg_id)
+        (name, capabilities.unwrap_segment_key(upload_key, upload_id, seq, wrapped), seg_id)
         for seq, name, wrapped, seg_id in plan.segments
     ]
     parts.append((last.blob_name, last.key, last.id))
@@ -332,7 +332,7 @@ def commit_segment(
     key = plan.cap.key()
     upload_id = plan.cap.upload_id
     # Once complete the sealed metadata holds the size; the progress is no longer kept.
-    sealed = None if merged is not None else keys.seal_progress(
+    sealed = None if merged is not None else capabilities.seal_progress(
         key, upload_id, plan.length, new_offset, plan.seq + 1)
     if not repository.advance(session, upload_id, plan.seq, sealed):
         raise OffsetMismatch()
@@ -342,16 +342,16 @@ def commit_segment(
         session.add(UploadSegment(
             id=seg.id, upload_id=upload.id, seq=plan.seq,
             blob_name=seg.blob_name, ciphertext_size=seg.ciphertext_size,
-            wrapped_key=keys.wrap_segment_key(key, upload.id, plan.seq, seg.key),
+            wrapped_key=capabilities.wrap_segment_key(key, upload.id, plan.seq, seg.key),
         ))
         session.flush()
         return new_offset
-    meta = keys.open_metadata(key, upload.id, upload.sealed_metadata)
+    meta = capabilities.open_metadata(key, upload.id, upload.sealed_metadata)
     meta.update(detected_type=merged.detected_type, size=merged.size, sha256=merged.sha256)
-    upload.sealed_metadata = keys.seal_metadata(key, upload.id, meta)
+    upload.sealed_metadata = capabilities.seal_metadata(key, upload.id, meta)
     upload.state = COMPLETE
     upload.final_blob_name = merged.blob_name
-    upload.final_wrapped_key = keys.wrap_final_key(key, upload.id, merged.file_key)
+    upload.final_wrapped_key = capabilities.wrap_final_key(key, upload.id, merged.file_key)
     upload.final_ciphertext_size = merged.ciphertext_size
     session.add(upload)
     for old in repository.segments(session, upload.id):
@@ -404,7 +404,7 @@ class UploadNotReady(Conflict):
 def claim_upload(session: Session, reference: str, now: datetime | None = None) -> ClaimedUpload:
     """Take a finished upload for an attachment: open it with its capability and delete
     the upload row. The blob is kept; its name moves to the attachment row."""
-    cap = keys.UploadCapability.parse(reference)
+    cap = capabilities.UploadCapability.parse(reference)
     upload = load_upload(session, cap, now)
     assert cap is not None
     if upload.state != COMPLETE or upload.final_blob_name is None \
@@ -414,8 +414,8 @@ def claim_upload(session: Session, reference: str, now: datetime | None = None) 
     claimed = ClaimedUpload(
         attachment_id=upload.id,
         blob_name=upload.final_blob_name,
-        file_key=keys.unwrap_final_key(key, upload.id, upload.final_wrapped_key),
-        metadata=keys.open_metadata(key, upload.id, upload.sealed_metadata),
+        file_key=capabilities.unwrap_final_key(key, upload.id, upload.final_wrapped_key),
+        metadata=capabilities.open_metadata(key, upload.id, upload.sealed_metadata),
         ciphertext_size=upload.final_ciphertext_size,
     )
     session.delete(upload)

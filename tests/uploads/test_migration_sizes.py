@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from api.core import migrations
 from api.core.models import Ciphertext, UTCDateTime
-from api.uploads import keys, service
+from api.uploads import capabilities, service
 from api.uploads.models import Upload
 from tests.conftest import DbUnderTest
 from tests.foundation.sample_rows import NOW
@@ -61,8 +61,8 @@ def test_receiving_uploads_go_complete_ones_stay(database: DbUnderTest, tmp_path
     before = _before_0011(url)
     migrations.upgrade(database.settings, before, url=url)
     eng = create_engine(url)
-    receiving, complete = uuid.uuid4(), keys.UploadCapability.generate()
-    sealed = keys.seal_metadata(complete.key(), complete.upload_id, {
+    receiving, complete = uuid.uuid4(), capabilities.UploadCapability.generate()
+    sealed = capabilities.seal_metadata(complete.key(), complete.upload_id, {
         "filename": "a.png", "filetype": "image/png", "size": 3000, "sha256": "0" * 64,
         "detected_type": "image/png"})
     with eng.begin() as conn:

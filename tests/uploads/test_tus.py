@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from api.cases.models import Case
 from api.intake.files import RECORD_SIZE
-from api.uploads.keys import UploadCapability
+from api.uploads.capabilities import UploadCapability
 from api.uploads.models import Upload, UploadSegment
 from api.uploads.service import expire_uploads
 from crypto.stream import ciphertext_size

@@ -1,0 +1,61 @@
+"""``dokaz backup`` and ``dokaz restore``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from api.core.db import make_engine
+from api.core.logging import configure_logging
+from api.core.settings import get_settings
+
+
+def backup(
+    out: Path = typer.Option(..., "--out", help="archive to write (must not exist)"),
+) -> None:
+    """Write an encrypted, consistent backup of the database and every blob."""
+    from api.backup.service import BackupError, create_backup
+
+    settings = get_settings()
+    configure_logging(settings.log_level, "text")
+    try:
+        summary = create_backup(settings, make_engine(settings), out)
+    except BackupError as exc:
+        typer.echo(f"backup failed: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"backup written to {out}: {summary}")
+
+
+def restore(
+    in_: Path = typer.Option(..., "--in", help="archive written by `dokaz backup`"),
+    recovery_key_stdin: bool = typer.Option(
+        False, "--recovery-key-stdin", help="read the offline recovery key from stdin"
+    ),
+) -> None:
+    """Restore a backup into an EMPTY database and an empty blob store."""
+    from api.backup.service import BackupError, restore_backup
+    from api.core import migrations
+
+    if not recovery_key_stdin:
+        typer.echo("Pass --recovery-key-stdin and type or pipe the organisation recovery key.",
+                   err=True)
+        raise typer.Exit(code=2)
+    key_text = sys.stdin.readline().strip()
+    settings = get_settings()
+    configure_logging(settings.log_level, "text")
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    migrations.upgrade(settings)
+    try:
+        summary = restore_backup(settings, make_engine(settings), in_, key_text)
+    except BackupError as exc:
+        typer.echo(f"restore failed: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"restored from {in_}: {summary}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this feature's commands to the ``dokaz`` command line."""
+    app.command("backup")(backup)
+    app.command("restore")(restore)
