@@ -12,6 +12,7 @@ from api import __version__
 from api.core.db import make_engine
 from api.core.error_handlers import install_error_handlers
 from api.core.privacy import ClientAnonymityMiddleware
+from api.core.services import build_services
 from api.core.settings import Settings, get_settings
 from api.health.router import router as health_router
 from api.web.security import SecurityHeadersMiddleware
@@ -56,8 +57,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         openapi_url="/api/openapi.json",
         debug=settings.debug,
     )
-    app.state.settings = settings
-    app.state.engine = engine
+    app.state.services = build_services(settings, engine)
 
     install_error_handlers(app)
     app.include_router(health_router)

@@ -14,11 +14,12 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from api.auth.accounts import CLI, create_user
-from api.auth.clock import Clock, clock_of
+from api.auth.clock import Clock
 from api.auth.models import StaffUser
 from api.auth.roles import Role
 from api.auth.totp import STEP_SECONDS, code_for_step, open_secret, step_at
 from api.core.models import utcnow
+from api.core.services import services_of
 from api.core.settings import Settings
 from api.partners.models import Partner
 from api.partners.service import create_key, create_partner
@@ -73,10 +74,10 @@ def next_totp_code(client: Any, handle: StaffHandle) -> str:
     """A fresh, not-yet-used code, moving the app's auth clock forward if this window's
     codes are used up (each code works once)."""
     app = client.app
-    with Session(app.state.engine) as s:
+    with Session(services_of(app).engine) as s:
         last = s.exec(select(StaffUser.totp_last_step)
                       .where(col(StaffUser.id) == handle.user.id)).one()
-    clock = clock_of(app.state)
+    clock = services_of(app).clock
     step = step_at(clock.now())
     target = max(step, last + 1)
     if target > step:
@@ -153,12 +154,11 @@ def submit_report(client: Any, **overrides: Any) -> dict[str, Any]:
 
 def app_clock(client: Any) -> Clock:
     """The auth clock of a TestClient's app (advance it to test expiry without sleeping)."""
-    return clock_of(client.app.state)
+    return services_of(client.app).clock
 
 
 def app_settings(client: Any) -> Settings:
-    settings: Settings = client.app.state.settings
-    return settings
+    return services_of(client.app).settings
 
 
 # ---- two-person approvals (api/approvals) ----

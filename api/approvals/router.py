@@ -9,14 +9,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from api.approvals import service
 from api.approvals.schemas import ApprovalOut
-from api.auth.dependencies import Now, require_roles
+from api.auth.dependencies import require_roles
 from api.auth.principals import Principal
 from api.auth.roles import Role
-from api.core.dependencies import DbSession
+from api.core.dependencies import Config, DbSession, Now
 from api.core.errors import (
     Conflict,
     Forbidden,
@@ -25,19 +25,12 @@ from api.core.errors import (
     Unauthorized,
     error_responses,
 )
-from api.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1/approvals", tags=["approvals"])
 Coordinator = Annotated[Principal, Depends(require_roles(Role.COORDINATOR))]
 _DECIDE = (Unauthorized, Forbidden, NotFound, Conflict)
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-Config = Annotated[Settings, Depends(_settings)]
 
 
 @router.get("", response_model=list[ApprovalOut],

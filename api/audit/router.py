@@ -7,15 +7,15 @@ from datetime import datetime
 from enum import Enum
 from typing import Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from api.audit import actions, export
 from api.audit.service import checkpoint, record, verify_chain
 from api.audit.shipping import ShippedCheckpointsUnavailable, shipped_anchors, status
-from api.auth.dependencies import AdminOnly, AppSettings, Now
-from api.core.dependencies import DbSession
+from api.auth.dependencies import AdminOnly
+from api.core.dependencies import Config, DbEngine, DbSession, Now
 from api.core.errors import Forbidden, Unauthorized, error_responses
 
 router = APIRouter(prefix="/api/v1/admin/audit")
@@ -56,14 +56,14 @@ class CheckpointOut(BaseModel):
 
 @router.get("/export", tags=TAGS, responses=error_responses(Unauthorized, Forbidden),
             response_class=StreamingResponse)
-def export_log(request: Request, me: AdminOnly, session: DbSession, now: Now,
+def export_log(engine: DbEngine, me: AdminOnly, session: DbSession, now: Now,
                format: Literal["csv", "json"] = Query("json")) -> StreamingResponse:
     """Download the whole audit log (streamed). The export itself is audited."""
     record(session, action=actions.AUDIT_EXPORTED, actor_id=me.user_id,
            details={"format": format}, now=now)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     return StreamingResponse(
-        export.stream(request.app.state.engine, format),
+        export.stream(engine, format),
         media_type=export.MEDIA_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="dokaz-audit-{stamp}.{format}"',
                  "Cache-Control": "no-store"},
@@ -72,7 +72,7 @@ def export_log(request: Request, me: AdminOnly, session: DbSession, now: Now,
 
 @router.get("/verify", tags=TAGS, response_model=VerifyOut,
             responses=error_responses(Unauthorized, Forbidden, ShippedCheckpointsUnavailable))
-def verify(me: AdminOnly, session: DbSession, settings: AppSettings) -> VerifyOut:
+def verify(me: AdminOnly, session: DbSession, settings: Config) -> VerifyOut:
     """Check the whole hash chain, and against every checkpoint shipped to the bucket;
     names the first entry that no longer matches."""
     # An unreadable bucket is a 503, never an "ok": the shipped copies are the point.
@@ -86,7 +86,7 @@ def verify(me: AdminOnly, session: DbSession, settings: AppSettings) -> VerifyOu
 
 @router.get("/shipping", tags=TAGS, response_model=ShippingOut,
             responses=error_responses(Unauthorized, Forbidden))
-def shipping_status(me: AdminOnly, session: DbSession, settings: AppSettings, now: Now
+def shipping_status(me: AdminOnly, session: DbSession, settings: Config, now: Now
                     ) -> ShippingOut:
     """Which checkpoint each off-server target last took; ``behind`` means shipping is
     failing (see the dead jobs) or no worker runs. No target: nothing leaves the server."""

@@ -1,13 +1,13 @@
 """The clock used for sessions, TOTP steps and throttling.
 
-Production uses the system clock. Tests move an app's clock forward
-(``app.state.auth_clock.advance(...)``) to check expiry and TOTP windows without sleeping.
+Production uses the system clock; each app has one (:mod:`api.core.services`). Tests move
+it forward (``services_of(app).clock.advance(...)``) to check expiry and TOTP windows
+without sleeping.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from api.core.models import utcnow
 
@@ -21,12 +21,3 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.offset += timedelta(seconds=seconds)
-
-
-def clock_of(state: Any) -> Clock:
-    """The clock kept on an app's ``state`` (created on first use)."""
-    clock = getattr(state, "auth_clock", None)
-    if not isinstance(clock, Clock):
-        clock = Clock()
-        state.auth_clock = clock
-    return clock

@@ -16,25 +16,18 @@ Use in routes::
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from api.auth import login as login_service
-from api.auth.clock import clock_of
 from api.auth.principals import PartnerPrincipal, Principal
 from api.auth.roles import Role
 from api.core.dependencies import DbSession
 from api.core.errors import Forbidden, Unauthorized
-from api.core.settings import Settings
+from api.core.services import services_of
 
 PARTNER_KEY_PREFIX = "dkp_"
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def bearer_token(request: Request) -> str | None:
@@ -51,8 +44,9 @@ def _principal(request: Request, session: DbSession, token: str) -> Principal:
     if token.startswith(PARTNER_KEY_PREFIX):
         raise login_service.unauthorized(
             "This needs a staff sign-in; partner API keys cannot be used here.")
-    now = clock_of(request.app.state).now()
-    row, user = login_service.authenticate(session, _settings(request), token, now)
+    services = services_of(request.app)
+    row, user = login_service.authenticate(session, services.settings, token,
+                                           services.clock.now())
     return Principal(user_id=user.id, username=user.username, role=Role(user.role),
                      session_id=row.id, _token=token, _session_key=row.session_key)
 
@@ -104,7 +98,7 @@ def current_partner(request: Request, session: DbSession) -> PartnerPrincipal:
     key = _api_key(request)
     if not key:
         raise Unauthorized("This needs a partner API key: send 'X-API-Key: dkp_...'.")
-    now = clock_of(request.app.state).now()
+    now = services_of(request.app).clock.now()
     api_key, partner = authenticate_key(session, key, now)
     return PartnerPrincipal(partner_id=partner.id, key_id=api_key.id, name=partner.name,
                             scopes=frozenset(api_key.scopes.split()))
@@ -125,11 +119,3 @@ def require_partner_scope(scope: str) -> Callable[[PartnerPrincipal], PartnerPri
 
 AdminOnly = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 
-
-def request_now(request: Request) -> datetime:
-    """The auth clock's time for this request (tests move it; see api/auth/clock.py)."""
-    return clock_of(request.app.state).now()
-
-
-Now = Annotated[datetime, Depends(request_now)]
-AppSettings = Annotated[Settings, Depends(_settings)]

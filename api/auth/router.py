@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from enum import Enum
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
 from api.approvals import service as approvals
 from api.approvals.models import PendingChange
@@ -13,7 +13,7 @@ from api.approvals.schemas import ApprovalOut
 from api.auth import accounts, repository
 from api.auth import login as login_service
 from api.auth.accounts import Actor
-from api.auth.dependencies import AdminOnly, AppSettings, CurrentStaff, Now
+from api.auth.dependencies import AdminOnly, CurrentStaff
 from api.auth.models import StaffSession, StaffUser
 from api.auth.schemas import (
     CreateUser,
@@ -29,8 +29,7 @@ from api.auth.schemas import (
     UserOut,
     UserWithTotp,
 )
-from api.auth.throttle import global_limiter
-from api.core.dependencies import DbSession
+from api.core.dependencies import Config, DbSession, LoginLimiter, Now
 from api.core.errors import (
     Conflict,
     Forbidden,
@@ -55,12 +54,12 @@ def _actor(me: CurrentStaff) -> Actor:
 @router.post("/auth/login", tags=AUTH, response_model=LoginResponse,
              responses=error_responses(Unauthorized, InvalidInput, RateLimited,
                                        ServiceUnavailable))
-def login(body: LoginRequest, request: Request, session: DbSession, settings: AppSettings,
-          now: Now) -> LoginResponse:
+def login(body: LoginRequest, session: DbSession, settings: Config, now: Now,
+          limiter: LoginLimiter) -> LoginResponse:
     """Sign in with username, password and the current six-digit TOTP code."""
     result = login_service.login(
         session, settings, username=body.username, password=body.password, code=body.code,
-        now=now, limiter=global_limiter(request.app.state, settings),
+        now=now, limiter=limiter,
     )
     return LoginResponse(
         token=result.token, session_id=result.session.id, expires_at=result.session.expires_at,
@@ -89,7 +88,7 @@ def me(me: CurrentStaff, session: DbSession) -> MeResponse:
 @router.post("/auth/password", tags=AUTH, response_model=PasswordChanged,
              responses=error_responses(Unauthorized, InvalidInput, RateLimited))
 def change_password(body: PasswordChange, me: CurrentStaff, session: DbSession,
-                    settings: AppSettings, now: Now) -> PasswordChanged:
+                    settings: Config, now: Now) -> PasswordChanged:
     """Change your password: re-seals your private key and signs out every session."""
     user = accounts.require_user(session, me.user_id)
     ended = login_service.change_password(session, settings, user, current=body.current_password,
@@ -118,7 +117,7 @@ def revoke_my_session(session_id: uuid.UUID, me: CurrentStaff, session: DbSessio
 
 @router.post("/admin/users", tags=ADMIN, response_model=UserWithTotp, status_code=201,
              responses=error_responses(*DENIED, InvalidInput, Conflict))
-def create_user(body: CreateUser, me: AdminOnly, session: DbSession, settings: AppSettings,
+def create_user(body: CreateUser, me: AdminOnly, session: DbSession, settings: Config,
                 now: Now) -> UserWithTotp:
     """Create an account. The TOTP URI is returned once: give it to the person.
 
@@ -135,7 +134,7 @@ def create_user(body: CreateUser, me: AdminOnly, session: DbSession, settings: A
 
 
 def _changed(result: StaffUser | PendingChange, response: Response,
-             settings: AppSettings) -> UserOut | ApprovalOut:
+             settings: Config) -> UserOut | ApprovalOut:
     if isinstance(result, PendingChange):
         response.status_code = status.HTTP_202_ACCEPTED
         return approvals.out(result, settings)
@@ -167,7 +166,7 @@ def enable_user(user_id: uuid.UUID, me: AdminOnly, session: DbSession, now: Now)
             responses={202: {"model": ApprovalOut, "description": "waits for a coordinator"},
                        **error_responses(*DENIED, NotFound, InvalidInput, Conflict)})
 def change_role(user_id: uuid.UUID, body: RoleChange, me: AdminOnly, session: DbSession,
-                settings: AppSettings, now: Now, response: Response) -> UserOut | ApprovalOut:
+                settings: Config, now: Now, response: Response) -> UserOut | ApprovalOut:
     """Change a role (audited). It takes effect on the person's next request.
 
     To coordinator: 202 and an approval request; a coordinator other than you decides.
@@ -179,7 +178,7 @@ def change_role(user_id: uuid.UUID, body: RoleChange, me: AdminOnly, session: Db
 
 @router.post("/admin/users/{user_id}/reset-totp", tags=ADMIN, response_model=UserWithTotp,
              responses=error_responses(*DENIED, NotFound))
-def reset_totp(user_id: uuid.UUID, me: AdminOnly, session: DbSession, settings: AppSettings,
+def reset_totp(user_id: uuid.UUID, me: AdminOnly, session: DbSession, settings: Config,
                now: Now) -> UserWithTotp:
     """New TOTP secret (lost phone). Signs the person out; the URI is shown once."""
     user = accounts.require_user(session, user_id)
@@ -202,7 +201,7 @@ def revoke_sessions(user_id: uuid.UUID, me: AdminOnly, session: DbSession,
             responses={202: {"model": ApprovalOut, "description": "waits for a coordinator"},
                        **error_responses(*DENIED, NotFound, InvalidInput)})
 def set_intake_duty(user_id: uuid.UUID, body: DutyChange, me: AdminOnly, session: DbSession,
-                    settings: AppSettings, now: Now,
+                    settings: Config, now: Now,
                     response: Response) -> UserOut | ApprovalOut:
     """Put a coordinator or caseworker on (or off) intake duty: new submissions are
     wrapped to everyone on duty. On: 202 and an approval request for a coordinator;
@@ -217,7 +216,7 @@ def set_intake_duty(user_id: uuid.UUID, body: DutyChange, me: AdminOnly, session
              status_code=202,
              responses=error_responses(*DENIED, NotFound, InvalidInput, Conflict))
 def request_reader_approval(user_id: uuid.UUID, me: AdminOnly, session: DbSession,
-                            settings: AppSettings, now: Now) -> ApprovalOut:
+                            settings: Config, now: Now) -> ApprovalOut:
     """Ask a coordinator to approve this account as a reader (again, e.g. after expiry)."""
     user = accounts.require_user(session, user_id)
     return approvals.out(approvals.request_reader(session, settings, user, actor=_actor(me),

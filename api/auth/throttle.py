@@ -91,11 +91,3 @@ class GlobalLimiter:
                 "The service is receiving too many sign-in attempts. "
                 f"Try again in {wait} seconds.",
             )
-
-
-def global_limiter(state: Any, settings: Settings) -> GlobalLimiter:
-    limiter = getattr(state, "login_limiter", None)
-    if not isinstance(limiter, GlobalLimiter):
-        limiter = GlobalLimiter(settings.login_attempts_global_per_minute)
-        state.login_limiter = limiter
-    return limiter

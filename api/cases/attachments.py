@@ -43,7 +43,7 @@ from api.core.errors import (
 )
 from api.core.settings import Settings
 from api.intake.models import Attachment
-from api.storage import get_storage
+from api.storage import BlobStorage, get_storage
 from api.storage.base import generate_name
 from api.storage.pending import delete_on_rollback
 from crypto.errors import CryptoError
@@ -102,8 +102,11 @@ def _thread_key(session: Session, principal: Principal, case: Case, case_key: Da
 
 def download(
     session: Session, principal: Principal, case_id: uuid.UUID, attachment_id: uuid.UUID,
-    settings: Settings,
+    settings: Settings, storage: BlobStorage | None = None,
 ) -> Download:
+    """The file decrypted as it streams; ``storage`` is the app's client (built from
+    ``settings`` when not given)."""
+    storage = storage or get_storage(settings)
     case, case_key = open_case(session, principal, case_id)
     att = _attachment(session, case.id, attachment_id)
     key = _thread_key(session, principal, case, case_key, att)
@@ -114,7 +117,7 @@ def download(
         raise IntegrityFailure() from None
     audit.record(session, action=actions.ATTACHMENT_READ, actor_id=principal.user_id,
                  case_id=case.id, target=str(att.id), details={"kind": att.kind})
-    chunks = _decrypting(settings, att.blob_name, file_key, att.id)
+    chunks = _decrypting(storage, att.blob_name, file_key, att.id)
     try:
         first = next(chunks)
     except CryptoError:
@@ -124,9 +127,9 @@ def download(
                     size if isinstance(size, int) and size >= 0 else None)
 
 
-def _decrypting(settings: Settings, blob_name: str, file_key: DataKey,
+def _decrypting(storage: BlobStorage, blob_name: str, file_key: DataKey,
                 file_id: uuid.UUID) -> Iterator[bytes]:
-    source = get_storage(settings).open_reader(blob_name)
+    source = storage.open_reader(blob_name)
     try:
         yield from DecryptingReader(source, file_key, expected_file_id=file_id.bytes)
     finally:
@@ -141,8 +144,9 @@ def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 
 def make_derivative(
     session: Session, principal: Principal, case_id: uuid.UUID, attachment_id: uuid.UUID,
-    settings: Settings,
+    settings: Settings, storage: BlobStorage | None = None,
 ) -> tuple[Attachment, dict[str, Any]]:
+    storage = storage or get_storage(settings)
     case, case_key = open_case(session, principal, case_id, for_update=True)
     original = _attachment(session, case.id, attachment_id)
     if original.kind != ORIGINAL:
@@ -162,7 +166,7 @@ def make_derivative(
         raise PayloadTooLarge("This file is larger than the size allowed for cleaning "
                               f"({settings.derivative_max_bytes} bytes).")
     digest = hashlib.sha256()
-    source = _plaintext(settings, original, file_key, settings.derivative_max_bytes, digest)
+    source = _plaintext(storage, original, file_key, settings.derivative_max_bytes, digest)
 
     def _clean(out: Callable[[bytes], None]) -> tuple[list[str], str]:
         removed = clean_copy.make(source, media_type, settings, out)
@@ -172,7 +176,7 @@ def make_derivative(
             raise IntegrityFailure()
         return removed, digest.hexdigest()
 
-    att = _store(session, settings, case.id, key, _clean, original, media_type, meta)
+    att = _store(session, storage, case.id, key, _clean, original, media_type, meta)
     events.changed(session, case, settings, kind=events.DERIVATIVE, actor_id=principal.user_id,
                    key=case_key, detail=f"derivative={att.id};of={original.id}", bump=False)
     audit.record(session, action=actions.ATTACHMENT_READ, actor_id=principal.user_id,
@@ -182,12 +186,12 @@ def make_derivative(
     return att, content.open_attachment_metadata(key, att)
 
 
-def _plaintext(settings: Settings, att: Attachment, file_key: DataKey, limit: int,
+def _plaintext(storage: BlobStorage, att: Attachment, file_key: DataKey, limit: int,
                digest: hashlib._Hash) -> Iterator[bytes]:
     """The original's records, one at a time (never all of it in memory), hashed."""
     total = 0
     try:
-        for record in _decrypting(settings, att.blob_name, file_key, att.id):
+        for record in _decrypting(storage, att.blob_name, file_key, att.id):
             total += len(record)
             if total > limit:
                 raise PayloadTooLarge("This file is larger than the size allowed for cleaning.")
@@ -198,13 +202,12 @@ def _plaintext(settings: Settings, att: Attachment, file_key: DataKey, limit: in
 
 
 def _store(
-    session: Session, settings: Settings, case_id: uuid.UUID, key: DataKey,
+    session: Session, storage: BlobStorage, case_id: uuid.UUID, key: DataKey,
     fill: Callable[[Callable[[bytes], None]], tuple[list[str], str]], original: Attachment,
     media_type: str, original_meta: dict[str, Any],
 ) -> Attachment:
     """Encrypt what ``fill`` writes into a new blob, then add its row; a failing ``fill``
     aborts the blob, so nothing of a refused copy is left."""
-    storage = get_storage(settings)
     att_id = uuid.uuid4()
     file_key = DataKey.generate()
     name = generate_name("a")

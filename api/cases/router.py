@@ -12,12 +12,12 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from api.approvals import service as approvals
 from api.approvals.schemas import ApprovalOut
-from api.auth.dependencies import Now, require_roles
+from api.auth.dependencies import require_roles
 from api.auth.principals import Principal
 from api.auth.roles import Role
 from api.cases import access, attachments, consent, merge, referrals, service, transitions
@@ -42,7 +42,7 @@ from api.cases.schemas import (
     TransitionIn,
 )
 from api.cases.workflow import STATES
-from api.core.dependencies import DbSession
+from api.core.dependencies import Config, DbSession, Now, Storage
 from api.core.errors import (
     BadRequest,
     Conflict,
@@ -57,7 +57,6 @@ from api.core.errors import (
     UnsupportedMediaType,
     error_responses,
 )
-from api.core.settings import Settings
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
@@ -74,12 +73,6 @@ _AUTH = (Unauthorized, Forbidden)
 _CASE = (*_AUTH, NotFound)
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-Config = Annotated[Settings, Depends(_settings)]
 
 
 def _if_match(value: str | None) -> int | None:
@@ -210,9 +203,10 @@ def send_message(case_id: uuid.UUID, body: MessageIn, me: Staff, session: DbSess
             responses={200: {"content": {"application/octet-stream": {}}},
                        **error_responses(*_CASE)})
 def download_attachment(case_id: uuid.UUID, attachment_id: uuid.UUID, me: Reader,
-                        session: DbSession, settings: Config) -> StreamingResponse:
+                        session: DbSession, settings: Config,
+                        storage: Storage) -> StreamingResponse:
     """The file, decrypted as it streams; always a download, never rendered."""
-    dl = attachments.download(session, me, case_id, attachment_id, settings)
+    dl = attachments.download(session, me, case_id, attachment_id, settings, storage)
     return StreamingResponse(dl.chunks, media_type="application/octet-stream",
                              headers=dl.headers())
 
@@ -222,13 +216,15 @@ def download_attachment(case_id: uuid.UUID, attachment_id: uuid.UUID, me: Reader
              responses=error_responses(*_CASE, Conflict, InvalidInput, PayloadTooLarge,
                                        UnsupportedMediaType, ServiceUnavailable))
 def create_derivative(case_id: uuid.UUID, attachment_id: uuid.UUID, me: Staff,
-                      session: DbSession, settings: Config) -> AttachmentOut:
+                      session: DbSession, settings: Config,
+                      storage: Storage) -> AttachmentOut:
     """A metadata-stripped copy (EXIF/GPS, PDF info/XMP, Office properties) of a file.
 
     Made in a capped child process (api.cases.clean_copy): a file too large or too costly
     to decode is a 422, a moment with every child slot busy a 503.
     """
-    att, meta = attachments.make_derivative(session, me, case_id, attachment_id, settings)
+    att, meta = attachments.make_derivative(session, me, case_id, attachment_id, settings,
+                                            storage)
     return AttachmentOut(id=att.id, submission_id=att.submission_id, kind=att.kind,
                          derived_from_id=att.derived_from_id,
                          ciphertext_size=att.ciphertext_size, created_at=att.created_at,

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api.core.dependencies import Services
 from api.health.service import readiness
 
 router = APIRouter(tags=["health"])
@@ -19,8 +20,8 @@ async def healthz() -> dict[str, str]:
     "data directory writable",
     responses={503: {"description": "A check failed; the body names it"}},
 )
-def readyz(request: Request) -> JSONResponse:
-    checks = readiness(request.app.state.engine, request.app.state.settings)
+def readyz(services: Services) -> JSONResponse:
+    checks = readiness(services.engine, services.settings)
     ok = all(c["ok"] for c in checks.values())
     return JSONResponse(
         {"status": "ready" if ok else "not_ready", "checks": checks},

@@ -2,43 +2,32 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 from fastapi import Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.auth.clock import clock_of
 from api.auth.dependencies import bearer_token
 from api.auth.login import authenticate
 from api.core.errors import Forbidden
+from api.core.services import services_of
 from api.core.settings import Settings
 from api.intake.service import in_transaction
-from api.storage import BlobStorage, get_storage
-
-_LOCK = threading.Lock()
+from api.storage import BlobStorage
 
 
 def app_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    return services_of(request.app).settings
 
 
 def app_engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
+    return services_of(request.app).engine
 
 
 def app_storage(request: Request) -> BlobStorage:
-    """The app's blob storage, built once per app from its settings."""
-    state = request.app.state
-    with _LOCK:
-        storage: BlobStorage | None = getattr(state, "blob_storage", None)
-        if storage is None:
-            storage = get_storage(state.settings)
-            state.blob_storage = storage
-    return storage
+    """The app's one blob storage client (see :mod:`api.core.services`)."""
+    return services_of(request.app).storage
 
 
 async def lawyer_of(request: Request) -> uuid.UUID | None:
@@ -51,7 +40,7 @@ async def lawyer_of(request: Request) -> uuid.UUID | None:
     if token is None:
         return None
     settings = app_settings(request)
-    now = clock_of(request.app.state).now()
+    now = services_of(request.app).clock.now()
 
     def work(session: Session) -> tuple[uuid.UUID, str]:
         _row, user = authenticate(session, settings, token, now)

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -78,18 +77,11 @@ class Guards:
         )
 
 
-_GUARDS_LOCK = threading.Lock()
-
-
 def guards_for(request: Request) -> Guards:
-    """The app's guards, created on first use (they hold no data worth keeping)."""
-    state = request.app.state
-    with _GUARDS_LOCK:
-        guards: Guards | None = getattr(state, "intake_guards", None)
-        if guards is None:
-            guards = Guards.from_settings(state.settings)
-            state.intake_guards = guards
-    return guards
+    """The app's guards, built once with its services (they hold no data worth keeping)."""
+    from api.core.services import services_of  # the services module imports this one
+
+    return services_of(request.app).intake_guards
 
 
 def client_tag(request: Request) -> str:

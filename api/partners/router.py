@@ -9,8 +9,8 @@ from enum import Enum
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth.dependencies import AdminOnly, CurrentPartner, Now
-from api.core.dependencies import DbSession
+from api.auth.dependencies import AdminOnly, CurrentPartner
+from api.core.dependencies import DbSession, Now
 from api.core.errors import (
     Conflict,
     Forbidden,

@@ -11,11 +11,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 from api.core.errors import RateLimited
 from api.core.ratelimit import SlidingWindow
-from api.core.settings import Settings
 
 WINDOW_SECONDS = 3600.0
 
@@ -41,11 +39,3 @@ class PullLimiter:
             raise RateLimited(retry, f"This API key made {self.per_hour} statistics pulls "
                               f"in the last hour, the most allowed. Try again in {retry} "
                               "seconds.")
-
-
-def limiter_of(state: Any, settings: Settings) -> PullLimiter:
-    limiter = getattr(state, "stats_limiter", None)
-    if not isinstance(limiter, PullLimiter):
-        limiter = PullLimiter(settings.stats_pulls_per_key_per_hour)
-        state.stats_limiter = limiter
-    return limiter

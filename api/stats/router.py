@@ -16,7 +16,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from api.auth.dependencies import AdminOnly, require_partner_scope
 from api.auth.principals import PartnerPrincipal
-from api.core.dependencies import DbSession
+from api.core.dependencies import Config, DbSession, StatsLimiter
 from api.core.errors import (
     Forbidden,
     InvalidInput,
@@ -26,9 +26,7 @@ from api.core.errors import (
     Unauthorized,
     error_responses,
 )
-from api.core.settings import Settings
 from api.stats import formats, operations, schemas, service
-from api.stats.limits import PullLimiter, limiter_of
 from api.vocab.registry import Language
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
@@ -42,17 +40,6 @@ PULL_ERRORS = (*PARTNER_ERRORS, NotFound, InvalidInput, ServiceUnavailable,
 _TEXT: dict[str, Any] = {"schema": {"type": "string"}}
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _limiter(request: Request) -> PullLimiter:
-    return limiter_of(request.app.state, _settings(request))
-
-
-AppSettings = Annotated[Settings, Depends(_settings)]
-Limiter = Annotated[PullLimiter, Depends(_limiter)]
 
 
 @router.get("/tables", response_model=schemas.Catalogue, response_model_exclude_unset=True,
@@ -65,7 +52,7 @@ def catalogue(partner: StatsPartner, lang: Lang = "en") -> schemas.Catalogue:
 @router.get("/tables/{table_id}", response_model=schemas.TableData,
             responses={**error_responses(*PULL_ERRORS), 200: {"content": {"text/csv": _TEXT}}})
 def table_data(
-    request: Request, session: DbSession, settings: AppSettings, limiter: Limiter,
+    request: Request, session: DbSession, settings: Config, limiter: StatsLimiter,
     partner: StatsPartner, table_id: TableId,
     format: Literal["json", "csv"] = "json", lang: Lang = "en",
 ) -> Any:
@@ -84,7 +71,7 @@ def table_data(
 @router.get("/tables/{table_id}/chart.svg", response_model=None,
             responses={**error_responses(*PULL_ERRORS), 200: {"content": {"image/svg+xml": _TEXT}}})
 def table_chart(
-    request: Request, session: DbSession, settings: AppSettings, limiter: Limiter,
+    request: Request, session: DbSession, settings: Config, limiter: StatsLimiter,
     partner: StatsPartner, table_id: TableId, lang: Lang = "en",
     series: Annotated[str, Query(description="dimension drawn as one line per code")] = "",
 ) -> Response:
@@ -113,7 +100,7 @@ def get_policy(session: DbSession, admin: AdminOnly, partner_id: uuid.UUID
 
 @router.put("/partners/{partner_id}/policy", response_model=schemas.Budget,
             responses=error_responses(Unauthorized, Forbidden, NotFound, InvalidInput))
-def put_policy(session: DbSession, settings: AppSettings, admin: AdminOnly,
+def put_policy(session: DbSession, settings: Config, admin: AdminOnly,
                partner_id: uuid.UUID, body: schemas.PolicyIn
                ) -> schemas.ExactBudget | schemas.DpBudget:
     """Set a partner's mode (exact with suppression, or DP) and budget (admin, audited)."""
@@ -122,6 +109,6 @@ def put_policy(session: DbSession, settings: AppSettings, admin: AdminOnly,
 
 @router.post("/refresh", response_model=schemas.ReleaseOut,
              responses=error_responses(Unauthorized, Forbidden))
-def refresh(session: DbSession, settings: AppSettings, admin: AdminOnly) -> schemas.ReleaseOut:
+def refresh(session: DbSession, settings: Config, admin: AdminOnly) -> schemas.ReleaseOut:
     """Publish a new release now, even within the batching interval (audited)."""
     return operations.force_release(session, settings, actor_id=admin.user_id)

@@ -69,7 +69,8 @@ class SecurityHeadersMiddleware:
         exempt = path.startswith(CSP_EXEMPT_PREFIXES)
         onion = self.onion_address
         if onion is None:
-            settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+            services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+            settings = getattr(services, "settings", None)
             onion = getattr(settings, "onion_address", None)
         extra = list(BASE_HEADERS)
         if not exempt:

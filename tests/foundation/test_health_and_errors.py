@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from api.core.errors import Conflict, RateLimited, error_responses
+from api.core.services import services_of
 from tests.factories import create_recovery_key_text
 
 
@@ -40,7 +41,7 @@ def test_readyz_is_not_ready_without_a_recovery_key(app_client: TestClient) -> N
 
 
 def test_readyz_fails_when_data_dir_not_writable(app_client: TestClient) -> None:
-    data_dir: Path = app_client.app.state.settings.data_dir  # type: ignore[attr-defined]
+    data_dir: Path = services_of(app_client.app).settings.data_dir
     # Root ignores permission bits, so put a file where the directory should be.
     shutil.rmtree(data_dir)
     data_dir.write_text("not a directory")

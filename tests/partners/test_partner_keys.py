@@ -15,6 +15,7 @@ from api.auth.dependencies import require_partner_scope
 from api.auth.principals import PartnerPrincipal
 from api.auth.roles import Role
 from api.core.error_handlers import install_error_handlers
+from api.core.services import build_services
 from api.core.settings import Settings
 from api.partners.models import PartnerApiKey
 from tests.factories import app_clock, create_partner_key, create_staff, login_headers
@@ -78,7 +79,7 @@ def test_expiry_and_garbage_keys(app_client: TestClient, session: Session, engin
 def test_scope_is_enforced(settings: Settings, engine: Engine, session: Session) -> None:
     secret, key_id = create_partner_key(session)
     app = FastAPI()
-    app.state.settings, app.state.engine = settings, engine
+    app.state.services = build_services(settings, engine)
     install_error_handlers(app)
 
     @app.get("/probe")

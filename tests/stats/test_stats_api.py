@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from api.audit.models import AuditEntry
 from api.auth.roles import Role
+from api.core.services import services_of
 from api.core.settings import Settings
 from api.stats import service
 from tests.factories import create_staff, login_headers
@@ -174,7 +175,7 @@ def test_dp_budget_ledger_repeat_and_refusal(
     r = stats_client.put(f"/api/v1/stats/partners/{p.partner_id}/policy", headers=ah,
                          json={"mode": "dp", "new_period": True})
     assert r.json()["epsilon_remaining"] == 2.5
-    with Session(stats_client.app.state.engine) as s:  # type: ignore[attr-defined]
+    with Session(services_of(stats_client.app).engine) as s:
         pulls = s.exec(select(AuditEntry).where(col(AuditEntry.action) == "partner.pull")).all()
         outcomes = [json.loads(e.details)["outcome"] for e in pulls]
         assert outcomes.count("ok") == 4 and outcomes.count("refused_budget") == 1
@@ -199,7 +200,7 @@ def test_authentication_validation_and_rate_limit(
                            ({"dims": "name"}, "no dimension")]:
         r = stats_client.get(ACTS, headers=h, params=params)
         assert r.status_code == 422 and needle in r.json()["error"]["message"]
-    stats_client.app.state.stats_limiter.per_hour = 3  # type: ignore[attr-defined]
+    services_of(stats_client.app).stats_limiter.per_hour = 3
     codes = [stats_client.get(ACTS, headers=h, params={"dims": "region"}).status_code
              for _ in range(4)]
     assert 429 in codes and "Retry-After" in stats_client.get(ACTS, headers=h).headers

@@ -14,6 +14,7 @@ import re
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from api.core.services import services_of
 from tests.factories import create_recovery_key_text
 from tests.system.test_hostile_inputs import web_fields
 from tests.system.traffic import multipart_body
@@ -22,7 +23,7 @@ from tests.system.traffic import multipart_body
 def test_web_form_accepts_the_promised_number_of_files(app_client: TestClient,
                                                        session: Session) -> None:
     create_recovery_key_text(session)
-    settings = app_client.app.state.settings  # type: ignore[attr-defined]
+    settings = services_of(app_client.app).settings
     page = app_client.get("/report?lang=be")
     match = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert match
@@ -38,7 +39,7 @@ def test_overlong_text_is_named_as_text_not_as_files(app_client: TestClient,
     """A narrative past the limit that arrives as a stream is refused with the field's own
     message (in the form's language), not with a message about files."""
     create_recovery_key_text(session)
-    settings = app_client.app.state.settings  # type: ignore[attr-defined]
+    settings = services_of(app_client.app).settings
     settings.web_max_text_chars = 1000
     page = app_client.get("/report?lang=be")
     match = re.search(r'name="csrf" value="([^"]+)"', page.text)
