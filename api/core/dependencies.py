@@ -41,15 +41,16 @@ def request_services(request: Request) -> AppServices:
     return services_of(request.app)
 
 
-def _settings(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
     return services_of(request.app).settings
 
 
-def _engine(request: Request) -> Engine:
+def app_engine(request: Request) -> Engine:
     return services_of(request.app).engine
 
 
-def _storage(request: Request) -> BlobStorage:
+def app_storage(request: Request) -> BlobStorage:
+    """The app's one blob storage client (see :mod:`api.core.services`)."""
     return services_of(request.app).storage
 
 
@@ -75,9 +76,9 @@ def request_now(request: Request) -> datetime:
 
 
 Services = Annotated[AppServices, Depends(request_services)]
-Config = Annotated[Settings, Depends(_settings)]
-DbEngine = Annotated[Engine, Depends(_engine)]
-Storage = Annotated[BlobStorage, Depends(_storage)]
+Config = Annotated[Settings, Depends(app_settings)]
+DbEngine = Annotated[Engine, Depends(app_engine)]
+Storage = Annotated[BlobStorage, Depends(app_storage)]
 Clock = Annotated[AuthClock, Depends(_clock)]
 LoginLimiter = Annotated[GlobalLimiter, Depends(_login_limiter)]
 StatsLimiter = Annotated[PullLimiter, Depends(_stats_limiter)]

@@ -5,29 +5,18 @@ from __future__ import annotations
 import uuid
 
 from fastapi import Request
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.auth.dependencies import bearer_token
 from api.auth.login import authenticate
+from api.core.dependencies import app_engine, app_settings, app_storage
 from api.core.errors import Forbidden
 from api.core.services import services_of
-from api.core.settings import Settings
 from api.intake.service import in_transaction
-from api.storage import BlobStorage
 
-
-def app_settings(request: Request) -> Settings:
-    return services_of(request.app).settings
-
-
-def app_engine(request: Request) -> Engine:
-    return services_of(request.app).engine
-
-
-def app_storage(request: Request) -> BlobStorage:
-    """The app's one blob storage client (see :mod:`api.core.services`)."""
-    return services_of(request.app).storage
+# The routers that read the app's services per call (not as parameters) import them from
+# here; they are the core's one set of accessors.
+__all__ = ["app_engine", "app_settings", "app_storage", "lawyer_of"]
 
 
 async def lawyer_of(request: Request) -> uuid.UUID | None:
