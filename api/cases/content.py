@@ -3,7 +3,7 @@
 The contexts are intake's (:mod:`api.intake.contexts`); each names the row's key case
 (``key_case_id``) and the row. Moving a thread to another case (merge, split) changes only
 ``case_id``: nothing is re-sealed, because the submitter's receipt opens only the key the
-thread was sealed under (:mod:`api.cases.threads`).
+thread was sealed under (:mod:`api.cases.threads.keyrings`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from api.followup.models import CaseMessage
+from api.cases.files.models import Attachment
+from api.cases.threads.models import CaseMessage, Submission
 from api.intake import contexts as ictx
-from api.intake.models import Attachment, Submission
 from crypto.fields import SealedJSON
 from crypto.keys import DataKey
 

@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlmodel import Session, col, delete, func, select
 
 from api.cases.models import Case
-from api.followup.models import CaseMessage, FollowupSession
+from api.cases.threads.models import CaseMessage
+from api.followup.models import FollowupSession
 from api.keys.models import CaseKeyWrap
 
 

@@ -39,11 +39,13 @@ from sqlmodel import Session
 
 from api.auth.passwords import bounded, kdf_params
 from api.cases.models import Case
+from api.cases.threads.models import CaseMessage, Submission
+from api.cases.workflow.states import FINAL_STATES, CaseState
 from api.core.errors import BadRequest, Conflict, RateLimited, Unauthorized
 from api.core.models import day_ceil, day_floor, utcnow
 from api.core.settings import Settings
 from api.followup import repository, tokens
-from api.followup.models import CaseMessage, FollowupSession
+from api.followup.models import FollowupSession
 from api.followup.schemas import (
     AdditionOut,
     CoarseStatus,
@@ -54,7 +56,7 @@ from api.followup.schemas import (
 from api.intake import contexts
 from api.intake import repository as intake_repository
 from api.intake.guards import Guards
-from api.intake.models import Receipt, Submission
+from api.intake.models import Receipt
 from api.intake.service import (
     IntakeContext,
     ReceivedSubmission,
@@ -68,7 +70,6 @@ from crypto.errors import CryptoError
 from crypto.receipts import SALT_SIZE
 from crypto.sealed import unwrap_data_key_symmetric
 
-CLOSED_STATES = frozenset({"closed", "rejected", "spam", "duplicate"})
 LOCK_DURATION = timedelta(hours=1)
 
 WRONG_RECEIPT = (
@@ -96,11 +97,11 @@ class CaseClosed(Conflict):
 def coarse_status(case: Case) -> CoarseStatus:
     if is_closed(case):
         return "closed"
-    return "received" if case.state == "new" else "in_progress"
+    return "received" if case.state == CaseState.NEW else "in_progress"
 
 
 def is_closed(case: Case) -> bool:
-    return (case.state in CLOSED_STATES or case.merged_into_id is not None
+    return (case.state in FINAL_STATES or case.merged_into_id is not None
             or case.shredded_at is not None)
 
 

@@ -23,7 +23,7 @@ The ``<case id>`` in each context is the row's ``key_case_id``: the case whose k
 it, which is where its thread was first received. Merge and split move a thread's
 ``case_id`` but never re-seal it, so the submitter's receipt (wrapped to that key) keeps
 opening exactly their own thread (threat model property 11). A value copied onto another
-row or key case still fails to open. These agree with :mod:`api.cases.contexts`.
+row or key case still fails to open. These agree with :mod:`api.cases.metadata.contexts`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from api.intake.models import Attachment, Submission
+from api.cases.files.models import Attachment
+from api.cases.threads.models import Submission
 from api.storage.base import BlobStorage
 from crypto import DataKey, SealedJSON, SealedText, decrypt_stream
 from crypto.sealed import unwrap_data_key_symmetric, wrap_data_key_symmetric

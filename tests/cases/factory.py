@@ -20,13 +20,13 @@ from sqlmodel import Session
 
 from api.auth.principals import Principal
 from api.auth.roles import Role
-from api.cases import keys
+from api.cases.access import wraps
+from api.cases.files.models import Attachment
 from api.cases.models import Case
+from api.cases.threads.models import CaseMessage, Submission
 from api.core.models import utcnow
 from api.core.settings import Settings
-from api.followup.models import CaseMessage
 from api.intake import contexts as ictx
-from api.intake.models import Attachment, Submission
 from api.storage import generate_name, get_storage
 from crypto.fields import SealedJSON
 from crypto.keys import DataKey
@@ -122,10 +122,10 @@ def make_case(
     session.add(case)
     session.flush()
     for handle in wrap_to:
-        keys.wrap_to_staff(session, case.id, key, handle.user, granted_by=None)
+        wraps.wrap_to_staff(session, case.id, key, handle.user, granted_by=None)
     if lawyer is not None:
-        keys.wrap_to_staff(session, case.id, key, lawyer.user, kind=keys.LAWYER, granted_by=None)
-    keys.wrap_to_recovery(session, case.id, key)
+        wraps.wrap_to_staff(session, case.id, key, lawyer.user, kind=wraps.LAWYER, granted_by=None)
+    wraps.wrap_to_recovery(session, case.id, key)
     made = MadeCase(case.id, key)
     for n in range(submissions):
         sub_id = uuid.uuid4()

@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from api.cases import access, attachments, referrals, repository, service
+from api.cases import repository, service
+from api.cases.access import grants
+from api.cases.files import attachments
 from api.cases.models import Case, CaseAct, CasePerson
+from api.cases.referrals import drafts
 from api.cases.repository import CaseFilters
 from api.core.errors import Forbidden, NotFound
 from api.core.models import utcnow
@@ -108,8 +111,8 @@ def test_content_needs_a_key(session: Session, settings: Settings, staff: Staff,
                                             settings),
         lambda who, c: attachments.make_derivative(session, staff.p(who), c.id,
                                                    c.attachments[0], settings),
-        lambda who, c: referrals.draft(session, staff.p(who), c.id, "wgad", "en"),
-        lambda who, c: access.grant(session, staff.p(who), c.id, staff.outsider.user.id,
+        lambda who, c: drafts.draft(session, staff.p(who), c.id, "wgad", "en"),
+        lambda who, c: grants.grant(session, staff.p(who), c.id, staff.outsider.user.id,
                                     settings),
     ]
     for call in calls:

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 from sqlmodel import Session
 
-from api.cases import attachments, derivatives
+from api.cases.files import attachments, derivatives
+from api.cases.files.models import Attachment
 from api.core.errors import Conflict
 from api.core.settings import Settings
-from api.intake.models import Attachment
 from api.storage import get_storage
 from crypto.stream import ciphertext_size
 from tests.cases.factory import Staff, jpeg_with_gps, make_case

@@ -1,8 +1,8 @@
 """Clean copies cannot take the server down: limits before decoding, a capped child.
 
-The limit checks are tested on :func:`api.cases.derivatives.strip` itself (they run before
+The limit checks are tested on :func:`api.cases.files.derivatives.strip` itself (they run before
 anything is decoded, so a 169-megapixel image costs nothing here); the caps on the child
-process through :func:`api.cases.clean_copy.make` and the clean-copy service, which start
+process through :func:`api.cases.files.clean_copy.make` and the clean-copy service, which start
 the real child.
 """
 
@@ -21,10 +21,10 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
-from api.cases import attachments, clean_copy, derivatives
+from api.cases.files import attachments, clean_copy, derivatives
+from api.cases.files.models import Attachment
 from api.core.errors import InvalidInput, ServiceUnavailable
 from api.core.settings import MiB, Settings
-from api.intake.models import Attachment
 from api.storage import get_storage
 from tests.cases.factory import Staff, make_case
 from tests.cases.hostile_files import flat_png, lying_count_pdf, many_page_pdf

@@ -11,9 +11,11 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from api.cases import consent, service
+from api.cases import service
+from api.cases.metadata import consent
+from api.cases.metadata.document import MetadataPatch
+from api.cases.metadata.schemas import ConsentIn
 from api.cases.models import Case, CaseCode, CaseConsent, CasePerson
-from api.cases.schemas import ConsentIn, MetadataPatch
 from api.core.errors import Conflict, PreconditionFailed, PreconditionRequired
 from api.core.settings import Settings
 from tests.cases.factory import Staff, make_case

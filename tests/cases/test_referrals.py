@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from api.cases import consent, referrals, service
+from api.cases import service
+from api.cases.metadata import consent
+from api.cases.metadata.document import MetadataPatch
+from api.cases.metadata.schemas import ConsentIn
 from api.cases.models import Case
-from api.cases.referral_text import render_markdown
-from api.cases.schemas import ConsentIn, MetadataPatch
+from api.cases.referrals import drafts
+from api.cases.referrals.markdown import render_markdown
 from api.core.errors import InvalidInput
 from api.core.settings import Settings
 from tests.cases.factory import Staff, make_case
@@ -36,9 +39,9 @@ def _give(session: Session, settings: Settings, staff: Staff, case: Case, scope:
 def test_consent_enforced(mechanism: str, session: Session, settings: Settings,
                           staff: Staff) -> None:
     case = _case(session, settings, staff)
-    share = referrals.SHARE_SCOPE[mechanism]
-    with pytest.raises(referrals.ConsentMissing) as exc:
-        referrals.draft(session, staff.p("cw"), case.id, mechanism, "en")  # type: ignore[arg-type]
+    share = drafts.SHARE_SCOPE[mechanism]
+    with pytest.raises(drafts.ConsentMissing) as exc:
+        drafts.draft(session, staff.p("cw"), case.id, mechanism, "en")  # type: ignore[arg-type]
     assert exc.value.status_code == 409
     assert share in exc.value.message and "un_name_to_government" in exc.value.message
     assert {m["scope"] for m in exc.value.details["missing"]} == {share,
@@ -48,12 +51,12 @@ def test_consent_enforced(mechanism: str, session: Session, settings: Settings,
     other = "share_un_wgad" if mechanism == "wgeid" else "share_un_wgeid"
     _give(session, settings, staff, case, other)
     _give(session, settings, staff, case, "un_name_to_government")
-    with pytest.raises(referrals.ConsentMissing) as exc:
-        referrals.draft(session, staff.p("cw"), case.id, mechanism, "en")  # type: ignore[arg-type]
+    with pytest.raises(drafts.ConsentMissing) as exc:
+        drafts.draft(session, staff.p("cw"), case.id, mechanism, "en")  # type: ignore[arg-type]
     assert [m["scope"] for m in exc.value.details["missing"]] == [share]
     session.rollback()
     _give(session, settings, staff, case, share)
-    doc = referrals.draft(session, staff.p("cw"), case.id, mechanism, "ru")  # type: ignore[arg-type]
+    doc = drafts.draft(session, staff.p("cw"), case.id, mechanism, "ru")  # type: ignore[arg-type]
     victim = doc["victims"][0]
     assert victim["identity"]["name"] == SECRET_NAME
     if mechanism == "wgeid":
@@ -71,14 +74,14 @@ def test_consent_enforced(mechanism: str, session: Session, settings: Settings,
     row, key = service.open_case(session, staff.p("cw"), case.id)
     active = [c for c in consent.active(session, case.id) if c.scope == share]
     consent.revoke(session, staff.p("cw"), row, key, active[0].id, settings)
-    with pytest.raises(referrals.ConsentMissing):
-        referrals.draft(session, staff.p("cw"), case.id, mechanism, "en")  # type: ignore[arg-type]
+    with pytest.raises(drafts.ConsentMissing):
+        drafts.draft(session, staff.p("cw"), case.id, mechanism, "en")  # type: ignore[arg-type]
 
 
 def test_nothing_to_refer(session: Session, settings: Settings, staff: Staff) -> None:
     made = make_case(session, settings, wrap_to=[staff.cw])
     with pytest.raises(InvalidInput):
-        referrals.draft(session, staff.p("cw"), made.id, "wgeid", "en")
+        drafts.draft(session, staff.p("cw"), made.id, "wgeid", "en")
 
 
 def test_markdown_escapes_values() -> None:

@@ -10,10 +10,11 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from api.auth.roles import Role
-from api.cases import workflow
 from api.cases.models import Case, CaseEvent, CaseLink
-from api.cases.schemas import TransitionIn
-from api.cases.transitions import transition
+from api.cases.workflow import states
+from api.cases.workflow.schemas import TransitionIn
+from api.cases.workflow.states import CaseState
+from api.cases.workflow.transitions import transition
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from api.core.models import day_floor
 from api.core.settings import Settings
@@ -34,10 +35,10 @@ def _reset(session: Session, case_id: object, state: str) -> Case:
 
 def _body(dst: str, original: object) -> TransitionIn:
     return TransitionIn(to=dst, comment="checked the documents",
-                        duplicate_of=original if dst == workflow.DUPLICATE else None)
+                        duplicate_of=original if dst == CaseState.DUPLICATE else None)
 
 
-@pytest.mark.parametrize("src", workflow.STATES)
+@pytest.mark.parametrize("src", states.STATES)
 def test_every_transition_from_state(
     src: str, session: Session, settings: Settings, staff: Staff
 ) -> None:
@@ -46,8 +47,8 @@ def test_every_transition_from_state(
     case = make_case(session, settings, wrap_to=[staff.coord, staff.cw])
     original = make_case(session, settings, wrap_to=[staff.coord, staff.cw])
     allowed_seen = refused_seen = 0
-    for dst in workflow.STATES:
-        roles = workflow.TRANSITIONS.get((src, dst))
+    for dst in states.STATES:
+        roles = states.TRANSITIONS.get((src, dst))
         for role, name in ACTING_ROLES.items():
             before = _reset(session, case.id, src).version
             me = staff.p(name)
@@ -75,11 +76,11 @@ def test_every_transition_from_state(
             session.execute(delete(CaseEvent).where(col(CaseEvent.case_id) == case.id))
             session.commit()
     expected_allowed = sum(
-        1 for (s, _d), roles in workflow.TRANSITIONS.items() if s == src
+        1 for (s, _d), roles in states.TRANSITIONS.items() if s == src
         for r in ACTING_ROLES if r in roles
     )
     assert allowed_seen == expected_allowed
-    assert allowed_seen + refused_seen == len(workflow.STATES) * len(ACTING_ROLES)
+    assert allowed_seen + refused_seen == len(states.STATES) * len(ACTING_ROLES)
 
 
 def test_roles_without_workflow_rights(session: Session, settings: Settings, staff: Staff) -> None:
@@ -199,19 +200,19 @@ def test_due_day_is_whole_days_from_the_state_day(hours: int, urgent: bool, days
     settings = Settings(case_sla_hours={"triage": hours}, case_sla_urgent_divisor=4)
     for entered in (datetime(2026, 3, 2, 0, 0, tzinfo=UTC),
                     datetime(2026, 3, 2, 23, 59, 59, tzinfo=UTC)):
-        due = workflow.due_at("triage", entered, urgent=urgent, settings=settings)
+        due = states.due_at("triage", entered, urgent=urgent, settings=settings)
         assert due == datetime(2026, 3, 2, tzinfo=UTC) + timedelta(days=days)
         # Never less time than the configured hours before it counts as overdue.
         assert due is not None and due + timedelta(days=1) - entered >= timedelta(
             hours=hours / (4 if urgent else 1))
-    assert workflow.due_at("closed", datetime(2026, 3, 2, tzinfo=UTC), urgent=False,
+    assert states.due_at("closed", datetime(2026, 3, 2, tzinfo=UTC), urgent=False,
                            settings=settings) is None
 
 
 def test_overdue_only_after_the_due_day() -> None:
     due = datetime(2026, 3, 5, tzinfo=UTC)
-    assert not workflow.is_overdue(due, datetime(2026, 3, 4, 23, 59, tzinfo=UTC))
-    assert not workflow.is_overdue(due, datetime(2026, 3, 5, 0, 0, tzinfo=UTC))
-    assert not workflow.is_overdue(due, datetime(2026, 3, 5, 23, 59, 59, tzinfo=UTC))
-    assert workflow.is_overdue(due, datetime(2026, 3, 6, 0, 0, tzinfo=UTC))
-    assert not workflow.is_overdue(None, datetime(2030, 1, 1, tzinfo=UTC))
+    assert not states.is_overdue(due, datetime(2026, 3, 4, 23, 59, tzinfo=UTC))
+    assert not states.is_overdue(due, datetime(2026, 3, 5, 0, 0, tzinfo=UTC))
+    assert not states.is_overdue(due, datetime(2026, 3, 5, 23, 59, 59, tzinfo=UTC))
+    assert states.is_overdue(due, datetime(2026, 3, 6, 0, 0, tzinfo=UTC))
+    assert not states.is_overdue(None, datetime(2030, 1, 1, tzinfo=UTC))

@@ -12,9 +12,11 @@ import httpx
 from sqlmodel import col, select
 
 from api.auth.roles import Role
+from api.cases.files.models import Attachment
 from api.cases.models import Case
+from api.cases.threads.models import Submission
 from api.intake.files import RECORD_SIZE
-from api.intake.models import Attachment, Receipt, Submission
+from api.intake.models import Receipt
 from api.keys.models import CaseKeyWrap
 from api.keys.service import case_key_context
 from crypto import aead

@@ -1,4 +1,4 @@
-"""Moving a case through the workflow table (:mod:`api.cases.workflow`).
+"""Moving a case through the workflow table (:mod:`api.cases.workflow.states`).
 
 Checks, in order, each with its own clear refusal:
 the caller may list the case (else 404) -> If-Match, when sent, matches (412) -> the edge
@@ -17,9 +17,12 @@ from sqlmodel import Session
 from api.audit import actions
 from api.audit import service as audit
 from api.auth.principals import Principal
-from api.cases import events, keys, repository, workflow
+from api.cases import repository
+from api.cases.access import wraps
 from api.cases.models import Case, CaseLink
-from api.cases.schemas import TransitionIn
+from api.cases.workflow import events, states
+from api.cases.workflow.schemas import TransitionIn
+from api.cases.workflow.states import CaseState
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from api.core.models import utctoday
 from api.core.settings import Settings
@@ -48,14 +51,14 @@ def transition(
 ) -> Case:
     case = load_for_change(session, principal, case_id, if_match)
     src, dst = case.state, body.to
-    if dst not in workflow.STATES:
+    if dst not in states.STATES:
         raise InvalidInput(f"'{dst}' is not a workflow state.",
-                           details={"states": list(workflow.STATES)})
-    roles = workflow.allowed_roles(src, dst)
+                           details={"states": list(states.STATES)})
+    roles = states.allowed_roles(src, dst)
     if roles is None:
         raise Conflict(
             f"A case in state '{src}' cannot move to '{dst}'.",
-            details={"state": src, "allowed": workflow.next_states(src, principal.role)},
+            details={"state": src, "allowed": states.next_states(src, principal.role)},
         )
     if principal.role not in roles:
         raise Forbidden(
@@ -63,9 +66,9 @@ def transition(
             details={"roles": sorted(r.value for r in roles)},
         )
     key: DataKey | None = None
-    if keys.own_wrap(session, case.id, principal.user_id) is not None:
-        key = keys.open_case_key(session, principal, case.id)
-    if (src, dst) in workflow.FOUR_EYES:
+    if wraps.own_wrap(session, case.id, principal.user_id) is not None:
+        key = wraps.open_case_key(session, principal, case.id)
+    if (src, dst) in states.FOUR_EYES:
         if key is None:
             raise Forbidden("Verifying a case needs access to its content; ask to be granted it.")
         if principal.user_id in events.reviewers(session, case.id):
@@ -74,11 +77,11 @@ def transition(
                 details={"rule": "four_eyes"},
             )
     detail = ""
-    if dst == workflow.DUPLICATE:
+    if dst == CaseState.DUPLICATE:
         detail = _link_duplicate(session, principal, case, body.duplicate_of)
     elif body.duplicate_of is not None:
         raise InvalidInput("duplicate_of is only used when moving a case to 'duplicate'.")
-    if dst == workflow.TRIAGE and src in workflow.FINAL_STATES and case.merged_into_id:
+    if dst == CaseState.TRIAGE and src in states.FINAL_STATES and case.merged_into_id:
         raise Conflict("This case was merged into another one; split its submissions out "
                        "of that case instead of reopening it.",
                        details={"merged_into_id": str(case.merged_into_id)})

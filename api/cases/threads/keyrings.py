@@ -11,7 +11,7 @@ Staff read a case through a :class:`Keyring`: the case's own key and every threa
 reader holds a wrap of. A thread key reaches a reader in one of two ways, each audited
 (``key.grant`` with ``kind=thread``): the coordinator who merges wraps the moved threads'
 keys to the caseworkers and coordinators who can read the receiving case, or a
-coordinator grants one thread explicitly (:func:`api.cases.access.grant` with a thread).
+coordinator grants one thread explicitly (:func:`api.cases.access.grants.grant` with a thread).
 Such a wrap has ``recipient_kind`` ``thread``: it opens that case's threads wherever they
 are, never the case it belongs to (scoping only counts ``staff``/``lawyer`` wraps), so a
 merge never makes anyone a reader of the duplicate itself. A lawyer never gets a thread
@@ -31,10 +31,10 @@ from api.audit import service as audit
 from api.auth.models import StaffUser
 from api.auth.principals import Principal
 from api.auth.roles import Role
-from api.cases import keys
+from api.cases.access import wraps
 from api.cases.models import Case
+from api.cases.threads.models import Submission
 from api.core.errors import InvalidInput
-from api.intake.models import Submission
 from api.keys.models import CaseKeyWrap
 from api.keys.service import case_key_context
 from crypto.errors import CryptoError
@@ -42,7 +42,7 @@ from crypto.keys import DataKey
 from crypto.sealed import unwrap_data_key
 
 THREAD = "thread"
-HOLDER_KINDS = (keys.STAFF, keys.LAWYER, THREAD)
+HOLDER_KINDS = (wraps.STAFF, wraps.LAWYER, THREAD)
 # Merges pass thread keys to these readers of the receiving case; never to lawyers.
 MERGE_RECIPIENT_ROLES = (Role.COORDINATOR, Role.CASEWORKER)
 NOT_SHARED = "not shared with you"
@@ -134,7 +134,7 @@ def wrap_thread_key(
     actor_id: uuid.UUID, reason: str, detail: dict[str, str] | None = None,
 ) -> CaseKeyWrap:
     """Wrap one thread key to one person (kind ``thread``), audited entry by entry."""
-    wrap = keys.wrap_to_staff(session, key_case_id, key, user, kind=THREAD, granted_by=actor_id)
+    wrap = wraps.wrap_to_staff(session, key_case_id, key, user, kind=THREAD, granted_by=actor_id)
     audit.record(session, action=actions.KEY_GRANT, actor_id=actor_id, case_id=case.id,
                  target=str(user.id),
                  details={"kind": THREAD, "key_case": str(key_case_id), "reason": reason,
@@ -152,8 +152,8 @@ def share_with_readers(
     if only is not None:
         users = [only]
     else:
-        users = [u for w in keys.personal_wraps(session, case.id)
-                 if w.recipient_kind == keys.STAFF
+        users = [u for w in wraps.personal_wraps(session, case.id)
+                 if w.recipient_kind == wraps.STAFF
                  and (u := session.get(StaffUser, w.recipient_id)) is not None]
     given = 0
     for user in users:

@@ -32,8 +32,8 @@ from sqlmodel import Session
 from api.audit import actions
 from api.audit import service as audit
 from api.auth.principals import Principal
-from api.cases import consent, metadata
-from api.cases.schemas import Act, Metadata, Person
+from api.cases.metadata import consent, store
+from api.cases.metadata.document import Act, Metadata, Person
 from api.cases.service import open_case
 from api.core.errors import Conflict, InvalidInput
 from api.vocab.registry import Language, label
@@ -75,7 +75,7 @@ def draft(
     lang: Language, person_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     case, key = open_case(session, principal, case_id)
-    meta = metadata.load_metadata(session, case, key)
+    meta = store.load_metadata(session, case, key)
     victims = _relevant(meta, mechanism)
     if person_id is not None:
         victims = {pid: acts for pid, acts in victims.items() if pid == person_id}

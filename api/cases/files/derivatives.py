@@ -2,8 +2,8 @@
 
 Pure functions over bytes in memory (never a temporary file). Each returns the cleaned
 bytes and the list of what was removed, for the derivative's sealed metadata. The API
-never calls them in its own process: :mod:`api.cases.clean_child` runs them in a child
-under memory and CPU caps (:mod:`api.cases.clean_copy`). So this module imports nothing
+never calls them in its own process: :mod:`api.cases.files.clean_child` runs them in a child
+under memory and CPU caps (:mod:`api.cases.files.clean_copy`). So this module imports nothing
 of the web stack, and refusals are :class:`Refused` (a reason code and numbers), which the
 parent turns into the caseworker's message.
 

@@ -1,4 +1,4 @@
-"""A referral draft (see :mod:`api.cases.referrals`) as a readable Markdown document.
+"""A referral draft (see :mod:`api.cases.referrals.drafts`) as a readable Markdown document.
 
 Field names are translated here (en, be, ru, uk); values are already labels in the chosen
 language or what staff wrote. Markdown control characters in values are escaped so text

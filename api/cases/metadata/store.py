@@ -21,8 +21,8 @@ from pydantic import BaseModel
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from api.cases import schemas as s
-from api.cases.contexts import metadata_context, summary_context
+from api.cases.metadata import document as s
+from api.cases.metadata.contexts import metadata_context, summary_context
 from api.cases.models import (
     Case,
     CaseAct,
@@ -35,7 +35,7 @@ from api.cases.models import (
     CasePerson,
     CaseTorture,
 )
-from api.cases.urgency import (
+from api.cases.workflow.urgency import (
     NOT_DISCLOSED_WHEREABOUTS,
     ONGOING_DETENTION,
     STILL_MISSING,

@@ -2,7 +2,7 @@
 
 A clean copy decodes and re-encodes a file a stranger sent. A 481 KB PNG can declare 169
 megapixels and take gigabytes to decode, so the work runs in ``python -m
-api.cases.clean_child`` under an address-space cap (``clean_copy_memory_bytes``), a
+api.cases.files.clean_child`` under an address-space cap (``clean_copy_memory_bytes``), a
 CPU-time cap and a wall-clock timeout (``clean_copy_timeout_seconds``); at most
 ``clean_copy_max_concurrent`` children run per API process. A child that runs out of
 memory or time, or dies, costs only itself: the caseworker gets a 422 and nothing is
@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import api
-from api.cases import derivatives
+from api.cases.files import derivatives
 from api.core.errors import (
     DokazError,
     InvalidInput,
@@ -95,7 +95,7 @@ def _child_command(settings: Settings) -> list[str]:
             "cpu_seconds": max(1, math.ceil(settings.clean_copy_timeout_seconds)),
             "limits": limits(settings).as_json()}
     # -B: no .pyc writes; -s: no user site-packages.
-    return [sys.executable, "-B", "-s", "-m", "api.cases.clean_child", json.dumps(caps)]
+    return [sys.executable, "-B", "-s", "-m", "api.cases.files.clean_child", json.dumps(caps)]
 
 
 def _child_env() -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 Grant: the coordinator opens the case key with their own session key and wraps it to the
 colleague's public key (``key.grant``). A thread grant wraps one submitter's thread key
-instead (:mod:`api.cases.threads`), e.g. to a lawyer whose case another submitter's case
+instead (:mod:`api.cases.threads.keyrings`), e.g. to a lawyer whose case another submitter's case
 was merged into. :func:`grant` is the one function that wraps a case or thread key to a
 further person; it runs only when a second coordinator approves a ``case_grant`` request
 (``api.approvals.service``, threat model property 12), and that approver is the
@@ -22,9 +22,11 @@ from api.audit import service as audit
 from api.auth.models import StaffUser
 from api.auth.principals import Principal
 from api.auth.roles import Role
-from api.cases import events, keys, threads
+from api.cases.access import wraps
 from api.cases.models import Case
 from api.cases.service import open_case
+from api.cases.threads import keyrings
+from api.cases.workflow import events
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.core.settings import Settings
 from api.keys.models import CaseKeyWrap
@@ -66,18 +68,18 @@ def grant(
     user = grantee(session, staff_id, thread=thread_id is not None)
     if thread_id is not None:
         return _grant_thread(session, principal, case, key, user, thread_id, settings)
-    existing = keys.own_wrap(session, case.id, user.id)
+    existing = wraps.own_wrap(session, case.id, user.id)
     if existing is not None:
         raise Conflict("This person already has access to the case.")
-    wrap = keys.wrap_to_staff(session, case.id, key, user, granted_by=principal.user_id)
+    wrap = wraps.wrap_to_staff(session, case.id, key, user, granted_by=principal.user_id)
     events.changed(session, case, settings, kind=events.GRANT, actor_id=principal.user_id,
                    key=key, detail=f"staff={user.id}", bump=False)
     audit.record(session, action=actions.KEY_GRANT, actor_id=principal.user_id,
-                 case_id=case.id, target=str(user.id), details={"kind": keys.STAFF})
+                 case_id=case.id, target=str(user.id), details={"kind": wraps.STAFF})
     # The threads merged in from other cases come along, as far as the granter holds them
     # (each one its own audited entry); the rest stay "not shared" until granted.
-    ring = threads.keyring(session, principal, case, key)
-    threads.share_with_readers(session, ring=ring, key_case_ids=set(ring.keys) - {case.id},
+    ring = keyrings.keyring(session, principal, case, key)
+    keyrings.share_with_readers(session, ring=ring, key_case_ids=set(ring.keys) - {case.id},
                                case=case, actor_id=principal.user_id, reason="case_grant",
                                only=user)
     session.flush()
@@ -88,17 +90,17 @@ def _grant_thread(
     session: Session, principal: Principal, case: Case, key: DataKey, user: StaffUser,
     thread_id: uuid.UUID, settings: Settings,
 ) -> CaseKeyWrap:
-    root = threads.thread_in(session, case.id, thread_id)
-    if keys.own_wrap(session, case.id, user.id) is None:
+    root = keyrings.thread_in(session, case.id, thread_id)
+    if wraps.own_wrap(session, case.id, user.id) is None:
         raise InvalidInput("This person cannot read the case itself; grant them the case "
                            "first (lawyers see the cases of their own submissions).")
-    if threads.held_wrap(session, root.key_case_id, user.id) is not None:
+    if keyrings.held_wrap(session, root.key_case_id, user.id) is not None:
         raise Conflict("This person already has access to this thread.")
-    thread_key = threads.keyring(session, principal, case, key).get(root.key_case_id)
+    thread_key = keyrings.keyring(session, principal, case, key).get(root.key_case_id)
     if thread_key is None:
         raise Forbidden("This thread is not shared with you, so you cannot grant it. A "
                         "coordinator who can open it may.")
-    wrap = threads.wrap_thread_key(session, case=case, key_case_id=root.key_case_id,
+    wrap = keyrings.wrap_thread_key(session, case=case, key_case_id=root.key_case_id,
                                    key=thread_key, user=user, actor_id=principal.user_id,
                                    reason="thread_grant", detail={"thread": str(root.id)})
     events.changed(session, case, settings, kind=events.GRANT, actor_id=principal.user_id,
@@ -116,16 +118,16 @@ def revoke(
     if thread_id is not None:
         _revoke_thread(session, principal, case, key, staff_id, thread_id, settings)
         return
-    wrap = keys.own_wrap(session, case.id, staff_id)
+    wrap = wraps.own_wrap(session, case.id, staff_id)
     if wrap is None:
         raise NotFound("This person has no access to the case to revoke.")
-    others = [w for w in keys.personal_wraps(session, case.id) if w.id != wrap.id]
+    others = [w for w in wraps.personal_wraps(session, case.id) if w.id != wrap.id]
     if not others:
         raise Conflict("This is the last staff member who can open the case; grant someone "
                        "else access first.")
     session.delete(wrap)
     # The keys of threads merged into this case went with the case access; they go too.
-    dropped = threads.drop_thread_keys(session, case.id, staff_id)
+    dropped = keyrings.drop_thread_keys(session, case.id, staff_id)
     unassigned = case.assignee_id == staff_id
     if unassigned:
         case.assignee_id = None  # nobody is left working on what they cannot open
@@ -141,9 +143,9 @@ def _revoke_thread(
     session: Session, principal: Principal, case: Case, key: DataKey, staff_id: uuid.UUID,
     thread_id: uuid.UUID, settings: Settings,
 ) -> None:
-    root = threads.thread_in(session, case.id, thread_id)
-    wrap = threads.held_wrap(session, root.key_case_id, staff_id)
-    if wrap is None or wrap.recipient_kind != threads.THREAD:
+    root = keyrings.thread_in(session, case.id, thread_id)
+    wrap = keyrings.held_wrap(session, root.key_case_id, staff_id)
+    if wrap is None or wrap.recipient_kind != keyrings.THREAD:
         # A staff or lawyer wrap is access to the thread's own case: revoke that instead.
         raise NotFound("This person holds no grant of this thread to revoke.")
     session.delete(wrap)
@@ -151,6 +153,6 @@ def _revoke_thread(
                    key=key, detail=f"staff={staff_id};thread={root.id}", bump=False)
     audit.record(session, action=actions.KEY_REVOKE, actor_id=principal.user_id,
                  case_id=case.id, target=str(staff_id),
-                 details={"kind": threads.THREAD, "thread": str(root.id),
+                 details={"kind": keyrings.THREAD, "thread": str(root.id),
                           "key_case": str(root.key_case_id)})
     session.flush()

@@ -9,7 +9,7 @@ sees a broken transfer, never unauthenticated bytes). The response is always
 file sent by a stranger is never rendered in a staff member's browser.
 
 Derivative: the original is decrypted record by record straight into a capped child
-process that cleans it (:mod:`api.cases.clean_copy`, bounded by ``derivative_max_bytes``),
+process that cleans it (:mod:`api.cases.files.clean_copy`, bounded by ``derivative_max_bytes``),
 its SHA-256 computed on the way and checked against the one recorded at intake; the clean
 copy streams back from the child into a new encrypted attachment of kind ``derivative``
 with ``derived_from_id`` and the original's hash in its sealed metadata. Any refusal
@@ -30,9 +30,13 @@ from sqlmodel import Session
 from api.audit import actions
 from api.audit import service as audit
 from api.auth.principals import Principal
-from api.cases import clean_copy, content, derivatives, events, threads
+from api.cases import content
+from api.cases.files import clean_copy, derivatives
+from api.cases.files.models import Attachment
 from api.cases.models import Case
 from api.cases.service import open_case
+from api.cases.threads import keyrings
+from api.cases.workflow import events
 from api.core.errors import (
     Conflict,
     DokazError,
@@ -42,7 +46,6 @@ from api.core.errors import (
     UnsupportedMediaType,
 )
 from api.core.settings import Settings
-from api.intake.models import Attachment
 from api.storage import BlobStorage, get_storage
 from api.storage.base import generate_name
 from api.storage.pending import delete_on_rollback
@@ -93,7 +96,7 @@ def _attachment(session: Session, case_id: uuid.UUID, attachment_id: uuid.UUID) 
 def _thread_key(session: Session, principal: Principal, case: Case, case_key: DataKey,
                 att: Attachment) -> DataKey:
     """The key of the thread the file belongs to, if the caller holds it."""
-    key = threads.keyring(session, principal, case, case_key).get(att.key_case_id)
+    key = keyrings.keyring(session, principal, case, case_key).get(att.key_case_id)
     if key is None:
         raise Forbidden("This file belongs to a thread that is not shared with you. A "
                         "coordinator who can open it may grant it to you.")

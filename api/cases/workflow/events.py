@@ -12,10 +12,11 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from api.cases import workflow
-from api.cases.contexts import event_comment_context
+from api.cases.metadata.contexts import event_comment_context
 from api.cases.models import Case, CaseEvent
-from api.cases.schemas import EventOut
+from api.cases.workflow import states
+from api.cases.workflow.schemas import EventOut
+from api.cases.workflow.states import CaseState
 from api.core.errors import Forbidden
 from api.core.models import day_floor, utcnow
 from api.core.settings import Settings
@@ -83,7 +84,7 @@ def next_seq(session: Session, case_id: uuid.UUID) -> int:
 
 
 def refresh_due(case: Case, settings: Settings) -> None:
-    case.due_at = workflow.due_at(case.state, case.state_changed_at, urgent=case.urgent,
+    case.due_at = states.due_at(case.state, case.state_changed_at, urgent=case.urgent,
                                   settings=settings)
 
 
@@ -114,8 +115,8 @@ def reviewers(session: Session, case_id: uuid.UUID) -> set[uuid.UUID]:
     )
     people: set[uuid.UUID] = set()
     for to_state, actor in rows:
-        if to_state == workflow.TRIAGE:
+        if to_state == CaseState.TRIAGE:
             people.clear()
-        elif to_state in workflow.REVIEW_STATES and actor is not None:
+        elif to_state in states.REVIEW_STATES and actor is not None:
             people.add(actor)
     return people

@@ -6,7 +6,7 @@
     rejected / duplicate from new, triage, in_review, needs_info; spam from new, triage
     reopen: closed, rejected, spam, duplicate -> triage (coordinator)
 
-Rules beyond the table, all enforced in :mod:`api.cases.transitions`:
+Rules beyond the table, all enforced in :mod:`api.cases.workflow.transitions`:
 
 * four eyes: ``in_review -> verified`` may not be made by anyone who reviewed the case, i.e.
   who moved it into ``in_review`` or ``needs_info`` since it last entered ``triage``;
@@ -25,52 +25,61 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Final
 
 from api.auth.roles import Role
 from api.core.models import day_floor
 from api.core.settings import Settings
 
-NEW: Final = "new"
-TRIAGE: Final = "triage"
-IN_REVIEW: Final = "in_review"
-NEEDS_INFO: Final = "needs_info"
-VERIFIED: Final = "verified"
-REFERRED: Final = "referred"
-CLOSED: Final = "closed"
-REJECTED: Final = "rejected"
-DUPLICATE: Final = "duplicate"
-SPAM: Final = "spam"
 
-STATES: Final[tuple[str, ...]] = (
-    NEW, TRIAGE, IN_REVIEW, NEEDS_INFO, VERIFIED, REFERRED, CLOSED, REJECTED, DUPLICATE, SPAM,
-)
-FINAL_STATES: Final = frozenset({CLOSED, REJECTED, DUPLICATE, SPAM})
+class CaseState(StrEnum):
+    """A case's place in the workflow. ``Case.state`` stores the value (a plain string)."""
+
+    NEW = "new"
+    TRIAGE = "triage"
+    IN_REVIEW = "in_review"
+    NEEDS_INFO = "needs_info"
+    VERIFIED = "verified"
+    REFERRED = "referred"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    SPAM = "spam"
+
+
+# Short name for the table below.
+_S = CaseState
+
+STATES: Final[tuple[CaseState, ...]] = tuple(CaseState)
+FINAL_STATES: Final = frozenset({_S.CLOSED, _S.REJECTED, _S.DUPLICATE, _S.SPAM})
 OPEN_STATES: Final = tuple(s for s in STATES if s not in FINAL_STATES)
 
 _STAFF = frozenset({Role.COORDINATOR, Role.CASEWORKER})
 _COORD = frozenset({Role.COORDINATOR})
 
+# Keyed by CaseState members, which compare and hash as their strings, so a state read
+# from the database (a plain string) finds its edges.
 TRANSITIONS: Final[dict[tuple[str, str], frozenset[Role]]] = {
-    (NEW, TRIAGE): _STAFF,
-    (TRIAGE, IN_REVIEW): _STAFF,
-    (IN_REVIEW, NEEDS_INFO): _STAFF,
-    (NEEDS_INFO, IN_REVIEW): _STAFF,
-    (IN_REVIEW, VERIFIED): _STAFF,  # four eyes, see module docstring
-    (VERIFIED, REFERRED): _STAFF,
-    (VERIFIED, CLOSED): _COORD,  # documented, but no referral (e.g. no consent to refer)
-    (REFERRED, CLOSED): _STAFF,
+    (_S.NEW, _S.TRIAGE): _STAFF,
+    (_S.TRIAGE, _S.IN_REVIEW): _STAFF,
+    (_S.IN_REVIEW, _S.NEEDS_INFO): _STAFF,
+    (_S.NEEDS_INFO, _S.IN_REVIEW): _STAFF,
+    (_S.IN_REVIEW, _S.VERIFIED): _STAFF,  # four eyes, see module docstring
+    (_S.VERIFIED, _S.REFERRED): _STAFF,
+    (_S.VERIFIED, _S.CLOSED): _COORD,  # documented, but no referral (e.g. no consent to refer)
+    (_S.REFERRED, _S.CLOSED): _STAFF,
     # Early exits.
-    **{(s, REJECTED): _STAFF for s in (NEW, TRIAGE, IN_REVIEW, NEEDS_INFO)},
-    **{(s, DUPLICATE): _STAFF for s in (NEW, TRIAGE, IN_REVIEW, NEEDS_INFO)},
-    **{(s, SPAM): _STAFF for s in (NEW, TRIAGE)},
+    **{(s, _S.REJECTED): _STAFF for s in (_S.NEW, _S.TRIAGE, _S.IN_REVIEW, _S.NEEDS_INFO)},
+    **{(s, _S.DUPLICATE): _STAFF for s in (_S.NEW, _S.TRIAGE, _S.IN_REVIEW, _S.NEEDS_INFO)},
+    **{(s, _S.SPAM): _STAFF for s in (_S.NEW, _S.TRIAGE)},
     # Reopening is a transition, never an edit.
-    **{(s, TRIAGE): _COORD for s in (CLOSED, REJECTED, SPAM, DUPLICATE)},
+    **{(s, _S.TRIAGE): _COORD for s in (_S.CLOSED, _S.REJECTED, _S.SPAM, _S.DUPLICATE)},
 }
 
-FOUR_EYES: Final = frozenset({(IN_REVIEW, VERIFIED)})
+FOUR_EYES: Final = frozenset({(_S.IN_REVIEW, _S.VERIFIED)})
 # Moving a case into these states makes the actor one of its reviewers.
-REVIEW_STATES: Final = frozenset({IN_REVIEW, NEEDS_INFO})
+REVIEW_STATES: Final = frozenset({_S.IN_REVIEW, _S.NEEDS_INFO})
 
 
 def allowed_roles(from_state: str, to_state: str) -> frozenset[Role] | None:

@@ -3,7 +3,7 @@
 Binding the case id (and the row id) into each context means a ciphertext copied onto
 another row or case fails to open instead of being shown in the wrong place. Merge and
 split never re-seal a moved thread: its rows keep naming the case whose key seals them
-(``key_case_id``), the only key the submitter's receipt opens (:mod:`api.cases.threads`).
+(``key_case_id``), the only key the submitter's receipt opens (:mod:`api.cases.threads.keyrings`).
 Case-level values (metadata, events, consents) stay with their case and its key.
 
 Submission payloads, attachment metadata and file keys, and messages are written by

@@ -1,6 +1,6 @@
-"""The child process that makes one clean copy: ``python -m api.cases.clean_child LIMITS``.
+"""The child process that makes one clean copy: ``python -m api.cases.files.clean_child LIMITS``.
 
-Started only by :mod:`api.cases.clean_copy`. ``LIMITS`` (argv, JSON) holds the resource
+Started only by :mod:`api.cases.files.clean_copy`. ``LIMITS`` (argv, JSON) holds the resource
 caps and the media limits, nothing secret. Before it reads a byte of input the child caps
 itself: address space (RLIMIT_AS), CPU seconds (RLIMIT_CPU), no core dumps (a core would
 put plaintext on disk) and no file writes at all (RLIMIT_FSIZE 0: the plaintext can only
@@ -9,7 +9,7 @@ leave through stdout).
 Protocol. stdin: the media type as one line, then the file until EOF. stdout: a frame
 ``length (u32 BE) || JSON``, either ``{"ok": true, "size": N, "removed": [...]}``
 followed by exactly N bytes of the clean copy, or ``{"ok": false, "reason": ...,
-"details": {...}}`` (see :class:`api.cases.derivatives.Refused`). Nothing is written to
+"details": {...}}`` (see :class:`api.cases.files.derivatives.Refused`). Nothing is written to
 stderr: a traceback could quote the file.
 """
 
@@ -44,7 +44,7 @@ def main(argv: list[str], stdin: BinaryIO, stdout: BinaryIO) -> int:
     _cap_self(caps)
     try:
         # Imported after the caps: the libraries' own memory counts against the cap too.
-        from api.cases import derivatives
+        from api.cases.files import derivatives
 
         limits = derivatives.Limits.from_json(caps["limits"])
         media_type = stdin.readline(MEDIA_TYPE_MAX).decode("ascii", "replace").strip()

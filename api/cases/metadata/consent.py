@@ -15,10 +15,10 @@ from sqlmodel import Session, col, select
 from api.audit import actions
 from api.audit import service as audit
 from api.auth.principals import Principal
-from api.cases import events
-from api.cases.contexts import consent_note_context
+from api.cases.metadata.contexts import consent_note_context
+from api.cases.metadata.schemas import ConsentIn, ConsentOut
 from api.cases.models import Case, CaseConsent, CasePerson
-from api.cases.schemas import ConsentIn, ConsentOut
+from api.cases.workflow import events
 from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.models import utctoday
 from api.core.settings import Settings
