@@ -183,7 +183,7 @@ def test_child_can_write_no_file(tmp_path: Path) -> None:
     caps = json.dumps({"memory_bytes": 256 * MiB, "cpu_seconds": 5,
                        "limits": LIMITS.as_json()})
     code = ("import json, os, sys\n"
-            "from api.cases import clean_child\n"
+            "from api.cases.files import clean_child\n"
             "clean_child._cap_self(json.loads(sys.argv[1]))\n"
             "fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT)\n"
             "try:\n    os.write(fd, b'testimony')\n"
