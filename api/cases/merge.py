@@ -37,11 +37,11 @@ from api.audit import actions
 from api.audit import service as audit
 from api.auth.models import StaffUser
 from api.auth.principals import Principal
-from api.cases import content
 from api.cases.access import wraps
 from api.cases.models import Case, CaseLink
 from api.cases.service import open_case
 from api.cases.threads import keyrings
+from api.cases.threads import repository as threads_repository
 from api.cases.threads.models import Submission
 from api.cases.workflow import events, states
 from api.cases.workflow.states import CaseState
@@ -69,15 +69,15 @@ def merge(
     if source.state in states.FINAL_STATES or target.state in states.FINAL_STATES:
         raise Conflict("Only open cases can be merged; reopen the case first.")
     ring = keyrings.keyring(session, principal, source, source_key)
-    needed = keyrings.key_cases_of(session, source.id)
+    needed = threads_repository.key_cases_of(session, source.id)
     if needed - set(ring.keys):
         raise Forbidden("You hold no key to some threads of the case being merged, so their "
                         "readers in the receiving case could not be given them. A coordinator "
                         "who can open every thread of that case must merge it.")
-    subs = content.submissions_of(session, source.id)
-    msgs = content.messages_of(session, source.id)
-    files = sum(content.move_thread(session, root, target.id)
-                for root in keyrings.roots_of(session, source.id))
+    subs = threads_repository.submissions_of(session, source.id)
+    msgs = threads_repository.messages_of(session, source.id)
+    files = sum(threads_repository.move_thread(session, root, target.id)
+                for root in threads_repository.roots_of(session, source.id))
     session.flush()
     shared = keyrings.share_with_readers(
         session, ring=ring, key_case_ids=needed, case=target, actor_id=principal.user_id,
@@ -123,11 +123,11 @@ def split(
         raise InvalidInput("Some submission ids are not submissions of this case.")
     # A thread moves whole: choosing a follow-up addition moves its submitter's thread.
     moving = {s.thread_id for s in chosen}
-    roots = [r for r in keyrings.roots_of(session, case.id) if r.id in moving]
-    if len(roots) == len(keyrings.roots_of(session, case.id)):
+    roots = [r for r in threads_repository.roots_of(session, case.id) if r.id in moving]
+    if len(roots) == len(threads_repository.roots_of(session, case.id)):
         raise InvalidInput("A split must leave at least one submitter's thread in the "
                            "original case.")
-    subs = [s for r in roots for s in content.thread_rows(session, r)[0]]
+    subs = [s for r in roots for s in threads_repository.thread_rows(session, r)[0]]
     now = utcnow()
     new_key = DataKey.generate()
     new = Case(reference=_new_reference(session), state=CaseState.TRIAGE.value,
@@ -137,7 +137,7 @@ def split(
     session.add(new)
     session.flush()
     _wrap_like(session, case.id, new.id, new_key, principal)
-    files = sum(content.move_thread(session, r, new.id) for r in roots)
+    files = sum(threads_repository.move_thread(session, r, new.id) for r in roots)
     ids = ",".join(sorted(str(s.id) for s in subs))
     session.add(CaseLink(kind="split_from", source_case_id=new.id, target_case_id=case.id,
                          submission_ids=ids, actor_id=principal.user_id, created_at=now))

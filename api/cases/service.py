@@ -21,6 +21,7 @@ from api.auth.roles import Role
 from api.cases import content, pagination, repository
 from api.cases.access import wraps
 from api.cases.access.schemas import AccessOut
+from api.cases.files import repository as files_repository
 from api.cases.files.schemas import AttachmentOut
 from api.cases.metadata import store
 from api.cases.metadata.consent import consents_out
@@ -28,6 +29,7 @@ from api.cases.metadata.document import MetadataPatch
 from api.cases.models import Case, CaseLink
 from api.cases.schemas import CaseDetail, CaseList, CaseListItem, LinkOut
 from api.cases.threads import keyrings
+from api.cases.threads import repository as threads_repository
 from api.cases.threads.models import CaseMessage, Submission
 from api.cases.threads.schemas import MessageOut, SubmissionOut, ThreadOut
 from api.cases.workflow import events, states
@@ -115,7 +117,7 @@ class _Threads:
 
 
 def _threads(session: Session, principal: Principal, case: Case, key: DataKey) -> _Threads:
-    roots = keyrings.roots_of(session, case.id)
+    roots = threads_repository.roots_of(session, case.id)
     return _Threads(keyrings.keyring(session, principal, case, key), roots,
                     keyrings.labels(roots))
 
@@ -125,16 +127,18 @@ def detail(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseDe
     th = _threads(session, principal, case, key)
     # Only the threads whose key the reader holds are opened; the others are listed as
     # "not shared with you" (a lawyer reading a case another submitter was merged into).
-    subs = [s for s in content.submissions_of(session, case.id) if th.shared(s.key_case_id)]
-    atts = [a for a in content.attachments_of(session, case.id) if th.shared(a.key_case_id)]
-    all_msgs = content.messages_of(session, case.id)
+    subs = [s for s in threads_repository.submissions_of(session, case.id)
+            if th.shared(s.key_case_id)]
+    atts = [a for a in files_repository.attachments_of(session, case.id)
+            if th.shared(a.key_case_id)]
+    all_msgs = threads_repository.messages_of(session, case.id)
     msgs = [m for m in all_msgs if th.shared(m.key_case_id)]
     withheld = {r.id for r in th.roots if not th.shared(r.key_case_id)}
     links = session.exec(select(CaseLink).where(
         (col(CaseLink.source_case_id) == case.id) | (col(CaseLink.target_case_id) == case.id)
     ).order_by(col(CaseLink.created_at)))
     act_types = repository.act_types_of(session, [case.id])[case.id]
-    counts = Counter(s.thread_id for s in content.submissions_of(session, case.id))
+    counts = Counter(s.thread_id for s in threads_repository.submissions_of(session, case.id))
     msg_counts = Counter(m.submission_id for m in all_msgs)
     out = CaseDetail(
         **list_item(case, act_types, is_overdue(case)).model_dump(),
@@ -269,7 +273,7 @@ def list_messages(session: Session, principal: Principal, case_id: uuid.UUID) ->
     with its thread; the submitters' unread messages among them become read."""
     case, key = open_case(session, principal, case_id)
     th = _threads(session, principal, case, key)
-    msgs = [m for m in content.messages_of(session, case.id) if th.shared(m.key_case_id)]
+    msgs = [m for m in threads_repository.messages_of(session, case.id) if th.shared(m.key_case_id)]
     out = [_message_out(th, m) for m in msgs]
     now = utctoday()  # read_at at day precision: it dates the submitter's message too
     for m in msgs:

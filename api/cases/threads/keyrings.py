@@ -34,6 +34,7 @@ from api.auth.roles import Role
 from api.cases.access import wraps
 from api.cases.models import Case
 from api.cases.threads.models import Submission
+from api.cases.threads.repository import key_cases_of, roots_of
 from api.core.errors import InvalidInput
 from api.keys.models import CaseKeyWrap
 from api.keys.service import case_key_context
@@ -62,23 +63,10 @@ class Keyring:
         return f"Keyring(case={self.case_id}, keys=<{len(self.keys)} redacted>)"
 
 
-def roots_of(session: Session, case_id: uuid.UUID) -> list[Submission]:
-    """The case's threads (their root submissions), in a stable order for labels."""
-    stmt = select(Submission).where(
-        col(Submission.case_id) == case_id, col(Submission.thread_id) == col(Submission.id)
-    ).order_by(col(Submission.received_on), col(Submission.id))
-    return list(session.exec(stmt))
-
-
 def labels(roots: list[Submission]) -> dict[uuid.UUID, str]:
     """``submission 1 (web, ru, received 2026-11-30)``: which submitter, in staff words."""
     return {r.id: f"submission {n} ({r.channel}, {r.language}, received "
                   f"{r.received_on.isoformat()})" for n, r in enumerate(roots, start=1)}
-
-
-def key_cases_of(session: Session, case_id: uuid.UUID) -> set[uuid.UUID]:
-    stmt = select(Submission.key_case_id).where(col(Submission.case_id) == case_id).distinct()
-    return set(session.exec(stmt))
 
 
 def held_wrap(session: Session, key_case_id: uuid.UUID, user_id: uuid.UUID
