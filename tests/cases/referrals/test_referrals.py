@@ -15,7 +15,7 @@ from api.cases.referrals.markdown import render_markdown
 from api.core.errors import InvalidInput
 from api.core.settings import Settings
 from tests.cases.factory import Staff, make_case
-from tests.cases.test_metadata import SECRET_NAME, VICTIM, document
+from tests.cases.metadata.test_metadata import SECRET_NAME, VICTIM, document
 
 
 def _case(session: Session, settings: Settings, staff: Staff) -> Case:

@@ -27,7 +27,7 @@ from api.core.errors import InvalidInput, ServiceUnavailable
 from api.core.settings import MiB, Settings
 from api.storage import get_storage
 from tests.cases.factory import Staff, make_case
-from tests.cases.hostile_files import flat_png, lying_count_pdf, many_page_pdf
+from tests.cases.files.hostile_files import flat_png, lying_count_pdf, many_page_pdf
 
 LIMITS = derivatives.Limits(max_bytes=64 * MiB, max_pixels=50_000_000, max_frames=10,
                             max_pages=100)
