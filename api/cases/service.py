@@ -43,7 +43,6 @@ from api.core.errors import (
 )
 from api.core.models import utcnow, utctoday
 from api.core.settings import Settings
-from api.followup import repository as followup_repository
 from crypto.keys import DataKey
 
 FROM_SUBMITTER = "from_submitter"
@@ -302,7 +301,7 @@ def send_message(
                         "coordinator who can open it may grant it to you.")
     msg = CaseMessage(case_id=case.id, submission_id=root.id, key_case_id=root.key_case_id,
                       direction=TO_SUBMITTER, author_id=principal.user_id, body=b"",
-                      seq=followup_repository.next_message_seq(session, case.id))
+                      seq=threads_repository.next_message_seq(session, case.id))
     msg.body = content.seal_message(thread_key, root.key_case_id, msg.id, body)
     session.add(msg)
     events.changed(session, case, settings, kind=events.MESSAGE, actor_id=principal.user_id,

@@ -39,6 +39,8 @@ from sqlmodel import Session
 
 from api.auth.passwords import bounded, kdf_params
 from api.cases.models import Case
+from api.cases.threads import contexts
+from api.cases.threads import repository as threads_repository
 from api.cases.threads.models import CaseMessage, Submission
 from api.cases.workflow.states import FINAL_STATES, CaseState
 from api.core.errors import BadRequest, Conflict, RateLimited, Unauthorized
@@ -53,7 +55,6 @@ from api.followup.schemas import (
     SessionOut,
     StatusOut,
 )
-from api.intake import contexts
 from api.intake import repository as intake_repository
 from api.intake.guards import Guards
 from api.intake.models import Receipt
@@ -302,7 +303,7 @@ def send_message(session: Session, access: FollowupAccess, text: str,
         id=message_id, case_id=case.id, submission_id=access.thread_id,
         key_case_id=access.key_case_id, direction="from_submitter", author_id=None,
         body=contexts.seal_message(access.case_key, access.key_case_id, message_id, text),
-        created_at=now, seq=repository.next_message_seq(session, case.id),
+        created_at=now, seq=threads_repository.next_message_seq(session, case.id),
     ))
     session.flush()
     return MessageOut(id=message_id, direction="from_you", text=text, created_at=now)

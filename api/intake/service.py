@@ -52,12 +52,13 @@ from sqlmodel import Session
 from api.auth.passwords import bounded, kdf_params
 from api.cases.files.models import Attachment
 from api.cases.models import Case
+from api.cases.threads import contexts
 from api.cases.threads.models import Submission
 from api.core.db import unit_of_work
 from api.core.errors import BadRequest, InvalidInput, PayloadTooLarge
 from api.core.models import day_floor, utcnow
 from api.core.settings import Settings
-from api.intake import coding, contexts, repository
+from api.intake import coding, repository
 from api.intake.files import (
     DiscardingFileSink,
     EncryptedFileSink,

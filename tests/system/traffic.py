@@ -25,8 +25,8 @@ from sqlmodel import Session, col, select
 
 from api.cases.files.models import Attachment
 from api.cases.models import Case
+from api.cases.threads.contexts import open_payload, read_attachment
 from api.cases.threads.models import Submission
-from api.intake.contexts import open_payload, read_attachment
 from api.keys.models import CaseKeyWrap
 from api.keys.service import case_key_context
 from api.storage.base import BlobStorage

@@ -7,7 +7,8 @@ split never re-seal a moved thread: its rows keep naming the case whose key seal
 Case-level values (metadata, events, consents) stay with their case and its key.
 
 Submission payloads, attachment metadata and file keys, and messages are written by
-intake and follow-up; their contexts live in :mod:`api.intake.contexts`.
+intake and follow-up; their contexts live with the threads, in
+:mod:`api.cases.threads.contexts`.
 """
 
 from __future__ import annotations

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api.cases.files.models import Attachment
+from api.cases.models import Case
 from api.cases.threads.models import CaseMessage, Submission
 
 
@@ -63,3 +65,14 @@ def move_thread(session: Session, root: Submission, new_case_id: uuid.UUID) -> i
         row.case_id = new_case_id
         session.add(row)
     return len(atts)
+
+
+def next_message_seq(session: Session, case_id: uuid.UUID) -> int:
+    """The next number in the case's messages (they are ordered by it, not by time).
+
+    The case row is locked first: the submitter and staff may write at the same moment.
+    """
+    session.exec(select(Case.id).where(col(Case.id) == case_id).with_for_update()).first()
+    latest = session.exec(select(func.max(CaseMessage.seq))
+                          .where(col(CaseMessage.case_id) == case_id)).one()
+    return int(latest or 0) + 1

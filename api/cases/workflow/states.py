@@ -1,4 +1,5 @@
-"""The review workflow as one explicit table: (from state, to state) -> roles that may.
+"""The review workflow: the states (:class:`CaseState`) and one explicit table of
+(from state, to state) -> roles that may.
 
 ::
 
@@ -33,8 +34,10 @@ from api.core.models import day_floor
 from api.core.settings import Settings
 
 
+# ``Case.state`` stays a string column holding the value; a member equals its string, so
+# states read from the database compare with these directly.
 class CaseState(StrEnum):
-    """A case's place in the workflow. ``Case.state`` stores the value (a plain string)."""
+    """A case's place in the review workflow."""
 
     NEW = "new"
     TRIAGE = "triage"

@@ -1,4 +1,7 @@
-"""Encryption contexts of intake data, in one place so every reader agrees.
+"""Encryption contexts of a thread's testimony, in one place so every reader agrees.
+
+Intake and follow-up write these rows and the case reads them; the contexts live with the
+case's threads so neither door has to import the other.
 
 All of these are sealed with the per-case key (``crypto.keys.DataKey``) - how the case
 key itself is wrapped is :func:`api.keys.service.case_key_context`.
