@@ -3,7 +3,9 @@
 import api.approvals.models
 import api.audit.models
 import api.auth.models
+import api.cases.files.models
 import api.cases.models
+import api.cases.threads.models
 import api.followup.models
 import api.intake.models
 import api.jobs.models

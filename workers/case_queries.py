@@ -1,7 +1,7 @@
 """Read-only case counts for notifications, written against the ``cases`` table.
 
 Only plaintext workflow columns are read (state, urgency, assignee, dates). The
-service-level due date comes from ``api.cases.workflow.due_at`` so reminders and the
+service-level due date comes from ``api.cases.workflow.states.due_at`` so reminders and the
 staff case list agree on what "overdue" means.
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from api.cases.models import Case
-from api.cases.workflow import OPEN_STATES, due_at, is_overdue
+from api.cases.workflow.states import OPEN_STATES, due_at, is_overdue
 from api.core.settings import Settings
 
 

@@ -29,8 +29,9 @@ from sqlalchemy import Table, update
 from sqlmodel import Session, SQLModel, col, select
 
 import api.models  # noqa: F401  (every table, so the plan covers the whole schema)
+from api.cases.files.models import Attachment
+from api.cases.threads.models import Submission
 from api.core.models import Ciphertext, utcnow
-from api.intake.models import Attachment, Submission
 from api.storage import BlobStorage
 from api.storage.pending import delete_after_commit
 

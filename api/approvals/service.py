@@ -11,7 +11,7 @@ a coordinator, must approve before it happens:
 * ``coordinator_role``: creating a coordinator or changing a role to coordinator.
 * ``intake_duty``: putting an account on intake duty (every new case is wrapped to it).
 * ``case_grant``: wrapping a case key to another person. The approver opens the key with
-  their own wrap, so they must hold it (``api.cases.access.grant`` does the wrapping).
+  their own wrap, so they must hold it (``api.cases.access.grants.grant`` does the wrapping).
 
 Who decides: an active, approved coordinator who is neither the requester (not even a
 coordinator approves their own request) nor the account concerned. Admins may request
@@ -20,7 +20,7 @@ Narrowing changes (duty off, a role away from coordinator, a revoke) stay one st
 
 Assigning a case stays one step: the assigning coordinator already reads the case and is
 a second person next to the admin who made the account, which must be an approved reader
-(``api.cases.keys.wrap_to_staff`` refuses any other).
+(``api.cases.access.wraps.wrap_to_staff`` refuses any other).
 
 Requests expire after ``approval_expiry_days`` and then do nothing; expiring them is a
 periodic job (``workers/jobs/approvals.py``). Each request, approval, rejection and expiry
@@ -190,23 +190,24 @@ def request_grant(
     The requester needs no key: a coordinator who holds one must approve, so a
     coordinator left alone with a case can still bring in a colleague via a second one.
     """
-    from api.cases import access, threads
-    from api.cases.keys import own_wrap
+    from api.cases.access import grants
+    from api.cases.access.wraps import own_wrap
     from api.cases.repository import listable_case
+    from api.cases.threads import keyrings
 
     case = listable_case(session, principal, case_id)
     if case is None:
         raise NotFound("No such case.")
-    user = access.grantee(session, staff_id, thread=thread_id is not None)
+    user = grants.grantee(session, staff_id, thread=thread_id is not None)
     if thread_id is None:
         if own_wrap(session, case.id, user.id) is not None:
             raise Conflict("This person already has access to the case.")
     else:
-        root = threads.thread_in(session, case.id, thread_id)
+        root = keyrings.thread_in(session, case.id, thread_id)
         if own_wrap(session, case.id, user.id) is None:
             raise InvalidInput("This person cannot read the case itself; grant them the case "
                                "first (lawyers see the cases of their own submissions).")
-        if threads.held_wrap(session, root.key_case_id, user.id) is not None:
+        if keyrings.held_wrap(session, root.key_case_id, user.id) is not None:
             raise Conflict("This person already has access to this thread.")
     return request(session, settings, kind=CASE_GRANT, target=user,
                    actor=Actor("staff", principal.user_id), today=today, case_id=case.id,
@@ -264,10 +265,10 @@ def approve(
     elif row.kind == INTAKE_DUTY:
         accounts.set_intake_duty(session, target, True, actor=actor)
     elif row.kind == CASE_GRANT:
-        from api.cases import access
+        from api.cases.access import grants
 
         assert row.case_id is not None
-        access.grant(session, principal, row.case_id, target.id, settings,
+        grants.grant(session, principal, row.case_id, target.id, settings,
                      thread_id=row.thread_id)
     row.status, row.decided_by_id, row.decided_on = APPROVED, principal.user_id, today
     session.add(row)

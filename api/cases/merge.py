@@ -1,7 +1,7 @@
 """Merging duplicate cases and splitting a case, with the history kept and every thread whole.
 
-A case holds one thread per submitter (:mod:`api.cases.threads`): the submission a receipt
-was issued for, its follow-up additions, their files and the messages with that submitter.
+A case holds one thread per submitter (:mod:`api.cases.threads.keyrings`): the submission a
+receipt was issued for, its follow-up additions, their files and the messages with that submitter.
 Merge and split move whole threads and never re-seal them: each row keeps the key of the
 case it was first received in, the only key its submitter's receipt opens. So after a
 merge or a split every receipt still sees exactly its own thread, and nobody else's.
@@ -20,6 +20,10 @@ who could open the original, with a ``split_from`` link. The moved threads stay 
 under their keys, so nobody's access to them changes. At least one thread stays behind.
 
 Everything that changes is checked before anything is written. Audited as ``case.changed``.
+
+This module sits at the top of :mod:`api.cases`, not in the workflow: merge and split make
+and unmake cases (a new case, its key and wraps; threads moving between cases), which is the
+case itself; the workflow only records the resulting ``duplicate`` and ``triage`` states.
 """
 
 from __future__ import annotations
@@ -33,13 +37,17 @@ from api.audit import actions
 from api.audit import service as audit
 from api.auth.models import StaffUser
 from api.auth.principals import Principal
-from api.cases import content, events, keys, threads, workflow
+from api.cases.access import wraps
 from api.cases.models import Case, CaseLink
 from api.cases.service import open_case
+from api.cases.threads import keyrings
+from api.cases.threads import repository as threads_repository
+from api.cases.threads.models import Submission
+from api.cases.workflow import events, states
+from api.cases.workflow.states import CaseState
 from api.core.errors import Conflict, Forbidden, InvalidInput
 from api.core.models import utcnow
 from api.core.settings import Settings
-from api.intake.models import Submission
 from crypto.keys import DataKey
 
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -58,20 +66,20 @@ def merge(
     source, source_key = opened[source_id]
     if source.merged_into_id is not None or target.merged_into_id is not None:
         raise Conflict("One of these cases was already merged into another case.")
-    if source.state in workflow.FINAL_STATES or target.state in workflow.FINAL_STATES:
+    if source.state in states.FINAL_STATES or target.state in states.FINAL_STATES:
         raise Conflict("Only open cases can be merged; reopen the case first.")
-    ring = threads.keyring(session, principal, source, source_key)
-    needed = threads.key_cases_of(session, source.id)
+    ring = keyrings.keyring(session, principal, source, source_key)
+    needed = threads_repository.key_cases_of(session, source.id)
     if needed - set(ring.keys):
         raise Forbidden("You hold no key to some threads of the case being merged, so their "
                         "readers in the receiving case could not be given them. A coordinator "
                         "who can open every thread of that case must merge it.")
-    subs = content.submissions_of(session, source.id)
-    msgs = content.messages_of(session, source.id)
-    files = sum(content.move_thread(session, root, target.id)
-                for root in threads.roots_of(session, source.id))
+    subs = threads_repository.submissions_of(session, source.id)
+    msgs = threads_repository.messages_of(session, source.id)
+    files = sum(threads_repository.move_thread(session, root, target.id)
+                for root in threads_repository.roots_of(session, source.id))
     session.flush()
-    shared = threads.share_with_readers(
+    shared = keyrings.share_with_readers(
         session, ring=ring, key_case_ids=needed, case=target, actor_id=principal.user_id,
         reason="merge", detail={"merged_from": str(source.id)})
     now = utcnow()
@@ -79,12 +87,12 @@ def merge(
     session.add(CaseLink(kind="merged_into", source_case_id=source.id, target_case_id=target.id,
                          submission_ids=ids, actor_id=principal.user_id, created_at=now))
     src_state = source.state
-    source.state = workflow.DUPLICATE
+    source.state = CaseState.DUPLICATE.value
     source.state_changed_at = now
     source.merged_into_id = target.id
     events.changed(session, source, settings, kind=events.MERGE, actor_id=principal.user_id,
                    key=source_key, comment=comment, detail=f"merged_into={target.id}",
-                   from_state=src_state, to_state=workflow.DUPLICATE, now=now)
+                   from_state=src_state, to_state=CaseState.DUPLICATE, now=now)
     events.changed(session, target, settings, kind=events.MERGE, actor_id=principal.user_id,
                    key=target_key, comment=comment,
                    detail=f"merged_from={source.id};submissions={len(subs)}", now=now)
@@ -115,27 +123,27 @@ def split(
         raise InvalidInput("Some submission ids are not submissions of this case.")
     # A thread moves whole: choosing a follow-up addition moves its submitter's thread.
     moving = {s.thread_id for s in chosen}
-    roots = [r for r in threads.roots_of(session, case.id) if r.id in moving]
-    if len(roots) == len(threads.roots_of(session, case.id)):
+    roots = [r for r in threads_repository.roots_of(session, case.id) if r.id in moving]
+    if len(roots) == len(threads_repository.roots_of(session, case.id)):
         raise InvalidInput("A split must leave at least one submitter's thread in the "
                            "original case.")
-    subs = [s for r in roots for s in content.thread_rows(session, r)[0]]
+    subs = [s for r in roots for s in threads_repository.thread_rows(session, r)[0]]
     now = utcnow()
     new_key = DataKey.generate()
-    new = Case(reference=_new_reference(session), state=workflow.TRIAGE,
+    new = Case(reference=_new_reference(session), state=CaseState.TRIAGE.value,
                priority=case.priority, priority_rank=case.priority_rank,
                region=case.region, received_on=min(s.received_on for s in subs),
                state_changed_at=now, created_at=now, updated_at=now)
     session.add(new)
     session.flush()
     _wrap_like(session, case.id, new.id, new_key, principal)
-    files = sum(content.move_thread(session, r, new.id) for r in roots)
+    files = sum(threads_repository.move_thread(session, r, new.id) for r in roots)
     ids = ",".join(sorted(str(s.id) for s in subs))
     session.add(CaseLink(kind="split_from", source_case_id=new.id, target_case_id=case.id,
                          submission_ids=ids, actor_id=principal.user_id, created_at=now))
     events.changed(session, new, settings, kind=events.SPLIT, actor_id=principal.user_id,
                    key=new_key, comment=comment, detail=f"split_from={case.id}",
-                   to_state=workflow.TRIAGE, now=now)
+                   to_state=CaseState.TRIAGE.value, now=now)
     events.changed(session, case, settings, kind=events.SPLIT, actor_id=principal.user_id,
                    key=key, comment=comment,
                    detail=f"split_to={new.id};submissions={len(subs)}", now=now)
@@ -149,12 +157,12 @@ def split(
 def _wrap_like(session: Session, old_case: uuid.UUID, new_case: uuid.UUID, key: DataKey,
                principal: Principal) -> None:
     """Wrap the new key to whoever could open the old case, and to the recovery key."""
-    keys.wrap_to_recovery(session, new_case, key)
-    for wrap in keys.personal_wraps(session, old_case):
+    wraps.wrap_to_recovery(session, new_case, key)
+    for wrap in wraps.personal_wraps(session, old_case):
         user = session.get(StaffUser, wrap.recipient_id)
         if user is None or user.disabled_at is not None:
             continue
-        keys.wrap_to_staff(session, new_case, key, user, kind=wrap.recipient_kind,
+        wraps.wrap_to_staff(session, new_case, key, user, kind=wrap.recipient_kind,
                            granted_by=principal.user_id)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -57,6 +58,17 @@ def _case_fk(*, index: bool = True) -> Column[uuid.UUID]:
     return Column(
         Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=index
     )
+
+
+def key_case_column() -> Column[uuid.UUID]:
+    """``key_case_id``: the case whose key seals the row; by default the row's own case."""
+    return Column(Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False,
+                  index=True, default=_own_case)
+
+
+def _own_case(context: Any) -> Any:
+    # A row written without naming its key case is sealed under its own case's key.
+    return context.get_current_parameters()["case_id"]
 
 
 class Case(SQLModel, table=True):
@@ -387,7 +399,7 @@ def _initial_due_date(_mapper: object, _connection: object, case: Case) -> None:
     # Whoever creates a case (intake, a split) gets the due date of its first state from
     # the configured service levels without having to know about them.
     if case.due_at is None:
-        from api.cases.workflow import due_at
+        from api.cases.workflow.states import due_at
         from api.core.settings import get_settings
 
         case.due_at = due_at(case.state, case.state_changed_at, urgent=case.urgent,

@@ -86,7 +86,7 @@ def _filter_clauses(f: CaseFilters) -> list[ColumnElement[bool]]:
         clauses.append(col(Case.state_changed_at) <= f.changed_to)
     if f.overdue is not None:
         assert f.now is not None
-        # Overdue = past its due day (api.cases.workflow.is_overdue): due dates are days.
+        # Overdue = past its due day (api.cases.workflow.states.is_overdue): due dates are days.
         today, due = day_floor(f.now), col(Case.due_at)
         clauses.append(due < today if f.overdue else or_(due.is_(None), due >= today))
     return clauses

@@ -20,28 +20,24 @@ from api.approvals.schemas import ApprovalOut
 from api.auth.dependencies import require_roles
 from api.auth.principals import Principal
 from api.auth.roles import Role
-from api.cases import access, attachments, consent, merge, referrals, service, transitions
-from api.cases.codes import ActType, Priority, Region, UrgencyReason
+from api.cases import merge, service
+from api.cases.access import grants
+from api.cases.access.schemas import GrantIn
+from api.cases.files import attachments
+from api.cases.files.schemas import AttachmentOut
+from api.cases.metadata import consent
+from api.cases.metadata.codes import ActType, Priority, Region, UrgencyReason
+from api.cases.metadata.document import MetadataPatch
+from api.cases.metadata.schemas import ConsentIn, ConsentOut
 from api.cases.models import Case
-from api.cases.referral_text import render_markdown
+from api.cases.referrals import drafts
+from api.cases.referrals.markdown import render_markdown
 from api.cases.repository import CaseFilters
-from api.cases.schemas import (
-    AssignIn,
-    AttachmentOut,
-    CaseDetail,
-    CaseList,
-    CaseListItem,
-    ConsentIn,
-    ConsentOut,
-    GrantIn,
-    MergeIn,
-    MessageIn,
-    MessageOut,
-    MetadataPatch,
-    SplitIn,
-    TransitionIn,
-)
-from api.cases.workflow import STATES
+from api.cases.schemas import AssignIn, CaseDetail, CaseList, CaseListItem, MergeIn, SplitIn
+from api.cases.threads.schemas import MessageIn, MessageOut
+from api.cases.workflow import transitions
+from api.cases.workflow.schemas import TransitionIn
+from api.cases.workflow.states import CaseState
 from api.core.dependencies import Config, DbSession, Now, Storage
 from api.core.errors import (
     BadRequest,
@@ -65,9 +61,6 @@ Reader = Annotated[Principal, Depends(require_roles(Role.COORDINATOR, Role.CASEW
 Staff = Annotated[Principal, Depends(require_roles(Role.COORDINATOR, Role.CASEWORKER))]
 Coordinator = Annotated[Principal, Depends(require_roles(Role.COORDINATOR))]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
-State = Literal["new", "triage", "in_review", "needs_info", "verified", "referred", "closed",
-                "rejected", "duplicate", "spam"]
-assert set(State.__args__) == set(STATES)  # type: ignore[attr-defined]
 
 _AUTH = (Unauthorized, Forbidden)
 _CASE = (*_AUTH, NotFound)
@@ -97,7 +90,7 @@ def list_cases(
     me: Reader,
     session: DbSession,
     settings: Config,
-    state: Annotated[list[State], Query()] = [],  # noqa: B006 (FastAPI query lists)
+    state: Annotated[list[CaseState], Query()] = [],  # noqa: B006 (FastAPI query lists)
     priority: Annotated[list[Priority], Query()] = [],  # noqa: B006
     urgent: bool | None = None,
     urgency_reason: UrgencyReason | None = None,
@@ -116,7 +109,7 @@ def list_cases(
     limit: Annotated[int, Query(ge=1)] = 50,
 ) -> CaseList:
     """Cases the caller may list, filtered, sorted and cursor-paginated (coarse fields)."""
-    filters = CaseFilters(states=state, priorities=priority, urgent=urgent,
+    filters = CaseFilters(states=[s.value for s in state], priorities=priority, urgent=urgent,
                           urgency_reason=urgency_reason, regions=region, act_types=act_type,
                           received_from=received_from, received_to=received_to,
                           changed_from=changed_from, changed_to=changed_to, overdue=overdue)
@@ -220,7 +213,7 @@ def create_derivative(case_id: uuid.UUID, attachment_id: uuid.UUID, me: Staff,
                       storage: Storage) -> AttachmentOut:
     """A metadata-stripped copy (EXIF/GPS, PDF info/XMP, Office properties) of a file.
 
-    Made in a capped child process (api.cases.clean_copy): a file too large or too costly
+    Made in a capped child process (api.cases.files.clean_copy): a file too large or too costly
     to decode is a 422, a moment with every child slot busy a 503.
     """
     att, meta = attachments.make_derivative(session, me, case_id, attachment_id, settings,
@@ -261,7 +254,7 @@ def grant_thread_access(case_id: uuid.UUID, thread_id: uuid.UUID, body: GrantIn,
 def revoke_thread_access(case_id: uuid.UUID, thread_id: uuid.UUID, staff_id: uuid.UUID,
                          me: Coordinator, session: DbSession, settings: Config) -> Response:
     """Delete a grant of one thread's key (audited key.revoke, kind thread)."""
-    access.revoke(session, me, case_id, staff_id, settings, thread_id=thread_id)
+    grants.revoke(session, me, case_id, staff_id, settings, thread_id=thread_id)
     return Response(status_code=204)
 
 
@@ -270,7 +263,7 @@ def revoke_thread_access(case_id: uuid.UUID, thread_id: uuid.UUID, staff_id: uui
 def revoke_access(case_id: uuid.UUID, staff_id: uuid.UUID, me: Coordinator,
                   session: DbSession, settings: Config) -> Response:
     """Delete a staff member's wrap of the case key (audited key.revoke)."""
-    access.revoke(session, me, case_id, staff_id, settings)
+    grants.revoke(session, me, case_id, staff_id, settings)
     return Response(status_code=204)
 
 
@@ -325,7 +318,7 @@ def referral_draft(
     person_id: uuid.UUID | None = None,
 ) -> Response:
     """A pre-filled WGEID or WGAD draft; 409 naming the consent that is missing."""
-    doc = referrals.draft(session, me, case_id, mechanism, lang, person_id)
+    doc = drafts.draft(session, me, case_id, mechanism, lang, person_id)
     headers = {"Cache-Control": "no-store"}
     if format == "markdown":
         return PlainTextResponse(render_markdown(doc, lang), media_type="text/markdown",

@@ -18,31 +18,22 @@ from api.audit import service as audit
 from api.auth.models import StaffUser
 from api.auth.principals import Principal
 from api.auth.roles import Role
-from api.cases import (
-    content,
-    events,
-    keys,
-    metadata,
-    pagination,
-    repository,
-    threads,
-    workflow,
-)
-from api.cases.consent import consents_out
+from api.cases import content, pagination, repository
+from api.cases.access import wraps
+from api.cases.access.schemas import AccessOut
+from api.cases.files import repository as files_repository
+from api.cases.files.schemas import AttachmentOut
+from api.cases.metadata import store
+from api.cases.metadata.consent import consents_out
+from api.cases.metadata.document import MetadataPatch
 from api.cases.models import Case, CaseLink
-from api.cases.schemas import (
-    AccessOut,
-    AttachmentOut,
-    CaseDetail,
-    CaseList,
-    CaseListItem,
-    LinkOut,
-    MessageOut,
-    MetadataPatch,
-    SubmissionOut,
-    ThreadOut,
-)
-from api.cases.transitions import load_for_change
+from api.cases.schemas import CaseDetail, CaseList, CaseListItem, LinkOut
+from api.cases.threads import keyrings
+from api.cases.threads import repository as threads_repository
+from api.cases.threads.models import CaseMessage, Submission
+from api.cases.threads.schemas import MessageOut, SubmissionOut, ThreadOut
+from api.cases.workflow import events, states
+from api.cases.workflow.transitions import load_for_change
 from api.core.errors import (
     Forbidden,
     InvalidInput,
@@ -52,9 +43,6 @@ from api.core.errors import (
 )
 from api.core.models import utcnow, utctoday
 from api.core.settings import Settings
-from api.followup import repository as followup_repository
-from api.followup.models import CaseMessage
-from api.intake.models import Submission
 from crypto.keys import DataKey
 
 FROM_SUBMITTER = "from_submitter"
@@ -75,7 +63,7 @@ def open_case(
             raise Forbidden("You can see this case in lists but hold no key to its content. "
                             "A colleague who can open it may grant you access.")
         raise NotFound("No such case.")
-    return case, keys.open_case_key(session, principal, case.id)
+    return case, wraps.open_case_key(session, principal, case.id)
 
 
 def check_if_match(case: Case, if_match: int | None) -> None:
@@ -107,14 +95,14 @@ def _row_item(r: repository.ListRow, overdue: bool) -> CaseListItem:
 
 
 def is_overdue(case: Case) -> bool:
-    return workflow.is_overdue(case.due_at, utcnow())
+    return states.is_overdue(case.due_at, utcnow())
 
 
 @dataclass
 class _Threads:
     """What of a case's threads one reader may see, with the keys to open it."""
 
-    ring: threads.Keyring
+    ring: keyrings.Keyring
     roots: list[Submission]
     labels: dict[uuid.UUID, str]
 
@@ -128,9 +116,9 @@ class _Threads:
 
 
 def _threads(session: Session, principal: Principal, case: Case, key: DataKey) -> _Threads:
-    roots = threads.roots_of(session, case.id)
-    return _Threads(threads.keyring(session, principal, case, key), roots,
-                    threads.labels(roots))
+    roots = threads_repository.roots_of(session, case.id)
+    return _Threads(keyrings.keyring(session, principal, case, key), roots,
+                    keyrings.labels(roots))
 
 
 def detail(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseDetail:
@@ -138,25 +126,27 @@ def detail(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseDe
     th = _threads(session, principal, case, key)
     # Only the threads whose key the reader holds are opened; the others are listed as
     # "not shared with you" (a lawyer reading a case another submitter was merged into).
-    subs = [s for s in content.submissions_of(session, case.id) if th.shared(s.key_case_id)]
-    atts = [a for a in content.attachments_of(session, case.id) if th.shared(a.key_case_id)]
-    all_msgs = content.messages_of(session, case.id)
+    subs = [s for s in threads_repository.submissions_of(session, case.id)
+            if th.shared(s.key_case_id)]
+    atts = [a for a in files_repository.attachments_of(session, case.id)
+            if th.shared(a.key_case_id)]
+    all_msgs = threads_repository.messages_of(session, case.id)
     msgs = [m for m in all_msgs if th.shared(m.key_case_id)]
     withheld = {r.id for r in th.roots if not th.shared(r.key_case_id)}
     links = session.exec(select(CaseLink).where(
         (col(CaseLink.source_case_id) == case.id) | (col(CaseLink.target_case_id) == case.id)
     ).order_by(col(CaseLink.created_at)))
     act_types = repository.act_types_of(session, [case.id])[case.id]
-    counts = Counter(s.thread_id for s in content.submissions_of(session, case.id))
+    counts = Counter(s.thread_id for s in threads_repository.submissions_of(session, case.id))
     msg_counts = Counter(m.submission_id for m in all_msgs)
     out = CaseDetail(
         **list_item(case, act_types, is_overdue(case)).model_dump(),
         period_start_month=case.period_start_month, period_end_month=case.period_end_month,
         date_precision=case.date_precision, merged_into_id=case.merged_into_id,
-        metadata=metadata.load_metadata(session, case, key),
+        metadata=store.load_metadata(session, case, key),
         consents=consents_out(session, case, key),
         threads=[ThreadOut(id=r.id, label=th.label(r.id), shared=r.id not in withheld,
-                           note=threads.NOT_SHARED if r.id in withheld else None,
+                           note=keyrings.NOT_SHARED if r.id in withheld else None,
                            submissions=counts[r.id], messages=msg_counts[r.id])
                  for r in th.roots],
         submissions=[
@@ -186,8 +176,8 @@ def detail(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseDe
                        actor_id=ln.actor_id, created_at=ln.created_at) for ln in links],
         access=[AccessOut(recipient_kind=w.recipient_kind, recipient_id=w.recipient_id,
                           granted_by_id=w.granted_by_id, created_at=w.created_at)
-                for w in keys.all_wraps(session, case.id)],
-        next_states=workflow.next_states(case.state, principal.role),
+                for w in wraps.all_wraps(session, case.id)],
+        next_states=states.next_states(case.state, principal.role),
     )
     audit.record(session, action=actions.CASE_READ, actor_id=principal.user_id, case_id=case.id,
                  target=str(case.id),
@@ -210,10 +200,10 @@ def edit_metadata(
 ) -> Case:
     case, key = open_case(session, principal, case_id, for_update=True)
     check_if_match(case, if_match)
-    changed = metadata.apply_patch(session, case, key, patch)
+    changed = store.apply_patch(session, case, key, patch)
     manual = set(patch.urgency_reasons) if patch.urgency_reasons is not None else {
         r for r in case.urgency_reasons.split(",") if r}
-    reasons = sorted(manual | metadata.derived_urgency(session, case.id))
+    reasons = sorted(manual | store.derived_urgency(session, case.id))
     if patch.urgency_reasons is not None:
         changed.append("urgency_reasons")
     case.urgency_reasons = ",".join(reasons)
@@ -239,15 +229,15 @@ def assign(
         # coordinator holds the key (the event says so); otherwise a grant must follow.
         # One step, not a two-person request: this coordinator already reads the case,
         # and wrap_to_staff refuses an assignee no coordinator approved as a reader.
-        if (keys.own_wrap(session, case.id, user.id) is None
-                and keys.own_wrap(session, case.id, principal.user_id) is not None):
-            key = keys.open_case_key(session, principal, case.id)
-            keys.wrap_to_staff(session, case.id, key, user, granted_by=principal.user_id)
+        if (wraps.own_wrap(session, case.id, user.id) is None
+                and wraps.own_wrap(session, case.id, principal.user_id) is not None):
+            key = wraps.open_case_key(session, principal, case.id)
+            wraps.wrap_to_staff(session, case.id, key, user, granted_by=principal.user_id)
             audit.record(session, action=actions.KEY_GRANT, actor_id=principal.user_id,
                          case_id=case.id, target=str(user.id), details={"reason": "assignment"})
             # With the threads merged in from other cases that the coordinator holds.
-            ring = threads.keyring(session, principal, case, key)
-            threads.share_with_readers(session, ring=ring, key_case_ids=set(ring.keys) - {case.id},
+            ring = keyrings.keyring(session, principal, case, key)
+            keyrings.share_with_readers(session, ring=ring, key_case_ids=set(ring.keys) - {case.id},
                                        case=case, actor_id=principal.user_id,
                                        reason="assignment", only=user)
             granted = True
@@ -282,7 +272,7 @@ def list_messages(session: Session, principal: Principal, case_id: uuid.UUID) ->
     with its thread; the submitters' unread messages among them become read."""
     case, key = open_case(session, principal, case_id)
     th = _threads(session, principal, case, key)
-    msgs = [m for m in content.messages_of(session, case.id) if th.shared(m.key_case_id)]
+    msgs = [m for m in threads_repository.messages_of(session, case.id) if th.shared(m.key_case_id)]
     out = [_message_out(th, m) for m in msgs]
     now = utctoday()  # read_at at day precision: it dates the submitter's message too
     for m in msgs:
@@ -304,14 +294,14 @@ def send_message(
     named)."""
     case, key = open_case(session, principal, case_id, for_update=True)
     th = _threads(session, principal, case, key)
-    root = threads.choose_thread(session, case.id, thread_id)
+    root = keyrings.choose_thread(session, case.id, thread_id)
     thread_key = th.shared(root.key_case_id)
     if thread_key is None:
         raise Forbidden("This thread is not shared with you, so you cannot write to it. A "
                         "coordinator who can open it may grant it to you.")
     msg = CaseMessage(case_id=case.id, submission_id=root.id, key_case_id=root.key_case_id,
                       direction=TO_SUBMITTER, author_id=principal.user_id, body=b"",
-                      seq=followup_repository.next_message_seq(session, case.id))
+                      seq=threads_repository.next_message_seq(session, case.id))
     msg.body = content.seal_message(thread_key, root.key_case_id, msg.id, body)
     session.add(msg)
     events.changed(session, case, settings, kind=events.MESSAGE, actor_id=principal.user_id,
@@ -336,6 +326,6 @@ def list_cases(
                                               descending=descending, cursor=cursor, limit=limit)
     now = filters.now
     return CaseList(
-        items=[_row_item(r, workflow.is_overdue(r.due_at, now)) for r in rows],
+        items=[_row_item(r, states.is_overdue(r.due_at, now)) for r in rows],
         next_cursor=pagination.encode(next_cursor) if next_cursor else None,
     )

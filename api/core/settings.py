@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     case_list_max_page: int = Field(default=200, ge=1)
     # Metadata stripping decrypts into memory (never to disk): the largest file it takes.
     derivative_max_bytes: int = Field(default=64 * MiB, ge=1)
-    # Clean copies are decoded in a child process under these caps (api/cases/clean_copy.py),
+    # Clean copies are decoded in a child process under these caps (api/cases/files/clean_copy.py),
     # so a hostile file can use up the child, never the API process.
     clean_copy_max_pixels: int = Field(
         default=50_000_000, ge=1, description="largest image (width x height, checked from the "

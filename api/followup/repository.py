@@ -8,8 +8,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, delete, func, select
 
-from api.cases.models import Case
-from api.followup.models import CaseMessage, FollowupSession
+from api.cases.threads.models import CaseMessage
+from api.followup.models import FollowupSession
 from api.keys.models import CaseKeyWrap
 
 
@@ -37,17 +37,6 @@ def messages(session: Session, thread_id: uuid.UUID) -> Sequence[CaseMessage]:
     stmt = select(CaseMessage).where(col(CaseMessage.submission_id) == thread_id)
     return session.exec(stmt.order_by(col(CaseMessage.created_at), col(CaseMessage.seq),
                                       col(CaseMessage.id))).all()
-
-
-def next_message_seq(session: Session, case_id: uuid.UUID) -> int:
-    """The next number in the case's messages (they are ordered by it, not by time).
-
-    The case row is locked first: the submitter and staff may write at the same moment.
-    """
-    session.exec(select(Case.id).where(col(Case.id) == case_id).with_for_update()).first()
-    latest = session.exec(select(func.max(CaseMessage.seq))
-                          .where(col(CaseMessage.case_id) == case_id)).one()
-    return int(latest or 0) + 1
 
 
 def unread_count(session: Session, thread_id: uuid.UUID) -> int:

@@ -39,11 +39,15 @@ from sqlmodel import Session
 
 from api.auth.passwords import bounded, kdf_params
 from api.cases.models import Case
+from api.cases.threads import contexts
+from api.cases.threads import repository as threads_repository
+from api.cases.threads.models import CaseMessage, Submission
+from api.cases.workflow.states import FINAL_STATES, CaseState
 from api.core.errors import BadRequest, Conflict, RateLimited, Unauthorized
 from api.core.models import day_ceil, day_floor, utcnow
 from api.core.settings import Settings
 from api.followup import repository, tokens
-from api.followup.models import CaseMessage, FollowupSession
+from api.followup.models import FollowupSession
 from api.followup.schemas import (
     AdditionOut,
     CoarseStatus,
@@ -51,10 +55,9 @@ from api.followup.schemas import (
     SessionOut,
     StatusOut,
 )
-from api.intake import contexts
 from api.intake import repository as intake_repository
 from api.intake.guards import Guards
-from api.intake.models import Receipt, Submission
+from api.intake.models import Receipt
 from api.intake.service import (
     IntakeContext,
     ReceivedSubmission,
@@ -68,7 +71,6 @@ from crypto.errors import CryptoError
 from crypto.receipts import SALT_SIZE
 from crypto.sealed import unwrap_data_key_symmetric
 
-CLOSED_STATES = frozenset({"closed", "rejected", "spam", "duplicate"})
 LOCK_DURATION = timedelta(hours=1)
 
 WRONG_RECEIPT = (
@@ -96,11 +98,11 @@ class CaseClosed(Conflict):
 def coarse_status(case: Case) -> CoarseStatus:
     if is_closed(case):
         return "closed"
-    return "received" if case.state == "new" else "in_progress"
+    return "received" if case.state == CaseState.NEW else "in_progress"
 
 
 def is_closed(case: Case) -> bool:
-    return (case.state in CLOSED_STATES or case.merged_into_id is not None
+    return (case.state in FINAL_STATES or case.merged_into_id is not None
             or case.shredded_at is not None)
 
 
@@ -301,7 +303,7 @@ def send_message(session: Session, access: FollowupAccess, text: str,
         id=message_id, case_id=case.id, submission_id=access.thread_id,
         key_case_id=access.key_case_id, direction="from_submitter", author_id=None,
         body=contexts.seal_message(access.case_key, access.key_case_id, message_id, text),
-        created_at=now, seq=repository.next_message_seq(session, case.id),
+        created_at=now, seq=threads_repository.next_message_seq(session, case.id),
     ))
     session.flush()
     return MessageOut(id=message_id, direction="from_you", text=text, created_at=now)

@@ -46,11 +46,12 @@ from sqlmodel import Session, SQLModel
 
 import api.models  # noqa: F401  (every table: shredded cases are checked across the schema)
 from api.audit.service import verify_chain
+from api.cases.files.models import Attachment
 from api.cases.models import Case
+from api.cases.threads.models import Submission
 from api.core.models import Ciphertext, utcnow
 from api.core.settings import Settings
 from api.fsck.report import Report
-from api.intake.models import Attachment, Submission
 from api.keys.models import CaseKeyWrap
 from api.storage.base import NAME_RE, BlobInfo, BlobStorage, StorageError
 from api.storage.local import PART, LocalStorage

@@ -50,12 +50,15 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.auth.passwords import bounded, kdf_params
+from api.cases.files.models import Attachment
 from api.cases.models import Case
+from api.cases.threads import contexts
+from api.cases.threads.models import Submission
 from api.core.db import unit_of_work
 from api.core.errors import BadRequest, InvalidInput, PayloadTooLarge
 from api.core.models import day_floor, utcnow
 from api.core.settings import Settings
-from api.intake import coding, contexts, repository
+from api.intake import coding, repository
 from api.intake.files import (
     DiscardingFileSink,
     EncryptedFileSink,
@@ -63,7 +66,7 @@ from api.intake.files import (
     FileLimits,
     ReceivedFile,
 )
-from api.intake.models import Attachment, Receipt, Submission
+from api.intake.models import Receipt
 from api.intake.multipart import (
     MultipartLimits,
     PartInfo,

@@ -51,7 +51,7 @@ class CaseKeyWrap(SQLModel, table=True):
         )
     )
     # Plaintext: "staff", "recovery", "receipt", "lawyer" or "thread" (this case's key,
-    # held only for its threads that now live in other cases, see api.cases.threads);
+    # held only for its threads that now live in other cases, see api.cases.threads.keyrings);
     # who may open a case is acceptable to leak, what it says is not.
     recipient_kind: str = Field(sa_column=Column(String(16), nullable=False))
     # staff_user.id, organisation_key.id or receipt.id, by kind.

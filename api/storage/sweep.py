@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import select, union
 from sqlmodel import Session, col
 
+from api.cases.files.models import Attachment
 from api.core.models import utcnow
-from api.intake.models import Attachment
 from api.storage.base import BlobStorage
 from api.uploads.models import Upload, UploadSegment
 

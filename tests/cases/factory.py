@@ -1,9 +1,9 @@
-"""Cases for tests, written directly with crypto/ and intake's contexts.
+"""Cases for tests, written directly with crypto/ and the threads' contexts.
 
 Intake's own service builds cases from the public form; these tests need cases in any
 state, with chosen key wraps, so they are made here with the same byte formats:
 CaseKeyWrap contexts from api.keys.service.case_key_context, payloads, attachment
-metadata and file keys from api.intake.contexts, blobs as crypto.stream files.
+metadata and file keys from api.cases.threads.contexts, blobs as crypto.stream files.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from sqlmodel import Session
 
 from api.auth.principals import Principal
 from api.auth.roles import Role
-from api.cases import keys
+from api.cases.access import wraps
+from api.cases.files.models import Attachment
 from api.cases.models import Case
+from api.cases.threads import contexts
+from api.cases.threads.models import CaseMessage, Submission
 from api.core.models import utcnow
 from api.core.settings import Settings
-from api.followup.models import CaseMessage
-from api.intake import contexts as ictx
-from api.intake.models import Attachment, Submission
 from api.storage import generate_name, get_storage
 from crypto.fields import SealedJSON
 from crypto.keys import DataKey
@@ -122,10 +122,10 @@ def make_case(
     session.add(case)
     session.flush()
     for handle in wrap_to:
-        keys.wrap_to_staff(session, case.id, key, handle.user, granted_by=None)
+        wraps.wrap_to_staff(session, case.id, key, handle.user, granted_by=None)
     if lawyer is not None:
-        keys.wrap_to_staff(session, case.id, key, lawyer.user, kind=keys.LAWYER, granted_by=None)
-    keys.wrap_to_recovery(session, case.id, key)
+        wraps.wrap_to_staff(session, case.id, key, lawyer.user, kind=wraps.LAWYER, granted_by=None)
+    wraps.wrap_to_recovery(session, case.id, key)
     made = MadeCase(case.id, key)
     for n in range(submissions):
         sub_id = uuid.uuid4()
@@ -136,7 +136,8 @@ def make_case(
             channel="web", submitter_role="relative", categories="detention", language="be",
             consent_scopes="internal_handling",
             lawyer_id=lawyer.user.id if lawyer is not None else None,
-            payload=SealedJSON.seal(key, body, ictx.payload_context(case.id, sub_id)).ciphertext,
+            payload=SealedJSON.seal(
+                key, body, contexts.payload_context(case.id, sub_id)).ciphertext,
         ))
         session.flush()
         made.submissions.append(sub_id)
@@ -149,9 +150,9 @@ def make_case(
             session.add(Attachment(
                 id=att_id, case_id=case.id, submission_id=sub_id, key_case_id=case.id,
                 blob_name=blob,
-                wrapped_file_key=ictx.wrap_file_key(key, case.id, att_id, file_key),
+                wrapped_file_key=contexts.wrap_file_key(key, case.id, att_id, file_key),
                 sealed_metadata=SealedJSON.seal(
-                    key, meta, ictx.attachment_metadata_context(case.id, att_id)).ciphertext,
+                    key, meta, contexts.attachment_metadata_context(case.id, att_id)).ciphertext,
                 ciphertext_size=size,
             ))
             made.attachments.append(att_id)
@@ -160,7 +161,7 @@ def make_case(
         # Messages are the first (oldest-listed) submitter's thread.
         session.add(CaseMessage(id=msg_id, case_id=case.id, submission_id=made.submissions[0],
                                 key_case_id=case.id, direction="from_submitter",
-                                body=ictx.seal_message(key, case.id, msg_id, text)))
+                                body=contexts.seal_message(key, case.id, msg_id, text)))
         made.messages.append(msg_id)
     session.commit()
     return made

@@ -14,7 +14,7 @@ from api.cases.models import Case
 from api.core.models import utcnow
 from api.core.settings import Settings
 from tests.cases.factory import Staff, jpeg_with_gps, make_case
-from tests.cases.test_metadata import VICTIM, document
+from tests.cases.metadata.test_metadata import VICTIM, document
 from tests.factories import (
     approve,
     create_recovery_key_text,

@@ -9,13 +9,16 @@ import pytest
 from sqlmodel import Session, col, select
 
 from api.audit.models import AuditEntry
-from api.cases import access, attachments, merge, service, threads
+from api.cases import merge, service
+from api.cases.access import grants
+from api.cases.files import attachments
 from api.cases.models import Case, CaseLink
-from api.cases.schemas import TransitionIn
-from api.cases.transitions import transition
+from api.cases.threads import keyrings
+from api.cases.threads.models import CaseMessage
+from api.cases.workflow.schemas import TransitionIn
+from api.cases.workflow.transitions import transition
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.core.settings import Settings
-from api.followup.models import CaseMessage
 from tests.cases.factory import Staff, jpeg_with_gps, make_case
 
 
@@ -141,16 +144,16 @@ def test_merge_shares_thread_keys_with_staff_readers_only(
     session.rollback()
 
     # A case grant carries the merged-in thread keys the granter holds, each audited.
-    access.grant(session, staff.p("coord"), target.id, staff.cw2.user.id, settings)
+    grants.grant(session, staff.p("coord"), target.id, staff.cw2.user.id, settings)
     session.commit()
     assert (str(staff.cw2.user.id), "case_grant") in [
         (t, d["reason"]) for t, d in _thread_grants(session)]
     assert "victim canary" in [s.payload["narrative"] for s in
                                service.detail(session, staff.p("cw2"), target.id).submissions]
     # Revoking the case takes its thread keys along.
-    access.revoke(session, staff.p("coord"), target.id, staff.cw2.user.id, settings)
+    grants.revoke(session, staff.p("coord"), target.id, staff.cw2.user.id, settings)
     session.commit()
-    assert threads.held_wrap(session, source.id, staff.cw2.user.id) is None
+    assert keyrings.held_wrap(session, source.id, staff.cw2.user.id) is None
 
 
 def test_staff_reply_names_the_thread_when_there_are_several(

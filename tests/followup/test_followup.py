@@ -13,13 +13,14 @@ from sqlmodel import Session, col, select
 
 from api.app import create_app
 from api.cases.models import Case
+from api.cases.threads import contexts
+from api.cases.threads.models import CaseMessage, Submission
 from api.core.errors import Unauthorized
 from api.core.models import day_floor
 from api.followup import service as followup_service
 from api.followup import tokens
-from api.followup.models import CaseMessage, FollowupSession
-from api.intake import contexts
-from api.intake.models import Receipt, Submission
+from api.followup.models import FollowupSession
+from api.intake.models import Receipt
 from tests.intake.conftest import Intake
 from tests.intake.helpers import PNG, case_key_by_recovery, form, read_back, report, stored_state
 

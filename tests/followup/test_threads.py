@@ -14,9 +14,9 @@ from sqlmodel import Session, col, select
 
 from api.audit.models import AuditEntry
 from api.auth.roles import Role
+from api.cases.files.models import Attachment
 from api.cases.models import Case
-from api.followup.models import CaseMessage
-from api.intake.models import Attachment, Submission
+from api.cases.threads.models import CaseMessage, Submission
 from api.keys.models import CaseKeyWrap
 from tests.factories import StaffHandle, approve, create_staff, login_headers
 from tests.intake.conftest import Intake

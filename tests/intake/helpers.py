@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from api.intake import contexts
-from api.intake.models import Attachment, Submission
+from api.cases.files.models import Attachment
+from api.cases.threads import contexts
+from api.cases.threads.models import Submission
 from api.keys.models import CaseKeyWrap
 from api.keys.service import case_key_context
 from api.storage.base import BlobStorage

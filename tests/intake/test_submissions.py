@@ -12,9 +12,11 @@ import httpx
 from sqlmodel import col, select
 
 from api.auth.roles import Role
+from api.cases.files.models import Attachment
 from api.cases.models import Case
+from api.cases.threads.models import Submission
 from api.intake.files import RECORD_SIZE
-from api.intake.models import Attachment, Receipt, Submission
+from api.intake.models import Receipt
 from api.keys.models import CaseKeyWrap
 from api.keys.service import case_key_context
 from crypto import aead
@@ -61,7 +63,7 @@ def test_json_submission_is_stored_sealed_with_coarse_plaintext(intake: Intake) 
         staff_key = unwrap_data_key(intake.on_duty.keypair.private_bytes, staff_wrap.wrapped_key,
                                     case_key_context(case.id, "staff", intake.on_duty.id))
         payloads, files = read_back(s, intake.storage, case.id, intake.recovery_text)
-        from api.intake.contexts import open_payload
+        from api.cases.threads.contexts import open_payload
         assert open_payload(staff_key, sub) == payloads[0]
     assert payloads[0]["reporter"]["name"] == "Hanna"
     assert payloads[0]["narrative"].startswith("He was taken")
@@ -146,7 +148,7 @@ def test_lawyer_submission_is_wrapped_to_the_lawyer(intake: Intake) -> None:
         )).one()
         key = unwrap_data_key(lawyer.keypair.private_bytes, wrap.wrapped_key,
                               case_key_context(case.id, "lawyer", lawyer.id))
-        from api.intake.contexts import open_payload
+        from api.cases.threads.contexts import open_payload
         assert open_payload(key, sub)["reporter"]["role"] == "lawyer"
     # A caseworker's token is not a way in; a broken token is refused outright.
     cw_headers = login_headers(intake.client, intake.on_duty)

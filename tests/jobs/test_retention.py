@@ -14,11 +14,11 @@ from api.app import create_app
 from api.audit import actions
 from api.audit.models import AuditEntry
 from api.audit.service import verify_chain
+from api.cases.files.models import Attachment
 from api.cases.models import Case, CaseEvent
 from api.core.db import unit_of_work
 from api.core.models import utcnow
 from api.core.settings import Settings
-from api.intake.models import Attachment
 from api.jobs import service
 from api.storage import get_storage
 from tests.factories import create_recovery_key_text

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from api.intake.models import Attachment
+from api.cases.files.models import Attachment
 from api.storage import generate_name
 from api.storage.sweep import sweep_orphans
 from tests.intake.conftest import Intake

@@ -25,7 +25,7 @@ from sqlmodel import Session
 
 from api.auth.roles import Role
 from tests.cases.factory import jpeg_with_gps
-from tests.cases.hostile_files import flat_png
+from tests.cases.files.hostile_files import flat_png
 from tests.factories import create_recovery_key_text, create_staff, sample_report
 from tests.system.live import deployment, mint_token, store_snapshot
 from tests.system.traffic import multipart_body

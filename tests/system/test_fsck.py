@@ -14,11 +14,11 @@ from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
+from api.cases.files.models import Attachment
 from api.cases.models import Case
 from api.core.settings import Settings
 from api.fsck import service as fsck
 from api.fsck.report import Report
-from api.intake.models import Attachment
 from api.keys.models import CaseKeyWrap
 from api.storage import get_storage
 from tests.factories import create_recovery_key_text, sample_report

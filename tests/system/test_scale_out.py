@@ -27,13 +27,14 @@ from sqlmodel import Session, col, select
 from api.audit import actions
 from api.audit.models import AuditEntry
 from api.audit.service import verify_chain
+from api.cases.files.models import Attachment
 from api.cases.models import Case
+from api.cases.threads.contexts import open_payload, read_attachment
+from api.cases.threads.models import Submission
 from api.core import migrations
 from api.core.db import make_engine
 from api.core.models import utcnow
 from api.core.settings import Settings
-from api.intake.contexts import open_payload, read_attachment
-from api.intake.models import Attachment, Submission
 from api.jobs import service
 from api.jobs.models import DONE, Job
 from api.keys.models import CaseKeyWrap

@@ -23,9 +23,10 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from api.cases.files.models import Attachment
 from api.cases.models import Case
-from api.intake.contexts import open_payload, read_attachment
-from api.intake.models import Attachment, Submission
+from api.cases.threads.contexts import open_payload, read_attachment
+from api.cases.threads.models import Submission
 from api.keys.models import CaseKeyWrap
 from api.keys.service import case_key_context
 from api.storage.base import BlobStorage

@@ -11,7 +11,8 @@ import pytest
 from playwright.sync_api import Browser
 from sqlmodel import Session, select
 
-from api.intake.models import Attachment, Submission
+from api.cases.files.models import Attachment
+from api.cases.threads.models import Submission
 from api.web.i18n import LANGUAGES, translations
 from tests.web.browsing import (
     fill_report,

@@ -13,8 +13,9 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from api.app import create_app
+from api.cases.files.models import Attachment
+from api.cases.threads.models import Submission
 from api.core.settings import Settings
-from api.intake.models import Attachment, Submission
 from api.web import csrf, pages
 from api.web.i18n import from_accept_language, translations
 from tests.factories import create_recovery_key_text

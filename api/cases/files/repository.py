@@ -1,0 +1,14 @@
+"""Queries of a case's files."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import Session, col, select
+
+from api.cases.files.models import Attachment
+
+
+def attachments_of(session: Session, case_id: uuid.UUID) -> list[Attachment]:
+    return list(session.exec(select(Attachment).where(Attachment.case_id == case_id)
+                             .order_by(col(Attachment.created_at), col(Attachment.id))))

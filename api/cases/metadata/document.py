@@ -1,0 +1,228 @@
+"""The structured metadata document of a case: read in the detail, written with ``PATCH``.
+
+The document mirrors the tables in :mod:`api.cases.models`: coarse coded fields at the top
+level of each object, and a ``private`` object with everything identifying, which is
+sealed with the case key as one JSON value per row. The same shapes are used to write
+(``PATCH``) and to read (detail), so a client edits what it read. The constrained string
+types and the strict base here are the ones every request body of a case uses.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from api.cases.metadata.codes import (
+    ActType,
+    AgeBand,
+    CounselAccess,
+    CourtType,
+    DatePrecision,
+    DetentionRegime,
+    FacilityType,
+    Intent,
+    InterventionStatus,
+    InterventionType,
+    InvolvementDegree,
+    IpConsistency,
+    LegalBasis,
+    MedicalAttention,
+    Month,
+    PerpetratorType,
+    Priority,
+    Region,
+    Sex,
+    StatementSigned,
+    StatusAtEnd,
+    TortureMethod,
+    UrgencyReason,
+    VictimCharacteristic,
+    WgadCategory,
+    Whereabouts,
+)
+
+Short = Annotated[str, StringConstraints(max_length=500)]
+Long = Annotated[str, StringConstraints(max_length=50_000)]
+IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PersonPrivate(Strict):
+    name: Short | None = None
+    other_names: list[Short] = Field(default_factory=list, max_length=20)
+    birth_date: IsoDate | None = None
+    id_number: Short | None = None
+    address: Short | None = None
+    phone: Short | None = None
+    email: Short | None = None
+    occupation: Short | None = None
+    description: Long | None = None
+    health: Long | None = None
+
+
+class ActPrivate(Strict):
+    location: Short | None = None
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
+    stated_reason: Long | None = None
+    consequences: Long | None = None
+
+
+class DetentionPrivate(Strict):
+    facility_name: Short | None = None
+    ordering_authority: Short | None = None
+    order_number: Short | None = None
+    case_number: Short | None = None
+    judge: Short | None = None
+    counsel_name: Short | None = None
+    reasons_given: Long | None = None
+    transfers: list[Short] = Field(default_factory=list, max_length=50)
+    domestic_remedies: Long | None = None
+    sentence: Short | None = None
+
+
+class TorturePrivate(Strict):
+    description: Long | None = None
+    injuries: Long | None = None
+    sexual_violence: Long | None = None
+    quotes: Long | None = None
+    witnesses: Long | None = None
+    clinician: Short | None = None
+
+
+class StepTaken(Strict):
+    type: Short
+    date: IsoDate | None = None
+    description: Long | None = None
+
+
+class DisappearancePrivate(Strict):
+    last_seen_date: IsoDate | None = None
+    last_seen_place: Short | None = None
+    circumstances: Long | None = None
+    steps_taken: list[StepTaken] = Field(default_factory=list, max_length=50)
+    family_contacts: Long | None = None
+
+
+class InvolvementPrivate(Strict):
+    names: list[Short] = Field(default_factory=list, max_length=20)
+    unit: Short | None = None
+    badge_numbers: list[Short] = Field(default_factory=list, max_length=20)
+    description: Long | None = None
+
+
+class InterventionPrivate(Strict):
+    reference: Short | None = None
+    correspondence: Long | None = None
+    response: Long | None = None
+
+
+PersonRole = Literal["victim", "relative", "source", "witness", "perpetrator", "lawyer"]
+
+
+class Person(Strict):
+    id: uuid.UUID | None = None
+    role: PersonRole
+    sex: Sex | None = None
+    age_band: AgeBand | None = None
+    citizenship: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    characteristics: list[VictimCharacteristic] = Field(default_factory=list, max_length=20)
+    private: PersonPrivate = Field(default_factory=PersonPrivate)
+
+
+class Detention(Strict):
+    legal_regime: DetentionRegime | None = None
+    facility_type: FacilityType | None = None
+    whereabouts: Whereabouts | None = None
+    counsel_access: CounselAccess | None = None
+    court_type: CourtType | None = None
+    warrant_shown: bool | None = None
+    ongoing: bool = False
+    legal_basis: list[LegalBasis] = Field(default_factory=list, max_length=20)
+    wgad_categories: list[WgadCategory] = Field(default_factory=list, max_length=5)
+    private: DetentionPrivate = Field(default_factory=DetentionPrivate)
+
+
+class Torture(Strict):
+    methods: list[TortureMethod] = Field(default_factory=list, max_length=40)
+    intents: list[Intent] = Field(default_factory=list, max_length=10)
+    statement_signed: StatementSigned | None = None
+    medical_attention: MedicalAttention | None = None
+    medical_examination: bool | None = None
+    psych_evaluation: bool | None = None
+    ip_consistency: IpConsistency | None = None
+    private: TorturePrivate = Field(default_factory=TorturePrivate)
+
+
+class Disappearance(Strict):
+    last_seen_month: Month | None = None
+    region: Region | None = None
+    forces_responsible: PerpetratorType | None = None
+    state_acknowledgement: Whereabouts | None = None
+    current_status: StatusAtEnd | None = None
+    # Computed from the last-seen date and when the case was received (read-only).
+    wgeid_urgent: bool = False
+    private: DisappearancePrivate = Field(default_factory=DisappearancePrivate)
+
+
+class Involvement(Strict):
+    id: uuid.UUID | None = None
+    perpetrator_type: PerpetratorType | None = None
+    degree: InvolvementDegree | None = None
+    private: InvolvementPrivate = Field(default_factory=InvolvementPrivate)
+
+
+class Act(Strict):
+    id: uuid.UUID | None = None
+    victim_id: uuid.UUID
+    act_type: ActType
+    start_month: Month | None = None
+    end_month: Month | None = None
+    date_precision: DatePrecision | None = None
+    region: Region | None = None
+    status_at_end: StatusAtEnd | None = None
+    private: ActPrivate = Field(default_factory=ActPrivate)
+    detention: Detention | None = None
+    torture: Torture | None = None
+    disappearance: Disappearance | None = None
+    perpetrators: list[Involvement] = Field(default_factory=list, max_length=50)
+
+
+class Intervention(Strict):
+    id: uuid.UUID | None = None
+    intervention_type: InterventionType
+    month: Month | None = None
+    status: InterventionStatus | None = None
+    private: InterventionPrivate = Field(default_factory=InterventionPrivate)
+
+
+class Summary(Strict):
+    title: Short | None = None
+    narrative: Long | None = None
+
+
+class MetadataPatch(Strict):
+    """Sections given replace the stored ones; sections left out stay as they are."""
+
+    priority: Priority | None = None
+    urgency_reasons: list[UrgencyReason] | None = None
+    region: Region | None = None
+    period_start_month: Month | None = None
+    period_end_month: Month | None = None
+    date_precision: DatePrecision | None = None
+    summary: Summary | None = None
+    persons: list[Person] | None = Field(default=None, max_length=200)
+    acts: list[Act] | None = Field(default=None, max_length=500)
+    interventions: list[Intervention] | None = Field(default=None, max_length=200)
+
+
+class Metadata(BaseModel):
+    summary: Summary
+    persons: list[Person]
+    acts: list[Act]
+    interventions: list[Intervention]

@@ -1,0 +1,385 @@
+"""Reading and writing the structured metadata of a case (sealing the private parts).
+
+A ``PATCH`` replaces each section it names (summary, persons, acts, interventions) and leaves
+the others alone. Rows keep their ids when the client sends them back, so consents and acts
+keep pointing at the same person. A person still named by a consent or an act cannot be
+removed (409): consent is revoked, never deleted.
+
+After every write the case's urgency is re-derived (:func:`derived_urgency`): ongoing
+detention, risk of torture, and a disappearance reported within 90 days of the person
+last being seen (the WGEID urgent procedure) each add a reason; manual reasons stay.
+"""
+
+from __future__ import annotations
+
+import uuid
+from calendar import monthrange
+from datetime import date, timedelta
+from typing import TypeVar, cast
+
+from pydantic import BaseModel
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from api.cases.metadata import document as s
+from api.cases.metadata.contexts import metadata_context, summary_context
+from api.cases.models import (
+    Case,
+    CaseAct,
+    CaseCode,
+    CaseConsent,
+    CaseDetention,
+    CaseDisappearance,
+    CaseIntervention,
+    CaseInvolvement,
+    CasePerson,
+    CaseTorture,
+)
+from api.cases.workflow.urgency import (
+    NOT_DISCLOSED_WHEREABOUTS,
+    ONGOING_DETENTION,
+    STILL_MISSING,
+    TORTURE_RISK,
+    WGEID_URGENT,
+    WGEID_URGENT_DAYS,
+)
+from api.core.errors import Conflict, InvalidInput
+from crypto.fields import SealedJSON
+from crypto.keys import DataKey
+
+_P = TypeVar("_P", bound=BaseModel)
+
+
+def _seal(
+    key: DataKey, case_id: uuid.UUID, table: str, row_id: uuid.UUID, value: BaseModel
+) -> bytes:
+    data = value.model_dump(mode="json")
+    return SealedJSON.seal(key, data, metadata_context(case_id, table, row_id)).ciphertext
+
+
+def _open(
+    key: DataKey, case_id: uuid.UUID, table: str, row_id: uuid.UUID, blob: bytes, model: type[_P]
+) -> _P:
+    data = SealedJSON(blob).open(key, metadata_context(case_id, table, row_id))
+    return model.model_validate(data)
+
+
+def _codes(session: Session, case_id: uuid.UUID, subject_ids: list[uuid.UUID]) -> dict[
+    tuple[uuid.UUID, str], list[str]
+]:
+    out: dict[tuple[uuid.UUID, str], list[str]] = {}
+    if not subject_ids:
+        return out
+    rows = session.exec(
+        select(CaseCode).where(CaseCode.case_id == case_id,
+                               col(CaseCode.subject_id).in_(subject_ids))
+    )
+    for row in rows:
+        out.setdefault((row.subject_id, row.vocab), []).append(row.code)
+    for codes in out.values():
+        codes.sort()
+    return out
+
+
+def _add_codes(session: Session, case_id: uuid.UUID, subject: uuid.UUID, vocab: str,
+               codes: list[str]) -> None:
+    for code in sorted(set(codes)):
+        session.add(CaseCode(case_id=case_id, subject_id=subject, vocab=vocab, code=code))
+
+
+# ---------------------------------------------------------------- read
+
+def load_summary(case: Case, key: DataKey) -> s.Summary:
+    if case.sealed_summary is None:
+        return s.Summary()
+    data = SealedJSON(case.sealed_summary).open(key, summary_context(case.id))
+    return s.Summary.model_validate(data)
+
+
+def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
+    cid = case.id
+    persons = list(session.exec(select(CasePerson).where(CasePerson.case_id == cid)
+                                .order_by(col(CasePerson.id))))
+    acts = list(session.exec(
+        select(CaseAct).where(CaseAct.case_id == cid).order_by(col(CaseAct.id))))
+    act_ids = [a.id for a in acts]
+    dets = {d.act_id: d for d in session.exec(
+        select(CaseDetention).where(CaseDetention.case_id == cid))}
+    tors = {t.act_id: t for t in session.exec(
+        select(CaseTorture).where(CaseTorture.case_id == cid))}
+    diss = {d.act_id: d for d in session.exec(
+        select(CaseDisappearance).where(CaseDisappearance.case_id == cid))}
+    invs: dict[uuid.UUID, list[CaseInvolvement]] = {}
+    for inv in session.exec(select(CaseInvolvement).where(CaseInvolvement.case_id == cid)
+                            .order_by(col(CaseInvolvement.id))):
+        invs.setdefault(inv.act_id, []).append(inv)
+    codes = _codes(session, cid, [p.id for p in persons] + act_ids)
+
+    out_persons = [
+        s.Person.model_construct(
+            id=p.id, role=cast(s.PersonRole, p.role), sex=p.sex, age_band=p.age_band,
+            citizenship=p.citizenship,
+            characteristics=codes.get((p.id, "victim_characteristic"), []),
+            private=_open(key, cid, "case_person", p.id, p.sealed, s.PersonPrivate),
+        )
+        for p in persons
+    ]
+    out_acts: list[s.Act] = []
+    for a in acts:
+        det = dets.get(a.id)
+        tor = tors.get(a.id)
+        dis = diss.get(a.id)
+        out_acts.append(s.Act.model_construct(
+            id=a.id, victim_id=a.victim_id, act_type=a.act_type, start_month=a.start_month,
+            end_month=a.end_month, date_precision=a.date_precision, region=a.region,
+            status_at_end=a.status_at_end,
+            private=_open(key, cid, "case_act", a.id, a.sealed, s.ActPrivate),
+            detention=None if det is None else s.Detention.model_construct(
+                legal_regime=det.legal_regime, facility_type=det.facility_type,
+                whereabouts=det.whereabouts, counsel_access=det.counsel_access,
+                court_type=det.court_type, warrant_shown=det.warrant_shown, ongoing=det.ongoing,
+                legal_basis=codes.get((a.id, "legal_basis"), []),
+                wgad_categories=codes.get((a.id, "wgad_category"), []),
+                private=_open(key, cid, "case_detention", a.id, det.sealed, s.DetentionPrivate),
+            ),
+            torture=None if tor is None else s.Torture.model_construct(
+                methods=codes.get((a.id, "torture_method"), []),
+                intents=codes.get((a.id, "intent"), []),
+                statement_signed=tor.statement_signed, medical_attention=tor.medical_attention,
+                medical_examination=tor.medical_examination,
+                psych_evaluation=tor.psych_evaluation, ip_consistency=tor.ip_consistency,
+                private=_open(key, cid, "case_torture", a.id, tor.sealed, s.TorturePrivate),
+            ),
+            disappearance=None if dis is None else s.Disappearance.model_construct(
+                last_seen_month=dis.last_seen_month, region=dis.region,
+                forces_responsible=dis.forces_responsible,
+                state_acknowledgement=dis.state_acknowledgement,
+                current_status=dis.current_status, wgeid_urgent=dis.wgeid_urgent,
+                private=_open(key, cid, "case_disappearance", a.id, dis.sealed,
+                              s.DisappearancePrivate),
+            ),
+            perpetrators=[
+                s.Involvement.model_construct(
+                    id=i.id, perpetrator_type=i.perpetrator_type, degree=i.degree,
+                    private=_open(key, cid, "case_involvement", i.id, i.sealed,
+                                  s.InvolvementPrivate),
+                )
+                for i in invs.get(a.id, [])
+            ],
+        ))
+    interventions = [
+        s.Intervention.model_construct(
+            id=i.id, intervention_type=i.intervention_type, month=i.month, status=i.status,
+            private=_open(key, cid, "case_intervention", i.id, i.sealed, s.InterventionPrivate),
+        )
+        for i in session.exec(select(CaseIntervention).where(CaseIntervention.case_id == cid)
+                              .order_by(col(CaseIntervention.id)))
+    ]
+    return s.Metadata(summary=load_summary(case, key), persons=out_persons, acts=out_acts,
+                      interventions=interventions)
+
+
+# ---------------------------------------------------------------- write
+
+def apply_patch(session: Session, case: Case, key: DataKey, patch: s.MetadataPatch) -> list[str]:
+    """Write the sections of ``patch``; return the names of the sections it changed."""
+    changed: list[str] = []
+    given = patch.model_fields_set
+    for name in ("region", "period_start_month", "period_end_month", "date_precision"):
+        if name in given:
+            setattr(case, name, getattr(patch, name))
+            changed.append(name)
+    if "priority" in given and patch.priority is not None:
+        case.priority = patch.priority
+        case.priority_rank = PRIORITY_RANK[patch.priority]
+        changed.append("priority")
+    if "summary" in given and patch.summary is not None:
+        case.sealed_summary = SealedJSON.seal(
+            key, patch.summary.model_dump(mode="json"), summary_context(case.id)
+        ).ciphertext
+        changed.append("summary")
+    if patch.acts is not None:
+        _delete_acts(session, case.id)
+        changed.append("acts")
+    if patch.persons is not None:
+        _write_persons(session, case, key, patch.persons)
+        changed.append("persons")
+    if patch.acts is not None:
+        _insert_acts(session, case, key, patch.acts)
+    if patch.interventions is not None:
+        session.execute(delete(CaseIntervention).where(col(CaseIntervention.case_id) == case.id))
+        for item in patch.interventions:
+            row_id = item.id or uuid.uuid4()
+            session.add(CaseIntervention(
+                id=row_id, case_id=case.id, intervention_type=item.intervention_type,
+                month=item.month, status=item.status,
+                sealed=_seal(key, case.id, "case_intervention", row_id, item.private),
+            ))
+        changed.append("interventions")
+    session.flush()
+    return changed
+
+
+PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2}
+
+
+def _write_persons(session: Session, case: Case, key: DataKey, persons: list[s.Person]) -> None:
+    existing = {p.id: p for p in session.exec(
+        select(CasePerson).where(CasePerson.case_id == case.id))}
+    assigned: list[uuid.UUID] = []
+    for index, item in enumerate(persons):
+        row = existing.get(item.id) if item.id is not None else None
+        if row is None:
+            row = CasePerson(id=item.id or uuid.uuid4(), case_id=case.id, role=item.role,
+                             sealed=b"")
+            session.add(row)
+        if row.id in assigned:
+            raise InvalidInput("The same person id appears twice.",
+                               details={"path": f"persons[{index}].id"})
+        row.role = item.role
+        row.sex = item.sex
+        row.age_band = item.age_band
+        row.citizenship = item.citizenship
+        row.sealed = _seal(key, case.id, "case_person", row.id, item.private)
+        assigned.append(row.id)
+    removed = [pid for pid in existing if pid not in assigned]
+    if removed:
+        used = session.exec(select(CaseConsent.person_id).where(
+            col(CaseConsent.person_id).in_(removed))).first()
+        victim = session.exec(select(CaseAct.victim_id).where(
+            col(CaseAct.victim_id).in_(removed))).first()
+        if used is not None or victim is not None:
+            why = "a consent record" if used is not None else "an act"
+            raise Conflict(
+                f"A person you left out is still referred to by {why}; keep them in the list "
+                "(consents are revoked, never deleted).",
+                details={"person_id": str(used or victim)},
+            )
+    session.flush()
+    session.execute(delete(CaseCode).where(
+        col(CaseCode.case_id) == case.id, col(CaseCode.vocab) == "victim_characteristic"))
+    if removed:
+        session.execute(delete(CasePerson).where(col(CasePerson.id).in_(removed)))
+    for item, pid in zip(persons, assigned, strict=True):
+        _add_codes(session, case.id, pid, "victim_characteristic", item.characteristics)
+    session.flush()
+
+
+def _delete_acts(session: Session, case_id: uuid.UUID) -> None:
+    act_ids = list(session.exec(select(CaseAct.id).where(CaseAct.case_id == case_id)))
+    if not act_ids:
+        return
+    for model in (CaseDetention, CaseTorture, CaseDisappearance, CaseInvolvement):
+        session.execute(delete(model).where(col(model.act_id).in_(act_ids)))
+    session.execute(delete(CaseCode).where(col(CaseCode.subject_id).in_(act_ids)))
+    session.execute(delete(CaseAct).where(col(CaseAct.id).in_(act_ids)))
+    session.flush()
+
+
+def _insert_acts(session: Session, case: Case, key: DataKey, acts: list[s.Act]) -> None:
+    cid = case.id
+    persons = set(session.exec(select(CasePerson.id).where(CasePerson.case_id == cid)))
+    seen: set[uuid.UUID] = set()
+    for index, item in enumerate(acts):
+        if item.victim_id not in persons:
+            raise InvalidInput("An act names a victim who is not a person of this case.",
+                               details={"path": f"acts[{index}].victim_id"})
+        act_id = item.id or uuid.uuid4()
+        if act_id in seen:
+            raise InvalidInput("The same act id appears twice.",
+                               details={"path": f"acts[{index}].id"})
+        seen.add(act_id)
+        session.add(CaseAct(
+            id=act_id, case_id=cid, victim_id=item.victim_id, act_type=item.act_type,
+            start_month=item.start_month, end_month=item.end_month,
+            date_precision=item.date_precision, region=item.region,
+            status_at_end=item.status_at_end,
+            sealed=_seal(key, cid, "case_act", act_id, item.private),
+        ))
+        session.flush()
+        if (d := item.detention) is not None:
+            session.add(CaseDetention(
+                act_id=act_id, case_id=cid, legal_regime=d.legal_regime,
+                facility_type=d.facility_type, whereabouts=d.whereabouts,
+                counsel_access=d.counsel_access, court_type=d.court_type,
+                warrant_shown=d.warrant_shown, ongoing=d.ongoing,
+                sealed=_seal(key, cid, "case_detention", act_id, d.private),
+            ))
+            _add_codes(session, cid, act_id, "legal_basis", d.legal_basis)
+            _add_codes(session, cid, act_id, "wgad_category", d.wgad_categories)
+        if (t := item.torture) is not None:
+            session.add(CaseTorture(
+                act_id=act_id, case_id=cid, statement_signed=t.statement_signed,
+                medical_attention=t.medical_attention, medical_examination=t.medical_examination,
+                psych_evaluation=t.psych_evaluation, ip_consistency=t.ip_consistency,
+                sealed=_seal(key, cid, "case_torture", act_id, t.private),
+            ))
+            _add_codes(session, cid, act_id, "torture_method", t.methods)
+            _add_codes(session, cid, act_id, "intent", t.intents)
+        if (g := item.disappearance) is not None:
+            session.add(CaseDisappearance(
+                act_id=act_id, case_id=cid, last_seen_month=g.last_seen_month, region=g.region,
+                forces_responsible=g.forces_responsible,
+                state_acknowledgement=g.state_acknowledgement, current_status=g.current_status,
+                wgeid_urgent=wgeid_urgent(g, case.received_on),
+                sealed=_seal(key, cid, "case_disappearance", act_id, g.private),
+            ))
+        for inv in item.perpetrators:
+            inv_id = inv.id or uuid.uuid4()
+            session.add(CaseInvolvement(
+                id=inv_id, case_id=cid, act_id=act_id, perpetrator_type=inv.perpetrator_type,
+                degree=inv.degree, sealed=_seal(key, cid, "case_involvement", inv_id, inv.private),
+            ))
+    session.flush()
+
+
+# ---------------------------------------------------------------- urgency
+
+def _last_seen(g: s.Disappearance) -> date | None:
+    text = g.private.last_seen_date
+    if text and len(text) == 10:
+        return date.fromisoformat(text)
+    month = (text[:7] if text and len(text) >= 7 else None) or g.last_seen_month
+    if month:
+        # Only the month is known: take its last day, so a borderline case counts as urgent.
+        year, mon = int(month[:4]), int(month[5:7])
+        return date(year, mon, monthrange(year, mon)[1])
+    return None
+
+
+def wgeid_urgent(g: s.Disappearance, received_on: date) -> bool:
+    """Reported within 90 days of the disappearance and the person is still missing."""
+    if g.current_status not in (None, *STILL_MISSING):
+        return False
+    seen = _last_seen(g)
+    if seen is None:
+        return False
+    return timedelta(0) <= received_on - seen <= timedelta(days=WGEID_URGENT_DAYS)
+
+
+def derived_urgency(session: Session, case_id: uuid.UUID) -> set[str]:
+    reasons: set[str] = set()
+    ongoing = list(session.exec(
+        select(CaseDetention, CaseAct.victim_id)
+        .join(CaseAct, col(CaseAct.id) == CaseDetention.act_id)
+        .where(CaseDetention.case_id == case_id, col(CaseDetention.ongoing).is_(True))
+    ))
+    if ongoing:
+        reasons.add(ONGOING_DETENTION)
+        held = {victim for _, victim in ongoing}
+        tortured = set(session.exec(
+            select(CaseAct.victim_id).join(CaseTorture, col(CaseTorture.act_id) == CaseAct.id)
+            .where(CaseAct.case_id == case_id)
+        ))
+        incommunicado = any(
+            d.counsel_access == "denied" or d.whereabouts in NOT_DISCLOSED_WHEREABOUTS
+            for d, _ in ongoing
+        )
+        if held & tortured or incommunicado:
+            reasons.add(TORTURE_RISK)
+    urgent_dis = session.exec(select(CaseDisappearance.act_id).where(
+        CaseDisappearance.case_id == case_id, col(CaseDisappearance.wgeid_urgent).is_(True)
+    )).first()
+    if urgent_dis is not None:
+        reasons.add(WGEID_URGENT)
+    return reasons
