@@ -39,6 +39,7 @@ from sqlmodel import Session
 
 from api.auth.passwords import bounded, kdf_params
 from api.cases.models import Case
+from api.core.db import in_transaction
 from api.core.errors import BadRequest, Conflict, RateLimited, Unauthorized
 from api.core.models import day_ceil, day_floor, utcnow
 from api.core.settings import Settings
@@ -51,17 +52,12 @@ from api.followup.schemas import (
     SessionOut,
     StatusOut,
 )
+from api.ingress.argon2 import run_argon2
+from api.ingress.guards import Guards
 from api.intake import contexts
 from api.intake import repository as intake_repository
-from api.intake.guards import Guards
 from api.intake.models import Receipt, Submission
-from api.intake.service import (
-    IntakeContext,
-    ReceivedSubmission,
-    create_followup_submission,
-    in_transaction,
-    run_argon2,
-)
+from api.intake.service import IntakeContext, ReceivedSubmission, create_followup_submission
 from api.keys.service import case_key_context
 from crypto import DataKey, FormatError, ReceiptVerifier, parse_receipt, verify_receipt
 from crypto.errors import CryptoError
