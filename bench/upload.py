@@ -71,7 +71,7 @@ def build_bench_app() -> Any:
 
     from api.app import create_app
     from api.core.settings import get_settings
-    from api.intake.multipart import MultipartLimits, PartInfo, parse_multipart
+    from api.ingress.multipart import MultipartLimits, PartInfo, parse_multipart
 
     settings = get_settings()
     app = create_app(settings)

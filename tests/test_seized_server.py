@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from api.intake.files import RECORD_SIZE
+from api.ingress.files import RECORD_SIZE
 from crypto.stream import ciphertext_size
 from tests.conftest import DbUnderTest
 from tests.intake.conftest import Intake, intake_with

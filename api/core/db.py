@@ -6,14 +6,19 @@ response is sent: a 201 always means the data is durable.
 
 SQLite (the embedded default) runs with WAL, foreign keys and ``secure_delete`` (deleted
 rows are overwritten, which matters for crypto-shredding). PostgreSQL goes through psycopg 3.
+
+``in_transaction`` runs one unit of work in a worker thread, for async routes that must not
+hold a transaction open while a body streams in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio.to_thread
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
@@ -21,6 +26,8 @@ from sqlmodel import Session
 
 from api.core.errors import ServiceUnavailable
 from api.core.settings import Settings
+
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -84,3 +91,12 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
     finally:
         session.close()
 
+
+def run_in_transaction(engine: Engine, work: Callable[[Session], T]) -> T:
+    with unit_of_work(engine) as session:
+        return work(session)
+
+
+async def in_transaction(engine: Engine, work: Callable[[Session], T]) -> T:
+    """Run ``work`` in one transaction in a worker thread (commit on success)."""
+    return await anyio.to_thread.run_sync(functools.partial(run_in_transaction, engine, work))

@@ -24,7 +24,7 @@ from api.auth.throttle import GlobalLimiter
 from api.core.db import unit_of_work
 from api.core.services import AppServices, services_of
 from api.core.settings import Settings
-from api.intake.guards import Guards
+from api.ingress.guards import Guards
 from api.stats.limits import PullLimiter
 from api.storage import BlobStorage
 

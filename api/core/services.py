@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from api.auth.clock import Clock as AuthClock
 from api.auth.throttle import GlobalLimiter
 from api.core.settings import Settings
-from api.intake.guards import Guards
+from api.ingress.guards import Guards
 from api.stats.limits import PullLimiter
 from api.storage import BlobStorage, get_storage
 

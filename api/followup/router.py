@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session
 
 from api.auth.dependencies import bearer_token
-from api.core.dependencies import DbSession
+from api.core.db import in_transaction
+from api.core.dependencies import Config, DbEngine, DbSession, Storage
 from api.core.errors import (
     BadRequest,
     Conflict,
@@ -17,6 +20,7 @@ from api.core.errors import (
     UnsupportedMediaType,
     error_responses,
 )
+from api.core.services import services_of
 from api.followup import service
 from api.followup.schemas import (
     AdditionOut,
@@ -26,10 +30,9 @@ from api.followup.schemas import (
     SessionOut,
     StatusOut,
 )
-from api.intake import guards
+from api.ingress.admit import Admission, Door, admission
+from api.ingress.guards import BodyTimeout
 from api.intake import service as intake_service
-from api.intake.dependencies import app_engine, app_settings, app_storage
-from api.intake.files import FileBatch
 from api.intake.schemas import FollowupIn
 
 router = APIRouter(prefix="/api/v1/followup", tags=["followup"])
@@ -39,15 +42,27 @@ def _access(request: Request, session: Session) -> service.FollowupAccess:
     return service.authenticate(session, bearer_token(request))
 
 
+async def _open_access(request: Request) -> service.FollowupAccess:
+    """The addition door's authorize hook: a live session on an open case, checked in its
+    own short transaction (not the request's: the body may stream for minutes)."""
+    token = bearer_token(request)
+    return await in_transaction(services_of(request.app).engine,
+                                lambda s: _check_open(s, token))
+
+
+SessionAdmitted = Annotated[Admission[None], Depends(admission(Door.FOLLOWUP_SESSION))]
+MessageAdmitted = Annotated[Admission[None], Depends(admission(Door.FOLLOWUP_MESSAGE))]
+AdditionAdmitted = Annotated[Admission[service.FollowupAccess],
+                             Depends(admission(Door.FOLLOWUP_ADDITION, _open_access))]
+
+
 @router.post("/session", status_code=201, response_model=SessionOut,
              summary="Exchange a receipt for a short-lived follow-up token",
              responses=error_responses(BadRequest, Unauthorized, RateLimited, InvalidInput))
-async def open_session(request: Request, body: SessionIn) -> SessionOut:
-    settings = app_settings(request)
-    guards.check_headers(request, settings)
-    return await service.start_session(app_engine(request), settings,
-                                       guards.guards_for(request), guards.client_tag(request),
-                                       body.receipt)
+async def open_session(admitted: SessionAdmitted, body: SessionIn, engine: DbEngine
+                       ) -> SessionOut:
+    return await service.start_session(engine, admitted.settings, admitted.guards,
+                                       admitted.client, body.receipt)
 
 
 @router.get("/status", response_model=StatusOut, summary="Coarse status of your case",
@@ -65,7 +80,8 @@ def get_messages(request: Request, session: DbSession) -> list[MessageOut]:
 @router.post("/messages", status_code=201, response_model=MessageOut,
              summary="Send a message to the people handling your case",
              responses=error_responses(Unauthorized, Conflict, InvalidInput))
-def post_message(request: Request, body: MessageIn, session: DbSession) -> MessageOut:
+def post_message(_admitted: MessageAdmitted, request: Request, body: MessageIn,
+                 session: DbSession) -> MessageOut:
     return service.send_message(session, _access(request, session), body.text)
 
 
@@ -73,36 +89,16 @@ def post_message(request: Request, body: MessageIn, session: DbSession) -> Messa
              summary="Add information and files to your case (JSON or multipart)",
              responses=error_responses(BadRequest, Unauthorized, Conflict, PayloadTooLarge,
                                        UnsupportedMediaType, InvalidInput,
-                                       guards.BodyTimeout, RateLimited))
-async def post_addition(request: Request) -> AdditionOut:
-    settings = app_settings(request)
-    storage = app_storage(request)
-    engine = app_engine(request)
-    guards.check_headers(request, settings)
-    token = bearer_token(request)
-    access = await intake_service.in_transaction(
-        engine, lambda s: _check_open(s, token)
-    )
-    guards.check_rate(guards.guards_for(request).per_client, guards.client_tag(request))
-    guards.check_disk(settings, storage, guards.content_length(request) or 0)
+                                       BodyTimeout, RateLimited))
+async def post_addition(admitted: AdditionAdmitted, settings: Config, storage: Storage,
+                        engine: DbEngine) -> AdditionOut:
     ctx = intake_service.IntakeContext(settings, storage, channel="api")
-    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    body = guards.timed_stream(request, settings)
-    if content_type == "application/json":
-        raw = await intake_service.read_json_body(body, settings.max_json_bytes)
-        data = intake_service.parse_json_model(raw, FollowupIn)
-        received = intake_service.ReceivedSubmission(data, FileBatch(storage,
-                                                                     ctx.file_limits()))
-    elif content_type == "multipart/form-data":
-        received = await intake_service.receive_multipart_submission(
-            body, request.headers.get("content-type"), ctx, FollowupIn
-        )
-    else:
-        raise UnsupportedMediaType(
-            "Send the addition as application/json, or as multipart/form-data with a "
-            "'submission' part and 'files' parts."
-        )
-    return await service.add_information(engine, ctx, access, received)
+    received = await intake_service.receive_body(
+        admitted.stream(), admitted.content_type, ctx, FollowupIn,
+        "Send the addition as application/json, or as multipart/form-data with a "
+        "'submission' part and 'files' parts.",
+    )
+    return await service.add_information(engine, ctx, admitted.authorized, received)
 
 
 def _check_open(session: Session, token: str | None) -> service.FollowupAccess:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.intake.schemas import FileOut
+from api.ingress.schemas import FileOut
 
 CoarseStatus = Literal["received", "in_progress", "closed"]
 

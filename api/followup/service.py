@@ -43,6 +43,7 @@ from api.cases.threads import contexts
 from api.cases.threads import repository as threads_repository
 from api.cases.threads.models import CaseMessage, Submission
 from api.cases.workflow.states import FINAL_STATES, CaseState
+from api.core.db import in_transaction
 from api.core.errors import BadRequest, Conflict, RateLimited, Unauthorized
 from api.core.models import day_ceil, day_floor, utcnow
 from api.core.settings import Settings
@@ -55,16 +56,11 @@ from api.followup.schemas import (
     SessionOut,
     StatusOut,
 )
+from api.ingress.argon2 import run_argon2
+from api.ingress.guards import Guards
 from api.intake import repository as intake_repository
-from api.intake.guards import Guards
 from api.intake.models import Receipt
-from api.intake.service import (
-    IntakeContext,
-    ReceivedSubmission,
-    create_followup_submission,
-    in_transaction,
-    run_argon2,
-)
+from api.intake.service import IntakeContext, ReceivedSubmission, create_followup_submission
 from api.keys.service import case_key_context
 from crypto import DataKey, FormatError, ReceiptVerifier, parse_receipt, verify_receipt
 from crypto.errors import CryptoError

@@ -1,4 +1,4 @@
-"""Request helpers shared by the intake, uploads and follow-up routers."""
+"""Request helpers of the intake router: who is submitting (a lawyer's token, or nobody)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,9 @@ from sqlmodel import Session
 
 from api.auth.dependencies import bearer_token
 from api.auth.login import authenticate
-from api.core.dependencies import app_engine, app_settings, app_storage
+from api.core.db import in_transaction
 from api.core.errors import Forbidden
 from api.core.services import services_of
-from api.intake.service import in_transaction
-
-# The routers that read the app's services per call (not as parameters) import them from
-# here; they are the core's one set of accessors.
-__all__ = ["app_engine", "app_settings", "app_storage", "lawyer_of"]
 
 
 async def lawyer_of(request: Request) -> uuid.UUID | None:
@@ -24,18 +19,20 @@ async def lawyer_of(request: Request) -> uuid.UUID | None:
 
     Checked in its own short transaction rather than with ``OptionalStaff``: that
     dependency holds the request's transaction open while a body streams in for minutes.
+    It is the submission door's authorize hook (:mod:`api.ingress.admit`): it runs after
+    the rate and disk guards, before the recovery-key check.
     """
     token = bearer_token(request)
     if token is None:
         return None
-    settings = app_settings(request)
-    now = services_of(request.app).clock.now()
+    services = services_of(request.app)
+    settings, now = services.settings, services.clock.now()
 
     def work(session: Session) -> tuple[uuid.UUID, str]:
         _row, user = authenticate(session, settings, token, now)
         return user.id, user.role
 
-    user_id, role = await in_transaction(app_engine(request), work)
+    user_id, role = await in_transaction(services.engine, work)
     if role != "lawyer":
         raise Forbidden(
             "Only lawyer accounts submit through this endpoint; staff record information "

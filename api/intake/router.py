@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 
+from api.core.dependencies import Config, DbEngine, Storage
 from api.core.errors import (
     BadRequest,
     Forbidden,
@@ -17,13 +19,17 @@ from api.core.errors import (
     UnsupportedMediaType,
     error_responses,
 )
-from api.intake import guards, service
-from api.intake.dependencies import app_engine, app_settings, app_storage, lawyer_of
-from api.intake.files import FileBatch
-from api.intake.multipart import mb
-from api.intake.schemas import SCHEMA_ID, SubmissionOut, submission_json_schema
+from api.ingress.admit import Admission, Door, admission
+from api.ingress.guards import BodyTimeout, HeadersTooLarge
+from api.intake import service
+from api.intake.dependencies import lawyer_of
+from api.intake.schemas import SCHEMA_ID, SubmissionIn, SubmissionOut, submission_json_schema
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["intake"])
+
+# Admitted through the submission door; ``authorized`` is the lawyer submitting, if any.
+Admitted = Annotated[Admission[uuid.UUID | None],
+                     Depends(admission(Door.SUBMISSION, lawyer_of))]
 
 _BODY_DOC: dict[str, Any] = {
     "requestBody": {
@@ -58,41 +64,19 @@ def get_schema() -> dict[str, Any]:
     response_model=SubmissionOut,
     summary="Submit a report (anonymous, or a lawyer's token)",
     openapi_extra=_BODY_DOC,
-    responses=error_responses(BadRequest, Unauthorized, Forbidden, guards.BodyTimeout,
+    responses=error_responses(BadRequest, Unauthorized, Forbidden, BodyTimeout,
                               PayloadTooLarge, UnsupportedMediaType, InvalidInput,
-                              RateLimited, guards.HeadersTooLarge, ServiceUnavailable),
+                              RateLimited, HeadersTooLarge, ServiceUnavailable),
 )
-async def post_submission(request: Request) -> SubmissionOut:
-    settings = app_settings(request)
-    storage = app_storage(request)
-    engine = app_engine(request)
-    guards.check_intake_allowed(request, settings)
-    length = guards.content_length(request)
-    limit = settings.max_submission_bytes
-    if length is not None and length > limit:
-        raise PayloadTooLarge(
-            f"The upload is larger than the limit of {mb(limit)} for one submission. Nothing "
-            "was saved; send fewer or smaller files, or use resumable uploads."
-        )
-    guards.check_disk(settings, storage, length or 0)
-    lawyer_id = await lawyer_of(request)
-    await service.in_transaction(engine, service.ensure_intake_configured)
+async def post_submission(admitted: Admitted, settings: Config, storage: Storage,
+                          engine: DbEngine) -> SubmissionOut:
+    lawyer_id = admitted.authorized
     ctx = service.IntakeContext(
         settings, storage, channel="lawyer" if lawyer_id else "api", lawyer_id=lawyer_id
     )
-    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    body = guards.timed_stream(request, settings)
-    if content_type == "application/json":
-        raw = await service.read_json_body(body, settings.max_json_bytes)
-        data = service.parse_submission_json(raw)
-        received = service.ReceivedSubmission(data, FileBatch(storage, ctx.file_limits()))
-    elif content_type == "multipart/form-data":
-        received = await service.receive_multipart_submission(
-            body, request.headers.get("content-type"), ctx
-        )
-    else:
-        raise UnsupportedMediaType(
-            "Send the report as application/json, or as multipart/form-data with a "
-            "'submission' part and 'files' parts."
-        )
+    received = await service.receive_body(
+        admitted.stream(), admitted.content_type, ctx, SubmissionIn,
+        "Send the report as application/json, or as multipart/form-data with a "
+        "'submission' part and 'files' parts.",
+    )
     return await service.submit(engine, ctx, received)

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from api.ingress.schemas import FileOut
 from api.vocab.registry import VocabCode, get_vocabulary
 
 SCHEMA_ID = "dokaz.submission/1"
@@ -208,13 +209,6 @@ class FollowupIn(_Model):
     uploads: list[Annotated[str, Field(max_length=200)]] = Field(
         default_factory=list, max_length=100
     )
-
-
-class FileOut(BaseModel):
-    name: str = Field(description="The file name as you sent it.")
-    size: int
-    sha256: str
-    type: str = Field(description="The type detected from the file's content.")
 
 
 class SubmissionOut(BaseModel):

@@ -2,17 +2,16 @@
 
 Building blocks (all reusable):
 
-* :func:`read_json_body` / :func:`parse_submission_json` - a bounded JSON body to a
-  validated :class:`~api.intake.schemas.SubmissionIn` (400 for bad UTF-8 or JSON, 422 for
-  schema errors, listing field paths but never the input).
+* :func:`receive_body` - the API's body: a JSON report (read within its limit and
+  validated by :mod:`api.ingress.body`), or
 * :func:`receive_multipart_submission` - a ``multipart/form-data`` stream with one
   ``submission`` JSON part followed by any number of ``files`` parts, encrypted as they
-  arrive (:mod:`api.intake.files`). The JSON part must come first so a bad report is
+  arrive (:mod:`api.ingress.files`). The JSON part must come first so a bad report is
   refused before gigabytes are read, and the honeypot is known before any file is.
 * :func:`submit` - stores a validated submission and its received files atomically and
   returns the receipt. The web form builds ``SubmissionIn`` from its HTML fields, streams
-  its file parts into a :class:`~api.intake.files.FileBatch` with
-  :class:`~api.intake.files.EncryptedFileSink`, then calls :func:`submit`.
+  its file parts into a :class:`~api.ingress.files.FileBatch` with
+  :class:`~api.ingress.files.EncryptedFileSink`, then calls :func:`submit`.
 
 Transactions: streaming never happens inside a database transaction (a slow upload would
 hold SQLite's write lock or a PostgreSQL connection for hours). The receipt's Argon2id
@@ -35,17 +34,14 @@ recover must not be accepted.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import json
 import uuid
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio.to_thread
-from pydantic import BaseModel, ValidationError
+import anyio
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -54,33 +50,30 @@ from api.cases.files.models import Attachment
 from api.cases.models import Case
 from api.cases.threads import contexts
 from api.cases.threads.models import Submission
-from api.core.db import unit_of_work
-from api.core.errors import BadRequest, InvalidInput, PayloadTooLarge
+from api.core.db import in_transaction
+from api.core.errors import BadRequest, PayloadTooLarge
 from api.core.models import day_floor, utcnow
 from api.core.settings import Settings
-from api.intake import coding, repository
-from api.intake.files import (
+from api.ingress.argon2 import run_argon2
+from api.ingress.body import BodyKind, body_kind, parse_json_model, read_json_body
+from api.ingress.files import (
     DiscardingFileSink,
     EncryptedFileSink,
     FileBatch,
     FileLimits,
     ReceivedFile,
 )
-from api.intake.models import Receipt
-from api.intake.multipart import (
+from api.ingress.multipart import (
     MultipartLimits,
     PartInfo,
     PartSink,
     mb,
     parse_multipart,
 )
-from api.intake.schemas import (
-    SCHEMA_VERSION,
-    FileOut,
-    FollowupIn,
-    SubmissionIn,
-    SubmissionOut,
-)
+from api.ingress.schemas import FileOut
+from api.intake import coding, repository
+from api.intake.models import Receipt
+from api.intake.schemas import SCHEMA_VERSION, FollowupIn, SubmissionIn, SubmissionOut
 from api.keys.models import CaseKeyWrap
 from api.keys.service import case_key_context, require_recovery_key
 from api.storage.base import BlobStorage
@@ -89,15 +82,6 @@ from api.uploads.service import claim_upload
 from crypto import DataKey, SealedJSON, receipt_secrets
 from crypto import Receipt as ReceiptCode
 from crypto.sealed import wrap_data_key, wrap_data_key_symmetric
-
-T = TypeVar("T")
-M = TypeVar("M", bound=BaseModel)
-
-
-
-class InvalidJson(BadRequest):
-    code = "invalid_json"
-    default_message = "The submission is not valid JSON."
 
 
 @dataclass
@@ -121,45 +105,6 @@ class IntakeContext:
 
 
 # ---- parsing ------------------------------------------------------------------------
-
-
-def parse_submission_json(raw: bytes) -> SubmissionIn:
-    """Bytes of a JSON report to a validated :class:`SubmissionIn` (400 / 422)."""
-    return parse_json_model(raw, SubmissionIn)
-
-
-def parse_json_model(raw: bytes, model: type[M]) -> M:
-    """Bytes of a JSON document to a validated model (400 / 422 with clear messages)."""
-    if not raw.strip():
-        raise InvalidJson("The submission is empty: send the report as JSON.")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidJson("The submission is not valid UTF-8 text.") from None
-    try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        raise InvalidJson("The submission is not valid JSON.") from None
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        fields = [
-            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
-            for e in exc.errors(include_input=False, include_url=False)
-        ]
-        raise InvalidInput(details={"fields": fields}) from None
-
-
-async def read_json_body(chunks: AsyncIterable[bytes], limit: int) -> bytes:
-    body = bytearray()
-    async for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(
-                f"The report is larger than the limit of {mb(limit)} for its text. "
-                "Send long documents as files."
-            )
-    return bytes(body)
 
 
 class _JsonPartSink:
@@ -245,6 +190,19 @@ async def receive_multipart_submission(
     return handler.received
 
 
+async def receive_body(
+    chunks: AsyncIterable[bytes], content_type: str | None, ctx: IntakeContext,
+    model: type[BaseModel], unsupported: str,
+) -> ReceivedSubmission:
+    """A report or a follow-up addition as the API takes it: ``model`` as JSON alone, or
+    multipart with the JSON part first and files after it (415 ``unsupported`` else)."""
+    if body_kind(content_type, unsupported) is BodyKind.JSON:
+        raw = await read_json_body(chunks, ctx.settings.max_json_bytes)
+        return ReceivedSubmission(parse_json_model(raw, model),
+                                  FileBatch(ctx.storage, ctx.file_limits()))
+    return await receive_multipart_submission(chunks, content_type, ctx, model)
+
+
 # ---- storing ------------------------------------------------------------------------
 
 
@@ -263,35 +221,6 @@ def prepare_receipt(settings: Settings) -> PreparedReceipt:
     code = ReceiptCode.generate()
     verifier, kek = bounded(settings, lambda: receipt_secrets(code, params=kdf_params(settings)))
     return PreparedReceipt(code, verifier.to_bytes(), kek)
-
-
-_ARGON2_LIMITERS: dict[tuple[int, int], tuple[object, anyio.CapacityLimiter]] = {}
-
-
-async def run_argon2(settings: Settings, fn: Callable[..., T], *args: Any) -> T:
-    """Run an Argon2id computation in a worker thread, at most ``max_concurrent_argon2``
-    at a time. Waiting happens here, in the event loop, not in a pool thread: otherwise
-    a burst of receipts would occupy every worker thread and starve the encryption and
-    database work of the uploads still streaming."""
-    # One limiter per event loop (tests run several loops; production has one).
-    loop = asyncio.get_running_loop()
-    key = (id(loop), settings.max_concurrent_argon2)
-    entry = _ARGON2_LIMITERS.get(key)
-    if entry is None or entry[0] is not loop:
-        entry = (loop, anyio.CapacityLimiter(settings.max_concurrent_argon2))
-        _ARGON2_LIMITERS[key] = entry
-    limiter = entry[1]
-    return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=limiter)
-
-
-def run_in_transaction(engine: Engine, work: Callable[[Session], T]) -> T:
-    with unit_of_work(engine) as session:
-        return work(session)
-
-
-async def in_transaction(engine: Engine, work: Callable[[Session], T]) -> T:
-    """Run ``work`` in one transaction in a worker thread (commit on success)."""
-    return await anyio.to_thread.run_sync(functools.partial(run_in_transaction, engine, work))
 
 
 def ensure_intake_configured(session: Session) -> None:

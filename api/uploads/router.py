@@ -10,15 +10,17 @@ version, 415 wrong content type, 460 checksum mismatch, 404/410 unknown or expir
 from __future__ import annotations
 
 from email.utils import format_datetime
+from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlmodel import Session
 
+from api.core.db import in_transaction
+from api.core.dependencies import Config, DbEngine, Storage
 from api.core.errors import (
     BadRequest,
     Conflict,
-    DokazError,
     NotFound,
     PayloadTooLarge,
     RateLimited,
@@ -26,43 +28,27 @@ from api.core.errors import (
     UnsupportedMediaType,
     error_responses,
 )
-from api.intake import guards
-from api.intake.dependencies import app_engine, app_settings, app_storage
-from api.intake.files import TypeMismatch
-from api.intake.service import in_transaction
+from api.ingress.admit import Admission, Door, admission
+from api.ingress.body import media_type
+from api.ingress.files import TypeMismatch
+from api.ingress.guards import TUS_VERSION, TusVersionUnsupported, int_header, require_tus
 from api.storage.base import BlobStorage
 from api.uploads import service
 from api.uploads.capabilities import UploadCapability
 from api.uploads.checksum import ALGORITHMS, Checksum, ChecksumMismatch
 from api.uploads.models import Upload
 
-TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,termination,expiration,checksum"
 PREFIX = "/api/v1/uploads"
 
 router = APIRouter(prefix=PREFIX, tags=["uploads"])
 
-
-class TusVersionUnsupported(DokazError):
-    status_code = 412
-    code = "tus_version_unsupported"
-    default_message = "Send Tus-Resumable: 1.0.0 (the only tus version this server speaks)."
+CreateAdmitted = Annotated[Admission[None], Depends(admission(Door.UPLOAD_CREATE))]
+PatchAdmitted = Annotated[Admission[None], Depends(admission(Door.UPLOAD_PATCH))]
 
 
 def _tus_headers(**extra: str) -> dict[str, str]:
     return {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store", **extra}
-
-
-def _require_tus(request: Request) -> None:
-    if request.headers.get("tus-resumable") != TUS_VERSION:
-        raise TusVersionUnsupported(headers={"Tus-Version": TUS_VERSION})
-
-
-def _int_header(request: Request, name: str) -> int:
-    raw = request.headers.get(name)
-    if raw is None or not raw.isdigit() or len(raw) > 19:
-        raise BadRequest(f"{name} must be given as a non-negative whole number.")
-    return int(raw)
 
 
 def _expires(upload: Upload) -> str:
@@ -74,8 +60,7 @@ _ERRORS = (BadRequest, NotFound, Conflict, TusVersionUnsupported, PayloadTooLarg
 
 
 @router.options("", status_code=204, summary="tus capabilities")
-def options(request: Request) -> Response:
-    settings = app_settings(request)
+def options(settings: Config) -> Response:
     return Response(status_code=204, headers=_tus_headers(
         **{"Tus-Version": TUS_VERSION, "Tus-Extension": EXTENSIONS,
            "Tus-Max-Size": str(settings.max_file_bytes),
@@ -84,34 +69,27 @@ def options(request: Request) -> Response:
 
 @router.post("", status_code=201, summary="Create an upload (tus creation)",
              responses=error_responses(*_ERRORS))
-async def create(request: Request) -> Response:
-    settings = app_settings(request)
-    storage = app_storage(request)
-    guards.check_headers(request, settings)
-    _require_tus(request)
-    guards.check_rate(guards.guards_for(request).uploads_per_client, guards.client_tag(request),
-                      "Too many uploads started in a short time; please wait a little.")
-    if request.headers.get("upload-defer-length"):
-        raise BadRequest("Upload-Defer-Length is not supported: send Upload-Length.")
-    length = _int_header(request, "upload-length")
+async def create(admitted: CreateAdmitted, request: Request, settings: Config,
+                 engine: DbEngine) -> Response:
+    length = admitted.declared_length
+    assert length is not None  # the door's disk guard read Upload-Length
     metadata = service.parse_metadata(request.headers.get("upload-metadata"))
-    guards.check_disk(settings, storage, length)
-    if guards.content_length(request):
+    if admitted.content_length:
         raise BadRequest("Send the file's bytes with PATCH after creating the upload.")
 
     def work(session: Session) -> tuple[str, str]:
         upload, cap = service.create_upload(session, settings, length, metadata)
         return cap.token, _expires(upload)
 
-    token, expires = await in_transaction(app_engine(request), work)
+    token, expires = await in_transaction(engine, work)
     return Response(status_code=201, headers=_tus_headers(
         Location=f"{PREFIX}/{token}", **{"Upload-Expires": expires}))
 
 
 @router.head("/{token}", summary="Current offset (tus core)",
              responses=error_responses(NotFound, Conflict, TusVersionUnsupported))
-async def head(request: Request, token: str) -> Response:
-    _require_tus(request)
+async def head(request: Request, token: str, engine: DbEngine) -> Response:
+    require_tus(request)
     cap = UploadCapability.parse(token)
 
     def work(session: Session) -> dict[str, str]:
@@ -121,29 +99,22 @@ async def head(request: Request, token: str) -> Response:
         return {"Upload-Offset": str(offset), "Upload-Length": str(length),
                 "Upload-Expires": _expires(upload)}
 
-    values = await in_transaction(app_engine(request), work)
+    values = await in_transaction(engine, work)
     return Response(status_code=200, headers=_tus_headers(**values))
 
 
 @router.patch("/{token}", status_code=204, summary="Append bytes (tus core, checksum)",
               responses=error_responses(*_ERRORS))
-async def patch(request: Request, token: str) -> Response:
-    settings = app_settings(request)
-    storage = app_storage(request)
-    engine = app_engine(request)
-    guards.check_headers(request, settings)
-    _require_tus(request)
-    ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if ctype != "application/offset+octet-stream":
+async def patch(admitted: PatchAdmitted, request: Request, token: str, settings: Config,
+                storage: Storage, engine: DbEngine) -> Response:
+    if media_type(admitted.content_type) != "application/offset+octet-stream":
         raise UnsupportedMediaType("PATCH bodies must be application/offset+octet-stream.")
-    offset = _int_header(request, "upload-offset")
+    offset = int_header(request, "upload-offset")
     checksum = Checksum.parse(request.headers.get("upload-checksum"))
-    guards.check_disk(settings, storage, guards.content_length(request) or 0)
     cap = UploadCapability.parse(token)
     plan = await in_transaction(engine, lambda s: service.plan_patch(s, settings, cap, offset))
 
-    segment = await service.receive_segment(plan, guards.timed_stream(request, settings),
-                                            storage, checksum)
+    segment = await service.receive_segment(plan, admitted.stream(), storage, checksum)
     if segment is None:
         return Response(status_code=204, headers=_tus_headers(**{"Upload-Offset": str(offset)}))
     with anyio.CancelScope(shield=True):  # the client may be gone; keep what arrived
@@ -172,9 +143,9 @@ def _delete(session: Session, storage: BlobStorage, cap: UploadCapability | None
 
 @router.delete("/{token}", status_code=204, summary="Delete an upload (tus termination)",
                responses=error_responses(NotFound, TusVersionUnsupported))
-async def delete(request: Request, token: str) -> Response:
-    _require_tus(request)
-    storage = app_storage(request)
+async def delete(request: Request, token: str, storage: Storage, engine: DbEngine
+                 ) -> Response:
+    require_tus(request)
     cap = UploadCapability.parse(token)
-    await in_transaction(app_engine(request), lambda s: _delete(s, storage, cap))
+    await in_transaction(engine, lambda s: _delete(s, storage, cap))
     return Response(status_code=204, headers=_tus_headers())

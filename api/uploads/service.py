@@ -46,10 +46,10 @@ from sqlmodel import Session
 from api.core.errors import BadRequest, Conflict, Gone, NotFound, PayloadTooLarge
 from api.core.models import day_ceil, day_floor, utcnow
 from api.core.settings import Settings
-from api.intake import filetypes
-from api.intake.files import RECORD_SIZE, TypeMismatch, check_filename
-from api.intake.guards import ConnectionDropped
-from api.intake.multipart import mb
+from api.ingress import filetypes
+from api.ingress.files import RECORD_SIZE, TypeMismatch, check_filename
+from api.ingress.guards import ConnectionDropped
+from api.ingress.multipart import mb
 from api.keys.service import require_recovery_key
 from api.storage.base import BlobStorage, generate_name
 from api.storage.pending import delete_after_commit, delete_on_rollback
@@ -227,7 +227,7 @@ async def receive_segment(
     """Encrypt one PATCH body into a new segment blob; None if nothing arrived.
 
     ``chunks`` reports a client that went away as :class:`ConnectionDropped`, as
-    :func:`api.intake.guards.timed_stream` does.
+    :func:`api.ingress.guards.timed_stream` does.
     """
     seg_id = uuid.uuid4()
     seg_key = DataKey.generate()

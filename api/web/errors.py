@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from api.core.errors import DokazError, PayloadTooLarge, RateLimited, UnsupportedMediaType
-from api.intake.files import BadFilename
+from api.ingress.files import BadFilename
 from api.keys.service import NoRecoveryKey
 from api.web import pages
 from api.web.forms import LONG_TEXT_FIELDS, SHORT_TEXT_LIMIT, TEXT_FIELDS, FieldError

@@ -15,14 +15,16 @@ from fastapi import Request
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from api.core.db import in_transaction
+from api.core.dependencies import app_engine
 from api.core.errors import BadRequest, DokazError, RateLimited, Unauthorized
 from api.core.settings import Settings
 from api.followup import service
 from api.followup.schemas import MessageIn, MessageOut, StatusOut
-from api.intake import guards
-from api.intake.dependencies import app_engine
-from api.intake.schemas import FileOut, FollowupIn
-from api.intake.service import ReceivedSubmission, in_transaction
+from api.ingress.admit import Admission
+from api.ingress.schemas import FileOut
+from api.intake.schemas import FollowupIn
+from api.intake.service import ReceivedSubmission
 from api.web.forms import FieldError
 from api.web.i18n import N_
 from api.web.intake import context
@@ -77,12 +79,12 @@ def _messages(items: list[MessageOut]) -> list[Message]:
     return [Message(m.direction == "from_you", m.text, m.created_at) for m in items]
 
 
-async def open_session(request: Request, settings: Settings, receipt: str) -> FollowupView:
+async def open_session(request: Request, admitted: Admission[None], receipt: str
+                       ) -> FollowupView:
     """Check the receipt (the service throttles), then load the page's contents."""
     try:
         opened = await service.start_session(
-            app_engine(request), settings, guards.guards_for(request),
-            guards.client_tag(request), receipt,
+            app_engine(request), admitted.settings, admitted.guards, admitted.client, receipt,
         )
     except RateLimited as exc:
         minutes = max(1, (exc.retry_after + 59) // 60)

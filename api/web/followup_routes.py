@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from api.core.errors import DokazError
 from api.followup.service import FollowupAccess
+from api.ingress.admit import Admission, Door, admission
 from api.web import csrf, followup, intake, pages
 from api.web.errors import error_page, file_error
 from api.web.forms import FieldError
@@ -22,6 +23,9 @@ from api.web.receive import ReceivedForm, read_small_form, receive_form
 
 router = APIRouter(include_in_schema=False)
 Lang = Annotated[str | None, Query(max_length=8)]
+# Page doors keep a refusal for the page to explain (api.ingress.admit).
+Admitted = Annotated[Admission[None], Depends(admission(Door.WEB_FOLLOWUP))]
+FilesAdmitted = Annotated[Admission[None], Depends(admission(Door.WEB_FOLLOWUP_FILES))]
 
 EXPIRED_HEADING = N_("Your follow-up page has closed")
 EXPIRED_TEXT = N_("For your safety the page closes after a while. Open it again with your "
@@ -65,12 +69,12 @@ def followup_login(request: Request, lang: Lang = None) -> Response:
 
 
 @router.post("/followup")
-async def followup_post(request: Request) -> Response:
+async def followup_post(request: Request, admitted: Admitted) -> Response:
     page = Page.for_request(request)
     if csrf.check_request_headers(request) is csrf.CsrfProblem.CROSS_SITE:
         return page.message(403, pages.CSRF_HEADING, [pages.CROSS_SITE_TEXT], back="/followup")
     try:
-        form = await read_small_form(request, page.settings)
+        form = await read_small_form(admitted)
     except DokazError as exc:
         return error_page(page, exc, back="/followup")
     page = Page.for_request(request, form.get("lang"))
@@ -87,7 +91,7 @@ async def followup_post(request: Request) -> Response:
     if problem is not None:
         return login_page(page, status_code=403, errors=[FieldError("receipt", LOGIN_EXPIRED)])
     try:
-        view = await followup.open_session(request, page.settings, form.get("receipt"))
+        view = await followup.open_session(request, admitted, form.get("receipt"))
     except followup.ReceiptRejected as exc:
         return login_page(page, status_code=exc.status_code, errors=[exc.error])
     except DokazError as exc:
@@ -116,7 +120,7 @@ async def _message(page: Page, request: Request, token: str, text: str) -> Respo
 
 
 @router.post("/followup/files")
-async def followup_files(request: Request) -> Response:
+async def followup_files(request: Request, admitted: FilesAdmitted) -> Response:
     page = Page.for_request(request)
     settings = page.settings
     if csrf.check_request_headers(request) is csrf.CsrfProblem.CROSS_SITE:
@@ -132,7 +136,8 @@ async def followup_files(request: Request) -> Response:
         return found is not None
 
     try:
-        received = await receive_form(request, intake.context(request, settings), accept_files)
+        received = await receive_form(request, admitted, intake.context(request, settings),
+                                      accept_files)
     except DokazError as exc:
         return error_page(page, exc, back="/followup")
     page = Page.for_request(request, received.lang)

@@ -1,18 +1,20 @@
 """Glue to the intake feature: the web form's report goes through its service unchanged.
 
 The form's fields become a ``SubmissionIn`` (:mod:`api.web.submission`), its files were
-already streamed into an intake ``FileBatch`` (:mod:`api.web.receive`); from here the
-intake service stores them exactly as it stores an API submission: receipt, key wraps,
-honeypot behaviour and rate limits included.
+already streamed into a ``FileBatch`` (:mod:`api.web.receive`) after the report door
+admitted the post (:mod:`api.ingress.admit`: the same rate limits as the API); from here
+the intake service stores them exactly as it stores an API submission: receipt, key wraps
+and honeypot behaviour included.
 """
 
 from __future__ import annotations
 
 from fastapi import Request
 
+from api.core.db import in_transaction
+from api.core.dependencies import app_engine, app_storage
 from api.core.settings import Settings
-from api.intake import guards, service
-from api.intake.dependencies import app_engine, app_storage
+from api.intake import service
 from api.intake.schemas import SubmissionIn, SubmissionOut
 from api.keys.service import NoRecoveryKey
 from api.web.receive import ReceivedForm
@@ -24,7 +26,7 @@ def context(request: Request, settings: Settings) -> service.IntakeContext:
 
 async def check_configured(request: Request) -> None:
     """No report is stored, or even offered, while no recovery key exists (503)."""
-    await service.in_transaction(app_engine(request), service.ensure_intake_configured)
+    await in_transaction(app_engine(request), service.ensure_intake_configured)
 
 
 async def configured(request: Request) -> bool:
@@ -33,11 +35,6 @@ async def configured(request: Request) -> bool:
     except NoRecoveryKey:
         return False
     return True
-
-
-def check_allowed(request: Request, settings: Settings) -> None:
-    """The intake rate limits, checked before the body is read."""
-    guards.check_intake_allowed(request, settings)
 
 
 async def create(request: Request, settings: Settings, data: SubmissionIn,

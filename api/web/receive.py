@@ -1,8 +1,9 @@
 """Reading a form post from a browser: text fields kept, file parts encrypted as they arrive.
 
-It drives the intake feature's streaming parser (:func:`api.intake.multipart.parse_multipart`)
-and file sinks (:class:`api.intake.files.EncryptedFileSink`); it only decides, part by
-part, what to do with each:
+It reads the body its door admitted (:mod:`api.ingress.admit`) with the ingress streaming
+parser (:func:`api.ingress.multipart.parse_multipart`) and file sinks
+(:class:`api.ingress.files.EncryptedFileSink`); it only decides, part by part, what to do
+with each:
 
 * ``csrf`` must be the first part. Its token is checked the moment that part ends, before
   any file byte is read: a bad token switches every later file part to a sink that drops
@@ -26,9 +27,10 @@ from starlette.requests import Request
 
 from api.core.errors import BadRequest, DokazError, PayloadTooLarge, UnsupportedMediaType
 from api.core.settings import Settings
-from api.intake import guards
-from api.intake.files import DiscardingFileSink, EncryptedFileSink, FileBatch
-from api.intake.multipart import PartInfo, PartSink, parse_multipart
+from api.ingress.admit import Admission
+from api.ingress.body import media_type
+from api.ingress.files import DiscardingFileSink, EncryptedFileSink, FileBatch
+from api.ingress.multipart import PartInfo, PartSink, parse_multipart
 from api.intake.service import IntakeContext
 from api.web import csrf
 
@@ -168,16 +170,16 @@ class ReceivedForm:
 
 
 async def receive_form(
-    request: Request, ctx: IntakeContext,
+    request: Request, admitted: Admission[None], ctx: IntakeContext,
     accept_files: Callable[[ReceivedForm], Awaitable[bool]] | None = None,
 ) -> ReceivedForm:
     """Read a multipart form post; the caller owns the stored files afterwards.
 
-    Raises the intake feature's errors (413, 400, 503, timeouts) with nothing kept.
+    Raises its door's refusal, or the intake feature's errors (413, 400, timeouts), with
+    nothing kept.
     """
     settings = ctx.settings
-    guards.check_headers(request, settings)
-    guards.check_disk(settings, ctx.storage, guards.content_length(request) or 0)
+    body = admitted.stream()
     text_limit = settings.web_max_text_chars * 4  # UTF-8: at most 4 bytes a character
     form = ReceivedForm(
         settings=settings, request=request, batch=FileBatch(ctx.storage, ctx.file_limits()),
@@ -187,7 +189,7 @@ async def receive_form(
 
     async def counted() -> AsyncIterator[bytes]:
         nonlocal read
-        async for chunk in guards.timed_stream(request, settings):
+        async for chunk in body:
             read += len(chunk)
             yield chunk
 
@@ -196,14 +198,14 @@ async def receive_form(
             ctx.multipart_limits(),
             max_parts=settings.max_files_per_submission + MAX_FORM_TEXT_PARTS,
         )
-        await parse_multipart(counted(), request.headers.get("content-type"), form, limits)
+        await parse_multipart(counted(), admitted.content_type, form, limits)
     except DokazError as exc:
         await form.discard()
         if not form.fields:
             raise
         # The text arrived before the problem (files come last): keep it for the page.
         form.error = exc
-        length = guards.content_length(request)
+        length = admitted.content_length
         if length is not None and read < length:
             await drain(request, min(DRAIN_BYTES, length - read))
     except BaseException:
@@ -243,16 +245,16 @@ class SmallForm:
         return default
 
 
-async def read_small_form(request: Request, settings: Settings) -> SmallForm:
+async def read_small_form(admitted: Admission[None]) -> SmallForm:
     """Read a small urlencoded form, bounded while the bytes arrive (413 past the bound)."""
-    guards.check_headers(request, settings)
-    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if ctype != "application/x-www-form-urlencoded":
+    admitted.check()
+    settings = admitted.settings
+    if media_type(admitted.content_type) != "application/x-www-form-urlencoded":
         raise UnsupportedMediaType("This page accepts only its own form.")
     # Percent-encoding can triple a character's UTF-8 bytes.
     limit = settings.web_max_text_chars * 12 + 64 * 1024
     body = bytearray()
-    async for chunk in guards.timed_stream(request, settings):
+    async for chunk in admitted.stream():
         body += chunk
         if len(body) > limit:
             raise PayloadTooLarge("The form is larger than allowed.")

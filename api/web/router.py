@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from api.core.errors import DokazError
+from api.ingress.admit import Admission, Door, admission
 from api.web import csrf, i18n, intake, pages
 from api.web.errors import error_page, file_error
 from api.web.followup_routes import router as followup_router
@@ -42,6 +43,8 @@ STATIC_FILES = {
 }
 
 Lang = Annotated[str | None, Query(max_length=8)]
+# A page door: a refusal (rate, disk, headers) is kept for the page to explain.
+ReportAdmitted = Annotated[Admission[None], Depends(admission(Door.WEB_REPORT))]
 
 
 def _report_page(page: Page, form: ReportInput, *, status_code: int = 200,
@@ -75,7 +78,7 @@ async def report_form(request: Request, lang: Lang = None) -> Response:
 
 
 @router.post("/report")
-async def report_submit(request: Request) -> Response:
+async def report_submit(request: Request, admitted: ReportAdmitted) -> Response:
     page = Page.for_request(request)
     settings = page.settings
     if csrf.check_request_headers(request) is csrf.CsrfProblem.CROSS_SITE:
@@ -90,8 +93,8 @@ async def report_submit(request: Request) -> Response:
         return not validate(form, today, settings.web_max_text_chars)
 
     try:
-        intake.check_allowed(request, settings)
-        received = await receive_form(request, intake.context(request, settings), accept_files)
+        received = await receive_form(request, admitted, intake.context(request, settings),
+                                      accept_files)
     except DokazError as exc:
         return error_page(page, exc)
     page = Page.for_request(request, received.lang)

@@ -29,10 +29,14 @@ WEB_AND_CLI_MODULES = (
     "api/cli.py",  # the root `dokaz` command
     "api/core/error_handlers.py",  # renders domain errors as HTTP responses
     "api/core/privacy.py",  # ASGI middleware: tags the client, drops its address
-    # Request admission (rate and header guards, the body deadline) reads the Request
-    # itself; issue 14 Build item 1 moves it into api/ingress.
-    "api/intake/guards.py",
+    # Admission reads the request itself: its headers (size, lengths, tus version), the
+    # client's tag, and the body stream under its deadline (ClientDisconnect). The rest of
+    # api/ingress (body, multipart, files, filetypes, argon2, schemas) takes bytes.
+    "api/ingress/admit.py",  # the admission table, run as a FastAPI dependency
+    "api/ingress/guards.py",  # header, rate and disk guards; the timed body stream
 )
+# What api/ingress may import: it sits below the features whose doors it guards.
+INGRESS_MAY_IMPORT = ("api.core", "api.storage", "api.keys", "api.ingress", "crypto")
 
 
 def _modules() -> list[str]:
@@ -88,6 +92,31 @@ def test_every_named_exception_exists_and_still_needs_it() -> None:
 
 def test_principals_and_domain_errors_are_framework_free() -> None:
     for rel in ("api/auth/principals.py", "api/core/errors.py", "api/core/db.py",
-                "api/keys/service.py", "api/uploads/service.py"):
+                "api/keys/service.py", "api/uploads/service.py", "api/ingress/body.py",
+                "api/ingress/multipart.py", "api/ingress/files.py",
+                "api/ingress/filetypes.py", "api/ingress/argon2.py",
+                "api/ingress/schemas.py"):
         assert not _allowed(rel)
         assert _framework_imports(rel) == [], rel
+
+
+def _api_imports(rel: str) -> list[tuple[int, str]]:
+    tree = ast.parse((ROOT / rel).read_text(encoding="utf-8"), filename=rel)
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return [(line, name) for line, name in found if name.split(".")[0] in ("api", "crypto")]
+
+
+def test_ingress_imports_no_feature_package() -> None:
+    modules = [rel for rel in _modules() if rel.startswith("api/ingress/")]
+    assert "api/ingress/admit.py" in modules
+    offenders = [
+        f"{rel}:{line} {name}" for rel in modules for line, name in _api_imports(rel)
+        if not any(name == ok or name.startswith(ok + ".") for ok in INGRESS_MAY_IMPORT)
+    ]
+    assert offenders == [], "api/ingress sits below the features: " + ", ".join(offenders)
+

@@ -9,13 +9,16 @@ from typing import Any
 
 import anyio
 import httpx
+import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
 from api.auth.roles import Role
 from api.cases.files.models import Attachment
 from api.cases.models import Case
 from api.cases.threads.models import Submission
-from api.intake.files import RECORD_SIZE
+from api.ingress.files import RECORD_SIZE
+from api.intake import service as intake_service
 from api.intake.models import Receipt
 from api.keys.models import CaseKeyWrap
 from api.keys.service import case_key_context
@@ -249,3 +252,21 @@ def test_payload_ciphertext_reveals_only_the_bucket(intake: Intake) -> None:
     # Narratives a few characters apart land in one bucket (steps of 256 bytes here),
     # at most straddling one bucket boundary.
     assert len(lengths) <= 2
+
+
+def test_database_failure_after_files_leaves_no_blobs(intake: Intake,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    before = stored_state(intake.engine, intake.storage)
+    original = intake_service.attach_files
+
+    def attach_then_fail(*args: Any, **kwargs: Any) -> Any:
+        original(*args, **kwargs)
+        raise RuntimeError("simulated failure after the blobs and rows were written")
+
+    monkeypatch.setattr(intake_service, "attach_files", attach_then_fail)
+    body, ctype = form(report(), [("a.png", "image/png", PNG), ("b.png", "image/png", PNG)])
+    # The 500 body is what this test checks, so this client renders server errors.
+    client = TestClient(intake.client.app, raise_server_exceptions=False)
+    r = client.post("/api/v1/submissions", content=body, headers={"content-type": ctype})
+    assert r.status_code == 500 and "Nothing you sent was kept" in r.text
+    assert stored_state(intake.engine, intake.storage) == before

@@ -17,7 +17,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from api.cases.models import Case
-from api.intake.files import RECORD_SIZE
+from api.ingress.files import RECORD_SIZE
 from api.uploads.capabilities import UploadCapability
 from api.uploads.models import Upload, UploadSegment
 from api.uploads.service import expire_uploads
@@ -318,7 +318,7 @@ def test_two_patches_at_the_same_offset_one_wins(intake: Intake) -> None:
     exactly one through, the other is a 409 and leaves no row or blob behind."""
     import threading
 
-    from api.intake.service import run_in_transaction
+    from api.core.db import run_in_transaction
     from api.uploads import service
     from api.uploads.service import OffsetMismatch
 

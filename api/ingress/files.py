@@ -25,8 +25,8 @@ from typing import Any
 import anyio.to_thread
 
 from api.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from api.intake import filetypes
-from api.intake.multipart import PartInfo, mb
+from api.ingress import filetypes
+from api.ingress.multipart import PartInfo, mb
 from api.storage.base import BlobStorage, BlobWriter, generate_name
 from crypto import AsyncEncryptingWriter, DataKey
 

@@ -15,7 +15,7 @@ Usage (the JSON API and the server-rendered form both do this)::
 ``write`` with the part's bytes as they arrive and ``close`` when the part ends. If
 anything fails - a limit, malformed input, the client going away, the handler itself -
 the open sink's ``abort()`` is called and the error propagates; sinks closed earlier
-are the handler's to undo (see :class:`api.intake.files.FileBatch`).
+are the handler's to undo (see :class:`api.ingress.files.FileBatch`).
 
 Limits enforced while bytes arrive: the whole body (413), the number of parts (413),
 header lines per part and their size (400). Malformed bodies, a missing boundary and a

@@ -1,14 +1,16 @@
-"""Abuse resistance without JavaScript or third parties.
+"""Abuse resistance without JavaScript or third parties: the guards :mod:`api.ingress.admit`
+runs for every public door, in the order its table declares.
 
 * Rate limits live only in this process's memory (never written anywhere) and are keyed
-  by ``request.state.client_tag``, an HMAC of the peer address under a per-process key
-  (:mod:`api.core.privacy`). They reset on restart; that is the price of never storing
+  by :func:`client_tag` (today ``request.state.client_tag``, an HMAC of the peer address
+  under a per-process key, :mod:`api.core.privacy`); it is the one place a client is
+  identified. They reset on restart; that is the price of never storing
   anything about submitters. With several API processes each enforces its own share.
 * A global intake rate and a free-disk guard answer 503 "temporarily unavailable", so a
   flood cannot fill the disk or starve the people behind it.
 * Request bodies are read with a deadline (``request_body_timeout_seconds``), request
   headers are bounded (``max_header_bytes``), and every size limit is enforced while
-  bytes arrive (see :mod:`api.intake.multipart`).
+  bytes arrive (see :mod:`api.ingress.multipart`).
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import anyio
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
-from api.core.errors import DokazError, RateLimited, ServiceUnavailable
+from api.core.errors import BadRequest, DokazError, RateLimited, ServiceUnavailable
 from api.core.ratelimit import SlidingWindow
 from api.core.settings import Settings
 from api.storage.base import BlobStorage
 
+TUS_VERSION = "1.0.0"
 TEMPORARILY_UNAVAILABLE = (
     "Submissions are temporarily unavailable. Nothing was saved; please try again in a "
     "little while."
@@ -56,6 +59,12 @@ class HeadersTooLarge(DokazError):
     default_message = "The request headers are too large."
 
 
+class TusVersionUnsupported(DokazError):
+    status_code = 412
+    code = "tus_version_unsupported"
+    default_message = "Send Tus-Resumable: 1.0.0 (the only tus version this server speaks)."
+
+
 @dataclass
 class Guards:
     per_client: SlidingWindow
@@ -77,14 +86,8 @@ class Guards:
         )
 
 
-def guards_for(request: Request) -> Guards:
-    """The app's guards, built once with its services (they hold no data worth keeping)."""
-    from api.core.services import services_of  # the services module imports this one
-
-    return services_of(request.app).intake_guards
-
-
 def client_tag(request: Request) -> str:
+    """Who the client is, for the rate limits: the one function that identifies one."""
     return str(getattr(request.state, "client_tag", "") or "unknown")
 
 
@@ -100,15 +103,13 @@ def check_rate(limiter: SlidingWindow, key: str, message: str | None = None) -> 
         raise RateLimited(wait, message)
 
 
-def check_intake_allowed(request: Request, settings: Settings) -> None:
-    """Header bound, per-client and global rate: call before reading a body."""
-    check_headers(request, settings)
-    guards = guards_for(request)
+def check_intake_rate(guards: Guards, client: str) -> None:
+    """The global intake rate, then the client's own: before a report's body is read."""
     wait = guards.global_rate.hit("global")
     if wait:
         raise ServiceUnavailable(TEMPORARILY_UNAVAILABLE, retry_after=wait)
     check_rate(
-        guards.per_client, client_tag(request),
+        guards.per_client, client,
         "You have sent many submissions in a short time. Please wait before sending "
         "another; nothing from this request was saved.",
     )
@@ -122,6 +123,26 @@ def check_disk(settings: Settings, storage: BlobStorage, incoming: int = 0) -> N
         free.append(backend)
     if min(free) - max(0, incoming) < settings.min_free_disk_bytes:
         raise ServiceUnavailable(TEMPORARILY_UNAVAILABLE, retry_after=600)
+
+
+def require_tus(request: Request) -> None:
+    """tus requests name the protocol version; this server speaks only 1.0.0 (412)."""
+    if request.headers.get("tus-resumable") != TUS_VERSION:
+        raise TusVersionUnsupported(headers={"Tus-Version": TUS_VERSION})
+
+
+def int_header(request: Request, name: str) -> int:
+    raw = request.headers.get(name)
+    if raw is None or not raw.isdigit() or len(raw) > 19:
+        raise BadRequest(f"{name} must be given as a non-negative whole number.")
+    return int(raw)
+
+
+def upload_length(request: Request) -> int:
+    """The length a tus creation declares (``Upload-Length``; deferring it is refused)."""
+    if request.headers.get("upload-defer-length"):
+        raise BadRequest("Upload-Defer-Length is not supported: send Upload-Length.")
+    return int_header(request, "upload-length")
 
 
 def content_length(request: Request) -> int | None:

@@ -1,0 +1,219 @@
+"""The admission table: what every public door checks before its body is read.
+
+Each public route that takes a body is one :class:`Door`; :data:`POLICIES` says, for
+each, which guards run and in what order (the order is behaviour: it decides which
+refusal a doubly-bad request gets, and that a refused request costs nothing). A route
+takes its admission as a FastAPI dependency::
+
+    Admitted = Annotated[Admission[None], Depends(admission(Door.UPLOAD_PATCH))]
+
+and reads its body only through :meth:`Admission.stream` (the body deadline). The
+route-side checks that need a feature's knowledge (a lawyer's token, a follow-up
+session) are handed in as ``authorize`` and run where the table puts
+:attr:`Step.AUTHORIZE`, so the order stays declared here too.
+
+Doors of the HTML pages keep a refusal on the admission (``refusal``) instead of raising
+it, so the page can explain it in the person's language; :meth:`Admission.stream` and
+:meth:`Admission.check` raise it, so a page that forgets to look cannot read the body.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar, cast, overload
+
+from fastapi import Request
+
+from api.core.db import in_transaction
+from api.core.errors import DokazError, PayloadTooLarge
+from api.core.services import services_of
+from api.core.settings import Settings
+from api.ingress import guards
+from api.ingress.guards import Guards
+from api.ingress.multipart import mb
+from api.keys.service import require_recovery_key
+
+A = TypeVar("A")
+
+
+class Door(enum.Enum):
+    """The public routes that take a body, named by method and path."""
+
+    SUBMISSION = "POST /api/v1/submissions"  # a report, JSON or multipart with files
+    UPLOAD_CREATE = "POST /api/v1/uploads"  # tus creation (no body; declares a length)
+    UPLOAD_PATCH = "PATCH /api/v1/uploads/{token}"  # tus bytes
+    FOLLOWUP_SESSION = "POST /api/v1/followup/session"  # receipt sign-in (Argon2id)
+    FOLLOWUP_MESSAGE = "POST /api/v1/followup/messages"
+    FOLLOWUP_ADDITION = "POST /api/v1/followup/additions"  # text and files, JSON or multipart
+    WEB_REPORT = "POST /report"  # the report form
+    WEB_FOLLOWUP = "POST /followup"  # receipt sign-in and messages from the pages
+    WEB_FOLLOWUP_FILES = "POST /followup/files"
+
+
+class Step(enum.Enum):
+    HEADERS = "header bytes within max_header_bytes (431)"
+    TUS = "Tus-Resumable: 1.0.0 (412)"
+    AUTHORIZE = "the route's own credential check, at this point"
+    INTAKE_RATE = "the global intake rate (503), then the client's submissions (429)"
+    CLIENT_RATE = "the client's submissions (429)"
+    UPLOAD_RATE = "the uploads the client started (429)"
+    SIZE = "the declared length within max_submission_bytes (413)"
+    DISK = "free space for the declared length (503)"
+    RECOVERY_KEY = "an organisation recovery key exists (503)"
+
+
+class Declared(enum.Enum):
+    """Which header says how many bytes are coming (for the size and disk guards)."""
+
+    CONTENT_LENGTH = "content-length"
+    UPLOAD_LENGTH = "upload-length"  # tus creation: the whole file, sent later by PATCH
+
+
+@dataclass(frozen=True)
+class Policy:
+    steps: tuple[Step, ...]
+    declared: Declared = Declared.CONTENT_LENGTH
+    # The route reads the body itself through Admission.stream (with the body deadline);
+    # False where FastAPI parses a small JSON model before the route runs.
+    streams: bool = True
+    # An HTML page: refusals are kept for the page to render (see the module docstring).
+    page: bool = False
+
+
+HEADERS, TUS, AUTHORIZE, DISK = Step.HEADERS, Step.TUS, Step.AUTHORIZE, Step.DISK
+
+POLICIES: dict[Door, Policy] = {
+    # The lawyer's token is checked after the cheap guards (a flood of bad tokens is rate
+    # limited), the recovery key last: with no recovery key nothing is accepted.
+    Door.SUBMISSION: Policy((HEADERS, Step.INTAKE_RATE, Step.SIZE, DISK, AUTHORIZE,
+                             Step.RECOVERY_KEY)),
+    # The recovery key is checked in the creating transaction (api.uploads.service).
+    Door.UPLOAD_CREATE: Policy((HEADERS, TUS, Step.UPLOAD_RATE, DISK),
+                               declared=Declared.UPLOAD_LENGTH, streams=False),
+    # A PATCH is bounded by its upload's declared length while it arrives
+    # (api.uploads.service.receive_segment).
+    Door.UPLOAD_PATCH: Policy((HEADERS, TUS, DISK)),
+    # Wrong receipts are limited per client in the service: only failures count.
+    Door.FOLLOWUP_SESSION: Policy((HEADERS,), streams=False),
+    Door.FOLLOWUP_MESSAGE: Policy((HEADERS,), streams=False),
+    # The session is checked first: an ended session costs no submission.
+    Door.FOLLOWUP_ADDITION: Policy((HEADERS, AUTHORIZE, Step.CLIENT_RATE, DISK)),
+    # The recovery key is checked by the page after the text arrived, so the person gets
+    # their text back (api.web.router).
+    Door.WEB_REPORT: Policy((HEADERS, Step.INTAKE_RATE, DISK), page=True),
+    # A small urlencoded form (api.web.receive.read_small_form bounds it).
+    Door.WEB_FOLLOWUP: Policy((HEADERS,), page=True),
+    Door.WEB_FOLLOWUP_FILES: Policy((HEADERS, DISK), page=True),
+}
+
+
+@dataclass
+class Admission(Generic[A]):
+    """A request let in through its door, with what the route needs next."""
+
+    door: Door
+    settings: Settings
+    guards: Guards
+    client: str  # the client's tag for rate limits (guards.client_tag)
+    content_type: str | None
+    content_length: int | None
+    declared_length: int | None  # by Content-Length or, for a tus creation, Upload-Length
+    authorized: A  # what the route's authorize hook returned (None without one)
+    refusal: DokazError | None = None  # page doors only
+    _request: Request | None = field(default=None, repr=False)
+
+    def check(self) -> None:
+        """Raise the refusal a page door kept, if any."""
+        if self.refusal is not None:
+            raise self.refusal
+
+    def stream(self) -> AsyncIterator[bytes]:
+        """The body, with the deadline for the whole of it (``request_body_timeout_seconds``)."""
+        self.check()
+        if not POLICIES[self.door].streams or self._request is None:
+            raise RuntimeError(f"{self.door.value}: the admission table does not stream it")
+        return guards.timed_stream(self._request, self.settings)
+
+
+async def admit(request: Request, door: Door,
+                authorize: Callable[[Request], Awaitable[A]] | None = None) -> Admission[A]:
+    """Run ``door``'s guards in the table's order; raise (or, for a page, keep) a refusal."""
+    policy = POLICIES[door]
+    services = services_of(request.app)
+    settings = services.settings
+    length = guards.content_length(request)
+    admission: Admission[A] = Admission(
+        door=door, settings=settings, guards=services.intake_guards,
+        client=guards.client_tag(request), content_type=request.headers.get("content-type"),
+        content_length=length, declared_length=length, authorized=cast(A, None),
+        _request=request,
+    )
+    try:
+        for step in policy.steps:
+            if step is Step.HEADERS:
+                guards.check_headers(request, settings)
+            elif step is Step.TUS:
+                guards.require_tus(request)
+            elif step is Step.AUTHORIZE:
+                assert authorize is not None  # admission() checks it against the table
+                admission.authorized = await authorize(request)
+            elif step is Step.INTAKE_RATE:
+                guards.check_intake_rate(admission.guards, admission.client)
+            elif step is Step.CLIENT_RATE:
+                guards.check_rate(admission.guards.per_client, admission.client)
+            elif step is Step.UPLOAD_RATE:
+                guards.check_rate(admission.guards.uploads_per_client, admission.client,
+                                  "Too many uploads started in a short time; please wait a "
+                                  "little.")
+            elif step is Step.SIZE:
+                _check_size(settings, admission.declared_length)
+            elif step is Step.DISK:
+                if policy.declared is Declared.UPLOAD_LENGTH:
+                    admission.declared_length = guards.upload_length(request)
+                guards.check_disk(settings, services.storage, admission.declared_length or 0)
+            elif step is Step.RECOVERY_KEY:
+                await in_transaction(services.engine, require_recovery_key)
+    except DokazError as exc:
+        if not policy.page:
+            raise
+        admission.refusal = exc
+    return admission
+
+
+def _check_size(settings: Settings, declared: int | None) -> None:
+    limit = settings.max_submission_bytes
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(
+            f"The upload is larger than the limit of {mb(limit)} for one submission. Nothing "
+            "was saved; send fewer or smaller files, or use resumable uploads."
+        )
+
+
+class Admit(Generic[A]):
+    """The FastAPI dependency of one door (see :func:`admission`)."""
+
+    def __init__(self, door: Door,
+                 authorize: Callable[[Request], Awaitable[A]] | None = None) -> None:
+        if (Step.AUTHORIZE in POLICIES[door].steps) != (authorize is not None):
+            raise ValueError(f"{door.value}: an authorize hook goes with Step.AUTHORIZE")
+        self.door = door
+        self.authorize = authorize
+
+    async def __call__(self, request: Request) -> Admission[A]:
+        return await admit(request, self.door, self.authorize)
+
+
+@overload
+def admission(door: Door) -> Admit[None]: ...
+
+
+@overload
+def admission(door: Door, authorize: Callable[[Request], Awaitable[A]]) -> Admit[A]: ...
+
+
+def admission(door: Door, authorize: Callable[[Request], Awaitable[A]] | None = None
+              ) -> Admit[A] | Admit[None]:
+    """The dependency that admits a request through ``door`` (``Depends(admission(...))``)."""
+    return Admit(door, authorize)
