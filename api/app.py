@@ -27,6 +27,7 @@ def feature_routers() -> list[APIRouter]:
     from api.followup.router import router as followup
     from api.intake.router import router as intake
     from api.jobs.router import router as jobs
+    from api.notifications.router import router as notifications
     from api.partners.router import router as partners
     from api.stats.router import router as stats
     from api.uploads.router import router as uploads
@@ -34,7 +35,7 @@ def feature_routers() -> list[APIRouter]:
     from api.web.router import router as web
 
     return [auth, approvals, audit, partners, intake, uploads, followup, cases, vocab, jobs,
-            stats, web]
+            notifications, stats, web]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -20,14 +20,20 @@ app.add_typer(db_app, name="db")
 
 
 def _register_feature_commands() -> None:
-    """Each feature's ``cli.register(app)`` adds its commands (users, audit, jobs, ...)."""
+    """Each feature's ``cli.register(app)`` adds its commands (users, audit, jobs, ...);
+    ``dokaz worker`` comes from the workers, which no ``api`` feature may import: this
+    root command is the composition point that may."""
     import importlib
+
+    import workers.cli
 
     for feature in FEATURES_WITH_COMMANDS:
         importlib.import_module(f"api.{feature}.cli").register(app)
+    workers.cli.register(app)
 
 
-FEATURES_WITH_COMMANDS = ["keys", "auth", "audit", "partners", "jobs", "backup", "stats", "fsck"]
+FEATURES_WITH_COMMANDS = ["keys", "auth", "audit", "partners", "jobs", "notifications",
+                          "backup", "stats", "fsck"]
 
 
 _register_feature_commands()
