@@ -12,9 +12,9 @@ from api import __version__
 from api.core.db import make_engine
 from api.core.error_handlers import install_error_handlers
 from api.core.privacy import ClientAnonymityMiddleware
-from api.core.services import build_services
 from api.core.settings import Settings, get_settings
 from api.health.router import router as health_router
+from api.services import build_services
 from api.web.security import SecurityHeadersMiddleware
 
 

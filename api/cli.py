@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 import typer
 
@@ -20,16 +22,11 @@ app.add_typer(db_app, name="db")
 
 
 def _register_feature_commands() -> None:
-    """Each feature's ``cli.register(app)`` adds its commands (users, audit, jobs, ...);
-    ``dokaz worker`` comes from the workers, which no ``api`` feature may import: this
-    root command is the composition point that may."""
+    """Each feature's ``cli.register(app)`` adds its commands (users, audit, jobs, ...)."""
     import importlib
-
-    import workers.cli
 
     for feature in FEATURES_WITH_COMMANDS:
         importlib.import_module(f"api.{feature}.cli").register(app)
-    workers.cli.register(app)
 
 
 FEATURES_WITH_COMMANDS = ["keys", "auth", "audit", "partners", "jobs", "notifications",
@@ -85,6 +82,36 @@ def serve(
         h11_max_incomplete_event_size=settings.max_header_bytes,
         timeout_keep_alive=10,
     )
+
+
+# Here, not in api/jobs/cli.py: no ``api`` feature may import the workers, and this root
+# command is the composition point that may.
+@app.command()
+def worker(
+    once: bool = typer.Option(False, "--once", help="run what is due now, then exit"),
+    concurrency: int = typer.Option(1, min=1, max=64, help="jobs run in parallel"),
+    schedule: bool = typer.Option(True, help="also enqueue periodic jobs"),
+) -> None:
+    """Run background jobs (start one or more per machine; they coordinate via the DB)."""
+    from api.core.db import make_engine
+    from workers.runner import Worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    engine = make_engine(settings)
+    w = Worker(settings, engine, concurrency=concurrency, schedule=schedule)
+    if once:
+        count = w.drain()
+        typer.echo(f"{count} jobs run", err=True)
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        w.stop.set()  # finish the current job, then exit
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    w.run_forever()
+    engine.dispose()
 
 
 @db_app.command("upgrade")

@@ -42,7 +42,7 @@ from api.cases.schemas import (
     TransitionIn,
 )
 from api.cases.workflow import STATES
-from api.core.dependencies import Config, DbSession, Now, Storage
+from api.core.dependencies import Config, DbSession, Now
 from api.core.errors import (
     BadRequest,
     Conflict,
@@ -57,6 +57,7 @@ from api.core.errors import (
     UnsupportedMediaType,
     error_responses,
 )
+from api.storage.dependencies import Storage
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 

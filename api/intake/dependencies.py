@@ -9,10 +9,10 @@ from sqlmodel import Session
 
 from api.auth.dependencies import bearer_token
 from api.auth.login import authenticate
-from api.core.dependencies import app_engine, app_settings, app_storage
+from api.core.dependencies import app_clock, app_engine, app_settings
 from api.core.errors import Forbidden
-from api.core.services import services_of
 from api.intake.service import in_transaction
+from api.storage.dependencies import app_storage
 
 # The routers that read the app's services per call (not as parameters) import them from
 # here; they are the core's one set of accessors.
@@ -29,7 +29,7 @@ async def lawyer_of(request: Request) -> uuid.UUID | None:
     if token is None:
         return None
     settings = app_settings(request)
-    now = services_of(request.app).clock.now()
+    now = app_clock(request).now()
 
     def work(session: Session) -> tuple[uuid.UUID, str]:
         _row, user = authenticate(session, settings, token, now)

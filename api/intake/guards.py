@@ -79,9 +79,9 @@ class Guards:
 
 def guards_for(request: Request) -> Guards:
     """The app's guards, built once with its services (they hold no data worth keeping)."""
-    from api.core.services import services_of  # the services module imports this one
+    from api.core.dependencies import service
 
-    return services_of(request.app).intake_guards
+    return service(request, "intake_guards", Guards)
 
 
 def client_tag(request: Request) -> str:
