@@ -20,8 +20,8 @@ from api.web.security import SecurityHeadersMiddleware
 
 def feature_routers() -> list[APIRouter]:
     # Imported here so each feature's router module loads with the app, not with the CLI.
+    from api.admin.router import router as audit
     from api.approvals.router import router as approvals
-    from api.audit.router import router as audit
     from api.auth.router import router as auth
     from api.cases.router import router as cases
     from api.followup.router import router as followup
