@@ -8,8 +8,9 @@ from types import FrameType
 
 import typer
 
+from api.core.cli import prepare
 from api.core.logging import configure_logging, uvicorn_log_config
-from api.core.settings import Settings, get_settings
+from api.core.settings import get_settings
 
 app = typer.Typer(
     name="dokaz",
@@ -34,20 +35,6 @@ FEATURES_WITH_COMMANDS = ["keys", "auth", "audit", "partners", "jobs", "notifica
 
 
 _register_feature_commands()
-
-
-def prepare(settings: Settings) -> None:
-    """Refuse unsafe production settings, then make the data directory and migrate."""
-    if settings.is_production:
-        reasons = settings.insecure_reasons()
-        if reasons:
-            for reason in reasons:
-                typer.echo(f"refusing to start: {reason}", err=True)
-            raise typer.Exit(code=2)
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    from api.core import migrations
-
-    migrations.upgrade(settings)
 
 
 @app.command()
