@@ -7,8 +7,8 @@ working at once. Use in routes::
     StatsPartner = Annotated[PartnerPrincipal, Depends(require_partner_scope("stats:read"))]
     def route(partner: StatsPartner): ...
 
-These live with partners, not auth: auth sits below partners (partners write the audit
-trail and use staff sign-in), so auth may not import the partner keys.
+These live with partners, not auth: partners build on auth (admins manage them through
+``AdminOnly``), so auth sits below and may not import the partner keys.
 """
 
 from __future__ import annotations
