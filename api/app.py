@@ -12,21 +12,22 @@ from api import __version__
 from api.core.db import make_engine
 from api.core.error_handlers import install_error_handlers
 from api.core.privacy import ClientAnonymityMiddleware
-from api.core.services import build_services
 from api.core.settings import Settings, get_settings
 from api.health.router import router as health_router
+from api.services import build_services
 from api.web.security import SecurityHeadersMiddleware
 
 
 def feature_routers() -> list[APIRouter]:
     # Imported here so each feature's router module loads with the app, not with the CLI.
+    from api.admin.router import router as audit
     from api.approvals.router import router as approvals
-    from api.audit.router import router as audit
     from api.auth.router import router as auth
     from api.cases.router import router as cases
     from api.followup.router import router as followup
     from api.intake.router import router as intake
     from api.jobs.router import router as jobs
+    from api.notifications.router import router as notifications
     from api.partners.router import router as partners
     from api.stats.router import router as stats
     from api.uploads.router import router as uploads
@@ -34,7 +35,7 @@ def feature_routers() -> list[APIRouter]:
     from api.web.router import router as web
 
     return [auth, approvals, audit, partners, intake, uploads, followup, cases, vocab, jobs,
-            stats, web]
+            notifications, stats, web]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

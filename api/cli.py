@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 import typer
 
+from api.core.cli import prepare
 from api.core.logging import configure_logging, uvicorn_log_config
-from api.core.settings import Settings, get_settings
+from api.core.settings import get_settings
 
 app = typer.Typer(
     name="dokaz",
@@ -27,24 +30,11 @@ def _register_feature_commands() -> None:
         importlib.import_module(f"api.{feature}.cli").register(app)
 
 
-FEATURES_WITH_COMMANDS = ["keys", "auth", "audit", "partners", "jobs", "backup", "stats", "fsck"]
+FEATURES_WITH_COMMANDS = ["keys", "auth", "audit", "partners", "jobs", "notifications",
+                          "backup", "stats", "fsck"]
 
 
 _register_feature_commands()
-
-
-def prepare(settings: Settings) -> None:
-    """Refuse unsafe production settings, then make the data directory and migrate."""
-    if settings.is_production:
-        reasons = settings.insecure_reasons()
-        if reasons:
-            for reason in reasons:
-                typer.echo(f"refusing to start: {reason}", err=True)
-            raise typer.Exit(code=2)
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    from api.core import migrations
-
-    migrations.upgrade(settings)
 
 
 @app.command()
@@ -79,6 +69,36 @@ def serve(
         h11_max_incomplete_event_size=settings.max_header_bytes,
         timeout_keep_alive=10,
     )
+
+
+# Here, not in api/jobs/cli.py: no ``api`` feature may import the workers, and this root
+# command is the composition point that may.
+@app.command()
+def worker(
+    once: bool = typer.Option(False, "--once", help="run what is due now, then exit"),
+    concurrency: int = typer.Option(1, min=1, max=64, help="jobs run in parallel"),
+    schedule: bool = typer.Option(True, help="also enqueue periodic jobs"),
+) -> None:
+    """Run background jobs (start one or more per machine; they coordinate via the DB)."""
+    from api.core.db import make_engine
+    from workers.runner import Worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    engine = make_engine(settings)
+    w = Worker(settings, engine, concurrency=concurrency, schedule=schedule)
+    if once:
+        count = w.drain()
+        typer.echo(f"{count} jobs run", err=True)
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        w.stop.set()  # finish the current job, then exit
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    w.run_forever()
+    engine.dispose()
 
 
 @db_app.command("upgrade")

@@ -10,6 +10,7 @@ import api.followup.models
 import api.intake.models
 import api.jobs.models
 import api.keys.models
+import api.notifications.models
 import api.partners.models
 import api.stats.models
 import api.uploads.models  # noqa: F401

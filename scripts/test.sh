@@ -46,6 +46,8 @@ echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy --strict"
 .venv/bin/mypy
+echo "== lint-imports (package layering, tool.importlinter in pyproject.toml)"
+.venv/bin/lint-imports
 echo "== alembic check"
 check_dir=$(mktemp -d)
 DOKAZ_DATA_DIR="$check_dir" .venv/bin/dokaz db upgrade >/dev/null

@@ -14,15 +14,15 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from api.auth.accounts import CLI, create_user
-from api.auth.clock import Clock
 from api.auth.models import StaffUser
 from api.auth.roles import Role
 from api.auth.totp import STEP_SECONDS, code_for_step, open_secret, step_at
+from api.core.clock import Clock
 from api.core.models import utcnow
-from api.core.services import services_of
 from api.core.settings import Settings
 from api.partners.models import Partner
 from api.partners.service import create_key, create_partner
+from api.services import services_of
 from crypto.keys import StaffKeyPair
 from crypto.staff_keys import unseal_private_key
 

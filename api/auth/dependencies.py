@@ -9,8 +9,9 @@ Use in routes::
 
     def route(me: CurrentStaff): ...
     def route(me: Annotated[Principal, Depends(require_roles(Role.COORDINATOR))]): ...
-    StatsPartner = Annotated[PartnerPrincipal, Depends(require_partner_scope("stats:read"))]
-    def route(partner: StatsPartner): ...
+
+Partner API keys are checked in :mod:`api.partners.dependencies` (``CurrentPartner``,
+``require_partner_scope``); ``bearer_token`` and ``api_key`` here read the headers.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.auth import login as login_service
-from api.auth.principals import PartnerPrincipal, Principal
+from api.auth.principals import Principal
 from api.auth.roles import Role
-from api.core.dependencies import DbSession
+from api.auth.throttle import GlobalLimiter
+from api.core.dependencies import DbSession, app_clock, app_settings, service
 from api.core.errors import Forbidden, Unauthorized
-from api.core.services import services_of
 
 PARTNER_KEY_PREFIX = "dkp_"
 
@@ -44,9 +45,8 @@ def _principal(request: Request, session: DbSession, token: str) -> Principal:
     if token.startswith(PARTNER_KEY_PREFIX):
         raise login_service.unauthorized(
             "This needs a staff sign-in; partner API keys cannot be used here.")
-    services = services_of(request.app)
-    row, user = login_service.authenticate(session, services.settings, token,
-                                           services.clock.now())
+    row, user = login_service.authenticate(session, app_settings(request), token,
+                                           app_clock(request).now())
     return Principal(user_id=user.id, username=user.username, role=Role(user.role),
                      session_id=row.id, _token=token, _session_key=row.session_key)
 
@@ -82,7 +82,7 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
     return dependency
 
 
-def _api_key(request: Request) -> str | None:
+def api_key(request: Request) -> str | None:
     header = request.headers.get("x-api-key")
     if header is not None:
         return header.strip()
@@ -92,30 +92,11 @@ def _api_key(request: Request) -> str | None:
     return token
 
 
-def current_partner(request: Request, session: DbSession) -> PartnerPrincipal:
-    from api.partners.service import authenticate_key
-
-    key = _api_key(request)
-    if not key:
-        raise Unauthorized("This needs a partner API key: send 'X-API-Key: dkp_...'.")
-    now = services_of(request.app).clock.now()
-    api_key, partner = authenticate_key(session, key, now)
-    return PartnerPrincipal(partner_id=partner.id, key_id=api_key.id, name=partner.name,
-                            scopes=frozenset(api_key.scopes.split()))
-
-
-CurrentPartner = Annotated[PartnerPrincipal, Depends(current_partner)]
-
-
-def require_partner_scope(scope: str) -> Callable[[PartnerPrincipal], PartnerPrincipal]:
-    def dependency(partner: CurrentPartner) -> PartnerPrincipal:
-        if scope not in partner.scopes:
-            raise Forbidden(f"This API key lacks the '{scope}' scope.")
-        return partner
-
-    dependency.__name__ = f"require_partner_scope_{scope.replace(':', '_')}"
-    return dependency
-
-
 AdminOnly = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 
+
+def _login_limiter(request: Request) -> GlobalLimiter:
+    return service(request, "login_limiter", GlobalLimiter)
+
+
+LoginLimiter = Annotated[GlobalLimiter, Depends(_login_limiter)]

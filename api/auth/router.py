@@ -13,7 +13,7 @@ from api.approvals.schemas import ApprovalOut
 from api.auth import accounts, repository
 from api.auth import login as login_service
 from api.auth.accounts import Actor
-from api.auth.dependencies import AdminOnly, CurrentStaff
+from api.auth.dependencies import AdminOnly, CurrentStaff, LoginLimiter
 from api.auth.models import StaffSession, StaffUser
 from api.auth.schemas import (
     CreateUser,
@@ -29,7 +29,7 @@ from api.auth.schemas import (
     UserOut,
     UserWithTotp,
 )
-from api.core.dependencies import Config, DbSession, LoginLimiter, Now
+from api.core.dependencies import Config, DbSession, Now
 from api.core.errors import (
     Conflict,
     Forbidden,

@@ -147,10 +147,11 @@ def _table_chunks(conn: Connection, table: Table) -> Iterator[bytes]:
 
 
 def _referenced_blobs(conn: Connection) -> list[str]:
+    from api.blob_references import blob_references
     from api.storage.sweep import referenced_names
 
     with Session(bind=conn) as session:
-        return sorted(referenced_names(session))
+        return sorted(referenced_names(session, blob_references()))
 
 
 def create_backup(settings: Settings, engine: Engine, out: Path) -> str:

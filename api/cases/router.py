@@ -38,7 +38,7 @@ from api.cases.threads.schemas import MessageIn, MessageOut
 from api.cases.workflow import transitions
 from api.cases.workflow.schemas import TransitionIn
 from api.cases.workflow.states import CaseState
-from api.core.dependencies import Config, DbSession, Now, Storage
+from api.core.dependencies import Config, DbSession, Now
 from api.core.errors import (
     BadRequest,
     Conflict,
@@ -53,6 +53,7 @@ from api.core.errors import (
     UnsupportedMediaType,
     error_responses,
 )
+from api.storage.dependencies import Storage
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 

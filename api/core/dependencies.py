@@ -1,7 +1,14 @@
 """FastAPI dependencies for the core: the app's services and the request's unit of work.
 
-``Config``, ``DbEngine``, ``Storage``, ``Clock``, ``Now`` and the limiters are typed views
-of the app's one :class:`~api.core.services.AppServices` (built in ``create_app``).
+The app's services are one container built in ``create_app`` (:mod:`api.services`, the
+composition root) and kept on ``app.state.services``. The core may not import that
+container (it names every feature), so :func:`service` reads one service out of it by
+name and checks its type at run time: ``app.state`` is untyped, and a Protocol annotation
+on it would be a promise nobody checks, whereas a wrong or missing service fails here,
+naming itself, on the first request. Each feature declares its own typed dependency with
+it (``Storage`` in :mod:`api.storage.dependencies`, ``LoginLimiter`` in
+:mod:`api.auth.dependencies`, ...); the core keeps ``Config``, ``DbEngine``, ``Clock``,
+``Now`` and ``DbSession``.
 
 ``DbSession`` commits once the route function has returned and rolls back on any error.
 It uses FastAPI's ``scope="function"`` so the commit happens *before* the response is
@@ -13,74 +20,53 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.auth.clock import Clock as AuthClock
-from api.auth.throttle import GlobalLimiter
+from api.core import clock
 from api.core.db import unit_of_work
-from api.core.services import AppServices, services_of
 from api.core.settings import Settings
-from api.ingress.guards import Guards
-from api.stats.limits import PullLimiter
-from api.storage import BlobStorage
+
+T = TypeVar("T")
+
+
+def service(request: Request, name: str, kind: type[T]) -> T:
+    """The app's service ``name``, checked to be a ``kind``."""
+    found = getattr(request.app.state.services, name, None)
+    if not isinstance(found, kind):
+        raise TypeError(f"the app's service {name!r} is not a {kind.__name__}")
+    return found
+
+
+def app_settings(request: Request) -> Settings:
+    return service(request, "settings", Settings)
+
+
+def app_engine(request: Request) -> Engine:
+    return service(request, "engine", Engine)
 
 
 def _request_session(request: Request) -> Iterator[Session]:
-    with unit_of_work(services_of(request.app).engine) as session:
+    with unit_of_work(app_engine(request)) as session:
         yield session
 
 
 DbSession = Annotated[Session, Depends(_request_session, scope="function")]
 
 
-def request_services(request: Request) -> AppServices:
-    return services_of(request.app)
-
-
-def app_settings(request: Request) -> Settings:
-    return services_of(request.app).settings
-
-
-def app_engine(request: Request) -> Engine:
-    return services_of(request.app).engine
-
-
-def app_storage(request: Request) -> BlobStorage:
-    """The app's one blob storage client (see :mod:`api.core.services`)."""
-    return services_of(request.app).storage
-
-
-def _clock(request: Request) -> AuthClock:
-    return services_of(request.app).clock
-
-
-def _login_limiter(request: Request) -> GlobalLimiter:
-    return services_of(request.app).login_limiter
-
-
-def _stats_limiter(request: Request) -> PullLimiter:
-    return services_of(request.app).stats_limiter
-
-
-def _intake_guards(request: Request) -> Guards:
-    return services_of(request.app).intake_guards
+def app_clock(request: Request) -> clock.Clock:
+    return service(request, "clock", clock.Clock)
 
 
 def request_now(request: Request) -> datetime:
-    """The auth clock's time for this request (tests move it; see api/auth/clock.py)."""
-    return services_of(request.app).clock.now()
+    """The app clock's time for this request (tests move it; see api/core/clock.py)."""
+    return app_clock(request).now()
 
 
-Services = Annotated[AppServices, Depends(request_services)]
 Config = Annotated[Settings, Depends(app_settings)]
 DbEngine = Annotated[Engine, Depends(app_engine)]
-Storage = Annotated[BlobStorage, Depends(app_storage)]
-Clock = Annotated[AuthClock, Depends(_clock)]
-LoginLimiter = Annotated[GlobalLimiter, Depends(_login_limiter)]
-StatsLimiter = Annotated[PullLimiter, Depends(_stats_limiter)]
-IntakeGuards = Annotated[Guards, Depends(_intake_guards)]
+Clock = Annotated[clock.Clock, Depends(app_clock)]
 Now = Annotated[datetime, Depends(request_now)]

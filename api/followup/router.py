@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from api.auth.dependencies import bearer_token
 from api.core.db import in_transaction
-from api.core.dependencies import Config, DbEngine, DbSession, Storage
+from api.core.dependencies import Config, DbEngine, DbSession, app_engine
 from api.core.errors import (
     BadRequest,
     Conflict,
@@ -20,7 +20,6 @@ from api.core.errors import (
     UnsupportedMediaType,
     error_responses,
 )
-from api.core.services import services_of
 from api.followup import service
 from api.followup.schemas import (
     AdditionOut,
@@ -34,6 +33,7 @@ from api.ingress.admit import Admission, Door, admission
 from api.ingress.guards import BodyTimeout
 from api.intake import service as intake_service
 from api.intake.schemas import FollowupIn
+from api.storage.dependencies import Storage
 
 router = APIRouter(prefix="/api/v1/followup", tags=["followup"])
 
@@ -46,7 +46,7 @@ async def _open_access(request: Request) -> service.FollowupAccess:
     """The addition door's authorize hook: a live session on an open case, checked in its
     own short transaction (not the request's: the body may stream for minutes)."""
     token = bearer_token(request)
-    return await in_transaction(services_of(request.app).engine,
+    return await in_transaction(app_engine(request),
                                 lambda s: _check_open(s, token))
 
 

@@ -5,10 +5,10 @@ Checks (each finding lists row ids or generated blob names, never content):
 * attachments: every ``attachment`` row's blob exists and has the recorded ciphertext size,
   and its wrapped file key and sealed metadata are not empty;
 * orphans: every blob (and every partial write) in storage is named by a committed
-  ``attachment``, ``upload`` or ``upload_segment`` row (:func:`api.storage.sweep
-  .referenced_names`). An unnamed blob younger than the grace period is a request still in
-  flight (a note); older, it is left by a crash (a problem). ``--repair`` deletes those
-  through :func:`api.storage.sweep.sweep_orphans`, the same sweep the workers run;
+  ``attachment``, ``upload`` or ``upload_segment`` row (:mod:`api.blob_references`). An
+  unnamed blob younger than the grace period is a request still in flight (a note);
+  older, it is left by a crash (a problem). ``--repair`` deletes those through
+  :func:`api.storage.sweep.sweep_orphans`, the same sweep the workers run;
 * cases: every case that is not shredded has at least one key wrap and a wrap to the
   organisation recovery key (without it nobody could ever recover the case), and its
   submissions have a sealed payload; a shredded case has no wrap and no ciphertext left in
@@ -46,6 +46,7 @@ from sqlmodel import Session, SQLModel
 
 import api.models  # noqa: F401  (every table: shredded cases are checked across the schema)
 from api.audit.service import verify_chain
+from api.blob_references import blob_references
 from api.cases.files.models import Attachment
 from api.cases.models import Case
 from api.cases.threads.models import Submission
@@ -80,7 +81,8 @@ def run(session: Session, settings: Settings, storage: BlobStorage, options: Opt
     now = now or utcnow()
     report = Report()
     if options.repair:
-        report.repaired["orphan_blobs"] = sweep_orphans(session, storage, options.grace, now)
+        report.repaired["orphan_blobs"] = sweep_orphans(session, storage, options.grace,
+                                                         blob_references(), now)
         report.repaired["stray_temp_files"] = _delete_stray_probes(settings, options.grace, now)
     blobs = {b.name: b for b in storage.iter_blobs()}
     listed = _Listing(storage, blobs)
@@ -184,7 +186,7 @@ def _check_uploads(session: Session, listed: _Listing, report: Report, now: date
 
 def _check_orphans(session: Session, blobs: dict[str, BlobInfo], report: Report,
                    cutoff: datetime) -> None:
-    keep = referenced_names(session)
+    keep = referenced_names(session, blob_references())
     old: list[str] = []
     young: list[str] = []
     partial_old: list[str] = []

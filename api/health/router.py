@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.core.dependencies import Services
+from api.core.dependencies import Config, DbEngine
 from api.health.service import readiness
 
 router = APIRouter(tags=["health"])
@@ -20,8 +20,8 @@ async def healthz() -> dict[str, str]:
     "data directory writable",
     responses={503: {"description": "A check failed; the body names it"}},
 )
-def readyz(services: Services) -> JSONResponse:
-    checks = readiness(services.engine, services.settings)
+def readyz(engine: DbEngine, settings: Config) -> JSONResponse:
+    checks = readiness(engine, settings)
     ok = all(c["ok"] for c in checks.values())
     return JSONResponse(
         {"status": "ready" if ok else "not_ready", "checks": checks},

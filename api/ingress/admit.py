@@ -27,13 +27,14 @@ from typing import Generic, TypeVar, cast, overload
 from fastapi import Request
 
 from api.core.db import in_transaction
+from api.core.dependencies import app_engine, app_settings
 from api.core.errors import DokazError, PayloadTooLarge
-from api.core.services import services_of
 from api.core.settings import Settings
 from api.ingress import guards
 from api.ingress.guards import Guards
 from api.ingress.multipart import mb
 from api.keys.service import require_recovery_key
+from api.storage.dependencies import app_storage
 
 A = TypeVar("A")
 
@@ -141,11 +142,10 @@ async def admit(request: Request, door: Door,
                 authorize: Callable[[Request], Awaitable[A]] | None = None) -> Admission[A]:
     """Run ``door``'s guards in the table's order; raise (or, for a page, keep) a refusal."""
     policy = POLICIES[door]
-    services = services_of(request.app)
-    settings = services.settings
+    settings = app_settings(request)
     length = guards.content_length(request)
     admission: Admission[A] = Admission(
-        door=door, settings=settings, guards=services.intake_guards,
+        door=door, settings=settings, guards=guards.guards_for(request),
         client=guards.client_tag(request), content_type=request.headers.get("content-type"),
         content_length=length, declared_length=length, authorized=cast(A, None),
         _request=request,
@@ -172,9 +172,9 @@ async def admit(request: Request, door: Door,
             elif step is Step.DISK:
                 if policy.declared is Declared.UPLOAD_LENGTH:
                     admission.declared_length = guards.upload_length(request)
-                guards.check_disk(settings, services.storage, admission.declared_length or 0)
+                guards.check_disk(settings, app_storage(request), admission.declared_length or 0)
             elif step is Step.RECOVERY_KEY:
-                await in_transaction(services.engine, require_recovery_key)
+                await in_transaction(app_engine(request), require_recovery_key)
     except DokazError as exc:
         if not policy.page:
             raise

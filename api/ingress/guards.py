@@ -86,6 +86,13 @@ class Guards:
         )
 
 
+def guards_for(request: Request) -> Guards:
+    """The app's guards, built once with its services (they hold no data worth keeping)."""
+    from api.core.dependencies import service
+
+    return service(request, "intake_guards", Guards)
+
+
 def client_tag(request: Request) -> str:
     """Who the client is, for the rate limits: the one function that identifies one."""
     return str(getattr(request.state, "client_tag", "") or "unknown")

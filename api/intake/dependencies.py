@@ -10,8 +10,8 @@ from sqlmodel import Session
 from api.auth.dependencies import bearer_token
 from api.auth.login import authenticate
 from api.core.db import in_transaction
+from api.core.dependencies import app_clock, app_engine, app_settings
 from api.core.errors import Forbidden
-from api.core.services import services_of
 
 
 async def lawyer_of(request: Request) -> uuid.UUID | None:
@@ -25,14 +25,14 @@ async def lawyer_of(request: Request) -> uuid.UUID | None:
     token = bearer_token(request)
     if token is None:
         return None
-    services = services_of(request.app)
-    settings, now = services.settings, services.clock.now()
+    settings = app_settings(request)
+    now = app_clock(request).now()
 
     def work(session: Session) -> tuple[uuid.UUID, str]:
         _row, user = authenticate(session, settings, token, now)
         return user.id, user.role
 
-    user_id, role = await in_transaction(services.engine, work)
+    user_id, role = await in_transaction(app_engine(request), work)
     if role != "lawyer":
         raise Forbidden(
             "Only lawyer accounts submit through this endpoint; staff record information "

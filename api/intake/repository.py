@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from api.auth.models import StaffUser
 from api.auth.repository import intake_duty_recipients
+from api.cases.files.models import Attachment
 from api.cases.models import Case
 from api.intake.models import Receipt
 from api.keys.models import OrganisationKey
@@ -45,3 +47,8 @@ def receipt_by_lookup(session: Session, lookup: str) -> Receipt | None:
 
 def case_by_id(session: Session, case_id: uuid.UUID) -> Case | None:
     return session.get(Case, case_id)
+
+
+def attachment_blob_names() -> SelectOfScalar[str]:
+    """Every blob an attachment row names, for the orphan sweep."""
+    return select(col(Attachment.blob_name))

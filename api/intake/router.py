@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from api.core.dependencies import Config, DbEngine, Storage
+from api.core.dependencies import Config, DbEngine
 from api.core.errors import (
     BadRequest,
     Forbidden,
@@ -24,6 +24,7 @@ from api.ingress.guards import BodyTimeout, HeadersTooLarge
 from api.intake import service
 from api.intake.dependencies import lawyer_of
 from api.intake.schemas import SCHEMA_ID, SubmissionIn, SubmissionOut, submission_json_schema
+from api.storage.dependencies import Storage
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["intake"])
 

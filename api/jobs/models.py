@@ -1,4 +1,4 @@
-"""The job queue table and the staff notification subscriptions.
+"""The job queue table.
 
 ``job`` is a small transactional queue (see ``api/jobs/__init__.py`` for why it is ours
 and not a library's). A row is inserted in the same transaction as the write that causes
@@ -12,10 +12,10 @@ validated per kind by ``api.jobs.kinds`` (no free text is representable), and
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import JSON, Column, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
 from api.core.models import UTCDateTime, new_id, utcnow
@@ -58,35 +58,3 @@ class Job(SQLModel, table=True):
     )
     started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-
-
-class NotificationSubscription(SQLModel, table=True):
-    """A staff member's email digest. Staff addresses are acceptable to leak (threat model)."""
-
-    __tablename__ = "notification_subscription"
-
-    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    staff_user_id: uuid.UUID = Field(
-        sa_column=Column(
-            Uuid, ForeignKey("staff_user.id", ondelete="CASCADE"), nullable=False, unique=True
-        )
-    )
-    # Plaintext: where the content-free digest goes.
-    email: str = Field(sa_column=Column(String(254), nullable=False))
-    digest_interval_minutes: int = Field(default=60, sa_column=Column(Integer, nullable=False))
-    active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
-    # When the last digest was planned (staff-side, exact).
-    last_digest_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
-    # Case creation times are days only (threat model property 13), so the digest cannot
-    # count "created after last_digest_at". It remembers instead how many cases (and
-    # urgent ones) of the last digest's day it already reported, and reports the rest.
-    digest_day: date | None = Field(default=None, sa_column=Column(Date))
-    digest_day_new: int = Field(default=0, sa_column=Column(Integer, nullable=False,
-                                                            server_default="0"))
-    digest_day_urgent: int = Field(default=0, sa_column=Column(Integer, nullable=False,
-                                                               server_default="0"))
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )

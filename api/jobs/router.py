@@ -1,18 +1,18 @@
-"""Admin API: the job queue (list, dead-letter retry) and notification subscriptions."""
+"""Admin API: the job queue (list, dead-letter retry)."""
 
 from __future__ import annotations
 
 import uuid
 from enum import Enum
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 
 from api.auth.dependencies import AdminOnly
 from api.core.dependencies import DbSession
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from api.core.errors import error_responses as errors
 from api.jobs import repository, service
-from api.jobs.schemas import JobOut, JobSummary, SubscriptionIn, SubscriptionOut
+from api.jobs.schemas import JobOut, JobSummary
 
 router = APIRouter(prefix="/api/v1/admin")
 TAGS: list[str | Enum] = ["admin: jobs"]
@@ -45,25 +45,3 @@ def summary(me: AdminOnly, session: DbSession) -> JobSummary:
 def retry(job_id: uuid.UUID, me: AdminOnly, session: DbSession) -> JobOut:
     """Queue a dead job again with a fresh set of attempts."""
     return JobOut.model_validate(service.retry(session, job_id))
-
-
-@router.get("/notifications/subscriptions", tags=TAGS, response_model=list[SubscriptionOut],
-            responses=errors(*AUTH))
-def list_subscriptions(me: AdminOnly, session: DbSession) -> list[SubscriptionOut]:
-    return [SubscriptionOut.model_validate(s) for s in service.list_subscriptions(session)]
-
-
-@router.put("/notifications/subscriptions/{staff_user_id}", tags=TAGS,
-            response_model=SubscriptionOut, responses=errors(*AUTH, NotFound, InvalidInput))
-def subscribe(staff_user_id: uuid.UUID, body: SubscriptionIn, me: AdminOnly,
-              session: DbSession) -> SubscriptionOut:
-    """Create or change a staff member's content-free email digest."""
-    sub = service.subscribe(session, staff_user_id, body.email, body.digest_interval_minutes)
-    return SubscriptionOut.model_validate(sub)
-
-
-@router.delete("/notifications/subscriptions/{subscription_id}", tags=TAGS, status_code=204,
-               responses=errors(*AUTH, NotFound))
-def unsubscribe(subscription_id: uuid.UUID, me: AdminOnly, session: DbSession) -> Response:
-    service.unsubscribe(session, subscription_id)
-    return Response(status_code=204)

@@ -8,8 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-
 
 class JobOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -32,21 +30,3 @@ class JobOut(BaseModel):
 
 class JobSummary(BaseModel):
     counts: dict[str, int]
-
-
-class SubscriptionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    email: str = Field(pattern=EMAIL_PATTERN, max_length=254)
-    digest_interval_minutes: int = Field(default=60, ge=5, le=7 * 24 * 60)
-
-
-class SubscriptionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    staff_user_id: uuid.UUID
-    email: str
-    digest_interval_minutes: int
-    active: bool
-    last_digest_at: datetime

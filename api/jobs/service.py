@@ -22,7 +22,7 @@ from api.core.errors import Conflict, InvalidInput, NotFound
 from api.core.models import utcnow
 from api.core.settings import Settings, get_settings
 from api.jobs import kinds, repository
-from api.jobs.models import STATUSES, Job, NotificationSubscription
+from api.jobs.models import STATUSES, Job
 
 
 def enqueue(
@@ -74,45 +74,3 @@ def retry(session: Session, job_id: uuid.UUID) -> Job:
         raise Conflict(f"Only dead jobs can be retried; this one is {job.status}.")
     session.refresh(job)
     return job
-
-
-# ---- notification subscriptions ----
-
-
-def subscribe(
-    session: Session, staff_user_id: uuid.UUID, email: str, interval_minutes: int
-) -> NotificationSubscription:
-    """Create or update the digest subscription of one staff member."""
-    from sqlmodel import select
-
-    from api.auth.models import StaffUser
-
-    if session.get(StaffUser, staff_user_id) is None:
-        raise NotFound("No staff member with this id.")
-    stmt = select(NotificationSubscription).where(
-        NotificationSubscription.staff_user_id == staff_user_id
-    )
-    sub = session.exec(stmt).first()
-    if sub is None:
-        sub = NotificationSubscription(staff_user_id=staff_user_id, email=email,
-                                       digest_interval_minutes=interval_minutes)
-        session.add(sub)
-    else:
-        sub.email, sub.digest_interval_minutes, sub.active = email, interval_minutes, True
-    session.flush()
-    return sub
-
-
-def list_subscriptions(session: Session) -> list[NotificationSubscription]:
-    from sqlmodel import col, select
-
-    stmt = select(NotificationSubscription).order_by(col(NotificationSubscription.email))
-    return list(session.exec(stmt).all())
-
-
-def unsubscribe(session: Session, subscription_id: uuid.UUID) -> None:
-    sub = session.get(NotificationSubscription, subscription_id)
-    if sub is None:
-        raise NotFound("No notification subscription with this id.")
-    session.delete(sub)
-    session.flush()

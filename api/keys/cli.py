@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 from sqlalchemy import Engine
 
+from api.core.cli import prepare
 from api.core.db import make_engine, unit_of_work
 from api.core.errors import DokazError
 from api.core.settings import Settings, get_settings
@@ -39,8 +40,6 @@ def _refuse(exc: display.OutputRefused) -> typer.Exit:
 
 
 def _migrated(settings: Settings) -> None:
-    from api.cli import prepare  # late: api.cli imports this module
-
     prepare(settings)
 
 

@@ -9,7 +9,7 @@ from enum import Enum
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth.dependencies import AdminOnly, CurrentPartner
+from api.auth.dependencies import AdminOnly
 from api.core.dependencies import DbSession, Now
 from api.core.errors import (
     Conflict,
@@ -20,6 +20,7 @@ from api.core.errors import (
     error_responses,
 )
 from api.partners import service
+from api.partners.dependencies import CurrentPartner
 from api.partners.models import Partner, PartnerApiKey
 
 router = APIRouter(prefix="/api/v1")

@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from api.auth.dependencies import AdminOnly, require_partner_scope
+from api.auth.dependencies import AdminOnly
 from api.auth.principals import PartnerPrincipal
-from api.core.dependencies import Config, DbSession, StatsLimiter
+from api.core.dependencies import Config, DbSession
 from api.core.errors import (
     Forbidden,
     InvalidInput,
@@ -26,7 +26,9 @@ from api.core.errors import (
     Unauthorized,
     error_responses,
 )
+from api.partners.dependencies import require_partner_scope
 from api.stats import formats, operations, schemas, service
+from api.stats.dependencies import StatsLimiter
 from api.vocab.registry import Language
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])

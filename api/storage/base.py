@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
 NAME_RE = re.compile(r"^[a-z]{1,8}/[0-9a-f]{32}$")
 
@@ -66,6 +66,7 @@ class BlobWriter(Protocol):
         ...
 
 
+@runtime_checkable
 class BlobStorage(Protocol):
     def open_writer(self, name: str) -> BlobWriter: ...
 

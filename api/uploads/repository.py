@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from api.uploads.models import Upload, UploadSegment
 
@@ -39,3 +41,10 @@ def advance(session: Session, upload_id: uuid.UUID, seen_seq: int,
 def expired(session: Session, now: datetime, limit: int = 500) -> Sequence[Upload]:
     stmt = select(Upload).where(col(Upload.expires_at) <= now).limit(limit)
     return session.exec(stmt).all()
+
+
+def blob_names() -> list[SelectOfScalar[Any]]:
+    """Every blob an upload row names (final blobs and segments), for the orphan sweep."""
+    final = col(Upload.final_blob_name)
+    return [select(final).where(final.is_not(None)),
+            select(col(UploadSegment.blob_name))]

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlmodel import Session
 
 from api.core.db import in_transaction
-from api.core.dependencies import Config, DbEngine, Storage
+from api.core.dependencies import Config, DbEngine
 from api.core.errors import (
     BadRequest,
     Conflict,
@@ -33,6 +33,7 @@ from api.ingress.body import media_type
 from api.ingress.files import TypeMismatch
 from api.ingress.guards import TUS_VERSION, TusVersionUnsupported, int_header, require_tus
 from api.storage.base import BlobStorage
+from api.storage.dependencies import Storage
 from api.uploads import service
 from api.uploads.capabilities import UploadCapability
 from api.uploads.checksum import ALGORITHMS, Checksum, ChecksumMismatch

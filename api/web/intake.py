@@ -12,11 +12,12 @@ from __future__ import annotations
 from fastapi import Request
 
 from api.core.db import in_transaction
-from api.core.dependencies import app_engine, app_storage
+from api.core.dependencies import app_engine
 from api.core.settings import Settings
 from api.intake import service
 from api.intake.schemas import SubmissionIn, SubmissionOut
 from api.keys.service import NoRecoveryKey
+from api.storage.dependencies import app_storage
 from api.web.receive import ReceivedForm
 
 

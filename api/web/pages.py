@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from api.core.services import services_of
+from api.core.dependencies import app_settings
 from api.core.settings import Settings
 from api.web import csrf, i18n
 from api.web.forms import FieldError
@@ -29,7 +29,7 @@ class Page:
 
     @classmethod
     def for_request(cls, request: Request, explicit_lang: str | None = None) -> Page:
-        settings = services_of(request.app).settings
+        settings = app_settings(request)
         lang = i18n.choose(
             explicit_lang or request.query_params.get("lang"),
             request.headers.get("accept-language"),

@@ -190,8 +190,8 @@ def test_retention_keeps_a_case_whose_key_seals_a_split_out_thread(
 ) -> None:
     from datetime import timedelta
 
+    from api.cases import shredding
     from api.core.models import utcnow
-    from workers import shredding
     from workers.jobs import retention
 
     made = make_case(session, settings, wrap_to=[staff.coord], submissions=2)

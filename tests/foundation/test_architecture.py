@@ -1,14 +1,22 @@
-"""Services stay free of the web framework and the terminal.
+"""Services stay free of the web framework and the terminal; packages stay layered.
 
 Only the web and CLI layers may import ``fastapi``, ``starlette`` or ``typer``. Every other
 module under ``api/``, ``crypto/`` and ``workers/`` is a service module for this test:
 services, repositories, schemas, models, jobs, crypto. They take plain values
 (``api.auth.principals.Principal``, settings, sessions) and raise ``api.core.errors``.
+
+The import-linter contracts in ``pyproject.toml`` (``[tool.importlinter]``) keep the
+packages of ``api`` in layers with no import cycle, keep ``api`` from importing the
+workers and ``crypto`` from importing either; they run here so the suite fails when a
+cycle comes back, and every package of ``api`` must be placed in a layer.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
+import tomllib
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -119,4 +127,26 @@ def test_ingress_imports_no_feature_package() -> None:
         if not any(name == ok or name.startswith(ok + ".") for ok in INGRESS_MAY_IMPORT)
     ]
     assert offenders == [], "api/ingress sits below the features: " + ", ".join(offenders)
+def _contracts() -> dict[str, dict[str, object]]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return {c["id"]: c for c in config["tool"]["importlinter"]["contracts"]}
+
+
+def test_the_import_contracts_hold() -> None:
+    lint = Path(sys.executable).with_name("lint-imports")
+    done = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "0 broken" in done.stdout
+
+
+def test_every_api_package_is_in_a_layer() -> None:
+    layers = _contracts()["layers"]["layers"]
+    assert isinstance(layers, list)
+    named = {name.strip().strip("()") for layer in layers for name in layer.split("|")}
+    packages = {p.parent.name for p in (ROOT / "api").glob("*/__init__.py")}
+    assert packages - named == set(), "place the new package in tool.importlinter's layers"
+    forbidden = _contracts()["no-workers"]["source_modules"]
+    assert isinstance(forbidden, list)
+    assert {f"api.{p}" for p in packages} - set(forbidden) == set()
 

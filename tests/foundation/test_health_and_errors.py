@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from api.core.errors import Conflict, RateLimited, error_responses
-from api.core.services import services_of
+from api.services import services_of
 from tests.factories import create_recovery_key_text
 
 

@@ -21,7 +21,9 @@ from api.core.db import unit_of_work
 from api.core.models import utcnow
 from api.core.settings import Settings
 from api.jobs import service
-from api.jobs.models import DONE, QUEUED, Job, NotificationSubscription
+from api.jobs.models import DONE, QUEUED, Job
+from api.notifications import service as notifications
+from api.notifications.models import NotificationSubscription
 from tests.factories import create_recovery_key_text, create_staff
 from tests.jobs.conftest import submit_with_file
 from workers.registry import runnable
@@ -77,7 +79,7 @@ def test_digest_and_sla_emails_carry_counts_only(
     with Session(engine, expire_on_commit=False) as s:
         create_recovery_key_text(s)
         staff = create_staff(s, Role.CASEWORKER, settings=mail_settings)
-        service.subscribe(s, staff.id, "duty@example.org", 60)
+        notifications.subscribe(s, staff.id, "duty@example.org", 60)
         s.exec(update(NotificationSubscription).values(
             last_digest_at=utcnow() - timedelta(hours=2)))
         s.commit()
@@ -136,7 +138,7 @@ def test_smtp_outage_is_retried_with_the_error_type_only(
 ) -> None:
     with Session(engine, expire_on_commit=False) as s:
         staff = create_staff(s, Role.COORDINATOR, settings=mail_settings)
-        sub = service.subscribe(s, staff.id, "c@example.org", 60)
+        sub = notifications.subscribe(s, staff.id, "c@example.org", 60)
         s.commit()
         sub_id = sub.id
     down = mail_settings.model_copy(update={"smtp_port": _free_port()})
@@ -165,7 +167,7 @@ def test_every_coordinators_digest_counts_two_person_approvals(
         coords = [create_staff(s, Role.COORDINATOR, settings=mail_settings) for _ in range(2)]
         cw = create_staff(s, Role.CASEWORKER, settings=mail_settings, username="olena.k")
         for i, handle in enumerate([*coords, cw]):
-            service.subscribe(s, handle.id, f"s{i}@example.org", 60)
+            notifications.subscribe(s, handle.id, f"s{i}@example.org", 60)
         s.exec(update(NotificationSubscription).values(
             last_digest_at=utcnow() - timedelta(hours=2)))
         s.commit()
@@ -201,7 +203,7 @@ def test_digest_counts_each_case_once_from_day_precision_times(
     """Cases carry only their creation day (property 13); the digest still reports each
     new case exactly once: cases of a day it already reported are subtracted."""
     from api.core.models import utctoday
-    from workers.jobs.notifications import _new_since_last_digest
+    from api.notifications.service import _new_since_last_digest
 
     today = utctoday()
     made = 0
@@ -216,7 +218,7 @@ def test_digest_counts_each_case_once_from_day_precision_times(
 
     with Session(engine, expire_on_commit=False) as s:
         staff = create_staff(s, Role.CASEWORKER, settings=mail_settings)
-        sub_id = service.subscribe(s, staff.id, "d@example.org", 60).id
+        sub_id = notifications.subscribe(s, staff.id, "d@example.org", 60).id
         s.commit()
 
     def digest(now: Any) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from api.app import create_app
 from api.audit import actions
 from api.audit.models import AuditEntry
 from api.audit.service import verify_chain
+from api.cases import shredding
 from api.cases.files.models import Attachment
 from api.cases.models import Case, CaseEvent
 from api.core.db import unit_of_work
@@ -23,7 +24,6 @@ from api.jobs import service
 from api.storage import get_storage
 from tests.factories import create_recovery_key_text
 from tests.jobs.conftest import submit_with_file
-from workers import shredding
 from workers.registry import runnable
 from workers.runner import Worker
 

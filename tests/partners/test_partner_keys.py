@@ -11,13 +11,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
-from api.auth.dependencies import require_partner_scope
 from api.auth.principals import PartnerPrincipal
 from api.auth.roles import Role
 from api.core.error_handlers import install_error_handlers
-from api.core.services import build_services
 from api.core.settings import Settings
+from api.partners.dependencies import require_partner_scope
 from api.partners.models import PartnerApiKey
+from api.services import build_services
 from tests.factories import app_clock, create_partner_key, create_staff, login_headers
 
 StatsPartner = Annotated[PartnerPrincipal, Depends(require_partner_scope("stats:read"))]

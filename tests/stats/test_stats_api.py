@@ -14,8 +14,8 @@ from sqlmodel import Session, col, select
 
 from api.audit.models import AuditEntry
 from api.auth.roles import Role
-from api.core.services import services_of
 from api.core.settings import Settings
+from api.services import services_of
 from api.stats import service
 from tests.factories import create_staff, login_headers
 from tests.stats.conftest import add_victims, partner_key

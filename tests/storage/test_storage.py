@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from api.blob_references import blob_references
 from api.core.settings import Settings
 from api.storage import BlobStorage, StorageError, generate_name, get_storage
 from api.storage.local import LocalStorage
@@ -75,7 +76,8 @@ def test_uncommitted_writes_are_listed_as_partial_and_swept(storage: BlobStorage
     assert [(b.name, b.complete) for b in listed] == [(name, False)]
     assert not storage.exists(name)
     future = datetime.now(UTC) + timedelta(days=1)
-    assert sweep_orphans(session, storage, timedelta(hours=1), now=future) == 1  # type: ignore[arg-type]
+    assert sweep_orphans(session, storage, timedelta(hours=1),  # type: ignore[arg-type]
+                         blob_references(), now=future) == 1
     assert list(storage.iter_blobs()) == []
 
 

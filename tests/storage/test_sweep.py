@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from api.blob_references import blob_references
 from api.cases.files.models import Attachment
 from api.storage import generate_name
 from api.storage.sweep import sweep_orphans
@@ -23,8 +24,9 @@ def test_sweep_keeps_referenced_and_recent_blobs(intake: Intake) -> None:
     w.commit()
     with Session(intake.engine) as s:
         kept = s.exec(select(Attachment.blob_name)).one()
-        assert sweep_orphans(s, intake.storage, timedelta(hours=6)) == 0  # too recent
+        refs = blob_references()
+        assert sweep_orphans(s, intake.storage, timedelta(hours=6), refs) == 0  # too recent
         later = datetime.now(UTC) + timedelta(hours=7)
-        assert sweep_orphans(s, intake.storage, timedelta(hours=6), now=later) == 1
+        assert sweep_orphans(s, intake.storage, timedelta(hours=6), refs, now=later) == 1
         assert s.exec(select(col(Attachment.blob_name))).all() == [kept]
     assert intake.storage.exists(kept) and not intake.storage.exists(orphan)

@@ -14,7 +14,7 @@ import re
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from api.core.services import services_of
+from api.services import services_of
 from tests.factories import create_recovery_key_text
 from tests.system.test_hostile_inputs import web_fields
 from tests.system.traffic import multipart_body

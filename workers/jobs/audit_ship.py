@@ -21,7 +21,7 @@ from api.core.db import unit_of_work
 from api.core.models import utcnow
 from api.core.settings import Settings
 from api.jobs.kinds import Empty
-from workers import mail
+from api.notifications import mail
 from workers.context import JobContext, LostClaim
 from workers.registry import JobSpec, register
 

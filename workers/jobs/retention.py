@@ -16,14 +16,15 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+import api.models  # noqa: F401  (every table, so the shredding plan covers the whole schema)
 from api.audit import actions
 from api.audit.service import record
+from api.cases import shredding
 from api.cases.models import Case
 from api.core.models import utcnow
 from api.core.settings import Settings
 from api.jobs import service
 from api.jobs.kinds import CaseRef, Empty
-from workers import shredding
 from workers.context import JobContext
 from workers.registry import JobSpec, register
 

@@ -1,8 +1,13 @@
 """The application's services, built once per app and kept on ``app.state.services``.
 
-:func:`build_services` makes them in ``create_app``; routes reach them through the typed
-dependencies in :mod:`api.core.dependencies` (``Config``, ``Storage``, ``Clock``, ...),
-never through ``app.state``. Tests reach the same objects with :func:`services_of`.
+:func:`build_services` makes them in ``create_app``. This is the composition root, like
+:mod:`api.app`: it names every feature's service, so it lives above all of them, and no
+feature imports it. Routes reach the services through typed dependencies, never through
+``app.state``: the core's (``Config``, ``DbEngine``, ``Clock``, ``Now`` in
+:mod:`api.core.dependencies`) and each feature's own (``Storage``, ``LoginLimiter``,
+``StatsLimiter``; the intake guards through ``api.ingress.guards.guards_for``), all read
+by name with the core's runtime-checked :func:`api.core.dependencies.service`. Tests
+reach the same objects with :func:`services_of`.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from api.auth.clock import Clock as AuthClock
 from api.auth.throttle import GlobalLimiter
+from api.core.clock import Clock
 from api.core.settings import Settings
 from api.ingress.guards import Guards
 from api.stats.limits import PullLimiter
@@ -25,7 +30,7 @@ class AppServices:
     settings: Settings
     engine: Engine
     storage: BlobStorage
-    clock: AuthClock
+    clock: Clock
     login_limiter: GlobalLimiter
     stats_limiter: PullLimiter
     intake_guards: Guards
@@ -36,7 +41,7 @@ def build_services(settings: Settings, engine: Engine) -> AppServices:
         settings=settings,
         engine=engine,
         storage=get_storage(settings),
-        clock=AuthClock(),
+        clock=Clock(),
         login_limiter=GlobalLimiter(settings.login_attempts_global_per_minute),
         stats_limiter=PullLimiter(settings.stats_pulls_per_key_per_hour),
         intake_guards=Guards.from_settings(settings),

@@ -18,6 +18,10 @@ is covered without touching this file:
 Without any wrap the case key is gone, so even a copy of the old ciphertext taken before
 shredding (a backup) can be opened only with the offline recovery key; backups are
 rotated by the operator.
+
+The plan reads ``SQLModel.metadata``, so every model module must be loaded first: the
+caller imports ``api.models`` (the retention job does). This module cannot import it
+itself, since the registry imports features that sit above cases.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ from dataclasses import dataclass
 from sqlalchemy import Table, update
 from sqlmodel import Session, SQLModel, col, select
 
-import api.models  # noqa: F401  (every table, so the plan covers the whole schema)
 from api.cases.files.models import Attachment
 from api.cases.threads.models import Submission
 from api.core.models import Ciphertext, utcnow

@@ -1,6 +1,6 @@
-"""The clock used for sessions, TOTP steps and throttling.
+"""The app clock, used for sessions, TOTP steps, throttling and partner keys.
 
-Production uses the system clock; each app has one (:mod:`api.core.services`). Tests move
+Production uses the system clock; each app has one (:mod:`api.services`). Tests move
 it forward (``services_of(app).clock.advance(...)``) to check expiry and TOTP windows
 without sleeping.
 """

@@ -1,4 +1,9 @@
-"""Admin access to the audit log: streamed export, verification, checkpoints."""
+"""Admin access to the audit log: streamed export, verification, checkpoints.
+
+These routes live here, not in ``api/audit``: every feature (auth included) writes the
+audit trail, so audit sits below all of them and may not import auth's ``AdminOnly``.
+The staff HTTP surface over it sits above auth instead. Same URLs as before.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Read-only case counts for notifications, written against the ``cases`` table.
+"""Service-level queries: read-only case counts (new, urgent, overdue) for notifications.
 
 Only plaintext workflow columns are read (state, urgency, assignee, dates). The
 service-level due date comes from ``api.cases.workflow.states.due_at`` so reminders and the

@@ -1,0 +1,1 @@
+"""Staff notifications: digest subscriptions, the content-free digest and SLA reminders, mail."""

@@ -1,0 +1,19 @@
+"""``Storage``: the app's one blob storage client as a FastAPI dependency."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.core.dependencies import service
+from api.storage.base import BlobStorage
+
+
+def app_storage(request: Request) -> BlobStorage:
+    """The app's one blob storage client (built once in :mod:`api.services`)."""
+    # BlobStorage is a runtime-checkable Protocol; mypy wants concrete classes for type[T].
+    return service(request, "storage", BlobStorage)  # type: ignore[type-abstract]
+
+
+Storage = Annotated[BlobStorage, Depends(app_storage)]
