@@ -12,7 +12,7 @@ Routes list the errors they can raise with ``error_responses(...)`` so OpenAPI i
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
@@ -55,6 +55,16 @@ class NotFound(DokazError):
     status_code = 404
     code = "not_found"
     default_message = "Nothing was found here."
+
+
+_T = TypeVar("_T")
+
+
+def found(value: _T | None, message: str) -> _T:
+    """``value`` when a lookup found it, else ``NotFound(message)``."""
+    if value is None:
+        raise NotFound(message)
+    return value
 
 
 class Conflict(DokazError):
