@@ -139,11 +139,11 @@ class LiveApi:
         """The highest resident memory the process has had so far (VmHWM, Linux /proc)."""
         return self._status_bytes("VmHWM")
 
-    def _status_bytes(self, field: str) -> int:
+    def _status_bytes(self, key: str) -> int:
         """A ``kB`` line of /proc/PID/status in bytes; 0 once the process is gone."""
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith(f"{field}:"):
+                if line.startswith(f"{key}:"):
                     return int(line.split()[1]) * 1024
         return 0
 
