@@ -14,6 +14,9 @@ wrapping of data keys), :mod:`~crypto.passwords` (Argon2id),
 (submitter receipts), :mod:`~crypto.stream` (files), :mod:`~crypto.fields`
 (encrypted model fields), :mod:`~crypto.padding` (Padmé: files and fields are
 padded so stored sizes reveal only a bucket).
+
+This namespace re-exports the names the application uses everywhere (errors, keys,
+field values, receipts, file streams); the rest is imported from its own module.
 """
 
 from crypto.errors import CryptoError, DecryptionError, FormatError
@@ -27,44 +30,13 @@ from crypto.receipts import (
     receipt_secrets,
     verify_receipt,
 )
-from crypto.recovery import (
-    format_recovery_key,
-    generate_recovery_key,
-    parse_recovery_key,
-    recovery_public_key,
-)
-from crypto.sealed import (
-    open_sealed,
-    seal,
-    unwrap_data_key,
-    unwrap_data_key_symmetric,
-    wrap_data_key,
-    wrap_data_key_symmetric,
-)
-from crypto.staff_keys import (
-    decrypt_for_session,
-    encrypt_for_session,
-    reseal_private_key,
-    seal_private_key,
-    session_token_hash,
-    unseal_private_key,
-)
-from crypto.stream import (
-    AsyncEncryptingWriter,
-    DecryptingReader,
-    EncryptingWriter,
-    StreamResult,
-    ciphertext_size,
-    decrypt_stream,
-    hash_plaintext,
-)
+from crypto.stream import AsyncEncryptingWriter, EncryptingWriter, decrypt_stream
 
 __all__ = [
     "Argon2Params",
     "AsyncEncryptingWriter",
     "CryptoError",
     "DataKey",
-    "DecryptingReader",
     "DecryptionError",
     "EncryptingWriter",
     "FormatError",
@@ -74,29 +46,10 @@ __all__ = [
     "SealedJSON",
     "SealedText",
     "StaffKeyPair",
-    "StreamResult",
-    "ciphertext_size",
-    "decrypt_for_session",
     "decrypt_stream",
     "derive_key",
-    "encrypt_for_session",
-    "format_recovery_key",
-    "generate_recovery_key",
-    "hash_plaintext",
-    "open_sealed",
     "parse_receipt",
-    "parse_recovery_key",
     "random_token",
     "receipt_secrets",
-    "recovery_public_key",
-    "reseal_private_key",
-    "seal",
-    "seal_private_key",
-    "session_token_hash",
-    "unseal_private_key",
-    "unwrap_data_key",
-    "unwrap_data_key_symmetric",
     "verify_receipt",
-    "wrap_data_key",
-    "wrap_data_key_symmetric",
 ]

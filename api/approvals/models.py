@@ -23,11 +23,11 @@ INTAKE_DUTY = "intake_duty"
 CASE_GRANT = "case_grant"
 KINDS = (READER, COORDINATOR_ROLE, INTAKE_DUTY, CASE_GRANT)
 
+# A request's life: pending, then one of the three final statuses.
 PENDING = "pending"
 APPROVED = "approved"
 REJECTED = "rejected"
 EXPIRED = "expired"
-STATUSES = (PENDING, APPROVED, REJECTED, EXPIRED)
 
 
 class PendingChange(SQLModel, table=True):
@@ -57,7 +57,8 @@ class PendingChange(SQLModel, table=True):
     )
     # Plaintext, day precision: enough to expire requests, no finer staff timeline.
     requested_on: date = Field(sa_column=Column(Date, nullable=False))
-    # Plaintext: one of STATUSES.
+    # Plaintext: one of the statuses above (api.approvals.service.AUDITED_AS names the
+    # audit action each is entered with).
     status: str = Field(default=PENDING, sa_column=Column(String(16), nullable=False,
                                                           index=True))
     decided_by_id: uuid.UUID | None = Field(

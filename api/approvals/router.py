@@ -18,23 +18,22 @@ from api.auth.principals import Principal
 from api.auth.roles import Role
 from api.core.dependencies import Config, DbSession, Now
 from api.core.errors import (
+    DENIED,
     Conflict,
-    Forbidden,
     InvalidInput,
     NotFound,
-    Unauthorized,
     error_responses,
 )
 
 router = APIRouter(prefix="/api/v1/approvals", tags=["approvals"])
 Coordinator = Annotated[Principal, Depends(require_roles(Role.COORDINATOR))]
-_DECIDE = (Unauthorized, Forbidden, NotFound, Conflict)
+_DECIDE = (*DENIED, NotFound, Conflict)
 
 
 
 
 @router.get("", response_model=list[ApprovalOut],
-            responses=error_responses(Unauthorized, Forbidden))
+            responses=error_responses(*DENIED))
 def list_pending(me: Coordinator, session: DbSession, settings: Config,
                  now: Now) -> list[ApprovalOut]:
     """Requests waiting for a coordinator, oldest first (expired ones are not listed)."""

@@ -72,9 +72,19 @@ def out(row: PendingChange, settings: Settings, me: uuid.UUID | None = None) -> 
     return ApprovalOut.of(row, expires_on(row, settings), me=me)
 
 
-def _audit(session: Session, action: str, row: PendingChange, target: StaffUser | None,
+# The audit action each status is entered with: one entry per step of a request's life.
+AUDITED_AS = {
+    PENDING: actions.APPROVAL_REQUESTED,
+    APPROVED: actions.APPROVAL_APPROVED,
+    REJECTED: actions.APPROVAL_REJECTED,
+    EXPIRED: actions.APPROVAL_EXPIRED,
+}
+
+
+def _audit(session: Session, row: PendingChange, target: StaffUser | None,
            *, actor_id: uuid.UUID | None, actor_kind: str) -> None:
-    record(session, action=action, actor_id=actor_id, actor_kind=actor_kind,
+    """Record the step that put ``row`` in its current status."""
+    record(session, action=AUDITED_AS[row.status], actor_id=actor_id, actor_kind=actor_kind,
            case_id=row.case_id, target=target.username if target else str(row.target_id),
            details={"approval_id": str(row.id), "kind": row.kind,
                     "user_id": str(row.target_id),
@@ -98,8 +108,7 @@ def request(
                         requested_by_id=actor.id, requested_on=today)
     session.add(row)
     session.flush()
-    _audit(session, actions.APPROVAL_REQUESTED, row, target, actor_id=actor.id,
-           actor_kind=actor.kind)
+    _audit(session, row, target, actor_id=actor.id, actor_kind=actor.kind)
     return row
 
 
@@ -240,6 +249,18 @@ def _decidable(session: Session, settings: Settings, principal: Principal,
     return row, target
 
 
+def _decide(session: Session, row: PendingChange, target: StaffUser | None, status: str,
+            decided_by: uuid.UUID | None, today: date) -> PendingChange:
+    """Close a request with its final status; audited by the coordinator, or by "system"
+    when nobody decided (expiry)."""
+    row.status, row.decided_by_id, row.decided_on = status, decided_by, today
+    session.add(row)
+    session.flush()
+    _audit(session, row, target, actor_id=decided_by,
+           actor_kind="system" if decided_by is None else "staff")
+    return row
+
+
 def approve(
     session: Session, settings: Settings, principal: Principal, change_id: uuid.UUID,
     today: date,
@@ -270,12 +291,7 @@ def approve(
         assert row.case_id is not None
         grants.grant(session, principal, row.case_id, target.id, settings,
                      thread_id=row.thread_id)
-    row.status, row.decided_by_id, row.decided_on = APPROVED, principal.user_id, today
-    session.add(row)
-    session.flush()
-    _audit(session, actions.APPROVAL_APPROVED, row, target, actor_id=principal.user_id,
-           actor_kind="staff")
-    return row
+    return _decide(session, row, target, APPROVED, principal.user_id, today)
 
 
 def reject(
@@ -284,23 +300,14 @@ def reject(
 ) -> PendingChange:
     """Turn a request down (the requester may withdraw their own): nothing changes."""
     row, target = _decidable(session, settings, principal, change_id, today)
-    row.status, row.decided_by_id, row.decided_on = REJECTED, principal.user_id, today
-    session.add(row)
-    session.flush()
-    _audit(session, actions.APPROVAL_REJECTED, row, target, actor_id=principal.user_id,
-           actor_kind="staff")
-    return row
+    return _decide(session, row, target, REJECTED, principal.user_id, today)
 
 
 def expire_due(session: Session, settings: Settings, today: date) -> int:
     """Mark requests past their time as expired (audited by "system"); returns how many."""
     rows = repository.due_to_expire(session, _oldest_alive(today, settings))
     for row in rows:
-        row.status, row.decided_on = EXPIRED, today
-        session.add(row)
-        session.flush()
-        _audit(session, actions.APPROVAL_EXPIRED, row, session.get(StaffUser, row.target_id),
-               actor_id=None, actor_kind="system")
+        _decide(session, row, session.get(StaffUser, row.target_id), EXPIRED, None, today)
     return len(rows)
 
 
@@ -319,7 +326,7 @@ class DigestCounts:
 def digest_counts(session: Session, settings: Settings, since: datetime, today: date
                   ) -> DigestCounts:
     """Counts for a coordinator's digest: what happened since ``since``, what waits now."""
-    seen = repository.audited_since(session, actions.APPROVAL_ACTIONS, since)
+    seen = repository.audited_since(session, tuple(AUDITED_AS.values()), since)
     return DigestCounts(
         requested=seen.get(actions.APPROVAL_REQUESTED, 0),
         approved=seen.get(actions.APPROVAL_APPROVED, 0),

@@ -25,7 +25,6 @@ APPROVAL_REQUESTED = "approval.requested"
 APPROVAL_APPROVED = "approval.approved"
 APPROVAL_REJECTED = "approval.rejected"
 APPROVAL_EXPIRED = "approval.expired"
-APPROVAL_ACTIONS = (APPROVAL_REQUESTED, APPROVAL_APPROVED, APPROVAL_REJECTED, APPROVAL_EXPIRED)
 
 # Keys and access to cases
 KEY_GRANT = "key.grant"

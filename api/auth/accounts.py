@@ -25,7 +25,7 @@ from api.audit.service import record
 from api.auth import passwords, repository, totp
 from api.auth.models import StaffUser
 from api.auth.roles import ACCOUNT_ROLES, INTAKE_ROLES, Role
-from api.core.errors import Conflict, InvalidInput, NotFound
+from api.core.errors import Conflict, InvalidInput, found
 from api.core.settings import Settings
 from crypto.keys import StaffKeyPair
 from crypto.staff_keys import seal_private_key
@@ -124,17 +124,12 @@ def create_user(
 
 
 def require_user(session: Session, user_id: uuid.UUID) -> StaffUser:
-    user = repository.get_staff(session, user_id)
-    if user is None:
-        raise NotFound("No such user.")
-    return user
+    return found(repository.get_staff(session, user_id), "No such user.")
 
 
 def require_username(session: Session, username: str) -> StaffUser:
-    user = repository.get_by_username(session, username)
-    if user is None:
-        raise NotFound(f"No user called {username.strip().lower()!r}.")
-    return user
+    return found(repository.get_by_username(session, username),
+                 f"No user called {username.strip().lower()!r}.")
 
 
 def _keep_an_admin(session: Session, user: StaffUser) -> None:

@@ -31,8 +31,8 @@ from api.auth.schemas import (
 )
 from api.core.dependencies import Config, DbSession, Now
 from api.core.errors import (
+    DENIED,
     Conflict,
-    Forbidden,
     InvalidInput,
     NotFound,
     RateLimited,
@@ -44,7 +44,6 @@ from api.core.errors import (
 router = APIRouter(prefix="/api/v1")
 AUTH: list[str | Enum] = ["auth"]
 ADMIN: list[str | Enum] = ["admin: users"]
-DENIED = (Unauthorized, Forbidden)
 
 
 def _actor(me: CurrentStaff) -> Actor:

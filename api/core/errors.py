@@ -12,7 +12,7 @@ Routes list the errors they can raise with ``error_responses(...)`` so OpenAPI i
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
@@ -137,6 +137,10 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+# What a route behind sign-in and a role or scope check answers before its own code runs.
+DENIED: tuple[type[DokazError], ...] = (Unauthorized, Forbidden)
+
+
 def error_responses(*errors: type[DokazError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries for the errors an endpoint can raise."""
     out: dict[int | str, dict[str, Any]] = {}
@@ -145,3 +149,13 @@ def error_responses(*errors: type[DokazError]) -> dict[int | str, dict[str, Any]
         sep = "; " if entry["description"] else ""
         entry["description"] += sep + err.default_message
     return out
+
+
+_T = TypeVar("_T")
+
+
+def found(value: _T | None, message: str) -> _T:
+    """``value`` when a lookup found it, else ``NotFound(message)``."""
+    if value is None:
+        raise NotFound(message)
+    return value

@@ -12,11 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth.dependencies import AdminOnly
 from api.core.dependencies import DbSession, Now
 from api.core.errors import (
+    DENIED,
     Conflict,
-    Forbidden,
     InvalidInput,
     NotFound,
-    Unauthorized,
     error_responses,
 )
 from api.partners import service
@@ -25,7 +24,6 @@ from api.partners.models import Partner, PartnerApiKey
 
 router = APIRouter(prefix="/api/v1")
 TAGS: list[str | Enum] = ["admin: partners"]
-DENIED = (Unauthorized, Forbidden)
 
 
 class PartnerIn(BaseModel):

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from api.audit import actions
 from api.audit.service import record
-from api.core.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from api.core.errors import Conflict, InvalidInput, NotFound, Unauthorized, found
 from api.partners import repository
 from api.partners.models import Partner, PartnerApiKey
 from crypto.keys import random_token
@@ -67,17 +67,12 @@ def list_partners(session: Session) -> Sequence[Partner]:
 
 
 def get_partner(session: Session, partner_id: uuid.UUID) -> Partner:
-    partner = repository.get_partner(session, partner_id)
-    if partner is None:
-        raise NotFound("No such partner.")
-    return partner
+    return found(repository.get_partner(session, partner_id), "No such partner.")
 
 
 def find_partner(session: Session, name: str) -> Partner:
-    partner = session.exec(select(Partner).where(col(Partner.name) == name.strip())).first()
-    if partner is None:
-        raise NotFound("No partner with that name.")
-    return partner
+    return found(session.exec(select(Partner).where(col(Partner.name) == name.strip())).first(),
+                 "No partner with that name.")
 
 
 def create_key(

@@ -18,12 +18,11 @@ from api.auth.dependencies import AdminOnly
 from api.auth.principals import PartnerPrincipal
 from api.core.dependencies import Config, DbSession
 from api.core.errors import (
-    Forbidden,
+    DENIED,
     InvalidInput,
     NotFound,
     RateLimited,
     ServiceUnavailable,
-    Unauthorized,
     error_responses,
 )
 from api.partners.dependencies import require_partner_scope
@@ -36,7 +35,7 @@ router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
 StatsPartner = Annotated[PartnerPrincipal, Depends(require_partner_scope("stats:read"))]
 TableId = Annotated[str, Path(max_length=64, description="a table id from /api/v1/stats/tables")]
 Lang = Annotated[Language, Query(description="label language")]
-PARTNER_ERRORS = (Unauthorized, Forbidden, RateLimited)
+PARTNER_ERRORS = (*DENIED, RateLimited)
 PULL_ERRORS = (*PARTNER_ERRORS, NotFound, InvalidInput, ServiceUnavailable,
                service.PrivacyBudgetExhausted)
 _TEXT: dict[str, Any] = {"schema": {"type": "string"}}
@@ -93,7 +92,7 @@ def budget(session: DbSession, partner: StatsPartner) -> schemas.ExactBudget | s
 
 
 @router.get("/partners/{partner_id}/policy", response_model=schemas.Budget,
-            responses=error_responses(Unauthorized, Forbidden, NotFound))
+            responses=error_responses(*DENIED, NotFound))
 def get_policy(session: DbSession, admin: AdminOnly, partner_id: uuid.UUID
                ) -> schemas.ExactBudget | schemas.DpBudget:
     """A partner's statistics mode and budget (admin)."""
@@ -101,7 +100,7 @@ def get_policy(session: DbSession, admin: AdminOnly, partner_id: uuid.UUID
 
 
 @router.put("/partners/{partner_id}/policy", response_model=schemas.Budget,
-            responses=error_responses(Unauthorized, Forbidden, NotFound, InvalidInput))
+            responses=error_responses(*DENIED, NotFound, InvalidInput))
 def put_policy(session: DbSession, settings: Config, admin: AdminOnly,
                partner_id: uuid.UUID, body: schemas.PolicyIn
                ) -> schemas.ExactBudget | schemas.DpBudget:
@@ -110,7 +109,7 @@ def put_policy(session: DbSession, settings: Config, admin: AdminOnly,
 
 
 @router.post("/refresh", response_model=schemas.ReleaseOut,
-             responses=error_responses(Unauthorized, Forbidden))
+             responses=error_responses(*DENIED))
 def refresh(session: DbSession, settings: Config, admin: AdminOnly) -> schemas.ReleaseOut:
     """Publish a new release now, even within the batching interval (audited)."""
     return operations.force_release(session, settings, actor_id=admin.user_id)

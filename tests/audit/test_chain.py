@@ -15,10 +15,10 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from api.audit import actions
-from api.audit.chain import compute_hash
 from api.audit.models import AuditEntry
 from api.audit.service import (
     checkpoint,
+    entry_hash,
     record,
     record_always,
     record_separately,
@@ -101,10 +101,7 @@ def test_rewritten_tail_is_caught_by_a_checkpoint(engine: Engine) -> None:
             if row.seq == 3:
                 row.action = actions.LOGIN
             row.prev_hash = prev
-            row.entry_hash = compute_hash(
-                seq=row.seq, created_at=row.created_at, action=row.action,
-                actor_kind=row.actor_kind, actor_id=row.actor_id, case_id=row.case_id,
-                target=row.target, details=row.details, prev_hash=row.prev_hash)
+            row.entry_hash = entry_hash(row)
             prev = row.entry_hash
             s.add(row)
         s.flush()

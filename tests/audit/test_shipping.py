@@ -25,9 +25,9 @@ from typer.testing import CliRunner
 from api import cli
 from api.app import create_app
 from api.audit import actions
-from api.audit.chain import GENESIS_HASH, compute_hash
+from api.audit.chain import GENESIS_HASH
 from api.audit.models import AuditEntry, AuditShipment
-from api.audit.service import record_separately, verify_chain
+from api.audit.service import entry_hash, record_separately, verify_chain
 from api.audit.shipping import parse_lines, read_file, shipped_anchors
 from api.audit.shipping import status as shipping_status
 from api.auth.roles import Role
@@ -97,10 +97,7 @@ def _forge_without(engine: Engine, doomed: set[int]) -> None:
         prev = GENESIS_HASH
         for new_seq, row in enumerate([r for r in rows if r.seq not in doomed], start=1):
             row.seq, row.prev_hash = new_seq, prev
-            row.entry_hash = compute_hash(
-                seq=row.seq, created_at=row.created_at, action=row.action,
-                actor_kind=row.actor_kind, actor_id=row.actor_id, case_id=row.case_id,
-                target=row.target, details=row.details, prev_hash=row.prev_hash)
+            row.entry_hash = entry_hash(row)
             prev = row.entry_hash
             s.add(row)
             s.flush()

@@ -42,6 +42,11 @@ def fixed(label: str, size: int = 32) -> bytes:
     return out[:size]
 
 
+def hexed(**fields: Any) -> dict[str, Any]:
+    """One vector as it is written to JSON: bytes as hex, everything else as it is."""
+    return {k: v.hex() if isinstance(v, bytes) else v for k, v in fields.items()}
+
+
 def aead_vectors() -> list[dict[str, Any]]:
     cases = [
         ("empty", b"", b"dokaz/test"),
@@ -53,14 +58,7 @@ def aead_vectors() -> list[dict[str, Any]]:
         key, nonce = fixed(f"aead-{name}-key"), fixed(f"aead-{name}-nonce", 12)
         blob = aead.encrypt(key, plaintext, context, nonce=nonce)
         out.append(
-            {
-                "name": name,
-                "key": key.hex(),
-                "nonce": nonce.hex(),
-                "context": context.hex(),
-                "plaintext": plaintext.hex(),
-                "blob": blob.hex(),
-            }
+            hexed(name=name, key=key, nonce=nonce, context=context, plaintext=plaintext, blob=blob)
         )
     return out
 
@@ -78,16 +76,9 @@ def sealed_vectors() -> list[dict[str, Any]]:
             recipient.public_bytes, plaintext, context, ephemeral_private=eph, nonce=nonce
         )
         out.append(
-            {
-                "name": name,
-                "recipient_private": recipient.private_bytes.hex(),
-                "recipient_public": recipient.public_bytes.hex(),
-                "ephemeral_private": eph.hex(),
-                "nonce": nonce.hex(),
-                "context": context.hex(),
-                "plaintext": plaintext.hex(),
-                "sealed": box.hex(),
-            }
+            hexed(name=name, recipient_private=recipient.private_bytes,
+                  recipient_public=recipient.public_bytes, ephemeral_private=eph, nonce=nonce,
+                  context=context, plaintext=plaintext, sealed=box)
         )
     return out
 
@@ -99,15 +90,8 @@ def staff_key_vectors() -> list[dict[str, Any]]:
         salt, nonce = fixed(f"staff-{name}-salt", 16), fixed(f"staff-{name}-nonce", 12)
         blob = staff_keys.seal_private_key(private, password, TEST_PARAMS, salt=salt, nonce=nonce)
         out.append(
-            {
-                "name": name,
-                "password": password,
-                "params": TEST_PARAMS.encode().hex(),
-                "salt": salt.hex(),
-                "nonce": nonce.hex(),
-                "private_key": private.hex(),
-                "sealed": blob.hex(),
-            }
+            hexed(name=name, password=password, params=TEST_PARAMS.encode(), salt=salt, nonce=nonce,
+                  private_key=private, sealed=blob)
         )
     return out
 
@@ -119,15 +103,9 @@ def session_vectors() -> list[dict[str, Any]]:
     nonce = fixed("session-nonce", 12)
     blob = staff_keys.encrypt_for_session(private, token, session_id, nonce=nonce)
     return [
-        {
-            "name": "session",
-            "private_key": private.hex(),
-            "token": token,
-            "token_hash": staff_keys.session_token_hash(token).hex(),
-            "session_id": session_id,
-            "nonce": nonce.hex(),
-            "blob": blob.hex(),
-        }
+        hexed(name="session", private_key=private, token=token,
+              token_hash=staff_keys.session_token_hash(token), session_id=session_id, nonce=nonce,
+              blob=blob)
     ]
 
 
@@ -141,14 +119,8 @@ def receipt_vectors() -> list[dict[str, Any]]:
         salt = fixed(f"receipt-{name}-salt", 16)
         verifier, kek = receipts.receipt_secrets(receipt, salt=salt, params=TEST_PARAMS)
         out.append(
-            {
-                "name": name,
-                "text": receipt.text,
-                "salt": salt.hex(),
-                "params": TEST_PARAMS.encode().hex(),
-                "verifier": verifier.to_bytes().hex(),
-                "kek": kek.hex(),
-            }
+            hexed(name=name, text=receipt.text, salt=salt, params=TEST_PARAMS.encode(),
+                  verifier=verifier.to_bytes(), kek=kek)
         )
     return out
 
@@ -166,16 +138,9 @@ def stream_vectors(version: int = 1) -> list[dict[str, Any]]:
         writer.write(plaintext)
         result = writer.finish()
         out.append(
-            {
-                "name": f"{size}-bytes",
-                "key": key.raw.hex(),
-                "file_id": file_id.hex(),
-                "record_size": 16,
-                "plaintext": plaintext.hex(),
-                "sha256": result.sha256,
-                "records": result.records,
-                "ciphertext": sink.getvalue().hex(),
-            }
+            hexed(name=f"{size}-bytes", key=key.raw, file_id=file_id, record_size=16,
+                  plaintext=plaintext, sha256=result.sha256, records=result.records,
+                  ciphertext=sink.getvalue())
         )
     return out
 
@@ -190,17 +155,9 @@ def stream_state_vectors(version: int = 1) -> list[dict[str, Any]]:
     nonce = fixed("stream-state-nonce", 12)
     state = writer.suspend(nonce=nonce)
     return [
-        {
-            "name": "suspended-after-21",
-            "key": key.raw.hex(),
-            "file_id": file_id.hex(),
-            "record_size": 16,
-            "plaintext": plaintext.hex(),
-            "split": 21,
-            "nonce": nonce.hex(),
-            "partial_ciphertext": sink.getvalue().hex(),
-            "state": state.hex(),
-        }
+        hexed(name="suspended-after-21", key=key.raw, file_id=file_id, record_size=16,
+              plaintext=plaintext, split=21, nonce=nonce, partial_ciphertext=sink.getvalue(),
+              state=state)
     ]
 
 
@@ -231,14 +188,8 @@ def field_vectors(version: int = 1) -> list[dict[str, Any]]:
         }
     values: dict[str, Any] = {"text": text, "json": obj, "bytes": raw.hex()}
     return [
-        {
-            "name": kind,
-            "key": key.raw.hex(),
-            "context": f"case.{kind}",
-            "nonce": nonces[kind].hex(),
-            "value": values[kind],
-            "ciphertext": boxes[kind].hex(),
-        }
+        hexed(name=kind, key=key.raw, context=f"case.{kind}", nonce=nonces[kind],
+              value=values[kind], ciphertext=boxes[kind])
         for kind in ("text", "json", "bytes")
     ]
 
@@ -248,13 +199,9 @@ def recovery_vectors() -> list[dict[str, Any]]:
     for name in ["first", "second"]:
         pair = StaffKeyPair.from_private_bytes(fixed(f"recovery-{name}"))
         out.append(
-            {
-                "name": name,
-                "private_key": pair.private_bytes.hex(),
-                "public_key": pair.public_bytes.hex(),
-                "text": recovery.format_recovery_key(pair.private_bytes),
-                "public_text": recovery.format_recovery_public_key(pair.public_bytes),
-            }
+            hexed(name=name, private_key=pair.private_bytes, public_key=pair.public_bytes,
+                  text=recovery.format_recovery_key(pair.private_bytes),
+                  public_text=recovery.format_recovery_public_key(pair.public_bytes))
         )
     return out
 

@@ -25,6 +25,7 @@ from api.app import create_app
 from api.core.logging import configure_logging, scrub
 from api.core.settings import Settings
 from tests.factories import create_recovery_key_text
+from tests.foundation.serve import wait_healthy
 
 CANARY_IP = "203.0.113.77"
 CANARY_IP6 = "2001:db8::beef:77"
@@ -207,15 +208,7 @@ def test_real_server_logs_nothing_identifying(tmp_path: Path) -> None:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            else:
-                pytest.fail("server did not start: " + log_path.read_text())
+            wait_healthy(proc, base, log=log_path)
             with httpx.Client(base_url=base, headers=HEADERS) as c:
                 # Not ready: started without a terminal, so no recovery key was made.
                 assert c.get("/readyz").status_code == 503

@@ -34,6 +34,7 @@ from api.keys.service import case_key_context
 from crypto.recovery import parse_recovery_key, recovery_public_key
 from crypto.sealed import unwrap_data_key
 from tests.factories import create_staff, sample_report
+from tests.foundation.serve import wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIVATE_TEXT = re.compile(r"DOKAZ-RK1-[0-9A-Z]{4}(?:-[0-9A-Z]{4}){13}")
@@ -92,16 +93,7 @@ def serving(env: dict[str, str], port: int) -> Iterator[tuple[subprocess.Popen[b
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"serve exited with {proc.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail("serve did not start")
-            time.sleep(0.2)
+        wait_healthy(proc, base, timeout=90)
         yield proc, base
     finally:
         if proc.poll() is None:

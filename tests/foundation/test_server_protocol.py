@@ -8,10 +8,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.foundation.serve import wait_healthy
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +28,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("server did not start: " + Path(tmp / "log").read_text())
+        wait_healthy(proc, f"http://127.0.0.1:{port}", log=tmp / "log")
         yield port
     finally:
         proc.terminate()

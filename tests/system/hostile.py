@@ -8,7 +8,6 @@ code that has already been used once.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import socket
 import time
@@ -146,16 +145,16 @@ def raw_exchange(port: int, head: bytes, body_parts: list[bytes] | None = None,
             for part in body_parts or []:
                 time.sleep(pause)
                 sock.sendall(part)
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    closed = True
-                    break
-                data += chunk
         except (ConnectionResetError, BrokenPipeError):
             closed = True
-        except TimeoutError:
-            pass
+        while not closed:
+            chunk = _read_some(sock)
+            if chunk is None:
+                closed = True
+            elif not chunk:
+                break  # the server went quiet with the connection still open
+            else:
+                data += chunk
     return RawResult(_status(data), data.partition(b"\r\n\r\n")[2], data,
                      time.monotonic() - start, closed)
 
@@ -173,18 +172,27 @@ def trickle_headers(port: int, every: float, give_up: float) -> RawResult:
         while time.monotonic() - start < give_up:
             try:
                 sock.sendall(filler[i % len(filler):][:1])
-                i += 1
-                chunk = b""
-                with contextlib.suppress(TimeoutError):
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        closed = True
-                        break
-                data += chunk
             except (ConnectionResetError, BrokenPipeError):
                 closed = True
                 break
+            i += 1
+            chunk = _read_some(sock)
+            if chunk is None:
+                closed = True
+                break
+            data += chunk
     return RawResult(_status(data), data, data, time.monotonic() - start, closed)
+
+
+def _read_some(sock: socket.socket) -> bytes | None:
+    """One read: what arrived, ``b""`` if nothing did within the socket's timeout, or None
+    once the server has closed or reset the connection."""
+    try:
+        return sock.recv(65536) or None
+    except TimeoutError:
+        return b""
+    except ConnectionResetError:
+        return None
 
 
 def _status(data: bytes) -> int:

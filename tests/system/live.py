@@ -133,17 +133,17 @@ class LiveApi:
 
     def rss_bytes(self) -> int:
         """Resident memory of the process (Linux /proc)."""
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        return 0
+        return self._status_bytes("VmRSS")
 
     def peak_rss_bytes(self) -> int:
         """The highest resident memory the process has had so far (VmHWM, Linux /proc)."""
+        return self._status_bytes("VmHWM")
+
+    def _status_bytes(self, key: str) -> int:
+        """A ``kB`` line of /proc/PID/status in bytes; 0 once the process is gone."""
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
+                if line.startswith(f"{key}:"):
                     return int(line.split()[1]) * 1024
         return 0
 

@@ -24,7 +24,9 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,16 @@ pytestmark = pytest.mark.slow
 ENGINES = ["sqlite", "postgresql"]
 N = 50
 TUS = {"Tus-Resumable": "1.0.0"}
+
+
+@contextmanager
+def serving(kind: str, tmp_path: Path) -> Iterator[tuple[Deployment, LiveApi, str]]:
+    """A new deployment with a recovery key and one API process; yields the key's text too,
+    to read every case back offline after the crash."""
+    with deployment(kind, tmp_path) as dep:
+        with Session(dep.engine) as s:
+            recovery = create_recovery_key_text(s)
+        yield dep, dep.start_api(), recovery
 
 
 def fsck_json(dep: Deployment, *args: str) -> tuple[int, dict[str, Any]]:
@@ -112,10 +124,7 @@ def verify_after_crash(dep: Deployment, recovery: str, results: list[Sent]) -> d
 
 @pytest.mark.parametrize("kind", ENGINES)
 def test_sigkill_during_50_concurrent_submissions(kind: str, tmp_path: Path) -> None:
-    with deployment(kind, tmp_path) as dep:
-        with Session(dep.engine) as s:
-            recovery = create_recovery_key_text(s)
-        api = dep.start_api()
+    with serving(kind, tmp_path) as (dep, api, recovery):
         submitter = Submitter(api.url, file_sizes=(200 * 1024, 600 * 1024))
         done: list[Sent] = []
         lock = threading.Lock()
@@ -204,10 +213,7 @@ class TusClient:
 
 @pytest.mark.parametrize("kind", ENGINES)
 def test_sigkill_during_resumable_uploads(kind: str, tmp_path: Path) -> None:
-    with deployment(kind, tmp_path) as dep:
-        with Session(dep.engine) as s:
-            recovery = create_recovery_key_text(s)
-        api = dep.start_api()
+    with serving(kind, tmp_path) as (dep, api, recovery):
         uploads = [TusClient(api.url, secrets.token_bytes(1536 * 1024), 256 * 1024)
                    for _ in range(8)]
         with httpx.Client(timeout=30) as client:

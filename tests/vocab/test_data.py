@@ -36,25 +36,27 @@ ACT_TYPE_HURI = {
     "denial_of_legal_assistance": "350109000000",
 }
 
-# case-metadata.md, "torture_method (list 5)"; the parent is the term the document nests under.
-TORTURE_METHOD_HURI = {
-    "beating": ("030100000000", None),
-    "blows_with_sticks": ("030102000000", "beating"),
-    "forced_postures": ("031100000000", None),
-    "forced_standing": ("031103000000", "forced_postures"),
-    "forced_kneeling": ("031105000000", "forced_postures"),
-    "extreme_temperature": ("030700000000", None),
-    "electric_shock": ("030800000000", None),
-    "asphyxiation": ("030900000000", None),
-    "rape": ("030500000000", None),
-    "sexual_threats": ("030602000000", None),
-    "food_water_deprivation": ("031501000000", None),
-    "sleep_deprivation": ("031502000000", None),
-    "denial_of_medical_care": ("031503000000", None),
-    "overcrowding": ("031905000000", None),
-    "blindfolding": ("031904000000", None),
-    "forced_nakedness": ("032102000000", None),
-    "threats_against_family": ("032202000000", None),
+# case-metadata.md, "torture_method (list 5)": each term's HURIDOCS code, under the term
+# the document nests it under (None: the top level).
+TORTURE_METHOD_HURI: dict[str | None, dict[str, str]] = {
+    None: {
+        "beating": "030100000000",
+        "forced_postures": "031100000000",
+        "extreme_temperature": "030700000000",
+        "electric_shock": "030800000000",
+        "asphyxiation": "030900000000",
+        "rape": "030500000000",
+        "sexual_threats": "030602000000",
+        "food_water_deprivation": "031501000000",
+        "sleep_deprivation": "031502000000",
+        "denial_of_medical_care": "031503000000",
+        "overcrowding": "031905000000",
+        "blindfolding": "031904000000",
+        "forced_nakedness": "032102000000",
+        "threats_against_family": "032202000000",
+    },
+    "beating": {"blows_with_sticks": "030102000000"},
+    "forced_postures": {"forced_standing": "031103000000", "forced_kneeling": "031105000000"},
 }
 # "Istanbul Protocol adds crush injuries, chemical/pharmacological, detention conditions."
 ISTANBUL_ADDITIONS = {"crush_injuries", "chemical_exposure", "detention_conditions"}
@@ -104,9 +106,10 @@ def test_act_type_codes_match_case_metadata() -> None:
 def test_torture_method_codes_and_nesting_match_case_metadata() -> None:
     vocab = get_vocabulary("torture_method")
     assert vocab.hierarchical
-    for code, (huri, parent) in TORTURE_METHOD_HURI.items():
-        term = vocab.term(code)
-        assert (term.huri_code, term.parent) == (huri, parent), code
+    for parent, terms in TORTURE_METHOD_HURI.items():
+        for code, huri in terms.items():
+            term = vocab.term(code)
+            assert (term.huri_code, term.parent) == (huri, parent), code
     for code in ISTANBUL_ADDITIONS:
         assert vocab.term(code).huri_code is None
     assert {c.code for c in vocab.children("beating")} == {"blows_with_sticks"}
