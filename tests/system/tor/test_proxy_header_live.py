@@ -9,9 +9,7 @@ longer than the header timeout is closed without a single byte of response.
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,50 +19,11 @@ from sqlmodel import Session
 
 from tests.factories import create_recovery_key_text, sample_report
 from tests.system.live import Deployment, LiveApi, deployment
+from tests.system.tor.proxied import exchange, request, status, tor_header, wait_ready
 from tests.system.traffic import multipart_body
 
 HEADER_TIMEOUT = 1.5
 PER_CIRCUIT = 2  # submissions per client per hour, low so a test can exhaust it
-
-
-def tor_header(circuit: int, sport: int | None = None, dport: int = 80) -> bytes:
-    """The line Tor's onion service writes for ``circuit`` (HiddenServiceExportCircuitID)."""
-    source = ipaddress.IPv6Address(int(ipaddress.IPv6Address("fc00:dead:beef:4dad::")) | circuit)
-    return f"PROXY TCP6 {source} ::1 {circuit & 0xFFFF if sport is None else sport} {dport}\r\n"\
-        .encode()
-
-
-def request(method: str, path: str, body: bytes = b"", close: bool = True,
-            **headers: str) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "Host: example.onion",
-             f"Content-Length: {len(body)}"]
-    lines += [f"{k.replace('_', '-')}: {v}" for k, v in headers.items()]
-    if close:
-        lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-def exchange(port: int, *chunks: bytes, pause: float = 0.0, timeout: float = 15) -> bytes:
-    """Send ``chunks`` (``pause`` seconds apart), then read until the server closes."""
-    out = bytearray()
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        for chunk in chunks:
-            try:
-                s.sendall(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            time.sleep(pause)
-        try:
-            while data := s.recv(65536):
-                out += data
-        except ConnectionResetError:
-            pass
-    return bytes(out)
-
-
-def status(response: bytes) -> int:
-    assert response.startswith(b"HTTP/1.1 "), response[:200]
-    return int(response.split(b" ", 2)[1])
 
 
 def submission(canary: str) -> bytes:
@@ -72,20 +31,6 @@ def submission(canary: str) -> bytes:
         [("submission", json.dumps(sample_report(narrative=f"Narrative {canary}")))],
         [("files", f"{canary}.bin", canary.encode() * 64)])
     return request("POST", "/api/v1/submissions", body, Content_Type=ctype)
-
-
-def wait_ready(api: LiveApi, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert api.proc.poll() is None, api.tail()
-        try:
-            if exchange(api.port, tor_header(1) + request("GET", "/healthz"),
-                        timeout=2).startswith(b"HTTP/1.1 200"):
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"API did not start:\n{api.tail()}")
 
 
 @pytest.fixture(scope="module")
