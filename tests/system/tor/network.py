@@ -37,10 +37,10 @@ AUTHORITIES = 3
 RELAYS = 3
 BOOT_TIMEOUT_SECONDS = 150.0  # about 25-70 s on the CI machines; more means broken
 
-# Options every node shares. AssumeReachable skips the ORPort self-test, and the
-# TestingDirAuthVote* options let authorities give the Guard and HSDir flags at once
-# instead of after hours of observed uptime; with them a network this small is usable in
-# one or two consensus rounds.
+# Options every node shares. AssumeReachable uploads a relay's descriptor without its
+# reachability self-test, and the TestingDirAuthVote* options make authorities vote the
+# Guard and HSDir flags for every relay instead of after observed uptime; with them a
+# network this small is usable after one or two consensus rounds.
 _COMMON = """\
 TestingTorNetwork 1
 DataDirectory {dir}
@@ -170,9 +170,9 @@ def _authority_keys(node: Node, dirport: int) -> str:
 
 
 def _relay_fingerprint(node: Node) -> str:
-    """Create the node's relay identity key and return its fingerprint. The DirAuthority
-    given here is a placeholder: tor wants one that is not the public network's before it
-    accepts TestingTorNetwork-less key generation, and it is never contacted."""
+    """Create the node's relay identity key and return its fingerprint (tor prints it and
+    exits). The DirAuthority given is a placeholder that keeps the public network's
+    authorities out of this one-off configuration; nothing is contacted."""
     out = _run(["tor", "--ignore-missing-torrc", "-f", "/dev/null", "--quiet",
                 "--list-fingerprint", "--DataDirectory", str(node.dir),
                 "--Nickname", node.nick, "--ORPort", "1",
