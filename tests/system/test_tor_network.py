@@ -9,6 +9,12 @@ streams by SOCKS credentials by default):
 2. "bob" follows it up with alice's receipt;
 3. "mallory" floods submissions until the per-client limit answers 429;
 4. alice and bob are still admitted: mallory spent only mallory's budget.
+
+The same tor runs the staff onion service of docs/deployment-tor.md, with client
+authorisation: the client holding the key reaches it, an outsider client without the key
+cannot even fetch its descriptor. Until ``dokaz serve`` has its own staff port, the staff
+service points at a second API process of the same installation (identity ``address``:
+the staff onion does not export circuit ids).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from sqlmodel import Session
 
 from tests.factories import create_recovery_key_text
 from tests.system.live import Deployment, LiveApi, deployment
-from tests.system.tor.network import TorNetwork, tor_available, tor_network
+from tests.system.tor.network import TorNetwork, socks5_reaches, tor_available, tor_network
 from tests.system.tor.proxied import wait_ready
 from tests.system.traffic import Submitter
 
@@ -48,7 +54,8 @@ def onion(tmp_path_factory: pytest.TempPathFactory
         api = LiveApi(env, Path(dep.root) / "api.log")
         dep.apis.append(api)
         wait_ready(api)
-        with tor_network(api.port) as net:
+        staff = dep.start_api()
+        with tor_network(api.port, staff_port=staff.port) as net:
             yield dep, api, net
 
 
@@ -104,3 +111,16 @@ def test_a_connection_without_the_proxy_header_is_refused(
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{api.port}/healthz", timeout=5)
     assert api.proc.poll() is None
+
+
+def test_the_staff_onion_admits_only_the_authorised_client(
+        onion: tuple[Deployment, LiveApi, TorNetwork]) -> None:
+    _, _, net = onion
+    assert net.staff_onion is not None and net.outsider_socks_port is not None
+    with httpx.Client(base_url=f"http://{net.staff_onion}", proxy=net.proxy_url("staff"),
+                      timeout=REQUEST_TIMEOUT) as caseworker:
+        assert caseworker.get("/healthz").status_code == 200
+    # Without the key the descriptor cannot be decrypted: no introduction, no stream.
+    assert not socks5_reaches(net.outsider_socks_port, net.staff_onion, "outsider")
+    # The same outsider reaches the public onion service.
+    assert socks5_reaches(net.outsider_socks_port, net.onion, "outsider-public")

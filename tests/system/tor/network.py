@@ -16,11 +16,16 @@ nodes use 127.0.0.1 and short voting intervals; nothing here reaches the interne
 
 The onion service is configured as the deployment guide says for production
 (``HiddenServiceExportCircuitID haproxy``, ``HiddenServicePoWDefensesEnabled 1``), so a
-test sees exactly the PROXY header a real deployment would.
+test sees exactly the PROXY header a real deployment would. With ``staff_port`` the same
+tor also runs the staff onion service of docs/deployment-tor.md: client authorisation by
+an x25519 key in ``authorized_clients/``, whose private half only the client node holds
+(``ClientOnionAuthDir``); an "outsider" client without it shows the service is closed to
+everyone else.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import shutil
 import socket
@@ -32,6 +37,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 AUTHORITIES = 3
 RELAYS = 3
@@ -88,6 +101,11 @@ HiddenServiceExportCircuitID haproxy
 HiddenServicePoWDefensesEnabled 1
 """
 
+_STAFF_SERVICE = """\
+HiddenServiceDir {dir}/staff
+HiddenServicePort 80 127.0.0.1:{staff_port}
+"""
+
 _CLIENT = """\
 SocksPort 127.0.0.1:{socks_port}
 """
@@ -123,6 +141,8 @@ class TorNetwork:
     socks_port: int
     root: Path
     nodes: list[Node] = field(default_factory=list)
+    staff_onion: str | None = None  # only the client at socks_port holds its key
+    outsider_socks_port: int | None = None  # a client without the staff key
 
     def proxy_url(self, circuit: str) -> str:
         """A SOCKS5 proxy URL whose username picks the circuit: with ``IsolateSOCKSAuth``
@@ -184,6 +204,16 @@ def _relay_fingerprint(node: Node) -> str:
     raise TorNetworkError(f"tor --list-fingerprint printed no fingerprint for {node.nick}: {out}")
 
 
+def x25519_keypair() -> tuple[str, str]:
+    """(private, public) x25519 key in the form tor's client authorisation files take:
+    base32 of the 32 raw key bytes, without padding."""
+    key = X25519PrivateKey.generate()
+    private = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return (base64.b32encode(private).decode().rstrip("="),
+            base64.b32encode(public).decode().rstrip("="))
+
+
 def _socks5_connect(port: int, host: str, dest_port: int, username: str,
                     timeout: float) -> bool:
     """True if Tor's client connects a stream to ``host:dest_port`` (a SOCKS5 CONNECT
@@ -204,22 +234,34 @@ def _socks5_connect(port: int, host: str, dest_port: int, username: str,
         return len(reply) >= 2 and reply[1] == 0
 
 
-def _wait_reachable(net: TorNetwork, deadline: float) -> None:
+def _check_running(net: TorNetwork) -> None:
+    for node in net.nodes:
+        if node.proc is not None and node.proc.poll() is not None:
+            raise TorNetworkError(f"tor node {node.nick} exited ({node.proc.returncode})"
+                                  f"\n{net.logs()}")
+
+
+def _wait_reachable(net: TorNetwork, onion: str, socks_port: int, deadline: float) -> None:
     attempt = 0
     while time.monotonic() < deadline:
-        for node in net.nodes:
-            if node.proc is not None and node.proc.poll() is not None:
-                raise TorNetworkError(f"tor node {node.nick} exited ({node.proc.returncode})"
-                                      f"\n{net.logs()}")
+        _check_running(net)
         attempt += 1
         with contextlib.suppress(OSError):
             # A fresh username per try: a failed circuit is not reused for the next one.
-            if _socks5_connect(net.socks_port, net.onion, 80, f"probe{attempt}",
+            if _socks5_connect(socks_port, onion, 80, f"probe{attempt}",
                                timeout=max(1.0, min(30.0, deadline - time.monotonic()))):
                 return
         time.sleep(1)
-    raise TorNetworkError(f"the onion service was not reachable through the client within "
-                          f"{BOOT_TIMEOUT_SECONDS:.0f} s\n{net.logs()}")
+    raise TorNetworkError(f"{onion} was not reachable through the client at port "
+                          f"{socks_port} in time\n{net.logs()}")
+
+
+def socks5_reaches(socks_port: int, onion: str, username: str, timeout: float = 60) -> bool:
+    """One attempt to open a stream to ``onion:80`` through a client's SOCKS port."""
+    try:
+        return _socks5_connect(socks_port, onion, 80, username, timeout)
+    except OSError:
+        return False
 
 
 def _wait_for_file(path: Path, net: TorNetwork, deadline: float) -> str:
@@ -230,6 +272,15 @@ def _wait_for_file(path: Path, net: TorNetwork, deadline: float) -> str:
                 return text
         time.sleep(0.2)
     raise TorNetworkError(f"{path} did not appear\n{net.logs()}")
+
+
+def _start(node: Node) -> None:
+    torrc = node.dir / "torrc"
+    torrc.write_text(node.torrc)
+    node.stderr = open(node.dir / "stderr.log", "wb")  # noqa: SIM115 (closed in _stop)
+    node.proc = subprocess.Popen(
+        ["tor", "--ignore-missing-torrc", "--defaults-torrc", "/dev/null", "-f", str(torrc)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=node.stderr)
 
 
 def _stop(nodes: list[Node]) -> None:
@@ -250,11 +301,13 @@ def _stop(nodes: list[Node]) -> None:
 
 
 @contextlib.contextmanager
-def tor_network(target_port: int, *, timeout: float = BOOT_TIMEOUT_SECONDS,
+def tor_network(target_port: int, *, staff_port: int | None = None,
+                timeout: float = BOOT_TIMEOUT_SECONDS,
                 keep_dir: bool = False) -> Iterator[TorNetwork]:
     """A running private Tor network whose onion service forwards port 80 to
-    ``127.0.0.1:target_port``. Something should listen there before the network is up:
-    reachability is proven by a stream that the service's tor connects to that port."""
+    ``127.0.0.1:target_port`` (and, with ``staff_port``, a client-authorised staff onion
+    service to ``127.0.0.1:staff_port``). Something should listen there before the network
+    is up: reachability is proven by a stream that the service's tor connects to."""
     root = Path(tempfile.mkdtemp(prefix="dokaz-tor-"))
     nodes: list[Node] = []
     try:
@@ -289,20 +342,46 @@ def tor_network(target_port: int, *, timeout: float = BOOT_TIMEOUT_SECONDS,
         socks_port = free_port()
         client.torrc = (_COMMON.format(dir=client.dir, nick="client", authorities=authorities)
                         + _CLIENT.format(socks_port=socks_port))
-        nodes += [service, client]
+        clients = [client]
+        staff_private, outsider_port = "", 0
+        if staff_port is not None:
+            service.torrc += _STAFF_SERVICE.format(dir=service.dir, staff_port=staff_port)
+            # The service side: one ".auth" file per authorised client (tor(1), CLIENT
+            # AUTHORIZATION); with at least one loaded, nobody else can reach the service.
+            staff_private, staff_public = x25519_keypair()
+            authorized = service.dir / "staff" / "authorized_clients"
+            authorized.mkdir(parents=True, mode=0o700)
+            (service.dir / "staff").chmod(0o700)
+            (authorized / "caseworker.auth").write_text(f"descriptor:x25519:{staff_public}\n")
+            client.torrc += f"ClientOnionAuthDir {client.dir}/onion-auth\n"
+            outsider = Node("outsider", root / "outsider")
+            outsider.dir.mkdir(mode=0o700)
+            outsider_port = free_port()
+            outsider.torrc = (_COMMON.format(dir=outsider.dir, nick="outsider",
+                                             authorities=authorities)
+                              + _CLIENT.format(socks_port=outsider_port))
+            clients.append(outsider)
 
+        nodes.append(service)
         for node in nodes:
-            torrc = node.dir / "torrc"
-            torrc.write_text(node.torrc)
-            node.stderr = open(node.dir / "stderr.log", "wb")  # noqa: SIM115 (closed in _stop)
-            node.proc = subprocess.Popen(
-                ["tor", "--ignore-missing-torrc", "--defaults-torrc", "/dev/null",
-                 "-f", str(torrc)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=node.stderr)
-
+            _start(node)
         net = TorNetwork("", socks_port, root, nodes)
         net.onion = _wait_for_file(service.dir / "onion" / "hostname", net, deadline)
-        _wait_reachable(net, deadline)
+        if staff_port is not None:
+            net.staff_onion = _wait_for_file(service.dir / "staff" / "hostname", net, deadline)
+            # The client side: "<address without .onion>:descriptor:x25519:<private key>",
+            # in place before the client starts (it reads the directory at start and on HUP).
+            auth_dir = client.dir / "onion-auth"
+            auth_dir.mkdir(mode=0o700)
+            (auth_dir / "staff.auth_private").write_text(
+                f"{net.staff_onion.removesuffix('.onion')}:descriptor:x25519:{staff_private}\n")
+            net.outsider_socks_port = outsider_port
+        for node in clients:
+            nodes.append(node)
+            _start(node)
+        _wait_reachable(net, net.onion, socks_port, deadline)
+        if net.staff_onion is not None:
+            _wait_reachable(net, net.staff_onion, socks_port, deadline)
         yield net
     finally:
         _stop(nodes)
