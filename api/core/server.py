@@ -127,6 +127,8 @@ class ProxyHeaderProtocol(HeaderTimeoutProtocol):
         if self._proxy_buffer is None:
             super().data_received(data)
             return
+        if self.transport.is_closing():
+            return  # refused already: nothing of this connection reaches the parser
         buffered = self._proxy_buffer + data
         try:
             header = parse_header(buffered)
