@@ -67,5 +67,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.add_middleware(SecurityHeadersMiddleware, onion_address=settings.onion_address)
     # Outermost: nothing inside the app ever sees a client address or user agent.
-    app.add_middleware(ClientAnonymityMiddleware)
+    app.add_middleware(ClientAnonymityMiddleware, identity=settings.client_identity)
     return app

@@ -46,7 +46,7 @@ def serve(
     """Migrate the database if needed and serve the API and the public form."""
     import uvicorn
 
-    from api.core.server import HeaderTimeoutProtocol
+    from api.core.server import http_protocol
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -65,7 +65,7 @@ def serve(
         proxy_headers=False,
         forwarded_allow_ips="",
         server_header=False,
-        http=HeaderTimeoutProtocol,  # uvicorn alone lets a slowloris hold a connection
+        http=http_protocol(settings),  # uvicorn alone lets a slowloris hold a connection
         h11_max_incomplete_event_size=settings.max_header_bytes,
         timeout_keep_alive=10,
     )

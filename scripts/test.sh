@@ -20,9 +20,11 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip install -q -e '.[dev]'
 
 # Debian packages: Chromium for the browser tests (Playwright drives it; it never downloads
-# a browser of its own) and the PostgreSQL client tools.
+# a browser of its own), tor (tor and tor-gencert, for the private Tor network of
+# tests/system/tor) and the PostgreSQL client tools.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v tor-gencert >/dev/null 2>&1 || need+=(tor)
 command -v pg_isready >/dev/null 2>&1 || need+=(postgresql-client)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -1,4 +1,5 @@
-"""The HTTP protocol ``dokaz serve`` runs: uvicorn's httptools protocol plus a header timeout.
+"""The HTTP protocols ``dokaz serve`` runs: uvicorn's httptools protocol plus a header
+timeout, and the same behind a PROXY protocol header.
 
 uvicorn has no limit on how long a client may take to send its request headers: a
 client trickling one byte a second ("slowloris") holds a connection, and enough of them
@@ -8,6 +9,14 @@ new request begins, and closes the connection if the headers are not complete wi
 headers at ``DOKAZ_MAX_HEADER_BYTES`` (uvicorn's own cap applies only to its h11 protocol),
 answering 431. Bodies are not affected: a slow upload over Tor may take
 hours and is bounded by ``DOKAZ_REQUEST_BODY_TIMEOUT_SECONDS`` in the intake guards.
+
+With ``DOKAZ_CLIENT_IDENTITY=proxy-protocol`` :class:`ProxyHeaderProtocol` is used: every
+connection must open with a PROXY protocol v1 header (Tor's onion service writes one with
+``HiddenServiceExportCircuitID haproxy``). The header is read and consumed before the HTTP
+parser sees a byte; a connection whose first bytes are not a valid header, or that does
+not complete it within the header timeout, is closed without a response (whoever sends
+no header is not the proxy, and owes nothing an answer). The identity the header names is
+put in each request's scope for :mod:`api.core.privacy`, which turns it into the client tag.
 """
 
 from __future__ import annotations
@@ -17,7 +26,9 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from api.core.settings import get_settings
+from api.core.privacy import PROXY_IDENTITY_SCOPE_KEY
+from api.core.proxy_protocol import ProxyHeaderError, client_identity, parse_header
+from api.core.settings import Settings, get_settings
 
 _MESSAGE = b"The request headers are larger than this server accepts."
 _HEADERS_TOO_LARGE = (
@@ -97,3 +108,54 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm_header_timer()
         super().on_headers_complete()
+
+
+class ProxyHeaderProtocol(HeaderTimeoutProtocol):
+    """:class:`HeaderTimeoutProtocol` behind a PROXY protocol v1 header.
+
+    The header timer armed when the connection opens covers the PROXY header and the
+    first request's headers together: Tor writes the PROXY line and the client's bytes
+    at once, so a connection still short of either after the timeout is not a client.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._proxy_buffer: bytes | None = b""  # None once the header has been read
+        self._proxy_identity: str | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._proxy_buffer is None:
+            super().data_received(data)
+            return
+        if self.transport.is_closing():
+            return  # refused already: nothing of this connection reaches the parser
+        buffered = self._proxy_buffer + data
+        try:
+            header = parse_header(buffered)
+        except ProxyHeaderError:
+            self._proxy_buffer = b""
+            self._disarm_header_timer()
+            self.transport.close()
+            return
+        if header is None:
+            self._proxy_buffer = buffered  # at most 106 bytes: parse_header refuses more
+            return
+        self._proxy_buffer = None
+        self._proxy_identity = client_identity(header)
+        # uvicorn copies self.client into every scope; the real peer (the proxy) is of no
+        # use to anyone, and the identity travels under its own key.
+        self.client = None
+        rest = buffered[header.length:]
+        if rest:
+            super().data_received(rest)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope[PROXY_IDENTITY_SCOPE_KEY] = self._proxy_identity  # type: ignore[literal-required]
+
+
+def http_protocol(settings: Settings) -> type[HttpToolsProtocol]:
+    """The protocol class ``dokaz serve`` hands uvicorn for the public port."""
+    if settings.client_identity == "proxy-protocol":
+        return ProxyHeaderProtocol
+    return HeaderTimeoutProtocol

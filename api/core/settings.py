@@ -22,6 +22,8 @@ DEVELOPMENT_SECRET = "dokaz-development-secret-not-for-production"  # noqa: S105
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 
+ClientIdentitySetting = Literal["address", "proxy-protocol", "none"]
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOKAZ_", env_file=None, extra="ignore")
@@ -47,6 +49,14 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_access_key_id: SecretStr | None = None
     s3_secret_access_key: SecretStr | None = None
+
+    # Who "one client" is for per-client limits (api/core/privacy.py, docs/deployment-tor.md):
+    # "address": the TCP peer (a direct deployment, a laptop); "proxy-protocol": every
+    # connection starts with a PROXY protocol v1 header and the client is the Tor circuit
+    # (or the address) it names; "none": no per-client identity at all, for a proxy that
+    # hides its clients, where keying limits on the one shared peer would let any one
+    # client shut out all the others.
+    client_identity: ClientIdentitySetting = "address"
 
     onion_address: str | None = Field(
         default=None, description="e.g. abc...xyz.onion; sent as Onion-Location on pages"
