@@ -166,9 +166,9 @@ def _open(session: Session, settings: Settings, found: _Found, kek: bytes, now: 
     return SessionOut(token=token, expires_at=expires, reference=case.reference)
 
 
-async def start_session(engine: Engine, settings: Settings, guards: Guards, client: str,
-                        receipt_text: str) -> SessionOut:
-    wait = guards.receipt_failures_per_client.retry_after(client)
+async def start_session(engine: Engine, settings: Settings, guards: Guards,
+                        client: str | None, receipt_text: str) -> SessionOut:
+    wait = guards.receipt_failures_per_client.retry_after(client) if client else 0
     if wait:
         raise RateLimited(wait, TOO_MANY)
     try:
@@ -187,7 +187,8 @@ async def start_session(engine: Engine, settings: Settings, guards: Guards, clie
     )
     kek = await run_argon2(settings, bounded, settings, lambda: verify_receipt(code, verifier))
     if kek is None or found is None:
-        guards.receipt_failures_per_client.hit(client)
+        if client is not None:
+            guards.receipt_failures_per_client.hit(client)
         if found is not None:
             receipt_id = found.receipt_id
             await in_transaction(engine, lambda s: _record_failure(s, settings, receipt_id,

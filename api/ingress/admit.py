@@ -117,7 +117,7 @@ class Admission(Generic[A]):
     door: Door
     settings: Settings
     guards: Guards
-    client: str  # the client's tag for rate limits (guards.client_tag)
+    client: str | None  # the client's tag for rate limits (guards.client_tag); None: none
     content_type: str | None
     content_length: int | None
     declared_length: int | None  # by Content-Length or, for a tus creation, Upload-Length

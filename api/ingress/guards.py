@@ -93,9 +93,17 @@ def guards_for(request: Request) -> Guards:
     return service(request, "intake_guards", Guards)
 
 
-def client_tag(request: Request) -> str:
-    """Who the client is, for the rate limits: the one function that identifies one."""
-    return str(getattr(request.state, "client_tag", "") or "unknown")
+def client_tag(request: Request) -> str | None:
+    """Who the client is, for the rate limits: the one function that identifies one.
+
+    None when there is no per-client identity (``DOKAZ_CLIENT_IDENTITY=none``, or a
+    request that reached the app without one): then no per-client limit applies, only the
+    global budgets and the per-receipt and per-account counters. A shared stand-in key
+    such as "unknown" would put every genuine person into one bucket, which one abusive
+    client could then empty for all of them.
+    """
+    tag = getattr(request.state, "client_tag", None)
+    return str(tag) if tag else None
 
 
 def check_headers(request: Request, settings: Settings) -> None:
@@ -104,13 +112,16 @@ def check_headers(request: Request, settings: Settings) -> None:
         raise HeadersTooLarge()
 
 
-def check_rate(limiter: SlidingWindow, key: str, message: str | None = None) -> None:
+def check_rate(limiter: SlidingWindow, key: str | None, message: str | None = None) -> None:
+    """Count one hit for ``key``; 429 once its window is full. No key, no per-client limit."""
+    if key is None:
+        return
     wait = limiter.hit(key)
     if wait:
         raise RateLimited(wait, message)
 
 
-def check_intake_rate(guards: Guards, client: str) -> None:
+def check_intake_rate(guards: Guards, client: str | None) -> None:
     """The global intake rate, then the client's own: before a report's body is read."""
     wait = guards.global_rate.hit("global")
     if wait:
