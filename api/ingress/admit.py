@@ -60,7 +60,8 @@ class Step(enum.Enum):
     INTAKE_RATE = "the global intake rate (503), then the client's submissions (429)"
     CLIENT_RATE = "the client's submissions (429)"
     UPLOAD_RATE = "the uploads the client started (429)"
-    SIZE = "the declared length within max_submission_bytes (413)"
+    SIZE = ("the declared length within max_submission_bytes, or a tus Upload-Length within "
+            "max_file_bytes (413)")
     DISK = "free space for the declared length (503)"
     RECOVERY_KEY = "an organisation recovery key exists (503)"
 
@@ -91,7 +92,8 @@ POLICIES: dict[Door, Policy] = {
     Door.SUBMISSION: Policy((HEADERS, Step.INTAKE_RATE, Step.SIZE, DISK, AUTHORIZE,
                              Step.RECOVERY_KEY)),
     # The recovery key is checked in the creating transaction (api.uploads.service).
-    Door.UPLOAD_CREATE: Policy((HEADERS, TUS, Step.UPLOAD_RATE, DISK),
+    # An Upload-Length over the file limit is 413 before the disk is even looked at.
+    Door.UPLOAD_CREATE: Policy((HEADERS, TUS, Step.UPLOAD_RATE, Step.SIZE, DISK),
                                declared=Declared.UPLOAD_LENGTH, streams=False),
     # A PATCH is bounded by its upload's declared length while it arrives
     # (api.uploads.service.receive_segment).
@@ -168,9 +170,13 @@ async def admit(request: Request, door: Door,
                                   "Too many uploads started in a short time; please wait a "
                                   "little.")
             elif step is Step.SIZE:
-                _check_size(settings, admission.declared_length)
-            elif step is Step.DISK:
                 if policy.declared is Declared.UPLOAD_LENGTH:
+                    admission.declared_length = guards.upload_length(request)
+                    guards.check_file_size(settings, admission.declared_length)
+                else:
+                    _check_size(settings, admission.declared_length)
+            elif step is Step.DISK:
+                if policy.declared is Declared.UPLOAD_LENGTH and admission.declared_length is None:
                     admission.declared_length = guards.upload_length(request)
                 guards.check_disk(settings, app_storage(request), admission.declared_length or 0)
             elif step is Step.RECOVERY_KEY:

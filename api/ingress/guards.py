@@ -23,9 +23,16 @@ import anyio
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
-from api.core.errors import BadRequest, DokazError, RateLimited, ServiceUnavailable
+from api.core.errors import (
+    BadRequest,
+    DokazError,
+    PayloadTooLarge,
+    RateLimited,
+    ServiceUnavailable,
+)
 from api.core.ratelimit import SlidingWindow
 from api.core.settings import Settings
+from api.ingress.multipart import mb
 from api.storage.base import BlobStorage
 
 TUS_VERSION = "1.0.0"
@@ -141,6 +148,14 @@ def check_disk(settings: Settings, storage: BlobStorage, incoming: int = 0) -> N
         free.append(backend)
     if min(free) - max(0, incoming) < settings.min_free_disk_bytes:
         raise ServiceUnavailable(TEMPORARILY_UNAVAILABLE, retry_after=600)
+
+
+def check_file_size(settings: Settings, length: int) -> None:
+    """413 for one file over ``max_file_bytes`` (a tus creation's Upload-Length, a part)."""
+    if length > settings.max_file_bytes:
+        raise PayloadTooLarge(
+            f"The file is larger than the limit of {mb(settings.max_file_bytes)} per file."
+        )
 
 
 def require_tus(request: Request) -> None:

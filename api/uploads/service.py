@@ -46,10 +46,9 @@ from sqlmodel import Session
 from api.core.errors import BadRequest, Conflict, Gone, NotFound, PayloadTooLarge
 from api.core.models import day_ceil, day_floor, utcnow
 from api.core.settings import Settings
-from api.ingress import filetypes
+from api.ingress import filetypes, guards
 from api.ingress.files import RECORD_SIZE, TypeMismatch, check_filename
 from api.ingress.guards import ConnectionDropped
-from api.ingress.multipart import mb
 from api.keys.service import require_recovery_key
 from api.storage.base import BlobStorage, generate_name
 from api.storage.pending import delete_after_commit, delete_on_rollback
@@ -118,10 +117,7 @@ def create_upload(
     session: Session, settings: Settings, length: int, metadata: dict[str, str],
     now: datetime | None = None,
 ) -> tuple[Upload, capabilities.UploadCapability]:
-    if length > settings.max_file_bytes:
-        raise PayloadTooLarge(
-            f"The file is larger than the limit of {mb(settings.max_file_bytes)} per file."
-        )
+    guards.check_file_size(settings, length)  # also checked at the door, before the disk
     # An upload only ever becomes part of a case, and no case may exist without a
     # recovery wrap: refuse (503) before the client sends a byte.
     require_recovery_key(session)
