@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         default=4 * 3600.0, gt=0, description="a slow phone over Tor may need hours"
     )
     min_free_disk_bytes: int = Field(default=1 * GiB, ge=0)
+    # A body must keep arriving: at least this many bytes in every window, or 408. The
+    # default (4 KiB a minute, ~70 B/s) is far below a phone on Tor at 1 KB/s, and a
+    # pause of a whole window is allowed; a body trickling a byte every few seconds is not.
+    min_body_bytes_per_window: int = Field(default=4 * 1024, ge=0, description=(
+        "bytes a request body must deliver in every window of body_rate_window_seconds "
+        "(0: no minimum rate)"))
+    body_rate_window_seconds: float = Field(default=60.0, gt=0)
     upload_expiry_hours: int = Field(default=72, ge=1, description=(
         "Hours an unfinished tus upload is kept; its expiry is rounded up to the next "
         "00:00 UTC, so it is kept at day precision."))

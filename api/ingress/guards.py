@@ -51,6 +51,13 @@ class BodyTimeout(DokazError):
     )
 
 
+class BodyTooSlow(BodyTimeout):
+    default_message = (
+        "The upload arrived too slowly and was stopped. Nothing was saved; please try "
+        "again, or use resumable uploads, which keep what already arrived."
+    )
+
+
 class ConnectionDropped(DokazError):
     status_code = 400
     code = "connection_dropped"
@@ -190,18 +197,28 @@ def content_length(request: Request) -> int | None:
 
 
 async def timed_stream(request: Request, settings: Settings) -> AsyncIterator[bytes]:
-    """``request.stream()`` with an overall deadline for the whole body.
+    """``request.stream()`` with an overall deadline and a minimum data rate.
+
+    The whole body must arrive within ``request_body_timeout_seconds``, and every window
+    of ``body_rate_window_seconds`` must bring at least ``min_body_bytes_per_window``
+    bytes; otherwise 408. Without the rate, a client trickling one byte every few seconds
+    would hold a connection (and a file descriptor) for the whole deadline.
 
     A client that goes away mid-body becomes :class:`ConnectionDropped` (a 400 nobody
     reads, but a clean one: no "unhandled error" in the logs).
     """
     deadline = anyio.current_time() + settings.request_body_timeout_seconds
+    window, need = settings.body_rate_window_seconds, settings.min_body_bytes_per_window
+    rate = _WindowRate(anyio.current_time(), window, need)
     stream = request.stream()
     while True:
-        remaining = deadline - anyio.current_time()
-        if remaining <= 0:
+        now = anyio.current_time()
+        if now >= deadline:
             raise BodyTimeout()
-        with anyio.move_on_after(remaining) as scope:
+        rate.roll(now)
+        # Waiting is cut short only where the request fails anyway: a generator that was
+        # cancelled mid-read is finished, so it must never be read again.
+        with anyio.move_on_after(min(deadline, rate.judged_at()) - now) as scope:
             try:
                 chunk = await stream.__anext__()
             except StopAsyncIteration:
@@ -209,5 +226,37 @@ async def timed_stream(request: Request, settings: Settings) -> AsyncIterator[by
             except ClientDisconnect:
                 raise ConnectionDropped() from None
         if scope.cancelled_caught:
-            raise BodyTimeout()
+            raise BodyTimeout() if anyio.current_time() >= deadline else BodyTooSlow()
+        rate.roll(anyio.current_time())
+        rate.got(len(chunk))
         yield chunk
+
+
+@dataclass
+class _WindowRate:
+    """Fixed windows of ``window`` seconds from the body's start; each must bring ``need``."""
+
+    window_end: float
+    window: float
+    need: int
+    seen: int = 0
+
+    def __post_init__(self) -> None:
+        self.window_end += self.window
+
+    def roll(self, now: float) -> None:
+        """Close the windows that ended by ``now``; 408 for one that brought too little."""
+        while self.need and now >= self.window_end:
+            if self.seen < self.need:
+                raise BodyTooSlow()
+            self.window_end, self.seen = self.window_end + self.window, 0
+
+    def got(self, n: int) -> None:
+        self.seen += n
+
+    def judged_at(self) -> float:
+        """When the next verdict falls if nothing more arrives: the end of this window if
+        it still lacks bytes, else the end of the next one (which starts empty)."""
+        if not self.need:
+            return float("inf")
+        return self.window_end if self.seen < self.need else self.window_end + self.window
