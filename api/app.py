@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         openapi_url="/api/openapi.json",
         debug=settings.debug,
     )
-    app.state.services = build_services(settings, engine)
+    services = app.state.services = build_services(settings, engine)
 
     install_error_handlers(app)
     app.include_router(health_router)
@@ -67,5 +67,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.add_middleware(SecurityHeadersMiddleware, onion_address=settings.onion_address)
     # Outermost: nothing inside the app ever sees a client address or user agent.
-    app.add_middleware(ClientAnonymityMiddleware, identity=settings.client_identity)
+    app.add_middleware(ClientAnonymityMiddleware, identity=settings.client_identity,
+                       circuit_key=services.circuit_key)
     return app

@@ -15,11 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from redis import Redis
 from sqlalchemy import Engine
 
 from api.auth.throttle import GlobalLimiter
 from api.core.clock import Clock
 from api.core.settings import Settings
+from api.core.shared import redis_from_settings, shared_secret
 from api.ingress.guards import Guards
 from api.stats.limits import PullLimiter
 from api.storage import BlobStorage, get_storage
@@ -34,9 +36,12 @@ class AppServices:
     login_limiter: GlobalLimiter
     stats_limiter: PullLimiter
     intake_guards: Guards
+    redis: Redis | None  # shared state of several API processes (api.core.shared)
+    circuit_key: bytes  # the HMAC key of Tor circuit tags, the same in every process
 
 
 def build_services(settings: Settings, engine: Engine) -> AppServices:
+    redis = redis_from_settings(settings)
     return AppServices(
         settings=settings,
         engine=engine,
@@ -44,7 +49,9 @@ def build_services(settings: Settings, engine: Engine) -> AppServices:
         clock=Clock(),
         login_limiter=GlobalLimiter(settings.login_attempts_global_per_minute),
         stats_limiter=PullLimiter(settings.stats_pulls_per_key_per_hour),
-        intake_guards=Guards.from_settings(settings),
+        intake_guards=Guards.from_settings(settings, redis),
+        redis=redis,
+        circuit_key=shared_secret(redis, settings.redis_key_prefix, "circuit-tag-key"),
     )
 
 

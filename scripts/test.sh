@@ -26,6 +26,7 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v tor-gencert >/dev/null 2>&1 || need+=(tor)
 command -v pg_isready >/dev/null 2>&1 || need+=(postgresql-client)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
@@ -43,6 +44,21 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
 fi
 export DOKAZ_TEST_REQUIRE_PG=1
+
+# Redis on 127.0.0.1:6379 for the counters several API processes share: start one that
+# keeps nothing on disk if none answers (Debian's redis-server).
+if ! .venv/bin/python -c "import redis; redis.Redis(socket_timeout=1).ping()" 2>/dev/null; then
+  if command -v redis-server >/dev/null 2>&1; then
+    redis-server --daemonize yes --save "" --appendonly no --bind 127.0.0.1 --port 6379 >/dev/null
+    for _ in $(seq 1 20); do
+      .venv/bin/python -c "import redis; redis.Redis(socket_timeout=1).ping()" 2>/dev/null && break
+      sleep 0.5
+    done
+  else
+    echo "please install redis-server (sudo apt-get install redis-server)" >&2
+    exit 1
+  fi
+fi
 
 echo "== ruff"
 .venv/bin/ruff check .

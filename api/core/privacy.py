@@ -76,14 +76,21 @@ def client_identity_mode(conn: HTTPConnection) -> ClientIdentityMode:
 
 
 class ClientAnonymityMiddleware:
-    def __init__(self, app: ASGIApp, identity: ClientIdentitySetting = "address") -> None:
+    def __init__(self, app: ASGIApp, identity: ClientIdentitySetting = "address",
+                 circuit_key: bytes | None = None) -> None:
         self.app = app
         self.identity = identity
-        self._key = secrets.token_bytes(32)  # never leaves this process
+        self._key = secrets.token_bytes(32)  # for addresses: never leaves this process
+        # For Tor circuits: the key the API processes share (api.core.shared), so that one
+        # circuit is one client whichever process it reaches. Per process without Redis.
+        self._circuit_key = circuit_key or secrets.token_bytes(32)
         install_coarse_record_times()
 
-    def _hmac(self, value: str) -> str:
-        return hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:32]
+    def _hmac(self, value: str, *, circuit: bool = False) -> str:
+        """The tag: "c:" or "a:" (what it was derived from; only "c:" tags may be shared,
+        api.core.ratelimit), then an HMAC of the identity."""
+        key, kind = (self._circuit_key, "c:") if circuit else (self._key, "a:")
+        return kind + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:30]
 
     def identify(self, scope: Scope) -> tuple[str | None, ClientIdentityMode]:
         """(client tag or None, what it was derived from) for this request."""
@@ -97,7 +104,7 @@ class ClientAnonymityMiddleware:
             if isinstance(named, str) and named:
                 kind: ClientIdentityMode = (
                     "circuit" if named.startswith("circuit:") else "address")
-                return self._hmac(named), kind
+                return self._hmac(named, circuit=kind == "circuit"), kind
         return None, "none"
 
     def client_tag(self, scope: Scope) -> str | None:

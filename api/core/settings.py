@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         "bytes a request body must deliver in every window of body_rate_window_seconds "
         "(0: no minimum rate)"))
     body_rate_window_seconds: float = Field(default=60.0, gt=0)
+    # Shared state for several API processes (api.core.shared): global budgets and Tor
+    # circuit counters. Unset: in process memory (the embedded default, one process).
+    redis_url: str | None = Field(default=None, description="e.g. redis://127.0.0.1:6379/0")
+    redis_timeout_seconds: float = Field(default=0.5, gt=0)
+    redis_key_prefix: str = Field(default="dokaz:", min_length=1, max_length=64,
+                                  description="keeps deployments sharing one Redis apart")
     upload_expiry_hours: int = Field(default=72, ge=1, description=(
         "Hours an unfinished tus upload is kept; its expiry is rounded up to the next "
         "00:00 UTC, so it is kept at day precision."))

@@ -1,16 +1,18 @@
 """Abuse resistance without JavaScript or third parties: the guards :mod:`api.ingress.admit`
 runs for every public door, in the order its table declares.
 
-* Rate limits live only in this process's memory (never written anywhere) and are keyed
-  by :func:`client_tag` (today ``request.state.client_tag``, an HMAC of the peer address
-  under a per-process key, :mod:`api.core.privacy`); it is the one place a client is
-  identified. They reset on restart; that is the price of never storing
-  anything about submitters. With several API processes each enforces its own share.
+* Rate limits are keyed by :func:`client_tag`, the one place a client is identified
+  (``request.state.client_tag``, :mod:`api.core.privacy`): an HMAC of the peer address
+  under a per-process key, or of the Tor circuit under a key the processes share.
+  Address-keyed counts live only in this process's memory (never written anywhere);
+  with ``DOKAZ_REDIS_URL`` the global budget and the circuit-keyed counts live in Redis,
+  so they hold across every API process (:mod:`api.core.shared`). Without a client
+  identity (``none``) no per-client limit applies.
 * A global intake rate and a free-disk guard answer 503 "temporarily unavailable", so a
   flood cannot fill the disk or starve the people behind it.
 * Request bodies are read with a deadline (``request_body_timeout_seconds``), request
   headers are bounded (``max_header_bytes``), and every size limit is enforced while
-  bytes arrive (see :mod:`api.ingress.multipart`).
+  bytes arrive (see :mod:`api.ingress.multipart`); bodies must also keep a minimum data rate.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 
 import anyio
 from fastapi import Request
+from redis import Redis
 from starlette.requests import ClientDisconnect
 
 from api.core.errors import (
@@ -30,7 +33,7 @@ from api.core.errors import (
     RateLimited,
     ServiceUnavailable,
 )
-from api.core.ratelimit import SlidingWindow
+from api.core.ratelimit import SharedSlidingWindow, SlidingWindow
 from api.core.settings import Settings
 from api.ingress.multipart import mb
 from api.storage.base import BlobStorage
@@ -40,6 +43,9 @@ TEMPORARILY_UNAVAILABLE = (
     "Submissions are temporarily unavailable. Nothing was saved; please try again in a "
     "little while."
 )
+
+
+GLOBAL = "global"  # the key of a budget everyone shares
 
 
 class BodyTimeout(DokazError):
@@ -88,15 +94,26 @@ class Guards:
     extra: dict[str, SlidingWindow] = field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Guards:
+    def from_settings(cls, settings: Settings, redis: Redis | None = None) -> Guards:
+        """The guards; with ``redis`` the global budget and the circuit-keyed counters hold
+        across every API process (address-keyed ones stay in memory: api.core.shared)."""
+
+        def window(name: str, limit: int, seconds: float,
+                   shared_keys: frozenset[str] = frozenset()) -> SlidingWindow:
+            return SharedSlidingWindow(limit, seconds, redis=redis, name=name,
+                                       prefix=settings.redis_key_prefix,
+                                       shared_keys=shared_keys)
+
         return cls(
-            per_client=SlidingWindow(settings.intake_rate_per_client_per_hour, 3600),
-            global_rate=SlidingWindow(settings.intake_rate_global_per_minute, 60),
-            uploads_per_client=SlidingWindow(
-                settings.intake_rate_per_client_per_hour
+            per_client=window("intake-client", settings.intake_rate_per_client_per_hour, 3600),
+            global_rate=window("intake-global", settings.intake_rate_global_per_minute, 60,
+                               frozenset({GLOBAL})),
+            uploads_per_client=window(
+                "uploads-client", settings.intake_rate_per_client_per_hour
                 * max(1, settings.max_files_per_submission), 3600
             ),
-            receipt_failures_per_client=SlidingWindow(settings.receipt_attempts_per_hour, 3600),
+            receipt_failures_per_client=window(
+                "receipt-failures-client", settings.receipt_attempts_per_hour, 3600),
         )
 
 
@@ -137,7 +154,7 @@ def check_rate(limiter: SlidingWindow, key: str | None, message: str | None = No
 
 def check_intake_rate(guards: Guards, client: str | None) -> None:
     """The global intake rate, then the client's own: before a report's body is read."""
-    wait = guards.global_rate.hit("global")
+    wait = guards.global_rate.hit(GLOBAL)
     if wait:
         raise ServiceUnavailable(TEMPORARILY_UNAVAILABLE, retry_after=wait)
     check_rate(

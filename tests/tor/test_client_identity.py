@@ -61,6 +61,7 @@ def test_address_mode_is_todays_behaviour() -> None:
     tag, mode = state(one)
     assert mode == "address"
     assert isinstance(tag, str) and len(tag) == 32 and "203.0.113.9" not in tag
+    assert tag.startswith("a:")  # an address tag: it never leaves process memory
     assert state(same)[0] == tag
     assert state(other)[0] != tag
     assert one["client"] is None
