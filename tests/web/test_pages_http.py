@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
@@ -193,6 +194,16 @@ def test_errors_are_listed_linked_translated_and_input_kept(web: TestClient, ses
     assert session.exec(select(func.count()).select_from(Attachment)).one() == 0
 
 
+def assert_kept_text(response: httpx.Response, status: int, lang: str, narrative: str,
+                     explanation: str) -> None:
+    """A refused form comes back as the form page: the narrative still in its field and a
+    translated explanation of what to do."""
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    assert f"{narrative}</textarea>" in response.text
+    assert translations(lang).gettext(explanation) in response.text
+
+
 def test_expired_or_missing_token_keeps_the_text(web: TestClient, settings: Settings,
                                                  session: Session) -> None:
     web.get("/report")
@@ -202,13 +213,12 @@ def test_expired_or_missing_token_keeps_the_text(web: TestClient, settings: Sett
     fields = report_fields(narrative="Everything I wrote over two hours.")
     for token in (old, "v1.123.bad", csrf.issue(secret, "another-nonce-0123456789")):
         response = post_report(web, fields, token)
-        assert response.status_code == 403
         assert "This form has expired" not in response.text  # the form itself, with the text
-        assert "Everything I wrote over two hours.</textarea>" in response.text
-        assert translations("en").gettext(
+        assert_kept_text(
+            response, 403, "en", "Everything I wrote over two hours.",
             "For your protection, a form can be sent only from this site and only for a "
             "limited time after it was opened. Your text is shown below: check it and send "
-            "again. Files were not kept: choose them again.") in response.text
+            "again. Files were not kept: choose them again.")
     assert session.exec(select(func.count()).select_from(Submission)).one() == 0
 
 
@@ -229,13 +239,11 @@ def test_a_too_large_file_gives_a_translated_page_and_keeps_the_text(
         token = token_of(client.get("/report?lang=ru").text)
         response = post_report(client, report_fields(lang="ru", narrative="Мой текст"), token,
                                [("big.txt", b"x" * 5000, "text/plain")])
-    assert response.status_code == 413
-    assert response.headers["content-type"].startswith("text/html")
-    assert "Мой текст</textarea>" in response.text
-    assert translations("ru").gettext(
+    assert_kept_text(
+        response, 413, "ru", "Мой текст",
         "The files were too large or too many (the limits are shown under the field). Your "
         "text is kept, but no file was: choose fewer or smaller files, or send the report now "
-        "and add files later with your receipt.") in response.text
+        "and add files later with your receipt.")
     assert session.exec(select(func.count()).select_from(Attachment)).one() == 0
 
 
