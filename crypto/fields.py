@@ -31,6 +31,7 @@ from typing import Any, Generic, Self, TypeVar
 
 from crypto import aead
 from crypto.keys import DataKey
+from crypto.redaction import redacting
 
 __all__ = ["SealedBytes", "SealedJSON", "SealedText"]
 
@@ -44,6 +45,7 @@ def _context(context: str) -> bytes:
     return (_PREFIX + context).encode("utf-8")
 
 
+@redacting(lambda v: f"<{len(v.ciphertext)} bytes, sealed>")
 class _Sealed(Generic[_T]):
     """Immutable ciphertext holder of a ``_T``; subclasses define the payload encoding."""
 
@@ -86,12 +88,6 @@ class _Sealed(Generic[_T]):
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._ciphertext))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(<{len(self._ciphertext)} bytes, sealed>)"
-
-    # str() must never produce plaintext, not even by accident in a template.
-    __str__ = __repr__
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self._ciphertext,))
