@@ -27,15 +27,16 @@ accidental f-string, log line or template render cannot leak content.
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from crypto import aead
 from crypto.keys import DataKey
+from crypto.redaction import redacting
 
 __all__ = ["SealedBytes", "SealedJSON", "SealedText"]
 
 _PREFIX = "dokaz/field/"
-_S = TypeVar("_S", bound="_Sealed")
+_T = TypeVar("_T")
 
 
 def _context(context: str) -> bytes:
@@ -44,8 +45,9 @@ def _context(context: str) -> bytes:
     return (_PREFIX + context).encode("utf-8")
 
 
-class _Sealed:
-    """Immutable ciphertext holder; subclasses define the payload encoding."""
+@redacting(lambda v: f"<{len(v.ciphertext)} bytes, sealed>")
+class _Sealed(Generic[_T]):
+    """Immutable ciphertext holder of a ``_T``; subclasses define the payload encoding."""
 
     __slots__ = ("_ciphertext",)
     _ciphertext: bytes
@@ -63,11 +65,21 @@ class _Sealed:
         return self._ciphertext
 
     @classmethod
-    def _seal(cls: type[_S], key: DataKey, payload: bytes, context: str, nonce: bytes | None) -> _S:
+    def seal(cls, key: DataKey, value: _T, context: str, *, nonce: bytes | None = None) -> Self:
+        """Encrypt ``value``. ``nonce`` only for test vectors."""
+        payload = cls._encode(value)
         return cls(aead.encrypt(key.raw, payload, _context(context), nonce=nonce, pad=True))
 
-    def _open(self, key: DataKey, context: str) -> bytes:
-        return aead.decrypt(key.raw, self._ciphertext, _context(context))
+    def open(self, key: DataKey, context: str) -> _T:
+        return self._decode(aead.decrypt(key.raw, self._ciphertext, _context(context)))
+
+    @classmethod
+    def _encode(cls, value: _T) -> bytes:
+        raise NotImplementedError
+
+    @classmethod
+    def _decode(cls, payload: bytes) -> _T:
+        raise NotImplementedError
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self) or not isinstance(other, _Sealed):
@@ -77,62 +89,49 @@ class _Sealed:
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._ciphertext))
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(<{len(self._ciphertext)} bytes, sealed>)"
-
-    # str() must never produce plaintext, not even by accident in a template.
-    __str__ = __repr__
-
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self._ciphertext,))
 
 
-class SealedText(_Sealed):
+class SealedText(_Sealed[str]):
     """An encrypted ``str``."""
 
     __slots__ = ()
 
     @classmethod
-    def seal(
-        cls, key: DataKey, text: str, context: str, *, nonce: bytes | None = None
-    ) -> SealedText:
-        """Encrypt ``text``. ``nonce`` only for test vectors."""
-        return cls._seal(key, text.encode("utf-8"), context, nonce)
+    def _encode(cls, value: str) -> bytes:
+        return value.encode("utf-8")
 
-    def open(self, key: DataKey, context: str) -> str:
-        return self._open(key, context).decode("utf-8")
+    @classmethod
+    def _decode(cls, payload: bytes) -> str:
+        return payload.decode("utf-8")
 
 
-class SealedJSON(_Sealed):
+class SealedJSON(_Sealed[Any]):
     """An encrypted JSON-serialisable value (dict, list, str, number, bool, None)."""
 
     __slots__ = ()
 
     @classmethod
-    def seal(
-        cls, key: DataKey, value: Any, context: str, *, nonce: bytes | None = None
-    ) -> SealedJSON:
-        """Encrypt ``value`` as JSON. ``nonce`` only for test vectors."""
-        payload = json.dumps(
+    def _encode(cls, value: Any) -> bytes:
+        return json.dumps(
             value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
-        )
-        return cls._seal(key, payload.encode("utf-8"), context, nonce)
+        ).encode("utf-8")
 
-    def open(self, key: DataKey, context: str) -> Any:
-        return json.loads(self._open(key, context).decode("utf-8"))
+    @classmethod
+    def _decode(cls, payload: bytes) -> Any:
+        return json.loads(payload.decode("utf-8"))
 
 
-class SealedBytes(_Sealed):
+class SealedBytes(_Sealed[bytes]):
     """Encrypted raw bytes (small values; use :mod:`crypto.stream` for files)."""
 
     __slots__ = ()
 
     @classmethod
-    def seal(
-        cls, key: DataKey, data: bytes, context: str, *, nonce: bytes | None = None
-    ) -> SealedBytes:
-        """Encrypt ``data``. ``nonce`` only for test vectors."""
-        return cls._seal(key, bytes(data), context, nonce)
+    def _encode(cls, value: bytes) -> bytes:
+        return bytes(value)
 
-    def open(self, key: DataKey, context: str) -> bytes:
-        return self._open(key, context)
+    @classmethod
+    def _decode(cls, payload: bytes) -> bytes:
+        return payload

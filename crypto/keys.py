@@ -16,6 +16,7 @@ import secrets
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from crypto.errors import FormatError
+from crypto.redaction import REDACTED, redacting
 
 __all__ = ["DATA_KEY_SIZE", "X25519_KEY_SIZE", "DataKey", "StaffKeyPair", "random_token"]
 
@@ -23,6 +24,7 @@ DATA_KEY_SIZE = 32
 X25519_KEY_SIZE = 32
 
 
+@redacting(lambda _: REDACTED)
 class DataKey:
     """A 256-bit symmetric key (AES-256-GCM), e.g. a per-case or per-file key."""
 
@@ -52,16 +54,12 @@ class DataKey:
             return NotImplemented
         return hmac.compare_digest(self._raw, other._raw)
 
-    def __repr__(self) -> str:
-        return "DataKey(<redacted>)"
-
-    __str__ = __repr__
-
     def __reduce__(self) -> tuple[object, ...]:
         # Pickling would copy the raw key into job payloads or caches.
         raise TypeError("DataKey cannot be pickled")
 
 
+@redacting(lambda p: f"public={p.public_bytes.hex()}, private={REDACTED}")
 class StaffKeyPair:
     """An X25519 key pair (staff member or organisation recovery key)."""
 
@@ -96,11 +94,6 @@ class StaffKeyPair:
     def private_key(self) -> X25519PrivateKey:
         """The underlying ``cryptography`` object."""
         return self._private
-
-    def __repr__(self) -> str:
-        return f"StaffKeyPair(public={self.public_bytes.hex()}, private=<redacted>)"
-
-    __str__ = __repr__
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("StaffKeyPair cannot be pickled")

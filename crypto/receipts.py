@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from crypto import _base32
 from crypto.errors import FormatError
 from crypto.passwords import Argon2Params, derive_key
+from crypto.redaction import REDACTED, redacting
 
 __all__ = [
     "LOOKUP_SYMBOLS",
@@ -67,6 +68,7 @@ def _canonical(value: str, length: int, name: str) -> None:
         raise FormatError(f"receipt {name} must be {length} canonical base32 symbols")
 
 
+@redacting(lambda r: f"lookup={_base32.group(r.lookup)!r}, secret={REDACTED}")
 @dataclass(frozen=True, eq=False)
 class Receipt:
     """A parsed receipt. ``lookup`` and ``secret`` are canonical, without dashes."""
@@ -102,10 +104,6 @@ class Receipt:
     def __hash__(self) -> int:
         return hash(self.lookup)
 
-    def __repr__(self) -> str:
-        return f"Receipt(lookup={_base32.group(self.lookup)!r}, secret=<redacted>)"
-
-    __str__ = __repr__
 
 
 def parse_receipt(text: str) -> Receipt:

@@ -20,7 +20,7 @@ import os
 import re
 import secrets
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from datetime import time as dtime
 from pathlib import Path
@@ -32,11 +32,11 @@ from sqlmodel import col, select
 from api.ingress.files import RECORD_SIZE
 from crypto.stream import ciphertext_size
 from tests.conftest import DbUnderTest
-from tests.intake.conftest import Intake, intake_with
+from tests.intake.conftest import Intake, each_backend, intake_with
 from tests.intake.helpers import PNG, form, upload_integer_values
-from tests.storage.moto_server import MotoS3, moto_s3
+from tests.storage.moto_server import moto_s3
 
-__all__ = ["intake_with", "moto_s3"]
+__all__ = ["each_backend", "intake_with", "moto_s3"]
 
 
 def _canary(label: str) -> str:
@@ -85,15 +85,7 @@ def _database_copies(database: DbUnderTest) -> Iterator[tuple[str, bytes]]:
     yield "pg_dump", dump.stdout
 
 
-@pytest.fixture(params=["local", "s3"])
-def seized(request: pytest.FixtureRequest, intake_with: Callable[..., Intake]) -> Intake:
-    if request.param == "local":
-        return intake_with()
-    moto: MotoS3 = request.getfixturevalue("moto_s3")
-    return intake_with(**moto.settings_overrides(moto.new_bucket()))
-
-
-def test_seized_server_reveals_no_content(seized: Intake, database: DbUnderTest,
+def test_seized_server_reveals_no_content(each_backend: Intake, database: DbUnderTest,
                                           caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     c = {k: _canary(k) for k in (
@@ -112,7 +104,7 @@ def test_seized_server_reveals_no_content(seized: Intake, database: DbUnderTest,
                      "description": c["Description"], "health": c["Health"]}],
         "narrative": c["Narrative"], "consent": {"internal_handling": True}, "language": "ru",
     }
-    client = seized.client
+    client = each_backend.client
     tus_bytes = (c["TusBytes"] + "\n").encode() * 2000
     tus = {"Tus-Resumable": "1.0.0"}
     r = client.post("/api/v1/uploads", headers={
@@ -155,14 +147,14 @@ def test_seized_server_reveals_no_content(seized: Intake, database: DbUnderTest,
 
     # Everything a seizure copies: database (+WAL) or dump, data dir, bucket, logs.
     copies: list[tuple[str, bytes]] = list(_database_copies(database))
-    copies += list(_files_under(seized.settings.data_dir))
+    copies += list(_files_under(each_backend.settings.data_dir))
     copies += list(_files_under(Path(database.root)))
-    if seized.settings.storage_backend == "s3":
-        copies += list(_bucket_objects(seized))
+    if each_backend.settings.storage_backend == "s3":
+        copies += list(_bucket_objects(each_backend))
     copies.append(("logs", "\n".join(r.getMessage() + json.dumps(r.__dict__, default=str)
                                      for r in caplog.records).encode()))
     assert sum(len(data) for _, data in copies) > 10_000  # we really searched something
-    assert any(name.startswith(("s3://", str(seized.settings.data_dir)))
+    assert any(name.startswith(("s3://", str(each_backend.settings.data_dir)))
                for name, _ in copies)
 
     found = [
@@ -183,7 +175,7 @@ def test_seized_server_reveals_no_content(seized: Intake, database: DbUnderTest,
     assert not any(len(b) in exact for b in blobs)
     # No exact size of the open upload in any integer column of the upload tables.
     exact_upload = {len(open_bytes), 11_111, 22_223, 22_223 - 11_111}
-    stored = upload_integer_values(seized.engine)
+    stored = upload_integer_values(each_backend.engine)
     assert stored and exact_upload.isdisjoint(stored), sorted(exact_upload & set(stored))
     # Sanity check of the search itself: the coarse plaintext coding is there.
     assert any(b"BY-MI" in data for _, data in copies)
@@ -283,7 +275,7 @@ def log_times_finer_than_a_minute(records: list[logging.LogRecord]) -> list[str]
 
 
 def test_seized_server_dates_no_submitter_finer_than_a_day(
-        seized: Intake, database: DbUnderTest, caplog: pytest.LogCaptureFixture) -> None:
+        each_backend: Intake, database: DbUnderTest, caplog: pytest.LogCaptureFixture) -> None:
     """Property 13: after a realistic run, every plaintext time tied to a submitter, in
     every table, is at 00:00 UTC, and no log line of a public request has seconds."""
     from api.cases.models import Case
@@ -291,7 +283,7 @@ def test_seized_server_dates_no_submitter_finer_than_a_day(
 
     caplog.set_level(logging.DEBUG)
     caplog.clear()
-    client = seized.client
+    client = each_backend.client
     # A tus upload, then an API submission with it and a file.
     tus_bytes = b"tus file bytes\n" * 3000
     tus = {"Tus-Resumable": "1.0.0"}
@@ -338,8 +330,8 @@ def test_seized_server_dates_no_submitter_finer_than_a_day(
                       if r.name.split(".")[0] not in {"httpx", "werkzeug"}]
 
     # Staff: read, reply and move the case along (staff-side times may stay exact).
-    staff = login_headers(client, seized.on_duty)
-    with seized.session() as s:
+    staff = login_headers(client, each_backend.on_duty)
+    with each_backend.session() as s:
         case_id = s.exec(select(Case.id).where(col(Case.reference) == reference)).one()
     assert client.get(f"/api/v1/cases/{case_id}", headers=staff).status_code == 200
     assert client.get(f"/api/v1/cases/{case_id}/messages", headers=staff).status_code == 200
@@ -351,7 +343,7 @@ def test_seized_server_dates_no_submitter_finer_than_a_day(
     msgs = client.get("/api/v1/followup/messages", headers=auth).json()
     assert [m["direction"] for m in msgs] == ["from_you", "to_you"]
 
-    finer = submitter_times_finer_than_a_day(seized.engine)
+    finer = submitter_times_finer_than_a_day(each_backend.engine)
     assert finer == [], f"submitter-linked times finer than a day: {finer}"
     assert public_records, "the public requests logged nothing: the log check saw nothing"
     assert any(r.name == "dokaz.access" for r in public_records)

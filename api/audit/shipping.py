@@ -40,6 +40,7 @@ from api.core.errors import DokazError
 from api.core.models import utcnow
 from api.core.settings import Settings
 from api.storage.s3 import client_for
+from crypto.redaction import redacting
 
 TARGETS = ("s3", "mail")
 OBJECT_SUFFIX = ".txt"
@@ -214,6 +215,7 @@ def status(session: Session, settings: Settings, now: datetime | None = None
 
 # ---- the bucket ----
 
+@redacting(lambda _: "")
 class CheckpointBucket:
     """The write-once bucket. Its client and credentials are its own, not the blob store's."""
 
@@ -224,9 +226,6 @@ class CheckpointBucket:
         self.prefix = settings.audit_ship_s3_prefix
         self.retention = timedelta(days=settings.audit_ship_retention_days)
         self.client = client if client is not None else _make_client(settings)
-
-    def __repr__(self) -> str:
-        return "CheckpointBucket()"
 
     def key(self, seq: int) -> str:
         # Zero-padded, so listing order is sequence order.

@@ -28,6 +28,7 @@ from api.auth.roles import ACCOUNT_ROLES, INTAKE_ROLES, Role
 from api.core.errors import Conflict, InvalidInput, found
 from api.core.settings import Settings
 from crypto.keys import StaffKeyPair
+from crypto.redaction import SHOWN_ONCE, redacting
 from crypto.staff_keys import seal_private_key
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
@@ -42,13 +43,11 @@ class Actor:
 CLI = Actor("cli")
 
 
+@redacting(lambda t: f"user={t.user.username!r}, provisioning_uri={SHOWN_ONCE}")
 @dataclass(frozen=True)
 class NewTotp:
     user: StaffUser
     provisioning_uri: str
-
-    def __repr__(self) -> str:
-        return f"NewTotp(user={self.user.username!r}, provisioning_uri=<shown once>)"
 
 
 def _audit(session: Session, actor: Actor, action: str, user: StaffUser, **details: object) -> None:

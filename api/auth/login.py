@@ -33,6 +33,7 @@ from api.core.errors import InvalidInput, Unauthorized
 from api.core.settings import Settings
 from crypto.errors import CryptoError
 from crypto.keys import random_token
+from crypto.redaction import REDACTED, redacting
 from crypto.staff_keys import (
     encrypt_for_session,
     reseal_private_key,
@@ -52,14 +53,12 @@ def unauthorized(message: str) -> Unauthorized:
     return Unauthorized(message, headers={"WWW-Authenticate": "Bearer"})
 
 
+@redacting(lambda r: f"user={r.user.username!r}, token={REDACTED}")
 @dataclass(frozen=True)
 class LoginResult:
     token: str
     session: StaffSession
     user: StaffUser
-
-    def __repr__(self) -> str:
-        return f"LoginResult(user={self.user.username!r}, token=<redacted>)"
 
 
 def _fail(session: Session, settings: Settings, key: str, now: datetime,

@@ -54,7 +54,8 @@ from api.core.models import (
 )
 
 
-def _case_fk(*, index: bool = True) -> Column[uuid.UUID]:
+def case_column(*, index: bool = True) -> Column[uuid.UUID]:
+    """``case_id`` of a row the case owns: required, and deleted with its case."""
     return Column(
         Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=index
     )
@@ -148,7 +149,7 @@ class CasePerson(SQLModel, table=True):
     __tablename__ = "case_person"
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    case_id: uuid.UUID = Field(sa_column=case_column())
     # Plaintext: the person's part in the case (victim/relative/source/perpetrator/lawyer).
     role: str = Field(sa_column=Column(String(16), nullable=False))
     # Plaintext: sex (HURIDOCS 39), 10-year age band and citizenship (ISO 3166-1 alpha-2)
@@ -168,7 +169,7 @@ class CaseAct(SQLModel, table=True):
     __table_args__ = (Index("ix_case_act_type_case", "act_type", "case_id"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    case_id: uuid.UUID = Field(sa_column=case_column())
     victim_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("case_person.id", ondelete="RESTRICT"),
                          nullable=False, index=True)
@@ -193,7 +194,7 @@ class CaseDetention(SQLModel, table=True):
     act_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("case_act.id", ondelete="CASCADE"), primary_key=True)
     )
-    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    case_id: uuid.UUID = Field(sa_column=case_column())
     # Plaintext: legal regime, facility type, whereabouts, counsel access, court type and
     # whether a warrant was shown are coarse codes for statistics and urgency; facility
     # names, case numbers, judges and counsel are sealed.
@@ -217,7 +218,7 @@ class CaseTorture(SQLModel, table=True):
     act_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("case_act.id", ondelete="CASCADE"), primary_key=True)
     )
-    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    case_id: uuid.UUID = Field(sa_column=case_column())
     # Plaintext: statement signed (36), medical attention (37), examinations done and the
     # Istanbul Protocol consistency level are coarse codes; injuries and quotes are sealed.
     statement_signed: str | None = Field(default=None, sa_column=Column(String(32)))
@@ -237,7 +238,7 @@ class CaseDisappearance(SQLModel, table=True):
     act_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("case_act.id", ondelete="CASCADE"), primary_key=True)
     )
-    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    case_id: uuid.UUID = Field(sa_column=case_column())
     # Plaintext: month and oblast last seen, forces believed responsible (24), state
     # acknowledgement (30), current status (25) and the WGEID-urgent flag are coarse;
     # the exact place, time, steps taken and family contacts are sealed.
@@ -257,7 +258,7 @@ class CaseInvolvement(SQLModel, table=True):
     __tablename__ = "case_involvement"
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    case_id: uuid.UUID = Field(sa_column=case_column())
     act_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("case_act.id", ondelete="CASCADE"),
                          nullable=False, index=True)
@@ -275,7 +276,7 @@ class CaseIntervention(SQLModel, table=True):
     __tablename__ = "case_intervention"
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    case_id: uuid.UUID = Field(sa_column=case_column())
     # Plaintext: intervention type (20 + UN mechanisms), month and status are coarse.
     intervention_type: str = Field(sa_column=Column(String(32), nullable=False))
     month: str | None = Field(default=None, sa_column=Column(String(7)))
@@ -291,7 +292,7 @@ class CaseCode(SQLModel, table=True):
     __table_args__ = (Index("ix_case_code_vocab_code", "vocab", "code"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    case_id: uuid.UUID = Field(sa_column=case_column())
     # The person or act this code describes (case_person.id or case_act.id).
     subject_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, index=True))
     # Plaintext: vocabulary id (torture_method, intent, legal_basis, victim_characteristic,
@@ -309,7 +310,7 @@ class CaseConsent(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    case_id: uuid.UUID = Field(sa_column=_case_fk())
+    case_id: uuid.UUID = Field(sa_column=case_column())
     person_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("case_person.id", ondelete="RESTRICT"),
                          nullable=False, index=True)
@@ -344,7 +345,7 @@ class CaseEvent(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    case_id: uuid.UUID = Field(sa_column=_case_fk(index=False))
+    case_id: uuid.UUID = Field(sa_column=case_column(index=False))
     # Plaintext: event kind from a fixed list (transition, edit, assign, merge, split,
     # grant, revoke, consent, derivative) and the states involved: workflow, not content.
     kind: str = Field(sa_column=Column(String(16), nullable=False))
@@ -379,7 +380,7 @@ class CaseLink(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     # Plaintext: "merged_into", "duplicate_of" or "split_from"; source -> target.
     kind: str = Field(sa_column=Column(String(16), nullable=False))
-    source_case_id: uuid.UUID = Field(sa_column=_case_fk())
+    source_case_id: uuid.UUID = Field(sa_column=case_column())
     target_case_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("cases.id", ondelete="CASCADE"),
                          nullable=False, index=True)

@@ -11,7 +11,7 @@ import os
 import stat
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +21,11 @@ DEVELOPMENT_SECRET = "dokaz-development-secret-not-for-production"  # noqa: S105
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
+
+# The bound most limits share: a count, size or period of at least one, and a duration in
+# seconds above zero. A setting with another bound (zero allowed, an upper limit) says so.
+OneOrMore = Annotated[int, Field(ge=1)]
+AboveZero = Annotated[float, Field(gt=0)]
 
 ClientIdentitySetting = Literal["address", "proxy-protocol", "none"]
 
@@ -36,7 +41,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./dokaz-data")
     database_url: str | None = None
-    database_pool_size: int = Field(default=10, ge=1)
+    database_pool_size: OneOrMore = 10
 
     # Used to sign CSRF tokens and other non-content integrity checks. It protects no
     # content: case data is encrypted with per-case keys that no server secret can open.
@@ -71,15 +76,15 @@ class Settings(BaseSettings):
 
     # ---- limits (enforced while bytes arrive, never after) ----
     max_json_bytes: int = Field(default=1 * MiB, ge=1024)
-    max_file_bytes: int = Field(default=2 * GiB, ge=1)
-    max_submission_bytes: int = Field(default=4 * GiB, ge=1)
+    max_file_bytes: OneOrMore = 2 * GiB
+    max_submission_bytes: OneOrMore = 4 * GiB
     max_files_per_submission: int = Field(default=20, ge=0)
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)
-    header_timeout_seconds: float = Field(
-        default=20.0, gt=0, description="time a client has to send its request headers"
+    header_timeout_seconds: AboveZero = Field(
+        default=20.0, description="time a client has to send its request headers"
     )
-    request_body_timeout_seconds: float = Field(
-        default=4 * 3600.0, gt=0, description="a slow phone over Tor may need hours"
+    request_body_timeout_seconds: AboveZero = Field(
+        default=4 * 3600.0, description="a slow phone over Tor may need hours"
     )
     min_free_disk_bytes: int = Field(default=1 * GiB, ge=0)
     # A body must keep arriving: at least this many bytes in every window, or 408. The
@@ -88,26 +93,26 @@ class Settings(BaseSettings):
     min_body_bytes_per_window: int = Field(default=4 * 1024, ge=0, description=(
         "bytes a request body must deliver in every window of body_rate_window_seconds "
         "(0: no minimum rate)"))
-    body_rate_window_seconds: float = Field(default=60.0, gt=0)
+    body_rate_window_seconds: AboveZero = 60.0
     # Shared state for several API processes (api.core.shared): global budgets and Tor
     # circuit counters. Unset: in process memory (the embedded default, one process).
     redis_url: str | None = Field(default=None, description="e.g. redis://127.0.0.1:6379/0")
-    redis_timeout_seconds: float = Field(default=0.5, gt=0)
+    redis_timeout_seconds: AboveZero = 0.5
     redis_key_prefix: str = Field(default="dokaz:", min_length=1, max_length=64,
                                   description="keeps deployments sharing one Redis apart")
-    upload_expiry_hours: int = Field(default=72, ge=1, description=(
+    upload_expiry_hours: OneOrMore = Field(default=72, description=(
         "Hours an unfinished tus upload is kept; its expiry is rounded up to the next "
         "00:00 UTC, so it is kept at day precision."))
-    intake_rate_per_client_per_hour: int = Field(default=30, ge=1)
-    intake_rate_global_per_minute: int = Field(default=600, ge=1)
-    receipt_attempts_per_hour: int = Field(default=5, ge=1)
-    login_attempts_per_account_per_hour: int = Field(default=10, ge=1)
-    login_attempts_global_per_minute: int = Field(default=120, ge=1)
-    max_concurrent_argon2: int = Field(default=4, ge=1, description="Argon2id uses 64 MiB each")
+    intake_rate_per_client_per_hour: OneOrMore = 30
+    intake_rate_global_per_minute: OneOrMore = 600
+    receipt_attempts_per_hour: OneOrMore = 5
+    login_attempts_per_account_per_hour: OneOrMore = 10
+    login_attempts_global_per_minute: OneOrMore = 120
+    max_concurrent_argon2: OneOrMore = Field(default=4, description="Argon2id uses 64 MiB each")
 
-    session_idle_minutes: int = Field(default=30, ge=1)
-    session_absolute_hours: int = Field(default=12, ge=1)
-    followup_token_minutes: int = Field(default=30, ge=1)
+    session_idle_minutes: OneOrMore = 30
+    session_absolute_hours: OneOrMore = 12
+    followup_token_minutes: OneOrMore = 30
 
     # ---- cases (api/cases) ----
     # Service level per workflow state, in hours from entering it (due date of the state);
@@ -118,51 +123,51 @@ class Settings(BaseSettings):
         "Hours per open state from entering it to its due date, rounded up to whole days "
         "from the day the state was entered (case times are kept at day precision); a "
         "case is overdue once its due day has passed."))
-    case_sla_urgent_divisor: int = Field(default=4, ge=1, description=(
+    case_sla_urgent_divisor: OneOrMore = Field(default=4, description=(
         "Urgent cases get their state's hours divided by this (then rounded up to days)."))
-    case_list_max_page: int = Field(default=200, ge=1)
+    case_list_max_page: OneOrMore = 200
     # Metadata stripping decrypts into memory (never to disk): the largest file it takes.
-    derivative_max_bytes: int = Field(default=64 * MiB, ge=1)
+    derivative_max_bytes: OneOrMore = 64 * MiB
     # Clean copies are decoded in a child process under these caps (api/cases/files/clean_copy.py),
     # so a hostile file can use up the child, never the API process.
-    clean_copy_max_pixels: int = Field(
-        default=50_000_000, ge=1, description="largest image (width x height, checked from the "
+    clean_copy_max_pixels: OneOrMore = Field(
+        default=50_000_000, description="largest image (width x height, checked from the "
         "header before decoding) a clean copy is made of; also Pillow's MAX_IMAGE_PIXELS")
-    clean_copy_max_frames: int = Field(
-        default=1000, ge=1, description="most frames/pages an image file (GIF, APNG, WebP, "
+    clean_copy_max_frames: OneOrMore = Field(
+        default=1000, description="most frames/pages an image file (GIF, APNG, WebP, "
         "TIFF) may have; only the first is kept, the count is checked before any is decoded")
-    clean_copy_max_pages: int = Field(
-        default=2000, ge=1, description="most pages a PDF may have, checked from the page "
+    clean_copy_max_pages: OneOrMore = Field(
+        default=2000, description="most pages a PDF may have, checked from the page "
         "tree's /Count before any page is parsed")
-    clean_copy_max_output_bytes: int = Field(
-        default=256 * MiB, ge=1, description="largest clean copy accepted back from the child")
+    clean_copy_max_output_bytes: OneOrMore = Field(
+        default=256 * MiB, description="largest clean copy accepted back from the child")
     clean_copy_memory_bytes: int = Field(
         default=1 * GiB, ge=128 * MiB, description="address-space cap (RLIMIT_AS) of the child "
         "process that decodes and re-encodes one file")
-    clean_copy_timeout_seconds: float = Field(
-        default=60.0, gt=0, description="wall-clock limit of one child; its CPU-time limit "
+    clean_copy_timeout_seconds: AboveZero = Field(
+        default=60.0, description="wall-clock limit of one child; its CPU-time limit "
         "(RLIMIT_CPU) is the same number of seconds, rounded up")
-    clean_copy_max_concurrent: int = Field(
-        default=2, ge=1, description="children running at once per API process; each may use "
+    clean_copy_max_concurrent: OneOrMore = Field(
+        default=2, description="children running at once per API process; each may use "
         "up to clean_copy_memory_bytes")
     clean_copy_queue_seconds: float = Field(
         default=10.0, ge=0, description="how long a request waits for a free child slot before "
         "it is answered 503 (try again)")
     # ---- intake / uploads (api/intake, api/uploads) ----
     # Each tus PATCH is stored as one encrypted segment; this bounds rows and blobs per upload.
-    max_upload_segments: int = Field(default=4096, ge=1)
+    max_upload_segments: OneOrMore = 4096
     # Blobs with no committed row older than this are deleted by the orphan sweep; must be
     # longer than the slowest request (request_body_timeout_seconds).
-    orphan_blob_min_age_hours: float = Field(default=6.0, gt=0)
+    orphan_blob_min_age_hours: AboveZero = 6.0
 
     # ---- background jobs (api/jobs, workers/) ----
-    job_lease_seconds: int = Field(default=120, ge=1, description="a dead worker's job "
+    job_lease_seconds: OneOrMore = Field(default=120, description="a dead worker's job "
                                    "is re-claimed after this")
-    job_max_attempts: int = Field(default=8, ge=1)
-    job_backoff_base_seconds: float = Field(default=10.0, gt=0)
-    job_backoff_max_seconds: float = Field(default=3600.0, gt=0)
-    job_poll_seconds: float = Field(default=2.0, gt=0)
-    job_keep_finished_days: int = Field(default=14, ge=1)
+    job_max_attempts: OneOrMore = 8
+    job_backoff_base_seconds: AboveZero = 10.0
+    job_backoff_max_seconds: AboveZero = 3600.0
+    job_poll_seconds: AboveZero = 2.0
+    job_keep_finished_days: OneOrMore = 14
     staff_session_keep_days: int = Field(
         default=7, ge=1, le=365,
         description="Days an ended staff session (expired, signed out or revoked) is kept "
@@ -176,9 +181,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
     smtp_from: str = "dokaz@localhost"
-    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    smtp_timeout_seconds: AboveZero = 10.0
     staff_url: str = Field(default="http://127.0.0.1:8000/", description="link in emails")
-    digest_check_minutes: int = Field(default=5, ge=1)
+    digest_check_minutes: OneOrMore = 5
     approval_expiry_days: int = Field(
         default=7, ge=1, le=90,
         description="Days a two-person approval request (coordinator role, intake duty, "
@@ -191,7 +196,7 @@ class Settings(BaseSettings):
     retention_days_closed: int | None = Field(default=None, ge=0)
     # Public web form: how long a form's CSRF token stays valid (typing plus a slow upload
     # over Tor can take hours), and the longest narrative one form accepts.
-    web_form_token_hours: int = Field(default=24, ge=1)
+    web_form_token_hours: OneOrMore = 24
     web_max_text_chars: int = Field(default=200_000, ge=1000)
 
     # ---- audit checkpoints shipped off the server (api/audit/shipping.py) ----
@@ -199,8 +204,8 @@ class Settings(BaseSettings):
     # the chain head kept elsewhere is what detects that. Targets: a write-once S3 bucket
     # (Object Lock, compliance mode), mail, or both. Best give the bucket its own account and
     # credentials allowed only s3:PutObject, s3:GetObject*, s3:ListBucketVersions.
-    audit_ship_interval_minutes: int = Field(
-        default=15, ge=1, description="How often the worker ships the audit chain head off the "
+    audit_ship_interval_minutes: OneOrMore = Field(
+        default=15, description="How often the worker ships the audit chain head off the "
         "server (only when it moved since the last checkpoint shipped).")
     audit_ship_s3_bucket: str | None = Field(
         default=None, description="Write-once bucket (created with Object Lock enabled) that "
@@ -242,12 +247,12 @@ class Settings(BaseSettings):
         default_factory=lambda: ["verified", "referred", "closed"])
     # First month of the fixed month grid; earlier events fall in one "earlier" bin.
     stats_first_month: str = Field(default="2020-01", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
-    stats_pulls_per_key_per_hour: int = Field(default=120, ge=1)
+    stats_pulls_per_key_per_hour: OneOrMore = 120
     # Defaults for a partner switched to differential privacy (per-partner in the database).
     stats_dp_epsilon_per_pull: float = Field(default=0.5, gt=0, le=10)
-    stats_dp_epsilon_budget: float = Field(default=10.0, gt=0)
+    stats_dp_epsilon_budget: AboveZero = 10.0
     # Releases kept; older ones are deleted at refresh.
-    stats_releases_kept: int = Field(default=3, ge=1)
+    stats_releases_kept: OneOrMore = 3
     # A new release at most this often: changes between releases come in batches.
     stats_release_interval_hours: float = Field(default=168.0, ge=0)
 

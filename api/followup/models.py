@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, LargeBinary, Uuid
 from sqlmodel import Field, SQLModel
 
+from api.cases.models import case_column
 from api.core.models import Ciphertext, UTCDay, new_id, utctoday
 
 
@@ -27,11 +28,7 @@ class FollowupSession(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     token_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
-    case_id: uuid.UUID = Field(
-        sa_column=Column(
-            Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
+    case_id: uuid.UUID = Field(sa_column=case_column())
     receipt_id: uuid.UUID = Field(
         sa_column=Column(Uuid, ForeignKey("receipt.id", ondelete="CASCADE"), nullable=False)
     )

@@ -65,6 +65,7 @@ from api.keys.service import case_key_context
 from crypto import DataKey, FormatError, ReceiptVerifier, parse_receipt, verify_receipt
 from crypto.errors import CryptoError
 from crypto.receipts import SALT_SIZE
+from crypto.redaction import REDACTED, redacting
 from crypto.sealed import unwrap_data_key_symmetric
 
 LOCK_DURATION = timedelta(hours=1)
@@ -200,6 +201,7 @@ async def start_session(engine: Engine, settings: Settings, guards: Guards,
 # ---- using a session -------------------------------------------------------------------
 
 
+@redacting(lambda a: f"thread={a.thread_id}, key={REDACTED}")
 @dataclass
 class FollowupAccess:
     """A follow-up session: the submitter's own thread and the key that seals it.
@@ -214,9 +216,6 @@ class FollowupAccess:
     thread_id: uuid.UUID
     key_case_id: uuid.UUID
     case_key: DataKey
-
-    def __repr__(self) -> str:
-        return f"FollowupAccess(thread={self.thread_id}, key=<redacted>)"
 
 
 def authenticate(session: Session, token: str | None, now: datetime | None = None

@@ -98,21 +98,22 @@ def detect(head: bytes) -> str:
     return OCTET
 
 
+# Markers of the zip-based formats, most specific first: ODF and EPUB put an uncompressed
+# "mimetype" member first; OOXML has its part folders ([Content_Types].xml names them).
+_ZIP_MARKERS = (
+    (b"mimetypeapplication/vnd.oasis.opendocument.text",
+     "application/vnd.oasis.opendocument.text"),
+    (b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet",
+     "application/vnd.oasis.opendocument.spreadsheet"),
+    (b"mimetypeapplication/epub+zip", "application/epub+zip"),
+    (b"word/", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    (b"xl/", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    (b"ppt/", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+)
+
+
 def _zip_subtype(head: bytes) -> str:
-    # ODF puts an uncompressed "mimetype" member first; OOXML has [Content_Types].xml.
-    if b"mimetypeapplication/vnd.oasis.opendocument.text" in head:
-        return "application/vnd.oasis.opendocument.text"
-    if b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet" in head:
-        return "application/vnd.oasis.opendocument.spreadsheet"
-    if b"mimetypeapplication/epub+zip" in head:
-        return "application/epub+zip"
-    if b"word/" in head:
-        return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-    if b"xl/" in head:
-        return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    if b"ppt/" in head:
-        return "application/vnd.openxmlformats-officedocument.presentationml.presentation"
-    return "application/zip"
+    return next((kind for marker, kind in _ZIP_MARKERS if marker in head), "application/zip")
 
 
 def _is_text(head: bytes) -> bool:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Integer, String, Uuid
+from sqlalchemy import Column, Integer, String
 from sqlmodel import Field, SQLModel
 
+from api.cases.models import case_column
+from api.cases.threads.models import submission_column
 from api.core.models import Ciphertext, UTCDay, new_id, utctoday
 
 
@@ -21,18 +23,10 @@ class Receipt(SQLModel, table=True):
     __tablename__ = "receipt"
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    case_id: uuid.UUID = Field(
-        sa_column=Column(
-            Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
+    case_id: uuid.UUID = Field(sa_column=case_column())
     # The submission the receipt was issued for: the root of the submitter's thread. The
     # receipt's key wrap stays with ``case_id`` (the case it was issued in) for good.
-    submission_id: uuid.UUID = Field(
-        sa_column=Column(
-            Uuid, ForeignKey("submission.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
+    submission_id: uuid.UUID = Field(sa_column=submission_column())
     # Plaintext: random 40-bit lookup part; finds the row, proves nothing by itself.
     lookup: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
     # crypto.receipts.ReceiptVerifier bytes (per-receipt salt, parameters, verifier).

@@ -11,13 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth.dependencies import AdminOnly
 from api.core.dependencies import DbSession, Now
-from api.core.errors import (
-    DENIED,
-    Conflict,
-    InvalidInput,
-    NotFound,
-    error_responses,
-)
+from api.core.errors import DENIED, Conflict, InvalidInput, NotFound, error_responses
 from api.partners import service
 from api.partners.dependencies import CurrentPartner
 from api.partners.models import Partner, PartnerApiKey

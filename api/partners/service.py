@@ -21,6 +21,7 @@ from api.core.errors import Conflict, InvalidInput, NotFound, Unauthorized, foun
 from api.partners import repository
 from api.partners.models import Partner, PartnerApiKey
 from crypto.keys import random_token
+from crypto.redaction import SHOWN_ONCE, redacting
 
 KEY_PREFIX = "dkp_"
 # Scopes a key can carry. Statistics endpoints check "stats:read".
@@ -28,13 +29,11 @@ KNOWN_SCOPES = frozenset({"stats:read"})
 TOUCH_EVERY = timedelta(minutes=1)
 
 
+@redacting(lambda k: f"id={k.key.id}, prefix={k.key.prefix!r}, secret={SHOWN_ONCE}")
 @dataclass(frozen=True)
 class NewKey:
     key: PartnerApiKey
     secret: str
-
-    def __repr__(self) -> str:
-        return f"NewKey(id={self.key.id}, prefix={self.key.prefix!r}, secret=<shown once>)"
 
 
 def key_hash(secret: str) -> bytes:

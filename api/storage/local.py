@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from api.storage.base import BlobInfo, StorageError, check_name
+from crypto.redaction import redacting
 
 PART = ".part"
 
@@ -74,13 +75,11 @@ class LocalBlobWriter:
                 os.unlink(path)
 
 
+@redacting(lambda _: "")
 class LocalStorage:
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.root = os.path.realpath(root)
-
-    def __repr__(self) -> str:
-        return "LocalStorage()"
 
     def _path(self, name: str) -> str:
         check_name(name)

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from api.core.settings import Settings
 from api.storage.base import BlobInfo, StorageError, check_name
+from crypto.redaction import redacting
 
 # boto3's S3 client type stubs are not installed; the client is typed loosely.
 S3Client = Any
@@ -116,6 +117,7 @@ class S3BlobWriter:
                 )
 
 
+@redacting(lambda _: "")
 class S3Storage:
     def __init__(self, client: S3Client, bucket: str) -> None:
         self.client = client
@@ -124,9 +126,6 @@ class S3Storage:
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Storage:
         return cls(make_client(settings), settings.s3_bucket)
-
-    def __repr__(self) -> str:
-        return "S3Storage()"
 
     def open_writer(self, name: str) -> S3BlobWriter:
         return S3BlobWriter(self.client, self.bucket, check_name(name))

@@ -32,11 +32,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto import DataKey, SealedJSON
 from crypto.errors import FormatError
+from crypto.redaction import REDACTED, redacting
 from crypto.sealed import unwrap_data_key_symmetric, wrap_data_key_symmetric
 
 TOKEN_RE = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$")
 
 
+@redacting(lambda c: f"{c.upload_id}, secret={REDACTED}")
 class UploadCapability:
     __slots__ = ("secret", "upload_id")
 
@@ -75,10 +77,6 @@ class UploadCapability:
             .derive(self.secret.encode())
         )
 
-    def __repr__(self) -> str:
-        return f"UploadCapability({self.upload_id}, secret=<redacted>)"
-
-    __str__ = __repr__
 
 
 def metadata_context(upload_id: uuid.UUID) -> str:

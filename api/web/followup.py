@@ -29,6 +29,7 @@ from api.web.forms import FieldError
 from api.web.i18n import N_
 from api.web.intake import context
 from api.web.receive import ReceivedForm
+from crypto.redaction import redacting
 
 STATUS_LABELS = {
     "received": N_("Received; not read yet"),
@@ -64,15 +65,13 @@ class Message:
     created_at: datetime
 
 
+@redacting(lambda v: f"reference={v.status.reference}")
 @dataclass
 class FollowupView:
     session_token: str
     status: StatusOut
     messages: list[Message]
     files: list[FileOut]
-
-    def __repr__(self) -> str:
-        return f"FollowupView(reference={self.status.reference})"
 
 
 def _messages(items: list[MessageOut]) -> list[Message]:

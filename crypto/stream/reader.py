@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from crypto.errors import DecryptionError, FormatError
 from crypto.keys import DataKey
 from crypto.padding import padded_size
+from crypto.redaction import redacting
 from crypto.stream._format import (
     FILE_ID_SIZE,
     HEADER_SIZE,
@@ -28,6 +29,7 @@ from crypto.stream._format import (
 )
 
 
+@redacting(lambda _: "")
 class DecryptingReader:
     """Iterates over the authenticated plaintext of an encrypted file, in pieces.
 
@@ -77,9 +79,6 @@ class DecryptingReader:
             raise RuntimeError("a DecryptingReader can only be iterated once")
         self._started = True
         return self._records()
-
-    def __repr__(self) -> str:
-        return "DecryptingReader()"
 
     def _read_exact(self, n: int) -> bytes:
         data = self._source.read(n)

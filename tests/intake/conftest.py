@@ -18,6 +18,7 @@ from api.core.settings import Settings
 from api.storage import BlobStorage, get_storage
 from tests.conftest import DbUnderTest
 from tests.factories import StaffHandle, create_recovery_key_text, create_staff
+from tests.storage.moto_server import MotoS3
 
 
 @dataclass
@@ -63,6 +64,17 @@ def intake_with(database: DbUnderTest, engine: Engine, tmp_path: Path
     for gen in made:
         for _ in gen:
             pass
+
+
+@pytest.fixture(params=["local", "s3"])
+def each_backend(request: pytest.FixtureRequest,
+                           intake_with: Callable[..., Intake]) -> Intake:
+    """An intake app over each blob backend in turn: the local disk, then S3 (moto; the
+    requesting module imports the ``moto_s3`` fixture)."""
+    if request.param == "local":
+        return intake_with()
+    moto: MotoS3 = request.getfixturevalue("moto_s3")
+    return intake_with(**moto.settings_overrides(moto.new_bucket()))
 
 
 def _no_new_keys(settings: Settings, engine: Engine) -> Iterator[Intake]:

@@ -14,16 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from api.app import create_app
-from api.cases.models import (
-    Case,
-    CaseAct,
-    CaseCode,
-    CaseConsent,
-    CaseDetention,
-    CaseDisappearance,
-    CaseInvolvement,
-    CasePerson,
-)
+from api.cases import models as cm
 from api.core.settings import Settings
 from api.partners.models import Partner
 from tests.conftest import DbUnderTest
@@ -52,32 +43,32 @@ def add_victims(
     """``n`` victims, each in a case of their own, coded as given. Returns person ids."""
     people = []
     for _ in range(n):
-        case = Case(reference=f"DKZ-{secrets.token_hex(5)}", state=state, region=region,
-                    period_start_month=month, received_on=date(2021, 4, 1))
-        person = CasePerson(case_id=case.id, role="victim", sex=sex, age_band=age_band,
-                            sealed=SEALED)
-        act = CaseAct(case_id=case.id, victim_id=person.id, act_type=act_type,
-                      start_month=month, region=region, sealed=SEALED)
+        case = cm.Case(reference=f"DKZ-{secrets.token_hex(5)}", state=state, region=region,
+                       period_start_month=month, received_on=date(2021, 4, 1))
+        person = cm.CasePerson(case_id=case.id, role="victim", sex=sex, age_band=age_band,
+                               sealed=SEALED)
+        act = cm.CaseAct(case_id=case.id, victim_id=person.id, act_type=act_type,
+                         start_month=month, region=region, sealed=SEALED)
         rows: list[object] = [case, person, act]
         if facility:
-            rows.append(CaseDetention(act_id=act.id, case_id=case.id, facility_type=facility,
-                                      sealed=SEALED))
-        rows += [CaseCode(case_id=case.id, subject_id=act.id, vocab="torture_method", code=m)
+            rows.append(cm.CaseDetention(act_id=act.id, case_id=case.id, facility_type=facility,
+                                         sealed=SEALED))
+        rows += [cm.CaseCode(case_id=case.id, subject_id=act.id, vocab="torture_method", code=m)
                  for m in methods]
         if perpetrator:
-            rows.append(CaseInvolvement(case_id=case.id, act_id=act.id,
-                                        perpetrator_type=perpetrator, sealed=SEALED))
+            rows.append(cm.CaseInvolvement(case_id=case.id, act_id=act.id,
+                                           perpetrator_type=perpetrator, sealed=SEALED))
         if disappeared:
-            rows.append(CaseDisappearance(act_id=act.id, case_id=case.id, region=region,
-                                          last_seen_month=month, current_status=disappeared,
-                                          sealed=SEALED))
+            rows.append(cm.CaseDisappearance(act_id=act.id, case_id=case.id, region=region,
+                                             last_seen_month=month, current_status=disappeared,
+                                             sealed=SEALED))
         if consent:
-            rows.append(CaseConsent(case_id=case.id, person_id=person.id,
-                                    scope="aggregate_statistics", version=1))
+            rows.append(cm.CaseConsent(case_id=case.id, person_id=person.id,
+                                       scope="aggregate_statistics", version=1))
             if revoked:
-                rows.append(CaseConsent(case_id=case.id, person_id=person.id,
-                                        scope="aggregate_statistics", version=2,
-                                        revoked_at=case.created_at))
+                rows.append(cm.CaseConsent(case_id=case.id, person_id=person.id,
+                                           scope="aggregate_statistics", version=2,
+                                           revoked_at=case.created_at))
         # Parents first: the cases' rows are flushed before the rows pointing at them.
         for row in rows:
             session.add(row)

@@ -31,7 +31,6 @@ from tests.intake.helpers import (
     stored_state,
     upload_integer_values,
 )
-from tests.storage.moto_server import MotoS3
 
 TUS = {"Tus-Resumable": "1.0.0"}
 PATCH = {**TUS, "Content-Type": "application/offset+octet-stream"}
@@ -73,14 +72,6 @@ def offset(client: TestClient, url: str) -> int:
 FILE = PNG + os.urandom(300_000)
 
 
-@pytest.fixture(params=["local", "s3"])
-def backend(request: pytest.FixtureRequest, intake_with: Callable[..., Intake]) -> Intake:
-    if request.param == "local":
-        return intake_with()
-    moto: MotoS3 = request.getfixturevalue("moto_s3")
-    return intake_with(**moto.settings_overrides(moto.new_bucket()))
-
-
 def test_options_advertises_extensions(intake: Intake) -> None:
     r = intake.client.options("/api/v1/uploads")
     assert r.status_code == 204
@@ -90,8 +81,8 @@ def test_options_advertises_extensions(intake: Intake) -> None:
     assert int(r.headers["Tus-Max-Size"]) == intake.settings.max_file_bytes
 
 
-def test_resumable_upload_attached_to_a_submission(backend: Intake) -> None:
-    client = backend.client
+def test_resumable_upload_attached_to_a_submission(each_backend: Intake) -> None:
+    client = each_backend.client
     url = create(client, len(FILE), filename="відэа.png", filetype="image/png")
     assert offset(client, url) == 0
     assert patch(client, url, 0, FILE[:100_000], "sha256").headers["Upload-Offset"] == "100000"
@@ -100,7 +91,7 @@ def test_resumable_upload_attached_to_a_submission(backend: Intake) -> None:
     r = patch(client, url, 250_000, FILE[250_000:])
     assert r.status_code == 204 and int(r.headers["Upload-Offset"]) == len(FILE)
     assert offset(client, url) == len(FILE)
-    counts = stored_state(backend.engine, backend.storage)
+    counts = stored_state(each_backend.engine, each_backend.storage)
     assert counts["upload_segment"] == 0 and counts["blobs"] == 1  # merged into one file
 
     r = client.post("/api/v1/submissions", json=report(uploads=["https://x.example" + url]))
@@ -108,10 +99,10 @@ def test_resumable_upload_attached_to_a_submission(backend: Intake) -> None:
     assert r.json()["files"] == [{"name": "відэа.png", "size": len(FILE), "type": "image/png",
                                   "sha256": hashlib.sha256(FILE).hexdigest()}]
     assert client.head(url, headers=TUS).status_code == 404  # the upload became an attachment
-    with Session(backend.engine) as s:
+    with Session(each_backend.engine) as s:
         case = s.exec(select(Case).where(col(Case.reference) == r.json()["reference"])).one()
-        _, files = read_back(s, backend.storage, case.id, backend.recovery_text
-                             or _recovery(backend))
+        _, files = read_back(s, each_backend.storage, case.id, each_backend.recovery_text
+                             or _recovery(each_backend))
     assert files[0][1] == FILE and files[0][0]["filename"] == "відэа.png"
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, ForeignKey, String, Uuid
 from sqlmodel import Field, SQLModel
 
-from api.cases.models import key_case_column
+from api.cases.models import case_column, key_case_column
 from api.core.models import Ciphertext, UTCDay, new_id, utctoday
 
 
@@ -20,11 +20,7 @@ class Attachment(SQLModel, table=True):
     __tablename__ = "attachment"
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    case_id: uuid.UUID = Field(
-        sa_column=Column(
-            Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
+    case_id: uuid.UUID = Field(sa_column=case_column())
     submission_id: uuid.UUID | None = Field(
         default=None,
         sa_column=Column(Uuid, ForeignKey("submission.id", ondelete="CASCADE"), index=True),

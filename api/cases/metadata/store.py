@@ -297,33 +297,14 @@ def _insert_acts(session: Session, case: Case, key: DataKey, acts: list[s.Act]) 
             sealed=_seal(key, cid, "case_act", act_id, item.private),
         ))
         session.flush()
-        if (d := item.detention) is not None:
-            session.add(CaseDetention(
-                act_id=act_id, case_id=cid, legal_regime=d.legal_regime,
-                facility_type=d.facility_type, whereabouts=d.whereabouts,
-                counsel_access=d.counsel_access, court_type=d.court_type,
-                warrant_shown=d.warrant_shown, ongoing=d.ongoing,
-                sealed=_seal(key, cid, "case_detention", act_id, d.private),
-            ))
-            _add_codes(session, cid, act_id, "legal_basis", d.legal_basis)
-            _add_codes(session, cid, act_id, "wgad_category", d.wgad_categories)
-        if (t := item.torture) is not None:
-            session.add(CaseTorture(
-                act_id=act_id, case_id=cid, statement_signed=t.statement_signed,
-                medical_attention=t.medical_attention, medical_examination=t.medical_examination,
-                psych_evaluation=t.psych_evaluation, ip_consistency=t.ip_consistency,
-                sealed=_seal(key, cid, "case_torture", act_id, t.private),
-            ))
-            _add_codes(session, cid, act_id, "torture_method", t.methods)
-            _add_codes(session, cid, act_id, "intent", t.intents)
+        if item.detention is not None:
+            _add_detail(session, key, cid, act_id, CaseDetention, item.detention)
+        if item.torture is not None:
+            _add_detail(session, key, cid, act_id, CaseTorture, item.torture)
         if (g := item.disappearance) is not None:
-            session.add(CaseDisappearance(
-                act_id=act_id, case_id=cid, last_seen_month=g.last_seen_month, region=g.region,
-                forces_responsible=g.forces_responsible,
-                state_acknowledgement=g.state_acknowledgement, current_status=g.current_status,
-                wgeid_urgent=wgeid_urgent(g, case.received_on),
-                sealed=_seal(key, cid, "case_disappearance", act_id, g.private),
-            ))
+            # Computed here, never taken from the document (the field is read-only).
+            _add_detail(session, key, cid, act_id, CaseDisappearance, g,
+                        wgeid_urgent=wgeid_urgent(g, case.received_on))
         for inv in item.perpetrators:
             inv_id = inv.id or uuid.uuid4()
             session.add(CaseInvolvement(
@@ -331,6 +312,31 @@ def _insert_acts(session: Session, case: Case, key: DataKey, acts: list[s.Act]) 
                 degree=inv.degree, sealed=_seal(key, cid, "case_involvement", inv_id, inv.private),
             ))
     session.flush()
+
+
+_Detail = CaseDetention | CaseTorture | CaseDisappearance
+# The coded lists of an act's detail sections: stored as case_code rows, under these
+# vocabularies, rather than as columns of the section's row.
+_DETAIL_CODES: dict[type[_Detail], dict[str, str]] = {
+    CaseDetention: {"legal_basis": "legal_basis", "wgad_categories": "wgad_category"},
+    CaseTorture: {"methods": "torture_method", "intents": "intent"},
+    CaseDisappearance: {},
+}
+
+
+def _add_detail(session: Session, key: DataKey, case_id: uuid.UUID, act_id: uuid.UUID,
+                model: type[_Detail], section: s.Detention | s.Torture | s.Disappearance,
+                **computed: object) -> None:
+    """An act's detail row: the section's plain fields are the row's columns (of the same
+    names), its private part is sealed, its coded lists go to case_code."""
+    table = str(model.__tablename__)
+    coded = _DETAIL_CODES[model]
+    columns = {name: getattr(section, name) for name in type(section).model_fields
+               if name != "private" and name not in coded}
+    session.add(model(act_id=act_id, case_id=case_id, **{**columns, **computed},
+                      sealed=_seal(key, case_id, table, act_id, section.private)))
+    for field, vocab in coded.items():
+        _add_codes(session, case_id, act_id, vocab, getattr(section, field))
 
 
 # ---------------------------------------------------------------- urgency

@@ -25,6 +25,7 @@ before sending.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from sqlmodel import Session
@@ -126,6 +127,11 @@ def draft(
     return doc
 
 
+def _missing(required: Iterable[tuple[str, object]]) -> list[str]:
+    """The names of the required fields that are still empty, in the order given."""
+    return [name for name, value in required if not value]
+
+
 def _identity(p: Person, lang: Language) -> dict[str, Any]:
     return {
         "name": p.private.name, "other_names": p.private.other_names,
@@ -146,7 +152,6 @@ def _perpetrators(acts: list[Act], lang: Language) -> list[dict[str, Any]]:
 def _wgeid_victim(p: Person, acts: list[Act], lang: Language) -> dict[str, Any]:
     act = next((a for a in acts if a.disappearance is not None), acts[0])
     d = act.disappearance
-    missing = []
     date = (d.private.last_seen_date if d else None) or act.private.start_date or (
         d.last_seen_month if d else None) or act.start_month
     place = (d.private.last_seen_place if d else None) or act.private.location
@@ -154,11 +159,9 @@ def _wgeid_victim(p: Person, acts: list[Act], lang: Language) -> dict[str, Any]:
     forces = forces or next((i.perpetrator_type for a in acts for i in a.perpetrators
                              if i.perpetrator_type), None)
     steps = [s.model_dump() for s in d.private.steps_taken] if d else []
-    for field, value in (("victim.name", p.private.name), ("disappearance.date", date),
-                         ("disappearance.place", place), ("disappearance.forces", forces),
-                         ("steps_taken_by_relatives", steps)):
-        if not value:
-            missing.append(field)
+    missing = _missing((("victim.name", p.private.name), ("disappearance.date", date),
+                        ("disappearance.place", place), ("disappearance.forces", forces),
+                        ("steps_taken_by_relatives", steps)))
     return {
         "person_id": str(p.id),
         "identity": _identity(p, lang),
@@ -184,18 +187,15 @@ def _wgeid_victim(p: Person, acts: list[Act], lang: Language) -> dict[str, Any]:
 def _wgad_victim(p: Person, acts: list[Act], lang: Language) -> dict[str, Any]:
     act = next((a for a in acts if a.detention is not None), acts[0])
     det = act.detention
-    missing = []
     forces = sorted({i.perpetrator_type for a in acts for i in a.perpetrators
                      if i.perpetrator_type})
     categories = det.wgad_categories if det else []
-    for field, value in (("victim.name", p.private.name),
-                         ("arrest.date", act.private.start_date or act.start_month),
-                         ("arrest.place", act.private.location),
-                         ("arrest.forces", forces),
-                         ("detention.legal_basis", det.legal_basis if det else None),
-                         ("arbitrariness.categories", categories)):
-        if not value:
-            missing.append(field)
+    missing = _missing((("victim.name", p.private.name),
+                        ("arrest.date", act.private.start_date or act.start_month),
+                        ("arrest.place", act.private.location),
+                        ("arrest.forces", forces),
+                        ("detention.legal_basis", det.legal_basis if det else None),
+                        ("arbitrariness.categories", categories)))
     return {
         "person_id": str(p.id),
         "identity": _identity(p, lang),

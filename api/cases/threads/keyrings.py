@@ -40,6 +40,7 @@ from api.keys.models import CaseKeyWrap
 from api.keys.service import case_key_context
 from crypto.errors import CryptoError
 from crypto.keys import DataKey
+from crypto.redaction import redacting
 from crypto.sealed import unwrap_data_key
 
 THREAD = "thread"
@@ -49,6 +50,7 @@ MERGE_RECIPIENT_ROLES = (Role.COORDINATOR, Role.CASEWORKER)
 NOT_SHARED = "not shared with you"
 
 
+@redacting(lambda k: f"case={k.case_id}, keys=<{len(k.keys)} redacted>")
 @dataclass
 class Keyring:
     """The case keys one reader holds for one case's threads (own case key included)."""
@@ -58,9 +60,6 @@ class Keyring:
 
     def get(self, key_case_id: uuid.UUID) -> DataKey | None:
         return self.keys.get(key_case_id)
-
-    def __repr__(self) -> str:
-        return f"Keyring(case={self.case_id}, keys=<{len(self.keys)} redacted>)"
 
 
 def labels(roots: list[Submission]) -> dict[uuid.UUID, str]:

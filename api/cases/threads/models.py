@@ -13,19 +13,22 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Uuid
 from sqlmodel import Field, SQLModel
 
-from api.cases.models import key_case_column
+from api.cases.models import case_column, key_case_column
 from api.core.models import Ciphertext, UTCDay, new_id, number_within_case, utctoday
+
+
+def submission_column() -> Column[uuid.UUID]:
+    """A required reference to a submission (a thread's root), deleted with it."""
+    return Column(
+        Uuid, ForeignKey("submission.id", ondelete="CASCADE"), nullable=False, index=True
+    )
 
 
 class Submission(SQLModel, table=True):
     __tablename__ = "submission"
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    case_id: uuid.UUID = Field(
-        sa_column=Column(
-            Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
+    case_id: uuid.UUID = Field(sa_column=case_column())
     # Plaintext: day precision only (see Case.received_on).
     received_on: date = Field(sa_column=Column(Date, nullable=False))
     # Plaintext: "web", "api" or "lawyer"; the channel, not the person.
@@ -51,11 +54,7 @@ class Submission(SQLModel, table=True):
     # issued for, that submission's id for a follow-up addition (threat model property 11:
     # each submitter sees only their own thread). Which rows form one thread is
     # acceptable to leak; what they say is not.
-    thread_id: uuid.UUID = Field(
-        sa_column=Column(
-            Uuid, ForeignKey("submission.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
+    thread_id: uuid.UUID = Field(sa_column=submission_column())
     # Whose case key seals this row: the case the thread was first received in. Merge and
     # split move ``case_id`` but never re-seal, because the submitter's receipt opens only
     # that key (the server never learns receipts, so it cannot re-wrap).
@@ -70,18 +69,10 @@ class CaseMessage(SQLModel, table=True):
     __table_args__ = (Index("ix_case_message_case_seq", "case_id", "seq"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    case_id: uuid.UUID = Field(
-        sa_column=Column(
-            Uuid, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
+    case_id: uuid.UUID = Field(sa_column=case_column())
     # The thread (root submission) the message belongs to: the submitter who wrote it or
     # to whom staff wrote it. Only that thread's receipt sees it.
-    submission_id: uuid.UUID = Field(
-        sa_column=Column(
-            Uuid, ForeignKey("submission.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
+    submission_id: uuid.UUID = Field(sa_column=submission_column())
     # The case key that seals the body: the thread's (Submission.key_case_id).
     key_case_id: uuid.UUID = Field(sa_column=key_case_column())
     # Plaintext: "from_submitter" or "to_submitter".
