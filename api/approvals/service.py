@@ -200,23 +200,23 @@ def request_grant(
     coordinator left alone with a case can still bring in a colleague via a second one.
     """
     from api.cases.access import grants
-    from api.cases.access.wraps import own_wrap
     from api.cases.repository import listable_case
     from api.cases.threads import keyrings
+    from api.keys.repository import HOLDER_KINDS, held_wrap
 
     case = listable_case(session, principal, case_id)
     if case is None:
         raise NotFound("No such case.")
     user = grants.grantee(session, staff_id, thread=thread_id is not None)
     if thread_id is None:
-        if own_wrap(session, case.id, user.id) is not None:
+        if held_wrap(session, case.id, user.id) is not None:
             raise Conflict("This person already has access to the case.")
     else:
         root = keyrings.thread_in(session, case.id, thread_id)
-        if own_wrap(session, case.id, user.id) is None:
+        if held_wrap(session, case.id, user.id) is None:
             raise InvalidInput("This person cannot read the case itself; grant them the case "
                                "first (lawyers see the cases of their own submissions).")
-        if keyrings.held_wrap(session, root.key_case_id, user.id) is not None:
+        if held_wrap(session, root.key_case_id, user.id, HOLDER_KINDS) is not None:
             raise Conflict("This person already has access to this thread.")
     return request(session, settings, kind=CASE_GRANT, target=user,
                    actor=Actor("staff", principal.user_id), today=today, case_id=case.id,

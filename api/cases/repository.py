@@ -1,10 +1,11 @@
 """Case queries, with access scoping built into every one of them.
 
 No function here returns a case, a row of a case or a count without applying
-``api.auth.scoping``: ``case_list_filter`` for coarse listing (coordinators see every
-case's coarse coding; caseworkers only cases wrapped to them; lawyers their own; admins
-none) and ``case_read_filter`` for content. Routes cannot forget the scoping because they
-never build a query.
+:mod:`api.cases.access.scoping`: ``case_list_filter`` for coarse listing (coordinators see
+every case's coarse coding; caseworkers only cases wrapped to them; lawyers their own;
+admins none) and ``case_read_filter`` for content. Routes cannot forget the scoping because
+they never build a query. The one exception, :func:`case_id_by_reference`, serves the
+operator's command line and returns an id only.
 
 The list is keyset-paginated over ``(sort column, id)``; see :mod:`api.cases.pagination`.
 """
@@ -22,7 +23,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from api.auth.principals import Principal
-from api.auth.scoping import case_list_filter, case_read_filter
+from api.cases.access.scoping import case_list_filter, case_read_filter
 from api.cases.models import Case, CaseAct
 from api.cases.pagination import Cursor
 from api.core.models import day_floor
@@ -232,3 +233,10 @@ def _scoped_case(
         stmt = stmt.with_for_update()
     return session.exec(stmt).first()
 
+
+
+def case_id_by_reference(session: Session, reference: str) -> uuid.UUID | None:
+    """Unscoped, for the operator's command line only (``dokaz keys grant --case DKZ-...``):
+    whoever runs it holds the server and the recovery key, and gets an id, no content."""
+    stmt = select(Case.id).where(col(Case.reference) == reference.strip().upper())
+    return session.exec(stmt).first()

@@ -43,6 +43,7 @@ from api.core.errors import (
 )
 from api.core.models import utcnow, utctoday
 from api.core.settings import Settings
+from api.keys import repository as keys_repository
 from crypto.keys import DataKey
 
 FROM_SUBMITTER = "from_submitter"
@@ -176,7 +177,7 @@ def detail(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseDe
                        actor_id=ln.actor_id, created_at=ln.created_at) for ln in links],
         access=[AccessOut(recipient_kind=w.recipient_kind, recipient_id=w.recipient_id,
                           granted_by_id=w.granted_by_id, created_at=w.created_at)
-                for w in wraps.all_wraps(session, case.id)],
+                for w in keys_repository.wraps_of_case(session, case.id)],
         next_states=states.next_states(case.state, principal.role),
     )
     audit.record(session, action=actions.CASE_READ, actor_id=principal.user_id, case_id=case.id,
@@ -229,8 +230,8 @@ def assign(
         # coordinator holds the key (the event says so); otherwise a grant must follow.
         # One step, not a two-person request: this coordinator already reads the case,
         # and wrap_to_staff refuses an assignee no coordinator approved as a reader.
-        if (wraps.own_wrap(session, case.id, user.id) is None
-                and wraps.own_wrap(session, case.id, principal.user_id) is not None):
+        if (keys_repository.held_wrap(session, case.id, user.id) is None
+                and keys_repository.held_wrap(session, case.id, principal.user_id) is not None):
             key = wraps.open_case_key(session, principal, case.id)
             wraps.wrap_to_staff(session, case.id, key, user, granted_by=principal.user_id)
             audit.record(session, action=actions.KEY_GRANT, actor_id=principal.user_id,

@@ -10,21 +10,10 @@ from sqlmodel import Session, col, delete, func, select
 
 from api.cases.threads.models import CaseMessage
 from api.followup.models import FollowupSession
-from api.keys.models import CaseKeyWrap
 
 
 def session_by_token_hash(session: Session, digest: bytes) -> FollowupSession | None:
     stmt = select(FollowupSession).where(col(FollowupSession.token_hash) == digest)
-    return session.exec(stmt).first()
-
-
-def receipt_wrap(session: Session, case_id: uuid.UUID, receipt_id: uuid.UUID
-                 ) -> CaseKeyWrap | None:
-    stmt = select(CaseKeyWrap).where(
-        col(CaseKeyWrap.case_id) == case_id,
-        col(CaseKeyWrap.recipient_kind) == "receipt",
-        col(CaseKeyWrap.recipient_id) == receipt_id,
-    )
     return session.exec(stmt).first()
 
 

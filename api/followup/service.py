@@ -61,6 +61,8 @@ from api.ingress.guards import Guards
 from api.intake import repository as intake_repository
 from api.intake.models import Receipt
 from api.intake.service import IntakeContext, ReceivedSubmission, create_followup_submission
+from api.keys import repository as keys_repository
+from api.keys.repository import RECEIPT
 from api.keys.service import case_key_context
 from crypto import DataKey, FormatError, ReceiptVerifier, parse_receipt, verify_receipt
 from crypto.errors import CryptoError
@@ -138,7 +140,7 @@ def _open(session: Session, settings: Settings, found: _Found, kek: bytes, now: 
           ) -> SessionOut:
     # The receipt's wrap stays on the case it was issued in (the key of its thread); the
     # thread itself may have moved to another case by a merge or split since.
-    wrap = repository.receipt_wrap(session, found.case_id, found.receipt_id)
+    wrap = keys_repository.wrap_of(session, found.case_id, RECEIPT, found.receipt_id)
     receipt = session.get(Receipt, found.receipt_id)
     thread = session.get(Submission, receipt.submission_id) if receipt is not None else None
     case = session.get(Case, thread.case_id) if thread is not None else None
@@ -146,7 +148,7 @@ def _open(session: Session, settings: Settings, found: _Found, kek: bytes, now: 
         # Crypto-shredded: the receipt may still verify, but nothing is left to open.
         raise WrongReceipt()
     case_key = unwrap_data_key_symmetric(
-        kek, wrap.wrapped_key, case_key_context(found.case_id, "receipt", found.receipt_id)
+        kek, wrap.wrapped_key, case_key_context(found.case_id, RECEIPT, found.receipt_id)
     )
     receipt.failed_attempts = 0
     receipt.locked_until = None

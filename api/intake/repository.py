@@ -21,13 +21,7 @@ __all__ = [
     "intake_duty_recipients",
     "lawyer_public_key",
     "receipt_by_lookup",
-    "reference_taken",
 ]
-
-
-def reference_taken(session: Session, reference: str) -> bool:
-    stmt = select(Case.id).where(col(Case.reference) == reference)
-    return session.exec(stmt).first() is not None
 
 
 def lawyer_public_key(session: Session, user_id: uuid.UUID) -> bytes | None:
