@@ -34,7 +34,7 @@ from sqlmodel import Session, col, select
 
 from api.audit import actions
 from api.audit import service as audit
-from api.auth.models import StaffUser
+from api.auth import repository as auth_repository
 from api.auth.principals import Principal
 from api.cases.access import wraps
 from api.cases.creation import create_case
@@ -155,7 +155,7 @@ def _wrap_like(session: Session, old_case: uuid.UUID, new_case: uuid.UUID, key: 
     """Wrap the new key to whoever could open the old case, and to the recovery key."""
     wraps.wrap_to_recovery(session, new_case, key)
     for wrap in keys_repository.wraps_of_case(session, old_case, PERSONAL_KINDS):
-        user = session.get(StaffUser, wrap.recipient_id)
+        user = auth_repository.get_staff(session, wrap.recipient_id)
         if user is None or user.disabled_at is not None:
             continue
         wraps.wrap_to_staff(session, new_case, key, user, kind=wrap.recipient_kind,

@@ -4,8 +4,9 @@ No function here returns a case, a row of a case or a count without applying
 :mod:`api.cases.access.scoping`: ``case_list_filter`` for coarse listing (coordinators see
 every case's coarse coding; caseworkers only cases wrapped to them; lawyers their own;
 admins none) and ``case_read_filter`` for content. Routes cannot forget the scoping because
-they never build a query. The one exception, :func:`case_id_by_reference`, serves the
-operator's command line and returns an id only.
+they never build a query. Two exceptions serve doors without a staff principal:
+:func:`case_id_by_reference` (the operator's command line; an id only) and
+:func:`case_of_thread` (the submitter's follow-up session, opened by a receipt).
 
 The list is keyset-paginated over ``(sort column, id)``; see :mod:`api.cases.pagination`.
 """
@@ -26,6 +27,7 @@ from api.auth.principals import Principal
 from api.cases.access.scoping import case_list_filter, case_read_filter
 from api.cases.models import Case, CaseAct
 from api.cases.pagination import Cursor
+from api.cases.threads.models import Submission
 from api.core.models import day_floor
 
 SORT_COLUMNS: dict[str, Any] = {
@@ -240,3 +242,9 @@ def case_id_by_reference(session: Session, reference: str) -> uuid.UUID | None:
     whoever runs it holds the server and the recovery key, and gets an id, no content."""
     stmt = select(Case.id).where(col(Case.reference) == reference.strip().upper())
     return session.exec(stmt).first()
+
+
+def case_of_thread(session: Session, thread: Submission) -> Case | None:
+    """The case a thread is in now (it follows merges and splits), unscoped: for the
+    submitter's follow-up session, which holds the thread's key through its receipt."""
+    return session.get(Case, thread.case_id)

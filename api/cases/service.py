@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from api.audit import actions
 from api.audit import service as audit
+from api.auth import repository as auth_repository
 from api.auth.models import StaffUser
 from api.auth.principals import Principal
 from api.auth.roles import Role
@@ -251,7 +252,7 @@ def assign(
 
 
 def _active_staff(session: Session, user_id: uuid.UUID, roles: tuple[Role, ...]) -> StaffUser:
-    user = session.get(StaffUser, user_id)
+    user = auth_repository.get_staff(session, user_id)
     if user is None or user.disabled_at is not None:
         raise InvalidInput("No active staff member has this id.")
     if user.role not in roles:

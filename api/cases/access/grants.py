@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from api.audit import actions
 from api.audit import service as audit
+from api.auth import repository as auth_repository
 from api.auth.models import StaffUser
 from api.auth.principals import Principal
 from api.auth.roles import Role
@@ -41,7 +42,7 @@ THREAD_GRANTABLE = (*GRANTABLE, Role.LAWYER)
 def grantee(session: Session, staff_id: uuid.UUID, *, thread: bool = False) -> StaffUser:
     """The account a case (or, with ``thread``, one thread) may be granted to, or
     InvalidInput saying why not."""
-    user = session.get(StaffUser, staff_id)
+    user = auth_repository.get_staff(session, staff_id)
     if user is None or user.disabled_at is not None:
         raise InvalidInput("No active staff member has this id.")
     if thread and user.role not in THREAD_GRANTABLE:

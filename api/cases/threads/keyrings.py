@@ -28,6 +28,7 @@ from sqlmodel import Session
 
 from api.audit import actions
 from api.audit import service as audit
+from api.auth import repository as auth_repository
 from api.auth.models import StaffUser
 from api.auth.principals import Principal
 from api.auth.roles import Role
@@ -133,7 +134,7 @@ def share_with_readers(
     else:
         users = [u for w in keys_repository.wraps_of_case(session, case.id, PERSONAL_KINDS)
                  if w.recipient_kind == STAFF
-                 and (u := session.get(StaffUser, w.recipient_id)) is not None]
+                 and (u := auth_repository.get_staff(session, w.recipient_id)) is not None]
     given = 0
     for user in users:
         if user.disabled_at is not None or user.role not in MERGE_RECIPIENT_ROLES:
