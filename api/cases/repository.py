@@ -147,17 +147,23 @@ class ListRow:
     act_types: list[str]
 
 
-def list_query(
-    principal: Principal,
-    filters: CaseFilters,
-    *,
-    sort: str,
-    descending: bool,
-    cursor: Cursor | None,
-    limit: int,
-) -> Any:
+@dataclass(frozen=True)
+class ListRequest:
+    """One page of the case list: which cases, in which order, from where, how many."""
+
+    filters: CaseFilters
+    sort: str
+    descending: bool
+    cursor: Cursor | None
+    limit: int
+
+
+def list_query(principal: Principal, request: ListRequest, *, extra: int = 0) -> Any:
+    """The page's statement; ``extra`` rows more than the limit (1: is there a next page)."""
+    sort, descending, cursor = request.sort, request.descending, request.cursor
     sort_col = SORT_COLUMNS[sort]
-    stmt = sa_select(*LIST_COLUMNS).where(case_list_filter(principal), *_filter_clauses(filters))
+    stmt = sa_select(*LIST_COLUMNS).where(case_list_filter(principal),
+                                          *_filter_clauses(request.filters))
     if cursor is not None:
         stmt = stmt.where(_keyset(sort_col, cursor, sort in NULLABLE_SORTS))
     if sort in NULLABLE_SORTS:
@@ -165,29 +171,20 @@ def list_query(
     else:
         first = sort_col.desc() if descending else sort_col.asc()
     second = col(Case.id).desc() if descending else col(Case.id).asc()
-    return stmt.order_by(first, second).limit(limit)
+    return stmt.order_by(first, second).limit(request.limit + extra)
 
 
-def list_cases(
-    session: Session,
-    principal: Principal,
-    filters: CaseFilters,
-    *,
-    sort: str,
-    descending: bool,
-    cursor: Cursor | None,
-    limit: int,
-) -> tuple[list[ListRow], Cursor | None]:
+def list_cases(session: Session, principal: Principal, request: ListRequest
+               ) -> tuple[list[ListRow], Cursor | None]:
     """One page of cases the caller may list (coarse columns), and the next page's cursor."""
-    result = session.execute(list_query(principal, filters, sort=sort, descending=descending,
-                                        cursor=cursor, limit=limit + 1))
+    result = session.execute(list_query(principal, request, extra=1))
     rows = [ListRow(*r[:-1], _types(r[-1])) for r in result]  # type: ignore[call-arg]
     next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
+    if len(rows) > request.limit:
+        rows = rows[:request.limit]
         last = rows[-1]
-        value = getattr(last, _ROW_FIELD[sort])
-        next_cursor = Cursor(sort, descending, value, last.id)
+        value = getattr(last, _ROW_FIELD[request.sort])
+        next_cursor = Cursor(request.sort, request.descending, value, last.id)
     return rows, next_cursor
 
 

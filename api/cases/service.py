@@ -324,8 +324,8 @@ def list_cases(
         raise InvalidInput(f"limit may be at most {settings.case_list_max_page}.")
     cursor = pagination.decode(cursor_text, sort, descending) if cursor_text else None
     filters.now = filters.now or utcnow()
-    rows, next_cursor = repository.list_cases(session, principal, filters, sort=sort,
-                                              descending=descending, cursor=cursor, limit=limit)
+    rows, next_cursor = repository.list_cases(session, principal, repository.ListRequest(
+        filters, sort=sort, descending=descending, cursor=cursor, limit=limit))
     now = filters.now
     return CaseList(
         items=[_row_item(r, states.is_overdue(r.due_at, now)) for r in rows],
