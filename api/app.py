@@ -21,6 +21,7 @@ from api.web.security import SecurityHeadersMiddleware
 def feature_routers() -> list[APIRouter]:
     # Imported here so each feature's router module loads with the app, not with the CLI.
     from api.admin.router import router as audit
+    from api.approvals.router import requests as approval_requests
     from api.approvals.router import router as approvals
     from api.auth.router import router as auth
     from api.cases.router import router as cases
@@ -34,8 +35,11 @@ def feature_routers() -> list[APIRouter]:
     from api.vocab.router import router as vocab
     from api.web.router import router as web
 
-    return [auth, approvals, audit, partners, intake, uploads, followup, cases, vocab, jobs,
-            notifications, stats, web]
+    # approval_requests holds the routes that file a two-person request, under the admin
+    # user and case URLs; none of its paths overlaps a route of another router, so where it
+    # sits in this list does not change which route a request matches.
+    return [auth, approvals, approval_requests, audit, partners, intake, uploads, followup,
+            cases, vocab, jobs, notifications, stats, web]
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -8,10 +8,10 @@ features that own these tables; the sweep job, ``dokaz fsck`` and backups all us
 
 from __future__ import annotations
 
-from api.intake import repository as intake
+from api.cases.files import repository as case_files
 from api.storage.sweep import BlobReferences
 from api.uploads import repository as uploads
 
 
 def blob_references() -> BlobReferences:
-    return [intake.attachment_blob_names(), *uploads.blob_names()]
+    return [case_files.attachment_blob_names(), *uploads.blob_names()]

@@ -30,8 +30,9 @@ def _register_feature_commands() -> None:
         importlib.import_module(f"api.{feature}.cli").register(app)
 
 
-FEATURES_WITH_COMMANDS = ["keys", "auth", "audit", "partners", "jobs", "notifications",
-                          "backup", "stats", "fsck"]
+# "cases.access" right after "keys": it adds `dokaz keys grant` to the keys group.
+FEATURES_WITH_COMMANDS = ["keys", "cases.access", "auth", "audit", "partners", "jobs",
+                          "notifications", "backup", "stats", "fsck"]
 
 
 _register_feature_commands()

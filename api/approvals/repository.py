@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from api.approvals.models import PENDING, PendingChange
-from api.audit.models import AuditEntry
 
 
 def get(session: Session, change_id: uuid.UUID, *, for_update: bool = False
@@ -60,13 +58,3 @@ def due_to_expire(session: Session, on_or_before: date) -> Sequence[PendingChang
         .with_for_update()
     )
     return session.exec(stmt).all()
-
-
-def audited_since(session: Session, actions: Sequence[str], since: datetime) -> dict[str, int]:
-    """How many audit entries of each of ``actions`` were written after ``since``."""
-    stmt = (
-        select(AuditEntry.action, func.count())
-        .where(col(AuditEntry.action).in_(actions), col(AuditEntry.created_at) > since)
-        .group_by(col(AuditEntry.action))
-    )
-    return {action: int(n) for action, n in session.exec(stmt).all()}

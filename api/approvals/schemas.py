@@ -1,4 +1,4 @@
-"""Response bodies of the approval endpoints."""
+"""Response bodies of the approval endpoints and of the requests that file approvals."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from api.approvals.models import PendingChange
+from api.auth.schemas import UserOut
 
 Kind = Literal["reader", "coordinator_role", "intake_duty", "case_grant"]
 Status = Literal["pending", "approved", "rejected", "expired"]
@@ -44,3 +45,15 @@ class ApprovalOut(BaseModel):
                    decided_on=row.decided_on,
                    you_may_decide=me is not None and me not in (row.requested_by_id,
                                                                 row.target_id))
+
+
+class UserWithTotp(BaseModel):
+    user: UserOut
+    totp_provisioning_uri: str = Field(
+        description="otpauth:// URI for the authenticator app. Shown once, never again."
+    )
+    pending_approvals: list[ApprovalOut] = Field(
+        default_factory=list,
+        description="what a coordinator must still approve: the account as a reader, and a "
+        "requested coordinator role or intake duty (until then it is a caseworker, off duty)",
+    )

@@ -49,8 +49,10 @@ from api.approvals.models import (
 )
 from api.approvals.schemas import ApprovalOut
 from api.audit import actions
+from api.audit import repository as audit_repository
 from api.audit.service import record
 from api.auth import accounts
+from api.auth import repository as auth_repository
 from api.auth.accounts import Actor, NewTotp
 from api.auth.models import StaffUser
 from api.auth.principals import Principal
@@ -200,23 +202,23 @@ def request_grant(
     coordinator left alone with a case can still bring in a colleague via a second one.
     """
     from api.cases.access import grants
-    from api.cases.access.wraps import own_wrap
     from api.cases.repository import listable_case
     from api.cases.threads import keyrings
+    from api.keys.repository import HOLDER_KINDS, held_wrap
 
     case = listable_case(session, principal, case_id)
     if case is None:
         raise NotFound("No such case.")
     user = grants.grantee(session, staff_id, thread=thread_id is not None)
     if thread_id is None:
-        if own_wrap(session, case.id, user.id) is not None:
+        if held_wrap(session, case.id, user.id) is not None:
             raise Conflict("This person already has access to the case.")
     else:
         root = keyrings.thread_in(session, case.id, thread_id)
-        if own_wrap(session, case.id, user.id) is None:
+        if held_wrap(session, case.id, user.id) is None:
             raise InvalidInput("This person cannot read the case itself; grant them the case "
                                "first (lawyers see the cases of their own submissions).")
-        if keyrings.held_wrap(session, root.key_case_id, user.id) is not None:
+        if held_wrap(session, root.key_case_id, user.id, HOLDER_KINDS) is not None:
             raise Conflict("This person already has access to this thread.")
     return request(session, settings, kind=CASE_GRANT, target=user,
                    actor=Actor("staff", principal.user_id), today=today, case_id=case.id,
@@ -240,11 +242,11 @@ def _decidable(session: Session, settings: Settings, principal: Principal,
         raise Conflict(f"This request is already {row.status}.")
     if expires_on(row, settings) <= today:
         raise Conflict("This request has expired and does nothing; ask for it again.")
-    me = session.get(StaffUser, principal.user_id)
+    me = auth_repository.get_staff(session, principal.user_id)
     if (me is None or me.disabled_at is not None or me.role != Role.COORDINATOR.value
             or me.reader_approved_on is None):
         raise Forbidden("Only an approved coordinator decides approval requests.")
-    target = session.get(StaffUser, row.target_id)
+    target = auth_repository.get_staff(session, row.target_id)
     assert target is not None  # the foreign key cascades deletes
     return row, target
 
@@ -307,7 +309,8 @@ def expire_due(session: Session, settings: Settings, today: date) -> int:
     """Mark requests past their time as expired (audited by "system"); returns how many."""
     rows = repository.due_to_expire(session, _oldest_alive(today, settings))
     for row in rows:
-        _decide(session, row, session.get(StaffUser, row.target_id), EXPIRED, None, today)
+        target = auth_repository.get_staff(session, row.target_id)
+        _decide(session, row, target, EXPIRED, None, today)
     return len(rows)
 
 
@@ -326,7 +329,7 @@ class DigestCounts:
 def digest_counts(session: Session, settings: Settings, since: datetime, today: date
                   ) -> DigestCounts:
     """Counts for a coordinator's digest: what happened since ``since``, what waits now."""
-    seen = repository.audited_since(session, tuple(AUDITED_AS.values()), since)
+    seen = audit_repository.audited_since(session, tuple(AUDITED_AS.values()), since)
     return DigestCounts(
         requested=seen.get(actions.APPROVAL_REQUESTED, 0),
         approved=seen.get(actions.APPROVAL_APPROVED, 0),

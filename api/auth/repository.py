@@ -1,4 +1,4 @@
-"""Queries on staff accounts and sessions. Case access scoping lives in scoping.py."""
+"""Queries on staff accounts and sessions; other features read staff accounts through here."""
 
 from __future__ import annotations
 

@@ -28,6 +28,8 @@ class Role(StrEnum):
 ACCOUNT_ROLES: frozenset[Role] = frozenset(
     {Role.ADMIN, Role.COORDINATOR, Role.CASEWORKER, Role.LAWYER}
 )
+# Roles that may read case content at all (given a key wrap); admins and partners never.
+READER_ROLES: frozenset[Role] = frozenset({Role.COORDINATOR, Role.CASEWORKER, Role.LAWYER})
 # Roles that may be put on intake duty (new submissions are wrapped to them).
 INTAKE_ROLES: frozenset[Role] = frozenset({Role.COORDINATOR, Role.CASEWORKER})
 

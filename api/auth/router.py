@@ -7,27 +7,20 @@ from enum import Enum
 
 from fastapi import APIRouter, Response, status
 
-from api.approvals import service as approvals
-from api.approvals.models import PendingChange
-from api.approvals.schemas import ApprovalOut
 from api.auth import accounts, repository
 from api.auth import login as login_service
 from api.auth.accounts import Actor
 from api.auth.dependencies import AdminOnly, CurrentStaff, LoginLimiter
-from api.auth.models import StaffSession, StaffUser
+from api.auth.models import StaffSession
 from api.auth.schemas import (
-    CreateUser,
-    DutyChange,
     LoginRequest,
     LoginResponse,
     MeResponse,
     PasswordChange,
     PasswordChanged,
-    RoleChange,
     SessionOut,
     SessionsEnded,
     UserOut,
-    UserWithTotp,
 )
 from api.core.dependencies import Config, DbSession, Now
 from api.core.errors import (
@@ -114,32 +107,6 @@ def revoke_my_session(session_id: uuid.UUID, me: CurrentStaff, session: DbSessio
 
 # ---- admin: users ----
 
-@router.post("/admin/users", tags=ADMIN, response_model=UserWithTotp, status_code=201,
-             responses=error_responses(*DENIED, InvalidInput, Conflict))
-def create_user(body: CreateUser, me: AdminOnly, session: DbSession, settings: Config,
-                now: Now) -> UserWithTotp:
-    """Create an account. The TOTP URI is returned once: give it to the person.
-
-    The account receives no case key until a coordinator approves it as a reader; a
-    coordinator role or intake duty asked for here waits for a coordinator's approval
-    too (two-person rule), listed in ``pending_approvals``.
-    """
-    made = approvals.create_account(session, settings, username=body.username, role=body.role,
-                                    password=body.password, on_intake_duty=body.on_intake_duty,
-                                    actor=_actor(me), now=now)
-    return UserWithTotp(user=UserOut.of(made.new.user),
-                        totp_provisioning_uri=made.new.provisioning_uri,
-                        pending_approvals=[approvals.out(p, settings) for p in made.pending])
-
-
-def _changed(result: StaffUser | PendingChange, response: Response,
-             settings: Config) -> UserOut | ApprovalOut:
-    if isinstance(result, PendingChange):
-        response.status_code = status.HTTP_202_ACCEPTED
-        return approvals.out(result, settings)
-    return UserOut.of(result)
-
-
 @router.get("/admin/users", tags=ADMIN, response_model=list[UserOut],
             responses=error_responses(*DENIED))
 def list_users(me: AdminOnly, session: DbSession) -> list[UserOut]:
@@ -161,30 +128,6 @@ def enable_user(user_id: uuid.UUID, me: AdminOnly, session: DbSession, now: Now)
     return UserOut.of(accounts.enable_user(session, user, actor=_actor(me), now=now))
 
 
-@router.put("/admin/users/{user_id}/role", tags=ADMIN, response_model=UserOut | ApprovalOut,
-            responses={202: {"model": ApprovalOut, "description": "waits for a coordinator"},
-                       **error_responses(*DENIED, NotFound, InvalidInput, Conflict)})
-def change_role(user_id: uuid.UUID, body: RoleChange, me: AdminOnly, session: DbSession,
-                settings: Config, now: Now, response: Response) -> UserOut | ApprovalOut:
-    """Change a role (audited). It takes effect on the person's next request.
-
-    To coordinator: 202 and an approval request; a coordinator other than you decides.
-    """
-    user = accounts.require_user(session, user_id)
-    return _changed(approvals.change_role(session, settings, user, body.role, actor=_actor(me),
-                                          today=now.date()), response, settings)
-
-
-@router.post("/admin/users/{user_id}/reset-totp", tags=ADMIN, response_model=UserWithTotp,
-             responses=error_responses(*DENIED, NotFound))
-def reset_totp(user_id: uuid.UUID, me: AdminOnly, session: DbSession, settings: Config,
-               now: Now) -> UserWithTotp:
-    """New TOTP secret (lost phone). Signs the person out; the URI is shown once."""
-    user = accounts.require_user(session, user_id)
-    new = accounts.reset_totp(session, settings, user, actor=_actor(me), now=now)
-    return UserWithTotp(user=UserOut.of(new.user), totp_provisioning_uri=new.provisioning_uri)
-
-
 @router.post("/admin/users/{user_id}/revoke-sessions", tags=ADMIN, response_model=SessionsEnded,
              responses=error_responses(*DENIED, NotFound))
 def revoke_sessions(user_id: uuid.UUID, me: AdminOnly, session: DbSession,
@@ -193,30 +136,3 @@ def revoke_sessions(user_id: uuid.UUID, me: AdminOnly, session: DbSession,
     return SessionsEnded(
         sessions_ended=accounts.revoke_user_sessions(session, user, actor=_actor(me), now=now)
     )
-
-
-@router.put("/admin/users/{user_id}/intake-duty", tags=ADMIN,
-            response_model=UserOut | ApprovalOut,
-            responses={202: {"model": ApprovalOut, "description": "waits for a coordinator"},
-                       **error_responses(*DENIED, NotFound, InvalidInput)})
-def set_intake_duty(user_id: uuid.UUID, body: DutyChange, me: AdminOnly, session: DbSession,
-                    settings: Config, now: Now,
-                    response: Response) -> UserOut | ApprovalOut:
-    """Put a coordinator or caseworker on (or off) intake duty: new submissions are
-    wrapped to everyone on duty. On: 202 and an approval request for a coordinator;
-    off: at once."""
-    user = accounts.require_user(session, user_id)
-    return _changed(approvals.change_intake_duty(session, settings, user, body.on_intake_duty,
-                                                 actor=_actor(me), today=now.date()),
-                    response, settings)
-
-
-@router.post("/admin/users/{user_id}/reader-approval", tags=ADMIN, response_model=ApprovalOut,
-             status_code=202,
-             responses=error_responses(*DENIED, NotFound, InvalidInput, Conflict))
-def request_reader_approval(user_id: uuid.UUID, me: AdminOnly, session: DbSession,
-                            settings: Config, now: Now) -> ApprovalOut:
-    """Ask a coordinator to approve this account as a reader (again, e.g. after expiry)."""
-    user = accounts.require_user(session, user_id)
-    return approvals.out(approvals.request_reader(session, settings, user, actor=_actor(me),
-                                                  today=now.date()), settings)

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.approvals.schemas import ApprovalOut
 from api.auth.models import StaffSession, StaffUser
 from api.auth.roles import Role
 
@@ -89,18 +88,6 @@ class CreateUser(BaseModel):
     password: str = Field(min_length=1, max_length=256,
                           description="initial password; the person should change it")
     on_intake_duty: bool = False
-
-
-class UserWithTotp(BaseModel):
-    user: UserOut
-    totp_provisioning_uri: str = Field(
-        description="otpauth:// URI for the authenticator app. Shown once, never again."
-    )
-    pending_approvals: list[ApprovalOut] = Field(
-        default_factory=list,
-        description="what a coordinator must still approve: the account as a reader, and a "
-        "requested coordinator role or intake duty (until then it is a caseworker, off duty)",
-    )
 
 
 class RoleChange(BaseModel):

@@ -28,16 +28,16 @@ case itself; the workflow only records the resulting ``duplicate`` and ``triage`
 
 from __future__ import annotations
 
-import secrets
 import uuid
 
 from sqlmodel import Session, col, select
 
 from api.audit import actions
 from api.audit import service as audit
-from api.auth.models import StaffUser
+from api.auth import repository as auth_repository
 from api.auth.principals import Principal
 from api.cases.access import wraps
+from api.cases.creation import create_case
 from api.cases.models import Case, CaseLink
 from api.cases.service import open_case
 from api.cases.threads import keyrings
@@ -48,9 +48,9 @@ from api.cases.workflow.states import CaseState
 from api.core.errors import Conflict, Forbidden, InvalidInput
 from api.core.models import utcnow
 from api.core.settings import Settings
+from api.keys import repository as keys_repository
+from api.keys.repository import PERSONAL_KINDS
 from crypto.keys import DataKey
-
-REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
 def merge(
@@ -129,13 +129,9 @@ def split(
                            "original case.")
     subs = [s for r in roots for s in threads_repository.thread_rows(session, r)[0]]
     now = utcnow()
-    new_key = DataKey.generate()
-    new = Case(reference=_new_reference(session), state=CaseState.TRIAGE.value,
-               priority=case.priority, priority_rank=case.priority_rank,
-               region=case.region, received_on=min(s.received_on for s in subs),
-               state_changed_at=now, created_at=now, updated_at=now)
-    session.add(new)
-    session.flush()
+    new, new_key = create_case(session, state=CaseState.TRIAGE, at=now, region=case.region,
+                               received_on=min(s.received_on for s in subs),
+                               priority=case.priority, priority_rank=case.priority_rank)
     _wrap_like(session, case.id, new.id, new_key, principal)
     files = sum(threads_repository.move_thread(session, r, new.id) for r in roots)
     ids = ",".join(sorted(str(s.id) for s in subs))
@@ -158,17 +154,10 @@ def _wrap_like(session: Session, old_case: uuid.UUID, new_case: uuid.UUID, key: 
                principal: Principal) -> None:
     """Wrap the new key to whoever could open the old case, and to the recovery key."""
     wraps.wrap_to_recovery(session, new_case, key)
-    for wrap in wraps.personal_wraps(session, old_case):
-        user = session.get(StaffUser, wrap.recipient_id)
+    for wrap in keys_repository.wraps_of_case(session, old_case, PERSONAL_KINDS):
+        user = auth_repository.get_staff(session, wrap.recipient_id)
         if user is None or user.disabled_at is not None:
             continue
         wraps.wrap_to_staff(session, new_case, key, user, kind=wrap.recipient_kind,
                            granted_by=principal.user_id)
 
-
-def _new_reference(session: Session) -> str:
-    while True:
-        body = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
-        ref = f"DKZ-{body[:4]}-{body[4:]}"
-        if session.exec(select(Case.id).where(Case.reference == ref)).first() is None:
-            return ref

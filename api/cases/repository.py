@@ -1,10 +1,12 @@
 """Case queries, with access scoping built into every one of them.
 
 No function here returns a case, a row of a case or a count without applying
-``api.auth.scoping``: ``case_list_filter`` for coarse listing (coordinators see every
-case's coarse coding; caseworkers only cases wrapped to them; lawyers their own; admins
-none) and ``case_read_filter`` for content. Routes cannot forget the scoping because they
-never build a query.
+:mod:`api.cases.access.scoping`: ``case_list_filter`` for coarse listing (coordinators see
+every case's coarse coding; caseworkers only cases wrapped to them; lawyers their own;
+admins none) and ``case_read_filter`` for content. Routes cannot forget the scoping because
+they never build a query. Two exceptions serve doors without a staff principal:
+:func:`case_id_by_reference` (the operator's command line; an id only) and
+:func:`case_of_thread` (the submitter's follow-up session, opened by a receipt).
 
 The list is keyset-paginated over ``(sort column, id)``; see :mod:`api.cases.pagination`.
 """
@@ -22,9 +24,10 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from api.auth.principals import Principal
-from api.auth.scoping import case_list_filter, case_read_filter
+from api.cases.access.scoping import case_list_filter, case_read_filter
 from api.cases.models import Case, CaseAct
 from api.cases.pagination import Cursor
+from api.cases.threads.models import Submission
 from api.core.models import day_floor
 
 SORT_COLUMNS: dict[str, Any] = {
@@ -144,17 +147,23 @@ class ListRow:
     act_types: list[str]
 
 
-def list_query(
-    principal: Principal,
-    filters: CaseFilters,
-    *,
-    sort: str,
-    descending: bool,
-    cursor: Cursor | None,
-    limit: int,
-) -> Any:
+@dataclass(frozen=True)
+class ListRequest:
+    """One page of the case list: which cases, in which order, from where, how many."""
+
+    filters: CaseFilters
+    sort: str
+    descending: bool
+    cursor: Cursor | None
+    limit: int
+
+
+def list_query(principal: Principal, request: ListRequest, *, extra: int = 0) -> Any:
+    """The page's statement; ``extra`` rows more than the limit (1: is there a next page)."""
+    sort, descending, cursor = request.sort, request.descending, request.cursor
     sort_col = SORT_COLUMNS[sort]
-    stmt = sa_select(*LIST_COLUMNS).where(case_list_filter(principal), *_filter_clauses(filters))
+    stmt = sa_select(*LIST_COLUMNS).where(case_list_filter(principal),
+                                          *_filter_clauses(request.filters))
     if cursor is not None:
         stmt = stmt.where(_keyset(sort_col, cursor, sort in NULLABLE_SORTS))
     if sort in NULLABLE_SORTS:
@@ -162,29 +171,20 @@ def list_query(
     else:
         first = sort_col.desc() if descending else sort_col.asc()
     second = col(Case.id).desc() if descending else col(Case.id).asc()
-    return stmt.order_by(first, second).limit(limit)
+    return stmt.order_by(first, second).limit(request.limit + extra)
 
 
-def list_cases(
-    session: Session,
-    principal: Principal,
-    filters: CaseFilters,
-    *,
-    sort: str,
-    descending: bool,
-    cursor: Cursor | None,
-    limit: int,
-) -> tuple[list[ListRow], Cursor | None]:
+def list_cases(session: Session, principal: Principal, request: ListRequest
+               ) -> tuple[list[ListRow], Cursor | None]:
     """One page of cases the caller may list (coarse columns), and the next page's cursor."""
-    result = session.execute(list_query(principal, filters, sort=sort, descending=descending,
-                                        cursor=cursor, limit=limit + 1))
+    result = session.execute(list_query(principal, request, extra=1))
     rows = [ListRow(*r[:-1], _types(r[-1])) for r in result]  # type: ignore[call-arg]
     next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
+    if len(rows) > request.limit:
+        rows = rows[:request.limit]
         last = rows[-1]
-        value = getattr(last, _ROW_FIELD[sort])
-        next_cursor = Cursor(sort, descending, value, last.id)
+        value = getattr(last, _ROW_FIELD[request.sort])
+        next_cursor = Cursor(request.sort, request.descending, value, last.id)
     return rows, next_cursor
 
 
@@ -232,3 +232,16 @@ def _scoped_case(
         stmt = stmt.with_for_update()
     return session.exec(stmt).first()
 
+
+
+def case_id_by_reference(session: Session, reference: str) -> uuid.UUID | None:
+    """Unscoped, for the operator's command line only (``dokaz keys grant --case DKZ-...``):
+    whoever runs it holds the server and the recovery key, and gets an id, no content."""
+    stmt = select(Case.id).where(col(Case.reference) == reference.strip().upper())
+    return session.exec(stmt).first()
+
+
+def case_of_thread(session: Session, thread: Submission) -> Case | None:
+    """The case a thread is in now (it follows merges and splits), unscoped: for the
+    submitter's follow-up session, which holds the thread's key through its receipt."""
+    return session.get(Case, thread.case_id)

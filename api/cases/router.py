@@ -15,14 +15,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from api.approvals import service as approvals
-from api.approvals.schemas import ApprovalOut
 from api.auth.dependencies import require_roles
 from api.auth.principals import Principal
 from api.auth.roles import Role
 from api.cases import merge, service
 from api.cases.access import grants
-from api.cases.access.schemas import GrantIn
 from api.cases.files import attachments
 from api.cases.files.schemas import AttachmentOut
 from api.cases.metadata import consent
@@ -38,7 +35,7 @@ from api.cases.threads.schemas import MessageIn, MessageOut
 from api.cases.workflow import transitions
 from api.cases.workflow.schemas import TransitionIn
 from api.cases.workflow.states import CaseState
-from api.core.dependencies import Config, DbSession, Now
+from api.core.dependencies import Config, DbSession
 from api.core.errors import (
     BadRequest,
     Conflict,
@@ -223,31 +220,6 @@ def create_derivative(case_id: uuid.UUID, attachment_id: uuid.UUID, me: Staff,
                          derived_from_id=att.derived_from_id,
                          ciphertext_size=att.ciphertext_size, created_at=att.created_at,
                          metadata=meta)
-
-
-@router.post("/{case_id}/access", status_code=202, response_model=ApprovalOut,
-             responses=error_responses(*_CASE, Conflict, InvalidInput))
-def grant_access(case_id: uuid.UUID, body: GrantIn, me: Coordinator, session: DbSession,
-                 settings: Config, now: Now) -> ApprovalOut:
-    """Ask for the case key to be wrapped to a staff member. Another coordinator who holds
-    the key approves it (POST /api/v1/approvals/{id}/approve); then key.grant is audited."""
-    row = approvals.request_grant(session, settings, me, case_id, body.staff_id,
-                                  today=now.date())
-    return approvals.out(row, settings, me.user_id)
-
-
-@router.post("/{case_id}/threads/{thread_id}/access", status_code=202,
-             response_model=ApprovalOut,
-             responses=error_responses(*_CASE, Conflict, InvalidInput))
-def grant_thread_access(case_id: uuid.UUID, thread_id: uuid.UUID, body: GrantIn,
-                        me: Coordinator, session: DbSession, settings: Config,
-                        now: Now) -> ApprovalOut:
-    """Ask for one submitter's thread key to be wrapped to someone who can read the case,
-    a lawyer included. Another coordinator who holds that thread's key approves it; then
-    key.grant (kind thread) is audited."""
-    row = approvals.request_grant(session, settings, me, case_id, body.staff_id,
-                                  today=now.date(), thread_id=thread_id)
-    return approvals.out(row, settings, me.user_id)
 
 
 @router.delete("/{case_id}/threads/{thread_id}/access/{staff_id}", status_code=204,

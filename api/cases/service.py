@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from api.audit import actions
 from api.audit import service as audit
+from api.auth import repository as auth_repository
 from api.auth.models import StaffUser
 from api.auth.principals import Principal
 from api.auth.roles import Role
@@ -43,6 +44,7 @@ from api.core.errors import (
 )
 from api.core.models import utcnow, utctoday
 from api.core.settings import Settings
+from api.keys import repository as keys_repository
 from crypto.keys import DataKey
 
 FROM_SUBMITTER = "from_submitter"
@@ -176,7 +178,7 @@ def detail(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseDe
                        actor_id=ln.actor_id, created_at=ln.created_at) for ln in links],
         access=[AccessOut(recipient_kind=w.recipient_kind, recipient_id=w.recipient_id,
                           granted_by_id=w.granted_by_id, created_at=w.created_at)
-                for w in wraps.all_wraps(session, case.id)],
+                for w in keys_repository.wraps_of_case(session, case.id)],
         next_states=states.next_states(case.state, principal.role),
     )
     audit.record(session, action=actions.CASE_READ, actor_id=principal.user_id, case_id=case.id,
@@ -229,8 +231,8 @@ def assign(
         # coordinator holds the key (the event says so); otherwise a grant must follow.
         # One step, not a two-person request: this coordinator already reads the case,
         # and wrap_to_staff refuses an assignee no coordinator approved as a reader.
-        if (wraps.own_wrap(session, case.id, user.id) is None
-                and wraps.own_wrap(session, case.id, principal.user_id) is not None):
+        if (keys_repository.held_wrap(session, case.id, user.id) is None
+                and keys_repository.held_wrap(session, case.id, principal.user_id) is not None):
             key = wraps.open_case_key(session, principal, case.id)
             wraps.wrap_to_staff(session, case.id, key, user, granted_by=principal.user_id)
             audit.record(session, action=actions.KEY_GRANT, actor_id=principal.user_id,
@@ -250,7 +252,7 @@ def assign(
 
 
 def _active_staff(session: Session, user_id: uuid.UUID, roles: tuple[Role, ...]) -> StaffUser:
-    user = session.get(StaffUser, user_id)
+    user = auth_repository.get_staff(session, user_id)
     if user is None or user.disabled_at is not None:
         raise InvalidInput("No active staff member has this id.")
     if user.role not in roles:
@@ -322,8 +324,8 @@ def list_cases(
         raise InvalidInput(f"limit may be at most {settings.case_list_max_page}.")
     cursor = pagination.decode(cursor_text, sort, descending) if cursor_text else None
     filters.now = filters.now or utcnow()
-    rows, next_cursor = repository.list_cases(session, principal, filters, sort=sort,
-                                              descending=descending, cursor=cursor, limit=limit)
+    rows, next_cursor = repository.list_cases(session, principal, repository.ListRequest(
+        filters, sort=sort, descending=descending, cursor=cursor, limit=limit))
     now = filters.now
     return CaseList(
         items=[_row_item(r, states.is_overdue(r.due_at, now)) for r in rows],

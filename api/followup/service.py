@@ -38,6 +38,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.auth.passwords import bounded, kdf_params
+from api.cases import repository as cases_repository
 from api.cases.models import Case
 from api.cases.threads import contexts
 from api.cases.threads import repository as threads_repository
@@ -59,8 +60,9 @@ from api.followup.schemas import (
 from api.ingress.argon2 import run_argon2
 from api.ingress.guards import Guards
 from api.intake import repository as intake_repository
-from api.intake.models import Receipt
 from api.intake.service import IntakeContext, ReceivedSubmission, create_followup_submission
+from api.keys import repository as keys_repository
+from api.keys.repository import RECEIPT
 from api.keys.service import case_key_context
 from crypto import DataKey, FormatError, ReceiptVerifier, parse_receipt, verify_receipt
 from crypto.errors import CryptoError
@@ -124,7 +126,7 @@ def _find(session: Session, lookup: str, now: datetime) -> _Found | None:
 
 def _record_failure(session: Session, settings: Settings, receipt_id: uuid.UUID,
                     now: datetime) -> None:
-    row = session.get(Receipt, receipt_id, with_for_update=True)
+    row = intake_repository.receipt_by_id(session, receipt_id, for_update=True)
     if row is None:
         return
     row.failed_attempts += 1
@@ -139,15 +141,16 @@ def _open(session: Session, settings: Settings, found: _Found, kek: bytes, now: 
           ) -> SessionOut:
     # The receipt's wrap stays on the case it was issued in (the key of its thread); the
     # thread itself may have moved to another case by a merge or split since.
-    wrap = repository.receipt_wrap(session, found.case_id, found.receipt_id)
-    receipt = session.get(Receipt, found.receipt_id)
-    thread = session.get(Submission, receipt.submission_id) if receipt is not None else None
-    case = session.get(Case, thread.case_id) if thread is not None else None
+    wrap = keys_repository.wrap_of(session, found.case_id, RECEIPT, found.receipt_id)
+    receipt = intake_repository.receipt_by_id(session, found.receipt_id)
+    thread = (threads_repository.submission(session, receipt.submission_id)
+              if receipt is not None else None)
+    case = cases_repository.case_of_thread(session, thread) if thread is not None else None
     if case is None or wrap is None or receipt is None:
         # Crypto-shredded: the receipt may still verify, but nothing is left to open.
         raise WrongReceipt()
     case_key = unwrap_data_key_symmetric(
-        kek, wrap.wrapped_key, case_key_context(found.case_id, "receipt", found.receipt_id)
+        kek, wrap.wrapped_key, case_key_context(found.case_id, RECEIPT, found.receipt_id)
     )
     receipt.failed_attempts = 0
     receipt.locked_until = None
@@ -228,7 +231,7 @@ def authenticate(session: Session, token: str | None, now: datetime | None = Non
     ended = Unauthorized("This follow-up session has ended." + again,
                          headers={"WWW-Authenticate": "Bearer"})
     row = repository.session_by_token_hash(session, tokens.token_hash(token))
-    receipt = session.get(Receipt, row.receipt_id) if row is not None else None
+    receipt = intake_repository.receipt_by_id(session, row.receipt_id) if row is not None else None
     if row is None or receipt is None or row.expires_at <= now:
         raise ended
     try:
@@ -241,7 +244,7 @@ def authenticate(session: Session, token: str | None, now: datetime | None = Non
 
 
 def _thread(session: Session, access: FollowupAccess) -> Submission:
-    thread = session.get(Submission, access.thread_id)
+    thread = threads_repository.submission(session, access.thread_id)
     if thread is None:
         raise Unauthorized("This case no longer exists.")
     return thread
@@ -249,7 +252,7 @@ def _thread(session: Session, access: FollowupAccess) -> Submission:
 
 def _case(session: Session, access: FollowupAccess) -> Case:
     # The case the thread is in now (it follows merges and splits).
-    case = session.get(Case, _thread(session, access).case_id)
+    case = cases_repository.case_of_thread(session, _thread(session, access))
     if case is None:
         raise Unauthorized("This case no longer exists.")
     return case
@@ -264,9 +267,10 @@ def require_open(session: Session, access: FollowupAccess) -> Case:
 
 def status(session: Session, access: FollowupAccess) -> StatusOut:
     case = _case(session, access)
+    unread = threads_repository.unread_to_submitter(session, access.thread_id)
     return StatusOut(reference=case.reference, status=coarse_status(case),
                      received_on=case.received_on, accepts_input=not is_closed(case),
-                     unread_messages=repository.unread_count(session, access.thread_id))
+                     unread_messages=unread)
 
 
 def list_messages(session: Session, access: FollowupAccess, now: datetime | None = None
@@ -274,7 +278,7 @@ def list_messages(session: Session, access: FollowupAccess, now: datetime | None
     """This thread's messages only, oldest first; staff replies become read."""
     now = day_floor(now or utcnow())  # read_at at day precision (property 13)
     out: list[MessageOut] = []
-    for msg in repository.messages(session, access.thread_id):
+    for msg in threads_repository.thread_messages(session, access.thread_id):
         if msg.key_case_id != access.key_case_id:
             # Only rows of a merge made before threads existed (re-sealed under another
             # case's key); this receipt cannot open them and must not fail on them.

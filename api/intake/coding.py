@@ -1,10 +1,10 @@
 """Coarse, plaintext coding of a new case, derived from the submission.
 
 Only what the threat model allows in plaintext is derived here: region, start month
-with its precision, received day, urgency flags from a fixed list, and a random public
-reference. Year-only dates are stored as ``YYYY-01`` with precision
-``unknown_month_day`` so yearly statistics still work and nobody mistakes them for
-January.
+with its precision, received day and urgency flags from a fixed list (the random public
+reference is made with the case, :mod:`api.cases.creation`). Year-only dates are stored
+as ``YYYY-01`` with precision ``unknown_month_day`` so yearly statistics still work and
+nobody mistakes them for January.
 
 Urgency (``Case.urgent``, ``Case.urgency_reasons``):
 
@@ -19,19 +19,11 @@ Urgency (``Case.urgent``, ``Case.urgency_reasons``):
 
 from __future__ import annotations
 
-import secrets
 from datetime import date
 
 from api.intake.schemas import SubmissionIn, latest_date
 
-REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
 WGEID_URGENT_DAYS = 90
-
-
-def new_reference() -> str:
-    """``DKZ-XXXX-XXXX``: 40 random bits, unambiguous to read aloud or type."""
-    symbols = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
-    return f"DKZ-{symbols[:4]}-{symbols[4:]}"
 
 
 def urgency_reasons(data: SubmissionIn, received_on: date) -> list[str]:

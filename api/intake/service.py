@@ -46,10 +46,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.auth.passwords import bounded, kdf_params
+from api.cases.access.wraps import wrap_to
+from api.cases.creation import create_case, new_reference
 from api.cases.files.models import Attachment
 from api.cases.models import Case
 from api.cases.threads import contexts
 from api.cases.threads.models import Submission
+from api.cases.workflow.states import CaseState
 from api.core.db import in_transaction
 from api.core.errors import BadRequest, PayloadTooLarge
 from api.core.models import day_floor, utcnow
@@ -74,14 +77,13 @@ from api.ingress.schemas import FileOut
 from api.intake import coding, repository
 from api.intake.models import Receipt
 from api.intake.schemas import SCHEMA_VERSION, FollowupIn, SubmissionIn, SubmissionOut
-from api.keys.models import CaseKeyWrap
-from api.keys.service import case_key_context, require_recovery_key
+from api.keys.repository import LAWYER, RECEIPT, RECOVERY, STAFF
+from api.keys.service import require_recovery_key
 from api.storage.base import BlobStorage
 from api.storage.pending import delete_on_rollback
 from api.uploads.service import claim_upload
 from crypto import DataKey, SealedJSON, receipt_secrets
 from crypto import Receipt as ReceiptCode
-from crypto.sealed import wrap_data_key, wrap_data_key_symmetric
 
 
 @dataclass
@@ -229,18 +231,6 @@ def ensure_intake_configured(session: Session) -> None:
     require_recovery_key(session)
 
 
-def _wrap(session: Session, case_id: uuid.UUID, kind: str, recipient_id: uuid.UUID,
-          wrapped: bytes) -> None:
-    session.add(CaseKeyWrap(case_id=case_id, recipient_kind=kind, recipient_id=recipient_id,
-                            wrapped_key=wrapped))
-
-
-def _wrap_public(session: Session, case_id: uuid.UUID, case_key: DataKey, kind: str,
-                 recipient_id: uuid.UUID, public_key: bytes) -> None:
-    context = case_key_context(case_id, kind, recipient_id)
-    _wrap(session, case_id, kind, recipient_id, wrap_data_key(public_key, case_key, context))
-
-
 def attach_files(
     session: Session, ctx: IntakeContext, case_id: uuid.UUID, case_key: DataKey,
     submission_id: uuid.UUID, files: list[ReceivedFile], upload_refs: list[str],
@@ -300,26 +290,20 @@ def create_submission(
         if lawyer_key is None:
             raise BadRequest("Only an active lawyer account can submit on someone's behalf.")
 
-    reference = coding.new_reference()
-    while repository.reference_taken(session, reference):
-        reference = coding.new_reference()
-    reasons = coding.urgency_reasons(data, received_on)
     month, precision = coding.period_start(data)
-    case = Case(
-        reference=reference, state="new", region=data.where.region,
-        period_start_month=month, date_precision=precision, received_on=received_on,
-        urgent=bool(reasons), urgency_reasons=",".join(reasons),
-        created_at=day, updated_at=day, state_changed_at=day,
+    case, case_key = create_case(
+        session, state=CaseState.NEW, received_on=received_on, at=day,
+        region=data.where.region, urgency_reasons=coding.urgency_reasons(data, received_on),
+        period_start_month=month, date_precision=precision,
     )
-    session.add(case)
-    session.flush()
-    case_key = DataKey.generate()
-
     for user_id, public_key in repository.intake_duty_recipients(session):
-        _wrap_public(session, case.id, case_key, "staff", user_id, public_key)
-    _wrap_public(session, case.id, case_key, "recovery", recovery.id, recovery.public_key)
+        wrap_to(session, case.id, case_key, kind=STAFF, recipient_id=user_id,
+                public_key=public_key)
+    wrap_to(session, case.id, case_key, kind=RECOVERY, recipient_id=recovery.id,
+            public_key=recovery.public_key)
     if ctx.lawyer_id is not None and lawyer_key is not None:
-        _wrap_public(session, case.id, case_key, "lawyer", ctx.lawyer_id, lawyer_key)
+        wrap_to(session, case.id, case_key, kind=LAWYER, recipient_id=ctx.lawyer_id,
+                public_key=lawyer_key)
     # The submission is its own thread, sealed under this case's key for good; the receipt
     # is issued for it (and opens only this key).
     submission_id = uuid.uuid4()
@@ -338,11 +322,10 @@ def create_submission(
                   verifier=receipt.verifier, created_at=day)
     session.add(row)
     session.flush()
-    _wrap(session, case.id, "receipt", row.id, wrap_data_key_symmetric(
-        receipt.kek, case_key, case_key_context(case.id, "receipt", row.id)))
+    wrap_to(session, case.id, case_key, kind=RECEIPT, recipient_id=row.id, kek=receipt.kek)
     out = attach_files(session, ctx, case.id, case_key, submission_id, files, data.uploads, now)
     session.flush()
-    return SubmissionOut(receipt=receipt.code.text, reference=reference, files=out)
+    return SubmissionOut(receipt=receipt.code.text, reference=case.reference, files=out)
 
 
 def create_followup_submission(
@@ -377,7 +360,7 @@ def honeypot_answer(received: ReceivedSubmission) -> SubmissionOut:
     """What a filled-in honeypot gets: plausible, and nothing behind it."""
     files = [FileOut(**s.out) for s in received.discarded if s.out is not None]
     return SubmissionOut(receipt=ReceiptCode.generate().text,
-                         reference=coding.new_reference(), files=files)
+                         reference=new_reference(), files=files)
 
 
 async def submit(engine: Engine, ctx: IntakeContext, received: ReceivedSubmission

@@ -1,28 +1,33 @@
-"""The organisation's offline recovery key: installing its public half, granting with it.
+"""The organisation's offline recovery key: installing its public half, checking a private one.
 
 The private half is shown exactly once and never stored: with it (and no server secret)
 an administrator can reopen every case key, recover a staff member who lost a password,
 and grant existing cases to a new colleague. A seized server holds only the public half.
 Best, the pair is made on an offline computer (``dokaz keys generate``) and only the
-public half is imported; showing the private half is :mod:`api.keys.display`'s job.
+public half is imported; showing the private half is :mod:`api.keys.display`'s job, and
+granting cases with it is :mod:`api.cases.access.recovery`'s.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
 
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session
 
 from api.core.errors import Conflict, InvalidInput, ServiceUnavailable
-from api.keys.models import CaseKeyWrap, OrganisationKey
-from api.keys.repository import RECOVERY, active_recovery_key
+from api.keys.models import OrganisationKey
+from api.keys.repository import (
+    LAWYER,
+    RECOVERY,
+    STAFF,
+    THREAD,
+    active_recovery_key,
+    delete_wraps_to,
+)
 from crypto.errors import CryptoError
 from crypto.recovery import generate_recovery_key, parse_recovery_key, parse_recovery_public_key
 from crypto.recovery import recovery_public_key as public_of_recovery
-from crypto.sealed import unwrap_data_key, wrap_data_key
 
 
 def case_key_context(case_id: uuid.UUID, recipient_kind: str, recipient_id: uuid.UUID) -> bytes:
@@ -111,44 +116,12 @@ def drop_wraps_of_recipient(session: Session, user_id: uuid.UUID) -> int:
     """Delete every case-key wrap addressed to a staff member or lawyer, thread keys
     included (after a password reset their old private key is gone, so these wraps open
     nothing)."""
-    stmt = delete(CaseKeyWrap).where(
-        col(CaseKeyWrap.recipient_id) == user_id,
-        col(CaseKeyWrap.recipient_kind).in_(["staff", "lawyer", "thread"]),
-    )
-    return int(session.exec(stmt).rowcount or 0)
+    return delete_wraps_to(session, user_id, (STAFF, LAWYER, THREAD))
 
 
-@dataclass(frozen=True)
-class GrantResult:
-    granted: int
-    without_recovery_wrap: int
-
-
-def _recipient_kind(role: str) -> str:
-    return "lawyer" if role == "lawyer" else "staff"
-
-
-def grant_with_recovery_key(
-    session: Session,
-    *,
-    recovery_text: str,
-    user_id: uuid.UUID,
-    user_public_key: bytes,
-    user_role: str,
-    case_ids: Sequence[uuid.UUID] | None,
-    actor_id: uuid.UUID | None = None,
-    actor_kind: str = "cli",
-) -> GrantResult:
-    """Wrap existing cases to a staff member, opening them with the offline recovery key.
-
-    ``case_ids=None`` means every case that has a recovery wrap. Each grant is audited
-    (key.grant, with the case id). An existing wrap for the same person is replaced: after
-    a password reset it was addressed to a key that no longer exists. The recovery private
-    key lives only in this call's memory.
-    """
-    from api.audit import actions
-    from api.audit.service import record
-
+def open_recovery_key(session: Session, recovery_text: str) -> bytes:
+    """The recovery private key from its text, checked against this installation's public
+    half (InvalidInput if it is malformed or another installation's). Kept in memory only."""
     try:
         private = parse_recovery_key(recovery_text)
     except CryptoError as exc:
@@ -159,32 +132,4 @@ def grant_with_recovery_key(
             "This recovery key does not belong to this installation "
             f"(expected fingerprint {active.fingerprint})."
         )
-    stmt = select(CaseKeyWrap).where(col(CaseKeyWrap.recipient_kind) == RECOVERY)
-    if case_ids is not None:
-        stmt = stmt.where(col(CaseKeyWrap.case_id).in_(list(case_ids)))
-    recovery_wraps = {w.case_id: w for w in session.exec(stmt)}
-    kind = _recipient_kind(user_role)
-    granted = 0
-    for case_id, wrap in sorted(recovery_wraps.items()):
-        data_key = unwrap_data_key(
-            private, wrap.wrapped_key, case_key_context(case_id, RECOVERY, wrap.recipient_id)
-        )
-        wrapped = wrap_data_key(user_public_key, data_key, case_key_context(case_id, kind, user_id))
-        existing = session.exec(select(CaseKeyWrap).where(
-            col(CaseKeyWrap.case_id) == case_id, col(CaseKeyWrap.recipient_kind) == kind,
-            col(CaseKeyWrap.recipient_id) == user_id,
-        )).first()
-        if existing is not None:
-            existing.wrapped_key = wrapped
-            existing.granted_by_id = actor_id
-            session.add(existing)
-        else:
-            session.add(CaseKeyWrap(case_id=case_id, recipient_kind=kind, recipient_id=user_id,
-                                    wrapped_key=wrapped, granted_by_id=actor_id))
-        session.flush()
-        record(session, action=actions.KEY_GRANT, actor_id=actor_id, actor_kind=actor_kind,
-               case_id=case_id, target=str(user_id),
-               details={"recipient_kind": kind, "via": "recovery_key"})
-        granted += 1
-    missing = 0 if case_ids is None else len(set(case_ids) - set(recovery_wraps))
-    return GrantResult(granted=granted, without_recovery_wrap=missing)
+    return private

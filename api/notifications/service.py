@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from api.approvals import service as approvals
-from api.auth.models import StaffUser
+from api.auth import repository as auth_repository
 from api.auth.roles import Role
 from api.cases import sla
 from api.core.errors import NotFound
@@ -40,7 +40,7 @@ def subscribe(
     session: Session, staff_user_id: uuid.UUID, email: str, interval_minutes: int
 ) -> NotificationSubscription:
     """Create or update the digest subscription of one staff member."""
-    if session.get(StaffUser, staff_user_id) is None:
+    if auth_repository.get_staff(session, staff_user_id) is None:
         raise NotFound("No staff member with this id.")
     stmt = select(NotificationSubscription).where(
         NotificationSubscription.staff_user_id == staff_user_id
@@ -59,7 +59,7 @@ def subscribe(
 def subscribe_by_username(session: Session, username: str, email: str,
                           interval_minutes: int) -> NotificationSubscription:
     """:func:`subscribe` for the command line, which names staff by username."""
-    user = session.exec(select(StaffUser).where(StaffUser.username == username)).first()
+    user = auth_repository.get_by_username(session, username)
     if user is None:
         raise NotFound("No staff member with this username.")
     return subscribe(session, user.id, email, interval_minutes)
@@ -96,7 +96,7 @@ def plan_digests(session: Session, settings: Settings, now: datetime) -> None:
         new, urgent = _new_since_last_digest(session, sub, now)
         if overdue_total is None:
             overdue_total = sum(sla.overdue_by_assignee(session, settings, now).values())
-        staff = session.get(StaffUser, sub.staff_user_id)
+        staff = auth_repository.get_staff(session, sub.staff_user_id)
         two_person = None
         if staff is not None and staff.role == Role.COORDINATOR.value:
             two_person = approvals.digest_counts(session, settings, sub.last_digest_at,

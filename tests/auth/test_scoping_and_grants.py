@@ -14,12 +14,13 @@ from api.audit.models import AuditEntry
 from api.auth.accounts import CLI, reset_password
 from api.auth.principals import Principal
 from api.auth.roles import Role
-from api.auth.scoping import can_read_case, case_list_filter, case_read_filter, wrap_for
+from api.cases.access.recovery import grant_with_recovery_key
+from api.cases.access.scoping import can_read_case, case_list_filter, case_read_filter, wrap_for
 from api.cases.models import Case
 from api.core.errors import InvalidInput
 from api.core.models import utcnow
 from api.keys.models import CaseKeyWrap
-from api.keys.service import case_key_context, create_recovery_key, grant_with_recovery_key
+from api.keys.service import case_key_context, create_recovery_key
 from crypto.keys import DataKey
 from crypto.recovery import generate_recovery_key
 from crypto.sealed import unwrap_data_key, wrap_data_key

@@ -27,6 +27,7 @@ from api.cases.threads import contexts
 from api.cases.threads.models import CaseMessage, Submission
 from api.core.models import utcnow
 from api.core.settings import Settings
+from api.keys.repository import LAWYER
 from api.storage import generate_name, get_storage
 from crypto.fields import SealedJSON
 from crypto.keys import DataKey
@@ -124,7 +125,7 @@ def make_case(
     for handle in wrap_to:
         wraps.wrap_to_staff(session, case.id, key, handle.user, granted_by=None)
     if lawyer is not None:
-        wraps.wrap_to_staff(session, case.id, key, lawyer.user, kind=wraps.LAWYER, granted_by=None)
+        wraps.wrap_to_staff(session, case.id, key, lawyer.user, kind=LAWYER, granted_by=None)
     wraps.wrap_to_recovery(session, case.id, key)
     made = MadeCase(case.id, key)
     for n in range(submissions):

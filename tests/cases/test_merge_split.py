@@ -13,12 +13,12 @@ from api.cases import merge, service
 from api.cases.access import grants
 from api.cases.files import attachments
 from api.cases.models import Case, CaseLink
-from api.cases.threads import keyrings
 from api.cases.threads.models import CaseMessage
 from api.cases.workflow.schemas import TransitionIn
 from api.cases.workflow.transitions import transition
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.core.settings import Settings
+from api.keys.repository import HOLDER_KINDS, held_wrap
 from tests.cases.factory import Staff, jpeg_with_gps, make_case
 
 
@@ -153,7 +153,7 @@ def test_merge_shares_thread_keys_with_staff_readers_only(
     # Revoking the case takes its thread keys along.
     grants.revoke(session, staff.p("coord"), target.id, staff.cw2.user.id, settings)
     session.commit()
-    assert keyrings.held_wrap(session, source.id, staff.cw2.user.id) is None
+    assert held_wrap(session, source.id, staff.cw2.user.id, HOLDER_KINDS) is None
 
 
 def test_staff_reply_names_the_thread_when_there_are_several(

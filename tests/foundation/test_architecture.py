@@ -9,11 +9,16 @@ The import-linter contracts in ``pyproject.toml`` (``[tool.importlinter]``) keep
 packages of ``api`` in layers with no import cycle, keep ``api`` from importing the
 workers and ``crypto`` from importing either; they run here so the suite fails when a
 cycle comes back, and every package of ``api`` must be placed in a layer.
+
+Each table has one owner: no feature package queries another's models (its repository
+is asked instead), a case row is made only by ``api.cases.creation.create_case`` and a
+case-key wrap row only by ``api.keys.repository``.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 import tomllib
@@ -127,6 +132,112 @@ def test_ingress_imports_no_feature_package() -> None:
         if not any(name == ok or name.startswith(ok + ".") for ok in INGRESS_MAY_IMPORT)
     ]
     assert offenders == [], "api/ingress sits below the features: " + ", ".join(offenders)
+
+
+# ---- one owner per table -----------------------------------------------------------------
+
+# Calls that build or run a query on a table model given to them.
+QUERY_FUNCTIONS = frozenset({"select", "delete", "update", "col", "sa_select", "sa_delete",
+                             "sa_update"})
+QUERY_METHODS = frozenset({"get", "where"})  # session.get(Model, id), stmt.where(Model.x ...)
+# Feature packages that may query other features' tables, each for a reason. Keep it short.
+READS_EVERY_TABLE = {
+    "api/fsck/": "checks every table against storage and the others, by design",
+}
+
+
+def _features() -> set[str]:
+    return {p.parent.name for p in (ROOT / "api").glob("*/__init__.py")} - {"core"}
+
+
+def _foreign_models(rel: str, tree: ast.Module, features: set[str]) -> dict[str, str]:
+    """Local name -> ``api.Y...models.Name`` for each table model imported from another
+    feature package Y (``api.core.models`` holds column types, not tables of a feature)."""
+    own = rel.split("/")[1]
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module):
+            continue
+        parts = node.module.split(".")
+        if parts[0] != "api" or len(parts) < 3 or parts[-1] != "models":
+            continue
+        if parts[1] == own or parts[1] not in features:
+            continue
+        module = importlib.import_module(node.module)
+        for alias in node.names:
+            obj = getattr(module, alias.name, None)
+            if isinstance(obj, type) and hasattr(obj, "__table__"):
+                found[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return found
+
+
+def _queried(tree: ast.Module, models: dict[str, str]) -> set[str]:
+    hits: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if not ((isinstance(func, ast.Name) and func.id in QUERY_FUNCTIONS)
+                or (isinstance(func, ast.Attribute) and func.attr in QUERY_METHODS)):
+            continue
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            hits |= {models[n.id] for n in ast.walk(arg)
+                     if isinstance(n, ast.Name) and n.id in models}
+    return hits
+
+
+def _cross_feature_queries() -> list[str]:
+    features = _features()
+    offenders = []
+    for rel in _modules():
+        parts = rel.split("/")
+        if parts[0] != "api" or len(parts) < 3 or parts[1] not in features:
+            continue
+        tree = ast.parse((ROOT / rel).read_text(encoding="utf-8"), filename=rel)
+        models = _foreign_models(rel, tree, features)
+        offenders += [f"{rel} queries {model}" for model in sorted(_queried(tree, models))]
+    return offenders
+
+
+def test_no_feature_queries_another_features_tables() -> None:
+    """Each feature's repository answers for its tables: intake and follow-up read cases
+    through api.cases, everyone reads staff accounts through api.auth.repository, and the
+    case-key wraps are queried only in api.keys.repository."""
+    offenders = [o for o in _cross_feature_queries()
+                 if not any(o.startswith(prefix) for prefix in READS_EVERY_TABLE)]
+    assert offenders == [], "call the owner's repository instead: " + ", ".join(offenders)
+
+
+def test_the_cross_feature_scan_finds_what_it_looks_for() -> None:
+    # fsck reads attachments and uploads directly: if the scan stops seeing that, it is blind.
+    assert any(o.startswith("api/fsck/") for o in _cross_feature_queries())
+    allowed = [p for p in READS_EVERY_TABLE if not (ROOT / p).is_dir()]
+    assert allowed == []
+
+
+def _constructions(name: str) -> list[str]:
+    found = []
+    for rel in _modules():
+        if not rel.startswith(("api/", "workers/")):
+            continue
+        tree = ast.parse((ROOT / rel).read_text(encoding="utf-8"), filename=rel)
+        found += [rel for node in ast.walk(tree)
+                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                  and node.func.id == name]
+    return sorted(set(found))
+
+
+def test_one_place_creates_a_case() -> None:
+    assert _constructions("Case") == ["api/cases/creation.py"], (
+        "create a case with api.cases.creation.create_case")
+
+
+def test_only_the_keys_repository_builds_a_wrap_row() -> None:
+    # Sealing a case key to someone is api.cases.access.wraps.wrap_to; it stores the row
+    # through api.keys.repository.add_wrap.
+    assert _constructions("CaseKeyWrap") == ["api/keys/repository.py"]
+
+
 def _contracts() -> dict[str, dict[str, object]]:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     return {c["id"]: c for c in config["tool"]["importlinter"]["contracts"]}

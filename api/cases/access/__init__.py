@@ -1,2 +1,3 @@
-"""Who can open a case: the key wraps of a case key, and the grants and revocations that
-add or remove them."""
+"""Who can open a case: which cases a principal may see (scoping), sealing a case key to a
+recipient (wraps), and the grants, revocations and recovery-key grants that add or remove
+wraps. The wrap rows themselves are stored and queried by api.keys.repository."""

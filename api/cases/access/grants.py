@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from api.audit import actions
 from api.audit import service as audit
+from api.auth import repository as auth_repository
 from api.auth.models import StaffUser
 from api.auth.principals import Principal
 from api.auth.roles import Role
@@ -29,7 +30,9 @@ from api.cases.threads import keyrings
 from api.cases.workflow import events
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.core.settings import Settings
+from api.keys import repository as keys_repository
 from api.keys.models import CaseKeyWrap
+from api.keys.repository import HOLDER_KINDS, PERSONAL_KINDS, STAFF, THREAD
 from crypto.keys import DataKey
 
 GRANTABLE = (Role.COORDINATOR, Role.CASEWORKER)
@@ -39,7 +42,7 @@ THREAD_GRANTABLE = (*GRANTABLE, Role.LAWYER)
 def grantee(session: Session, staff_id: uuid.UUID, *, thread: bool = False) -> StaffUser:
     """The account a case (or, with ``thread``, one thread) may be granted to, or
     InvalidInput saying why not."""
-    user = session.get(StaffUser, staff_id)
+    user = auth_repository.get_staff(session, staff_id)
     if user is None or user.disabled_at is not None:
         raise InvalidInput("No active staff member has this id.")
     if thread and user.role not in THREAD_GRANTABLE:
@@ -68,14 +71,14 @@ def grant(
     user = grantee(session, staff_id, thread=thread_id is not None)
     if thread_id is not None:
         return _grant_thread(session, principal, case, key, user, thread_id, settings)
-    existing = wraps.own_wrap(session, case.id, user.id)
+    existing = keys_repository.held_wrap(session, case.id, user.id)
     if existing is not None:
         raise Conflict("This person already has access to the case.")
     wrap = wraps.wrap_to_staff(session, case.id, key, user, granted_by=principal.user_id)
     events.changed(session, case, settings, kind=events.GRANT, actor_id=principal.user_id,
                    key=key, detail=f"staff={user.id}", bump=False)
     audit.record(session, action=actions.KEY_GRANT, actor_id=principal.user_id,
-                 case_id=case.id, target=str(user.id), details={"kind": wraps.STAFF})
+                 case_id=case.id, target=str(user.id), details={"kind": STAFF})
     # The threads merged in from other cases come along, as far as the granter holds them
     # (each one its own audited entry); the rest stay "not shared" until granted.
     ring = keyrings.keyring(session, principal, case, key)
@@ -91,10 +94,10 @@ def _grant_thread(
     thread_id: uuid.UUID, settings: Settings,
 ) -> CaseKeyWrap:
     root = keyrings.thread_in(session, case.id, thread_id)
-    if wraps.own_wrap(session, case.id, user.id) is None:
+    if keys_repository.held_wrap(session, case.id, user.id) is None:
         raise InvalidInput("This person cannot read the case itself; grant them the case "
                            "first (lawyers see the cases of their own submissions).")
-    if keyrings.held_wrap(session, root.key_case_id, user.id) is not None:
+    if keys_repository.held_wrap(session, root.key_case_id, user.id, HOLDER_KINDS) is not None:
         raise Conflict("This person already has access to this thread.")
     thread_key = keyrings.keyring(session, principal, case, key).get(root.key_case_id)
     if thread_key is None:
@@ -118,14 +121,15 @@ def revoke(
     if thread_id is not None:
         _revoke_thread(session, principal, case, key, staff_id, thread_id, settings)
         return
-    wrap = wraps.own_wrap(session, case.id, staff_id)
+    wrap = keys_repository.held_wrap(session, case.id, staff_id)
     if wrap is None:
         raise NotFound("This person has no access to the case to revoke.")
-    others = [w for w in wraps.personal_wraps(session, case.id) if w.id != wrap.id]
+    others = [w for w in keys_repository.wraps_of_case(session, case.id, PERSONAL_KINDS)
+              if w.id != wrap.id]
     if not others:
         raise Conflict("This is the last staff member who can open the case; grant someone "
                        "else access first.")
-    session.delete(wrap)
+    keys_repository.delete_wrap(session, wrap)
     # The keys of threads merged into this case went with the case access; they go too.
     dropped = keyrings.drop_thread_keys(session, case.id, staff_id)
     unassigned = case.assignee_id == staff_id
@@ -144,15 +148,15 @@ def _revoke_thread(
     thread_id: uuid.UUID, settings: Settings,
 ) -> None:
     root = keyrings.thread_in(session, case.id, thread_id)
-    wrap = keyrings.held_wrap(session, root.key_case_id, staff_id)
-    if wrap is None or wrap.recipient_kind != keyrings.THREAD:
+    wrap = keys_repository.held_wrap(session, root.key_case_id, staff_id, HOLDER_KINDS)
+    if wrap is None or wrap.recipient_kind != THREAD:
         # A staff or lawyer wrap is access to the thread's own case: revoke that instead.
         raise NotFound("This person holds no grant of this thread to revoke.")
-    session.delete(wrap)
+    keys_repository.delete_wrap(session, wrap)
     events.changed(session, case, settings, kind=events.REVOKE, actor_id=principal.user_id,
                    key=key, detail=f"staff={staff_id};thread={root.id}", bump=False)
     audit.record(session, action=actions.KEY_REVOKE, actor_id=principal.user_id,
                  case_id=case.id, target=str(staff_id),
-                 details={"kind": keyrings.THREAD, "thread": str(root.id),
+                 details={"kind": THREAD, "thread": str(root.id),
                           "key_case": str(root.key_case_id)})
     session.flush()

@@ -1,47 +1,37 @@
-"""Case keys for staff: open, grant, revoke and wrap (threat model property 2).
+"""Case keys for staff: open and wrap (threat model property 2).
 
 A staff member opens a case key with their session's private key and the wrap addressed
 to them (kind ``staff``, or ``lawyer`` for a lawyer's own submissions). Granting wraps the
 same key once more to the colleague's public key; revoking deletes that wrap. The
 recovery wrap is never revoked here: it is what lets the organisation recover a case
 when every staff member's password is lost.
+
+:func:`wrap_to` is the one function that seals a case key to a recipient: intake, merge,
+split, grants, thread keys and the recovery-key grant all come here, and it stores the
+row through :mod:`api.keys.repository`.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.auth.models import StaffUser
 from api.auth.principals import Principal
 from api.core.errors import Conflict, Forbidden
+from api.keys import repository as keys_repository
 from api.keys.models import CaseKeyWrap
-from api.keys.repository import active_recovery_key
-from api.keys.service import case_key_context, recovery_public_key
+from api.keys.repository import RECOVERY, STAFF
+from api.keys.service import case_key_context, require_recovery_key
 from crypto.errors import CryptoError
 from crypto.keys import DataKey
-from crypto.sealed import unwrap_data_key, wrap_data_key
-
-STAFF = "staff"
-LAWYER = "lawyer"
-RECOVERY = "recovery"
-RECEIPT = "receipt"
-PERSONAL_KINDS = (STAFF, LAWYER)
-
-
-def own_wrap(session: Session, case_id: uuid.UUID, user_id: uuid.UUID) -> CaseKeyWrap | None:
-    stmt = select(CaseKeyWrap).where(
-        CaseKeyWrap.case_id == case_id,
-        CaseKeyWrap.recipient_id == user_id,
-        col(CaseKeyWrap.recipient_kind).in_(PERSONAL_KINDS),
-    )
-    return session.exec(stmt).first()
+from crypto.sealed import unwrap_data_key, wrap_data_key, wrap_data_key_symmetric
 
 
 def open_case_key(session: Session, principal: Principal, case_id: uuid.UUID) -> DataKey:
     """The case key through the caller's own wrap; Forbidden if they hold none."""
-    wrap = own_wrap(session, case_id, principal.user_id)
+    wrap = keys_repository.held_wrap(session, case_id, principal.user_id)
     if wrap is None:
         raise Forbidden(
             "You hold no key to this case. A coordinator who can open it may grant you access."
@@ -60,6 +50,29 @@ def open_case_key(session: Session, principal: Principal, case_id: uuid.UUID) ->
         ) from None
 
 
+def wrap_to(
+    session: Session, case_id: uuid.UUID, key: DataKey, *, kind: str,
+    recipient_id: uuid.UUID, public_key: bytes | None = None, kek: bytes | None = None,
+    granted_by: uuid.UUID | None = None, replace: bool = False,
+) -> CaseKeyWrap:
+    """Seal ``key`` to one recipient (a public key, or for a receipt its symmetric KEK) under
+    the context naming case, kind and recipient, and store the wrap. ``replace`` re-addresses
+    an existing wrap of the same recipient instead of adding a second one."""
+    context = case_key_context(case_id, kind, recipient_id)
+    if public_key is not None:
+        wrapped = wrap_data_key(public_key, key, context)
+    else:
+        assert kek is not None, "a wrap needs a public key or a KEK"
+        wrapped = wrap_data_key_symmetric(kek, key, context)
+    if replace:
+        existing = keys_repository.wrap_of(session, case_id, kind, recipient_id)
+        if existing is not None:
+            return keys_repository.replace_wrap(session, existing, wrapped,
+                                                granted_by=granted_by)
+    return keys_repository.add_wrap(session, case_id, kind, recipient_id, wrapped,
+                                    granted_by=granted_by)
+
+
 def wrap_to_staff(
     session: Session,
     case_id: uuid.UUID,
@@ -75,40 +88,11 @@ def wrap_to_staff(
     if kind == STAFF and user.reader_approved_on is None:
         raise Conflict("This account is not an approved reader yet: a coordinator other than "
                        "its creator must approve it before it can receive any case key.")
-    wrap = CaseKeyWrap(
-        case_id=case_id,
-        recipient_kind=kind,
-        recipient_id=user.id,
-        wrapped_key=wrap_data_key(user.public_key, key, case_key_context(case_id, kind, user.id)),
-        granted_by_id=granted_by,
-    )
-    session.add(wrap)
-    return wrap
+    return wrap_to(session, case_id, key, kind=kind, recipient_id=user.id,
+                   public_key=user.public_key, granted_by=granted_by)
 
 
 def wrap_to_recovery(session: Session, case_id: uuid.UUID, key: DataKey) -> CaseKeyWrap:
-    org_key = active_recovery_key(session)
-    public = recovery_public_key(session)  # raises NoRecoveryKey (503) when there is none
-    assert org_key is not None
-    wrap = CaseKeyWrap(
-        case_id=case_id,
-        recipient_kind=RECOVERY,
-        recipient_id=org_key.id,
-        wrapped_key=wrap_data_key(public, key, case_key_context(case_id, RECOVERY, org_key.id)),
-    )
-    session.add(wrap)
-    return wrap
-
-
-def personal_wraps(session: Session, case_id: uuid.UUID) -> list[CaseKeyWrap]:
-    stmt = select(CaseKeyWrap).where(
-        CaseKeyWrap.case_id == case_id, col(CaseKeyWrap.recipient_kind).in_(PERSONAL_KINDS)
-    )
-    return list(session.exec(stmt))
-
-
-def all_wraps(session: Session, case_id: uuid.UUID) -> list[CaseKeyWrap]:
-    stmt = select(CaseKeyWrap).where(CaseKeyWrap.case_id == case_id).order_by(
-        col(CaseKeyWrap.created_at)
-    )
-    return list(session.exec(stmt))
+    org_key = require_recovery_key(session)  # NoRecoveryKey (503) when there is none
+    return wrap_to(session, case_id, key, kind=RECOVERY, recipient_id=org_key.id,
+                   public_key=org_key.public_key)

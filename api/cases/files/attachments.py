@@ -103,6 +103,14 @@ def _thread_key(session: Session, principal: Principal, case: Case, case_key: Da
     return key
 
 
+def _open_file(key: DataKey, att: Attachment) -> tuple[dict[str, Any], DataKey]:
+    """A file's sealed metadata and its file key; a failure to open either is tampering."""
+    try:
+        return content.open_attachment_metadata(key, att), content.open_file_key(key, att)
+    except CryptoError:
+        raise IntegrityFailure() from None
+
+
 def download(
     session: Session, principal: Principal, case_id: uuid.UUID, attachment_id: uuid.UUID,
     settings: Settings, storage: BlobStorage | None = None,
@@ -113,11 +121,7 @@ def download(
     case, case_key = open_case(session, principal, case_id)
     att = _attachment(session, case.id, attachment_id)
     key = _thread_key(session, principal, case, case_key, att)
-    try:
-        meta = content.open_attachment_metadata(key, att)
-        file_key = content.open_file_key(key, att)
-    except CryptoError:
-        raise IntegrityFailure() from None
+    meta, file_key = _open_file(key, att)
     audit.record(session, action=actions.ATTACHMENT_READ, actor_id=principal.user_id,
                  case_id=case.id, target=str(att.id), details={"kind": att.kind})
     chunks = _decrypting(storage, att.blob_name, file_key, att.id)
@@ -157,11 +161,7 @@ def make_derivative(
     # The copy belongs to the original's thread and is sealed under its key, so it stays
     # with that thread (and its readers) through merges and splits.
     key = _thread_key(session, principal, case, case_key, original)
-    try:
-        meta = content.open_attachment_metadata(key, original)
-        file_key = content.open_file_key(key, original)
-    except CryptoError:
-        raise IntegrityFailure() from None
+    meta, file_key = _open_file(key, original)
     media_type = str(meta.get("detected_type") or "")
     if not derivatives.supported(media_type):
         raise UnsupportedMediaType(derivatives.UNSUPPORTED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from api.cases.files.models import Attachment
 
@@ -12,3 +13,8 @@ from api.cases.files.models import Attachment
 def attachments_of(session: Session, case_id: uuid.UUID) -> list[Attachment]:
     return list(session.exec(select(Attachment).where(Attachment.case_id == case_id)
                              .order_by(col(Attachment.created_at), col(Attachment.id))))
+
+
+def attachment_blob_names() -> SelectOfScalar[str]:
+    """Every blob an attachment row names, for the orphan sweep."""
+    return select(col(Attachment.blob_name))

@@ -24,10 +24,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.audit import actions
 from api.audit import service as audit
+from api.auth import repository as auth_repository
 from api.auth.models import StaffUser
 from api.auth.principals import Principal
 from api.auth.roles import Role
@@ -36,15 +37,15 @@ from api.cases.models import Case
 from api.cases.threads.models import Submission
 from api.cases.threads.repository import key_cases_of, roots_of
 from api.core.errors import InvalidInput
+from api.keys import repository as keys_repository
 from api.keys.models import CaseKeyWrap
+from api.keys.repository import HOLDER_KINDS, PERSONAL_KINDS, STAFF, THREAD
 from api.keys.service import case_key_context
 from crypto.errors import CryptoError
 from crypto.keys import DataKey
 from crypto.redaction import redacting
 from crypto.sealed import unwrap_data_key
 
-THREAD = "thread"
-HOLDER_KINDS = (wraps.STAFF, wraps.LAWYER, THREAD)
 # Merges pass thread keys to these readers of the receiving case; never to lawyers.
 MERGE_RECIPIENT_ROLES = (Role.COORDINATOR, Role.CASEWORKER)
 NOT_SHARED = "not shared with you"
@@ -68,20 +69,11 @@ def labels(roots: list[Submission]) -> dict[uuid.UUID, str]:
                   f"{r.received_on.isoformat()})" for n, r in enumerate(roots, start=1)}
 
 
-def held_wrap(session: Session, key_case_id: uuid.UUID, user_id: uuid.UUID
-              ) -> CaseKeyWrap | None:
-    stmt = select(CaseKeyWrap).where(
-        col(CaseKeyWrap.case_id) == key_case_id, col(CaseKeyWrap.recipient_id) == user_id,
-        col(CaseKeyWrap.recipient_kind).in_(HOLDER_KINDS),
-    )
-    return session.exec(stmt).first()
-
-
 def keyring(session: Session, principal: Principal, case: Case, case_key: DataKey) -> Keyring:
     """Every thread key of ``case`` the caller holds; a key they lack is simply absent."""
     ring = Keyring(case.id, {case.id: case_key})
     for key_case_id in key_cases_of(session, case.id) - {case.id}:
-        wrap = held_wrap(session, key_case_id, principal.user_id)
+        wrap = keys_repository.held_wrap(session, key_case_id, principal.user_id, HOLDER_KINDS)
         if wrap is None:
             continue
         try:
@@ -139,16 +131,17 @@ def share_with_readers(
     if only is not None:
         users = [only]
     else:
-        users = [u for w in wraps.personal_wraps(session, case.id)
-                 if w.recipient_kind == wraps.STAFF
-                 and (u := session.get(StaffUser, w.recipient_id)) is not None]
+        users = [u for w in keys_repository.wraps_of_case(session, case.id, PERSONAL_KINDS)
+                 if w.recipient_kind == STAFF
+                 and (u := auth_repository.get_staff(session, w.recipient_id)) is not None]
     given = 0
     for user in users:
         if user.disabled_at is not None or user.role not in MERGE_RECIPIENT_ROLES:
             continue
         for key_case_id in sorted(key_case_ids):
             key = ring.get(key_case_id)
-            if key is None or held_wrap(session, key_case_id, user.id) is not None:
+            if key is None or keys_repository.held_wrap(session, key_case_id, user.id,
+                                                           HOLDER_KINDS) is not None:
                 continue
             wrap_thread_key(session, case=case, key_case_id=key_case_id, key=key, user=user,
                             actor_id=actor_id, reason=reason, detail=detail)
@@ -159,10 +152,5 @@ def share_with_readers(
 
 def drop_thread_keys(session: Session, case_id: uuid.UUID, user_id: uuid.UUID) -> int:
     """Delete a person's thread-key wraps for the threads of ``case_id`` (after a revoke)."""
-    stale = session.exec(select(CaseKeyWrap).where(
-        col(CaseKeyWrap.case_id).in_(key_cases_of(session, case_id) - {case_id}),
-        col(CaseKeyWrap.recipient_id) == user_id, col(CaseKeyWrap.recipient_kind) == THREAD,
-    )).all()
-    for wrap in stale:
-        session.delete(wrap)
-    return len(stale)
+    return keys_repository.delete_wraps_to(session, user_id, (THREAD,),
+                                           key_cases_of(session, case_id) - {case_id})

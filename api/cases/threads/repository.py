@@ -7,6 +7,7 @@ ciphertext, because the submitter's receipt opens only that key (:mod:`.keyrings
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -76,3 +77,29 @@ def next_message_seq(session: Session, case_id: uuid.UUID) -> int:
     latest = session.exec(select(func.max(CaseMessage.seq))
                           .where(col(CaseMessage.case_id) == case_id)).one()
     return int(latest or 0) + 1
+
+
+def submission(session: Session, submission_id: uuid.UUID) -> Submission | None:
+    """One submission by id, unscoped: for the submitter's follow-up session, which reached
+    it through a receipt rather than a staff principal."""
+    return session.get(Submission, submission_id)
+
+
+def thread_messages(session: Session, thread_id: uuid.UUID) -> Sequence[CaseMessage]:
+    """One submitter's thread, never the whole case (it may hold other people's threads).
+
+    Ordered by ``seq``: it only grows within a case, and a thread moved by a merge or a
+    split continues above every number already there, so a thread's order holds too.
+    """
+    stmt = select(CaseMessage).where(col(CaseMessage.submission_id) == thread_id)
+    return session.exec(stmt.order_by(col(CaseMessage.created_at), col(CaseMessage.seq),
+                                      col(CaseMessage.id))).all()
+
+
+def unread_to_submitter(session: Session, thread_id: uuid.UUID) -> int:
+    stmt = select(func.count()).select_from(CaseMessage).where(
+        col(CaseMessage.submission_id) == thread_id,
+        col(CaseMessage.direction) == "to_submitter",
+        col(CaseMessage.read_at).is_(None),
+    )
+    return int(session.exec(stmt).one())

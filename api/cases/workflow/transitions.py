@@ -26,6 +26,7 @@ from api.cases.workflow.states import CaseState
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from api.core.models import utctoday
 from api.core.settings import Settings
+from api.keys import repository as keys_repository
 from crypto.keys import DataKey
 
 
@@ -66,7 +67,7 @@ def transition(
             details={"roles": sorted(r.value for r in roles)},
         )
     key: DataKey | None = None
-    if wraps.own_wrap(session, case.id, principal.user_id) is not None:
+    if keys_repository.held_wrap(session, case.id, principal.user_id) is not None:
         key = wraps.open_case_key(session, principal, case.id)
     if (src, dst) in states.FOUR_EYES:
         if key is None:

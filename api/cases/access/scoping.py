@@ -1,7 +1,8 @@
 """Which cases a caller may see: the one place case access is decided.
 
-Every case repository puts these filters into its queries
-(``select(Case).where(case_read_filter(me))``) so no route can forget them.
+Every case query in :mod:`api.cases.repository` puts these filters into its statement
+(``select(Case).where(case_read_filter(me))``) so no route can forget them. Which wraps a
+person holds is asked of :mod:`api.keys.repository`, the owner of the wrap rows.
 
 Policy:
 
@@ -27,26 +28,20 @@ from sqlalchemy import ColumnElement, false, true
 from sqlmodel import Session, col, select
 
 from api.auth.principals import Principal
-from api.auth.roles import Role
+from api.auth.roles import READER_ROLES, Role
 from api.cases.models import Case
 from api.keys.models import CaseKeyWrap
-
-PERSON_KINDS = ("staff", "lawyer")
-_READERS = frozenset({Role.COORDINATOR, Role.CASEWORKER, Role.LAWYER})
+from api.keys.repository import held_wrap, wrapped_case_ids
 
 
 def readable_case_ids(principal: Principal) -> ColumnElement[bool]:
     """``Case.id IN (cases wrapped to this person)``."""
-    wrapped = select(CaseKeyWrap.case_id).where(
-        col(CaseKeyWrap.recipient_kind).in_(PERSON_KINDS),
-        col(CaseKeyWrap.recipient_id) == principal.user_id,
-    )
-    return col(Case.id).in_(wrapped)
+    return col(Case.id).in_(wrapped_case_ids(principal.user_id))
 
 
 def case_read_filter(principal: Principal) -> ColumnElement[bool]:
     """Cases whose content this caller may read (see the module docstring)."""
-    if principal.role not in _READERS:
+    if principal.role not in READER_ROLES:
         return false()
     return readable_case_ids(principal)
 
@@ -65,11 +60,6 @@ def can_read_case(session: Session, principal: Principal, case_id: uuid.UUID) ->
 
 def wrap_for(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseKeyWrap | None:
     """The caller's own wrap of a case key, if they may read the case."""
-    if principal.role not in _READERS:
+    if principal.role not in READER_ROLES:
         return None
-    stmt = select(CaseKeyWrap).where(
-        col(CaseKeyWrap.case_id) == case_id,
-        col(CaseKeyWrap.recipient_kind).in_(PERSON_KINDS),
-        col(CaseKeyWrap.recipient_id) == principal.user_id,
-    )
-    return session.exec(stmt).first()
+    return held_wrap(session, case_id, principal.user_id)
