@@ -97,6 +97,13 @@ class SlidingWindow:
             q.append(now)
             return None
 
+    def give_back(self, key: str) -> None:
+        """Undo one :meth:`take` of ``key`` (a reserved attempt that turned out good)."""
+        with self._lock:
+            q = self._events.get(key)
+            if q:
+                q.pop()
+
 
 class SharedSlidingWindow(SlidingWindow):
     """The same limit, counted in Redis for shareable keys (see the module docstring).
@@ -139,6 +146,16 @@ class SharedSlidingWindow(SlidingWindow):
             if answered:
                 return wait
         return super().take(key)
+
+    def give_back(self, key: str) -> None:
+        if self.shares(key):
+            assert self._redis is not None
+            try:
+                self._redis.zpopmax(f"{self._prefix}rl:{self._name}:{key}")
+                return
+            except (RedisError, OSError):
+                pass  # it was counted in memory then, or is lost with Redis: either way
+        super().give_back(key)
 
     def retry_after(self, key: str) -> int:
         if self.shares(key):

@@ -13,8 +13,13 @@ Throttling wrong receipts (threat model: "more than a few guesses per hour"):
   the next 00:00 UTC after that hour (``receipt.failed_attempts``/``locked_until``, kept at
   day precision so the row does not date a submitter's attempt, threat model property 13;
   the counter is written in its own transaction so the 401's rollback does not undo it);
-* per client, in memory only (``client_tag``): the same number of failures per hour,
-  whatever lookups they name, so guessing across many receipts is slow too.
+* per client (``client_tag``; in memory, or in Redis for Tor circuits): the same number
+  of failures per hour, whatever lookups they name, so guessing across many receipts is
+  slow too.
+
+Both counts are taken *before* Argon2 runs, atomically (the receipt row under its lock,
+the client's window under its own), and given back when the receipt is good: concurrent
+guesses cannot all run Argon2 against a limit they would each pass alone.
 
 An unknown lookup costs the same Argon2id as a known one, so timing does not reveal
 which lookups exist. Malformed receipts (wrong length, letters outside the alphabet)
@@ -115,26 +120,27 @@ class _Found:
     verifier: bytes
 
 
-def _find(session: Session, lookup: str, now: datetime) -> _Found | None:
-    row = intake_repository.receipt_by_lookup(session, lookup)
+def _reserve(session: Session, settings: Settings, lookup: str, now: datetime
+             ) -> _Found | None:
+    """Count this attempt against the receipt *before* Argon2 runs, under the row's lock.
+
+    Checking and counting in one locked step means concurrent guesses cannot all slip
+    past the limit: the attempt that fills it locks the receipt, and the rest are refused
+    without any Argon2. A good receipt gives its attempt back (:func:`_open` clears the
+    count and the lock).
+    """
+    row = intake_repository.receipt_by_lookup(session, lookup, for_update=True)
     if row is None:
         return None
     if row.locked_until is not None and row.locked_until > now:
         raise RateLimited(int((row.locked_until - now).total_seconds()) + 1, TOO_MANY)
-    return _Found(row.id, row.case_id, row.verifier)
-
-
-def _record_failure(session: Session, settings: Settings, receipt_id: uuid.UUID,
-                    now: datetime) -> None:
-    row = intake_repository.receipt_by_id(session, receipt_id, for_update=True)
-    if row is None:
-        return
     row.failed_attempts += 1
     if row.failed_attempts >= settings.receipt_attempts_per_hour:
         row.failed_attempts = 0
         row.locked_until = day_ceil(now + LOCK_DURATION)
     session.add(row)
     session.flush()
+    return _Found(row.id, row.case_id, row.verifier)
 
 
 def _open(session: Session, settings: Settings, found: _Found, kek: bytes, now: datetime
@@ -172,9 +178,6 @@ def _open(session: Session, settings: Settings, found: _Found, kek: bytes, now: 
 
 async def start_session(engine: Engine, settings: Settings, guards: Guards,
                         client: str | None, receipt_text: str) -> SessionOut:
-    wait = guards.receipt_failures_per_client.retry_after(client) if client else 0
-    if wait:
-        raise RateLimited(wait, TOO_MANY)
     try:
         code = parse_receipt(receipt_text)
     except FormatError:
@@ -182,8 +185,20 @@ async def start_session(engine: Engine, settings: Settings, guards: Guards,
             "A receipt has 32 letters and digits in 8 groups, like XXXX-XXXX-...; check "
             "that you copied all of it."
         ) from None
+    # The client's attempt is reserved before Argon2 too, atomically, and given back if
+    # the receipt is good: a burst of concurrent guesses cannot outrun the count.
+    failures = guards.receipt_failures_per_client
+    if client is not None:
+        wait = failures.hit(client)
+        if wait:
+            raise RateLimited(wait, TOO_MANY)
     now = utcnow()
-    found = await in_transaction(engine, lambda s: _find(s, code.lookup, now))
+    try:
+        found = await in_transaction(engine, lambda s: _reserve(s, settings, code.lookup, now))
+    except RateLimited:
+        if client is not None:
+            failures.give_back(client)  # a locked receipt was not a guess of this client's
+        raise
     verifier = (
         ReceiptVerifier.from_bytes(found.verifier) if found is not None
         else ReceiptVerifier(salt=secrets.token_bytes(SALT_SIZE), params=kdf_params(settings),
@@ -191,14 +206,11 @@ async def start_session(engine: Engine, settings: Settings, guards: Guards,
     )
     kek = await run_argon2(settings, bounded, settings, lambda: verify_receipt(code, verifier))
     if kek is None or found is None:
-        if client is not None:
-            guards.receipt_failures_per_client.hit(client)
-        if found is not None:
-            receipt_id = found.receipt_id
-            await in_transaction(engine, lambda s: _record_failure(s, settings, receipt_id,
-                                                                   now))
-        raise WrongReceipt()
-    return await in_transaction(engine, lambda s: _open(s, settings, found, kek, now))
+        raise WrongReceipt()  # both counts were taken before Argon2 and stay taken
+    opened = await in_transaction(engine, lambda s: _open(s, settings, found, kek, now))
+    if client is not None:
+        failures.give_back(client)
+    return opened
 
 
 # ---- using a session -------------------------------------------------------------------

@@ -31,8 +31,10 @@ def recovery_key(session: Session) -> OrganisationKey | None:
     return active_recovery_key(session)
 
 
-def receipt_by_lookup(session: Session, lookup: str) -> Receipt | None:
-    return session.exec(select(Receipt).where(col(Receipt.lookup) == lookup)).first()
+def receipt_by_lookup(session: Session, lookup: str, *, for_update: bool = False
+                      ) -> Receipt | None:
+    stmt = select(Receipt).where(col(Receipt.lookup) == lookup)
+    return session.exec(stmt.with_for_update() if for_update else stmt).first()
 
 
 def receipt_by_id(session: Session, receipt_id: uuid.UUID, *, for_update: bool = False
