@@ -214,6 +214,18 @@ def assert_kept_text(response: httpx.Response, session: Session, status: int, la
     assert rows(session, Attachment) == 0
 
 
+# The exact English source of each explanation (the pages show its translation): pinned
+# here rather than read from api.web.pages, so a change of wording is a visible change.
+EXPIRED_FORM_EXPLANATION = (
+    "For your protection, a form can be sent only from this site and only for a limited "
+    "time after it was opened. Your text is shown below: check it and send again. Files "
+    "were not kept: choose them again.")
+FILES_TOO_LARGE_EXPLANATION = (
+    "The files were too large or too many (the limits are shown under the field). Your text "
+    "is kept, but no file was: choose fewer or smaller files, or send the report now and add "
+    "files later with your receipt.")
+
+
 def test_expired_or_missing_token_keeps_the_text(web: TestClient, settings: Settings,
                                                  session: Session) -> None:
     web.get("/report")
@@ -224,11 +236,8 @@ def test_expired_or_missing_token_keeps_the_text(web: TestClient, settings: Sett
     for token in (old, "v1.123.bad", csrf.issue(secret, "another-nonce-0123456789")):
         response = post_report(web, fields, token)
         assert "This form has expired" not in response.text  # the form itself, with the text
-        assert_kept_text(
-            response, session, 403, "en", "Everything I wrote over two hours.",
-            "For your protection, a form can be sent only from this site and only for a "
-            "limited time after it was opened. Your text is shown below: check it and send "
-            "again. Files were not kept: choose them again.")
+        assert_kept_text(response, session, 403, "en", "Everything I wrote over two hours.",
+                         EXPIRED_FORM_EXPLANATION)
 
 
 def test_cross_site_posts_are_refused_before_the_body(web: TestClient, session: Session) -> None:
@@ -248,11 +257,7 @@ def test_a_too_large_file_gives_a_translated_page_and_keeps_the_text(
         token = token_of(client.get("/report?lang=ru").text)
         response = post_report(client, report_fields(lang="ru", narrative="Мой текст"), token,
                                [("big.txt", b"x" * 5000, "text/plain")])
-    assert_kept_text(
-        response, session, 413, "ru", "Мой текст",
-        "The files were too large or too many (the limits are shown under the field). Your "
-        "text is kept, but no file was: choose fewer or smaller files, or send the report now "
-        "and add files later with your receipt.")
+    assert_kept_text(response, session, 413, "ru", "Мой текст", FILES_TOO_LARGE_EXPLANATION)
 
 
 def test_honeypot_gets_a_receipt_and_stores_nothing(web: TestClient, session: Session) -> None:
