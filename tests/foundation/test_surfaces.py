@@ -21,6 +21,7 @@ from api.core.privacy import ClientAnonymityMiddleware
 from api.core.settings import Settings
 from api.core.surfaces import Surface
 from api.services import build_services, services_of
+from tests.auth.access_matrix import EXPECTED
 
 NOT_FOUND = {"error": {"code": "not_found", "message": "Nothing was found here.", "details": {}}}
 
@@ -129,3 +130,12 @@ def test_the_staff_surface_tells_clients_apart_by_address(settings: Settings) ->
     assert identity(create_app(proxied, surface=Surface.PUBLIC)) == "proxy-protocol"
     assert identity(create_app(proxied, surface=Surface.STAFF)) == "address"
     assert identity(create_app(proxied)) == "proxy-protocol"
+
+
+def test_no_one_anonymous_reaches_the_staff_surface_past_the_sign_in() -> None:
+    # What the access matrix lets in without credentials on the staff surface: the
+    # sign-in (the health checks are on every surface, not placed on this one).
+    open_to_anyone = {key for key in placed_keys(Surface.STAFF)
+                      if "anonymous" in EXPECTED.get(key, frozenset())}
+    assert open_to_anyone == {("POST", "/api/v1/auth/login")}
+    assert all(key in EXPECTED for key in placed_keys(Surface.STAFF))
