@@ -124,8 +124,11 @@ def test_the_staff_surface_tells_clients_apart_by_address(settings: Settings) ->
     proxied = settings.model_copy(update={"client_identity": "proxy-protocol"})
 
     def identity(app: FastAPI) -> str:
-        middleware = next(m for m in app.user_middleware if m.cls is ClientAnonymityMiddleware)
-        return str(middleware.kwargs["identity"])
+        for middleware in app.user_middleware:
+            factory: object = middleware.cls
+            if factory is ClientAnonymityMiddleware:
+                return str(middleware.kwargs["identity"])
+        raise AssertionError("no ClientAnonymityMiddleware")
 
     assert identity(create_app(proxied, surface=Surface.PUBLIC)) == "proxy-protocol"
     assert identity(create_app(proxied, surface=Surface.STAFF)) == "address"
