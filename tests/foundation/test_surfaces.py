@@ -142,3 +142,19 @@ def test_no_one_anonymous_reaches_the_staff_surface_past_the_sign_in() -> None:
                       if "anonymous" in EXPECTED.get(key, frozenset())}
     assert open_to_anyone == {("POST", "/api/v1/auth/login")}
     assert all(key in EXPECTED for key in placed_keys(Surface.STAFF))
+
+
+def test_serve_refuses_a_staff_port_it_cannot_serve() -> None:
+    import typer
+
+    from api.cli import _check_staff_listener
+
+    settings = Settings(staff_port=8001)
+    _check_staff_listener(settings, "127.0.0.1", 8000, 1)
+    # uvicorn's worker processes run one server each: two surfaces there are refused.
+    with pytest.raises(typer.Exit):
+        _check_staff_listener(settings, "127.0.0.1", 8000, 2)
+    with pytest.raises(typer.Exit):
+        _check_staff_listener(settings, "127.0.0.1", 8001, 1)
+    assert Settings(staff_port=8001).resolved_staff_host == "127.0.0.1"
+    assert Settings(staff_port=8001, staff_host="10.0.0.2").resolved_staff_host == "10.0.0.2"
