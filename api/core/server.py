@@ -26,13 +26,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 import uvicorn
-from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.core.logging import uvicorn_log_config
@@ -191,7 +190,7 @@ def uvicorn_options(settings: Settings, identity: ClientIdentitySetting) -> dict
 class Listener:
     """One port of ``dokaz serve`` and the app (one surface) it serves."""
 
-    app: ASGIApp
+    app: Callable[..., Any]  # an ASGI app (this module stays free of the web framework)
     host: str
     port: int
     identity: ClientIdentitySetting
