@@ -1,7 +1,9 @@
-"""The FastAPI application factory: middleware, error handling and feature routers."""
+"""The FastAPI application factory: middleware, error handling and the feature routers
+of each surface (:data:`ROUTER_SURFACES`)."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,43 +15,70 @@ from api.core.db import make_engine
 from api.core.error_handlers import install_error_handlers
 from api.core.privacy import ClientAnonymityMiddleware
 from api.core.settings import Settings, get_settings
-from api.health.router import router as health_router
-from api.services import build_services
+from api.core.surfaces import Surface, client_identity_for
+from api.services import AppServices, build_services
 from api.web.security import SecurityHeadersMiddleware
+
+# Which surface serves each router (api/core/surfaces.py), as "module" (its ``router``) or
+# "module:attribute". Every router module is placed
+# here and nowhere else; tests/foundation/test_surfaces.py fails for one that is not, and
+# checks the staff log prefixes (api.core.logging.STAFF_PATH_PREFIXES) against this table.
+ROUTER_SURFACES: dict[str, Surface] = {
+    "api.health.router": Surface.ALL,
+    "api.auth.router": Surface.STAFF,
+    "api.approvals.router": Surface.STAFF,
+    # The routes that file a two-person request, under the admin user and case URLs; no
+    # path of it overlaps another router's, so its place here changes no route matching.
+    "api.approvals.router:requests": Surface.STAFF,
+    "api.admin.router": Surface.STAFF,
+    "api.partners.router": Surface.STAFF,
+    "api.intake.router": Surface.PUBLIC,
+    "api.uploads.router": Surface.PUBLIC,
+    "api.followup.router": Surface.PUBLIC,
+    "api.cases.router": Surface.STAFF,
+    "api.vocab.router": Surface.PUBLIC,
+    "api.jobs.router": Surface.STAFF,
+    "api.notifications.router": Surface.STAFF,
+    "api.stats.router": Surface.STAFF,
+    "api.web.router": Surface.PUBLIC,
+}
+
+
+def placed_routers(surface: Surface = Surface.ALL) -> list[tuple[APIRouter, Surface]]:
+    """(router, where it is placed) for every router an app of ``surface`` serves."""
+    # Imported here so each feature's router module loads with the app, not with the CLI.
+    placed = []
+    for module, where in ROUTER_SURFACES.items():
+        if surface.serves(where):
+            name, _, attribute = module.partition(":")
+            router: APIRouter = getattr(importlib.import_module(name), attribute or "router")
+            placed.append((router, where))
+    return placed
 
 
 def feature_routers() -> list[APIRouter]:
-    # Imported here so each feature's router module loads with the app, not with the CLI.
-    from api.admin.router import router as audit
-    from api.approvals.router import requests as approval_requests
-    from api.approvals.router import router as approvals
-    from api.auth.router import router as auth
-    from api.cases.router import router as cases
-    from api.followup.router import router as followup
-    from api.intake.router import router as intake
-    from api.jobs.router import router as jobs
-    from api.notifications.router import router as notifications
-    from api.partners.router import router as partners
-    from api.stats.router import router as stats
-    from api.uploads.router import router as uploads
-    from api.vocab.router import router as vocab
-    from api.web.router import router as web
-
-    # approval_requests holds the routes that file a two-person request, under the admin
-    # user and case URLs; none of its paths overlaps a route of another router, so where it
-    # sits in this list does not change which route a request matches.
-    return [auth, approvals, approval_requests, audit, partners, intake, uploads, followup,
-            cases, vocab, jobs, notifications, stats, web]
+    return [router for router, _ in placed_routers()]
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    settings = settings or get_settings()
-    engine = engine or make_engine(settings)
+def create_app(settings: Settings | None = None, engine: Engine | None = None,
+               surface: Surface = Surface.ALL, services: AppServices | None = None) -> FastAPI:
+    """The app serving ``surface``. Apps of one process share ``services`` (one engine,
+    one storage client, one set of limiters): build them once with
+    :func:`api.services.build_services` and pass them to each; their owner then disposes
+    the engine. Without ``services`` the app builds its own and disposes the engine."""
+    if services is None:
+        settings = settings or get_settings()
+        owned_engine = engine or make_engine(settings)
+        services = build_services(settings, owned_engine)
+    else:
+        owned_engine = None
+        settings = services.settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        engine.dispose()
+        if owned_engine is not None:
+            owned_engine.dispose()
 
     app = FastAPI(
         title="Dokaz",
@@ -62,15 +91,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         openapi_url="/api/openapi.json",
         debug=settings.debug,
     )
-    services = app.state.services = build_services(settings, engine)
+    app.state.services = services
+    app.state.surface = surface
 
     install_error_handlers(app)
-    app.include_router(health_router)
-    for router in feature_routers():
+    for router, _ in placed_routers(surface):
         app.include_router(router)
 
     app.add_middleware(SecurityHeadersMiddleware, onion_address=settings.onion_address)
     # Outermost: nothing inside the app ever sees a client address or user agent.
-    app.add_middleware(ClientAnonymityMiddleware, identity=settings.client_identity,
+    app.add_middleware(ClientAnonymityMiddleware,
+                       identity=client_identity_for(settings, surface),
                        circuit_key=services.circuit_key)
     return app

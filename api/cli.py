@@ -9,8 +9,8 @@ from types import FrameType
 import typer
 
 from api.core.cli import prepare
-from api.core.logging import configure_logging, uvicorn_log_config
-from api.core.settings import get_settings
+from api.core.logging import configure_logging
+from api.core.settings import Settings, get_settings
 
 app = typer.Typer(
     name="dokaz",
@@ -43,33 +43,68 @@ def serve(
     host: str | None = typer.Option(None, help="Overrides DOKAZ_HOST."),
     port: int | None = typer.Option(None, help="Overrides DOKAZ_PORT."),
     workers: int | None = typer.Option(None, help="Overrides DOKAZ_WORKERS."),
+    staff_port: int | None = typer.Option(None, help="Overrides DOKAZ_STAFF_PORT."),
 ) -> None:
-    """Migrate the database if needed and serve the API and the public form."""
+    """Migrate the database if needed and serve the API and the public form (and, with
+    DOKAZ_STAFF_PORT, the staff routes on a port of their own)."""
     import uvicorn
 
-    from api.core.server import http_protocol
+    from api.core.server import uvicorn_options
 
     settings = get_settings()
+    if staff_port is not None:
+        settings = settings.model_copy(update={"staff_port": staff_port})
+    host, port, workers = host or settings.host, port or settings.port, workers or settings.workers
+    if settings.staff_port is not None:
+        _check_staff_listener(settings, host, port, workers)
     configure_logging(settings.log_level, settings.log_format)
     prepare(settings)
     from api.keys.cli import ensure_at_startup
 
     ensure_at_startup(settings)
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        log_config=uvicorn_log_config(),
-        access_log=False,  # uvicorn's access log prints client addresses
-        proxy_headers=False,
-        forwarded_allow_ips="",
-        server_header=False,
-        http=http_protocol(settings),  # uvicorn alone lets a slowloris hold a connection
-        h11_max_incomplete_event_size=settings.max_header_bytes,
-        timeout_keep_alive=10,
-    )
+    if settings.staff_port is not None:
+        _serve_surfaces(settings, host, port, settings.staff_port)
+        return
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                **uvicorn_options(settings, settings.client_identity))
+
+
+def _check_staff_listener(settings: Settings, host: str, port: int, workers: int) -> None:
+    if workers > 1:
+        # uvicorn's worker processes each run one server on the sockets it hands them;
+        # two surfaces would need a supervisor of our own. Several `dokaz serve` behind
+        # the load balancer (one per port pair) scale the same way.
+        typer.echo("DOKAZ_STAFF_PORT cannot be combined with DOKAZ_WORKERS > 1: run one "
+                   "`dokaz serve` per pair of ports instead (see README, Staff surface).",
+                   err=True)
+        raise typer.Exit(2)
+    if settings.staff_port == port and settings.resolved_staff_host == host:
+        typer.echo("DOKAZ_STAFF_PORT must differ from DOKAZ_PORT.", err=True)
+        raise typer.Exit(2)
+
+
+def _serve_surfaces(settings: Settings, host: str, port: int, staff_port: int) -> None:
+    from api.app import create_app
+    from api.core.db import make_engine
+    from api.core.server import Listener, serve_together
+    from api.core.surfaces import Surface, client_identity_for
+    from api.services import build_services
+
+    # One set of services for both apps: one engine and pool, one storage client, and
+    # limiters that count a client's requests whichever port they come in on.
+    engine = make_engine(settings)
+    services = build_services(settings, engine)
+    listeners = [
+        Listener(create_app(surface=surface, services=services), where, at,
+                 client_identity_for(settings, surface))
+        for surface, where, at in ((Surface.PUBLIC, host, port),
+                                   (Surface.STAFF, settings.resolved_staff_host,
+                                    staff_port))
+    ]
+    try:
+        serve_together(settings, listeners)
+    finally:
+        engine.dispose()
 
 
 # Here, not in api/jobs/cli.py: no ``api`` feature may import the workers, and this root

@@ -1,5 +1,7 @@
-"""The HTTP protocols ``dokaz serve`` runs: uvicorn's httptools protocol plus a header
-timeout, and the same behind a PROXY protocol header.
+"""How ``dokaz serve`` listens: the HTTP protocols (uvicorn's httptools protocol plus a
+header timeout, and the same behind a PROXY protocol header), the uvicorn options every
+port gets, and :func:`serve_together`, which runs the public and the staff surface
+(api/core/surfaces.py) as two servers on one event loop.
 
 uvicorn has no limit on how long a client may take to send its request headers: a
 client trickling one byte a second ("slowloris") holds a connection, and enough of them
@@ -22,13 +24,20 @@ put in each request's scope for :mod:`api.core.privacy`, which turns it into the
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from api.core.logging import uvicorn_log_config
 from api.core.privacy import PROXY_IDENTITY_SCOPE_KEY
 from api.core.proxy_protocol import ProxyHeaderError, client_identity, parse_header
-from api.core.settings import Settings, get_settings
+from api.core.settings import ClientIdentitySetting, Settings, get_settings
 
 _MESSAGE = b"The request headers are larger than this server accepts."
 _HEADERS_TOO_LARGE = (
@@ -154,8 +163,72 @@ class ProxyHeaderProtocol(HeaderTimeoutProtocol):
         self.scope[PROXY_IDENTITY_SCOPE_KEY] = self._proxy_identity  # type: ignore[literal-required]
 
 
-def http_protocol(settings: Settings) -> type[HttpToolsProtocol]:
-    """The protocol class ``dokaz serve`` hands uvicorn for the public port."""
-    if settings.client_identity == "proxy-protocol":
+def http_protocol(identity: ClientIdentitySetting) -> type[HttpToolsProtocol]:
+    """The protocol class ``dokaz serve`` hands uvicorn for a port whose clients are told
+    apart by ``identity`` (:func:`api.core.surfaces.client_identity_for` of its surface:
+    the PROXY header is required on the public port only)."""
+    if identity == "proxy-protocol":
         return ProxyHeaderProtocol
     return HeaderTimeoutProtocol
+
+
+def uvicorn_options(settings: Settings, identity: ClientIdentitySetting) -> dict[str, Any]:
+    """What every listener of ``dokaz serve`` runs with, whichever surface it serves."""
+    return {
+        "log_config": uvicorn_log_config(),
+        "access_log": False,  # uvicorn's access log prints client addresses
+        "proxy_headers": False,
+        "forwarded_allow_ips": "",
+        "server_header": False,
+        "http": http_protocol(identity),  # uvicorn alone lets a slowloris hold a connection
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "timeout_keep_alive": 10,
+    }
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One port of ``dokaz serve`` and the app (one surface) it serves."""
+
+    app: Callable[..., Any]  # an ASGI app (this module stays free of the web framework)
+    host: str
+    port: int
+    identity: ClientIdentitySetting
+
+
+class _OneOfSeveral(uvicorn.Server):
+    # uvicorn's own handlers would each replace the previous server's, so a signal would
+    # stop one server and leave the others serving: serve_together handles them for all.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def serve_together(settings: Settings, listeners: list[Listener]) -> None:
+    """Run a uvicorn server per listener on one event loop, until SIGINT or SIGTERM stops
+    them all (each finishing its requests, as uvicorn alone does)."""
+    servers = [
+        _OneOfSeveral(uvicorn.Config(
+            listener.app, host=listener.host, port=listener.port,
+            **uvicorn_options(settings, listener.identity)))
+        for listener in listeners
+    ]
+    captured: list[int] = []
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        captured.append(signum)
+        for server in servers:
+            server.handle_exit(signum, frame)
+
+    async def serve() -> None:
+        await asyncio.gather(*(server.serve() for server in servers))
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        asyncio.run(serve())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    # As uvicorn does: once shut down gracefully, end the way the signal asks.
+    for signum in reversed(captured):
+        signal.raise_signal(signum)

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes")
+    # A second listener for the staff routes (api/core/surfaces.py): set, DOKAZ_PORT serves
+    # only the public surface; unset, one port serves everything.
+    staff_port: int | None = Field(
+        default=None, ge=1, le=65535,
+        description="port of the staff surface (sign-in, cases, admin); unset: none")
+    staff_host: str | None = Field(default=None, description="default: DOKAZ_HOST")
 
     data_dir: Path = Path("./dokaz-data")
     database_url: str | None = None
@@ -273,6 +279,10 @@ class Settings(BaseSettings):
             # psycopg 3 is the only PostgreSQL driver we ship.
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
+
+    @property
+    def resolved_staff_host(self) -> str:
+        return self.staff_host or self.host
 
     @property
     def resolved_database_url(self) -> str:

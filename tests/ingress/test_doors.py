@@ -1,8 +1,9 @@
 """Every public route that takes a body goes through its door of the admission table.
 
-Public: every route of the app outside the staff prefixes (``STAFF_PATH_PREFIXES``) and
-outside :data:`STAFF_OUTSIDE_THE_PREFIXES`. Routes come from the app's own route table,
-so a new public POST, PUT or PATCH without an admission fails here.
+Public: every route of the app outside the staff prefixes (``STAFF_PATH_PREFIXES``,
+which tests/foundation/test_surfaces.py holds to the staff surface's routes). Routes come
+from the app's own route table, so a new public POST, PUT or PATCH without an admission
+fails here.
 """
 
 from __future__ import annotations
@@ -22,16 +23,9 @@ from api.core.logging import is_staff_path
 from api.core.settings import Settings
 from api.ingress import guards
 from api.ingress.admit import POLICIES, Admission, Admit, Door, Step
-from tests.auth.access_matrix import EXPECTED
 from tests.intake.conftest import Intake
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-# Staff-only routes whose paths are not under the staff log prefixes (the access matrix
-# says who may call them; the test below checks that nobody anonymous may).
-STAFF_OUTSIDE_THE_PREFIXES = frozenset({
-    ("POST", "/api/v1/approvals/{approval_id}/approve"),
-    ("POST", "/api/v1/approvals/{approval_id}/reject"),
-})
 
 
 def public_body_routes() -> Iterator[tuple[str, str, APIRoute]]:
@@ -41,8 +35,7 @@ def public_body_routes() -> Iterator[tuple[str, str, APIRoute]]:
         if not isinstance(route, APIRoute) or is_staff_path(path):
             continue
         for method in sorted((route.methods or set()) & BODY_METHODS):
-            if (method, path) not in STAFF_OUTSIDE_THE_PREFIXES:
-                yield method, path, route
+            yield method, path, route
 
 
 def _admissions(dependant: Dependant) -> list[Admit[Any]]:
@@ -50,11 +43,6 @@ def _admissions(dependant: Dependant) -> list[Admit[Any]]:
     for sub in dependant.dependencies:
         found += _admissions(sub)
     return found
-
-
-def test_the_exceptions_are_staff_only() -> None:
-    for key in STAFF_OUTSIDE_THE_PREFIXES:
-        assert "anonymous" not in EXPECTED[key], key
 
 
 def test_every_public_body_route_is_admitted_through_its_own_door() -> None:

@@ -17,6 +17,7 @@ from api.core.privacy import (
 )
 from api.core.server import HeaderTimeoutProtocol, ProxyHeaderProtocol, http_protocol
 from api.core.settings import ClientIdentitySetting, Settings
+from api.core.surfaces import Surface, client_identity_for
 
 
 class Capture:
@@ -113,6 +114,17 @@ def test_a_request_outside_the_middleware_has_no_identity() -> None:
 
 
 def test_the_server_protocol_follows_the_setting() -> None:
-    assert http_protocol(Settings(client_identity="address")) is HeaderTimeoutProtocol
-    assert http_protocol(Settings(client_identity="none")) is HeaderTimeoutProtocol
-    assert http_protocol(Settings(client_identity="proxy-protocol")) is ProxyHeaderProtocol
+    assert http_protocol("address") is HeaderTimeoutProtocol
+    assert http_protocol("none") is HeaderTimeoutProtocol
+    assert http_protocol("proxy-protocol") is ProxyHeaderProtocol
+
+
+def test_the_proxy_header_is_for_the_public_port_only() -> None:
+    proxied = Settings(client_identity="proxy-protocol")
+    assert client_identity_for(proxied, Surface.PUBLIC) == "proxy-protocol"
+    assert client_identity_for(proxied, Surface.ALL) == "proxy-protocol"
+    # The staff onion service writes no header: its clients are told apart by address.
+    assert client_identity_for(proxied, Surface.STAFF) == "address"
+    assert http_protocol(client_identity_for(proxied, Surface.STAFF)) is HeaderTimeoutProtocol
+    hidden = Settings(client_identity="none")
+    assert client_identity_for(hidden, Surface.STAFF) == "none"
