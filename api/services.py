@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from api.auth.throttle import GlobalLimiter
 from api.core.clock import Clock
 from api.core.settings import Settings
-from api.core.shared import redis_from_settings, shared_secret
+from api.core.shared import Leases, redis_from_settings, shared_secret
 from api.ingress.guards import Guards
 from api.stats.limits import PullLimiter
 from api.storage import BlobStorage, get_storage
@@ -38,6 +38,7 @@ class AppServices:
     intake_guards: Guards
     redis: Redis | None  # shared state of several API processes (api.core.shared)
     circuit_key: bytes  # the HMAC key of Tor circuit tags, the same in every process
+    upload_leases: Leases  # one PATCH at a time per upload, across processes
 
 
 def build_services(settings: Settings, engine: Engine) -> AppServices:
@@ -52,6 +53,9 @@ def build_services(settings: Settings, engine: Engine) -> AppServices:
         intake_guards=Guards.from_settings(settings, redis),
         redis=redis,
         circuit_key=shared_secret(redis, settings.redis_key_prefix, "circuit-tag-key"),
+        # Renewed as bytes arrive; a body that stalls a whole rate window fails anyway.
+        upload_leases=Leases(redis, settings.redis_key_prefix,
+                             ttl=max(60.0, 2 * settings.body_rate_window_seconds)),
     )
 
 

@@ -24,8 +24,11 @@ falls back to memory when Redis fails. A victim must not be refused because Redi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
+import threading
+import time
 from typing import TYPE_CHECKING
 
 from redis import Redis, RedisError
@@ -67,3 +70,63 @@ def shared_secret(client: Redis | None, prefix: str, name: str) -> bytes:
         log.warning("redis holds no usable %s: it is per process", name)
         return secrets.token_bytes(32)
     return value
+
+
+class Leases:
+    """Exclusive holds on a name, for one request at a time, across every API process.
+
+    With Redis a hold is ``SET NX PX`` with a random token, and only the holder's token
+    releases it. Without Redis it is this process's memory, which is enough for the one
+    process of the embedded default. A hold expires after ``ttl`` seconds unless renewed,
+    so a process that dies while holding one blocks nobody for long.
+    """
+
+    _RELEASE = ("if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                "return redis.call('DEL', KEYS[1]) else return 0 end")
+    _RENEW = ("if redis.call('GET', KEYS[1]) == ARGV[1] then "
+              "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end")
+
+    def __init__(self, redis: Redis | None, prefix: str, ttl: float) -> None:
+        self._redis = redis
+        self._prefix = prefix + "lease:"
+        self.ttl = ttl
+        self._local: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, name: str) -> str | None:
+        """A token if ``name`` was free (it is now held), else None."""
+        token = secrets.token_hex(16)
+        if self._redis is not None:
+            try:
+                ok = self._redis.set(self._prefix + name, token, nx=True,
+                                     px=int(self.ttl * 1000))
+                return token if ok else None
+            except (RedisError, OSError):
+                log.warning("redis unreachable: leases are per process")
+        now = time.monotonic()
+        with self._lock:
+            held = self._local.get(name)
+            if held is not None and held[1] > now:
+                return None
+            self._local[name] = (token, now + self.ttl)
+        return token
+
+    def renew(self, name: str, token: str) -> None:
+        if self._redis is not None:
+            try:
+                self._redis.eval(self._RENEW, 1, self._prefix + name, token,
+                                 int(self.ttl * 1000))
+                return
+            except (RedisError, OSError):
+                pass
+        with self._lock:
+            if self._local.get(name, ("", 0.0))[0] == token:
+                self._local[name] = (token, time.monotonic() + self.ttl)
+
+    def release(self, name: str, token: str) -> None:
+        if self._redis is not None:
+            with contextlib.suppress(RedisError, OSError):  # it then expires with its ttl
+                self._redis.eval(self._RELEASE, 1, self._prefix + name, token)
+        with self._lock:
+            if self._local.get(name, ("", 0.0))[0] == token:
+                del self._local[name]

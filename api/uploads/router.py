@@ -9,11 +9,13 @@ version, 415 wrong content type, 460 checksum mismatch, 404/410 unknown or expir
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from email.utils import format_datetime
 from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.core.db import in_transaction
@@ -37,6 +39,7 @@ from api.storage.dependencies import Storage
 from api.uploads import service
 from api.uploads.capabilities import UploadCapability
 from api.uploads.checksum import ALGORITHMS, Checksum, ChecksumMismatch
+from api.uploads.dependencies import UploadLeases
 from api.uploads.models import Upload
 
 EXTENSIONS = "creation,termination,expiration,checksum"
@@ -107,15 +110,39 @@ async def head(request: Request, token: str, engine: DbEngine) -> Response:
 @router.patch("/{token}", status_code=204, summary="Append bytes (tus core, checksum)",
               responses=error_responses(*_ERRORS))
 async def patch(admitted: PatchAdmitted, request: Request, token: str, settings: Config,
-                storage: Storage, engine: DbEngine) -> Response:
+                storage: Storage, engine: DbEngine, leases: UploadLeases) -> Response:
     if media_type(admitted.content_type) != "application/offset+octet-stream":
         raise UnsupportedMediaType("PATCH bodies must be application/offset+octet-stream.")
     offset = int_header(request, "upload-offset")
     checksum = Checksum.parse(request.headers.get("upload-checksum"))
     cap = UploadCapability.parse(token)
     plan = await in_transaction(engine, lambda s: service.plan_patch(s, settings, cap, offset))
+    # One PATCH at a time per upload: a second one (a retry while the first still streams,
+    # or a hostile client) would only race the first for the same offset.
+    name = f"upload:{plan.cap.upload_id}"
+    held = leases.acquire(name)
+    if held is None:
+        raise Conflict("Another PATCH to this upload is still in progress. Wait for it to "
+                       "finish or fail, then ask for the offset with HEAD and go on from there.")
+    try:
+        return await _receive(admitted, plan, offset, storage, engine, checksum, cap,
+                              renewing(admitted.stream(), lambda: leases.renew(name, held)))
+    finally:
+        leases.release(name, held)
 
-    segment = await service.receive_segment(plan, admitted.stream(), storage, checksum)
+
+async def renewing(chunks: AsyncIterator[bytes], renew: Callable[[], None]
+                   ) -> AsyncIterator[bytes]:
+    """``chunks``, renewing the upload's hold while bytes keep arriving."""
+    async for chunk in chunks:
+        renew()
+        yield chunk
+
+
+async def _receive(admitted: Admission[None], plan: service.PatchPlan, offset: int,
+                   storage: BlobStorage, engine: Engine, checksum: Checksum | None,
+                   cap: UploadCapability | None, chunks: AsyncIterator[bytes]) -> Response:
+    segment = await service.receive_segment(plan, chunks, storage, checksum)
     if segment is None:
         return Response(status_code=204, headers=_tus_headers(**{"Upload-Offset": str(offset)}))
     with anyio.CancelScope(shield=True):  # the client may be gone; keep what arrived

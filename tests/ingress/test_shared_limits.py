@@ -8,6 +8,7 @@ workers never see each other's counters.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.app import create_app
 from api.core.privacy import PROXY_IDENTITY_SCOPE_KEY
 from api.core.ratelimit import SharedSlidingWindow
-from api.core.shared import shared_secret
+from api.core.shared import Leases, shared_secret
 from tests.intake.conftest import Intake
 from tests.intake.helpers import report
 
@@ -129,3 +130,28 @@ def test_behind_tor_a_circuit_has_one_budget_across_processes(
         for circuit_app in wrapped:
             circuit_app.circuit = "circuit:2"
         assert b.post("/api/v1/submissions", json=report()).status_code == 201
+
+
+def test_a_lease_is_held_by_one_process_at_a_time(redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    one, two = Leases(client, prefix, ttl=0.3), Leases(client, prefix, ttl=0.3)
+    held = one.acquire("upload:1")
+    assert held is not None and two.acquire("upload:1") is None
+    two.release("upload:1", "not-the-holder")  # only the holder's token releases it
+    assert two.acquire("upload:1") is None
+    one.release("upload:1", held)
+    again = two.acquire("upload:1")
+    assert again is not None
+    time.sleep(0.4)  # a holder that died: the hold expires with its ttl
+    assert one.acquire("upload:1") is not None
+
+
+def test_a_renewed_lease_outlives_its_ttl(redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    one, two = Leases(client, prefix, ttl=0.3), Leases(client, prefix, ttl=0.3)
+    held = one.acquire("upload:2")
+    assert held is not None
+    for _ in range(3):
+        time.sleep(0.15)
+        one.renew("upload:2", held)
+    assert two.acquire("upload:2") is None
