@@ -12,11 +12,13 @@ import logging
 import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from redis import Redis
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session, SQLModel
 
@@ -148,3 +150,33 @@ def app_client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
     app = create_app(settings, engine)
     with TestClient(app) as client:
         yield client
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"  # scripts/test.sh starts one if none answers
+
+
+@dataclass
+class SharedRedis:
+    """The test Redis and a key prefix of this test's own, so parallel workers never see
+    each other's counters or leases; ``overrides`` points an app's settings at both."""
+
+    client: Redis
+    prefix: str
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        return {"redis_url": REDIS_URL, "redis_key_prefix": self.prefix}
+
+
+@pytest.fixture
+def shared_redis() -> Iterator[SharedRedis]:
+    client = Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except Exception as exc:
+        pytest.fail(f"these tests need the Redis at {REDIS_URL}: {exc}")
+    shared = SharedRedis(client, f"dokaz-test-{secrets.token_hex(6)}:")
+    yield shared
+    for key in client.scan_iter(match=shared.prefix + "*"):
+        client.delete(key)
+    client.close()

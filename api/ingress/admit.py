@@ -83,6 +83,13 @@ class Policy:
     # An HTML page: refusals are kept for the page to render (see the module docstring).
     page: bool = False
 
+    def __post_init__(self) -> None:
+        # A tus creation's length is read (and bounded) at SIZE; the disk check needs it.
+        if self.declared is Declared.UPLOAD_LENGTH and Step.DISK in self.steps and (
+                Step.SIZE not in self.steps
+                or self.steps.index(Step.SIZE) > self.steps.index(Step.DISK)):
+            raise ValueError("an Upload-Length door must check SIZE before DISK")
+
 
 HEADERS, TUS, AUTHORIZE, DISK = Step.HEADERS, Step.TUS, Step.AUTHORIZE, Step.DISK
 
@@ -176,8 +183,6 @@ async def admit(request: Request, door: Door,
                 else:
                     _check_size(settings, admission.declared_length)
             elif step is Step.DISK:
-                if policy.declared is Declared.UPLOAD_LENGTH and admission.declared_length is None:
-                    admission.declared_length = guards.upload_length(request)
                 guards.check_disk(settings, app_storage(request), admission.declared_length or 0)
             elif step is Step.RECOVERY_KEY:
                 await in_transaction(app_engine(request), require_recovery_key)

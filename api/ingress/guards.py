@@ -26,6 +26,7 @@ from fastapi import Request
 from redis import Redis
 from starlette.requests import ClientDisconnect
 
+from api.core.dependencies import service
 from api.core.errors import (
     BadRequest,
     DokazError,
@@ -119,8 +120,6 @@ class Guards:
 
 def guards_for(request: Request) -> Guards:
     """The app's guards, built once with its services (they hold no data worth keeping)."""
-    from api.core.dependencies import service
-
     return service(request, "intake_guards", Guards)
 
 
@@ -226,7 +225,7 @@ async def timed_stream(request: Request, settings: Settings) -> AsyncIterator[by
     """
     deadline = anyio.current_time() + settings.request_body_timeout_seconds
     window, need = settings.body_rate_window_seconds, settings.min_body_bytes_per_window
-    rate = _WindowRate(anyio.current_time(), window, need)
+    rate = _WindowRate(anyio.current_time() + window, window, need)
     stream = request.stream()
     while True:
         now = anyio.current_time()
@@ -257,9 +256,6 @@ class _WindowRate:
     window: float
     need: int
     seen: int = 0
-
-    def __post_init__(self) -> None:
-        self.window_end += self.window
 
     def roll(self, now: float) -> None:
         """Close the windows that ended by ``now``; 408 for one that brought too little."""

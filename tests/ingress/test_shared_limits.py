@@ -7,12 +7,10 @@ workers never see each other's counters.
 
 from __future__ import annotations
 
-import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -21,32 +19,17 @@ from api.app import create_app
 from api.core.privacy import PROXY_IDENTITY_SCOPE_KEY
 from api.core.ratelimit import SharedSlidingWindow
 from api.core.shared import Leases, shared_secret
+from tests.conftest import SharedRedis
 from tests.intake.conftest import Intake
 from tests.intake.helpers import report
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-def redis() -> Iterator[tuple[Redis, str]]:
-    client = Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except Exception as exc:
-        pytest.fail(f"these tests need the Redis at {REDIS_URL}: {exc}")
-    prefix = f"dokaz-test-{secrets.token_hex(6)}:"
-    yield client, prefix
-    for key in client.scan_iter(match=prefix + "*"):
-        client.delete(key)
-    client.close()
 
 
 def keys(client: Redis, prefix: str) -> list[str]:
     return sorted(k.decode() for k in client.scan_iter(match=prefix + "*"))
 
 
-def test_two_processes_share_a_circuit_limit(redis: tuple[Redis, str]) -> None:
-    client, prefix = redis
+def test_two_processes_share_a_circuit_limit(shared_redis: SharedRedis) -> None:
+    client, prefix = shared_redis.client, shared_redis.prefix
     one, two = (SharedSlidingWindow(2, 60, redis=client, name="w", prefix=prefix)
                 for _ in range(2))
     assert one.hit("c:circuit-a") == 0
@@ -57,8 +40,8 @@ def test_two_processes_share_a_circuit_limit(redis: tuple[Redis, str]) -> None:
     assert one.retry_after("c:circuit-b") == 0
 
 
-def test_address_tags_never_reach_redis(redis: tuple[Redis, str]) -> None:
-    client, prefix = redis
+def test_address_tags_never_reach_redis(shared_redis: SharedRedis) -> None:
+    client, prefix = shared_redis.client, shared_redis.prefix
     one, two = (SharedSlidingWindow(1, 60, redis=client, name="w", prefix=prefix)
                 for _ in range(2))
     assert one.hit("a:some-address") == 0
@@ -67,8 +50,8 @@ def test_address_tags_never_reach_redis(redis: tuple[Redis, str]) -> None:
     assert keys(client, prefix) == []
 
 
-def test_a_global_budget_is_shared_by_name(redis: tuple[Redis, str]) -> None:
-    client, prefix = redis
+def test_a_global_budget_is_shared_by_name(shared_redis: SharedRedis) -> None:
+    client, prefix = shared_redis.client, shared_redis.prefix
     one, two = (SharedSlidingWindow(3, 60, redis=client, name="g", prefix=prefix,
                                     shared_keys=frozenset({"global"})) for _ in range(2))
     assert [one.hit("global"), two.hit("global"), one.hit("global")] == [0, 0, 0]
@@ -86,8 +69,8 @@ def test_without_redis_the_limit_counts_in_memory() -> None:
     assert window.retry_after("c:x") == 0
 
 
-def test_the_processes_agree_on_one_circuit_key(redis: tuple[Redis, str]) -> None:
-    client, prefix = redis
+def test_the_processes_agree_on_one_circuit_key(shared_redis: SharedRedis) -> None:
+    client, prefix = shared_redis.client, shared_redis.prefix
     first = shared_secret(client, prefix, "circuit-tag-key")
     assert shared_secret(client, prefix, "circuit-tag-key") == first and len(first) == 32
     down = Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2,
@@ -111,12 +94,11 @@ class Circuit:
 
 
 def test_behind_tor_a_circuit_has_one_budget_across_processes(
-    intake_with: Callable[..., Intake], redis: tuple[Redis, str],
+    intake_with: Callable[..., Intake], shared_redis: SharedRedis,
 ) -> None:
-    _client, prefix = redis
-    overrides: dict[str, Any] = dict(client_identity="proxy-protocol", redis_url=REDIS_URL,
-                                     redis_key_prefix=prefix,
-                                     intake_rate_per_client_per_hour=2)
+    overrides: dict[str, Any] = dict(client_identity="proxy-protocol",
+                                     intake_rate_per_client_per_hour=2,
+                                     **shared_redis.overrides)
     first = intake_with(**overrides)  # creates the recovery key and the staff on duty
     wrapped = [Circuit(first.client.app)]
     second_app = Circuit(create_app(first.settings, first.engine))
@@ -132,8 +114,8 @@ def test_behind_tor_a_circuit_has_one_budget_across_processes(
         assert b.post("/api/v1/submissions", json=report()).status_code == 201
 
 
-def test_a_lease_is_held_by_one_process_at_a_time(redis: tuple[Redis, str]) -> None:
-    client, prefix = redis
+def test_a_lease_is_held_by_one_process_at_a_time(shared_redis: SharedRedis) -> None:
+    client, prefix = shared_redis.client, shared_redis.prefix
     one, two = Leases(client, prefix, ttl=0.3), Leases(client, prefix, ttl=0.3)
     held = one.acquire("upload:1")
     assert held is not None and two.acquire("upload:1") is None
@@ -146,8 +128,8 @@ def test_a_lease_is_held_by_one_process_at_a_time(redis: tuple[Redis, str]) -> N
     assert one.acquire("upload:1") is not None
 
 
-def test_a_renewed_lease_outlives_its_ttl(redis: tuple[Redis, str]) -> None:
-    client, prefix = redis
+def test_a_renewed_lease_outlives_its_ttl(shared_redis: SharedRedis) -> None:
+    client, prefix = shared_redis.client, shared_redis.prefix
     one, two = Leases(client, prefix, ttl=0.3), Leases(client, prefix, ttl=0.3)
     held = one.acquire("upload:2")
     assert held is not None

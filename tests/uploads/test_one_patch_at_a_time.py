@@ -8,17 +8,15 @@ in memory for the embedded default; both are exercised here.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.conftest import SharedRedis
 from tests.intake.conftest import Intake
 from tests.uploads.test_tus import FILE, PATCH, create, offset
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 async def _two_patches(app: Any, url: str) -> tuple[int, int, str]:
@@ -45,13 +43,9 @@ async def _two_patches(app: Any, url: str) -> tuple[int, int, str]:
 
 @pytest.mark.parametrize("shared", ["memory", "redis"])
 def test_a_second_patch_while_one_streams_is_409(
-    intake_with: Callable[..., Intake], shared: str,
+    intake_with: Callable[..., Intake], shared_redis: SharedRedis, shared: str,
 ) -> None:
-    overrides: dict[str, Any] = {}
-    if shared == "redis":
-        overrides = {"redis_url": REDIS_URL,
-                     "redis_key_prefix": f"dokaz-test-{secrets.token_hex(6)}:"}
-    intake = intake_with(**overrides)
+    intake = intake_with(**(shared_redis.overrides if shared == "redis" else {}))
     url = create(intake.client, len(FILE), filename="scan.png")
     first, second, message = asyncio.run(_two_patches(intake.client.app, url))
     assert (first, second) == (204, 409)
