@@ -30,7 +30,7 @@ from api.core.db import in_transaction
 from api.core.dependencies import app_engine, app_settings
 from api.core.errors import DokazError, PayloadTooLarge
 from api.core.settings import Settings
-from api.ingress import guards
+from api.ingress import guards, origin
 from api.ingress.guards import Guards
 from api.ingress.multipart import mb
 from api.keys.service import require_recovery_key
@@ -55,6 +55,7 @@ class Door(enum.Enum):
 
 class Step(enum.Enum):
     HEADERS = "header bytes within max_header_bytes (431)"
+    SAME_SITE = "a page form posted from this site, by Sec-Fetch-Site and Origin (403)"
     TUS = "Tus-Resumable: 1.0.0 (412)"
     AUTHORIZE = "the route's own credential check, at this point"
     INTAKE_RATE = "the global intake rate (503), then the client's submissions (429)"
@@ -92,6 +93,7 @@ class Policy:
 
 
 HEADERS, TUS, AUTHORIZE, DISK = Step.HEADERS, Step.TUS, Step.AUTHORIZE, Step.DISK
+SAME_SITE = Step.SAME_SITE
 
 POLICIES: dict[Door, Policy] = {
     # The lawyer's token is checked after the cheap guards (a flood of bad tokens is rate
@@ -110,12 +112,13 @@ POLICIES: dict[Door, Policy] = {
     Door.FOLLOWUP_MESSAGE: Policy((HEADERS,), streams=False),
     # The session is checked first: an ended session costs no submission.
     Door.FOLLOWUP_ADDITION: Policy((HEADERS, AUTHORIZE, Step.CLIENT_RATE, DISK)),
-    # The recovery key is checked by the page after the text arrived, so the person gets
+    # Pages: a post from another site is refused before any budget is spent on it. The
+    # recovery key is checked by the page after the text arrived, so the person gets
     # their text back (api.web.router).
-    Door.WEB_REPORT: Policy((HEADERS, Step.INTAKE_RATE, DISK), page=True),
+    Door.WEB_REPORT: Policy((HEADERS, SAME_SITE, Step.INTAKE_RATE, DISK), page=True),
     # A small urlencoded form (api.web.receive.read_small_form bounds it).
-    Door.WEB_FOLLOWUP: Policy((HEADERS,), page=True),
-    Door.WEB_FOLLOWUP_FILES: Policy((HEADERS, DISK), page=True),
+    Door.WEB_FOLLOWUP: Policy((HEADERS, SAME_SITE), page=True),
+    Door.WEB_FOLLOWUP_FILES: Policy((HEADERS, SAME_SITE, DISK), page=True),
 }
 
 
@@ -163,6 +166,8 @@ async def admit(request: Request, door: Door,
         for step in policy.steps:
             if step is Step.HEADERS:
                 guards.check_headers(request, settings)
+            elif step is Step.SAME_SITE:
+                origin.check_same_site(request)
             elif step is Step.TUS:
                 guards.require_tus(request)
             elif step is Step.AUTHORIZE:

@@ -10,10 +10,11 @@ Signed double submit, no server state:
   nonce, and the token is younger than ``web_form_token_hours``.
 
 A cross-site attacker can neither read the nonce nor set the cookie, so cannot forge the
-field. Checks that need no body (cookie present, ``Sec-Fetch-Site``/``Origin`` not
-cross-site) run before the body is read; the token is checked as soon as the first form
-field arrives, so neither a rejection waits for a whole upload nor does an accepted upload
-expire half way: age is judged when the request starts, not when its last byte arrives.
+field. The check that needs no body (``Sec-Fetch-Site``/``Origin`` not cross-site) is
+the admission table's SAME_SITE step (api.ingress.origin), before any rate limit; the
+token is checked as soon as the first form field arrives, so neither a rejection waits
+for a whole upload nor does an accepted upload expire half way: age is judged when the
+request starts, not when its last byte arrives.
 Nothing in the token identifies anyone; the URL of the form stays constant.
 """
 
@@ -37,7 +38,6 @@ class CsrfProblem(Enum):
     MISSING = "missing"  # no cookie or no token: cookies blocked, or state cleared
     EXPIRED = "expired"
     INVALID = "invalid"
-    CROSS_SITE = "cross_site"
 
 
 def _mac(secret: str, nonce: str, issued: int) -> str:
@@ -74,22 +74,6 @@ def check_token(
     now = now if now is not None else time.time()
     if now - issued > max_age_seconds or issued - now > 300:
         return CsrfProblem.EXPIRED
-    return None
-
-
-def check_request_headers(request: Request) -> CsrfProblem | None:
-    """The checks possible before reading the body."""
-    site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return CsrfProblem.CROSS_SITE
-    origin = request.headers.get("origin")
-    if origin and origin != "null":
-        # Host only: behind a TLS-terminating proxy the app sees http while Origin says https.
-        origin_host = origin.split("://", 1)[-1].rstrip("/")
-        if origin_host != request.headers.get("host", ""):
-            return CsrfProblem.CROSS_SITE
-    if not valid_nonce(request.cookies.get(COOKIE)):
-        return CsrfProblem.MISSING
     return None
 
 

@@ -6,6 +6,7 @@ from starlette.responses import Response
 
 from api.core.errors import DokazError, PayloadTooLarge, RateLimited, UnsupportedMediaType
 from api.ingress.files import BadFilename
+from api.ingress.origin import CrossSite
 from api.keys.service import NoRecoveryKey
 from api.web import pages
 from api.web.forms import LONG_TEXT_FIELDS, SHORT_TEXT_LIMIT, TEXT_FIELDS, FieldError
@@ -16,6 +17,8 @@ from api.web.receive import TextTooLong
 
 def error_page(page: Page, exc: DokazError, *, kept_text: str = "", back: str = "/report",
                 ) -> Response:
+    if isinstance(exc, CrossSite):
+        return page.message(403, pages.CSRF_HEADING, [pages.CROSS_SITE_TEXT], back=back)
     if isinstance(exc, PayloadTooLarge):
         return page.message(413, pages.TOO_LARGE_HEADING, [pages.TOO_LARGE_TEXT],
                             kept_text=kept_text, back=back)

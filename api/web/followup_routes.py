@@ -71,8 +71,6 @@ def followup_login(request: Request, lang: Lang = None) -> Response:
 @router.post("/followup")
 async def followup_post(request: Request, admitted: Admitted) -> Response:
     page = Page.for_request(request)
-    if csrf.check_request_headers(request) is csrf.CsrfProblem.CROSS_SITE:
-        return page.message(403, pages.CSRF_HEADING, [pages.CROSS_SITE_TEXT], back="/followup")
     try:
         form = await read_small_form(admitted)
     except DokazError as exc:
@@ -123,8 +121,6 @@ async def _message(page: Page, request: Request, token: str, text: str) -> Respo
 async def followup_files(request: Request, admitted: FilesAdmitted) -> Response:
     page = Page.for_request(request)
     settings = page.settings
-    if csrf.check_request_headers(request) is csrf.CsrfProblem.CROSS_SITE:
-        return page.message(403, pages.CSRF_HEADING, [pages.CROSS_SITE_TEXT], back="/followup")
 
     access: list[FollowupAccess] = []
 

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from api.core.errors import DokazError
 from api.ingress.admit import Admission, Door, admission
-from api.web import csrf, i18n, intake, pages
+from api.web import i18n, intake, pages
 from api.web.errors import error_page, file_error
 from api.web.followup_routes import router as followup_router
 from api.web.forms import FieldError, ReportInput, validate
@@ -81,8 +81,6 @@ async def report_form(request: Request, lang: Lang = None) -> Response:
 async def report_submit(request: Request, admitted: ReportAdmitted) -> Response:
     page = Page.for_request(request)
     settings = page.settings
-    if csrf.check_request_headers(request) is csrf.CsrfProblem.CROSS_SITE:
-        return page.message(403, pages.CSRF_HEADING, [pages.CROSS_SITE_TEXT])
     today = datetime.now(UTC).date()
 
     async def accept_files(received: ReceivedForm) -> bool:

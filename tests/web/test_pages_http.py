@@ -279,3 +279,20 @@ def test_wrong_receipt_is_a_translated_field_error(web: TestClient) -> None:
         "That receipt is not right. Check it and try again; after a few wrong tries you will "
         "have to wait an hour.") in response.text
     assert "AAAA-AAAA" not in response.text  # the receipt is never echoed
+
+
+def test_cross_site_posts_spend_no_budget(settings: Settings, engine: Engine,
+                                          intake_ready: None, session: Session) -> None:
+    """A page elsewhere that makes its visitors' browsers post the form is refused before
+    the rate limits: neither the client's nor the global budget pays for it."""
+    tight = settings.model_copy(update={"intake_rate_per_client_per_hour": 1,
+                                        "intake_rate_global_per_minute": 1})
+    with client_for(tight, engine) as client:
+        token = token_of(client.get("/report").text)
+        for _ in range(5):
+            refused = post_report(client, report_fields(), token,
+                                  headers={"origin": "https://evil.example"})
+            assert refused.status_code == 403
+        accepted = post_report(client, report_fields(), token)
+        assert accepted.status_code == 200, accepted.text
+    assert rows(session, Submission) == 1
