@@ -167,7 +167,7 @@ async def admit(request: Request, door: Door,
             if step is Step.HEADERS:
                 guards.check_headers(request, settings)
             elif step is Step.SAME_SITE:
-                origin.check_same_site(request)
+                origin.check_same_site(request.headers)
             elif step is Step.TUS:
                 guards.require_tus(request)
             elif step is Step.AUTHORIZE:
