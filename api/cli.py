@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
+from collections.abc import Iterator
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 
 from api.core.cli import prepare
 from api.core.logging import configure_logging
 from api.core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from api.core.server import Listener
 
 app = typer.Typer(
     name="dokaz",
@@ -56,37 +62,53 @@ def serve(
         settings = settings.model_copy(update={"staff_port": staff_port})
     host, port, workers = host or settings.host, port or settings.port, workers or settings.workers
     if settings.staff_port is not None:
-        _check_staff_listener(settings, host, port, workers)
+        _check_staff_listener(settings, host, port)
     configure_logging(settings.log_level, settings.log_format)
     prepare(settings)
     from api.keys.cli import ensure_at_startup
 
     ensure_at_startup(settings)
     if settings.staff_port is not None:
-        _serve_surfaces(settings, host, port, settings.staff_port)
+        _serve_surfaces(settings, host, port, settings.staff_port, workers)
         return
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
                 **uvicorn_options(settings, settings.client_identity))
 
 
-def _check_staff_listener(settings: Settings, host: str, port: int, workers: int) -> None:
-    if workers > 1:
-        # uvicorn's worker processes each run one server on the sockets it hands them;
-        # two surfaces would need a supervisor of our own. Several `dokaz serve` behind
-        # the load balancer (one per port pair) scale the same way.
-        typer.echo("DOKAZ_STAFF_PORT cannot be combined with DOKAZ_WORKERS > 1: run one "
-                   "`dokaz serve` per pair of ports instead (see README, Staff surface).",
-                   err=True)
-        raise typer.Exit(2)
+def _check_staff_listener(settings: Settings, host: str, port: int) -> None:
     if settings.staff_port == port and settings.resolved_staff_host == host:
         typer.echo("DOKAZ_STAFF_PORT must differ from DOKAZ_PORT.", err=True)
         raise typer.Exit(2)
 
 
-def _serve_surfaces(settings: Settings, host: str, port: int, staff_port: int) -> None:
+def _serve_surfaces(settings: Settings, host: str, port: int, staff_port: int,
+                    workers: int) -> None:
+    from functools import partial
+
+    from api.core.server import serve_together, serve_workers
+    from api.core.surfaces import Surface, client_identity_for
+
+    if workers == 1:
+        with _listeners(settings, host, port, staff_port) as listeners:
+            serve_together(settings, listeners)
+        return
+    # The sockets are bound here, once; each worker process makes its own listeners
+    # (its own engine and pool, storage client and limiters) and serves both on them.
+    addresses = [(host, port, client_identity_for(settings, Surface.PUBLIC)),
+                 (settings.resolved_staff_host, staff_port,
+                  client_identity_for(settings, Surface.STAFF))]
+    serve_workers(settings, addresses, partial(_listeners, settings, host, port, staff_port),
+                  workers)
+
+
+@contextlib.contextmanager
+def _listeners(settings: Settings, host: str, port: int, staff_port: int
+               ) -> Iterator[list[Listener]]:
+    """The public and the staff listener (in that order) of one process."""
     from api.app import create_app
     from api.core.db import make_engine
-    from api.core.server import Listener, serve_together
+    from api.core.server import Listener
     from api.core.surfaces import Surface, client_identity_for
     from api.services import build_services
 
@@ -94,15 +116,14 @@ def _serve_surfaces(settings: Settings, host: str, port: int, staff_port: int) -
     # limiters that count a client's requests whichever port they come in on.
     engine = make_engine(settings)
     services = build_services(settings, engine)
-    listeners = [
-        Listener(create_app(surface=surface, services=services), where, at,
-                 client_identity_for(settings, surface))
-        for surface, where, at in ((Surface.PUBLIC, host, port),
-                                   (Surface.STAFF, settings.resolved_staff_host,
-                                    staff_port))
-    ]
     try:
-        serve_together(settings, listeners)
+        yield [
+            Listener(create_app(surface=surface, services=services), where, at,
+                     client_identity_for(settings, surface))
+            for surface, where, at in ((Surface.PUBLIC, host, port),
+                                       (Surface.STAFF, settings.resolved_staff_host,
+                                        staff_port))
+        ]
     finally:
         engine.dispose()
 
