@@ -13,10 +13,11 @@ import typer
 
 from api.core.cli import prepare
 from api.core.logging import configure_logging
-from api.core.settings import Settings, get_settings
+from api.core.settings import ClientIdentitySetting, Settings, get_settings
 
 if TYPE_CHECKING:
     from api.core.server import Listener
+    from api.core.surfaces import Surface
 
 app = typer.Typer(
     name="dokaz",
@@ -68,12 +69,24 @@ def serve(
     from api.keys.cli import ensure_at_startup
 
     ensure_at_startup(settings)
-    if settings.staff_port is not None:
-        _serve_surfaces(settings, host, port, settings.staff_port, workers)
-        return
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                timeout_worker_healthcheck=settings.worker_healthcheck_seconds,
-                **uvicorn_options(settings, settings.client_identity))
+    places = _places(settings, host, port)
+    if workers > 1:
+        from functools import partial
+
+        from api.core.server import serve_workers
+
+        # The sockets are bound here, once; each worker process makes its own listeners
+        # (its own engine and pool, storage client and limiters) and serves them all.
+        serve_workers(settings, [(where, at, identity) for _, where, at, identity in places],
+                      partial(_listeners, settings, places), workers)
+    elif len(places) > 1:
+        from api.core.server import serve_together
+
+        with _listeners(settings, places) as listeners:
+            serve_together(settings, listeners)
+    else:
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port,
+                    **uvicorn_options(settings, settings.client_identity))
 
 
 def _check_staff_listener(settings: Settings, host: str, port: int) -> None:
@@ -82,48 +95,37 @@ def _check_staff_listener(settings: Settings, host: str, port: int) -> None:
         raise typer.Exit(2)
 
 
-def _serve_surfaces(settings: Settings, host: str, port: int, staff_port: int,
-                    workers: int) -> None:
-    from functools import partial
+# (surface, host, port, client identity) of each port dokaz serve listens on.
+_Place = tuple["Surface", str, int, ClientIdentitySetting]
 
-    from api.core.server import serve_together, serve_workers
+
+def _places(settings: Settings, host: str, port: int) -> list[_Place]:
+    """One port for everything, or (with a staff port) the public port then the staff one."""
     from api.core.surfaces import Surface, client_identity_for
 
-    if workers == 1:
-        with _listeners(settings, host, port, staff_port) as listeners:
-            serve_together(settings, listeners)
-        return
-    # The sockets are bound here, once; each worker process makes its own listeners
-    # (its own engine and pool, storage client and limiters) and serves both on them.
-    addresses = [(host, port, client_identity_for(settings, Surface.PUBLIC)),
-                 (settings.resolved_staff_host, staff_port,
-                  client_identity_for(settings, Surface.STAFF))]
-    serve_workers(settings, addresses, partial(_listeners, settings, host, port, staff_port),
-                  workers)
+    if settings.staff_port is None:
+        return [(Surface.ALL, host, port, settings.client_identity)]
+    return [(surface, where, at, client_identity_for(settings, surface))
+            for surface, where, at in ((Surface.PUBLIC, host, port),
+                                       (Surface.STAFF, settings.resolved_staff_host,
+                                        settings.staff_port))]
 
 
 @contextlib.contextmanager
-def _listeners(settings: Settings, host: str, port: int, staff_port: int
-               ) -> Iterator[list[Listener]]:
-    """The public and the staff listener (in that order) of one process."""
+def _listeners(settings: Settings, places: list[_Place]) -> Iterator[list[Listener]]:
+    """The listeners of one process, in the order of ``places``."""
     from api.app import create_app
     from api.core.db import make_engine
     from api.core.server import Listener
-    from api.core.surfaces import Surface, client_identity_for
     from api.services import build_services
 
-    # One set of services for both apps: one engine and pool, one storage client, and
+    # One set of services for every app: one engine and pool, one storage client, and
     # limiters that count a client's requests whichever port they come in on.
     engine = make_engine(settings)
     services = build_services(settings, engine)
     try:
-        yield [
-            Listener(create_app(surface=surface, services=services), where, at,
-                     client_identity_for(settings, surface))
-            for surface, where, at in ((Surface.PUBLIC, host, port),
-                                       (Surface.STAFF, settings.resolved_staff_host,
-                                        staff_port))
-        ]
+        yield [Listener(create_app(surface=surface, services=services), where, at, identity)
+               for surface, where, at, identity in places]
     finally:
         engine.dispose()
 

@@ -40,7 +40,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
-from api.core.logging import uvicorn_log_config
+from api.core.logging import configure_logging, uvicorn_log_config
 from api.core.privacy import PROXY_IDENTITY_SCOPE_KEY
 from api.core.proxy_protocol import ProxyHeaderError, client_identity, parse_header
 from api.core.settings import ClientIdentitySetting, Settings, get_settings
@@ -270,8 +270,9 @@ def serve_together(settings: Settings, listeners: list[Listener]) -> None:
 # the sockets bound once in the parent to every worker process it starts, pings each,
 # replaces one that dies or hangs, and on SIGINT/SIGTERM stops them all with SIGTERM and
 # waits. Its workers run one uvicorn server on all sockets, which cannot be two surfaces
-# (each port has its own app and its own protocol class); so only the worker is ours:
-# :class:`_SurfacesWorker` runs :class:`_Together` on the inherited sockets. The
+# (each port has its own app and its own protocol class), and they leave our logging
+# unconfigured; so only the worker is ours: :class:`_SurfacesWorker` configures logging
+# and runs :class:`_Together` on the inherited sockets (one port or two). The
 # supervisor's loop, health checks and signal handling are uvicorn's own.
 
 ListenersOf = Callable[[], AbstractContextManager[list[Listener]]]
@@ -291,6 +292,9 @@ class _Surfaces:
         return self.together is not None and self.together.started
 
     def run(self, sockets: list[socket.socket] | None = None) -> None:
+        # A spawned worker starts with Python's logging unconfigured: without ours its
+        # records would skip the client-identity filter and the coarse times.
+        configure_logging(self.settings.log_level, self.settings.log_format)
         with self.listeners_of() as listeners:
             self.together = _Together(self.settings, listeners)
             self.together.run(sockets)
@@ -298,7 +302,7 @@ class _Surfaces:
 
 class _SurfacesWorker(Process):
     """uvicorn's worker process (its pipe for health checks, its start and stop), serving
-    both surfaces. Pickled into the spawned child, so everything it holds is picklable:
+    every listener. Pickled into the spawned child, so everything it holds is picklable:
     the settings and a module-level function that makes the listeners."""
 
     def __init__(self, config: uvicorn.Config, sockets: list[socket.socket],
@@ -312,8 +316,9 @@ class _SurfacesWorker(Process):
 
 
 class _Supervisor(Multiprocess):
-    """uvicorn's supervisor, starting :class:`_SurfacesWorker` processes. The two methods
-    that make workers are uvicorn's own, with the worker class swapped."""
+    """uvicorn's supervisor, starting :class:`_SurfacesWorker` processes. The methods that
+    make workers (start, replace the dead, SIGHUP, SIGTTIN) are uvicorn 0.54's own, with
+    the worker class swapped; the loop, health checks and signals are inherited."""
 
     def __init__(self, config: uvicorn.Config, sockets: list[socket.socket],
                  surfaces: _Surfaces) -> None:
@@ -348,16 +353,29 @@ class _Supervisor(Multiprocess):
             self.processes[idx] = self._worker()
             self.processes[idx].start()
 
-    # Reloading and resizing (SIGHUP, SIGTTIN, SIGTTOU) would make uvicorn's own worker
-    # class; with a staff port they are not offered (restart the service instead).
-    def handle_hup(self) -> None:
-        logger.warning("SIGHUP: reloading workers is not supported with a staff port.")
+    def restart_all(self) -> None:  # SIGHUP: each worker replaced once its successor serves
+        for idx, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new = self._worker()
+            new.start()
+            if not new.wait_until_ready(self.config.timeout_worker_healthcheck,
+                                        self.should_exit):
+                new.kill()
+                new.join()
+                if not self.should_exit.is_set():
+                    logger.error("Worker process [%s] was not ready in time; keeping [%s].",
+                                 new.pid, old.pid)
+                return
+            old.terminate()
+            old.join()
+            self.processes[idx] = new
 
-    def handle_ttin(self) -> None:
-        logger.warning("SIGTTIN: resizing is not supported with a staff port.")
-
-    def handle_ttou(self) -> None:
-        logger.warning("SIGTTOU: resizing is not supported with a staff port.")
+    def handle_ttin(self) -> None:  # one worker more (SIGTTOU, one fewer, is uvicorn's own)
+        self.processes_num += 1
+        process = self._worker()
+        process.start()
+        self.processes.append(process)
 
 
 def serve_workers(settings: Settings, addresses: list[tuple[str, int, ClientIdentitySetting]],
@@ -373,6 +391,8 @@ def serve_workers(settings: Settings, addresses: list[tuple[str, int, ClientIden
                        timeout_worker_healthcheck=settings.worker_healthcheck_seconds)
                for host, port, identity in addresses]
     sockets = [config.bind_socket() for config in configs]
+    # The supervisor reads only workers and the health-check timeout from its config; the
+    # app named there is never loaded (each worker makes its own through listeners_of).
     try:
         _Supervisor(configs[0], sockets, _Surfaces(settings, listeners_of)).run()
     finally:

@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import pytest
 from sqlmodel import Session
 
 from tests.factories import create_recovery_key_text
-from tests.system.live import deployment
+from tests.system.live import LiveApi, deployment
 from tests.system.tor.proxied import exchange, request, tor_header
 from tests.system.tor_deployment import TorDeployment
 from tests.system.traffic import Submitter
@@ -39,7 +39,8 @@ def served(tmp_path: Path) -> Iterator[TorDeployment]:
     with deployment("postgresql", tmp_path) as dep:
         with Session(dep.engine) as s:
             create_recovery_key_text(s)
-        yield TorDeployment(dep, DOKAZ_WORKERS=str(WORKERS)).wait_ready()
+        yield TorDeployment(dep, DOKAZ_WORKERS=str(WORKERS), DOKAZ_LOG_LEVEL="INFO"
+                            ).wait_ready()
 
 
 def socket_inodes(port: int, state: str) -> set[str]:
@@ -72,23 +73,40 @@ def holders(pids: list[int], inodes: set[str]) -> set[int]:
     return held
 
 
-def workers_of(served: TorDeployment) -> set[int]:
-    """The parent's children that hold both listening sockets: its worker processes (not
-    multiprocessing's resource tracker)."""
-    kids = children(served.api.proc.pid)
-    public = holders(kids, socket_inodes(served.public_port, LISTEN))
-    staff = holders(kids, socket_inodes(served.staff_port, LISTEN))
-    return public & staff
+def workers_of(api: LiveApi, ports: list[int]) -> set[int]:
+    """The children of ``api`` that hold every listening socket of ``ports``: its worker
+    processes (not multiprocessing's resource tracker)."""
+    kids = children(api.proc.pid)
+    found = set(kids)
+    for port in ports:
+        found &= holders(kids, socket_inodes(port, LISTEN))
+    return found
 
 
 def wait_for_workers(served: TorDeployment, n: int, timeout: float = 90) -> set[int]:
     deadline = time.monotonic() + timeout
+    ports = [served.public_port, served.staff_port]
     while time.monotonic() < deadline:
-        found = workers_of(served)
+        found = workers_of(served.api, ports)
         if len(found) == n and both_answer(served):
             return found
         time.sleep(0.2)
-    raise AssertionError(f"not {n} workers: {workers_of(served)}\n{served.api.tail()}")
+    raise AssertionError(f"not {n} workers: {workers_of(served.api, ports)}\n"
+                         f"{served.api.tail()}")
+
+
+def eventually(check: Callable[[], bool], what: str, api: LiveApi, timeout: float = 90
+               ) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what}:\n{api.tail()}"
+        time.sleep(0.2)
+
+
+def startups_logged(api: LiveApi) -> int:
+    """uvicorn's "startup complete" lines in our own log format: written by workers only
+    once they configured dokaz's logging (and its client-identity filter)."""
+    return api.log.read_text().count("INFO    uvicorn.error: Application startup complete.")
 
 
 def both_answer(served: TorDeployment) -> bool:
@@ -123,6 +141,9 @@ def test_two_workers_serve_both_ports_survive_a_death_and_stop_on_sigterm(
         served: TorDeployment) -> None:
     workers = wait_for_workers(served, WORKERS)
     assert served.api.proc.pid not in workers
+    # Two servers (public and staff) started in each worker, logging in our format.
+    eventually(lambda: startups_logged(served.api) == 2 * WORKERS, "workers starting",
+               served.api)
     # Connections are spread over both processes (each accepts from the shared socket).
     assert connection_owners(served, workers) == workers
 
@@ -132,17 +153,22 @@ def test_two_workers_serve_both_ports_survive_a_death_and_stop_on_sigterm(
         assert staff.get("/api/v1/auth/me").status_code == 401  # the staff surface
         assert public.get("/api/v1/cases").status_code == 404  # not on the public port
 
-        # One worker dies: the other keeps answering on both ports, at once.
-        dead = min(workers)
-        os.kill(dead, signal.SIGKILL)
-        for _ in range(10):
+    # One worker dies: the other answers on both ports at once. (The connections the dead
+    # one held are lost with it; a client opens a new one, as each request here does.)
+    dead = min(workers)
+    os.kill(dead, signal.SIGKILL)
+    for circuit in range(10):
+        with served.circuit(10 + circuit) as public, served.staff() as staff:
             assert public.get("/healthz").status_code == 200
             assert staff.get("/healthz").status_code == 200
+    with served.circuit(30) as public:
         assert Submitter(str(public.base_url).rstrip("/"), file_sizes=(2048,)
                          ).send(public).acknowledged
-    # The supervisor starts another in its place.
+    # The supervisor starts another in its place, serving both surfaces.
     replaced = wait_for_workers(served, WORKERS)
     assert dead not in replaced and len(replaced & workers) == 1
+    eventually(lambda: startups_logged(served.api) == 3 * WORKERS, "the new worker",
+               served.api)
 
     proc = served.api.proc
     proc.send_signal(signal.SIGTERM)
@@ -153,3 +179,16 @@ def test_two_workers_serve_both_ports_survive_a_death_and_stop_on_sigterm(
     for port in (served.public_port, served.staff_port):
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def test_two_workers_on_one_port(tmp_path: Path) -> None:
+    """Without a staff port the same supervisor runs: one port, one app per worker."""
+    with deployment("postgresql", tmp_path) as dep:
+        api = dep.start_api(DOKAZ_WORKERS=str(WORKERS), DOKAZ_LOG_LEVEL="INFO")
+        eventually(lambda: len(workers_of(api, [api.port])) == WORKERS
+                   and startups_logged(api) == WORKERS, "two workers", api)
+        assert httpx.get(api.url + "/api/v1/cases").status_code == 401  # staff routes too
+        assert httpx.get(api.url + "/about").status_code == 200
+        api.proc.send_signal(signal.SIGTERM)
+        assert api.proc.wait(timeout=60) == 0, api.tail()
+        assert startups_logged(api) == WORKERS
