@@ -29,6 +29,7 @@ import contextlib
 import logging
 import signal
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -295,7 +296,14 @@ class _Surfaces:
         # A spawned worker starts with Python's logging unconfigured: without ours its
         # records would skip the client-identity filter and the coarse times.
         configure_logging(self.settings.log_level, self.settings.log_format)
-        with self.listeners_of() as listeners:
+        with contextlib.ExitStack() as stack:
+            try:
+                listeners = stack.enter_context(self.listeners_of())
+            except Exception:
+                # As uvicorn does for an app it cannot load: every restart would fail the
+                # same way, so the supervisor stops instead of restarting in a loop.
+                logger.exception("A worker could not make its apps.")
+                sys.exit(STARTUP_FAILURE)
             self.together = _Together(self.settings, listeners)
             self.together.run(sockets)
 
