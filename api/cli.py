@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
+from collections.abc import Iterator
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 
 from api.core.cli import prepare
 from api.core.logging import configure_logging
-from api.core.settings import Settings, get_settings
+from api.core.settings import ClientIdentitySetting, Settings, get_settings
+
+if TYPE_CHECKING:
+    from api.core.server import Listener
+    from api.core.surfaces import Surface
 
 app = typer.Typer(
     name="dokaz",
@@ -56,53 +63,69 @@ def serve(
         settings = settings.model_copy(update={"staff_port": staff_port})
     host, port, workers = host or settings.host, port or settings.port, workers or settings.workers
     if settings.staff_port is not None:
-        _check_staff_listener(settings, host, port, workers)
+        _check_staff_listener(settings, host, port)
     configure_logging(settings.log_level, settings.log_format)
     prepare(settings)
     from api.keys.cli import ensure_at_startup
 
     ensure_at_startup(settings)
-    if settings.staff_port is not None:
-        _serve_surfaces(settings, host, port, settings.staff_port)
-        return
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                **uvicorn_options(settings, settings.client_identity))
-
-
-def _check_staff_listener(settings: Settings, host: str, port: int, workers: int) -> None:
+    places = _places(settings, host, port)
     if workers > 1:
-        # uvicorn's worker processes each run one server on the sockets it hands them;
-        # two surfaces would need a supervisor of our own. Several `dokaz serve` behind
-        # the load balancer (one per port pair) scale the same way.
-        typer.echo("DOKAZ_STAFF_PORT cannot be combined with DOKAZ_WORKERS > 1: run one "
-                   "`dokaz serve` per pair of ports instead (see README, Staff surface).",
-                   err=True)
-        raise typer.Exit(2)
+        from functools import partial
+
+        from api.core.server import serve_workers
+
+        # The sockets are bound here, once; each worker process makes its own listeners
+        # (its own engine and pool, storage client and limiters) and serves them all.
+        serve_workers(settings, [(where, at, identity) for _, where, at, identity in places],
+                      partial(_listeners, settings, places), workers)
+    elif len(places) > 1:
+        from api.core.server import serve_together
+
+        with _listeners(settings, places) as listeners:
+            serve_together(settings, listeners)
+    else:
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port,
+                    **uvicorn_options(settings, settings.client_identity))
+
+
+def _check_staff_listener(settings: Settings, host: str, port: int) -> None:
     if settings.staff_port == port and settings.resolved_staff_host == host:
         typer.echo("DOKAZ_STAFF_PORT must differ from DOKAZ_PORT.", err=True)
         raise typer.Exit(2)
 
 
-def _serve_surfaces(settings: Settings, host: str, port: int, staff_port: int) -> None:
+# (surface, host, port, client identity) of each port dokaz serve listens on.
+_Place = tuple["Surface", str, int, ClientIdentitySetting]
+
+
+def _places(settings: Settings, host: str, port: int) -> list[_Place]:
+    """One port for everything, or (with a staff port) the public port then the staff one."""
+    from api.core.surfaces import Surface, client_identity_for
+
+    if settings.staff_port is None:
+        return [(Surface.ALL, host, port, settings.client_identity)]
+    return [(surface, where, at, client_identity_for(settings, surface))
+            for surface, where, at in ((Surface.PUBLIC, host, port),
+                                       (Surface.STAFF, settings.resolved_staff_host,
+                                        settings.staff_port))]
+
+
+@contextlib.contextmanager
+def _listeners(settings: Settings, places: list[_Place]) -> Iterator[list[Listener]]:
+    """The listeners of one process, in the order of ``places``."""
     from api.app import create_app
     from api.core.db import make_engine
-    from api.core.server import Listener, serve_together
-    from api.core.surfaces import Surface, client_identity_for
+    from api.core.server import Listener
     from api.services import build_services
 
-    # One set of services for both apps: one engine and pool, one storage client, and
+    # One set of services for every app: one engine and pool, one storage client, and
     # limiters that count a client's requests whichever port they come in on.
     engine = make_engine(settings)
     services = build_services(settings, engine)
-    listeners = [
-        Listener(create_app(surface=surface, services=services), where, at,
-                 client_identity_for(settings, surface))
-        for surface, where, at in ((Surface.PUBLIC, host, port),
-                                   (Surface.STAFF, settings.resolved_staff_host,
-                                    staff_port))
-    ]
     try:
-        serve_together(settings, listeners)
+        yield [Listener(create_app(surface=surface, services=services), where, at, identity)
+               for surface, where, at, identity in places]
     finally:
         engine.dispose()
 

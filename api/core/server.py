@@ -1,7 +1,8 @@
 """How ``dokaz serve`` listens: the HTTP protocols (uvicorn's httptools protocol plus a
 header timeout, and the same behind a PROXY protocol header), the uvicorn options every
-port gets, and :func:`serve_together`, which runs the public and the staff surface
-(api/core/surfaces.py) as two servers on one event loop.
+port gets, :func:`serve_together`, which runs the public and the staff surface
+(api/core/surfaces.py) as two servers on one event loop, and :func:`serve_workers`,
+which runs that in several processes on sockets bound once (uvicorn's supervisor).
 
 uvicorn has no limit on how long a client may take to send its request headers: a
 client trickling one byte a second ("slowloris") holds a connection, and enough of them
@@ -25,19 +26,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
+import socket
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
-from api.core.logging import uvicorn_log_config
+from api.core.logging import configure_logging, uvicorn_log_config
 from api.core.privacy import PROXY_IDENTITY_SCOPE_KEY
 from api.core.proxy_protocol import ProxyHeaderError, client_identity, parse_header
 from api.core.settings import ClientIdentitySetting, Settings, get_settings
+
+logger = logging.getLogger("uvicorn.error")
 
 _MESSAGE = b"The request headers are larger than this server accepts."
 _HEADERS_TOO_LARGE = (
@@ -198,37 +207,202 @@ class Listener:
 
 class _OneOfSeveral(uvicorn.Server):
     # uvicorn's own handlers would each replace the previous server's, so a signal would
-    # stop one server and leave the others serving: serve_together handles them for all.
+    # stop one server and leave the others serving: _Together handles them for all.
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
 
+class _Together:
+    """A uvicorn server per listener on one event loop (see :func:`serve_together`)."""
+
+    def __init__(self, settings: Settings, listeners: list[Listener]) -> None:
+        self.servers = [
+            _OneOfSeveral(_config(settings, listener.app, listener.host, listener.port,
+                                  listener.identity))
+            for listener in listeners
+        ]
+
+    @property
+    def started(self) -> bool:
+        return all(server.started for server in self.servers)
+
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        """Serve until SIGINT or SIGTERM; ``sockets`` (one per listener, in order) are
+        inherited from a supervisor, else each server binds its own port."""
+        captured: list[int] = []
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            captured.append(signum)
+            for server in self.servers:
+                server.handle_exit(signum, frame)
+
+        async def serve() -> None:
+            await asyncio.gather(*(
+                server.serve(sockets=None if sockets is None else [sockets[i]])
+                for i, server in enumerate(self.servers)))
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            asyncio.run(serve())
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        # As uvicorn does: once shut down gracefully, end the way the signal asks.
+        for signum in reversed(captured):
+            signal.raise_signal(signum)
+
+
+def _config(settings: Settings, app: Callable[..., Any] | str, host: str, port: int,
+            identity: ClientIdentitySetting, **extra: Any) -> uvicorn.Config:
+    return uvicorn.Config(app, host=host, port=port, **uvicorn_options(settings, identity),
+                          **extra)
+
+
 def serve_together(settings: Settings, listeners: list[Listener]) -> None:
     """Run a uvicorn server per listener on one event loop, until SIGINT or SIGTERM stops
     them all (each finishing its requests, as uvicorn alone does)."""
-    servers = [
-        _OneOfSeveral(uvicorn.Config(
-            listener.app, host=listener.host, port=listener.port,
-            **uvicorn_options(settings, listener.identity)))
-        for listener in listeners
-    ]
-    captured: list[int] = []
+    _Together(settings, listeners).run()
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        captured.append(signum)
-        for server in servers:
-            server.handle_exit(signum, frame)
 
-    async def serve() -> None:
-        await asyncio.gather(*(server.serve() for server in servers))
+# ---- several processes ---------------------------------------------------------------
+#
+# uvicorn's supervisor (uvicorn.supervisors.Multiprocess) binds nothing itself: it hands
+# the sockets bound once in the parent to every worker process it starts, pings each,
+# replaces one that dies or hangs, and on SIGINT/SIGTERM stops them all with SIGTERM and
+# waits. Its workers run one uvicorn server on all sockets, which cannot be two surfaces
+# (each port has its own app and its own protocol class), and they leave our logging
+# unconfigured; so only the worker is ours: :class:`_SurfacesWorker` configures logging
+# and runs :class:`_Together` on the inherited sockets (one port or two). The
+# supervisor's loop, health checks and signal handling are uvicorn's own.
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+ListenersOf = Callable[[], AbstractContextManager[list[Listener]]]
+
+
+class _Surfaces:
+    """What a worker process runs in place of uvicorn's one server: the listeners made
+    in the worker (apps, engine and services are per process), served on ``sockets``."""
+
+    def __init__(self, settings: Settings, listeners_of: ListenersOf) -> None:
+        self.settings = settings
+        self.listeners_of = listeners_of
+        self.together: _Together | None = None
+
+    @property
+    def started(self) -> bool:  # answered to the supervisor's health check
+        return self.together is not None and self.together.started
+
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        # A spawned worker starts with Python's logging unconfigured: without ours its
+        # records would skip the client-identity filter and the coarse times.
+        configure_logging(self.settings.log_level, self.settings.log_format)
+        with contextlib.ExitStack() as stack:
+            try:
+                listeners = stack.enter_context(self.listeners_of())
+            except Exception:
+                # As uvicorn does for an app it cannot load: every restart would fail the
+                # same way, so the supervisor stops instead of restarting in a loop.
+                logger.exception("A worker could not make its apps.")
+                sys.exit(STARTUP_FAILURE)
+            self.together = _Together(self.settings, listeners)
+            self.together.run(sockets)
+
+
+class _SurfacesWorker(Process):
+    """uvicorn's worker process (its pipe for health checks, its start and stop), serving
+    every listener. Pickled into the spawned child, so everything it holds is picklable:
+    the settings and a module-level function that makes the listeners."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket],
+                 surfaces: _Surfaces) -> None:
+        self.surfaces = surfaces
+        super().__init__(config, sockets)
+
+    @property
+    def server(self) -> Any:  # uvicorn's Process asks it for run() and started only
+        return self.surfaces
+
+
+class _Supervisor(Multiprocess):
+    """uvicorn's supervisor, starting :class:`_SurfacesWorker` processes. The methods that
+    make workers (start, replace the dead, SIGHUP, SIGTTIN) are uvicorn 0.54's own, with
+    the worker class swapped; the loop, health checks and signals are inherited."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket],
+                 surfaces: _Surfaces) -> None:
+        super().__init__(config, sockets)
+        self.surfaces = surfaces
+
+    def _worker(self) -> _SurfacesWorker:
+        return _SurfacesWorker(self.config, self.sockets, self.surfaces)
+
+    def init_processes(self) -> None:
+        for _ in range(self.processes_num):
+            process = self._worker()
+            process.start()
+            self.processes.append(process)
+
+    def keep_subprocess_alive(self) -> None:
+        if self.should_exit.is_set():
+            return
+        for idx, process in enumerate(self.processes):
+            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            process.kill()  # dead, or hung: uvicorn's own rule
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                # It would fail the same way on every restart (the app, a socket).
+                logger.error("Worker process [%s] failed to start; stopping.", process.pid)
+                self.should_exit.set()
+                return
+            if self.should_exit.is_set():
+                return
+            logger.warning("Worker process [%s] died; starting another.", process.pid)
+            self.processes[idx] = self._worker()
+            self.processes[idx].start()
+
+    def restart_all(self) -> None:  # SIGHUP: each worker replaced once its successor serves
+        for idx, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new = self._worker()
+            new.start()
+            if not new.wait_until_ready(self.config.timeout_worker_healthcheck,
+                                        self.should_exit):
+                new.kill()
+                new.join()
+                if not self.should_exit.is_set():
+                    logger.error("Worker process [%s] was not ready in time; keeping [%s].",
+                                 new.pid, old.pid)
+                return
+            old.terminate()
+            old.join()
+            self.processes[idx] = new
+
+    def handle_ttin(self) -> None:  # one worker more (SIGTTOU, one fewer, is uvicorn's own)
+        self.processes_num += 1
+        process = self._worker()
+        process.start()
+        self.processes.append(process)
+
+
+def serve_workers(settings: Settings, addresses: list[tuple[str, int, ClientIdentitySetting]],
+                  listeners_of: ListenersOf, workers: int) -> None:
+    """Bind ``addresses`` once here, then run ``workers`` processes that each serve every
+    surface on those sockets (the kernel spreads connections over them), restart one that
+    dies and stop all on SIGINT or SIGTERM, each finishing its requests.
+
+    ``listeners_of`` runs in each worker and yields its listeners, in the order of
+    ``addresses``; it must be picklable (a module-level function, or a partial of one).
+    """
+    configs = [_config(settings, "api.app:create_app", host, port, identity, workers=workers,
+                       timeout_worker_healthcheck=settings.worker_healthcheck_seconds)
+               for host, port, identity in addresses]
+    sockets = [config.bind_socket() for config in configs]
+    # The supervisor reads only workers and the health-check timeout from its config; the
+    # app named there is never loaded (each worker makes its own through listeners_of).
     try:
-        asyncio.run(serve())
+        _Supervisor(configs[0], sockets, _Surfaces(settings, listeners_of)).run()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    # As uvicorn does: once shut down gracefully, end the way the signal asks.
-    for signum in reversed(captured):
-        signal.raise_signal(signum)
+        for sock in sockets:
+            sock.close()

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes")
+    # With workers > 1 the supervisor pings each worker and replaces one that does not
+    # answer in time; uvicorn's 5 s is shorter than a worker's start on a busy small host
+    # (a spawned interpreter imports the whole app before it can answer).
+    worker_healthcheck_seconds: int = Field(default=30, ge=1, le=600, description=(
+        "seconds a worker process may take to answer the supervisor's health check"))
     # A second listener for the staff routes (api/core/surfaces.py): set, DOKAZ_PORT serves
     # only the public surface; unset, one port serves everything.
     staff_port: int | None = Field(
