@@ -24,7 +24,8 @@ streams, and given back when its request ends, however it ends:
 Both are :class:`api.core.shared.Pool` holds: in Redis when several processes serve (the
 slots of a circuit, everyone's slots and the host's disk reservations; an address's slots
 never leave this process), in memory otherwise. Each hold expires ``ttl`` after it was
-last renewed, and bytes arriving renew it, so a killed process blocks nobody for long.
+last renewed, and bytes arriving renew it, so a killed process blocks nobody for long
+(three rate windows, three minutes by default).
 
 How much a reservation counts. A request reports what arrived every :data:`RECHECK_BYTES`
 (not every chunk: that would be a Redis round trip per 64 KiB), so up to that much may be
@@ -132,9 +133,9 @@ class InFlight:
 
     @classmethod
     def from_settings(cls, settings: Settings, redis: Redis | None) -> InFlight:
-        # Renewed every RENEW_SECONDS while bytes arrive; a body that stalls a whole rate
-        # window fails anyway (408), and a killed process's holds go after this.
-        ttl = max(60.0, 2 * settings.body_rate_window_seconds)
+        # Renewed every RENEW_SECONDS while bytes arrive; a body may pause for up to about
+        # two rate windows before it fails (408), and a killed process's holds go after this.
+        ttl = max(60.0, 3 * settings.body_rate_window_seconds)
         disk_key = "host:" + socket.gethostname()
         return cls(
             slots=Pool(redis, settings.redis_key_prefix, "uploads", ttl,
