@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -20,9 +21,11 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 from redis import Redis
 
-from api.core.settings import MiB
+from api.core.server import fd_headroom, uvicorn_options
+from api.core.settings import MiB, Settings
 from api.core.shared import Pool
 from api.ingress.files import RECORD_SIZE
 from api.ingress.inflight import EVERYONE, MARGIN, body_need, patch_need
@@ -277,3 +280,27 @@ def test_a_dropped_body_gives_its_holds_back(intake_with: Callable[..., Intake])
 
     asyncio.run(drop())
     assert held(app) == (0, 0)
+
+
+# ---- the caps nest, and the descriptors behind them ----------------------------------
+
+
+def test_the_upload_caps_must_leave_connections_over() -> None:
+    with pytest.raises(ValidationError, match="below DOKAZ_MAX_CONNECTIONS"):
+        Settings(max_connections=64, max_uploads_in_flight=64)
+    with pytest.raises(ValidationError, match="DOKAZ_MAX_CONNECTIONS_PER_CLIENT"):
+        Settings(max_connections_per_client=6, max_uploads_in_flight_per_client=6)
+
+
+def test_serving_lifts_the_soft_descriptor_limit_to_what_the_caps_need() -> None:
+    settings = Settings(max_connections=300, max_uploads_in_flight=40)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = fd_headroom(settings)
+    if hard != resource.RLIM_INFINITY and hard < need:
+        pytest.skip(f"the hard descriptor limit ({hard}) is below {need}")
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need - 100, hard))
+        uvicorn_options(settings, "proxy-protocol")
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (need, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
