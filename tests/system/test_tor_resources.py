@@ -219,8 +219,8 @@ def test_concurrent_large_patches_never_cross_the_free_disk_floor(
         room = admitted * (patch_need(size, 0, None) + MARGIN) + 2 * MiB
         floor = shutil.disk_usage(dep.data_dir).free - room
         tor = TorDeployment(dep, DOKAZ_MIN_FREE_DISK_BYTES=str(floor)).wait_ready()
-        with Session(dep.engine) as s:
-            create_recovery_key_text(s)
+        with Session(dep.engine) as session:
+            create_recovery_key_text(session)
         paths = create_uploads(tor, 5, size)
         lowest = [shutil.disk_usage(dep.data_dir).free]
         done = threading.Event()
