@@ -20,6 +20,22 @@ parser sees a byte; a connection whose first bytes are not a valid header, or th
 not complete it within the header timeout, is closed without a response (whoever sends
 no header is not the proxy, and owes nothing an answer). The identity the header names is
 put in each request's scope for :mod:`api.core.privacy`, which turns it into the client tag.
+
+Open connections are capped here, where they are made, because each costs a file
+descriptor (two with an upload open) and a process that runs out of them resets
+everybody's connections, /healthz included. ``DOKAZ_MAX_CONNECTIONS`` counts every
+connection of the process (all its listeners); one beyond it is answered 503 and closed
+at once. On a PROXY-protocol port ``DOKAZ_MAX_CONNECTIONS_PER_CLIENT`` caps the
+connections of one identity the header names (a Tor circuit): one beyond it is answered
+503 and closed right after its header, so one circuit cannot take the connections of all
+the others. Both counts are per process and in memory only (a circuit id never leaves
+it); across processes tor's ``HiddenServiceMaxStreams`` bounds a circuit's streams before
+they reach us (docs/deployment-tor.md). uvicorn's ``limit_concurrency`` is not used: it
+still accepts and keeps every connection (their descriptors with them) and answers 503
+to every request beyond the limit, health checks too, so it bounds neither the
+descriptors nor leaves room for /healthz. The upload caps (api/ingress/inflight.py) sit
+below these, which is the headroom: idle uploads cannot take every connection.
+:func:`raise_fd_limit` lifts the process's soft descriptor limit to what the caps need.
 """
 
 from __future__ import annotations
@@ -27,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import signal
 import socket
 import sys
@@ -49,6 +66,17 @@ from api.core.settings import ClientIdentitySetting, Settings, get_settings
 logger = logging.getLogger("uvicorn.error")
 
 _MESSAGE = b"The request headers are larger than this server accepts."
+log = logging.getLogger("dokaz.server")
+
+_BUSY_MESSAGE = (b"The service is temporarily unavailable: it has as many connections as it "
+                 b"can hold. Please try again in a little while.")
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"content-type: text/plain; charset=utf-8\r\n"
+    b"retry-after: 10\r\n"
+    b"connection: close\r\n"
+    b"content-length: " + str(len(_BUSY_MESSAGE)).encode() + b"\r\n\r\n" + _BUSY_MESSAGE
+)
 _HEADERS_TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
     b"content-type: text/plain; charset=utf-8\r\n"
@@ -61,15 +89,40 @@ class _HeadersTooLargeError(Exception):
     pass
 
 
+class _OpenConnections:
+    """This process's open connections, all listeners together, and per PROXY identity
+    (memory only: the identities are dropped with their last connection)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.per_client: dict[str, int] = {}
+
+    def add_client(self, identity: str) -> int:
+        self.per_client[identity] = self.per_client.get(identity, 0) + 1
+        return self.per_client[identity]
+
+    def drop_client(self, identity: str) -> None:
+        left = self.per_client.get(identity, 1) - 1
+        if left > 0:
+            self.per_client[identity] = left
+        else:
+            self.per_client.pop(identity, None)
+
+
+OPEN = _OpenConnections()
+
+
 class HeaderTimeoutProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         settings = get_settings()
         self._header_timeout = settings.header_timeout_seconds
         self._max_header_bytes = settings.max_header_bytes
+        self._max_connections = settings.max_connections
         self._header_timer: asyncio.TimerHandle | None = None
         self._header_bytes = 0
         self._headers_too_large = False
+        self._counted = False
 
     def _arm_header_timer(self) -> None:
         self._disarm_header_timer()
@@ -87,10 +140,30 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        OPEN.total += 1
+        self._counted = True
+        if OPEN.total > self._max_connections:
+            self._refuse_busy()
+            return
         self._arm_header_timer()
+
+    def _refuse_busy(self) -> None:
+        """Answer 503 before reading anything and close: the descriptor is freed at once,
+        and a person sees "temporarily unavailable" rather than a reset."""
+        self._disarm_header_timer()
+        self.transport.write(_BUSY)
+        self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport.is_closing():
+            return  # refused (or being closed): nothing more of it is parsed
+        super().data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
+        if self._counted:
+            self._counted = False
+            OPEN.total -= 1
         super().connection_lost(exc)
 
     # Header bytes are counted as the parser hands them over (the request line's URL and
@@ -140,6 +213,14 @@ class ProxyHeaderProtocol(HeaderTimeoutProtocol):
         super().__init__(*args, **kwargs)
         self._proxy_buffer: bytes | None = b""  # None once the header has been read
         self._proxy_identity: str | None = None
+        self._max_per_client = get_settings().max_connections_per_client
+        self._client_counted: str | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._client_counted is not None:
+            OPEN.drop_client(self._client_counted)
+            self._client_counted = None
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._proxy_buffer is None:
@@ -160,6 +241,11 @@ class ProxyHeaderProtocol(HeaderTimeoutProtocol):
             return
         self._proxy_buffer = None
         self._proxy_identity = client_identity(header)
+        if self._proxy_identity is not None:
+            self._client_counted = self._proxy_identity
+            if OPEN.add_client(self._proxy_identity) > self._max_per_client:
+                self._refuse_busy()  # one circuit may not hold everybody's connections
+                return
         # uvicorn copies self.client into every scope; the real peer (the proxy) is of no
         # use to anyone, and the identity travels under its own key.
         self.client = None
@@ -181,8 +267,35 @@ def http_protocol(identity: ClientIdentitySetting) -> type[HttpToolsProtocol]:
     return HeaderTimeoutProtocol
 
 
+def fd_headroom(settings: Settings) -> int:
+    """File descriptors one process may need at its caps: a connection each, a blob file
+    for each upload (two while a finished upload is merged), the database pool and its
+    overflow, and some for the listeners, Redis, logs and the interpreter."""
+    return (settings.max_connections + 2 * settings.max_uploads_in_flight
+            + 2 * settings.database_pool_size + 64)
+
+
+def raise_fd_limit(settings: Settings) -> None:
+    """Lift the soft ``RLIMIT_NOFILE`` to :func:`fd_headroom` (up to the hard limit; a
+    process may do that itself), and say so when the hard limit is lower: then raise
+    ``LimitNOFILE`` (systemd) or ``ulimits: nofile`` (Docker), or lower the caps."""
+    need = fd_headroom(settings)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return
+    new = need if hard == resource.RLIM_INFINITY else min(need, hard)
+    if new > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    if new < need:
+        log.warning("the file-descriptor limit (%d) is below the %d the connection and "
+                    "upload caps need; raise LimitNOFILE or lower DOKAZ_MAX_CONNECTIONS",
+                    new, need)
+
+
 def uvicorn_options(settings: Settings, identity: ClientIdentitySetting) -> dict[str, Any]:
     """What every listener of ``dokaz serve`` runs with, whichever surface it serves."""
+    # Before any listener accepts: the caps are only as good as the descriptors behind them.
+    raise_fd_limit(settings)
     return {
         "log_config": uvicorn_log_config(),
         "access_log": False,  # uvicorn's access log prints client addresses

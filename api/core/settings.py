@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A value anyone can read in this repository is not a secret; production refuses it.
@@ -105,6 +105,22 @@ class Settings(BaseSettings):
         "bytes a request body must deliver in every window of body_rate_window_seconds "
         "(0: no minimum rate)"))
     body_rate_window_seconds: AboveZero = 60.0
+    # Open connections and bodies in flight (api/core/server.py, api/ingress/inflight.py).
+    # Each connection costs a file descriptor, an upload in flight a second one (its blob);
+    # the upload caps sit well under the connection cap, so /healthz and a report without
+    # files still get a connection while idle uploads hold every upload slot.
+    max_connections: OneOrMore = Field(default=512, description=(
+        "open connections per API process; beyond it a new connection is answered 503 "
+        "and closed"))
+    max_connections_per_client: OneOrMore = Field(default=16, description=(
+        "open connections per client on a PROXY-protocol port (one Tor circuit), per "
+        "process; beyond it a connection is closed right after its PROXY header"))
+    max_uploads_in_flight: OneOrMore = Field(default=64, description=(
+        "upload bodies (tus PATCH, multipart) streaming at once in all API processes; "
+        "beyond it 503"))
+    max_uploads_in_flight_per_client: OneOrMore = Field(default=6, description=(
+        "upload bodies one client streams at once; beyond it 429 (a browser opens at "
+        "most 6 connections to one site)"))
     # Shared state for several API processes (api.core.shared): global budgets and Tor
     # circuit counters. Unset: in process memory (the embedded default, one process).
     redis_url: str | None = Field(default=None, description="e.g. redis://127.0.0.1:6379/0")
@@ -276,6 +292,20 @@ class Settings(BaseSettings):
                 "identify people (see case-metadata.md, aggregation rule)."
             )
         return value
+
+    @model_validator(mode="after")
+    def _headroom(self) -> Settings:
+        # Uploads that idle at their cap must leave connections over for everyone else.
+        if self.max_uploads_in_flight >= self.max_connections:
+            raise ValueError(
+                "DOKAZ_MAX_UPLOADS_IN_FLIGHT must be below DOKAZ_MAX_CONNECTIONS, so that "
+                "health checks and reports still get a connection while uploads hold theirs.")
+        if self.max_uploads_in_flight_per_client >= self.max_connections_per_client:
+            raise ValueError(
+                "DOKAZ_MAX_UPLOADS_IN_FLIGHT_PER_CLIENT must be below "
+                "DOKAZ_MAX_CONNECTIONS_PER_CLIENT, so that a client's uploads leave it a "
+                "connection for its report.")
+        return self
 
     @field_validator("database_url")
     @classmethod

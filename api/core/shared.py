@@ -4,6 +4,9 @@ Without it (the embedded default, one process) every counter lives in process me
 before. With it, the counters that must hold across processes live in Redis:
 
 * the global budgets (they name nobody);
+* the holds on bodies in flight (:class:`Pool`): upload slots, everyone's and each
+  circuit's, and the bytes reserved against the free-disk floor, so every process counts
+  the bodies the others are streaming;
 * the per-circuit counters behind Tor (``proxy-protocol`` identity), keyed by an HMAC of
   the circuit id under a key that the processes share through Redis, so one circuit is one
   client whichever process it reaches. A circuit id means nothing outside the onion
@@ -29,9 +32,12 @@ import logging
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from redis import Redis, RedisError
+
+from api.core.ratelimit import SHAREABLE_TAG_PREFIXES
 
 if TYPE_CHECKING:
     from api.core.settings import Settings
@@ -130,3 +136,146 @@ class Leases:
         with self._lock:
             if self._local.get(name, ("", 0.0))[0] == token:
                 del self._local[name]
+
+
+# One round trip, atomic: drop the holds whose time ran out, sum the live ones, then (mode
+# "take") add one if it fits the capacity, or (mode "set") renew and re-weigh one, or
+# (mode "peek") change nothing. Times are Redis's own (TIME), so every process agrees.
+_POOL = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local mode, token, weight, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+  redis.call('HDEL', KEYS[1], gone)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local total = 0
+for _, w in ipairs(redis.call('HVALS', KEYS[1])) do total = total + tonumber(w) end
+if mode == 'peek' then return {1, total, redis.call('HLEN', KEYS[1])} end
+local own = tonumber(redis.call('HGET', KEYS[1], token) or '0')
+if mode == 'take' and total + weight > tonumber(ARGV[5]) then
+  return {0, total, redis.call('HLEN', KEYS[1])}
+end
+redis.call('HSET', KEYS[1], token, ARGV[3])
+redis.call('ZADD', KEYS[2], now + ttl, token)
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('PEXPIRE', KEYS[2], ttl)
+return {1, total - own + weight, redis.call('HLEN', KEYS[1])}
+"""
+
+
+@dataclass(frozen=True)
+class Hold:
+    """One request's hold in a :class:`Pool` (``remote``: in Redis, else in memory)."""
+
+    key: str
+    token: str
+    remote: bool
+
+
+class Pool:
+    """Weighted holds that expire, counted against a capacity, per key.
+
+    A hold is what one request keeps while its body streams: a weight of 1 for an upload
+    slot, or the bytes it may still write for the disk reservation. :meth:`take` adds one
+    if the live holds plus it stay within the capacity; :meth:`update` renews it (and
+    sets its weight) while bytes arrive; :meth:`release` ends it. A hold not renewed for
+    ``ttl`` seconds is gone, so a process killed while holding blocks nobody for long.
+
+    Keys that may be shared (``shared_keys``, and Tor circuit tags) live in Redis when it
+    is configured, so every process counts the same holds; every other key, an address's
+    tag above all, stays in this process's memory (see the module docstring). If Redis
+    fails the hold is counted in memory: a limit weakens, nobody is refused for it.
+    """
+
+    def __init__(self, redis: Redis | None, prefix: str, name: str, ttl: float,
+                 shared_keys: frozenset[str] = frozenset()) -> None:
+        self._redis = redis
+        self._prefix = f"{prefix}pool:{name}:"
+        self.ttl = ttl
+        self._shared_keys = shared_keys
+        self._local: dict[str, dict[str, tuple[int, float]]] = {}
+        self._lock = threading.Lock()
+
+    def shares(self, key: str) -> bool:
+        return self._redis is not None and (
+            key in self._shared_keys or key.startswith(SHAREABLE_TAG_PREFIXES))
+
+    def _remote(self, key: str, mode: str, token: str = "", weight: int = 0,
+                capacity: int = 0) -> tuple[bool, int, int] | None:
+        """(done, total weight, holds) from Redis; None when Redis failed."""
+        assert self._redis is not None
+        base = self._prefix + key
+        try:
+            done, total, count = self._redis.eval(
+                _POOL, 2, base + ":w", base + ":e", mode, token, str(weight),
+                str(max(1, int(self.ttl * 1000))), str(capacity))
+        except (RedisError, OSError, ValueError) as exc:
+            log.warning("redis unreachable, holding %s in memory: %s", self._prefix,
+                        type(exc).__name__)
+            return None
+        return bool(done), int(total), int(count)
+
+    def _live(self, key: str, now: float) -> dict[str, tuple[int, float]]:
+        holds = self._local.setdefault(key, {})
+        for token in [t for t, (_, until) in holds.items() if until <= now]:
+            del holds[token]
+        return holds
+
+    def take(self, key: str, weight: int, capacity: int) -> Hold | None:
+        """A new hold of ``weight`` if everything held under ``key`` stays within
+        ``capacity``; None if it would not."""
+        token = secrets.token_hex(16)
+        if self.shares(key):
+            answer = self._remote(key, "take", token, weight, capacity)
+            if answer is not None:
+                return Hold(key, token, True) if answer[0] else None
+        now = time.monotonic()
+        with self._lock:
+            holds = self._live(key, now)
+            if sum(w for w, _ in holds.values()) + weight > capacity:
+                return None
+            holds[token] = (weight, now + self.ttl)
+        return Hold(key, token, False)
+
+    def update(self, hold: Hold, weight: int) -> tuple[int, int] | None:
+        """Renew ``hold`` with its new ``weight``; what is now held under its key (the
+        total weight and the number of holds, ``hold`` included), or None if Redis could
+        not say."""
+        if hold.remote:
+            answer = self._remote(hold.key, "set", hold.token, weight)
+            return None if answer is None else answer[1:]
+        now = time.monotonic()
+        with self._lock:
+            holds = self._live(hold.key, now)
+            holds[hold.token] = (weight, now + self.ttl)
+            return sum(w for w, _ in holds.values()), len(holds)
+
+    def total(self, key: str) -> int:
+        """What the live holds under ``key`` weigh together (0 if Redis cannot say)."""
+        if self.shares(key):
+            answer = self._remote(key, "peek")
+            if answer is not None:
+                return answer[1]
+        with self._lock:
+            total = sum(w for w, _ in self._live(key, time.monotonic()).values())
+            if not self._local.get(key):
+                self._local.pop(key, None)
+            return total
+
+    def release(self, hold: Hold) -> None:
+        if hold.remote:
+            assert self._redis is not None
+            base = self._prefix + hold.key
+            with contextlib.suppress(RedisError, OSError):  # it then expires with its ttl
+                pipe = self._redis.pipeline()
+                pipe.hdel(base + ":w", hold.token)
+                pipe.zrem(base + ":e", hold.token)
+                pipe.execute()
+            return
+        with self._lock:
+            holds = self._local.get(hold.key)
+            if holds is not None:
+                holds.pop(hold.token, None)
+                if not holds:
+                    del self._local[hold.key]

@@ -7,10 +7,15 @@ takes its admission as a FastAPI dependency::
 
     Admitted = Annotated[Admission[None], Depends(admission(Door.UPLOAD_PATCH))]
 
-and reads its body only through :meth:`Admission.stream` (the body deadline). The
-route-side checks that need a feature's knowledge (a lawyer's token, a follow-up
-session) are handed in as ``authorize`` and run where the table puts
-:attr:`Step.AUTHORIZE`, so the order stays declared here too.
+and reads its body only through :meth:`Admission.stream` (the body deadline, and the
+progress that keeps its upload slots and disk reservation alive and re-checks the disk).
+What a request holds (:class:`api.ingress.inflight.Held`) is given back when the request
+ends, however it ends: the dependency releases it after the route, and a refusal inside
+:func:`admit` releases what the earlier steps took.
+
+The route-side checks that need a feature's knowledge (a lawyer's token, a follow-up
+session, the upload a tus PATCH names) are handed in as ``authorize`` and run where the
+table puts :attr:`Step.AUTHORIZE`, so the order stays declared here too.
 
 Doors of the HTML pages keep a refusal on the admission (``refusal``) instead of raising
 it, so the page can explain it in the person's language; :meth:`Admission.stream` and
@@ -22,18 +27,21 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar, cast, overload
+from typing import Generic, Protocol, TypeVar, cast, overload, runtime_checkable
 
 from fastapi import Request
 
 from api.core.db import in_transaction
 from api.core.dependencies import app_engine, app_settings
 from api.core.errors import DokazError, PayloadTooLarge
-from api.core.settings import Settings
+from api.core.settings import MiB, Settings
 from api.ingress import guards, origin
+from api.ingress.body import media_type
 from api.ingress.guards import Guards
+from api.ingress.inflight import Held, MeteredStorage, body_need, patch_need
 from api.ingress.multipart import mb
 from api.keys.service import require_recovery_key
+from api.storage.base import BlobStorage
 from api.storage.dependencies import app_storage
 
 A = TypeVar("A")
@@ -63,7 +71,10 @@ class Step(enum.Enum):
     UPLOAD_RATE = "the uploads the client started (429)"
     SIZE = ("the declared length within max_submission_bytes, or a tus Upload-Length within "
             "max_file_bytes (413)")
-    DISK = "free space for the declared length (503)"
+    UPLOADS = ("an upload slot while a body that may carry files streams (a tus PATCH, "
+               "multipart): the client's (429), everyone's (503)")
+    DISK = ("the bytes the body can leave on disk reserved above the free-space floor "
+            "(503), re-checked while they arrive")
     RECOVERY_KEY = "an organisation recovery key exists (503)"
 
 
@@ -72,6 +83,21 @@ class Declared(enum.Enum):
 
     CONTENT_LENGTH = "content-length"
     UPLOAD_LENGTH = "upload-length"  # tus creation: the whole file, sent later by PATCH
+    # A tus PATCH: the bytes it may still send (Content-Length, at most what the upload
+    # lacks) and, if it may complete the upload, the merged copy; read from what the
+    # door's AUTHORIZE hook returned (a TusProgress).
+    TUS_PATCH = "tus-patch"
+
+
+@runtime_checkable
+class TusProgress(Protocol):
+    """Where a tus upload stands (``api.uploads`` plans a PATCH with one of these)."""
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def length(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -90,35 +116,49 @@ class Policy:
                 Step.SIZE not in self.steps
                 or self.steps.index(Step.SIZE) > self.steps.index(Step.DISK)):
             raise ValueError("an Upload-Length door must check SIZE before DISK")
+        # A PATCH's length is known only from its upload, which AUTHORIZE reads.
+        if self.declared is Declared.TUS_PATCH and (
+                Step.AUTHORIZE not in self.steps or Step.DISK not in self.steps
+                or self.steps.index(Step.AUTHORIZE) > self.steps.index(Step.DISK)):
+            raise ValueError("a tus PATCH door must AUTHORIZE (read its upload) before DISK")
+        # Slots before the disk: a client over its slots must not reserve disk first.
+        if Step.UPLOADS in self.steps and Step.DISK in self.steps \
+                and self.steps.index(Step.UPLOADS) > self.steps.index(Step.DISK):
+            raise ValueError("UPLOADS goes before DISK")
 
 
-HEADERS, TUS, AUTHORIZE, DISK = Step.HEADERS, Step.TUS, Step.AUTHORIZE, Step.DISK
+HEADERS, TUS, AUTHORIZE, UPLOADS, DISK = (Step.HEADERS, Step.TUS, Step.AUTHORIZE,
+                                          Step.UPLOADS, Step.DISK)
 SAME_SITE = Step.SAME_SITE
 
 POLICIES: dict[Door, Policy] = {
     # The lawyer's token is checked after the cheap guards (a flood of bad tokens is rate
     # limited), the recovery key last: with no recovery key nothing is accepted.
-    Door.SUBMISSION: Policy((HEADERS, Step.INTAKE_RATE, Step.SIZE, DISK, AUTHORIZE,
-                             Step.RECOVERY_KEY)),
+    Door.SUBMISSION: Policy((HEADERS, Step.INTAKE_RATE, Step.SIZE, UPLOADS, DISK,
+                             AUTHORIZE, Step.RECOVERY_KEY)),
     # The recovery key is checked in the creating transaction (api.uploads.service).
-    # An Upload-Length over the file limit is 413 before the disk is even looked at.
+    # An Upload-Length over the file limit is 413 before the disk is even looked at; the
+    # disk must have room for the file and its merged copy beside every reservation
+    # (nothing is reserved: the bytes come later, each PATCH reserves its own).
     Door.UPLOAD_CREATE: Policy((HEADERS, TUS, Step.UPLOAD_RATE, Step.SIZE, DISK),
                                declared=Declared.UPLOAD_LENGTH, streams=False),
     # A PATCH is bounded by its upload's declared length while it arrives
-    # (api.uploads.service.receive_segment).
-    Door.UPLOAD_PATCH: Policy((HEADERS, TUS, DISK)),
+    # (api.uploads.service.receive_segment). AUTHORIZE is the route's reading of the
+    # upload (404, 409 for a wrong offset), which says how much this PATCH may bring.
+    Door.UPLOAD_PATCH: Policy((HEADERS, TUS, AUTHORIZE, UPLOADS, DISK),
+                              declared=Declared.TUS_PATCH),
     # Wrong receipts are limited per client in the service: only failures count.
     Door.FOLLOWUP_SESSION: Policy((HEADERS,), streams=False),
     Door.FOLLOWUP_MESSAGE: Policy((HEADERS,), streams=False),
     # The session is checked first: an ended session costs no submission.
-    Door.FOLLOWUP_ADDITION: Policy((HEADERS, AUTHORIZE, Step.CLIENT_RATE, DISK)),
+    Door.FOLLOWUP_ADDITION: Policy((HEADERS, AUTHORIZE, Step.CLIENT_RATE, UPLOADS, DISK)),
     # Pages: a post from another site is refused before any budget is spent on it. The
     # recovery key is checked by the page after the text arrived, so the person gets
     # their text back (api.web.router).
-    Door.WEB_REPORT: Policy((HEADERS, SAME_SITE, Step.INTAKE_RATE, DISK), page=True),
+    Door.WEB_REPORT: Policy((HEADERS, SAME_SITE, Step.INTAKE_RATE, UPLOADS, DISK), page=True),
     # A small urlencoded form (api.web.receive.read_small_form bounds it).
     Door.WEB_FOLLOWUP: Policy((HEADERS, SAME_SITE), page=True),
-    Door.WEB_FOLLOWUP_FILES: Policy((HEADERS, SAME_SITE, DISK), page=True),
+    Door.WEB_FOLLOWUP_FILES: Policy((HEADERS, SAME_SITE, UPLOADS, DISK), page=True),
 }
 
 
@@ -135,6 +175,7 @@ class Admission(Generic[A]):
     declared_length: int | None  # by Content-Length or, for a tus creation, Upload-Length
     authorized: A  # what the route's authorize hook returned (None without one)
     refusal: DokazError | None = None  # page doors only
+    held: Held | None = None  # upload slots and disk reservation while the body streams
     _request: Request | None = field(default=None, repr=False)
 
     def check(self) -> None:
@@ -147,55 +188,116 @@ class Admission(Generic[A]):
         self.check()
         if not POLICIES[self.door].streams or self._request is None:
             raise RuntimeError(f"{self.door.value}: the admission table does not stream it")
-        return guards.timed_stream(self._request, self.settings)
+        chunks = guards.timed_stream(self._request, self.settings)
+        return chunks if self.held is None else _reporting(chunks, self.held)
+
+    def metered(self, storage: BlobStorage) -> BlobStorage:
+        """``storage``, reporting what is written through it against this request's disk
+        reservation (for writes that are not the body's bytes: a tus upload's merge)."""
+        return storage if self.held is None else MeteredStorage(storage, self.held)
+
+    def release(self) -> None:
+        """Give back the upload slots and the disk reservation (safe to call twice)."""
+        if self.held is not None:
+            self.held.release()
+
+
+async def _reporting(chunks: AsyncIterator[bytes], held: Held) -> AsyncIterator[bytes]:
+    """``chunks``, reporting them to ``held``: it renews the slots and the reservation and
+    stops the body (503) if the disk has filled below the floor meanwhile."""
+    async for chunk in chunks:
+        held.progress(len(chunk))
+        yield chunk
 
 
 async def admit(request: Request, door: Door,
                 authorize: Callable[[Request], Awaitable[A]] | None = None) -> Admission[A]:
     """Run ``door``'s guards in the table's order; raise (or, for a page, keep) a refusal."""
     policy = POLICIES[door]
-    settings = app_settings(request)
     length = guards.content_length(request)
     admission: Admission[A] = Admission(
-        door=door, settings=settings, guards=guards.guards_for(request),
+        door=door, settings=app_settings(request), guards=guards.guards_for(request),
         client=guards.client_tag(request), content_type=request.headers.get("content-type"),
         content_length=length, declared_length=length, authorized=cast(A, None),
         _request=request,
     )
     try:
-        for step in policy.steps:
-            if step is Step.HEADERS:
-                guards.check_headers(request, settings)
-            elif step is Step.SAME_SITE:
-                origin.check_same_site(request.headers)
-            elif step is Step.TUS:
-                guards.require_tus(request)
-            elif step is Step.AUTHORIZE:
-                assert authorize is not None  # admission() checks it against the table
-                admission.authorized = await authorize(request)
-            elif step is Step.INTAKE_RATE:
-                guards.check_intake_rate(admission.guards, admission.client)
-            elif step is Step.CLIENT_RATE:
-                guards.check_rate(admission.guards.per_client, admission.client)
-            elif step is Step.UPLOAD_RATE:
-                guards.check_rate(admission.guards.uploads_per_client, admission.client,
-                                  "Too many uploads started in a short time; please wait a "
-                                  "little.")
-            elif step is Step.SIZE:
-                if policy.declared is Declared.UPLOAD_LENGTH:
-                    admission.declared_length = guards.upload_length(request)
-                    guards.check_file_size(settings, admission.declared_length)
-                else:
-                    _check_size(settings, admission.declared_length)
-            elif step is Step.DISK:
-                guards.check_disk(settings, app_storage(request), admission.declared_length or 0)
-            elif step is Step.RECOVERY_KEY:
-                await in_transaction(app_engine(request), require_recovery_key)
+        await _run_steps(request, policy, admission, authorize)
     except DokazError as exc:
+        admission.release()  # what earlier steps took: the body will not be read
         if not policy.page:
             raise
         admission.refusal = exc
+    except BaseException:
+        admission.release()
+        raise
     return admission
+
+
+async def _run_steps(request: Request, policy: Policy, admission: Admission[A],
+                     authorize: Callable[[Request], Awaitable[A]] | None) -> None:
+    settings = admission.settings
+    for step in policy.steps:
+        if step is Step.HEADERS:
+            guards.check_headers(request, settings)
+        elif step is Step.SAME_SITE:
+            origin.check_same_site(request.headers)
+        elif step is Step.TUS:
+            guards.require_tus(request)
+        elif step is Step.AUTHORIZE:
+            assert authorize is not None  # admission() checks it against the table
+            admission.authorized = await authorize(request)
+        elif step is Step.INTAKE_RATE:
+            guards.check_intake_rate(admission.guards, admission.client)
+        elif step is Step.CLIENT_RATE:
+            guards.check_rate(admission.guards.per_client, admission.client)
+        elif step is Step.UPLOAD_RATE:
+            guards.check_rate(admission.guards.uploads_per_client, admission.client,
+                              "Too many uploads started in a short time; please wait a "
+                              "little.")
+        elif step is Step.SIZE:
+            if policy.declared is Declared.UPLOAD_LENGTH:
+                admission.declared_length = guards.upload_length(request)
+                guards.check_file_size(settings, admission.declared_length)
+            else:
+                _check_size(settings, admission.declared_length)
+        elif step is Step.UPLOADS:
+            if _carries_files(policy, admission.content_type):
+                admission.held = admission.held or Held(admission.guards.inflight,
+                                                        settings)
+                admission.held.take_slots(admission.client)
+        elif step is Step.DISK:
+            _reserve(request, policy, admission)
+        elif step is Step.RECOVERY_KEY:
+            await in_transaction(app_engine(request), require_recovery_key)
+
+
+def _carries_files(policy: Policy, content_type: str | None) -> bool:
+    return policy.declared is Declared.TUS_PATCH \
+        or media_type(content_type) == "multipart/form-data"
+
+
+def _reserve(request: Request, policy: Policy, admission: Admission[A]) -> None:
+    """The DISK step: reserve what the body can leave on disk (see api.ingress.inflight)."""
+    settings, storage = admission.settings, app_storage(request)
+    inflight = admission.guards.inflight
+    if policy.declared is Declared.UPLOAD_LENGTH:
+        # A tus creation sends no body: its file (and merged copy) must fit now.
+        length = admission.declared_length or 0
+        inflight.check_room(settings, storage, patch_need(length, 0, None))
+        return
+    if policy.declared is Declared.TUS_PATCH:
+        progress = admission.authorized
+        if not isinstance(progress, TusProgress):
+            raise TypeError(f"{admission.door.value}: AUTHORIZE must return a TusProgress")
+        need = patch_need(progress.length, progress.offset, admission.content_length)
+    else:
+        # Without a declared length the body reserves a first stretch and more as it
+        # arrives (api.ingress.inflight.Held.renew).
+        declared = admission.declared_length
+        need = body_need(settings, declared if declared is not None else 16 * MiB)
+    admission.held = admission.held or Held(inflight, settings)
+    admission.held.reserve(storage, need)
 
 
 def _check_size(settings: Settings, declared: int | None) -> None:
@@ -217,8 +319,14 @@ class Admit(Generic[A]):
         self.door = door
         self.authorize = authorize
 
-    async def __call__(self, request: Request) -> Admission[A]:
-        return await admit(request, self.door, self.authorize)
+    async def __call__(self, request: Request) -> AsyncIterator[Admission[A]]:
+        # A dependency with yield: what the admission holds is released once the route
+        # is done with the body, whether it returned, raised or was cancelled.
+        admission = await admit(request, self.door, self.authorize)
+        try:
+            yield admission
+        finally:
+            admission.release()
 
 
 @overload

@@ -8,8 +8,9 @@ runs for every public door, in the order its table declares.
   with ``DOKAZ_REDIS_URL`` the global budget and the circuit-keyed counts live in Redis,
   so they hold across every API process (:mod:`api.core.shared`). Without a client
   identity (``none``) no per-client limit applies.
-* A global intake rate and a free-disk guard answer 503 "temporarily unavailable", so a
-  flood cannot fill the disk or starve the people behind it.
+* A global intake rate answers 503 "temporarily unavailable", so a flood cannot starve
+  the people behind it; the upload slots and the disk reservation a body holds while it
+  streams are in :mod:`api.ingress.inflight`.
 * Request bodies are read with a deadline (``request_body_timeout_seconds``), request
   headers are bounded (``max_header_bytes``), and every size limit is enforced while
   bytes arrive (see :mod:`api.ingress.multipart`); bodies must also keep a minimum data rate.
@@ -17,7 +18,6 @@ runs for every public door, in the order its table declares.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -36,8 +36,8 @@ from api.core.errors import (
 )
 from api.core.ratelimit import SharedSlidingWindow, SlidingWindow
 from api.core.settings import Settings
+from api.ingress.inflight import InFlight
 from api.ingress.multipart import mb
-from api.storage.base import BlobStorage
 
 TUS_VERSION = "1.0.0"
 TEMPORARILY_UNAVAILABLE = (
@@ -92,6 +92,7 @@ class Guards:
     global_rate: SlidingWindow
     uploads_per_client: SlidingWindow
     receipt_failures_per_client: SlidingWindow
+    inflight: InFlight  # upload slots and disk reservations (api.ingress.inflight)
     extra: dict[str, SlidingWindow] = field(default_factory=dict)
 
     @classmethod
@@ -115,6 +116,7 @@ class Guards:
             ),
             receipt_failures_per_client=window(
                 "receipt-failures-client", settings.receipt_attempts_per_hour, 3600),
+            inflight=InFlight.from_settings(settings, redis),
         )
 
 
@@ -161,16 +163,6 @@ def check_intake_rate(guards: Guards, client: str | None) -> None:
         "You have sent many submissions in a short time. Please wait before sending "
         "another; nothing from this request was saved.",
     )
-
-
-def check_disk(settings: Settings, storage: BlobStorage, incoming: int = 0) -> None:
-    """503 when accepting ``incoming`` more bytes would go below the free-space floor."""
-    free = [shutil.disk_usage(settings.data_dir).free]
-    backend = storage.free_bytes()
-    if backend is not None:
-        free.append(backend)
-    if min(free) - max(0, incoming) < settings.min_free_disk_bytes:
-        raise ServiceUnavailable(TEMPORARILY_UNAVAILABLE, retry_after=600)
 
 
 def check_file_size(settings: Settings, length: int) -> None:

@@ -10,6 +10,7 @@ version, 415 wrong content type, 460 checksum mismatch, 404/410 unknown or expir
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from email.utils import format_datetime
 from typing import Annotated
 
@@ -19,7 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.core.db import in_transaction
-from api.core.dependencies import Config, DbEngine
+from api.core.dependencies import Config, DbEngine, app_engine, app_settings
 from api.core.errors import (
     BadRequest,
     Conflict,
@@ -47,8 +48,44 @@ PREFIX = "/api/v1/uploads"
 
 router = APIRouter(prefix=PREFIX, tags=["uploads"])
 
+
+
+@dataclass(frozen=True)
+class PatchStart:
+    """A PATCH's headers read and its upload planned: what the door's AUTHORIZE step
+    hands the route, and (offset, length) for the door's disk reservation."""
+
+    plan: service.PatchPlan
+    cap: UploadCapability | None
+    checksum: Checksum | None
+
+    @property
+    def offset(self) -> int:
+        return self.plan.offset
+
+    @property
+    def length(self) -> int:
+        return self.plan.length
+
+
+async def start_patch(request: Request) -> PatchStart:
+    """The PATCH door's AUTHORIZE step: its content type, offset and checksum headers
+    and the upload they name (404, 409 for a wrong offset), before any slot or disk is
+    held for it."""
+    if media_type(request.headers.get("content-type")) != "application/offset+octet-stream":
+        raise UnsupportedMediaType("PATCH bodies must be application/offset+octet-stream.")
+    offset = int_header(request, "upload-offset")
+    checksum = Checksum.parse(request.headers.get("upload-checksum"))
+    cap = UploadCapability.parse(request.path_params["token"])
+    settings = app_settings(request)
+    plan = await in_transaction(app_engine(request),
+                                lambda s: service.plan_patch(s, settings, cap, offset))
+    return PatchStart(plan, cap, checksum)
+
+
 CreateAdmitted = Annotated[Admission[None], Depends(admission(Door.UPLOAD_CREATE))]
-PatchAdmitted = Annotated[Admission[None], Depends(admission(Door.UPLOAD_PATCH))]
+PatchAdmitted = Annotated[Admission[PatchStart],
+                          Depends(admission(Door.UPLOAD_PATCH, start_patch))]
 
 
 def _tus_headers(**extra: str) -> dict[str, str]:
@@ -109,14 +146,11 @@ async def head(request: Request, token: str, engine: DbEngine) -> Response:
 
 @router.patch("/{token}", status_code=204, summary="Append bytes (tus core, checksum)",
               responses=error_responses(*_ERRORS))
-async def patch(admitted: PatchAdmitted, request: Request, token: str, settings: Config,
-                storage: Storage, engine: DbEngine, leases: UploadLeases) -> Response:
-    if media_type(admitted.content_type) != "application/offset+octet-stream":
-        raise UnsupportedMediaType("PATCH bodies must be application/offset+octet-stream.")
-    offset = int_header(request, "upload-offset")
-    checksum = Checksum.parse(request.headers.get("upload-checksum"))
-    cap = UploadCapability.parse(token)
-    plan = await in_transaction(engine, lambda s: service.plan_patch(s, settings, cap, offset))
+async def patch(admitted: PatchAdmitted, token: str, storage: Storage, engine: DbEngine,
+                leases: UploadLeases) -> Response:
+    plan, cap, checksum = (admitted.authorized.plan, admitted.authorized.cap,
+                           admitted.authorized.checksum)
+    offset = plan.offset
     # One PATCH at a time per upload: a second one (a retry while the first still streams,
     # or a hostile client) would only race the first for the same offset.
     name = f"upload:{plan.cap.upload_id}"
@@ -139,7 +173,7 @@ async def renewing(chunks: AsyncIterator[bytes], renew: Callable[[], None]
         yield chunk
 
 
-async def _receive(admitted: Admission[None], plan: service.PatchPlan, offset: int,
+async def _receive(admitted: Admission[PatchStart], plan: service.PatchPlan, offset: int,
                    storage: BlobStorage, engine: Engine, checksum: Checksum | None,
                    cap: UploadCapability | None, chunks: AsyncIterator[bytes]) -> Response:
     segment = await service.receive_segment(plan, chunks, storage, checksum)
@@ -149,8 +183,9 @@ async def _receive(admitted: Admission[None], plan: service.PatchPlan, offset: i
         merged = None
         try:
             if plan.offset + segment.size == plan.length:
-                merged = await anyio.to_thread.run_sync(service.merge_segments, storage, plan,
-                                                        segment)
+                # The merged copy is written against this PATCH's disk reservation.
+                merged = await anyio.to_thread.run_sync(
+                    service.merge_segments, admitted.metered(storage), plan, segment)
             new_offset = await in_transaction(
                 engine, lambda s: service.commit_segment(s, storage, plan, segment, merged)
             )

@@ -60,6 +60,11 @@ OPEN_LIMITS = {
     "DOKAZ_LOGIN_ATTEMPTS_PER_ACCOUNT_PER_HOUR": "1000000",
     "DOKAZ_STATS_PULLS_PER_KEY_PER_HOUR": "1000000",
     "DOKAZ_MIN_FREE_DISK_BYTES": "0",
+    # Every test client is one address: tens of concurrent uploads are the test's own.
+    "DOKAZ_MAX_UPLOADS_IN_FLIGHT_PER_CLIENT": "1000",
+    "DOKAZ_MAX_CONNECTIONS_PER_CLIENT": "2000",
+    "DOKAZ_MAX_UPLOADS_IN_FLIGHT": "1000",
+    "DOKAZ_MAX_CONNECTIONS": "2000",
 }
 
 

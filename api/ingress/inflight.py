@@ -1,0 +1,304 @@
+"""Bodies in flight: upload slots and disk reservations, held while the bytes arrive.
+
+Why. Behind Tor every client is one address, so the server has to bound what many slow
+bodies can hold at once. Found over Tor (issue 15): hundreds of idle tus PATCHes were all
+accepted, each holding a connection and a file; five concurrent 150 MB PATCHes were all
+let in because the free-disk floor was checked only when each started, and together
+they left the disk 507 MiB below it. So two things are held for as long as a body
+streams, and given back when its request ends, however it ends:
+
+* **Upload slots.** A body that may carry files (a tus PATCH, a multipart body) takes a
+  slot of its client's (``max_uploads_in_flight_per_client``: 429 beyond it) and one of
+  everyone's (``max_uploads_in_flight``: 503 "temporarily unavailable"). The caps sit
+  below the connection caps (api/core/server.py), so idle uploads cannot take the
+  connections that /healthz and a report without files need.
+* **A disk reservation.** Before a byte is written, the bytes the body can leave on disk
+  (:func:`body_need`, :func:`patch_need`: ciphertext, padding, a finished upload's merged
+  copy) are reserved against the free space minus the floor minus everybody else's
+  reservations; a body that would cross the floor is refused 503 before anything is
+  written. While bytes arrive the reservation shrinks by what arrived and, every
+  :data:`RECHECK_BYTES`, is held against the free space again: if something else filled
+  the disk, the body is stopped with 503 and nothing partial is kept (a tus PATCH keeps
+  only what earlier PATCHes had acknowledged).
+
+Both are :class:`api.core.shared.Pool` holds: in Redis when several processes serve (the
+slots of a circuit, everyone's slots and the host's disk reservations; an address's slots
+never leave this process), in memory otherwise. Each hold expires ``ttl`` after it was
+last renewed, and bytes arriving renew it, so a killed process blocks nobody for long
+(three rate windows, three minutes by default).
+
+How much a reservation counts. A request reports what arrived every :data:`RECHECK_BYTES`
+(not every chunk: that would be a Redis round trip per 64 KiB), so up to that much may be
+on disk and still in its reservation. Each reservation therefore carries
+:data:`MARGIN` on top, which a new request's admission counts and the re-check forgives:
+the floor then holds for every admitted body whatever the timing of the reports.
+
+Why not a library. Semaphore and rate-limit libraries count requests, not bytes, key on
+the client address (which must not be shared), and do not fall back to memory when Redis
+fails; no library we know reserves disk against a floor across processes. What is needed
+is a sum of expiring weights, a Lua script of a few lines (api/core/shared.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from redis import Redis
+
+from api.core.errors import DokazError, RateLimited, ServiceUnavailable
+from api.core.settings import MiB, Settings
+from api.core.shared import Hold, Pool
+from api.ingress.files import RECORD_SIZE
+from api.storage.base import BlobInfo, BlobStorage, BlobWriter
+from crypto.stream import ciphertext_size
+
+log = logging.getLogger("dokaz.ingress")
+
+# How often a body's progress is reported and the disk looked at again, in bytes.
+RECHECK_BYTES = 4 * MiB
+# Also renewed this often while bytes trickle in, so a slow phone keeps its holds.
+RENEW_SECONDS = 10.0
+# What a reservation carries on top of the body's bytes: the unreported progress, the
+# record a stream writer still buffers, and the file headers, tags and sealed rows.
+MARGIN = RECHECK_BYTES + 2 * RECORD_SIZE + 64 * 1024
+EVERYONE = "all"  # the key of everyone's upload slots
+
+SHORT_OF_SPACE = (
+    "Submissions are temporarily unavailable: the server is short of space. Nothing "
+    "from this request was saved; please try again in a little while."
+)
+BUSY = (
+    "Uploads are temporarily unavailable: the server is receiving as many as it can at "
+    "once. Nothing from this request was saved; please try again in a little while."
+)
+CLIENT_BUSY = (
+    "You are already sending as many uploads as one person may at once. Wait until one "
+    "of them has finished, then send this one; nothing from this request was saved."
+)
+
+
+class DiskFull(ServiceUnavailable):
+    default_message = SHORT_OF_SPACE
+
+
+class UploadsBusy(ServiceUnavailable):
+    default_message = BUSY
+
+
+def body_need(settings: Settings, declared: int) -> int:
+    """The most a body of ``declared`` bytes can leave on disk, as ciphertext.
+
+    Each file is padded to its Padmé bucket (under 12 % more, at least 512 bytes,
+    crypto/padding.py) and sealed in records with a header and a tag each; the
+    submission's own fields are sealed and padded likewise. An eighth on top covers the
+    padding; a KiB per possible file the headers, floors and trailers.
+    """
+    files = settings.max_files_per_submission + 2  # the files, the fields, the thread
+    return declared + declared // 8 + files * 1024
+
+
+def patch_need(length: int, offset: int, content_length: int | None) -> int:
+    """What a tus PATCH can leave on disk: its segment, and if it may complete the upload
+    the final file the segments are merged into (both exist until the merge commits)."""
+    remaining = max(0, length - offset)
+    sent = remaining if content_length is None else min(content_length, remaining)
+    need = ciphertext_size(sent, RECORD_SIZE)
+    if offset + sent >= length:
+        need += ciphertext_size(length, RECORD_SIZE)
+    return need
+
+
+def free_bytes(settings: Settings, storage: BlobStorage) -> int:
+    """Free space where this request writes: the data directory and the blob backend."""
+    free = [shutil.disk_usage(settings.data_dir).free]
+    backend = storage.free_bytes()
+    if backend is not None:
+        free.append(backend)
+    return min(free)
+
+
+@dataclass
+class InFlight:
+    """The pools of one app (built once, in :meth:`api.ingress.guards.Guards.from_settings`)."""
+
+    slots: Pool
+    disk: Pool
+    disk_key: str  # one pool per host: processes on it share its disk
+
+    @classmethod
+    def from_settings(cls, settings: Settings, redis: Redis | None) -> InFlight:
+        # Renewed every RENEW_SECONDS while bytes arrive; a body may pause for up to about
+        # two rate windows before it fails (408), and a killed process's holds go after this.
+        ttl = max(60.0, 3 * settings.body_rate_window_seconds)
+        disk_key = "host:" + socket.gethostname()
+        return cls(
+            slots=Pool(redis, settings.redis_key_prefix, "uploads", ttl,
+                       shared_keys=frozenset({EVERYONE})),
+            disk=Pool(redis, settings.redis_key_prefix, "disk", ttl,
+                      shared_keys=frozenset({disk_key})),
+            disk_key=disk_key,
+        )
+
+    def check_room(self, settings: Settings, storage: BlobStorage, need: int) -> None:
+        """503 unless ``need`` more bytes fit above the floor beside every reservation
+        (for a tus creation, which sends its bytes later)."""
+        room = free_bytes(settings, storage) - settings.min_free_disk_bytes
+        if need > room - self.disk.total(self.disk_key):
+            raise DiskFull(retry_after=600)
+
+
+@dataclass
+class Held:
+    """What one request holds while its body streams; :meth:`release` gives it all back."""
+
+    inflight: InFlight
+    settings: Settings
+    storage: BlobStorage | None = None
+    holds: list[tuple[Pool, Hold]] = field(default_factory=list)
+    reservation: Hold | None = None
+    need: int = 0  # the bytes reserved, without the margin
+    reported: int = 0  # bytes that arrived (or were written) and were reported
+    _pending: int = 0
+    _renewed_at: float = 0.0
+
+    def take_slots(self, client: str | None) -> None:
+        """A slot of ``client``'s (429 when it has all of its own) and one of everyone's
+        (503). No client identity, no per-client slot: only everyone's applies."""
+        slots, settings = self.inflight.slots, self.settings
+        if client is not None:
+            mine = slots.take(client, 1, settings.max_uploads_in_flight_per_client)
+            if mine is None:
+                raise _closing(RateLimited(30, CLIENT_BUSY))
+            self.holds.append((slots, mine))
+        everyone = slots.take(EVERYONE, 1, settings.max_uploads_in_flight)
+        if everyone is None:
+            raise _closing(UploadsBusy(retry_after=60))
+        self.holds.append((slots, everyone))
+        self._renewed_at = time.monotonic()
+
+    def reserve(self, storage: BlobStorage, need: int) -> None:
+        """Reserve ``need`` bytes (plus :data:`MARGIN`) above the floor; 503 if they do not
+        fit beside everyone else's reservations."""
+        self.storage = storage
+        room = free_bytes(self.settings, storage) - self.settings.min_free_disk_bytes
+        hold = self.inflight.disk.take(self.inflight.disk_key, need + MARGIN, room)
+        if hold is None:
+            raise _closing(DiskFull(retry_after=600))
+        self.reservation, self.need = hold, need
+        self._renewed_at = time.monotonic()
+
+    def progress(self, n: int) -> None:
+        """``n`` more bytes arrived (or were written); every :data:`RECHECK_BYTES`, and
+        every :data:`RENEW_SECONDS` while bytes trickle, renew the holds and look at the
+        disk again (503 if something else took the space this body reserved)."""
+        self._pending += n
+        if self._pending < RECHECK_BYTES and \
+                time.monotonic() - self._renewed_at < RENEW_SECONDS:
+            return
+        self.renew()
+
+    def renew(self) -> None:
+        self.reported += self._pending
+        self._pending = 0
+        self._renewed_at = time.monotonic()
+        for pool, hold in self.holds:
+            pool.update(hold, 1)
+        if self.reservation is None or self.storage is None:
+            return
+        left = max(0, self.need - self.reported)
+        if left == 0 and self.need:
+            # More arrived than was reserved (a body without a declared length): reserve
+            # the next stretch, or stop before the floor is crossed.
+            self._extend()
+            left = self.need - self.reported
+        disk = self.inflight.disk
+        held = disk.update(self.reservation, left + MARGIN)
+        if held is None:
+            return  # Redis could not say: weaker, but nobody is refused for it
+        total, count = held
+        # Each reservation's margin is forgiven here: it covers what was written and not
+        # yet reported (see the module docstring), not bytes still to come.
+        free = free_bytes(self.settings, self.storage)
+        if free - self.settings.min_free_disk_bytes < total - count * MARGIN:
+            raise _closing(DiskFull(retry_after=600))
+
+    def _extend(self) -> None:
+        assert self.reservation is not None and self.storage is not None
+        step = max(self.need, 16 * MiB)
+        room = free_bytes(self.settings, self.storage) - self.settings.min_free_disk_bytes
+        more = self.inflight.disk.take(self.inflight.disk_key, step, room)
+        if more is None:
+            raise _closing(DiskFull(retry_after=600))
+        # One hold per request: fold the new stretch into it.
+        self.inflight.disk.release(more)
+        self.need += step
+
+    def release(self) -> None:
+        """Give every hold back (idempotent)."""
+        holds, self.holds = self.holds, []
+        reservation, self.reservation = self.reservation, None
+        for pool, hold in holds:
+            pool.release(hold)
+        if reservation is not None:
+            self.inflight.disk.release(reservation)
+
+
+class MeteredStorage:
+    """``storage`` whose writers report every byte they write to ``held``: for writes
+    that do not come from the body (a finished tus upload's merged copy), so that its
+    reservation shrinks as the disk fills, and the floor is looked at while they run."""
+
+    def __init__(self, storage: BlobStorage, held: Held) -> None:
+        self._storage = storage
+        self._held = held
+
+    def open_writer(self, name: str) -> BlobWriter:
+        return _MeteredWriter(self._storage.open_writer(name), self._held)
+
+    def open_reader(self, name: str) -> BinaryIO:
+        return self._storage.open_reader(name)
+
+    def delete(self, name: str) -> None:
+        self._storage.delete(name)
+
+    def exists(self, name: str) -> bool:
+        return self._storage.exists(name)
+
+    def size(self, name: str) -> int:
+        return self._storage.size(name)
+
+    def iter_blobs(self) -> Iterator[BlobInfo]:
+        return self._storage.iter_blobs()
+
+    def free_bytes(self) -> int | None:
+        return self._storage.free_bytes()
+
+
+class _MeteredWriter:
+    def __init__(self, inner: BlobWriter, held: Held) -> None:
+        self._inner = inner
+        self._held = held
+        self.name = inner.name
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> None:
+        self._inner.write(data)
+        self._held.progress(len(data))
+
+    def commit(self) -> int:
+        return self._inner.commit()
+
+    def abort(self) -> None:
+        self._inner.abort()
+
+
+def _closing(error: DokazError) -> DokazError:
+    # The refused body is never read: closing the connection frees its file descriptor
+    # at once instead of leaving the client to send the body into a kept-alive socket.
+    error.headers["Connection"] = "close"
+    return error
