@@ -29,7 +29,7 @@ from api.auth.roles import Role
 from api.auth.throttle import Backoff, ClientFailures, SignInThrottle, SignInWait
 from api.auth.totp import code_for_step, step_at
 from api.core.db import make_engine
-from api.core.errors import Unauthorized
+from api.core.errors import RateLimited, Unauthorized
 from api.core.models import utcnow
 from api.core.settings import Settings
 from tests.conftest import DbUnderTest, SharedRedis
@@ -95,6 +95,22 @@ def test_circuit_counts_are_shared_through_redis_and_addresses_are_not(
     assert keys == [shared_redis.prefix + "signin:client:c:circuit"]
     ttl = shared_redis.client.pttl(keys[0])
     assert 0 < ttl <= 600_000  # forgotten with its quiet period, by Redis itself
+
+
+def test_the_global_budget_holds_across_processes_through_redis(
+        shared_redis: SharedRedis) -> None:
+    settings = Settings(login_attempts_global_per_minute=3, **shared_redis.overrides)
+    one, two = SignInThrottle(settings, shared_redis.client), SignInThrottle(
+        settings, shared_redis.client)
+    now = utcnow()
+    for throttle_of in (one, two, one):
+        throttle_of.take_client_and_global(None, now)
+    with pytest.raises(RateLimited) as refused:
+        two.take_client_and_global("a:someone", now)
+    assert "too many sign-in attempts" in refused.value.message
+    assert two.clients.failures("a:someone", now.timestamp()) == 0  # given back
+    one.give_back_global()  # an attempt refused later on gives its place back
+    two.take_client_and_global(None, now)
 
 
 # ---- the service ------------------------------------------------------------------------
