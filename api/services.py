@@ -4,7 +4,7 @@
 :mod:`api.app`: it names every feature's service, so it lives above all of them, and no
 feature imports it. Routes reach the services through typed dependencies, never through
 ``app.state``: the core's (``Config``, ``DbEngine``, ``Clock``, ``Now`` in
-:mod:`api.core.dependencies`) and each feature's own (``Storage``, ``LoginLimiter``,
+:mod:`api.core.dependencies`) and each feature's own (``Storage``, ``SignInLimits``,
 ``StatsLimiter``; the intake guards through ``api.ingress.guards.guards_for``), all read
 by name with the core's runtime-checked :func:`api.core.dependencies.service`. Tests
 reach the same objects with :func:`services_of`.
@@ -18,7 +18,7 @@ from typing import Any
 from redis import Redis
 from sqlalchemy import Engine
 
-from api.auth.throttle import GlobalLimiter
+from api.auth.throttle import SignInThrottle
 from api.core.clock import Clock
 from api.core.settings import Settings
 from api.core.shared import Leases, redis_from_settings, shared_secret
@@ -33,7 +33,7 @@ class AppServices:
     engine: Engine
     storage: BlobStorage
     clock: Clock
-    login_limiter: GlobalLimiter
+    login_throttle: SignInThrottle  # sign-in delays per client and the global budget
     stats_limiter: PullLimiter
     intake_guards: Guards
     redis: Redis | None  # shared state of several API processes (api.core.shared)
@@ -48,7 +48,7 @@ def build_services(settings: Settings, engine: Engine) -> AppServices:
         engine=engine,
         storage=get_storage(settings),
         clock=Clock(),
-        login_limiter=GlobalLimiter(settings.login_attempts_global_per_minute),
+        login_throttle=SignInThrottle(settings, redis),
         stats_limiter=PullLimiter(settings.stats_pulls_per_key_per_hour),
         intake_guards=Guards.from_settings(settings, redis),
         redis=redis,

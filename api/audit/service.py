@@ -10,20 +10,29 @@ Entries that must survive a rolled-back request (failed logins, refused receipts
 ``record_always`` (written in a separate transaction after the request's transaction
 ends, whichever way) or ``record_separately`` (a separate transaction right now; never
 call it while this thread holds an open write transaction on SQLite: it would wait for
-its own lock).
+its own lock). Deferred work is tried again after a transient database error (a lock
+timeout, SQLite busy, a serialization failure, a full pool), with growing pauses, and
+logged only if it finally fails (:func:`with_retries`): under a burst of failed sign-ins
+the chain-head lock is contended, and an entry lost then is an attack unrecorded.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col
 
 from api.audit import actions
@@ -31,7 +40,7 @@ from api.audit.chain import GENESIS_HASH, DetailValue, canonical_details, comput
 from api.audit.models import AuditChainHead, AuditCheckpoint, AuditEntry
 from api.audit.shipping import Anchor
 from api.core.db import unit_of_work
-from api.core.errors import DokazError
+from api.core.errors import DokazError, ServiceUnavailable
 from api.core.models import utcnow
 
 log = logging.getLogger("dokaz.audit")
@@ -157,10 +166,62 @@ def _drain(session: Session, transaction: Any) -> None:
     engine = session.get_bind()
     assert isinstance(engine, Engine)
     for work in work_items:
+        # The caller's outcome is already decided; what it left for afterwards (a failed
+        # sign-in's entry, a refused receipt's) must not be lost to a busy moment.
+        with_retries(functools.partial(work, engine))
+
+
+# Waits between tries of deferred work that met a transient database error: about 6 s
+# in all, longer than any lock a short transaction holds (SQLite's busy timeout applies
+# within each try too).
+RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether trying again may succeed: a lock timeout, SQLite busy, a serialization
+    failure or deadlock (all OperationalError in our drivers), a full connection pool, a
+    dropped connection (``unit_of_work`` turns these into a 503 for requests)."""
+    if isinstance(exc, ServiceUnavailable):
+        exc = exc.__context__ or exc
+    if isinstance(exc, OperationalError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _gave_up(exc: BaseException, tries: int) -> None:
+    # No usernames, details or messages: an exception's text may quote the statement.
+    log.error("deferred audit work failed",
+              extra={"error_type": type(exc).__name__, "tries": tries})
+
+
+def with_retries(work: Callable[[], object]) -> bool:
+    """Run ``work`` (one transaction of its own), again after a transient database error
+    with growing pauses; log once if it finally fails. True when it succeeded."""
+    for tries, pause in enumerate((*RETRY_DELAYS, None), start=1):
         try:
-            work(engine)
-        except Exception as exc:  # the caller's outcome is already decided
-            log.error("deferred audit work failed", extra={"error_type": type(exc).__name__})
+            work()
+            return True
+        except Exception as exc:
+            if pause is None or not is_transient(exc):
+                _gave_up(exc, tries)
+                return False
+            time.sleep(pause)
+    return False  # not reached: the last pause is None
+
+
+async def with_retries_async(work: Callable[[], object]) -> bool:
+    """:func:`with_retries` for async callers: each try in a worker thread, the pauses in
+    the event loop (a pool thread never sleeps waiting for the database)."""
+    for tries, pause in enumerate((*RETRY_DELAYS, None), start=1):
+        try:
+            await anyio.to_thread.run_sync(work)
+            return True
+        except Exception as exc:
+            if pause is None or not is_transient(exc):
+                _gave_up(exc, tries)
+                return False
+            await anyio.sleep(pause)
+    return False
 
 
 def record_always(session: Session, **kwargs: Any) -> None:

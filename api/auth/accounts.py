@@ -78,9 +78,7 @@ def _set_password_and_keys(
     pair = StaffKeyPair.generate()
     params = passwords.kdf_params(settings)
     user.public_key = pair.public_bytes
-    user.sealed_private_key = passwords.bounded(
-        settings, lambda: seal_private_key(pair.private_bytes, password, params)
-    )
+    user.sealed_private_key = seal_private_key(pair.private_bytes, password, params)
     user.password_hash = passwords.hash_password(settings, password)
     user.password_changed_at = now
 

@@ -24,9 +24,12 @@ from fastapi import Depends, Request
 from api.auth import login as login_service
 from api.auth.principals import Principal
 from api.auth.roles import Role
-from api.auth.throttle import GlobalLimiter
-from api.core.dependencies import DbSession, app_clock, app_settings, service
+from api.auth.throttle import SignInThrottle
+from api.core.db import in_transaction
+from api.core.dependencies import DbSession, app_clock, app_engine, app_settings, service
 from api.core.errors import Forbidden, Unauthorized
+from api.core.surfaces import Surface
+from api.ingress.guards import client_tag
 
 PARTNER_KEY_PREFIX = "dkp_"
 
@@ -95,8 +98,41 @@ def api_key(request: Request) -> str | None:
 AdminOnly = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 
 
-def _login_limiter(request: Request) -> GlobalLimiter:
-    return service(request, "login_limiter", GlobalLimiter)
+async def _sign_in_throttle(request: Request) -> SignInThrottle:
+    return service(request, "login_throttle", SignInThrottle)
 
 
-LoginLimiter = Annotated[GlobalLimiter, Depends(_login_limiter)]
+SignInLimits = Annotated[SignInThrottle, Depends(_sign_in_throttle)]
+
+
+async def signin_client(request: Request) -> str | None:
+    """Who "one client" is for sign-in throttling (None: no per-client limit).
+
+    The request's ``client_tag`` (an address, or a Tor circuit on a single port behind
+    Tor), except on the staff port of a Tor deployment (``proxy-protocol`` with
+    ``DOKAZ_STAFF_PORT``): the staff onion service sends no PROXY header, so every staff
+    member's connection comes from the one local tor process and its address names
+    nobody. A per-client count there would be one count for all staff, which one
+    sprayer could fill for everyone; so there the account's count and the global budget
+    are the limits (the staff onion service's client authorisation decides who may try
+    at all). Async, like the throttle's dependency: no thread hop for a lookup.
+    """
+    surface = getattr(request.app.state, "surface", Surface.ALL)
+    if surface is Surface.STAFF and app_settings(request).client_identity == "proxy-protocol":
+        return None
+    return client_tag(request)
+
+
+SignInClient = Annotated[str | None, Depends(signin_client)]
+
+
+async def _staff_in_own_transaction(request: Request) -> Principal:
+    token = bearer_token(request)
+    if token is None:
+        raise login_service.unauthorized("Please sign in: this needs a staff session token.")
+    return await in_transaction(app_engine(request), lambda s: _principal(request, s, token))
+
+
+# For async routes that run Argon2: the session is checked in a short transaction of its
+# own, so no transaction stays open (on SQLite: the write lock) while the route awaits.
+CurrentStaffChecked = Annotated[Principal, Depends(_staff_in_own_transaction)]

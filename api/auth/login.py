@@ -5,9 +5,30 @@ one Argon2 password check (against a dummy hash when the username does not exist
 the same generic 401. So an unknown username, a wrong password, a disabled account and a
 wrong code cannot be told apart, by the message or by the time taken.
 
-Failures must be counted and audited although the request's transaction is rolled back:
-that work is handed to ``api.audit.service.after_outcome`` and runs in its own
-transaction once the request's transaction has ended.
+:func:`sign_in` (and :func:`change_password`) are async and run in steps, because Argon2
+must never run inside a database transaction nor in a thread that waits for an Argon2
+slot: every Argon2 call goes through :func:`api.ingress.argon2.run_argon2`, whose waiting
+happens in the event loop, and each database step is a short transaction of its own in a
+worker thread (``api.core.db.in_transaction``), as intake and follow-up do. The steps are
+plain functions of a ``Session`` and plain values, so the rules stay free of the web
+framework; an orchestrating coroutine rather than an awaitable verifier passed into one
+sync function, because a sync function would have to hold its transaction (on SQLite the
+whole database's write lock) while Argon2 runs:
+
+1. :func:`_begin`: the throttles (``api.auth.throttle``) count this attempt before any
+   Argon2 (a refused attempt costs nothing more), and the account is looked up; what the
+   later steps need is copied into plain values (:class:`_Found`);
+2. the password is checked (Argon2, outside any transaction); then disabled accounts,
+   TOTP set-up and the code are judged from those values; the private key is unsealed
+   (Argon2);
+3. :func:`_finish`: one transaction locks the account row, re-checks what may have
+   changed meanwhile (the code's step against a concurrent sign-in, the password against a
+   concurrent change, the account being disabled), creates the session, clears the
+   account's failures and audits the sign-in.
+
+A failure was counted in step 1 already, so counting never depends on its audit entry;
+the entry is written in a transaction of its own, tried again after transient database
+errors (``api.audit.service.with_retries_async``). A success gives the client's count back.
 
 A session token is ``dks_`` + 256 random bits. The server keeps only its SHA-256 and the
 staff private key encrypted under a key derived from the token (crypto.staff_keys), so
@@ -25,12 +46,15 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.audit import actions
-from api.audit.service import after_outcome, record, record_separately
+from api.audit.service import after_outcome, record, record_separately, with_retries_async
 from api.auth import passwords, repository, throttle, totp
 from api.auth.models import StaffSession, StaffUser
 from api.auth.roles import ACCOUNT_ROLES, Role
-from api.core.errors import InvalidInput, Unauthorized
+from api.auth.throttle import SignInThrottle
+from api.core.db import in_transaction
+from api.core.errors import Conflict, InvalidInput, Unauthorized
 from api.core.settings import Settings
+from api.ingress.argon2 import run_argon2
 from crypto.errors import CryptoError
 from crypto.keys import random_token
 from crypto.redaction import REDACTED, redacting
@@ -61,56 +85,72 @@ class LoginResult:
     user: StaffUser
 
 
-def _fail(session: Session, settings: Settings, key: str, now: datetime,
-          user: StaffUser | None, reason: str) -> Unauthorized:
-    # Plain values only: the work runs after the rollback has expired every ORM object.
-    user_id = user.id if user else None
-    # The attempted name is recorded only when it is an account: an unknown "name" is
-    # often a password typed into the wrong field, and the log is permanent.
-    target = user.username if user else None
+@redacting(lambda f: f"user={f.username!r}, hash={REDACTED}, key={REDACTED}")
+@dataclass(frozen=True)
+class _Found:
+    """The account as step 1 found it (plain values: no ORM object outlives its step)."""
 
-    def work(engine: Engine) -> None:
-        throttle.count_failure(engine, key, now)
-        record_separately(
-            engine, action=actions.LOGIN_FAILED, actor_id=user_id,
-            actor_kind="staff" if user_id else "anonymous", target=target,
-            details={"reason": reason}, now=now,
-        )
-
-    after_outcome(session, work)
-    return Unauthorized(LOGIN_FAILED_MESSAGE, headers={"WWW-Authenticate": "Bearer"})
+    user_id: uuid.UUID | None
+    username: str | None
+    password_hash: str | None  # None: no such account; the dummy hash is checked instead
+    sealed_private_key: bytes
+    usable: bool  # not disabled, and a role that may sign in
+    totp_secret: bytes | None
+    totp_last_step: int
 
 
-def login(
-    session: Session, settings: Settings, *, username: str, password: str, code: str,
-    now: datetime, limiter: throttle.GlobalLimiter,
-) -> LoginResult:
-    limiter.hit()
-    key = throttle.account_key(settings, username)
-    throttle.check_account(session, key, now, settings.login_attempts_per_account_per_hour)
-    user = repository.get_by_username(session, username)
-    stored_hash = user.password_hash if user is not None else passwords.dummy_hash(settings)
-    password_ok = passwords.verify_password(settings, stored_hash, password)
+def _found(user: StaffUser | None) -> _Found:
     if user is None:
-        raise _fail(session, settings, key, now, None, "unknown_user")
-    if not password_ok:
-        raise _fail(session, settings, key, now, user, "bad_password")
-    if user.disabled_at is not None or Role(user.role) not in ACCOUNT_ROLES:
-        raise _fail(session, settings, key, now, user, "disabled")
-    if user.totp_secret is None:
-        raise _fail(session, settings, key, now, user, "totp_not_set_up")
-    secret = totp.open_secret(settings, user.id, user.totp_secret)
-    step = totp.match_step(secret, code, now, user.totp_last_step)
-    if step is None:
-        raise _fail(session, settings, key, now, user, "bad_code")
+        return _Found(None, None, None, b"", False, None, 0)
+    return _Found(user.id, user.username, user.password_hash, user.sealed_private_key,
+                  user.disabled_at is None and Role(user.role) in ACCOUNT_ROLES,
+                  user.totp_secret, user.totp_last_step)
 
-    private_key = passwords.bounded(
-        settings, lambda: unseal_private_key(user.sealed_private_key, password)
-    )
+
+def _begin(session: Session, backoff: throttle.Backoff, key: str, username: str,
+           now: datetime) -> _Found:
+    throttle.take_account(session, key, now, backoff)
+    return _found(repository.get_by_username(session, username))
+
+
+def _check_password(settings: Settings, password_hash: str | None, password: str) -> bool:
+    """Argon2 (run through run_argon2): the account's hash, or the dummy hash for a name
+    that is no account, so both cost the same."""
+    return passwords.verify_password(
+        settings, password_hash or passwords.dummy_hash(settings), password)
+
+
+def _judge(settings: Settings, found: _Found, password_ok: bool, code: str,
+           now: datetime) -> tuple[str | None, int]:
+    """(why the sign-in fails or None, the code's TOTP step), after the password check."""
+    if found.user_id is None:
+        return "unknown_user", 0
+    if not password_ok:
+        return "bad_password", 0
+    if not found.usable:
+        return "disabled", 0
+    if found.totp_secret is None:
+        return "totp_not_set_up", 0
+    secret = totp.open_secret(settings, found.user_id, found.totp_secret)
+    step = totp.match_step(secret, code, now, found.totp_last_step)
+    return ("bad_code", 0) if step is None else (None, step)
+
+
+def _finish(session: Session, settings: Settings, found: _Found, key: str, step: int,
+            private_key: bytes, new_hash: str | None, now: datetime) -> LoginResult | str:
+    """The session, or why the sign-in fails after all (what changed since step 1)."""
+    assert found.user_id is not None
+    user = repository.get_staff(session, found.user_id, for_update=True)
+    if user is None or user.disabled_at is not None or Role(user.role) not in ACCOUNT_ROLES:
+        return "disabled"
+    if user.password_hash != found.password_hash:
+        return "bad_password"  # changed meanwhile: the password checked is no longer it
+    if step <= user.totp_last_step:
+        return "bad_code"  # a concurrent sign-in used this code (or a later one) first
     user.totp_last_step = step
     user.last_login_at = now
-    if passwords.needs_rehash(settings, user.password_hash):
-        user.password_hash = passwords.hash_password(settings, password)
+    if new_hash is not None:
+        user.password_hash = new_hash
     token = TOKEN_PREFIX + random_token(32)
     session_id = uuid.uuid4()
     row = StaffSession(
@@ -121,11 +161,61 @@ def login(
     )
     session.add(user)
     session.add(row)
-    throttle.clear(session, key)
+    throttle.clear_account(session, key)
     session.flush()
     record(session, action=actions.LOGIN, actor_id=user.id, target=user.username,
            details={"session_id": str(session_id)}, now=now)
     return LoginResult(token, row, user)
+
+
+async def _fail(engine: Engine, found: _Found, reason: str, now: datetime) -> Unauthorized:
+    """Audit a failed sign-in (it was counted before its password was checked) and return
+    the one generic 401."""
+    # The attempted name is recorded only when it is an account: an unknown "name" is
+    # often a password typed into the wrong field, and the log is permanent.
+    await with_retries_async(lambda: record_separately(
+        engine, action=actions.LOGIN_FAILED, actor_id=found.user_id,
+        actor_kind="staff" if found.user_id else "anonymous", target=found.username,
+        details={"reason": reason}, now=now,
+    ))
+    return unauthorized(LOGIN_FAILED_MESSAGE)
+
+
+async def sign_in(
+    engine: Engine, settings: Settings, limits: SignInThrottle, *, client: str | None,
+    username: str, password: str, code: str, now: datetime,
+) -> LoginResult:
+    """Sign in with username, password and TOTP code (see the module docstring)."""
+    key = throttle.account_key(settings, username)
+    limits.take_client_and_global(client, now)
+    try:
+        found = await in_transaction(
+            engine, lambda s: _begin(s, limits.accounts, key, username, now))
+    except BaseException:
+        # Refused by the account's wait (or the database): this attempt checked nothing.
+        limits.give_back_client(client)
+        limits.give_back_global()
+        raise
+    password_ok = await run_argon2(settings, _check_password, settings,
+                                   found.password_hash, password)
+    reason, step = _judge(settings, found, password_ok, code, now)
+    if reason is not None:
+        raise await _fail(engine, found, reason, now)
+    try:
+        private_key = await run_argon2(settings, unseal_private_key,
+                                       found.sealed_private_key, password)
+    except CryptoError:
+        # Login hash and sealed key disagree (an admin must look); to the caller, a failure.
+        raise await _fail(engine, found, "sealed_key_unreadable", now) from None
+    assert found.password_hash is not None
+    new_hash = (await run_argon2(settings, passwords.hash_password, settings, password)
+                if passwords.needs_rehash(settings, found.password_hash) else None)
+    outcome = await in_transaction(engine, lambda s: _finish(
+        s, settings, found, key, step, private_key, new_hash, now))
+    if isinstance(outcome, str):
+        raise await _fail(engine, found, outcome, now)
+    limits.give_back_client(client)
+    return outcome
 
 
 def authenticate(
@@ -187,36 +277,70 @@ def revoke_own_session(
     return bool(ended)
 
 
-def change_password(
-    session: Session, settings: Settings, user: StaffUser, *, current: str, new: str,
-    now: datetime,
-) -> int:
-    """Re-seal the private key under the new password and end every session."""
-    key = throttle.account_key(settings, user.username)
-    # A stolen session must not become an unthrottled password oracle.
-    throttle.check_account(session, key, now, settings.login_attempts_per_account_per_hour)
-    if not passwords.verify_password(settings, user.password_hash, current):
-        after_outcome(session, lambda engine: throttle.count_failure(engine, key, now))
-        raise InvalidInput("The current password is not right.", details={"fields": [
-            {"path": "current_password", "message": "not right", "type": "wrong_password"}]})
+@redacting(lambda c: f"user={c.username!r}, hash={REDACTED}, key={REDACTED}")
+@dataclass(frozen=True)
+class _Changing:
+    user_id: uuid.UUID
+    username: str
+    password_hash: str
+    sealed_private_key: bytes
+
+
+def _begin_change(session: Session, backoff: throttle.Backoff, settings: Settings,
+                  user_id: uuid.UUID, current: str, new: str, now: datetime) -> _Changing:
+    user = repository.get_staff(session, user_id)
+    if user is None:
+        raise unauthorized("This account no longer exists. Please sign in again.")
+    # The cheap refusals first: they need no Argon2 and count no attempt.
     if new == current:
         raise InvalidInput("The new password must differ from the current one.")
     passwords.check_password_policy(new, user.username)
-    params = passwords.kdf_params(settings)
-    try:
-        user.sealed_private_key = passwords.bounded(
-            settings, lambda: reseal_private_key(user.sealed_private_key, current, new, params)
-        )
-    except CryptoError:
-        # Login hash and sealed key disagree: never write a key nobody can open.
-        raise InvalidInput("The current password does not open your key; ask an admin.") \
-            from None
-    user.password_hash = passwords.hash_password(settings, new)
+    # A stolen session must not become an unthrottled password oracle: the attempt is
+    # counted against the account before the current password is checked.
+    throttle.take_account(session, throttle.account_key(settings, user.username), now, backoff)
+    return _Changing(user.id, user.username, user.password_hash, user.sealed_private_key)
+
+
+def _finish_change(session: Session, settings: Settings, changing: _Changing,
+                   sealed: bytes, new_hash: str, now: datetime) -> int:
+    user = repository.get_staff(session, changing.user_id, for_update=True)
+    if user is None or user.password_hash != changing.password_hash:
+        raise Conflict("Your password was changed at the same time from another session. "
+                       "Sign in again with the new password.")
+    user.sealed_private_key = sealed
+    user.password_hash = new_hash
     user.password_changed_at = now
     session.add(user)
+    throttle.give_back_account(session, throttle.account_key(settings, user.username))
     ended = repository.revoke_sessions(session, user.id, now, "password_change")
     session.flush()
     record(session, action=actions.PASSWORD_CHANGED, actor_id=user.id, target=user.username,
            details={"sessions_ended": ended}, now=now)
     return ended
 
+
+async def change_password(
+    engine: Engine, settings: Settings, limits: SignInThrottle, user_id: uuid.UUID, *,
+    current: str, new: str, now: datetime,
+) -> int:
+    """Re-seal the private key under the new password and end every session (in steps,
+    like :func:`sign_in`: no transaction is open while Argon2 runs)."""
+    changing = await in_transaction(engine, lambda s: _begin_change(
+        s, limits.accounts, settings, user_id, current, new, now))
+    if not await run_argon2(settings, passwords.verify_password, settings,
+                            changing.password_hash, current):
+        # Counted in _begin_change already; nothing to write.
+        raise InvalidInput("The current password is not right.", details={"fields": [
+            {"path": "current_password", "message": "not right", "type": "wrong_password"}]})
+    key = throttle.account_key(settings, changing.username)
+    try:
+        sealed = await run_argon2(settings, reseal_private_key, changing.sealed_private_key,
+                                  current, new, passwords.kdf_params(settings))
+    except CryptoError:
+        await in_transaction(engine, lambda s: throttle.give_back_account(s, key))
+        # Login hash and sealed key disagree: never write a key nobody can open.
+        raise InvalidInput("The current password does not open your key; ask an admin.") \
+            from None
+    new_hash = await run_argon2(settings, passwords.hash_password, settings, new)
+    return await in_transaction(engine, lambda s: _finish_change(
+        s, settings, changing, sealed, new_hash, now))

@@ -88,15 +88,21 @@ class StaffSession(SQLModel, table=True):
 
 
 class LoginThrottle(SQLModel, table=True):
-    """Failed sign-ins per account name within a window, shared by every API process.
+    """Failed sign-ins per account name, shared by every API process (api/auth/throttle.py).
 
     Keyed by an HMAC of the lower-cased username, for names that exist and names that do
     not alike, so throttling behaves the same either way and a password typed into the
-    username field is not kept readable.
+    username field is not kept readable. ``failures`` grows by one per attempt that was
+    let through to the password check (taken before Argon2 runs, given back when the
+    attempt succeeds); the wait before the next attempt is reckoned from
+    ``last_failure_at``, and a row quiet for ``login_failures_forgotten_after_seconds``
+    counts as no failures (the hourly purge deletes it).
     """
 
     __tablename__ = "login_throttle"
 
     key: str = Field(sa_column=Column(String(64), primary_key=True))
-    window_started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # Plaintext: when the last counted attempt for this (hashed) name was made; it names
+    # no submitter, and a staff member's own sign-in times are in the audit log anyway.
+    last_failure_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     failures: int = Field(default=0, sa_column=Column(Integer, nullable=False))

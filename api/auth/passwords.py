@@ -1,13 +1,15 @@
-"""Login password hashes, the password policy and the bound on concurrent Argon2 work.
+"""Login password hashes and the password policy.
 
 Login hashes are argon2-cffi ``PasswordHasher`` strings (Argon2id). They are separate from
 the Argon2id key that seals the staff private key (crypto.staff_keys), which has its own
 salt, so checking a login never yields the key-encryption key.
 
-Every Argon2 computation here runs under one process-wide bounded semaphore
-(``settings.max_concurrent_argon2``): each costs 64 MiB with the standard profile, and a
-burst of logins must not exhaust memory. Waiting longer than ``ARGON2_WAIT_SECONDS`` gives
-a 503 rather than an ever-growing queue.
+The functions here are plain, blocking Argon2 computations (each costs 64 MiB with the
+standard profile). On a request's path they run only through
+:func:`api.ingress.argon2.run_argon2`, the one async limiter of ``max_concurrent_argon2``
+per process: a request waiting for a slot waits in the event loop, never in a worker
+thread, so a burst of sign-ins cannot take the thread pool that every other route needs.
+Command-line tools call them directly (one at a time by nature).
 
 The policy: at least 12 characters, not the username, not (a padded or repeated form of)
 one of the 30,000 most common passwords shipped in ``data/common-passwords.txt`` (see its
@@ -18,28 +20,18 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from functools import cache
 from importlib import resources
-from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from api.core.errors import InvalidInput, ServiceUnavailable
+from api.core.errors import InvalidInput
 from api.core.settings import Settings
 from crypto.passwords import Argon2Params
 
 MIN_LENGTH = 12
 MAX_LENGTH = 256  # long enough for any passphrase, short enough to bound the work
-ARGON2_WAIT_SECONDS = 30.0
-
-T = TypeVar("T")
-
-_semaphores: dict[int, threading.BoundedSemaphore] = {}
-_semaphores_lock = threading.Lock()
 
 
 def kdf_params(settings: Settings) -> Argon2Params:
@@ -59,36 +51,8 @@ def hasher(settings: Settings) -> PasswordHasher:
     return _hasher(p.time_cost, p.memory_kib, p.parallelism)
 
 
-def _semaphore(limit: int) -> threading.BoundedSemaphore:
-    with _semaphores_lock:
-        sem = _semaphores.get(limit)
-        if sem is None:
-            sem = _semaphores[limit] = threading.BoundedSemaphore(limit)
-        return sem
-
-
-@contextmanager
-def argon2_slot(settings: Settings) -> Iterator[None]:
-    """Hold one of ``max_concurrent_argon2`` slots for the duration of an Argon2 call."""
-    sem = _semaphore(settings.max_concurrent_argon2)
-    if not sem.acquire(timeout=ARGON2_WAIT_SECONDS):
-        raise ServiceUnavailable(
-            "The server is busy checking other sign-ins. Please try again in a minute.",
-            retry_after=30,
-        )
-    try:
-        yield
-    finally:
-        sem.release()
-
-
-def bounded(settings: Settings, work: Callable[[], T]) -> T:
-    with argon2_slot(settings):
-        return work()
-
-
 def hash_password(settings: Settings, password: str) -> str:
-    return bounded(settings, lambda: hasher(settings).hash(password))
+    return str(hasher(settings).hash(password))
 
 
 @cache
@@ -105,14 +69,10 @@ def dummy_hash(settings: Settings) -> str:
 def verify_password(settings: Settings, password_hash: str, password: str) -> bool:
     """Constant-cost check. Unknown users are checked against :func:`dummy_hash` so the
     answer takes as long as for a real account with a wrong password."""
-
-    def work() -> bool:
-        try:
-            return bool(hasher(settings).verify(password_hash, password))
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return False
-
-    return bounded(settings, work)
+    try:
+        return bool(hasher(settings).verify(password_hash, password))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
 
 
 def needs_rehash(settings: Settings, password_hash: str) -> bool:

@@ -12,7 +12,12 @@ from api.auth.models import StaffSession, StaffUser
 from api.auth.roles import INTAKE_ROLES, Role
 
 
-def get_staff(session: Session, user_id: uuid.UUID) -> StaffUser | None:
+def get_staff(session: Session, user_id: uuid.UUID, *, for_update: bool = False
+              ) -> StaffUser | None:
+    """The account; ``for_update`` locks its row for the rest of the transaction (and
+    reads it afresh), so concurrent sign-ins and password changes go one at a time."""
+    if for_update:
+        return session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
     return session.get(StaffUser, user_id)
 
 

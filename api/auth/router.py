@@ -10,7 +10,13 @@ from fastapi import APIRouter, Response, status
 from api.auth import accounts, repository
 from api.auth import login as login_service
 from api.auth.accounts import Actor
-from api.auth.dependencies import AdminOnly, CurrentStaff, LoginLimiter
+from api.auth.dependencies import (
+    AdminOnly,
+    CurrentStaff,
+    CurrentStaffChecked,
+    SignInClient,
+    SignInLimits,
+)
 from api.auth.models import StaffSession
 from api.auth.schemas import (
     LoginRequest,
@@ -22,7 +28,7 @@ from api.auth.schemas import (
     SessionsEnded,
     UserOut,
 )
-from api.core.dependencies import Config, DbSession, Now
+from api.core.dependencies import Config, DbEngine, DbSession, Now
 from api.core.errors import (
     DENIED,
     Conflict,
@@ -46,12 +52,15 @@ def _actor(me: CurrentStaff) -> Actor:
 @router.post("/auth/login", tags=AUTH, response_model=LoginResponse,
              responses=error_responses(Unauthorized, InvalidInput, RateLimited,
                                        ServiceUnavailable))
-def login(body: LoginRequest, session: DbSession, settings: Config, now: Now,
-          limiter: LoginLimiter) -> LoginResponse:
-    """Sign in with username, password and the current six-digit TOTP code."""
-    result = login_service.login(
-        session, settings, username=body.username, password=body.password, code=body.code,
-        now=now, limiter=limiter,
+async def login(body: LoginRequest, engine: DbEngine, settings: Config, now: Now,
+                limits: SignInLimits, client: SignInClient) -> LoginResponse:
+    """Sign in with username, password and the current six-digit TOTP code.
+
+    Failed sign-ins slow the sender, then the account: 429 with ``Retry-After`` (never
+    more than a few minutes) says how long to wait."""
+    result = await login_service.sign_in(
+        engine, settings, limits, client=client, username=body.username,
+        password=body.password, code=body.code, now=now,
     )
     return LoginResponse(
         token=result.token, session_id=result.session.id, expires_at=result.session.expires_at,
@@ -78,13 +87,14 @@ def me(me: CurrentStaff, session: DbSession) -> MeResponse:
 
 
 @router.post("/auth/password", tags=AUTH, response_model=PasswordChanged,
-             responses=error_responses(Unauthorized, InvalidInput, RateLimited))
-def change_password(body: PasswordChange, me: CurrentStaff, session: DbSession,
-                    settings: Config, now: Now) -> PasswordChanged:
+             responses=error_responses(Unauthorized, InvalidInput, RateLimited, Conflict))
+async def change_password(body: PasswordChange, me: CurrentStaffChecked, engine: DbEngine,
+                          settings: Config, now: Now, limits: SignInLimits
+                          ) -> PasswordChanged:
     """Change your password: re-seals your private key and signs out every session."""
-    user = accounts.require_user(session, me.user_id)
-    ended = login_service.change_password(session, settings, user, current=body.current_password,
-                                          new=body.new_password, now=now)
+    ended = await login_service.change_password(
+        engine, settings, limits, me.user_id, current=body.current_password,
+        new=body.new_password, now=now)
     return PasswordChanged(sessions_ended=ended)
 
 

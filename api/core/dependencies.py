@@ -6,7 +6,7 @@ container (it names every feature), so :func:`service` reads one service out of 
 name and checks its type at run time: ``app.state`` is untyped, and a Protocol annotation
 on it would be a promise nobody checks, whereas a wrong or missing service fails here,
 naming itself, on the first request. Each feature declares its own typed dependency with
-it (``Storage`` in :mod:`api.storage.dependencies`, ``LoginLimiter`` in
+it (``Storage`` in :mod:`api.storage.dependencies`, ``SignInLimits`` in
 :mod:`api.auth.dependencies`, ...); the core keeps ``Config``, ``DbEngine``, ``Clock``,
 ``Now`` and ``DbSession``.
 

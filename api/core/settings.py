@@ -133,7 +133,24 @@ class Settings(BaseSettings):
     intake_rate_per_client_per_hour: OneOrMore = 30
     intake_rate_global_per_minute: OneOrMore = 600
     receipt_attempts_per_hour: OneOrMore = 5
-    login_attempts_per_account_per_hour: OneOrMore = 10
+    # Staff sign-in (api/auth/throttle.py): failures slow the sender, then the account, with
+    # a delay that doubles per failure after a free allowance and never exceeds its cap;
+    # a counter is forgotten after a quiet period. No fixed lock-out window.
+    login_free_failures_per_client: OneOrMore = Field(default=5, description=(
+        "failed sign-ins one client (address or Tor circuit) may make before each further "
+        "attempt must wait"))
+    login_free_failures_per_account: OneOrMore = Field(default=10, description=(
+        "failed sign-ins for one username, from anywhere, before each further attempt "
+        "must wait"))
+    login_first_delay_seconds: AboveZero = Field(default=1.0, description=(
+        "the wait after the free failures are used up; it doubles with each further failure"))
+    login_max_delay_per_client_seconds: AboveZero = Field(default=300.0, description=(
+        "the longest wait a client is ever asked for"))
+    login_max_delay_per_account_seconds: AboveZero = Field(default=300.0, description=(
+        "the longest wait a username is ever asked for"))
+    login_failures_forgotten_after_seconds: AboveZero = Field(default=3600.0, description=(
+        "a client's or username's failures are forgotten after this long without a new "
+        "one; at least both caps, so waiting out a delay never resets the count"))
     login_attempts_global_per_minute: OneOrMore = 120
     max_concurrent_argon2: OneOrMore = Field(default=4, description="Argon2id uses 64 MiB each")
 
@@ -282,6 +299,17 @@ class Settings(BaseSettings):
     stats_releases_kept: OneOrMore = 3
     # A new release at most this often: changes between releases come in batches.
     stats_release_interval_hours: float = Field(default=168.0, ge=0)
+
+    @model_validator(mode="after")
+    def _login_forgetting_outlasts_delays(self) -> Settings:
+        caps = max(self.login_max_delay_per_client_seconds,
+                   self.login_max_delay_per_account_seconds)
+        if self.login_failures_forgotten_after_seconds < caps:
+            raise ValueError(
+                "DOKAZ_LOGIN_FAILURES_FORGOTTEN_AFTER_SECONDS must be at least the longest "
+                f"sign-in delay ({caps:g} s): otherwise waiting out a delay would reset "
+                "the count of failures")
+        return self
 
     @field_validator("stats_min_cell")
     @classmethod

@@ -42,7 +42,7 @@ import anyio.to_thread
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.auth.passwords import bounded, kdf_params
+from api.auth.passwords import kdf_params
 from api.cases import repository as cases_repository
 from api.cases.models import Case
 from api.cases.threads import contexts
@@ -204,7 +204,7 @@ async def start_session(engine: Engine, settings: Settings, guards: Guards,
         else ReceiptVerifier(salt=secrets.token_bytes(SALT_SIZE), params=kdf_params(settings),
                              verifier=secrets.token_bytes(32))
     )
-    kek = await run_argon2(settings, bounded, settings, lambda: verify_receipt(code, verifier))
+    kek = await run_argon2(settings, verify_receipt, code, verifier)
     if kek is None or found is None:
         raise WrongReceipt()  # both counts were taken before Argon2 and stay taken
     opened = await in_transaction(engine, lambda s: _open(s, settings, found, kek, now))

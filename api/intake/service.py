@@ -45,7 +45,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.auth.passwords import bounded, kdf_params
+from api.auth.passwords import kdf_params
 from api.cases.access.wraps import wrap_to
 from api.cases.creation import create_case, new_reference
 from api.cases.files.models import Attachment
@@ -221,7 +221,7 @@ class PreparedReceipt:
 def prepare_receipt(settings: Settings) -> PreparedReceipt:
     """A fresh receipt and its Argon2id verifier and KEK (blocking; run in a thread)."""
     code = ReceiptCode.generate()
-    verifier, kek = bounded(settings, lambda: receipt_secrets(code, params=kdf_params(settings)))
+    verifier, kek = receipt_secrets(code, params=kdf_params(settings))
     return PreparedReceipt(code, verifier.to_bytes(), kek)
 
 

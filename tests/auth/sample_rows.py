@@ -21,7 +21,7 @@ def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
         "case_id": IDS["case"], "requested_by_id": IDS["user"], "requested_on": NOW.date(),
         "status": "pending",
     }
-    yield table("login_throttle"), {"key": "a" * 64, "window_started_at": NOW, "failures": 1}
+    yield table("login_throttle"), {"key": "a" * 64, "last_failure_at": NOW, "failures": 1}
     yield table("audit_log"), {
         "id": uuid.uuid4(), "seq": 1, "created_at": NOW, "action": "auth.login",
         "actor_kind": "staff", "actor_id": IDS["user"], "details": "{}",

@@ -92,42 +92,91 @@ def test_code_outside_drift_window_is_refused(app_client: TestClient, session: S
     assert _attempt(app_client, cw.user.username, cw.password, far)[0] == 401
 
 
-def test_per_account_throttle_shared_between_processes(
+ACCOUNT_ONLY = {"login_free_failures_per_account": 3, "login_free_failures_per_client": 100,
+                "login_first_delay_seconds": 2, "login_max_delay_per_account_seconds": 10,
+                "login_max_delay_per_client_seconds": 10,
+                "login_failures_forgotten_after_seconds": 60}
+
+
+def _refused(r: Any) -> int:
+    assert r.status_code == 429, r.text
+    retry = int(r.headers["Retry-After"])
+    assert r.json()["error"]["details"]["retry_after"] == retry
+    return retry
+
+
+def test_account_delays_double_to_the_cap_in_every_process_never_an_hour(
     make_client: Callable[..., TestClient], session: Session
 ) -> None:
-    first = make_client(login_attempts_per_account_per_hour=3)
-    second = make_client(login_attempts_per_account_per_hour=3)  # another "API process"
+    first = make_client(**ACCOUNT_ONLY)
+    second = make_client(**ACCOUNT_ONLY)  # another "API process" on the same database
     cw = create_staff(session, Role.CASEWORKER)
     for _ in range(3):
         assert _attempt(first, cw.user.username, "wrong-password-here", "123456")[0] == 401
-    # Even the right password and code are refused now, in the other process too,
-    # before any password is checked.
+    # Even the right password and code wait now, in the other process too, and the wait is
+    # the delay (2 s), not an hour; nothing was checked.
     r = second.post(URL, json={"username": cw.user.username, "password": cw.password,
                                "code": next_totp_code(second, cw)})
-    assert r.status_code == 429
+    assert _refused(r) == 2
     message = r.json()["error"]["message"]
-    assert message.startswith("Too many attempts. Try again in ") and message.endswith(" seconds.")
-    retry = int(r.headers["Retry-After"])
-    assert 3500 < retry <= 3600 and r.json()["error"]["details"]["retry_after"] == retry
-    # Unknown usernames are throttled the same way (no way to probe which names exist).
-    for _ in range(3):
-        _attempt(first, "ghost-user", "wrong-password-here", "123456")
-    assert _attempt(first, "ghost-user", "wrong-password-here", "123456")[0] == 429
-    # After the window the account can sign in again.
-    app_clock(second).advance(3601)
+    assert "too many failed sign-ins for this username" in message
+    assert "wait 2 seconds" in message and "at most 10 seconds" in message
+    # Each failure after the free ones doubles the wait, up to the cap of 10 s.
+    wrong = {"username": cw.user.username, "password": "wrong-password-here",
+             "code": "123456"}
+    waited = 2
+    for expected in (4, 8, 10, 10):
+        for client in (first, second):
+            app_clock(client).advance(waited)
+        assert first.post(URL, json=wrong).status_code == 401
+        waited = _refused(second.post(URL, json=wrong))
+        assert waited == expected
+    for client in (first, second):
+        app_clock(client).advance(waited)
+    # Within the cap the right password and code sign in, and that clears the account.
     login(second, cw)
+    for _ in range(3):
+        assert _attempt(first, cw.user.username, "wrong-password-here", "123456")[0] == 401
 
 
-def test_successful_login_clears_failures(
+def test_unknown_usernames_are_throttled_alike(
     make_client: Callable[..., TestClient], session: Session
 ) -> None:
-    client = make_client(login_attempts_per_account_per_hour=3)
+    client = make_client(**ACCOUNT_ONLY)
+    for _ in range(3):
+        assert _attempt(client, "ghost-user", "wrong-password-here", "123456")[0] == 401
+    status, body = _attempt(client, "ghost-user", "wrong-password-here", "123456")
+    assert status == 429 and "for this username" in body["error"]["message"]
+
+
+def test_failures_are_forgotten_after_a_quiet_period(
+    make_client: Callable[..., TestClient], session: Session
+) -> None:
+    client = make_client(**ACCOUNT_ONLY)
     cw = create_staff(session, Role.CASEWORKER)
-    for _ in range(2):
+    for _ in range(3):
         _attempt(client, cw.user.username, "wrong-password-here", "123456")
-    login(client, cw)
-    for _ in range(2):
+    assert _attempt(client, cw.user.username, "wrong-password-here", "123456")[0] == 429
+    app_clock(client).advance(60)  # the forgetting period, with no failure in it
+    for _ in range(3):  # the free failures again, not a doubled delay
         assert _attempt(client, cw.user.username, "wrong-password-here", "123456")[0] == 401
+
+
+def test_the_sender_is_slowed_before_the_account(
+    make_client: Callable[..., TestClient], session: Session
+) -> None:
+    client = make_client(login_free_failures_per_client=2, login_free_failures_per_account=5,
+                         login_first_delay_seconds=3)
+    cw = create_staff(session, Role.CASEWORKER)
+    for name in ("first-name", "second-name"):
+        assert _attempt(client, name, "wrong-password-here", "123456")[0] == 401
+    # A third name from the same client waits: the count is the client's, not the name's.
+    r = client.post(URL, json={"username": cw.user.username, "password": cw.password,
+                               "code": "123456"})
+    assert _refused(r) == 3 and "from here" in r.json()["error"]["message"]
+    # Another client (another process: its own address tags) is not slowed at all.
+    other = make_client()
+    login(other, cw)
 
 
 def test_global_throttle(make_client: Callable[..., TestClient], session: Session) -> None:

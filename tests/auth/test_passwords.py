@@ -7,14 +7,16 @@ import threading
 import time
 from collections.abc import Callable
 
+import anyio
+import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from api.auth import passwords
 from api.auth.roles import Role
-from api.core.errors import ServiceUnavailable
 from api.core.settings import Settings
+from api.ingress.argon2 import run_argon2
 from tests.factories import create_staff, fast_settings
 
 
@@ -43,10 +45,12 @@ def test_common_list_is_shipped_and_large() -> None:
     assert len(common) >= 29_000 and "123456" in common and "password" in common
 
 
-def test_argon2_work_is_bounded() -> None:
+def test_argon2_work_is_bounded_and_waits_in_the_event_loop() -> None:
+    """Sign-in's Argon2 goes through run_argon2: at most max_concurrent_argon2 at once,
+    and the rest wait as tasks, not as pool threads (the default pool stays free)."""
     settings = Settings(kdf_profile="fast-insecure-for-tests", max_concurrent_argon2=2)
     lock = threading.Lock()
-    running, peak = 0, 0
+    running, peak, pool_busy = 0, 0, 0
 
     def work() -> None:
         nonlocal running, peak
@@ -57,26 +61,16 @@ def test_argon2_work_is_bounded() -> None:
         with lock:
             running -= 1
 
-    threads = [threading.Thread(target=passwords.bounded, args=(settings, work))
-               for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert peak == 2
+    async def main() -> None:
+        nonlocal pool_busy
+        async with anyio.create_task_group() as tasks:
+            for _ in range(8):
+                tasks.start_soon(run_argon2, settings, work)
+            await anyio.sleep(0.02)
+            pool_busy = int(anyio.to_thread.current_default_thread_limiter().borrowed_tokens)
 
-
-def test_argon2_queue_gives_up_with_503(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = Settings(kdf_profile="fast-insecure-for-tests", max_concurrent_argon2=1)
-    monkeypatch.setattr(passwords, "ARGON2_WAIT_SECONDS", 0.05)
-    release = threading.Event()
-    holder = threading.Thread(target=passwords.bounded, args=(settings, release.wait))
-    holder.start()
-    time.sleep(0.02)
-    with pytest.raises(ServiceUnavailable):
-        passwords.bounded(settings, lambda: None)
-    release.set()
-    holder.join()
+    anyio.run(main)
+    assert peak == 2 and pool_busy == 0
 
 
 def test_unknown_user_costs_one_argon2_check_like_a_wrong_password(
@@ -106,7 +100,8 @@ def test_unknown_user_and_wrong_password_take_the_same_time(
     """With production Argon2 parameters, as an attacker would measure it."""
     if getattr(database, "kind", "") != "sqlite":
         pytest.skip("timing measured once, on the embedded database")
-    client = make_client(kdf_profile="standard", login_attempts_per_account_per_hour=100)
+    client = make_client(kdf_profile="standard", login_free_failures_per_account=100,
+                         login_free_failures_per_client=100)
     standard = fast_settings().model_copy(update={"kdf_profile": "standard"})
     cw = create_staff(session, Role.CASEWORKER, settings=standard)
 

@@ -36,7 +36,7 @@ def _seed_every_table(url: str) -> int:
     """
     import sqlalchemy as sa
 
-    from tests.foundation.sample_rows import sample_rows
+    from tests.foundation.sample_rows import NOW, sample_rows
 
     eng = create_engine(url)
     rows = 0
@@ -49,7 +49,9 @@ def _seed_every_table(url: str) -> int:
             for name, info in present.items():
                 if name not in values and not info["nullable"] and info.get("default") is None \
                         and name not in table.c:
-                    filler: object = 0 if isinstance(info["type"], sa.Integer) else ""
+                    filler: object = (0 if isinstance(info["type"], sa.Integer)
+                                      else NOW if isinstance(info["type"], sa.DateTime)
+                                      else "")
                     columns.append(sa.Column(name, info["type"]))
                     values[name] = filler
             conn.execute(sa.Table(table.name, sa.MetaData(), *columns).insert().values(**values))

@@ -77,16 +77,16 @@ def test_session_purge_removes_long_ended_sessions_and_keeps_live_and_recent_one
     assert left == {ids["live"], ids["expired_recently"], ids["revoked_recently"]}
 
 
-def test_throttle_purge_removes_finished_windows_and_keeps_open_ones(
+def test_throttle_purge_removes_forgotten_counters_and_keeps_recent_ones(
     engine: Engine, job_settings: Settings
 ) -> None:
     now = utcnow()
     with unit_of_work(engine) as s:
-        s.add(LoginThrottle(key="open", window_started_at=now - timedelta(minutes=50),
+        s.add(LoginThrottle(key="open", last_failure_at=now - timedelta(minutes=50),
                             failures=9))
-        s.add(LoginThrottle(key="ended", window_started_at=now - timedelta(minutes=70),
+        s.add(LoginThrottle(key="ended", last_failure_at=now - timedelta(minutes=70),
                             failures=9))
-        s.add(LoginThrottle(key="old", window_started_at=now - timedelta(days=40), failures=1))
+        s.add(LoginThrottle(key="old", last_failure_at=now - timedelta(days=40), failures=1))
     _run(engine, job_settings, "purge_login_throttle")
     with unit_of_work(engine) as s:
         left = {(r.key, r.failures) for r in s.exec(select(LoginThrottle)).all()}

@@ -2,8 +2,8 @@
 
 ``purge_staff_sessions`` (daily): sessions that ended more than ``staff_session_keep_days``
 ago are deleted; until then a stale token is told why it was refused.
-``purge_login_throttle`` (hourly): per-account failure counters whose window has ended are
-deleted; such a row no longer throttles anything (the next failure restarts the window).
+``purge_login_throttle`` (hourly): per-account failure counters quiet for longer than
+``login_failures_forgotten_after_seconds`` are deleted; such a row no longer slows anything.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def purge_staff_sessions(ctx: JobContext, payload: Empty) -> None:
 
 
 def purge_login_throttle(ctx: JobContext, payload: Empty) -> None:
-    throttle.purge_expired(ctx.session, utcnow())
+    throttle.purge_expired(ctx.session, ctx.settings, utcnow())
 
 
 register(JobSpec(kind="purge_staff_sessions", run=purge_staff_sessions,
