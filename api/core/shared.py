@@ -151,16 +151,40 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local total = 0
 for _, w in ipairs(redis.call('HVALS', KEYS[1])) do total = total + tonumber(w) end
-if mode == 'peek' then return {1, total, redis.call('HLEN', KEYS[1])} end
-local own = tonumber(redis.call('HGET', KEYS[1], token) or '0')
-if mode == 'take' and total + weight > tonumber(ARGV[5]) then
-  return {0, total, redis.call('HLEN', KEYS[1])}
+if mode == 'peek' then return {1, total, redis.call('HLEN', KEYS[1]), 0} end
+local own = redis.call('HGET', KEYS[1], token)
+if mode == 'has' then return {own and 1 or 0, total, redis.call('HLEN', KEYS[1]), 0} end
+if mode == 'renew' and not own then
+  return {0, total, redis.call('HLEN', KEYS[1]), 0}
 end
-redis.call('HSET', KEYS[1], token, ARGV[3])
+own = tonumber(own or '0')
+if mode == 'renew' then weight = own end
+local evicted = 0
+if mode == 'take' and total + weight > tonumber(ARGV[5]) then
+  -- Reclaim holds marked idle-evictable ("e:" tokens) not renewed for ARGV[6] ms,
+  -- oldest first, until the new hold fits (api.core.shared.Pool.take).
+  local idle = tonumber(ARGV[6])
+  if idle > 0 then
+    local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now + ttl - idle)
+    for _, old in ipairs(stale) do
+      if total + weight <= tonumber(ARGV[5]) then break end
+      if string.sub(old, 1, 2) == 'e:' then
+        total = total - tonumber(redis.call('HGET', KEYS[1], old) or '0')
+        redis.call('HDEL', KEYS[1], old)
+        redis.call('ZREM', KEYS[2], old)
+        evicted = evicted + 1
+      end
+    end
+  end
+  if total + weight > tonumber(ARGV[5]) then
+    return {0, total, redis.call('HLEN', KEYS[1]), evicted}
+  end
+end
+redis.call('HSET', KEYS[1], token, tostring(weight))
 redis.call('ZADD', KEYS[2], now + ttl, token)
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
-return {1, total - own + weight, redis.call('HLEN', KEYS[1])}
+return {1, total - own + weight, redis.call('HLEN', KEYS[1]), evicted}
 """
 
 
@@ -182,6 +206,11 @@ class Pool:
     sets its weight) while bytes arrive; :meth:`release` ends it. A hold not renewed for
     ``ttl`` seconds is gone, so a process killed while holding blocks nobody for long.
 
+    A hold taken ``evictable`` may be reclaimed sooner: when a new hold does not fit,
+    evictable holds not renewed for ``idle_after`` seconds are removed, oldest first, to
+    make room. Its holder learns it at its next :meth:`renew` (False). That is what keeps
+    upload slots for the people sending bytes when idle connections hold them all.
+
     Keys that may be shared (``shared_keys``, and Tor circuit tags) live in Redis when it
     is configured, so every process counts the same holds; every other key, an address's
     tag above all, stays in this process's memory (see the module docstring). If Redis
@@ -202,14 +231,15 @@ class Pool:
             key in self._shared_keys or key.startswith(SHAREABLE_TAG_PREFIXES))
 
     def _remote(self, key: str, mode: str, token: str = "", weight: int = 0,
-                capacity: int = 0) -> tuple[bool, int, int] | None:
+                capacity: int = 0, idle_after: float = 0.0) -> tuple[bool, int, int] | None:
         """(done, total weight, holds) from Redis; None when Redis failed."""
         assert self._redis is not None
         base = self._prefix + key
         try:
-            done, total, count = self._redis.eval(
+            done, total, count, _evicted = self._redis.eval(
                 _POOL, 2, base + ":w", base + ":e", mode, token, str(weight),
-                str(max(1, int(self.ttl * 1000))), str(capacity))
+                str(max(1, int(self.ttl * 1000))), str(capacity),
+                str(max(0, int(idle_after * 1000))))
         except (RedisError, OSError, ValueError) as exc:
             log.warning("redis unreachable, holding %s in memory: %s", self._prefix,
                         type(exc).__name__)
@@ -222,21 +252,56 @@ class Pool:
             del holds[token]
         return holds
 
-    def take(self, key: str, weight: int, capacity: int) -> Hold | None:
+    def take(self, key: str, weight: int, capacity: int, *, evictable: bool = False,
+             idle_after: float = 0.0) -> Hold | None:
         """A new hold of ``weight`` if everything held under ``key`` stays within
-        ``capacity``; None if it would not."""
-        token = secrets.token_hex(16)
+        ``capacity`` (after reclaiming evictable holds idle for ``idle_after`` seconds,
+        if that is > 0); None if it would not. ``evictable``: this hold may be reclaimed
+        so, in its turn."""
+        token = ("e:" if evictable else "k:") + secrets.token_hex(16)
         if self.shares(key):
-            answer = self._remote(key, "take", token, weight, capacity)
+            answer = self._remote(key, "take", token, weight, capacity, idle_after)
             if answer is not None:
                 return Hold(key, token, True) if answer[0] else None
         now = time.monotonic()
         with self._lock:
             holds = self._live(key, now)
-            if sum(w for w, _ in holds.values()) + weight > capacity:
+            total = sum(w for w, _ in holds.values())
+            if total + weight > capacity and idle_after > 0:
+                stale = sorted((until, t) for t, (_, until) in holds.items()
+                               if t.startswith("e:") and until - self.ttl <= now - idle_after)
+                for _, old in stale:
+                    if total + weight <= capacity:
+                        break
+                    total -= holds.pop(old)[0]
+            if total + weight > capacity:
                 return None
             holds[token] = (weight, now + self.ttl)
         return Hold(key, token, False)
+
+    def holds(self, hold: Hold) -> bool:
+        """Whether ``hold`` is still held (not reclaimed or expired); True when Redis
+        cannot say."""
+        if hold.remote:
+            answer = self._remote(hold.key, "has", hold.token)
+            return True if answer is None else answer[0]
+        with self._lock:
+            return hold.token in self._live(hold.key, time.monotonic())
+
+    def renew(self, hold: Hold) -> bool:
+        """Renew ``hold`` (weight unchanged); False if it is gone: reclaimed as idle, or
+        expired. When Redis cannot say, True (nobody is refused for Redis failing)."""
+        if hold.remote:
+            answer = self._remote(hold.key, "renew", hold.token)
+            return True if answer is None else answer[0]
+        now = time.monotonic()
+        with self._lock:
+            holds = self._live(hold.key, now)
+            if hold.token not in holds:
+                return False
+            weight, _ = holds[hold.token]
+            holds[hold.token] = (weight, now + self.ttl)
+            return True
 
     def update(self, hold: Hold, weight: int) -> tuple[int, int] | None:
         """Renew ``hold`` with its new ``weight``; what is now held under its key (the

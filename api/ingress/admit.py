@@ -265,7 +265,8 @@ async def _run_steps(request: Request, policy: Policy, admission: Admission[A],
             if _carries_files(policy, admission.content_type):
                 admission.held = admission.held or Held(admission.guards.inflight,
                                                         settings)
-                admission.held.take_slots(admission.client)
+                admission.held.take_slots(
+                    admission.client, reclaimable=policy.declared is Declared.TUS_PATCH)
         elif step is Step.DISK:
             _reserve(request, policy, admission)
         elif step is Step.RECOVERY_KEY:

@@ -77,6 +77,10 @@ BUSY = (
     "Uploads are temporarily unavailable: the server is receiving as many as it can at "
     "once. Nothing from this request was saved; please try again in a little while."
 )
+RECLAIMED = (
+    "This upload paused for a long time while the server was busy, so its place was given "
+    "to someone else. What arrived before is kept: resume the upload to send the rest."
+)
 CLIENT_BUSY = (
     "You are already sending as many uploads as one person may at once. Wait until one "
     "of them has finished, then send this one; nothing from this request was saved."
@@ -164,23 +168,35 @@ class Held:
     reservation: Hold | None = None
     need: int = 0  # the bytes reserved, without the margin
     reported: int = 0  # bytes that arrived (or were written) and were reported
+    everyone: Hold | None = None  # the slot of everyone's this body holds
     _pending: int = 0
     _renewed_at: float = 0.0
+    _slot_renewed_at: float = 0.0
+    _slot_bytes: int = 0  # bytes since everyone's slot was last renewed
+    _last_byte_at: float = 0.0
 
-    def take_slots(self, client: str | None) -> None:
+    def take_slots(self, client: str | None, *, reclaimable: bool = False) -> None:
         """A slot of ``client``'s (429 when it has all of its own) and one of everyone's
-        (503). No client identity, no per-client slot: only everyone's applies."""
+        (503). No client identity, no per-client slot: only everyone's applies.
+
+        When everyone's are all taken, the slots of tus PATCHes that kept below the
+        minimum body rate for ``upload_idle_seconds`` are reclaimed for this body: an
+        idle connection costs an attacker nothing, so without this a crowd of idle
+        circuits would hold every slot and turn away the people sending bytes. Only a
+        ``reclaimable`` body (a tus PATCH, whose client resumes where it stopped) can
+        lose its slot so; a report form's body never does."""
         slots, settings = self.inflight.slots, self.settings
         if client is not None:
             mine = slots.take(client, 1, settings.max_uploads_in_flight_per_client)
             if mine is None:
                 raise _closing(RateLimited(30, CLIENT_BUSY))
             self.holds.append((slots, mine))
-        everyone = slots.take(EVERYONE, 1, settings.max_uploads_in_flight)
+        everyone = slots.take(EVERYONE, 1, settings.max_uploads_in_flight,
+                              evictable=reclaimable, idle_after=settings.upload_idle_seconds)
         if everyone is None:
             raise _closing(UploadsBusy(retry_after=60))
-        self.holds.append((slots, everyone))
-        self._renewed_at = time.monotonic()
+        self.everyone = everyone
+        self._renewed_at = self._slot_renewed_at = time.monotonic()
 
     def reserve(self, storage: BlobStorage, need: int) -> None:
         """Reserve ``need`` bytes (plus :data:`MARGIN`) above the floor; 503 if they do not
@@ -196,19 +212,26 @@ class Held:
     def progress(self, n: int) -> None:
         """``n`` more bytes arrived (or were written); every :data:`RECHECK_BYTES`, and
         every :data:`RENEW_SECONDS` while bytes trickle, renew the holds and look at the
-        disk again (503 if something else took the space this body reserved)."""
+        disk again (503 if something else took the space this body reserved). After a
+        pause long enough to lose a reclaimable slot, look at once whether it was lost."""
         self._pending += n
-        if self._pending < RECHECK_BYTES and \
-                time.monotonic() - self._renewed_at < RENEW_SECONDS:
+        now = time.monotonic()
+        gap, self._last_byte_at = now - (self._last_byte_at or now), now
+        idle = self.settings.upload_idle_seconds
+        paused = self.everyone is not None and idle > 0 and gap >= idle
+        if not paused and self._pending < RECHECK_BYTES and \
+                now - self._renewed_at < RENEW_SECONDS:
             return
         self.renew()
 
     def renew(self) -> None:
+        self._slot_bytes += self._pending
         self.reported += self._pending
         self._pending = 0
-        self._renewed_at = time.monotonic()
+        now = self._renewed_at = time.monotonic()
         for pool, hold in self.holds:
             pool.update(hold, 1)
+        self._renew_everyone(now)
         if self.reservation is None or self.storage is None:
             return
         left = max(0, self.need - self.reported)
@@ -228,6 +251,25 @@ class Held:
         if free - self.settings.min_free_disk_bytes < total - count * MARGIN:
             raise _closing(DiskFull(retry_after=600))
 
+    def _renew_everyone(self, now: float) -> None:
+        """Renew everyone's slot if the body kept the minimum rate since the last renewal;
+        otherwise let it age, so it can be reclaimed. Stop if it was reclaimed."""
+        if self.everyone is None:
+            return
+        settings = self.settings
+        window, need = settings.body_rate_window_seconds, settings.min_body_bytes_per_window
+        elapsed = now - self._slot_renewed_at
+        slots = self.inflight.slots
+        if need and self._slot_bytes < need * elapsed / window:
+            # Behind the minimum rate: the slot ages (and may be reclaimed).
+            still = slots.holds(self.everyone)
+        else:
+            self._slot_renewed_at, self._slot_bytes = now, 0
+            still = slots.renew(self.everyone)
+        if not still:
+            self.everyone = None
+            raise _closing(UploadsBusy(RECLAIMED, retry_after=30))
+
     def _extend(self) -> None:
         assert self.reservation is not None and self.storage is not None
         step = max(self.need, 16 * MiB)
@@ -241,6 +283,9 @@ class Held:
 
     def release(self) -> None:
         """Give every hold back (idempotent)."""
+        if self.everyone is not None:
+            self.holds.append((self.inflight.slots, self.everyone))
+            self.everyone = None
         holds, self.holds = self.holds, []
         reservation, self.reservation = self.reservation, None
         for pool, hold in holds:

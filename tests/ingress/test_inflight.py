@@ -304,3 +304,65 @@ def test_serving_lifts_the_soft_descriptor_limit_to_what_the_caps_need() -> None
         assert resource.getrlimit(resource.RLIMIT_NOFILE) == (need, hard)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+# ---- idle slots are reclaimed ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("shared", ["memory", "redis"])
+def test_idle_evictable_holds_make_room_for_a_newcomer(shared_redis: SharedRedis,
+                                                       shared: str) -> None:
+    redis = shared_redis.client if shared == "redis" else None
+    pool = Pool(redis, shared_redis.prefix, "idle", ttl=60, shared_keys=frozenset({"all"}))
+    kept = pool.take("all", 1, capacity=2)  # a report form's body: never reclaimed
+    idle = pool.take("all", 1, capacity=2, evictable=True)
+    assert kept is not None and idle is not None
+    # Full, and nothing has been idle long enough yet.
+    assert pool.take("all", 1, capacity=2, idle_after=0.3) is None
+    time.sleep(0.4)
+    newcomer = pool.take("all", 1, capacity=2, idle_after=0.3)
+    assert newcomer is not None and pool.total("all") == 2
+    assert pool.renew(idle) is False  # its holder learns it lost the slot
+    assert pool.renew(kept) is True and pool.renew(newcomer) is True
+    # The non-evictable hold, idle as long, is never taken.
+    time.sleep(0.4)
+    assert pool.take("all", 1, capacity=2, idle_after=0.3) is None
+    for hold in (kept, newcomer):
+        pool.release(hold)
+
+
+@pytest.mark.parametrize("shared", ["memory", "redis"])
+def test_a_renewed_hold_is_not_idle(shared_redis: SharedRedis, shared: str) -> None:
+    redis = shared_redis.client if shared == "redis" else None
+    pool = Pool(redis, shared_redis.prefix, "busy", ttl=60, shared_keys=frozenset({"all"}))
+    busy = pool.take("all", 1, capacity=1, evictable=True)
+    assert busy is not None
+    for _ in range(3):
+        time.sleep(0.15)
+        assert pool.renew(busy)
+    assert pool.take("all", 1, capacity=1, idle_after=0.3) is None
+    pool.release(busy)
+
+
+def test_an_idle_patch_gives_its_slot_to_one_that_sends(
+        intake_with: Callable[..., Intake]) -> None:
+    """The one slot is held by a PATCH that sends nothing; after ``upload_idle_seconds`` a
+    PATCH that sends gets it and completes, and the idle one, when it finally sends, is
+    told to resume (503, nothing of its own PATCH kept)."""
+    app = intake_with(max_uploads_in_flight=1, upload_idle_seconds=0.5)
+    idle_url, busy_url = (create(app.client, len(FILE), filename=n) for n in ("a.png", "b.png"))
+
+    async def meanwhile(client: httpx.AsyncClient) -> httpx.Response:
+        refused = await client.patch(busy_url, content=FILE,
+                                     headers={**PATCH, "Upload-Offset": "0"})
+        assert refused.status_code == 503, refused.text  # not idle long enough yet
+        await asyncio.sleep(0.8)
+        return await client.patch(busy_url, content=FILE,
+                                  headers={**PATCH, "Upload-Offset": "0"})
+
+    first, sent = asyncio.run(_while_one_streams(app.client.app, idle_url, FILE, meanwhile))
+    assert sent.status_code == 204, sent.text
+    assert offset(app.client, busy_url) == len(FILE)
+    assert first == 503
+    assert offset(app.client, idle_url) == 0
+    assert held(app) == (0, 0)
