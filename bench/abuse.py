@@ -28,8 +28,8 @@ flood slices, ``--seconds`` of flood in all. Genuine traffic never stops:
   list cases.
 
 A genuine operation succeeds only with its expected 2xx; anything else (429, 503, 408, 5xx,
-a reset) is a failure and is printed by kind. An operation that started in one phase and
-ended in the other counts for success but not for latency.
+a reset) is a failure and is printed by kind. An operation belongs to the phase it spent
+most of its time in (operations mostly in the warm-up or after the end are not counted).
 
 The attackers run in a process of their own (their client work must not stall the genuine
 clients' event loop), only during flood slices: ``--attackers`` circuits, ``--rotating`` of
@@ -151,11 +151,15 @@ def seed_staff(dep: Deployment, count: int) -> list[StaffHandle]:
 @dataclass
 class Op:
     name: str
-    phase: str
+    start: float
+    end: float
     ok: bool
-    seconds: float
     failure: str = ""
-    straddles: bool = False
+    phase: str = ""  # set after the run (Run.classify)
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
 
 
 @dataclass
@@ -168,6 +172,7 @@ class Run:
     signin_every: float
     file_kib: int
     phase: str = "warmup"
+    timeline: list[tuple[float, str]] = field(default_factory=list)  # (since, phase)
     done: bool = False
     ops: list[Op] = field(default_factory=list)
     circuits: itertools.count[int] = field(
@@ -175,14 +180,28 @@ class Run:
 
     async def measure(self, name: str, action: Callable[[], Awaitable[str]]) -> bool:
         """Run one operation; ``action`` returns "" on success or the failure's kind."""
-        phase, start = self.phase, time.monotonic()
+        start = time.monotonic()
         try:
             failure = await action()
         except httpx.HTTPError as exc:
             failure = type(exc).__name__
-        self.ops.append(Op(name, phase, not failure, time.monotonic() - start,
-                           f"{name}: {failure}" if failure else "", self.phase != phase))
+        self.ops.append(Op(name, start, time.monotonic(), not failure,
+                           f"{name}: {failure}" if failure else ""))
         return not failure
+
+    def enter(self, phase: str) -> None:
+        self.phase = phase
+        self.timeline.append((time.monotonic(), phase))
+
+    def classify(self) -> None:
+        """Give each operation the phase it overlapped most."""
+        spans = [(since, until, phase) for (since, phase), (until, _) in
+                 zip(self.timeline, [*self.timeline[1:], (math.inf, "")], strict=True)]
+        for op in self.ops:
+            overlap = {phase: 0.0 for _, _, phase in spans}
+            for since, until, phase in spans:
+                overlap[phase] += max(0.0, min(until, op.end) - max(since, op.start))
+            op.phase = max(overlap, key=lambda p: overlap[p], default="warmup")
 
 
 def client(base_url: str, circuit: int | None = None) -> httpx.AsyncClient:
@@ -389,10 +408,14 @@ class Attacker:
             while True:
                 random.shuffle(kinds)
                 for attack in kinds:
+                    name = attack.__name__.replace("_", "-")
                     try:
                         kind, answer = await attack()
                     except httpx.HTTPError as exc:
-                        kind, answer = attack.__name__.replace("_", "-"), type(exc).__name__
+                        kind, answer = name, type(exc).__name__
+                    except asyncio.CancelledError:
+                        self.tally.note(name, "no answer by the slice's end")
+                        raise
                     self.tally.note(kind, answer)
                     if answer == "429" and self.rotating and kind not in SPRAYS:
                         await self.http.aclose()
@@ -606,7 +629,7 @@ def ms(value: float) -> float:
 def latency_figures(ops: list[Op]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for phase, name in (("baseline", "base"), ("flood", "flood")):
-        lat = [o.seconds for o in ops if o.ok and o.phase == phase and not o.straddles]
+        lat = [o.seconds for o in ops if o.ok and o.phase == phase]
         out[f"p50_{name}_ms"] = ms(percentile(lat, 50))
         out[f"p95_{name}_ms"] = ms(percentile(lat, 95))
     base, flood = out["p95_base_ms"], out["p95_flood_ms"]
@@ -679,6 +702,8 @@ def figures(run: Run, att: dict[str, Any], limits: Settings, args: argparse.Name
     fig["genuine_failures"] = dict(Counter(o.failure for o in measured if not o.ok))
     subs = sum(o.ok for o in run.ops if o.name.startswith("submit"))
     fig["attackers_sent"] = sum(att["sent"].values())
+    fig["attackers_per_s"] = round(fig["attackers_sent"] / args.seconds, 1)
+    fig["genuine_per_s"] = round(len(measured) / (2 * args.seconds), 2)
     fig["attack"] = att
     fig["bounds"] = bounds(limits, att, run_seconds, args.processes, subs)
     fig["budgets"] = budgets(limits)
@@ -726,7 +751,8 @@ def print_report(fig: dict[str, Any], out: TextIO) -> None:
     for failure, n in sorted(fig["genuine_failures"].items(), key=lambda x: -x[1]):
         p(f"  genuine failure x{n}: {failure}")
     att = fig["attack"]
-    p(f"attackers: {fig['attackers_sent']} requests on {att['circuits']} circuits")
+    p(f"genuine: {fig['genuine_per_s']} operations/s; attackers: {fig['attackers_sent']} "
+      f"requests ({fig['attackers_per_s']}/s of flood) on {att['circuits']} circuits")
     for kind, n in sorted(att["sent"].items()):
         answers = ", ".join(f"{a} x{c}" for a, c in sorted(att["answers"][kind].items(),
                                                            key=lambda x: -x[1]))
@@ -772,15 +798,17 @@ async def drive(run: Run, accounts: list[StaffHandle], args: argparse.Namespace,
     tasks = [asyncio.create_task(genuine_circuit(run, i)) for i in range(args.genuine)]
     tasks.append(asyncio.create_task(genuine_staff(run, accounts)))
     sampler = asyncio.create_task(sample_fds(pids, run, fds))
+    run.enter("warmup")
     await asyncio.sleep(args.warmup)
     slice_seconds = args.seconds / args.slices
     for _ in range(args.slices):
         for phase in ("baseline", "flood"):
-            run.phase = phase
+            run.enter(phase)
             (flood.set if phase == "flood" else flood.clear)()
             await asyncio.sleep(slice_seconds)
     flood.clear()
-    run.phase, run.done = "end", True
+    run.enter("end")
+    run.done = True
     await asyncio.gather(*tasks)
     await sampler
 
@@ -793,7 +821,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=10, help="seconds, not measured")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--genuine", type=int, default=20, help="genuine circuits")
-    parser.add_argument("--think", type=float, default=8,
+    parser.add_argument("--think", type=float, default=20,
                         help="mean seconds a genuine circuit waits between reports")
     parser.add_argument("--staff", type=int, default=10, help="staff accounts taking turns")
     parser.add_argument("--signin-every", type=float, default=4, help="seconds, mean")
@@ -841,6 +869,7 @@ def main() -> None:
             asyncio.run(drive(run, accounts, args, flood, [s.api.proc.pid for s in served],
                               fds))
             run_seconds = time.monotonic() - started
+            run.classify()
             stop.set()
             att = out.get(timeout=120)
             rss = [s.api.peak_rss_bytes() for s in served]
