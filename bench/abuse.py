@@ -34,7 +34,8 @@ most of its time in (operations mostly in the warm-up or after the end are not c
 The attackers run in a process of their own (their client work must not stall the genuine
 clients' event loop), only during flood slices: ``--attackers`` circuits, ``--rotating`` of
 which take a new circuit id whenever refused with 429 (free here; Tor's proof of work makes
-it expensive in reality), each looping as fast as it can over malformed JSON, a wrong
+it expensive in reality), each with ``--concurrency`` requests in flight, looping as fast
+as it can over malformed JSON, a wrong
 content type, huge declared lengths, valid submissions, random well-formed receipts, wrong
 receipts for a real receipt, sign-in sprays on the staff port (random usernames, and a
 known one - a genuine account - with wrong passwords; as an attacker holding a staff onion
@@ -324,6 +325,7 @@ class Plan:
     rotating: int
     idle: int
     known_username: str
+    concurrency: int
 
 
 @dataclass
@@ -393,10 +395,20 @@ class Attacker:
         self.http = self._client()
         # The staff port speaks plain HTTP (its onion service sends no PROXY header).
         self.staff_http = client("")
+        self.retired: list[httpx.AsyncClient] = []  # clients of circuits given up
 
     def _client(self) -> httpx.AsyncClient:
         self.tally.circuits.add(self.circuit)
         return client(f"http://127.0.0.1:{self.port}", self.circuit)
+
+    async def run(self, concurrency: int) -> None:
+        """``concurrency`` loops on this circuit at once (a circuit carries many streams)."""
+        try:
+            await asyncio.gather(*(self.loop() for _ in range(concurrency)))
+        finally:
+            for http in (*self.retired, self.http, self.staff_http):
+                await http.aclose()
+            self.retired.clear()
 
     async def loop(self) -> None:
         kinds: list[Callable[[], Awaitable[tuple[str, str]]]] = [
@@ -404,26 +416,23 @@ class Attacker:
             self.valid_submission, self.random_receipt, self.wrong_receipt,
             self.spray_random, self.spray_known, self.spray_public, self.tus_create,
             self.tus_huge_length, self.no_proxy_header]
-        try:
-            while True:
-                random.shuffle(kinds)
-                for attack in kinds:
-                    name = attack.__name__.replace("_", "-")
-                    try:
-                        kind, answer = await attack()
-                    except httpx.HTTPError as exc:
-                        kind, answer = name, type(exc).__name__
-                    except asyncio.CancelledError:
-                        self.tally.note(name, "no answer by the slice's end")
-                        raise
-                    self.tally.note(kind, answer)
-                    if answer == "429" and self.rotating and kind not in SPRAYS:
-                        await self.http.aclose()
-                        self.circuit = next(self.circuits)
-                        self.http = self._client()
-        finally:
-            await self.http.aclose()
-            await self.staff_http.aclose()
+        while True:
+            random.shuffle(kinds)
+            for attack in kinds:
+                name, circuit = attack.__name__.replace("_", "-"), self.circuit
+                try:
+                    kind, answer = await attack()
+                except httpx.HTTPError as exc:
+                    kind, answer = name, type(exc).__name__
+                except asyncio.CancelledError:
+                    self.tally.note(name, "no answer by the slice's end")
+                    raise
+                self.tally.note(kind, answer)
+                if answer == "429" and self.rotating and kind not in SPRAYS \
+                        and circuit == self.circuit:  # one new circuit per refusal
+                    self.retired.append(self.http)
+                    self.circuit = next(self.circuits)
+                    self.http = self._client()
 
     def _accepted(self, what: str) -> None:
         self.tally.accepted_by_circuit[what][self.circuit] += 1
@@ -571,7 +580,7 @@ async def attack(plan: Plan, flood: Any, stop: Any, ready: Any) -> dict[str, Any
         if not flood.is_set():
             await asyncio.sleep(0.05)
             continue
-        tasks = [asyncio.create_task(a.loop()) for a in attackers]
+        tasks = [asyncio.create_task(a.run(plan.concurrency)) for a in attackers]
         tasks += [asyncio.create_task(idle_patch(plan, tally, next(idle_circuits), i % 2 == 1))
                   for i in range(plan.idle)]
         while flood.is_set() and not stop.is_set():
@@ -686,6 +695,7 @@ def figures(run: Run, att: dict[str, Any], limits: Settings, args: argparse.Name
     fig: dict[str, Any] = {"seconds_flood": args.seconds, "slices": args.slices,
                            "processes": args.processes, "genuine_circuits": args.genuine,
                            "attackers": args.attackers, "rotating": args.rotating,
+                           "concurrency": args.concurrency,
                            "idle_connections": args.idle}
     genuine: dict[str, Any] = {}
     for name in GENUINE_OPS:
@@ -734,7 +744,8 @@ def print_report(fig: dict[str, Any], out: TextIO) -> None:
     p(f"{fig['slices']} baseline + {fig['slices']} flood slices, interleaved, "
       f"{fig['seconds_flood']:.0f} s of flood; {fig['genuine_circuits']} genuine circuits "
       f"(a new circuit per report) + staff sign-ins; {fig['attackers']} attacker circuits "
-      f"({fig['rotating']} rotating on 429), {fig['idle_connections']} idle/trickling PATCH "
+      f"({fig['rotating']} rotating on 429; {fig['concurrency']} requests in flight on each), "
+      f"{fig['idle_connections']} idle/trickling PATCH "
       "connections per flood slice")
     p("budgets: " + ", ".join(f"{k}={v}" for k, v in fig["budgets"].items()))
     p(f"{'genuine':<12}{'ok/total':>11}{'success':>9}{'p50 base':>10}{'p95 base':>10}"
@@ -827,6 +838,8 @@ def main() -> None:
     parser.add_argument("--signin-every", type=float, default=4, help="seconds, mean")
     parser.add_argument("--file-kib", type=int, default=32, help="size of each genuine file")
     parser.add_argument("--attackers", type=int, default=8, help="attacker circuits")
+    parser.add_argument("--concurrency", type=int, default=4,
+                        help="requests each attacker circuit has in flight at once")
     parser.add_argument("--rotating", type=int, default=4,
                         help="of them, take a new circuit id on every 429")
     parser.add_argument("--idle", type=int, default=200,
@@ -839,7 +852,7 @@ def main() -> None:
     if args.smoke:
         args.seconds, args.slices, args.warmup, args.processes = 6, 2, 3, 2
         args.genuine, args.think, args.staff, args.signin_every = 4, 2, 3, 2
-        args.attackers, args.rotating, args.idle = 2, 1, 10
+        args.attackers, args.rotating, args.idle, args.concurrency = 2, 1, 10, 2
     raise_fd_limit()
     env = deployment_env(f"dokaz-abuse-{secrets.token_hex(4)}:")
     limits = limits_of(env)
@@ -855,7 +868,8 @@ def main() -> None:
             for s in served:
                 s.wait_ready(120)
             plan = Plan([s.public_port for s in served], [s.staff_port for s in served],
-                        args.attackers, args.rotating, args.idle, accounts[0].user.username)
+                        args.attackers, args.rotating, args.idle, accounts[0].user.username,
+                        args.concurrency)
             attacker = ctx.Process(target=attack_process, args=(plan, flood, stop, ready, out),
                                    daemon=True)
             attacker.start()
