@@ -35,14 +35,15 @@ The attackers run in a process of their own (their client work must not stall th
 clients' event loop), only during flood slices: ``--attackers`` circuits, ``--rotating`` of
 which take a new circuit id whenever refused with 429 (free here; Tor's proof of work makes
 it expensive in reality), each with ``--concurrency`` requests in flight, looping as fast
-as it can over malformed JSON, a wrong
-content type, huge declared lengths, valid submissions, random well-formed receipts, wrong
-receipts for a real receipt, sign-in sprays on the staff port (random usernames, and a
-known one - a genuine account - with wrong passwords; as an attacker holding a staff onion
-key would: without one the staff service is unreachable) and on the public port (404),
-tus creations, and connections without a PROXY header; plus ``--idle`` tus PATCH
-connections, each on its own circuit, that send their headers and then nothing or a byte
-every 3 s until the server closes them or the slice ends.
+as they can over malformed JSON, a wrong content type, huge declared lengths, valid
+submissions, random well-formed receipts, wrong receipts for a real receipt, sign-in
+sprays on the staff port (random usernames, and a known one - a genuine account that signs
+in at every TOTP step - with wrong passwords; as an attacker holding a staff onion key
+would: without one the staff service is unreachable) and on the public port (404), tus
+creations, and connections without a PROXY header; plus ``--idle`` tus PATCH connections,
+each on its own circuit, that send their headers and then nothing or a byte every 3 s
+until the server closes them or the slice ends. At a slice's end attackers send nothing
+new; requests in flight get 30 s for their answer.
 
 It prints the genuine success rate per operation and overall, genuine p50/p95 without and
 with the flood and their ratio, what the attackers sent and got accepted per kind next to
@@ -288,7 +289,8 @@ async def genuine_staff(run: Run, accounts: list[StaffHandle]) -> None:
         if not free:
             await asyncio.sleep(1)
             continue
-        i = min(free, key=lambda j: used[j])
+        # The sprayed account (0) signs in at every step it can; the others fill in.
+        i = 0 if 0 in free else min(free, key=lambda j: used[j])
         used[i] = step
         handle = accounts[i]
         async with client(random.choice(run.staff)) as http:
@@ -396,6 +398,7 @@ class Attacker:
         # The staff port speaks plain HTTP (its onion service sends no PROXY header).
         self.staff_http = client("")
         self.retired: list[httpx.AsyncClient] = []  # clients of circuits given up
+        self.stopping = False  # the slice ended: send nothing new
 
     def _client(self) -> httpx.AsyncClient:
         self.tally.circuits.add(self.circuit)
@@ -419,13 +422,15 @@ class Attacker:
         while True:
             random.shuffle(kinds)
             for attack in kinds:
+                if self.stopping:
+                    return
                 name, circuit = attack.__name__.replace("_", "-"), self.circuit
                 try:
                     kind, answer = await attack()
                 except httpx.HTTPError as exc:
                     kind, answer = name, type(exc).__name__
                 except asyncio.CancelledError:
-                    self.tally.note(name, "no answer by the slice's end")
+                    self.tally.note(name, f"no answer {GRACE:.0f} s after the slice")
                     raise
                 self.tally.note(kind, answer)
                 if answer == "429" and self.rotating and kind not in SPRAYS \
@@ -520,6 +525,7 @@ class Attacker:
 
 
 SPRAYS = ("spray-random", "spray-known", "spray-public")
+GRACE = 30.0  # seconds an attacker request in flight at a slice's end may still take
 
 
 async def idle_patch(plan: Plan, tally: Tally, circuit: int, trickle: bool) -> None:
@@ -585,11 +591,20 @@ async def attack(plan: Plan, flood: Any, stop: Any, ready: Any) -> dict[str, Any
                   for i in range(plan.idle)]
         while flood.is_set() and not stop.is_set():
             await asyncio.sleep(0.05)
+        # The slice is over: idle connections close now; requests in flight get up to
+        # GRACE seconds for their answer (the server works on them either way, and their
+        # answers are what the budget checks count).
+        for a in attackers:
+            a.stopping = True
+        for task in tasks[len(attackers):]:
+            task.cancel()
+        if attackers:
+            await asyncio.wait(tasks[:len(attackers)], timeout=GRACE)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for a in attackers:  # fresh clients for the next slice (the old ones are closed)
-            a.http, a.staff_http = a._client(), client("")
+            a.http, a.staff_http, a.stopping = a._client(), client(""), False
     for a in attackers:
         await a.http.aclose()
         await a.staff_http.aclose()
