@@ -11,9 +11,10 @@ The deployment is the one README and docs/deployment-tor.md document: ``dokaz se
 ``DOKAZ_CLIENT_IDENTITY=proxy-protocol`` on the public port and ``DOKAZ_STAFF_PORT``, on a
 fresh PostgreSQL database (dropped afterwards), Redis shared state under a prefix of its
 own, the standard Argon2id profile and every limit at its default (what a deployment runs
-with; they are printed). ``--processes`` (2) API processes run separately, each with its
-own public and staff port, on one database, data directory and Redis: ``dokaz serve``
-refuses ``--workers`` above 1 with a staff port.
+with; they are printed). ``--processes`` (2) API processes: ``dokaz serve --workers 2``
+where the checkout serves a staff port with workers, else (or with ``--serve separate``)
+separate ``dokaz serve`` processes, each with its own public and staff port, on one
+database, data directory and Redis. The output says which.
 
 The run is interleaved so that "with" and "without the flood" are measured under the same
 machine drift: after a short warm-up, ``--slices`` baseline slices alternate with as many
@@ -137,6 +138,29 @@ def budgets(limits: Settings) -> dict[str, Any]:
     return {name: getattr(limits, name) for name in Settings.model_fields
             if BUDGET_NAMES.search(name) and not NOT_BUDGETS.search(name)
             and isinstance(getattr(limits, name), int | float)}
+
+
+def serve(dep: Deployment, env: dict[str, str], processes: int, how: str
+          ) -> tuple[list[TorDeployment], str]:
+    """``processes`` API processes behind the documented ports, and how they run: as
+    ``dokaz serve --workers N`` (one public and one staff port) where this checkout serves
+    a staff port with workers, else (or with ``--serve separate``) as separate ``dokaz
+    serve`` processes, each with its own pair of ports."""
+    why = ""
+    if how != "separate" and processes > 1:
+        one = TorDeployment(dep, DOKAZ_WORKERS=str(processes), **env)
+        try:
+            one.wait_ready(120)
+            return [one], f"one `dokaz serve --workers {processes}`"
+        except AssertionError:
+            if one.api.proc.poll() is None or how == "workers":
+                raise
+            dep.apis.remove(one.api)
+            why = " (this checkout's dokaz serve refuses --workers > 1 with a staff port)"
+    served = [TorDeployment(dep, **env) for _ in range(processes)]
+    for s in served:
+        s.wait_ready(120)
+    return served, f"{processes} separate `dokaz serve` process(es){why}"
 
 
 def seed_staff(dep: Deployment, count: int) -> list[StaffHandle]:
@@ -632,12 +656,48 @@ def attack_process(plan: Plan, flood: Any, stop: Any, ready: Any, out: Any) -> N
 # ---- measuring the servers -----------------------------------------------------------
 
 
-async def sample_fds(pids: list[int], run: Run, peak: list[int]) -> None:
+@dataclass
+class Peaks:
+    """Peak open descriptors and resident memory (VmHWM) of every API process: the
+    ``dokaz serve`` processes started and, with ``--workers``, their worker children."""
+
+    roots: list[int]
+    fds: dict[int, int] = field(default_factory=dict)
+    rss: dict[int, int] = field(default_factory=dict)
+
+    def pids(self) -> list[int]:
+        out = []
+        for root in self.roots:
+            children: list[int] = []
+            with contextlib.suppress(OSError, ValueError):
+                children = [int(c) for c in
+                            Path(f"/proc/{root}/task/{root}/children").read_text().split()]
+            # A supervisor only starts workers; they serve. (Its multiprocessing resource
+            # tracker is a child too, and serves nothing.)
+            workers = [c for c in children if b"resource_tracker" not in _cmdline(c)]
+            out += workers or [root]
+        return out
+
+    def sample(self) -> None:
+        for pid in self.pids():
+            with contextlib.suppress(OSError, ValueError):
+                self.fds[pid] = max(self.fds.get(pid, 0), len(os.listdir(f"/proc/{pid}/fd")))
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.rss[pid] = int(line.split()[1]) * 1024
+
+
+def _cmdline(pid: int) -> bytes:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    return b""
+
+
+async def sample_peaks(peaks: Peaks, run: Run) -> None:
     while not run.done:
-        for i, pid in enumerate(pids):
-            with contextlib.suppress(OSError):
-                peak[i] = max(peak[i], len(os.listdir(f"/proc/{pid}/fd")))
+        peaks.sample()
         await asyncio.sleep(0.25)
+    peaks.sample()
 
 
 # ---- the figures ---------------------------------------------------------------------
@@ -712,7 +772,7 @@ def _not_refused(att: dict[str, Any], kind: str) -> int:
 
 
 def figures(run: Run, att: dict[str, Any], limits: Settings, args: argparse.Namespace,
-            run_seconds: float, rss: list[int], fds: list[int]) -> dict[str, Any]:
+            run_seconds: float, peaks: Peaks, serving: str) -> dict[str, Any]:
     measured = [o for o in run.ops if o.phase in ("baseline", "flood")]
     fig: dict[str, Any] = {"seconds_flood": args.seconds, "slices": args.slices,
                            "processes": args.processes, "genuine_circuits": args.genuine,
@@ -739,10 +799,12 @@ def figures(run: Run, att: dict[str, Any], limits: Settings, args: argparse.Name
     fig["attack"] = att
     fig["bounds"] = bounds(limits, att, run_seconds, args.processes, subs, run.known_signins)
     fig["budgets"] = budgets(limits)
-    fig["server"] = {f"api{i}": {"peak_rss_mib": round(r / 2**20, 1), "peak_fds": f}
-                     for i, (r, f) in enumerate(zip(rss, fds, strict=True))}
-    fig["server_rss_peak_mib"] = round(max(rss) / 2**20, 1)
-    fig["server_fds_peak"] = max(fds)
+    fig["serving"] = serving
+    fig["server"] = {f"api{i}": {"pid": pid, "peak_fds": peaks.fds[pid],
+                                 "peak_rss_mib": round(peaks.rss.get(pid, 0) / 2**20, 1)}
+                     for i, pid in enumerate(sorted(peaks.fds))}
+    fig["server_rss_peak_mib"] = round(max(peaks.rss.values(), default=0) / 2**20, 1)
+    fig["server_fds_peak"] = max(peaks.fds.values(), default=0)
     judged_ratio = not args.smoke
     fig["targets"] = {
         "genuine success 100 %": fig["genuine_success_pct"] == 100.0,
@@ -759,9 +821,8 @@ def print_report(fig: dict[str, Any], out: TextIO) -> None:
     def p(line: str) -> None:
         print(line, file=out)
 
-    p(f"Abuse over Tor: {fig['processes']} separate `dokaz serve` processes (dokaz serve "
-      "refuses --workers > 1 with a staff port), each with a PROXY-protocol public port "
-      "and a staff port, one PostgreSQL database, data directory and Redis; Argon2id "
+    p(f"Abuse over Tor: {fig['serving']}; PROXY protocol on the public port(s), a staff "
+      "port beside each, one PostgreSQL database, data directory and Redis; Argon2id "
       "standard profile")
     p(f"{fig['slices']} baseline + {fig['slices']} flood slices, interleaved, "
       f"{fig['seconds_flood']:.0f} s of flood; {fig['genuine_circuits']} genuine circuits "
@@ -798,7 +859,8 @@ def print_report(fig: dict[str, Any], out: TextIO) -> None:
         p(f"{b['what']:<50}{b['got']:>7}{b['bound']:>8}  {b['from']}"
           f"{'' if b['ok'] else '  OVER BUDGET'}")
     for name, s in fig["server"].items():
-        p(f"server {name}: peak RSS {s['peak_rss_mib']} MiB, peak open fds {s['peak_fds']}")
+        p(f"server {name} (pid {s['pid']}): peak RSS {s['peak_rss_mib']} MiB, peak open fds "
+          f"{s['peak_fds']}")
     for target, ok in fig["targets"].items():
         p(f"{'PASS' if ok else 'not judged (--smoke)' if ok is None else 'FAIL'}: {target}")
 
@@ -810,7 +872,7 @@ def flat(fig: dict[str, Any]) -> dict[str, Any]:
     for name, g in fig["genuine"].items():
         out.update({f"{name}.{k}": v for k, v in g.items()})
     for name, s in fig["server"].items():
-        out.update({f"{name}.{k}": v for k, v in s.items()})
+        out.update({f"{name}.{k}": v for k, v in s.items() if k != "pid"})
     for kind, n in fig["attack"]["sent"].items():
         out[f"attack.{kind}.sent"] = n
         out[f"attack.{kind}.accepted"] = sum(
@@ -827,10 +889,10 @@ def flat(fig: dict[str, Any]) -> dict[str, Any]:
 
 
 async def drive(run: Run, accounts: list[StaffHandle], args: argparse.Namespace,
-                flood: Any, pids: list[int], fds: list[int]) -> None:
+                flood: Any, peaks: Peaks) -> None:
     tasks = [asyncio.create_task(genuine_circuit(run, i)) for i in range(args.genuine)]
     tasks.append(asyncio.create_task(genuine_staff(run, accounts)))
-    sampler = asyncio.create_task(sample_fds(pids, run, fds))
+    sampler = asyncio.create_task(sample_peaks(peaks, run))
     run.enter("warmup")
     await asyncio.sleep(args.warmup)
     slice_seconds = args.seconds / args.slices
@@ -852,7 +914,10 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=4,
                         help="baseline/flood slice pairs, interleaved")
     parser.add_argument("--warmup", type=float, default=10, help="seconds, not measured")
-    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--processes", type=int, default=2, help="API processes")
+    parser.add_argument("--serve", choices=("auto", "workers", "separate"), default="auto",
+                        help="auto: `dokaz serve --workers N` if this checkout serves a staff "
+                        "port with workers, else N separate processes")
     parser.add_argument("--genuine", type=int, default=20, help="genuine circuits")
     parser.add_argument("--think", type=float, default=20,
                         help="mean seconds a genuine circuit waits between reports")
@@ -886,9 +951,7 @@ def main() -> None:
         attacker: Any = None
         try:
             accounts = seed_staff(dep, args.staff)
-            served = [TorDeployment(dep, **env) for _ in range(args.processes)]
-            for s in served:
-                s.wait_ready(120)
+            served, serving = serve(dep, env, args.processes, args.serve)
             plan = Plan([s.public_port for s in served], [s.staff_port for s in served],
                         args.attackers, args.rotating, args.idle, accounts[0].user.username,
                         args.concurrency)
@@ -900,16 +963,14 @@ def main() -> None:
             run = Run([f"http://127.0.0.1:{s.public_port}" for s in served],
                       [s.staff_url for s in served], args.think, args.signin_every,
                       args.file_kib)
-            fds = [0] * len(served)
+            peaks = Peaks([s.api.proc.pid for s in served])
             started = time.monotonic()
-            asyncio.run(drive(run, accounts, args, flood, [s.api.proc.pid for s in served],
-                              fds))
+            asyncio.run(drive(run, accounts, args, flood, peaks))
             run_seconds = time.monotonic() - started
             run.classify()
             stop.set()
             att = out.get(timeout=120)
-            rss = [s.api.peak_rss_bytes() for s in served]
-            fig = figures(run, att, limits, args, run_seconds, rss, fds)
+            fig = figures(run, att, limits, args, run_seconds, peaks, serving)
         finally:
             stop.set()
             if attacker is not None:
