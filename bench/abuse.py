@@ -79,7 +79,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 import httpx
 from sqlmodel import Session
@@ -411,6 +411,13 @@ async def raw_exchange(port: int, data: bytes, timeout: float = 30) -> str:
             await writer.wait_closed()
 
 
+class On(NamedTuple):
+    """The client and circuit one request goes out on."""
+
+    http: httpx.AsyncClient
+    circuit: int
+
+
 class Attacker:
     """One attacker circuit, looping over every cheap request it knows."""
 
@@ -440,7 +447,7 @@ class Attacker:
             self.retired.clear()
 
     async def loop(self) -> None:
-        kinds: list[Callable[[], Awaitable[tuple[str, str]]]] = [
+        kinds: list[Callable[[On], Awaitable[tuple[str, str]]]] = [
             self.malformed_json, self.wrong_content_type, self.huge_length,
             self.valid_submission, self.random_receipt, self.wrong_receipt,
             self.spray_random, self.spray_known, self.spray_public, self.tus_create,
@@ -450,9 +457,9 @@ class Attacker:
             for attack in kinds:
                 if self.stopping:
                     return
-                name, circuit = attack.__name__.replace("_", "-"), self.circuit
+                name, on = attack.__name__.replace("_", "-"), On(self.http, self.circuit)
                 try:
-                    kind, answer = await attack()
+                    kind, answer = await attack(on)
                 except httpx.HTTPError as exc:
                     kind, answer = name, type(exc).__name__
                 except asyncio.CancelledError:
@@ -460,92 +467,93 @@ class Attacker:
                     raise
                 self.tally.note(kind, answer)
                 if answer == "429" and self.rotating and kind not in SPRAYS \
-                        and circuit == self.circuit:  # one new circuit per refusal
+                        and on.circuit == self.circuit:  # one new circuit per refusal
                     self.retired.append(self.http)
                     self.circuit = next(self.circuits)
                     self.http = self._client()
 
-    def _accepted(self, what: str) -> None:
-        self.tally.accepted_by_circuit[what][self.circuit] += 1
+    def _accepted(self, what: str, on: On) -> None:
+        # The circuit the request went out on: a rotation may have happened since.
+        self.tally.accepted_by_circuit[what][on.circuit] += 1
 
-    async def malformed_json(self) -> tuple[str, str]:
-        r = await self.http.post("/api/v1/submissions", content=b'{"reporter": {"role": ',
+    async def malformed_json(self, on: On) -> tuple[str, str]:
+        r = await on.http.post("/api/v1/submissions", content=b'{"reporter": {"role": ',
                                  headers={"Content-Type": "application/json"})
         if r.is_success:
-            self._accepted("submissions")
+            self._accepted("submissions", on)
         return "malformed-json", str(r.status_code)
 
-    async def wrong_content_type(self) -> tuple[str, str]:
-        r = await self.http.post("/api/v1/submissions", content=b"narrative=hello",
+    async def wrong_content_type(self, on: On) -> tuple[str, str]:
+        r = await on.http.post("/api/v1/submissions", content=b"narrative=hello",
                                  headers={"Content-Type": "text/plain"})
         if r.is_success:
-            self._accepted("submissions")
+            self._accepted("submissions", on)
         return "wrong-content-type", str(r.status_code)
 
-    async def huge_length(self) -> tuple[str, str]:
+    async def huge_length(self, on: On) -> tuple[str, str]:
         head = (b"POST /api/v1/submissions HTTP/1.1\r\nHost: x.onion\r\n"
                 b"Content-Type: application/json\r\nContent-Length: 1000000000000000\r\n\r\n{")
-        answer = await raw_exchange(self.port, tor_header(self.circuit) + head)
+        answer = await raw_exchange(self.port, tor_header(on.circuit) + head)
         return "huge-length", answer.removeprefix("HTTP ")
 
-    async def valid_submission(self) -> tuple[str, str]:
-        r = await self.http.post("/api/v1/submissions", json=sample_report(
+    async def valid_submission(self, on: On) -> tuple[str, str]:
+        r = await on.http.post("/api/v1/submissions", json=sample_report(
             narrative="spam " + secrets.token_hex(8)))
         if r.status_code == 201:
-            self._accepted("submissions")
+            self._accepted("submissions", on)
             self.receipts.append(r.json()["receipt"])
         return "valid-submission", str(r.status_code)
 
-    async def _receipt(self, kind: str, receipt: str) -> tuple[str, str]:
-        r = await self.http.post("/api/v1/followup/session", json={"receipt": receipt})
+    async def _receipt(self, on: On, kind: str, receipt: str) -> tuple[str, str]:
+        r = await on.http.post("/api/v1/followup/session", json={"receipt": receipt})
         if r.status_code == 201:
-            self._accepted("followup-sessions")
+            self._accepted("followup-sessions", on)
         elif r.status_code == 401:  # the answer of a receipt check that ran Argon2id
-            self._accepted("receipt-checks")
+            self._accepted("receipt-checks", on)
             self.tally.checks_by_receipt[receipt[:9]] += 1
         return kind, str(r.status_code)
 
-    async def random_receipt(self) -> tuple[str, str]:
-        return await self._receipt("random-receipt", random_receipt())
+    async def random_receipt(self, on: On) -> tuple[str, str]:
+        return await self._receipt(on, "random-receipt", random_receipt())
 
-    async def wrong_receipt(self) -> tuple[str, str]:
+    async def wrong_receipt(self, on: On) -> tuple[str, str]:
         real = self.receipts[0] if self.receipts else random_receipt()
-        return await self._receipt("wrong-receipt", random_receipt(real.replace("-", "")[:8]))
+        return await self._receipt(on, "wrong-receipt", random_receipt(real.replace("-", "")[:8]))
 
-    async def _spray(self, kind: str, base: str, username: str) -> tuple[str, str]:
-        http = self.staff_http if base else self.http
+    async def _spray(self, on: On, kind: str, base: str, username: str) -> tuple[str, str]:
+        http = self.staff_http if base else on.http
         r = await http.post(base + "/api/v1/auth/login", json={
             "username": username, "password": secrets.token_urlsafe(12), "code": "000000"})
         if r.status_code == 200:
-            self._accepted("sign-ins")
+            self._accepted("sign-ins", on)
         return kind, str(r.status_code)
 
     def _staff(self) -> str:
         return f"http://127.0.0.1:{random.choice(self.plan.staff_ports)}"
 
-    async def spray_random(self) -> tuple[str, str]:
-        return await self._spray("spray-random", self._staff(), "user-" + secrets.token_hex(4))
+    async def spray_random(self, on: On) -> tuple[str, str]:
+        return await self._spray(on, "spray-random", self._staff(), "user-" + secrets.token_hex(4))
 
-    async def spray_known(self) -> tuple[str, str]:
-        return await self._spray("spray-known", self._staff(), self.plan.known_username)
+    async def spray_known(self, on: On) -> tuple[str, str]:
+        return await self._spray(on, "spray-known", self._staff(), self.plan.known_username)
 
-    async def spray_public(self) -> tuple[str, str]:
-        return await self._spray("spray-public", "", self.plan.known_username)
+    async def spray_public(self, on: On) -> tuple[str, str]:
+        return await self._spray(on, "spray-public", "", self.plan.known_username)
 
-    async def tus_create(self) -> tuple[str, str]:
-        r = await self.http.post("/api/v1/uploads", headers={**TUS, "Upload-Length": "4096"})
+    async def tus_create(self, on: On) -> tuple[str, str]:
+        r = await on.http.post("/api/v1/uploads", headers={**TUS, "Upload-Length": "4096"})
         if r.status_code == 201:
-            self._accepted("uploads")
+            self._accepted("uploads", on)
         return "tus-create", str(r.status_code)
 
-    async def tus_huge_length(self) -> tuple[str, str]:
-        r = await self.http.post("/api/v1/uploads",
+    async def tus_huge_length(self, on: On) -> tuple[str, str]:
+        r = await on.http.post("/api/v1/uploads",
                                  headers={**TUS, "Upload-Length": str(10**15)})
         if r.status_code == 201:
-            self._accepted("uploads")
+            self._accepted("uploads", on)
         return "tus-huge-length", str(r.status_code)
 
-    async def no_proxy_header(self) -> tuple[str, str]:
+    async def no_proxy_header(self, on: On) -> tuple[str, str]:
         answer = await raw_exchange(self.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         return "no-proxy-header", answer
 
@@ -791,7 +799,8 @@ def figures(run: Run, att: dict[str, Any], limits: Settings, args: argparse.Name
     fig["genuine_ok"], fig["genuine_total"] = ok, len(measured)
     fig["genuine_success_pct"] = round(100 * ok / len(measured), 1) if measured else 0.0
     fig.update({f"genuine_{k}": v for k, v in latency_figures(measured).items()})
-    fig["genuine_failures"] = dict(Counter(o.failure for o in measured if not o.ok))
+    fig["genuine_failures"] = dict(Counter(f"{o.failure} [{o.phase}]"
+                                           for o in measured if not o.ok))
     subs = sum(o.ok for o in run.ops if o.name.startswith("submit"))
     fig["attackers_sent"] = sum(att["sent"].values())
     fig["attackers_per_s"] = round(fig["attackers_sent"] / args.seconds, 1)
