@@ -22,8 +22,8 @@ from tests.system.live import ROOT, require_pg
 pytestmark = pytest.mark.slow
 
 FIGURE_LINES = ("Abuse over Tor:", "budgets:", "overall", "genuine: ",
-                "submissions accepted on one circuit", "server api0: peak RSS",
-                "server api1: peak RSS", "PASS: genuine success 100 %",
+                "submissions accepted on one circuit", "server api0 (pid",
+                "server api1 (pid", "peak open fds", "PASS: genuine success 100 %",
                 "PASS: attackers within their budgets")
 
 
