@@ -8,7 +8,9 @@ and clients that each speak as one Tor circuit.
 * :class:`CircuitTransport` - an httpx transport that writes the PROXY line tor writes
   for its circuit at the start of every connection it opens, so every httpx-based helper
   (tests/system/traffic.py) works per circuit; :func:`circuit_client` - an ``httpx.Client``
-  on the public port as one circuit.
+  on the public port as one circuit;
+* :class:`AsyncCircuitTransport` - the same for ``httpx.AsyncClient``, so one event loop can
+  drive many circuits at once (bench/abuse.py).
 
 Raw-socket clients for what httpx cannot send (no header, a broken one) are in
 tests/system/tor/proxied.py.
@@ -52,6 +54,34 @@ class CircuitTransport(httpx.HTTPTransport):
         self.circuit = circuit
         # httpx takes no network backend of its own; its pool is httpcore's, which does.
         self._pool = httpcore.ConnectionPool(network_backend=_HeaderFirstBackend(
+            tor_header(circuit)))
+
+
+class _AsyncHeaderFirstBackend(httpcore.AnyIOBackend):
+    """The async twin of :class:`_HeaderFirstBackend`."""
+
+    def __init__(self, header: bytes) -> None:
+        self._header = header
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+                          ) -> httpcore.AsyncNetworkStream:
+        stream = await super().connect_tcp(host, port, timeout, local_address, socket_options)
+        await stream.write(self._header, timeout)
+        return stream
+
+
+class AsyncCircuitTransport(httpx.AsyncHTTPTransport):
+    """:class:`CircuitTransport` for ``httpx.AsyncClient``."""
+
+    def __init__(self, circuit: int) -> None:
+        # verify=False only spares loading the CA bundle (~0.1 s of CPU, which would stall
+        # an event loop opening many circuits) for a pool that is replaced at once: the
+        # pool below speaks plain HTTP to the loopback, as tor does.
+        super().__init__(verify=False)
+        self.circuit = circuit
+        self._pool = httpcore.AsyncConnectionPool(network_backend=_AsyncHeaderFirstBackend(
             tor_header(circuit)))
 
 
