@@ -88,6 +88,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from api.auth.roles import Role  # noqa: E402
+from api.auth.throttle import Backoff  # noqa: E402
 from api.auth.totp import code_for_step, step_at  # noqa: E402
 from api.core.models import utcnow  # noqa: E402
 from api.core.settings import Settings  # noqa: E402
@@ -757,9 +758,10 @@ def bounds(limits: Settings, att: dict[str, Any], run_seconds: float, processes:
         ("sign-ins accepted with wrong passwords", total.get("sign-ins", 0), 0, "none"),
         ("wrong passwords checked for the known account",
          _not_refused(att, "spray-known"),
-         limits.login_attempts_per_account_per_hour * (1 + known_signins),
-         f"DOKAZ_LOGIN_ATTEMPTS_PER_ACCOUNT_PER_HOUR x (1 + {known_signins} genuine sign-ins "
-         "of it, each clears the count)"),
+         _account_checks(limits, run_seconds) * (1 + known_signins),
+         f"DOKAZ_LOGIN_FREE_FAILURES_PER_ACCOUNT + the doubling delays that end within "
+         f"{run_seconds:.0f} s, x (1 + {known_signins} genuine sign-ins of it, each clears "
+         "the count)"),
         ("sign-in attempts checked, all",
          _not_refused(att, "spray-known") + _not_refused(att, "spray-random"),
          limits.login_attempts_global_per_minute * minutes * processes,
@@ -772,6 +774,20 @@ def bounds(limits: Settings, att: dict[str, Any], run_seconds: float, processes:
     ]
     return [{"what": w, "got": got, "bound": bound, "from": src, "ok": got <= bound}
             for w, got, bound, src in rows]
+
+
+def _account_checks(limits: Settings, run_seconds: float) -> int:
+    """The most wrong passwords one account can have checked in ``run_seconds``: its free
+    failures, then one per delay (doubling from the first, at most the cap) that ends
+    within the run (api/auth/throttle.py Backoff)."""
+    backoff = Backoff.for_accounts(limits)
+    checks, waited = backoff.free, 0.0
+    while True:
+        wait = backoff.delay(checks)
+        if waited + wait > run_seconds:
+            return checks
+        waited += wait
+        checks += 1
 
 
 def _not_refused(att: dict[str, Any], kind: str) -> int:

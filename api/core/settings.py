@@ -121,12 +121,11 @@ class Settings(BaseSettings):
     max_uploads_in_flight_per_client: OneOrMore = Field(default=6, description=(
         "upload bodies one client streams at once; beyond it 429 (a browser opens at "
         "most 6 connections to one site)"))
-    upload_idle_seconds: float = Field(default=30.0, ge=0, description=(
+    upload_idle_seconds: float = Field(default=5.0, ge=0, description=(
         "when every upload slot is taken, a tus PATCH that has kept below the minimum "
-        "body rate this long gives its slot to a newcomer (its client resumes later; "
-        "tus keeps what arrived); 0: never. Report-form bodies are never reclaimed. "
-        "Slots are renewed every 10 s while bytes arrive, so below 20 s an upload that "
-        "is slow but moving can lose its slot too"))
+        "body rate this long gives its slot to a newcomer (its client resumes; tus keeps "
+        "what arrived), a report form's body only after four times as long; 0: never. "
+        "Slots are renewed every second while a body keeps the minimum rate"))
     # Shared state for several API processes (api.core.shared): global budgets and Tor
     # circuit counters. Unset: in process memory (the embedded default, one process).
     redis_url: str | None = Field(default=None, description="e.g. redis://127.0.0.1:6379/0")

@@ -33,7 +33,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from redis import Redis, RedisError
 
@@ -161,14 +161,17 @@ own = tonumber(own or '0')
 if mode == 'renew' then weight = own end
 local evicted = 0
 if mode == 'take' and total + weight > tonumber(ARGV[5]) then
-  -- Reclaim holds marked idle-evictable ("e:" tokens) not renewed for ARGV[6] ms,
-  -- oldest first, until the new hold fits (api.core.shared.Pool.take).
+  -- Reclaim evictable holds not renewed for ARGV[6] ms ("e:" tokens; "f:" ones only
+  -- after SLOW times that), oldest first, until the new hold fits (Pool.take).
   local idle = tonumber(ARGV[6])
   if idle > 0 then
-    local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now + ttl - idle)
-    for _, old in ipairs(stale) do
+    local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now + ttl - idle,
+                             'WITHSCORES')
+    for i = 1, #stale, 2 do
       if total + weight <= tonumber(ARGV[5]) then break end
-      if string.sub(old, 1, 2) == 'e:' then
+      local old, renewed = stale[i], tonumber(stale[i + 1]) - ttl
+      local kind = string.sub(old, 1, 2)
+      if kind == 'e:' or (kind == 'f:' and renewed <= now - tonumber(ARGV[7]) * idle) then
         total = total - tonumber(redis.call('HGET', KEYS[1], old) or '0')
         redis.call('HDEL', KEYS[1], old)
         redis.call('ZREM', KEYS[2], old)
@@ -186,6 +189,8 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
 return {1, total - own + weight, redis.call('HLEN', KEYS[1]), evicted}
 """
+# A hold taken ``evictable="slowly"`` is reclaimed only after this many times the idle time.
+SLOWLY_FACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -239,7 +244,7 @@ class Pool:
             done, total, count, _evicted = self._redis.eval(
                 _POOL, 2, base + ":w", base + ":e", mode, token, str(weight),
                 str(max(1, int(self.ttl * 1000))), str(capacity),
-                str(max(0, int(idle_after * 1000))))
+                str(max(0, int(idle_after * 1000))), str(SLOWLY_FACTOR))
         except (RedisError, OSError, ValueError) as exc:
             log.warning("redis unreachable, holding %s in memory: %s", self._prefix,
                         type(exc).__name__)
@@ -252,13 +257,15 @@ class Pool:
             del holds[token]
         return holds
 
-    def take(self, key: str, weight: int, capacity: int, *, evictable: bool = False,
+    def take(self, key: str, weight: int, capacity: int, *,
+             evictable: bool | Literal["slowly"] = False,
              idle_after: float = 0.0) -> Hold | None:
         """A new hold of ``weight`` if everything held under ``key`` stays within
         ``capacity`` (after reclaiming evictable holds idle for ``idle_after`` seconds,
         if that is > 0); None if it would not. ``evictable``: this hold may be reclaimed
-        so, in its turn."""
-        token = ("e:" if evictable else "k:") + secrets.token_hex(16)
+        so in its turn (``"slowly"``: only after :data:`SLOWLY_FACTOR` times as long)."""
+        kind = "f:" if evictable == "slowly" else "e:" if evictable else "k:"
+        token = kind + secrets.token_hex(16)
         if self.shares(key):
             answer = self._remote(key, "take", token, weight, capacity, idle_after)
             if answer is not None:
@@ -268,8 +275,11 @@ class Pool:
             holds = self._live(key, now)
             total = sum(w for w, _ in holds.values())
             if total + weight > capacity and idle_after > 0:
-                stale = sorted((until, t) for t, (_, until) in holds.items()
-                               if t.startswith("e:") and until - self.ttl <= now - idle_after)
+                stale = sorted(
+                    (until, t) for t, (_, until) in holds.items()
+                    if (t.startswith("e:") and until - self.ttl <= now - idle_after)
+                    or (t.startswith("f:")
+                        and until - self.ttl <= now - SLOWLY_FACTOR * idle_after))
                 for _, old in stale:
                     if total + weight <= capacity:
                         break

@@ -64,6 +64,9 @@ log = logging.getLogger("dokaz.ingress")
 RECHECK_BYTES = 4 * MiB
 # Also renewed this often while bytes trickle in, so a slow phone keeps its holds.
 RENEW_SECONDS = 10.0
+# Everyone's upload slot is renewed (or found reclaimed) at most this often while bytes
+# arrive: an idle holder is then told apart from a sender within a second or two.
+SLOT_SECONDS = 1.0
 # What a reservation carries on top of the body's bytes: the unreported progress, the
 # record a stream writer still buffers, and the file headers, tags and sealed rows.
 MARGIN = RECHECK_BYTES + 2 * RECORD_SIZE + 64 * 1024
@@ -173,18 +176,19 @@ class Held:
     _renewed_at: float = 0.0
     _slot_renewed_at: float = 0.0
     _slot_bytes: int = 0  # bytes since everyone's slot was last renewed
-    _last_byte_at: float = 0.0
+    _slot_checked_at: float = 0.0
 
     def take_slots(self, client: str | None, *, reclaimable: bool = False) -> None:
         """A slot of ``client``'s (429 when it has all of its own) and one of everyone's
         (503). No client identity, no per-client slot: only everyone's applies.
 
-        When everyone's are all taken, the slots of tus PATCHes that kept below the
-        minimum body rate for ``upload_idle_seconds`` are reclaimed for this body: an
-        idle connection costs an attacker nothing, so without this a crowd of idle
-        circuits would hold every slot and turn away the people sending bytes. Only a
-        ``reclaimable`` body (a tus PATCH, whose client resumes where it stopped) can
-        lose its slot so; a report form's body never does."""
+        When everyone's are all taken, the slots of bodies that kept below the minimum
+        body rate for ``upload_idle_seconds`` are reclaimed for this body: an idle
+        connection costs an attacker nothing, so without this a crowd of idle circuits
+        would hold every slot and turn away the people sending bytes. A ``reclaimable``
+        body (a tus PATCH, whose client resumes where it stopped) can lose its slot so;
+        any other (a report form's, which would have to be sent again) only after
+        :data:`api.core.shared.SLOWLY_FACTOR` times as long."""
         slots, settings = self.inflight.slots, self.settings
         if client is not None:
             mine = slots.take(client, 1, settings.max_uploads_in_flight_per_client)
@@ -192,11 +196,12 @@ class Held:
                 raise _closing(RateLimited(30, CLIENT_BUSY))
             self.holds.append((slots, mine))
         everyone = slots.take(EVERYONE, 1, settings.max_uploads_in_flight,
-                              evictable=reclaimable, idle_after=settings.upload_idle_seconds)
+                              evictable=True if reclaimable else "slowly",
+                              idle_after=settings.upload_idle_seconds)
         if everyone is None:
             raise _closing(UploadsBusy(retry_after=60))
         self.everyone = everyone
-        self._renewed_at = self._slot_renewed_at = time.monotonic()
+        self._renewed_at = self._slot_renewed_at = self._slot_checked_at = time.monotonic()
 
     def reserve(self, storage: BlobStorage, need: int) -> None:
         """Reserve ``need`` bytes (plus :data:`MARGIN`) above the floor; 503 if they do not
@@ -212,26 +217,26 @@ class Held:
     def progress(self, n: int) -> None:
         """``n`` more bytes arrived (or were written); every :data:`RECHECK_BYTES`, and
         every :data:`RENEW_SECONDS` while bytes trickle, renew the holds and look at the
-        disk again (503 if something else took the space this body reserved). After a
-        pause long enough to lose a reclaimable slot, look at once whether it was lost."""
+        disk again (503 if something else took the space this body reserved). Everyone's
+        slot is looked at more often (:data:`SLOT_SECONDS`): renewed while the body keeps
+        the minimum rate, and a body whose slot was reclaimed stops at once."""
         self._pending += n
+        self._slot_bytes += n
         now = time.monotonic()
-        gap, self._last_byte_at = now - (self._last_byte_at or now), now
-        idle = self.settings.upload_idle_seconds
-        paused = self.everyone is not None and idle > 0 and gap >= idle
-        if not paused and self._pending < RECHECK_BYTES and \
-                now - self._renewed_at < RENEW_SECONDS:
+        if self.everyone is not None and now - self._slot_checked_at >= SLOT_SECONDS:
+            self._renew_everyone(now)
+        if self._pending < RECHECK_BYTES and now - self._renewed_at < RENEW_SECONDS:
             return
         self.renew()
 
     def renew(self) -> None:
-        self._slot_bytes += self._pending
         self.reported += self._pending
         self._pending = 0
         now = self._renewed_at = time.monotonic()
         for pool, hold in self.holds:
             pool.update(hold, 1)
-        self._renew_everyone(now)
+        if self.everyone is not None and now - self._slot_checked_at >= SLOT_SECONDS:
+            self._renew_everyone(now)
         if self.reservation is None or self.storage is None:
             return
         left = max(0, self.need - self.reported)
@@ -259,6 +264,7 @@ class Held:
         settings = self.settings
         window, need = settings.body_rate_window_seconds, settings.min_body_bytes_per_window
         elapsed = now - self._slot_renewed_at
+        self._slot_checked_at = now
         slots = self.inflight.slots
         if need and self._slot_bytes < need * elapsed / window:
             # Behind the minimum rate: the slot ages (and may be reclaimed).

@@ -13,7 +13,6 @@ import asyncio
 import os
 import resource
 import shutil
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -34,6 +33,7 @@ from crypto.stream import ciphertext_size
 from tests.conftest import SharedRedis
 from tests.intake.conftest import Intake
 from tests.intake.helpers import PNG
+from tests.quiet_disk import quiet_directory
 from tests.uploads.test_tus import PATCH, TUS, create, offset
 
 # ---- the pool ------------------------------------------------------------------------
@@ -75,7 +75,9 @@ def test_circuit_slots_are_shared_and_address_slots_never_leave_the_process(
     assert two.take("c:circuit", 1, capacity=1) is None  # the same circuit elsewhere
     assert one.take("a:address", 1, capacity=1) is not None
     assert two.take("a:address", 1, capacity=1) is not None  # per process only
-    assert not any(b"a:" in key for key in client.scan_iter(match=prefix + "*"))
+    # (After the prefix: a random prefix may itself end in "a:".)
+    keys = [key[len(prefix):] for key in client.scan_iter(match=prefix + "*")]
+    assert keys and not any(b"a:address" in key for key in keys)
 
 
 def test_without_redis_holds_are_counted_in_memory() -> None:
@@ -106,12 +108,10 @@ def test_a_reservation_covers_the_ciphertext(size: int, settings: Any) -> None:
 @pytest.fixture
 def quiet_dir(tmp_path: Path) -> Iterator[Path]:
     """The data directory of the first ``intake_with`` app (``tmp_path/data0``), on a
-    filesystem nothing else writes to when there is one."""
-    base = "/dev/shm" if Path("/dev/shm").is_dir() else None
-    path = Path(tempfile.mkdtemp(prefix="dokaz-inflight-", dir=base))
-    (tmp_path / "data0").symlink_to(path, target_is_directory=True)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    filesystem nothing else writes to meanwhile (tests/quiet_disk.py)."""
+    with quiet_directory("dokaz-inflight-") as path:
+        (tmp_path / "data0").symlink_to(path, target_is_directory=True)
+        yield path
 
 
 def budget(path: Path, room: int) -> dict[str, Any]:
@@ -332,6 +332,20 @@ def test_idle_evictable_holds_make_room_for_a_newcomer(shared_redis: SharedRedis
 
 
 @pytest.mark.parametrize("shared", ["memory", "redis"])
+def test_a_form_body_is_reclaimed_only_after_four_times_as_long(
+        shared_redis: SharedRedis, shared: str) -> None:
+    redis = shared_redis.client if shared == "redis" else None
+    pool = Pool(redis, shared_redis.prefix, "form", ttl=60, shared_keys=frozenset({"all"}))
+    form = pool.take("all", 1, capacity=1, evictable="slowly")
+    assert form is not None
+    time.sleep(0.3)
+    assert pool.take("all", 1, capacity=1, idle_after=0.2) is None  # 1.5x: kept
+    time.sleep(0.6)
+    assert pool.take("all", 1, capacity=1, idle_after=0.2) is not None  # 4.5x: reclaimed
+    assert pool.renew(form) is False
+
+
+@pytest.mark.parametrize("shared", ["memory", "redis"])
 def test_a_renewed_hold_is_not_idle(shared_redis: SharedRedis, shared: str) -> None:
     redis = shared_redis.client if shared == "redis" else None
     pool = Pool(redis, shared_redis.prefix, "busy", ttl=60, shared_keys=frozenset({"all"}))
@@ -356,7 +370,7 @@ def test_an_idle_patch_gives_its_slot_to_one_that_sends(
         refused = await client.patch(busy_url, content=FILE,
                                      headers={**PATCH, "Upload-Offset": "0"})
         assert refused.status_code == 503, refused.text  # not idle long enough yet
-        await asyncio.sleep(0.8)
+        await asyncio.sleep(1.2)  # over the idle time, and over SLOT_SECONDS in all
         return await client.patch(busy_url, content=FILE,
                                   headers={**PATCH, "Upload-Offset": "0"})
 

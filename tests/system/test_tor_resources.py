@@ -18,7 +18,6 @@ import resource
 import select
 import shutil
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from api.core.settings import MiB
 from api.ingress.inflight import MARGIN, patch_need
 from tests.factories import create_recovery_key_text, sample_report
 from tests.intake.helpers import PNG
+from tests.quiet_disk import quiet_directory
 from tests.system.live import deployment
 from tests.system.tor.proxied import tor_header
 from tests.system.tor_deployment import TorDeployment, tor_deployment
@@ -200,12 +200,8 @@ def test_idle_uploads_from_many_circuits_leave_room_for_health_and_reports(
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def quiet_root(request: pytest.FixtureRequest) -> Iterator[tuple[str, Path]]:
-    base = "/dev/shm" if Path("/dev/shm").is_dir() else None
-    root = Path(tempfile.mkdtemp(prefix="dokaz-disk-", dir=base))
-    try:
+    with quiet_directory("dokaz-disk-") as root:
         yield request.param, root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_concurrent_large_patches_never_cross_the_free_disk_floor(
