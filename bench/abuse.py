@@ -243,12 +243,18 @@ def client(base_url: str, circuit: int | None = None) -> httpx.AsyncClient:
 
 
 def expect(response: httpx.Response, status: int) -> str:
-    """"" if ``response`` has ``status``, else its status and error code."""
+    """"" if ``response`` has ``status``, else its status and error code (a 503 also
+    with the start of its message: several guards answer 503, and which one matters)."""
     if response.status_code == status:
         return ""
     code = ""
     with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
-        code = " " + str(response.json()["error"]["code"])
+        error = response.json()["error"]
+        code = " " + str(error["code"])
+        if response.status_code == 503:
+            code += ": " + " ".join(str(error["message"]).split()[:6])
+    if not code and response.status_code == 503:
+        code = ": " + " ".join(response.text.split()[:6])
     return f"{response.status_code}{code}"
 
 

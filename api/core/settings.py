@@ -115,13 +115,13 @@ class Settings(BaseSettings):
     max_connections_per_client: OneOrMore = Field(default=16, description=(
         "open connections per client on a PROXY-protocol port (one Tor circuit), per "
         "process; beyond it a connection is closed right after its PROXY header"))
-    max_uploads_in_flight: OneOrMore = Field(default=64, description=(
+    max_uploads_in_flight: OneOrMore = Field(default=128, description=(
         "upload bodies (tus PATCH, multipart) streaming at once in all API processes; "
         "beyond it 503"))
     max_uploads_in_flight_per_client: OneOrMore = Field(default=6, description=(
         "upload bodies one client streams at once; beyond it 429 (a browser opens at "
         "most 6 connections to one site)"))
-    upload_idle_seconds: float = Field(default=5.0, ge=0, description=(
+    upload_idle_seconds: float = Field(default=2.0, ge=0, description=(
         "when every upload slot is taken, a tus PATCH that has kept below the minimum "
         "body rate this long gives its slot to a newcomer (its client resumes; tus keeps "
         "what arrived), a report form's body only after four times as long; 0: never. "

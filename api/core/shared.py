@@ -147,6 +147,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local mode, token, weight, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
   redis.call('HDEL', KEYS[1], gone)
+  redis.call('SREM', KEYS[3], gone)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local total = 0
@@ -161,21 +162,29 @@ own = tonumber(own or '0')
 if mode == 'renew' then weight = own end
 local evicted = 0
 if mode == 'take' and total + weight > tonumber(ARGV[5]) then
-  -- Reclaim evictable holds not renewed for ARGV[6] ms ("e:" tokens; "f:" ones only
-  -- after SLOW times that), oldest first, until the new hold fits (Pool.take).
+  -- Reclaim evictable holds, oldest first, until the new hold fits (Pool.take): first
+  -- those that never started (not renewed since taken: no bytes yet), then those not
+  -- renewed for ARGV[6] ms ("e:" tokens; "f:" ones only after ARGV[7] times that).
   local idle = tonumber(ARGV[6])
   if idle > 0 then
-    local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now + ttl - idle,
-                             'WITHSCORES')
-    for i = 1, #stale, 2 do
-      if total + weight <= tonumber(ARGV[5]) then break end
-      local old, renewed = stale[i], tonumber(stale[i + 1]) - ttl
-      local kind = string.sub(old, 1, 2)
-      if kind == 'e:' or (kind == 'f:' and renewed <= now - tonumber(ARGV[7]) * idle) then
-        total = total - tonumber(redis.call('HGET', KEYS[1], old) or '0')
-        redis.call('HDEL', KEYS[1], old)
-        redis.call('ZREM', KEYS[2], old)
-        evicted = evicted + 1
+    local all = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+    for pass = 1, 2 do
+      for i = 1, #all, 2 do
+        if total + weight <= tonumber(ARGV[5]) then break end
+        local old, renewed = all[i], tonumber(all[i + 1]) - ttl
+        local kind = string.sub(old, 1, 2)
+        local started = redis.call('SISMEMBER', KEYS[3], old) == 1
+        local stale = (kind == 'e:' and renewed <= now - idle)
+          or (kind == 'f:' and renewed <= now - tonumber(ARGV[7]) * idle)
+        local evictable = kind == 'e:' or kind == 'f:'
+        if evictable and redis.call('HEXISTS', KEYS[1], old) == 1
+            and ((pass == 1 and not started) or (pass == 2 and stale)) then
+          total = total - tonumber(redis.call('HGET', KEYS[1], old) or '0')
+          redis.call('HDEL', KEYS[1], old)
+          redis.call('ZREM', KEYS[2], old)
+          redis.call('SREM', KEYS[3], old)
+          evicted = evicted + 1
+        end
       end
     end
   end
@@ -185,8 +194,10 @@ if mode == 'take' and total + weight > tonumber(ARGV[5]) then
 end
 redis.call('HSET', KEYS[1], token, tostring(weight))
 redis.call('ZADD', KEYS[2], now + ttl, token)
+if mode == 'renew' then redis.call('SADD', KEYS[3], token) end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('PEXPIRE', KEYS[3], ttl)
 return {1, total - own + weight, redis.call('HLEN', KEYS[1]), evicted}
 """
 # A hold taken ``evictable="slowly"`` is reclaimed only after this many times the idle time.
@@ -212,9 +223,12 @@ class Pool:
     ``ttl`` seconds is gone, so a process killed while holding blocks nobody for long.
 
     A hold taken ``evictable`` may be reclaimed sooner: when a new hold does not fit,
-    evictable holds not renewed for ``idle_after`` seconds are removed, oldest first, to
-    make room. Its holder learns it at its next :meth:`renew` (False). That is what keeps
-    upload slots for the people sending bytes when idle connections hold them all.
+    evictable holds are removed to make room, oldest first: those never renewed since
+    they were taken (no bytes arrived yet), then those not renewed for ``idle_after``
+    seconds. Its holder learns it at its next :meth:`renew` (False). That is what keeps
+    upload slots for the people sending bytes when idle connections hold them all: a
+    burst of idle connections cannot fill the pool against a sender, because a sender
+    renews at its first bytes and every idle hold goes before it.
 
     Keys that may be shared (``shared_keys``, and Tor circuit tags) live in Redis when it
     is configured, so every process counts the same holds; every other key, an address's
@@ -229,6 +243,7 @@ class Pool:
         self.ttl = ttl
         self._shared_keys = shared_keys
         self._local: dict[str, dict[str, tuple[int, float]]] = {}
+        self._started: set[str] = set()  # holds renewed at least once (bytes arrived)
         self._lock = threading.Lock()
 
     def shares(self, key: str) -> bool:
@@ -242,7 +257,7 @@ class Pool:
         base = self._prefix + key
         try:
             done, total, count, _evicted = self._redis.eval(
-                _POOL, 2, base + ":w", base + ":e", mode, token, str(weight),
+                _POOL, 3, base + ":w", base + ":e", base + ":s", mode, token, str(weight),
                 str(max(1, int(self.ttl * 1000))), str(capacity),
                 str(max(0, int(idle_after * 1000))), str(SLOWLY_FACTOR))
         except (RedisError, OSError, ValueError) as exc:
@@ -255,6 +270,7 @@ class Pool:
         holds = self._local.setdefault(key, {})
         for token in [t for t, (_, until) in holds.items() if until <= now]:
             del holds[token]
+            self._started.discard(token)
         return holds
 
     def take(self, key: str, weight: int, capacity: int, *,
@@ -275,15 +291,11 @@ class Pool:
             holds = self._live(key, now)
             total = sum(w for w, _ in holds.values())
             if total + weight > capacity and idle_after > 0:
-                stale = sorted(
-                    (until, t) for t, (_, until) in holds.items()
-                    if (t.startswith("e:") and until - self.ttl <= now - idle_after)
-                    or (t.startswith("f:")
-                        and until - self.ttl <= now - SLOWLY_FACTOR * idle_after))
-                for _, old in stale:
+                for old in self._reclaimable(key, holds, now, idle_after):
                     if total + weight <= capacity:
                         break
                     total -= holds.pop(old)[0]
+                    self._started.discard(old)
             if total + weight > capacity:
                 return None
             holds[token] = (weight, now + self.ttl)
@@ -298,6 +310,18 @@ class Pool:
         with self._lock:
             return hold.token in self._live(hold.key, time.monotonic())
 
+    def _reclaimable(self, key: str, holds: dict[str, tuple[int, float]], now: float,
+                     idle_after: float) -> list[str]:
+        """Evictable holds to reclaim, in order: never started, oldest first; then those
+        idle for ``idle_after`` (``"slowly"`` ones: :data:`SLOWLY_FACTOR` times that)."""
+        by_age = sorted(holds, key=lambda t: holds[t][1])
+        fresh = [t for t in by_age if t[:2] in ("e:", "f:") and t not in self._started]
+        stale = [t for t in by_age if t in self._started and (
+            (t.startswith("e:") and holds[t][1] - self.ttl <= now - idle_after)
+            or (t.startswith("f:")
+                and holds[t][1] - self.ttl <= now - SLOWLY_FACTOR * idle_after))]
+        return fresh + stale
+
     def renew(self, hold: Hold) -> bool:
         """Renew ``hold`` (weight unchanged); False if it is gone: reclaimed as idle, or
         expired. When Redis cannot say, True (nobody is refused for Redis failing)."""
@@ -311,6 +335,7 @@ class Pool:
                 return False
             weight, _ = holds[hold.token]
             holds[hold.token] = (weight, now + self.ttl)
+            self._started.add(hold.token)
             return True
 
     def update(self, hold: Hold, weight: int) -> tuple[int, int] | None:
@@ -346,11 +371,13 @@ class Pool:
                 pipe = self._redis.pipeline()
                 pipe.hdel(base + ":w", hold.token)
                 pipe.zrem(base + ":e", hold.token)
+                pipe.srem(base + ":s", hold.token)
                 pipe.execute()
             return
         with self._lock:
             holds = self._local.get(hold.key)
             if holds is not None:
                 holds.pop(hold.token, None)
+                self._started.discard(hold.token)
                 if not holds:
                     del self._local[hold.key]

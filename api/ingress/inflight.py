@@ -177,6 +177,7 @@ class Held:
     _slot_renewed_at: float = 0.0
     _slot_bytes: int = 0  # bytes since everyone's slot was last renewed
     _slot_checked_at: float = 0.0
+    _slot_started: bool = False  # renewed at its first bytes: no longer reclaimable at once
 
     def take_slots(self, client: str | None, *, reclaimable: bool = False) -> None:
         """A slot of ``client``'s (429 when it has all of its own) and one of everyone's
@@ -223,7 +224,8 @@ class Held:
         self._pending += n
         self._slot_bytes += n
         now = time.monotonic()
-        if self.everyone is not None and now - self._slot_checked_at >= SLOT_SECONDS:
+        if self.everyone is not None and (
+                not self._slot_started or now - self._slot_checked_at >= SLOT_SECONDS):
             self._renew_everyone(now)
         if self._pending < RECHECK_BYTES and now - self._renewed_at < RENEW_SECONDS:
             return
@@ -266,10 +268,11 @@ class Held:
         elapsed = now - self._slot_renewed_at
         self._slot_checked_at = now
         slots = self.inflight.slots
-        if need and self._slot_bytes < need * elapsed / window:
+        if self._slot_started and need and self._slot_bytes < need * elapsed / window:
             # Behind the minimum rate: the slot ages (and may be reclaimed).
             still = slots.holds(self.everyone)
         else:
+            self._slot_started = True
             self._slot_renewed_at, self._slot_bytes = now, 0
             still = slots.renew(self.everyone)
         if not still:

@@ -314,9 +314,10 @@ def test_idle_evictable_holds_make_room_for_a_newcomer(shared_redis: SharedRedis
                                                        shared: str) -> None:
     redis = shared_redis.client if shared == "redis" else None
     pool = Pool(redis, shared_redis.prefix, "idle", ttl=60, shared_keys=frozenset({"all"}))
-    kept = pool.take("all", 1, capacity=2)  # a report form's body: never reclaimed
+    kept = pool.take("all", 1, capacity=2)  # never reclaimed
     idle = pool.take("all", 1, capacity=2, evictable=True)
     assert kept is not None and idle is not None
+    assert pool.renew(idle)  # its first bytes: now protected for idle_after
     # Full, and nothing has been idle long enough yet.
     assert pool.take("all", 1, capacity=2, idle_after=0.3) is None
     time.sleep(0.4)
@@ -337,7 +338,7 @@ def test_a_form_body_is_reclaimed_only_after_four_times_as_long(
     redis = shared_redis.client if shared == "redis" else None
     pool = Pool(redis, shared_redis.prefix, "form", ttl=60, shared_keys=frozenset({"all"}))
     form = pool.take("all", 1, capacity=1, evictable="slowly")
-    assert form is not None
+    assert form is not None and pool.renew(form)
     time.sleep(0.3)
     assert pool.take("all", 1, capacity=1, idle_after=0.2) is None  # 1.5x: kept
     time.sleep(0.6)
@@ -346,11 +347,30 @@ def test_a_form_body_is_reclaimed_only_after_four_times_as_long(
 
 
 @pytest.mark.parametrize("shared", ["memory", "redis"])
+def test_holds_that_never_started_go_first_and_at_once(shared_redis: SharedRedis,
+                                                       shared: str) -> None:
+    """A burst of connections that send nothing cannot fill the pool against a sender:
+    a hold never renewed (no bytes yet) is reclaimed at once, before any idle one."""
+    redis = shared_redis.client if shared == "redis" else None
+    pool = Pool(redis, shared_redis.prefix, "burst", ttl=60, shared_keys=frozenset({"all"}))
+    sender = pool.take("all", 1, capacity=2, evictable=True)
+    silent = pool.take("all", 1, capacity=2, evictable=True)
+    assert sender is not None and silent is not None and pool.renew(sender)
+    newcomer = pool.take("all", 1, capacity=2, idle_after=30)
+    assert newcomer is not None
+    assert pool.renew(silent) is False and pool.renew(sender) is True
+    # Nothing left that never started, and nothing idle for 30 s: full.
+    assert pool.take("all", 1, capacity=2, idle_after=30) is None
+    for hold in (sender, newcomer):
+        pool.release(hold)
+
+
+@pytest.mark.parametrize("shared", ["memory", "redis"])
 def test_a_renewed_hold_is_not_idle(shared_redis: SharedRedis, shared: str) -> None:
     redis = shared_redis.client if shared == "redis" else None
     pool = Pool(redis, shared_redis.prefix, "busy", ttl=60, shared_keys=frozenset({"all"}))
     busy = pool.take("all", 1, capacity=1, evictable=True)
-    assert busy is not None
+    assert busy is not None and pool.renew(busy)
     for _ in range(3):
         time.sleep(0.15)
         assert pool.renew(busy)
