@@ -155,16 +155,16 @@ for _, w in ipairs(redis.call('HVALS', KEYS[1])) do total = total + tonumber(w) 
 if mode == 'peek' then return {1, total, redis.call('HLEN', KEYS[1]), 0} end
 local own = redis.call('HGET', KEYS[1], token)
 if mode == 'has' then return {own and 1 or 0, total, redis.call('HLEN', KEYS[1]), 0} end
-if mode == 'renew' and not own then
+if (mode == 'renew' or mode == 'touch') and not own then
   return {0, total, redis.call('HLEN', KEYS[1]), 0}
 end
 own = tonumber(own or '0')
-if mode == 'renew' then weight = own end
+if mode == 'renew' or mode == 'touch' then weight = own end
 local evicted = 0
 if mode == 'take' and total + weight > tonumber(ARGV[5]) then
   -- Reclaim evictable holds, oldest first, until the new hold fits (Pool.take): first
-  -- those that never started (not renewed since taken: no bytes yet), then those not
-  -- renewed for ARGV[6] ms ("e:" tokens; "f:" ones only after ARGV[7] times that).
+  -- those that never started (no bytes) ARGV[8] ms after they were taken or touched,
+  -- then those not renewed for ARGV[6] ms ("e:"; "f:" only after ARGV[7] times that).
   local idle = tonumber(ARGV[6])
   if idle > 0 then
     local all = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
@@ -178,7 +178,8 @@ if mode == 'take' and total + weight > tonumber(ARGV[5]) then
           or (kind == 'f:' and renewed <= now - tonumber(ARGV[7]) * idle)
         local evictable = kind == 'e:' or kind == 'f:'
         if evictable and redis.call('HEXISTS', KEYS[1], old) == 1
-            and ((pass == 1 and not started) or (pass == 2 and stale)) then
+            and ((pass == 1 and not started and renewed <= now - tonumber(ARGV[8]))
+                 or (pass == 2 and stale)) then
           total = total - tonumber(redis.call('HGET', KEYS[1], old) or '0')
           redis.call('HDEL', KEYS[1], old)
           redis.call('ZREM', KEYS[2], old)
@@ -202,6 +203,10 @@ return {1, total - own + weight, redis.call('HLEN', KEYS[1]), evicted}
 """
 # A hold taken ``evictable="slowly"`` is reclaimed only after this many times the idle time.
 SLOWLY_FACTOR = 4
+# A hold that has not started (no bytes) this long after it was taken or touched is
+# silent: reclaimed first. A client sends its body with its headers, so its first bytes
+# are waiting by the time the server reads; the grace covers the server's own delays.
+SILENT_GRACE = 1.0
 
 
 @dataclass(frozen=True)
@@ -259,7 +264,8 @@ class Pool:
             done, total, count, _evicted = self._redis.eval(
                 _POOL, 3, base + ":w", base + ":e", base + ":s", mode, token, str(weight),
                 str(max(1, int(self.ttl * 1000))), str(capacity),
-                str(max(0, int(idle_after * 1000))), str(SLOWLY_FACTOR))
+                str(max(0, int(idle_after * 1000))), str(SLOWLY_FACTOR),
+                str(int(SILENT_GRACE * 1000)))
         except (RedisError, OSError, ValueError) as exc:
             log.warning("redis unreachable, holding %s in memory: %s", self._prefix,
                         type(exc).__name__)
@@ -315,12 +321,25 @@ class Pool:
         """Evictable holds to reclaim, in order: never started, oldest first; then those
         idle for ``idle_after`` (``"slowly"`` ones: :data:`SLOWLY_FACTOR` times that)."""
         by_age = sorted(holds, key=lambda t: holds[t][1])
-        fresh = [t for t in by_age if t[:2] in ("e:", "f:") and t not in self._started]
+        fresh = [t for t in by_age if t[:2] in ("e:", "f:") and t not in self._started
+                 and holds[t][1] - self.ttl <= now - SILENT_GRACE]
         stale = [t for t in by_age if t in self._started and (
             (t.startswith("e:") and holds[t][1] - self.ttl <= now - idle_after)
             or (t.startswith("f:")
                 and holds[t][1] - self.ttl <= now - SLOWLY_FACTOR * idle_after))]
         return fresh + stale
+
+    def touch(self, hold: Hold) -> None:
+        """Restart ``hold``'s clock without marking it started: the server, not the client,
+        took the time until now (admission), so its silence counts from here."""
+        if hold.remote:
+            self._remote(hold.key, "touch", hold.token)
+            return
+        now = time.monotonic()
+        with self._lock:
+            holds = self._live(hold.key, now)
+            if hold.token in holds:
+                holds[hold.token] = (holds[hold.token][0], now + self.ttl)
 
     def renew(self, hold: Hold) -> bool:
         """Renew ``hold`` (weight unchanged); False if it is gone: reclaimed as idle, or

@@ -223,6 +223,8 @@ async def admit(request: Request, door: Door,
     )
     try:
         await _run_steps(request, policy, admission, authorize)
+        if admission.held is not None:
+            admission.held.admitted()
     except DokazError as exc:
         admission.release()  # what earlier steps took: the body will not be read
         if not policy.page:

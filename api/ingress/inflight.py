@@ -258,6 +258,12 @@ class Held:
         if free - self.settings.min_free_disk_bytes < total - count * MARGIN:
             raise _closing(DiskFull(retry_after=600))
 
+    def admitted(self) -> None:
+        """Admission is over: the body's silence counts from now (api.core.shared.Pool)."""
+        if self.everyone is not None:
+            self.inflight.slots.touch(self.everyone)
+            self._slot_checked_at = self._slot_renewed_at = time.monotonic()
+
     def _renew_everyone(self, now: float) -> None:
         """Renew everyone's slot if the body kept the minimum rate since the last renewal;
         otherwise let it age, so it can be reclaimed. Stop if it was reclaimed."""
