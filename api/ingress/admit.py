@@ -204,10 +204,12 @@ class Admission(Generic[A]):
 
 async def _reporting(chunks: AsyncIterator[bytes], held: Held) -> AsyncIterator[bytes]:
     """``chunks``, reporting them to ``held``: it renews the slots and the reservation and
-    stops the body (503) if the disk has filled below the floor meanwhile."""
+    stops the body (503) if the disk has filled below the floor meanwhile. Once the last
+    byte is in, the upload slots go back (the reservation stays until the request ends)."""
     async for chunk in chunks:
         held.progress(len(chunk))
         yield chunk
+    held.body_received()
 
 
 async def admit(request: Request, door: Door,

@@ -258,6 +258,19 @@ class Held:
         if free - self.settings.min_free_disk_bytes < total - count * MARGIN:
             raise _closing(DiskFull(retry_after=600))
 
+    def body_received(self) -> None:
+        """The whole body is in: give the upload slots back now. A slot bounds bodies that
+        are streaming; what the server does next (sealing, merging, the receipt's Argon2)
+        must neither keep a slot from someone sending, nor lose one for not reading."""
+        slots = [(pool, hold) for pool, hold in self.holds if pool is self.inflight.slots]
+        self.holds = [(pool, hold) for pool, hold in self.holds
+                      if pool is not self.inflight.slots]
+        if self.everyone is not None:
+            slots.append((self.inflight.slots, self.everyone))
+            self.everyone = None
+        for pool, hold in slots:
+            pool.release(hold)
+
     def admitted(self) -> None:
         """Admission is over: the body's silence counts from now (api.core.shared.Pool)."""
         if self.everyone is not None:
