@@ -25,6 +25,7 @@ it, so the page can explain it in the person's language; :meth:`Admission.stream
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar, cast, overload, runtime_checkable
@@ -38,7 +39,7 @@ from api.core.settings import MiB, Settings
 from api.ingress import guards, origin
 from api.ingress.body import media_type
 from api.ingress.guards import Guards
-from api.ingress.inflight import Held, MeteredStorage, body_need, patch_need
+from api.ingress.inflight import SLOT_SECONDS, Held, MeteredStorage, body_need, patch_need
 from api.ingress.multipart import mb
 from api.keys.service import require_recovery_key
 from api.storage.base import BlobStorage
@@ -205,10 +206,23 @@ class Admission(Generic[A]):
 async def _reporting(chunks: AsyncIterator[bytes], held: Held) -> AsyncIterator[bytes]:
     """``chunks``, reporting them to ``held``: it renews the slots and the reservation and
     stops the body (503) if the disk has filled below the floor meanwhile. Once the last
-    byte is in, the upload slots go back (the reservation stays until the request ends)."""
-    async for chunk in chunks:
+    byte is in, the upload slots go back (the reservation stays until the request ends).
+
+    A slot's silence is the client's only while the server waits for bytes: when the
+    route starts reading, and whenever it comes back after a second or more of its own
+    work between chunks, the slot's clock restarts (:meth:`Held.reading`)."""
+    iterator = chunks.__aiter__()
+    held.reading()
+    while True:
+        try:
+            chunk = await iterator.__anext__()
+        except StopAsyncIteration:
+            break
         held.progress(len(chunk))
+        handed = time.monotonic()
         yield chunk
+        if time.monotonic() - handed >= SLOT_SECONDS:
+            held.reading()
     held.body_received()
 
 
@@ -225,8 +239,6 @@ async def admit(request: Request, door: Door,
     )
     try:
         await _run_steps(request, policy, admission, authorize)
-        if admission.held is not None:
-            admission.held.admitted()
     except DokazError as exc:
         admission.release()  # what earlier steps took: the body will not be read
         if not policy.page:

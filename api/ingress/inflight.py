@@ -271,11 +271,13 @@ class Held:
         for pool, hold in slots:
             pool.release(hold)
 
-    def admitted(self) -> None:
-        """Admission is over: the body's silence counts from now (api.core.shared.Pool)."""
+    def reading(self) -> None:
+        """The server waits for bytes from now: the body's silence counts from here, not
+        from admission or the server's own work between chunks (api.core.shared.Pool)."""
         if self.everyone is not None:
             self.inflight.slots.touch(self.everyone)
             self._slot_checked_at = self._slot_renewed_at = time.monotonic()
+            self._slot_bytes = 0
 
     def _renew_everyone(self, now: float) -> None:
         """Renew everyone's slot if the body kept the minimum rate since the last renewal;
