@@ -163,8 +163,8 @@ if mode == 'renew' or mode == 'touch' then weight = own end
 local evicted = 0
 if mode == 'take' and total + weight > tonumber(ARGV[5]) then
   -- Reclaim evictable holds, oldest first, until the new hold fits (Pool.take): first
-  -- those that never started (no bytes) ARGV[8] ms after they were taken or touched,
-  -- then those not renewed for ARGV[6] ms ("e:"; "f:" only after ARGV[7] times that).
+  -- silent ones (touched, no bytes since) ARGV[8] ms after the touch, then those not
+  -- renewed for ARGV[6] ms ("e:"; "f:" only after ARGV[7] times that).
   local idle = tonumber(ARGV[6])
   if idle > 0 then
     local all = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
@@ -195,7 +195,14 @@ if mode == 'take' and total + weight > tonumber(ARGV[5]) then
 end
 redis.call('HSET', KEYS[1], token, tostring(weight))
 redis.call('ZADD', KEYS[2], now + ttl, token)
-if mode == 'renew' then redis.call('SADD', KEYS[3], token) end
+-- "Started" (in KEYS[3]) protects a hold from being taken as silent: a new hold is
+-- (the server has not begun to read it), a touch (the server now waits for its bytes)
+-- makes it a candidate, its first renewal (bytes arrived) protects it again.
+if mode == 'touch' then
+  redis.call('SREM', KEYS[3], token)
+else
+  redis.call('SADD', KEYS[3], token)
+end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
 redis.call('PEXPIRE', KEYS[3], ttl)
@@ -203,7 +210,7 @@ return {1, total - own + weight, redis.call('HLEN', KEYS[1]), evicted}
 """
 # A hold taken ``evictable="slowly"`` is reclaimed only after this many times the idle time.
 SLOWLY_FACTOR = 4
-# A hold that has not started (no bytes) this long after it was taken or touched is
+# A hold touched (the server waits for its bytes) and not renewed since, this long, is
 # silent: reclaimed first. A client sends its body with its headers, so its first bytes
 # are waiting by the time the server reads; the grace covers the server's own delays.
 SILENT_GRACE = 1.0
@@ -228,8 +235,8 @@ class Pool:
     ``ttl`` seconds is gone, so a process killed while holding blocks nobody for long.
 
     A hold taken ``evictable`` may be reclaimed sooner: when a new hold does not fit,
-    evictable holds are removed to make room, oldest first: those never renewed since
-    they were taken (no bytes arrived yet), then those not renewed for ``idle_after``
+    evictable holds are removed to make room, oldest first: silent ones (touched, no
+    bytes since, for :data:`SILENT_GRACE`), then those not renewed for ``idle_after``
     seconds. Its holder learns it at its next :meth:`renew` (False). That is what keeps
     upload slots for the people sending bytes when idle connections hold them all: a
     burst of idle connections cannot fill the pool against a sender, because a sender
@@ -305,6 +312,7 @@ class Pool:
             if total + weight > capacity:
                 return None
             holds[token] = (weight, now + self.ttl)
+            self._started.add(token)
         return Hold(key, token, False)
 
     def holds(self, hold: Hold) -> bool:
@@ -330,8 +338,9 @@ class Pool:
         return fresh + stale
 
     def touch(self, hold: Hold) -> None:
-        """Restart ``hold``'s clock without marking it started: the server, not the client,
-        took the time until now (admission), so its silence counts from here."""
+        """The server now waits for ``hold``'s bytes: restart its clock, and make it silent
+        (reclaimable after :data:`SILENT_GRACE`) until its next :meth:`renew`. A hold is
+        never silent before its first touch: the time until then is the server's."""
         if hold.remote:
             self._remote(hold.key, "touch", hold.token)
             return
@@ -340,6 +349,7 @@ class Pool:
             holds = self._live(hold.key, now)
             if hold.token in holds:
                 holds[hold.token] = (holds[hold.token][0], now + self.ttl)
+                self._started.discard(hold.token)
 
     def renew(self, hold: Hold) -> bool:
         """Renew ``hold`` (weight unchanged); False if it is gone: reclaimed as idle, or

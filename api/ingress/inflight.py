@@ -278,6 +278,7 @@ class Held:
             self.inflight.slots.touch(self.everyone)
             self._slot_checked_at = self._slot_renewed_at = time.monotonic()
             self._slot_bytes = 0
+            self._slot_started = False  # the next bytes renew it at once
 
     def _renew_everyone(self, now: float) -> None:
         """Renew everyone's slot if the body kept the minimum rate since the last renewal;

@@ -356,7 +356,13 @@ def test_holds_that_never_started_go_first(shared_redis: SharedRedis,
     pool = Pool(redis, shared_redis.prefix, "burst", ttl=60, shared_keys=frozenset({"all"}))
     sender = pool.take("all", 1, capacity=2, evictable=True)
     silent = pool.take("all", 1, capacity=2, evictable=True)
-    assert sender is not None and silent is not None and pool.renew(sender)
+    assert sender is not None and silent is not None
+    time.sleep(SILENT_GRACE + 0.2)
+    # Not read from yet (the server's own time): neither is silent.
+    assert pool.take("all", 1, capacity=2, idle_after=30) is None
+    pool.touch(sender)
+    pool.touch(silent)  # the server now waits for both
+    assert pool.renew(sender)  # the sender's bytes arrive
     # Within its grace (the server's own delays before it reads) a silent hold is kept.
     assert pool.take("all", 1, capacity=2, idle_after=30) is None
     time.sleep(SILENT_GRACE + 0.2)
