@@ -1,10 +1,19 @@
 """Appending to and checking the hash-chained audit log (format: api/audit/chain.py).
 
 ``record`` appends inside the caller's transaction, so an audited read and its entry
-commit or roll back together. Appends are serialised by locking the single chain-head row
-(``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already admits one
-writer at a time). This makes every audited request queue briefly on that row: fine for
-an organisation's staff, and the price of a chain without forks.
+commit or roll back together. The entry is held on the session and chained only as the
+last statement before the transaction commits (:func:`_chain_pending`, a ``before_commit``
+hook): the single chain-head row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL;
+SQLite's ``BEGIN IMMEDIATE`` already admits one writer at a time), the entries get the next
+numbers and hashes, and the commit releases the lock. So concurrent audited requests wait
+for each other only for the length of a commit, never for the rest of a request (its
+queries, its rendering, a slow client): holding the head from the first ``record`` to the
+commit made every case read and partner pull queue behind every other for seconds under
+load. Tamper evidence is unchanged: the chain is still one gapless sequence, built under
+the same lock, and there is never an unchained tail to cover.
+
+Code that reads the log inside the transaction that wrote to it calls
+:func:`chain_pending` first (the verifier and checkpoints do).
 
 Entries that must survive a rolled-back request (failed logins, refused receipts) use
 ``record_always`` (written in a separate transaction after the request's transaction
@@ -47,6 +56,7 @@ log = logging.getLogger("dokaz.audit")
 
 HEAD_ID = 1
 _AFTER_OUTCOME = "dokaz_after_outcome"
+_PENDING = "dokaz_audit_pending"
 
 
 class AuditChainError(DokazError):
@@ -97,32 +107,62 @@ def record(
     details: Mapping[str, DetailValue] | None = None,
     now: datetime | None = None,
 ) -> AuditEntry:
-    """Append one entry in the caller's transaction (flushed, not committed)."""
+    """Append one entry in the caller's transaction: it is numbered, hashed and written
+    when the transaction commits (its ``seq`` is 0 until then), and vanishes with it if
+    the transaction rolls back."""
     if actor_kind not in actions.ACTOR_KINDS:
         raise ValueError(f"unknown actor kind {actor_kind!r}")
     if target is not None and len(target) > 128:
         raise ValueError("audit target too long: it must be an id or a name")
-    details_text = canonical_details(details)
-    head = _lock_head(session)
-    created = now or utcnow()
     entry = AuditEntry(
-        seq=head.seq + 1,
-        created_at=created,
-        action=action,
-        actor_kind=actor_kind,
-        actor_id=actor_id,
-        case_id=case_id,
-        target=target,
-        details=details_text,
-        prev_hash=head.entry_hash,
-        entry_hash="",
+        seq=0, created_at=now or utcnow(), action=action, actor_kind=actor_kind,
+        actor_id=actor_id, case_id=case_id, target=target,
+        details=canonical_details(details), prev_hash="", entry_hash="",
     )
-    entry.entry_hash = entry_hash(entry)
-    session.add(entry)
-    head.seq = entry.seq
-    head.entry_hash = entry.entry_hash
-    session.flush()
+    _begin(session)
+    pending: list[AuditEntry] | None = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        event.listen(session, "before_commit", _chain_on_commit)
+        event.listen(session, "after_transaction_end", _forget_on_end)
+    pending.append(entry)
     return entry
+
+
+def _begin(session: Session) -> None:
+    """Make sure ``session`` is in a transaction, so its end (commit or rollback) fires the
+    hooks that chain or forget the pending entries and run the after-outcome work."""
+    if not session.in_transaction():
+        session.connection()
+
+
+def chain_pending(session: Session) -> None:
+    """Chain and flush this transaction's pending entries now (and so take the head until
+    the commit). Only for code that must read them back before committing."""
+    pending: list[AuditEntry] = session.info.get(_PENDING) or []
+    if not pending:
+        return
+    head = _lock_head(session)
+    for entry in pending:
+        entry.seq = head.seq + 1
+        entry.prev_hash = head.entry_hash
+        entry.entry_hash = entry_hash(entry)
+        session.add(entry)
+        head.seq, head.entry_hash = entry.seq, entry.entry_hash
+    pending.clear()
+    session.flush()
+
+
+def _chain_on_commit(session: Session) -> None:
+    chain_pending(session)
+
+
+def _forget_on_end(session: Session, transaction: Any) -> None:
+    # A rolled-back transaction takes its entries with it; a committed one chained them.
+    if transaction.parent is None:
+        pending: list[AuditEntry] | None = session.info.get(_PENDING)
+        if pending:
+            pending.clear()
 
 
 def entry_hash(entry: AuditEntry | Any) -> str:
@@ -147,6 +187,7 @@ def after_outcome(session: Session, work: Callable[[Engine], None]) -> None:
     capture plain values, never ORM objects of ``session``: touching an expired object
     would reopen a transaction on ``session`` (and on SQLite wait for our own lock).
     """
+    _begin(session)
     pending: list[Callable[[Engine], None]] | None = session.info.get(_AFTER_OUTCOME)
     if pending is None:
         pending = []
@@ -272,6 +313,7 @@ def verify_chain(
     api/audit/shipping.py); checkpoints stored in the database are checked too, but only
     the off-server ones survive a forger who holds the database.
     """
+    chain_pending(session)
     wanted: dict[int, list[Anchor]] = {}
     for cp in session.execute(select(AuditCheckpoint)).scalars():
         wanted.setdefault(cp.seq, []).append(Anchor(cp.seq, cp.entry_hash, STORED))
@@ -353,6 +395,7 @@ def _check_row(row: Any, prev: str) -> str | None:
 
 def checkpoint(session: Session) -> AuditCheckpoint:
     """Store the current head as a checkpoint (call periodically; also copy it off-site)."""
+    chain_pending(session)
     head = _lock_head(session)
     cp = AuditCheckpoint(seq=head.seq, entry_hash=head.entry_hash)
     session.add(cp)
