@@ -234,11 +234,9 @@ class Held:
     def renew(self) -> None:
         self.reported += self._pending
         self._pending = 0
-        now = self._renewed_at = time.monotonic()
+        self._renewed_at = time.monotonic()
         for pool, hold in self.holds:
             pool.update(hold, 1)
-        if self.everyone is not None and now - self._slot_checked_at >= SLOT_SECONDS:
-            self._renew_everyone(now)
         if self.reservation is None or self.storage is None:
             return
         left = max(0, self.need - self.reported)
