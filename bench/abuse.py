@@ -483,19 +483,21 @@ class Attacker:
         # The circuit the request went out on: a rotation may have happened since.
         self.tally.accepted_by_circuit[what][on.circuit] += 1
 
-    async def malformed_json(self, on: On) -> tuple[str, str]:
-        r = await on.http.post("/api/v1/submissions", content=b'{"reporter": {"role": ',
-                                 headers={"Content-Type": "application/json"})
+    async def _bad_submission(self, on: On, kind: str, body: bytes, content_type: str
+                              ) -> tuple[str, str]:
+        r = await on.http.post("/api/v1/submissions", content=body,
+                               headers={"Content-Type": content_type})
         if r.is_success:
             self._accepted("submissions", on)
-        return "malformed-json", str(r.status_code)
+        return kind, str(r.status_code)
+
+    async def malformed_json(self, on: On) -> tuple[str, str]:
+        return await self._bad_submission(on, "malformed-json", b'{"reporter": {"role": ',
+                                          "application/json")
 
     async def wrong_content_type(self, on: On) -> tuple[str, str]:
-        r = await on.http.post("/api/v1/submissions", content=b"narrative=hello",
-                                 headers={"Content-Type": "text/plain"})
-        if r.is_success:
-            self._accepted("submissions", on)
-        return "wrong-content-type", str(r.status_code)
+        return await self._bad_submission(on, "wrong-content-type", b"narrative=hello",
+                                          "text/plain")
 
     async def huge_length(self, on: On) -> tuple[str, str]:
         head = (b"POST /api/v1/submissions HTTP/1.1\r\nHost: x.onion\r\n"
