@@ -77,13 +77,14 @@ class UnknownTable(NotFound):
 
 # ---- refresh ----
 
-def build_cube(session: Session, spec: TableSpec, settings: Settings, months: tuple[str, ...]
-               ) -> Cube:
-    """Count one table over its full grid (exact counts, margins included)."""
+def build_cube(session: Session, spec: TableSpec, settings: Settings, months: tuple[str, ...],
+               bounds: dict[str, int] | None = None) -> Cube:
+    """Count one table over its full grid (exact counts, margins included). ``bounds``
+    shares contribution bounds between the tables of one refresh (one transaction)."""
     levels = levels_for(spec, months)
     is_month = [d.id == MONTH for d in spec.dims]
     interior: dict[Coord, int] = {}
-    for row in repository.count_table(session, spec, settings.stats_countable_states):
+    for row in repository.count_table(session, spec, settings.stats_countable_states, bounds):
         *raw, n = row
         coord = tuple(bin_value(v, lv, is_month=m)
                       for v, lv, m in zip(raw, levels, is_month, strict=True))
@@ -122,9 +123,13 @@ def refresh(session: Session, settings: Settings | None = None,
                            first_month=settings.stats_first_month, last_month=last)
     rows: list[dict[str, object]] = []
     spent = {"count": 0.0, "protect": 0.0, "store": 0.0}
+    # Bounds computed once per refresh. Like a bound and its count before, they are separate
+    # statements: acts coded during the refresh's seconds may be counted without being in
+    # the bound; the DP cap only matters past max_contributions acts for one person.
+    bounds: dict[str, int] = {}
     for spec in TABLES:
         started = time.perf_counter()
-        cube = build_cube(session, spec, settings, months)
+        cube = build_cube(session, spec, settings, months, bounds)
         counted = time.perf_counter()
         cells, _ = protected_cells(cube, settings.stats_min_cell)
         spent["count"] += counted - started
