@@ -5,9 +5,10 @@
 feature imports it. Routes reach the services through typed dependencies, never through
 ``app.state``: the core's (``Config``, ``DbEngine``, ``Clock``, ``Now`` in
 :mod:`api.core.dependencies`) and each feature's own (``Storage``, ``SignInLimits``,
-``StatsLimiter``; the intake guards through ``api.ingress.guards.guards_for``), all read
-by name with the core's runtime-checked :func:`api.core.dependencies.service`. Tests
-reach the same objects with :func:`services_of`.
+``StatsLimiter``, ``StatsPullCache``; the intake guards through
+``api.ingress.guards.guards_for``), all read by name with the core's runtime-checked
+:func:`api.core.dependencies.service`. Tests reach the same objects with
+:func:`services_of`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from api.core.settings import Settings
 from api.core.shared import Leases, redis_from_settings, shared_secret
 from api.ingress.guards import Guards
 from api.stats.limits import PullLimiter
+from api.stats.rendered import PullCache
 from api.storage import BlobStorage, get_storage
 
 
@@ -35,6 +37,7 @@ class AppServices:
     clock: Clock
     login_throttle: SignInThrottle  # sign-in delays per client and the global budget
     stats_limiter: PullLimiter
+    stats_pull_cache: PullCache  # rendered partner pulls (api.stats.rendered)
     intake_guards: Guards
     redis: Redis | None  # shared state of several API processes (api.core.shared)
     circuit_key: bytes  # the HMAC key of Tor circuit tags, the same in every process
@@ -50,6 +53,7 @@ def build_services(settings: Settings, engine: Engine) -> AppServices:
         clock=Clock(),
         login_throttle=SignInThrottle(settings, redis),
         stats_limiter=PullLimiter(settings.stats_pulls_per_key_per_hour),
+        stats_pull_cache=PullCache(settings.stats_pull_cache_mib),
         intake_guards=Guards.from_settings(settings, redis),
         redis=redis,
         circuit_key=shared_secret(redis, settings.redis_key_prefix, "circuit-tag-key"),

@@ -17,19 +17,69 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, tuple_
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Date,
+    Integer,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    or_,
+    tuple_,
+)
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from api.auth.principals import Principal
-from api.cases.access.scoping import case_list_filter, case_read_filter
+from api.auth.roles import Role
+from api.cases.access.scoping import (
+    case_list_clause,
+    case_list_filter,
+    case_list_params,
+    case_read_filter,
+)
 from api.cases.models import Case, CaseAct
 from api.cases.pagination import Cursor
 from api.cases.threads.models import Submission
-from api.core.models import day_floor
+from api.core.db import fetch_planned_each_time
+from api.core.models import UTCDateTime, day_floor
 
+# ---- the list ----
+#
+# The list is the hottest query of a surge week, and most of its cost used to be in
+# Python around a ~1 ms query: building the statement, SQLAlchemy's cache key of a fresh
+# statement, the ORM execution layer. So the statement is built once per *shape* (role,
+# which filters are set, sort, direction, kind of cursor) with every value a bound
+# parameter, kept in a small LRU cache, and run on the session's Core connection. Values
+# never become part of a cached statement; the caller's scope is a required parameter.
+
+_CASES = Case.__table__  # type: ignore[attr-defined]
+_ACTS_T = CaseAct.__table__  # type: ignore[attr-defined]
+
+# Plain table columns (Core), in ListRow order. Act types of each listed case in the same
+# round trip: a correlated aggregate (string_agg on PostgreSQL, group_concat on SQLite);
+# the separator is a literal so the SQL text does not change between executions.
+_ACT_TYPES = (
+    # (The stubs accept only a str separator, which becomes a literal-execute parameter.)
+    sa_select(func.aggregate_strings(_ACTS_T.c.act_type,
+                                     literal_column("','")))  # type: ignore[arg-type]
+    .where(_ACTS_T.c.case_id == _CASES.c.id)
+    .correlate(_CASES)
+    .scalar_subquery()
+    .label("act_types")
+)
+LIST_COLUMNS = (
+    _CASES.c.id, _CASES.c.reference, _CASES.c.state, _CASES.c.priority,
+    _CASES.c.priority_rank, _CASES.c.urgent, _CASES.c.urgency_reasons, _CASES.c.region,
+    _CASES.c.received_on, _CASES.c.state_changed_at, _CASES.c.due_at,
+    _CASES.c.assignee_id, _CASES.c.version, _ACT_TYPES,
+)
 SORT_COLUMNS: dict[str, Any] = {
     "received_on": Case.received_on,
     "priority": Case.priority_rank,
@@ -37,6 +87,7 @@ SORT_COLUMNS: dict[str, Any] = {
     "state_changed_at": Case.state_changed_at,
     "due": Case.due_at,
 }
+_SORT_CORE = {name: _CASES.c[attr.key] for name, attr in SORT_COLUMNS.items()}
 NULLABLE_SORTS = frozenset({"due"})
 
 
@@ -58,79 +109,118 @@ class CaseFilters:
     now: datetime | None = field(default=None)
 
 
-def _filter_clauses(f: CaseFilters) -> list[ColumnElement[bool]]:
-    clauses: list[ColumnElement[bool]] = []
-    if f.states:
-        clauses.append(col(Case.state).in_(list(f.states)))
-    if f.priorities:
-        clauses.append(col(Case.priority).in_(list(f.priorities)))
+def _filter_params(f: CaseFilters) -> dict[str, Any]:
+    """The bound values of the filters that are set; their names are the statement shape."""
+    params: dict[str, Any] = {}
+    for name, values in (("states", f.states), ("priorities", f.priorities),
+                         ("regions", f.regions), ("act_types", f.act_types)):
+        if values:
+            params[name] = list(values)
     if f.urgent is not None:
-        clauses.append(col(Case.urgent).is_(f.urgent))
+        params["urgent"] = f.urgent
     if f.urgency_reason:
         # Reasons are codes from a fixed list joined by commas; match a whole code.
-        clauses.append(("," + col(Case.urgency_reasons) + ",").contains(f",{f.urgency_reason},"))
-    if f.regions:
-        clauses.append(col(Case.region).in_(list(f.regions)))
-    if f.act_types:
-        clauses.append(exists().where(
-            col(CaseAct.case_id) == col(Case.id), col(CaseAct.act_type).in_(list(f.act_types))
-        ))
+        params["urgency_reason"] = f",{f.urgency_reason},"
     if f.unassigned:
-        clauses.append(col(Case.assignee_id).is_(None))
+        params["unassigned"] = True
     elif f.assignee_id is not None:
-        clauses.append(col(Case.assignee_id) == f.assignee_id)
-    if f.received_from is not None:
-        clauses.append(col(Case.received_on) >= f.received_from)
-    if f.received_to is not None:
-        clauses.append(col(Case.received_on) <= f.received_to)
-    if f.changed_from is not None:
-        clauses.append(col(Case.state_changed_at) >= f.changed_from)
-    if f.changed_to is not None:
-        clauses.append(col(Case.state_changed_at) <= f.changed_to)
+        params["assignee_id"] = f.assignee_id
+    for name in ("received_from", "received_to", "changed_from", "changed_to"):
+        if getattr(f, name) is not None:
+            params[name] = getattr(f, name)
     if f.overdue is not None:
         assert f.now is not None
         # Overdue = past its due day (api.cases.workflow.states.is_overdue): due dates are days.
-        today, due = day_floor(f.now), col(Case.due_at)
-        clauses.append(due < today if f.overdue else or_(due.is_(None), due >= today))
+        params["overdue"] = f.overdue
+        params["today"] = day_floor(f.now)
+    return params
+
+
+def _filter_clauses(shape: frozenset[str], overdue: bool | None) -> list[ColumnElement[bool]]:
+    c = _CASES.c
+    clauses: list[ColumnElement[bool]] = []
+    for name, column in (("states", c.state), ("priorities", c.priority),
+                         ("regions", c.region)):
+        if name in shape:
+            clauses.append(column.in_(bindparam(name, expanding=True)))
+    if "urgent" in shape:
+        clauses.append(c.urgent == _bound("urgent", c.urgent))
+    if "urgency_reason" in shape:
+        clauses.append(("," + c.urgency_reasons + ",").contains(bindparam("urgency_reason")))
+    if "act_types" in shape:
+        clauses.append(exists().where(
+            _ACTS_T.c.case_id == c.id, _ACTS_T.c.act_type.in_(
+                bindparam("act_types", expanding=True))))
+    if "unassigned" in shape:
+        clauses.append(c.assignee_id.is_(None))
+    elif "assignee_id" in shape:
+        clauses.append(c.assignee_id == _bound("assignee_id", c.assignee_id))
+    for name, column, op in (("received_from", c.received_on, "ge"),
+                             ("received_to", c.received_on, "le"),
+                             ("changed_from", c.state_changed_at, "ge"),
+                             ("changed_to", c.state_changed_at, "le")):
+        if name in shape:
+            bound = _bound(name, column)
+            clauses.append(column >= bound if op == "ge" else column <= bound)
+    if overdue is not None:
+        due, today = c.due_at, _bound("today", c.due_at)
+        clauses.append(due < today if overdue else or_(due.is_(None), due >= today))
     return clauses
 
 
-def _keyset(sort_col: Any, cursor: Cursor, nullable: bool) -> ColumnElement[bool]:
-    key = tuple_(sort_col, col(Case.id))
+def _bound(name: str, column: Any) -> Any:
+    # Typed like its column, explicitly: inside tuple_() the type would not be inferred,
+    # and SQLite needs the column's own conversion (UUIDs, UTC datetimes).
+    return bindparam(name, type_=column.type)
+
+
+# The cursor's value is the last row's own value, bound as it is: not cut to the day like
+# a filter bound against a UTCDay column would be.
+_CURSOR_TYPES: dict[str, Any] = {
+    "received_on": Date(), "priority_rank": Integer(), "urgent": Boolean(),
+    "state_changed_at": UTCDateTime(), "due_at": UTCDateTime(),
+}
+
+
+# What a cursor needs of the statement: none, a NULL last value (nullable sort), a value.
+_NO_CURSOR, _NULL_CURSOR, _VALUE_CURSOR = 0, 1, 2
+
+
+def _keyset(sort_col: Any, cursor_kind: int, descending: bool, nullable: bool
+            ) -> ColumnElement[bool]:
+    key = tuple_(sort_col, _CASES.c.id)
+    after_id = _bound("cursor_id", _CASES.c.id)
+    bound = tuple_(bindparam("cursor_value", type_=_CURSOR_TYPES[sort_col.key]), after_id)
     if not nullable:
-        bound = tuple_(cursor.value, cursor.id)
-        return key < bound if cursor.descending else key > bound
+        return key < bound if descending else key > bound
     # Nullable sort (due): ascending puts NULLs last, descending puts them first.
-    if cursor.value is None:
-        if cursor.descending:
-            return or_(and_(sort_col.is_(None), col(Case.id) < cursor.id), sort_col.is_not(None))
-        return and_(sort_col.is_(None), col(Case.id) > cursor.id)
-    bound = tuple_(cursor.value, cursor.id)
-    if cursor.descending:
+    if cursor_kind == _NULL_CURSOR:
+        if descending:
+            return or_(and_(sort_col.is_(None), _CASES.c.id < after_id), sort_col.is_not(None))
+        return and_(sort_col.is_(None), _CASES.c.id > after_id)
+    if descending:
         return key < bound
     return or_(key > bound, sort_col.is_(None))
 
 
-# The page's act types in the same round trip: a correlated aggregate per listed case
-# (string_agg on PostgreSQL, group_concat on SQLite). Built once; expressions are immutable.
-_ACT_TYPES = (
-    sa_select(func.aggregate_strings(col(CaseAct.act_type), ","))
-    .where(col(CaseAct.case_id) == col(Case.id))
-    .correlate(Case.__table__)  # type: ignore[attr-defined]
-    .scalar_subquery()
-    .label("act_types")
-)
-# Only the coarse columns a list shows: no ORM objects, no sealed columns fetched.
-LIST_COLUMNS = (
-    col(Case.id), col(Case.reference), col(Case.state), col(Case.priority),
-    col(Case.priority_rank), col(Case.urgent), col(Case.urgency_reasons), col(Case.region),
-    col(Case.received_on), col(Case.state_changed_at), col(Case.due_at),
-    col(Case.assignee_id), col(Case.version), _ACT_TYPES,
-)
+@lru_cache(maxsize=512)  # shapes, not values: a few dozen in practice
+def _list_statement(role: Role, shape: frozenset[str], overdue: bool | None, sort: str,
+                    descending: bool, cursor_kind: int) -> Any:
+    sort_col = _SORT_CORE[sort]
+    nullable = sort in NULLABLE_SORTS
+    stmt = sa_select(*LIST_COLUMNS).where(case_list_clause(role),
+                                          *_filter_clauses(shape, overdue))
+    if cursor_kind != _NO_CURSOR:
+        stmt = stmt.where(_keyset(sort_col, cursor_kind, descending, nullable))
+    if nullable:
+        first = sort_col.desc().nulls_first() if descending else sort_col.asc().nulls_last()
+    else:
+        first = sort_col.desc() if descending else sort_col.asc()
+    second = _CASES.c.id.desc() if descending else _CASES.c.id.asc()
+    return stmt.order_by(first, second).limit(bindparam("row_limit", type_=Integer))
 
 
-@dataclass(frozen=True, slots=True)
-class ListRow:
+class ListRow(NamedTuple):
     id: uuid.UUID
     reference: str
     state: str
@@ -158,26 +248,33 @@ class ListRequest:
     limit: int
 
 
-def list_query(principal: Principal, request: ListRequest, *, extra: int = 0) -> Any:
-    """The page's statement; ``extra`` rows more than the limit (1: is there a next page)."""
-    sort, descending, cursor = request.sort, request.descending, request.cursor
-    sort_col = SORT_COLUMNS[sort]
-    stmt = sa_select(*LIST_COLUMNS).where(case_list_filter(principal),
-                                          *_filter_clauses(request.filters))
-    if cursor is not None:
-        stmt = stmt.where(_keyset(sort_col, cursor, sort in NULLABLE_SORTS))
-    if sort in NULLABLE_SORTS:
-        first = sort_col.desc().nulls_first() if descending else sort_col.asc().nulls_last()
+def list_query(principal: Principal, request: ListRequest, *, extra: int = 0
+               ) -> tuple[Any, dict[str, Any]]:
+    """The page's statement and its parameters; ``extra`` rows more than the limit (1: is
+    there a next page). The statement is shared by every caller of the same role and
+    shape: only the parameters carry this caller, these filters and this cursor."""
+    params = _filter_params(request.filters)
+    params |= case_list_params(principal)
+    params["row_limit"] = request.limit + extra
+    cursor = request.cursor
+    if cursor is None:
+        cursor_kind = _NO_CURSOR
     else:
-        first = sort_col.desc() if descending else sort_col.asc()
-    second = col(Case.id).desc() if descending else col(Case.id).asc()
-    return stmt.order_by(first, second).limit(request.limit + extra)
+        cursor_kind = _NULL_CURSOR if cursor.value is None else _VALUE_CURSOR
+        params["cursor_id"] = cursor.id
+        if cursor.value is not None:
+            params["cursor_value"] = cursor.value
+    stmt = _list_statement(principal.role, frozenset(params), request.filters.overdue,
+                           request.sort, request.descending, cursor_kind)
+    return stmt, params
 
 
 def list_cases(session: Session, principal: Principal, request: ListRequest
                ) -> tuple[list[ListRow], Cursor | None]:
     """One page of cases the caller may list (coarse columns), and the next page's cursor."""
-    result = session.execute(list_query(principal, request, extra=1))
+    stmt, params = list_query(principal, request, extra=1)
+    # Core, not the ORM: plain rows are all a list needs (same connection and transaction).
+    result = fetch_planned_each_time(session, stmt, params)
     rows = [ListRow(*r[:-1], _types(r[-1])) for r in result]  # type: ignore[call-arg]
     next_cursor = None
     if len(rows) > request.limit:

@@ -297,6 +297,8 @@ class Settings(BaseSettings):
     # First month of the fixed month grid; earlier events fall in one "earlier" bin.
     stats_first_month: str = Field(default="2020-01", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     stats_pulls_per_key_per_hour: OneOrMore = 120
+    # Rendered partner pulls kept per API process (api/stats/rendered.py); 0 turns it off.
+    stats_pull_cache_mib: float = Field(default=32.0, ge=0, le=4096)
     # Defaults for a partner switched to differential privacy (per-partner in the database).
     stats_dp_epsilon_per_pull: float = Field(default=0.5, gt=0, le=10)
     stats_dp_epsilon_budget: AboveZero = 10.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
+from sqlalchemy import BindParameter
 from sqlmodel import Session, col, delete, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -78,9 +79,10 @@ def held_wrap(session: Session, case_id: uuid.UUID, user_id: uuid.UUID,
     return session.exec(stmt).first()
 
 
-def wrapped_case_ids(user_id: uuid.UUID, kinds: Collection[str] = PERSONAL_KINDS
-                     ) -> SelectOfScalar[uuid.UUID]:
-    """``SELECT case_id`` of the wraps addressed to a person, for case scoping."""
+def wrapped_case_ids(user_id: uuid.UUID | BindParameter[uuid.UUID],
+                     kinds: Collection[str] = PERSONAL_KINDS) -> SelectOfScalar[uuid.UUID]:
+    """``SELECT case_id`` of the wraps addressed to a person, for case scoping (the
+    person's id, or a bound parameter standing for it in a statement built once)."""
     return select(CaseKeyWrap.case_id).where(
         col(CaseKeyWrap.recipient_kind).in_(list(kinds)),
         col(CaseKeyWrap.recipient_id) == user_id,

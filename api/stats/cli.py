@@ -17,15 +17,24 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, help="publish even within the batching interval"),
     ) -> None:
         """Recount and protect every catalogue table (the refresh_stats job does this)."""
+        import time
+
         from api.core.db import make_engine, unit_of_work
         from api.core.settings import get_settings
         from api.stats import service
 
         settings = get_settings()
         engine = make_engine(settings)
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
         with unit_of_work(engine) as session:
-            release = service.refresh(session, settings, force=force)
-        typer.echo(f"release {release.id} published (cells under {release.min_cell} hidden)")
+            release = service.refresh(session, settings, force=force, timings=timings)
+        took = time.perf_counter() - started
+        if not timings:  # within the batching interval: the latest release stands
+            typer.echo(f"release {release.id} is recent; kept (use --force to publish)")
+            return
+        typer.echo(f"release {release.id} published (cells under {release.min_cell} hidden) "
+                   f"in {took:.1f} s: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
 
     @stats.command("policy")
     def policy_cmd(

@@ -1,4 +1,5 @@
-"""``StatsLimiter``: the app's one per-key limiter of statistics pulls."""
+"""``StatsLimiter``: the app's one per-key limiter of statistics pulls; ``StatsPullCache``:
+its cache of rendered pulls."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import Depends, Request
 
 from api.core.dependencies import service
 from api.stats.limits import PullLimiter
+from api.stats.rendered import PullCache
 
 
 def _stats_limiter(request: Request) -> PullLimiter:
@@ -15,3 +17,10 @@ def _stats_limiter(request: Request) -> PullLimiter:
 
 
 StatsLimiter = Annotated[PullLimiter, Depends(_stats_limiter)]
+
+
+def _stats_pull_cache(request: Request) -> PullCache:
+    return service(request, "stats_pull_cache", PullCache)
+
+
+StatsPullCache = Annotated[PullCache, Depends(_stats_pull_cache)]

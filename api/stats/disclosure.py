@@ -32,6 +32,7 @@ repeated refreshes of unchanged data publish the same cells.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -129,17 +130,25 @@ def protect(cube: Cube, k: int) -> Protection:
 
 
 def _corners(a: Coord, b: Sequence[str]) -> list[tuple[Coord, int]]:
-    out: list[tuple[Coord, int]] = []
-    for mask in itertools.product((False, True), repeat=len(a)):
+    """The box's corners in mask order (``a``'s coordinate first in every dimension), each
+    with its sign (see the module docstring). The hot loop of ``protect``: coordinates come
+    from ``itertools.product`` and the signs from a table per pattern of levels."""
+    flips = tuple(x != TOTAL and y != TOTAL for x, y in zip(a, b, strict=True))
+    return list(zip(itertools.product(*zip(a, b, strict=True)), _signs(flips), strict=True))
+
+
+@functools.cache
+def _signs(flips: tuple[bool, ...]) -> tuple[int, ...]:
+    """Corner signs in mask order: -1 per dimension where the corner takes ``b_j`` and
+    ``flips[j]`` (both ``a_j`` and ``b_j`` are levels)."""
+    out = []
+    for mask in itertools.product((False, True), repeat=len(flips)):
         sign = 1
-        coord = list(a)
-        for j, flip in enumerate(mask):
-            if flip:
-                coord[j] = b[j]
-                if a[j] != TOTAL and b[j] != TOTAL:
-                    sign = -sign
-        out.append((tuple(coord), sign))
-    return out
+        for taken, flip in zip(mask, flips, strict=True):
+            if taken and flip:
+                sign = -sign
+        out.append(sign)
+    return tuple(out)
 
 
 def _candidates(cube: Cube, a: Coord, dim: int, suppressed: set[Coord], k: int,
@@ -174,11 +183,15 @@ def _best_box(cube: Cube, a: Coord, suppressed: set[Coord], k: int,
     counts = cube.counts
     v = counts[a]
     per_dim = [_candidates(cube, a, j, suppressed, k, lines) for j in range(len(a))]
-    best: tuple[tuple[int, ...], list[tuple[Coord, int]]] | None = None
+    best: tuple[int, int, int, int] | None = None
+    best_corners: list[tuple[Coord, int]] = []
     boxes = itertools.chain(itertools.product(*per_dim), [_fallback(cube, a)])
     for b in boxes:
         corners = _corners(a, b)
-        m_plus = m_minus = None
+        # Once a box protects fully, a box hiding more persons can never win: stop reading
+        # its corners as soon as its cost passes (the same choice, found sooner).
+        bound = best[2] if best is not None and best[0] == best[1] == 0 else -1
+        m_plus = m_minus = 0  # 0: none yet (every usable corner holds at least 1)
         cost = new_cells = 0
         usable = True
         for coord, sign in corners:
@@ -187,25 +200,29 @@ def _best_box(cube: Cube, a: Coord, suppressed: set[Coord], k: int,
                 usable = False
                 break
             if sign > 0:
-                m_plus = n if m_plus is None else min(m_plus, n)
-            else:
-                m_minus = n if m_minus is None else min(m_minus, n)
+                if not m_plus or n < m_plus:
+                    m_plus = n
+            elif not m_minus or n < m_minus:
+                m_minus = n
             if coord not in suppressed:
                 cost += n
                 new_cells += 1
+                if cost > bound >= 0:
+                    usable = False
+                    break
         if not usable:
             continue
-        reaches_k = m_minus is None or v + m_minus >= k
-        hides_zero = m_plus is not None and m_plus >= v
+        reaches_k = not m_minus or v + m_minus >= k
+        hides_zero = m_plus >= v
         # Protection first, then the fewest persons hidden, then the fewest cells.
         score = (0 if reaches_k else 1, 0 if hides_zero else 1, cost, new_cells)
-        if best is None or score < best[0]:
-            best = (score, corners)
+        if best is None or score < best:
+            best, best_corners = score, corners
             if score == (0, 0, 0, 0):
                 break  # fully protected by cells that are hidden already
     if best is None:  # pragma: no cover - the fallback box never has an empty corner
         raise AssertionError("no protecting box found")
-    return Box(a, tuple(best[1]))
+    return Box(a, tuple(best_corners))
 
 
 def _fallback(cube: Cube, a: Coord) -> tuple[str, ...]:

@@ -3,10 +3,13 @@
 
 Pulls are audited by table id, format, mode and cell counts: never values. A refusal for
 an exhausted privacy budget is recorded even though the request's transaction rolls back.
+Pulls are rendered here, before the audit record, and suppressed-mode renderings are
+cached per release, partner, table, query, format and language (``api.stats.rendered``).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 
@@ -21,9 +24,11 @@ from api.partners import repository as partners
 from api.stats import formats, schemas, service
 from api.stats.catalogue import BY_ID, MONTH, TABLES
 from api.stats.limits import PullLimiter
+from api.stats.rendered import PullCache, PullKey, RenderedPull
 from api.vocab.registry import Language
 
 _BUDGET: TypeAdapter[schemas.ExactBudget | schemas.DpBudget] = TypeAdapter(schemas.Budget)
+_TABLE_DATA: TypeAdapter[schemas.TableData] = TypeAdapter(schemas.TableData)
 
 PARAMETERS = {
     "format": "json (default) or csv",
@@ -51,17 +56,31 @@ def catalogue(lang: Language) -> schemas.Catalogue:
         for t in TABLES], parameters=dict(PARAMETERS))
 
 
-def pull(session: Session, settings: Settings, limiter: PullLimiter, *,
-         partner_id: uuid.UUID, key_id: uuid.UUID, table_id: str, fmt: str,
-         params: Mapping[str, str]) -> service.TableResult:
-    """One rate-limited, audited pull of a table (``fmt`` json, csv or svg)."""
+def pull(session: Session, settings: Settings, limiter: PullLimiter, cache: PullCache, *,
+         partner_id: uuid.UUID, key_id: uuid.UUID, table_id: str, fmt: str, lang: Language,
+         params: Mapping[str, str]) -> RenderedPull:
+    """One rate-limited, audited pull of a table, rendered (``fmt`` json, csv or svg).
+
+    Suppressed-mode renderings are served from ``cache`` when this partner pulled the same
+    view of the current release before (``api.stats.rendered``); the audit record is the
+    same either way. Rendering happens before the audit record is written."""
     limiter.check(key_id)
     query = dict(params)
     if fmt == "svg":
         query = _chart_params(table_id, query)
     audit = {"key_id": str(key_id), "format": fmt}
     try:
-        result = service.answer(session, settings, partner_id, table_id, query)
+        prepared = service.prepare(session, partner_id, table_id, query)
+        key = None
+        if prepared.mode == "suppressed" and cache.max_bytes > 0:
+            key = PullKey(prepared.release.id, partner_id, prepared.spec.id, fmt, lang,
+                          prepared.query.keep, prepared.query.filters)
+        rendered = cache.get(key) if key is not None else None
+        if rendered is None:
+            result = service.answer_prepared(session, partner_id, prepared)
+            rendered = _render(result, fmt, lang)
+            if key is not None:
+                cache.put(key, rendered)
     except service.PrivacyBudgetExhausted:
         # The refusal must stay on record although this transaction rolls back.
         record_always(session, action=actions.PARTNER_PULL, actor_id=partner_id,
@@ -70,10 +89,29 @@ def pull(session: Session, settings: Settings, limiter: PullLimiter, *,
         raise
     record(session, action=actions.PARTNER_PULL, actor_id=partner_id,
            actor_kind="partner", target=table_id,
-           details={**audit, "outcome": "ok", "mode": result.mode,
-                    "cells": len(result.cells), "suppressed": result.suppressed_count,
-                    "charged": result.mode == "dp" and not result.cached})
-    return result
+           details={**audit, "outcome": "ok", "mode": rendered.mode,
+                    "cells": rendered.cells, "suppressed": rendered.suppressed,
+                    "charged": rendered.charged})
+    return rendered
+
+
+def _render(result: service.TableResult, fmt: str, lang: Language) -> RenderedPull:
+    if fmt == "csv":
+        body = "".join(formats.csv_rows(result, lang)).encode()
+        media_type = "text/csv; charset=utf-8"
+    elif fmt == "svg":
+        body = formats.as_svg(result, lang).encode()
+        media_type = "image/svg+xml"
+    else:
+        # Validated by the published schema and written as the web layer writes JSON
+        # (compact, UTF-8), so a cached body is byte for byte what a fresh one would be.
+        document = _TABLE_DATA.dump_python(
+            _TABLE_DATA.validate_python(formats.as_json(result, lang)), mode="json")
+        body = json.dumps(document, ensure_ascii=False, allow_nan=False,
+                          separators=(",", ":")).encode()
+        media_type = "application/json"
+    return RenderedPull(body, media_type, result.mode, len(result.cells),
+                        result.suppressed_count, result.mode == "dp" and not result.cached)
 
 
 def _chart_params(table_id: str, params: dict[str, str]) -> dict[str, str]:

@@ -88,22 +88,31 @@ def count_sql(spec: TableSpec, *, capped: bool = True) -> str:
     )
 
 
-def contribution_bound(session: Session, spec: TableSpec) -> int:
+def contribution_bound(session: Session, spec: TableSpec,
+                       known: dict[str, int] | None = None) -> int:
     """An upper bound of the cells any one person reaches, from the base tables alone.
 
-    Cheap (one index-backed aggregate): when it is within the cap, the cap cannot bind and
-    the plain GROUP BY gives exactly the capped numbers."""
+    One index-backed aggregate: when it is within the cap, the cap cannot bind and the
+    plain GROUP BY gives exactly the capped numbers. ``known`` holds bounds already
+    computed in this transaction (a refresh: three tables share one bound, and each
+    scan of every act costs about as much as a small table's count)."""
     if spec.bound_sql is None:
         return 1
-    value = session.execute(text(spec.bound_sql)).scalar()
-    return int(value or 0)
+    if known is not None and spec.bound_sql in known:
+        return known[spec.bound_sql]
+    value = int(session.execute(text(spec.bound_sql)).scalar() or 0)
+    if known is not None:
+        known[spec.bound_sql] = value
+    return value
 
 
 def count_table(
-    session: Session, spec: TableSpec, countable_states: Sequence[str]
+    session: Session, spec: TableSpec, countable_states: Sequence[str],
+    bounds: dict[str, int] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Rows of (raw dim values..., count) for one table: exact, before any protection."""
-    capped = contribution_bound(session, spec) > spec.max_contributions
+    """Rows of (raw dim values..., count) for one table: exact, before any protection.
+    ``bounds``: see ``contribution_bound``."""
+    capped = contribution_bound(session, spec, bounds) > spec.max_contributions
     stmt = text(count_sql(spec, capped=capped)).bindparams(
         bindparam("states", expanding=True))
     params: dict[str, Any] = {"scope": CONSENT_SCOPE, "states": list(countable_states)}

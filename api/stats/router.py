@@ -12,7 +12,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from api.auth.dependencies import AdminOnly
 from api.auth.principals import PartnerPrincipal
@@ -26,8 +26,8 @@ from api.core.errors import (
     error_responses,
 )
 from api.partners.dependencies import require_partner_scope
-from api.stats import formats, operations, schemas, service
-from api.stats.dependencies import StatsLimiter
+from api.stats import operations, schemas, service
+from api.stats.dependencies import StatsLimiter, StatsPullCache
 from api.vocab.registry import Language
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
@@ -54,18 +54,16 @@ def catalogue(partner: StatsPartner, lang: Lang = "en") -> schemas.Catalogue:
             responses={**error_responses(*PULL_ERRORS), 200: {"content": {"text/csv": _TEXT}}})
 def table_data(
     request: Request, session: DbSession, settings: Config, limiter: StatsLimiter,
-    partner: StatsPartner, table_id: TableId,
+    cache: StatsPullCache, partner: StatsPartner, table_id: TableId,
     format: Literal["json", "csv"] = "json", lang: Lang = "en",
-) -> Any:
+) -> Response:
     """One table (cells with codes, labels and ``suppressed`` flags) as JSON or CSV."""
-    result = operations.pull(session, settings, limiter, partner_id=partner.partner_id,
-                             key_id=partner.key_id, table_id=table_id, fmt=format,
+    pulled = operations.pull(session, settings, limiter, cache, partner_id=partner.partner_id,
+                             key_id=partner.key_id, table_id=table_id, fmt=format, lang=lang,
                              params=request.query_params)
-    if format == "csv":
-        return StreamingResponse(
-            formats.csv_rows(result, lang), media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{table_id}.csv"'})
-    return formats.as_json(result, lang)
+    headers = ({"Content-Disposition": f'attachment; filename="{table_id}.csv"'}
+               if format == "csv" else None)
+    return Response(pulled.body, media_type=pulled.media_type, headers=headers)
 
 
 # Not response_class: that would relabel the JSON error responses as SVG in the document.
@@ -73,14 +71,14 @@ def table_data(
             responses={**error_responses(*PULL_ERRORS), 200: {"content": {"image/svg+xml": _TEXT}}})
 def table_chart(
     request: Request, session: DbSession, settings: Config, limiter: StatsLimiter,
-    partner: StatsPartner, table_id: TableId, lang: Lang = "en",
+    cache: StatsPullCache, partner: StatsPartner, table_id: TableId, lang: Lang = "en",
     series: Annotated[str, Query(description="dimension drawn as one line per code")] = "",
 ) -> Response:
     """The table over time as an SVG chart; hidden months are gaps."""
-    result = operations.pull(session, settings, limiter, partner_id=partner.partner_id,
-                             key_id=partner.key_id, table_id=table_id, fmt="svg",
+    pulled = operations.pull(session, settings, limiter, cache, partner_id=partner.partner_id,
+                             key_id=partner.key_id, table_id=table_id, fmt="svg", lang=lang,
                              params=request.query_params)
-    return Response(formats.as_svg(result, lang), media_type="image/svg+xml",
+    return Response(pulled.body, media_type=pulled.media_type,
                     headers={"Content-Disposition": f'inline; filename="{table_id}.svg"'})
 
 

@@ -24,6 +24,7 @@ import hashlib
 import itertools
 import json
 import math
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -76,13 +77,14 @@ class UnknownTable(NotFound):
 
 # ---- refresh ----
 
-def build_cube(session: Session, spec: TableSpec, settings: Settings, months: tuple[str, ...]
-               ) -> Cube:
-    """Count one table over its full grid (exact counts, margins included)."""
+def build_cube(session: Session, spec: TableSpec, settings: Settings, months: tuple[str, ...],
+               bounds: dict[str, int] | None = None) -> Cube:
+    """Count one table over its full grid (exact counts, margins included). ``bounds``
+    shares contribution bounds between the tables of one refresh (one transaction)."""
     levels = levels_for(spec, months)
     is_month = [d.id == MONTH for d in spec.dims]
     interior: dict[Coord, int] = {}
-    for row in repository.count_table(session, spec, settings.stats_countable_states):
+    for row in repository.count_table(session, spec, settings.stats_countable_states, bounds):
         *raw, n = row
         coord = tuple(bin_value(v, lv, is_month=m)
                       for v, lv, m in zip(raw, levels, is_month, strict=True))
@@ -99,7 +101,8 @@ def protected_cells(cube: Cube, k: int) -> tuple[dict[Coord, tuple[int, bool, bo
 
 
 def refresh(session: Session, settings: Settings | None = None,
-            now: datetime | None = None, *, force: bool = False) -> StatsRelease:
+            now: datetime | None = None, *, force: bool = False,
+            timings: dict[str, float] | None = None) -> StatsRelease:
     """Count, protect and store every catalogue table as one new release (flushes only).
 
     Releases are batched: while the latest one is younger than
@@ -119,17 +122,30 @@ def refresh(session: Session, settings: Settings | None = None,
     release = StatsRelease(created_at=now, min_cell=settings.stats_min_cell,
                            first_month=settings.stats_first_month, last_month=last)
     rows: list[dict[str, object]] = []
+    spent = {"count": 0.0, "protect": 0.0, "store": 0.0}
+    # Bounds computed once per refresh. Like a bound and its count before, they are separate
+    # statements: acts coded during the refresh's seconds may be counted without being in
+    # the bound; the DP cap only matters past max_contributions acts for one person.
+    bounds: dict[str, int] = {}
     for spec in TABLES:
-        cube = build_cube(session, spec, settings, months)
+        started = time.perf_counter()
+        cube = build_cube(session, spec, settings, months, bounds)
+        counted = time.perf_counter()
         cells, _ = protected_cells(cube, settings.stats_min_cell)
+        spent["count"] += counted - started
+        spent["protect"] += time.perf_counter() - counted
         rows.extend(
             {"release_id": release.id, "table_id": spec.id, "coord": "|".join(c),
              "count": n, "suppressed": hidden, "primary": primary}
             for c, (n, hidden, primary) in cells.items()
             if n or hidden  # an absent cell is a published zero: most of a grid is empty
         )
+    started = time.perf_counter()
     repository.add_release(session, release, rows)
     repository.prune_releases(session, settings.stats_releases_kept)
+    spent["store"] = time.perf_counter() - started
+    if timings is not None:
+        timings.update(spent)
     return release
 
 
@@ -291,9 +307,19 @@ def _exact(grid: Grid, parts: list[Coord]) -> tuple[int, bool]:
     return total, hidden
 
 
-def answer(session: Session, settings: Settings, partner_id: uuid.UUID, table_id: str,
-           params: Mapping[str, str], now: datetime | None = None) -> TableResult:
-    """Answer one pull from the current release, in the partner's mode."""
+@dataclass(frozen=True)
+class PreparedPull:
+    """A checked pull before it is answered: what a rendered pull is cached by."""
+
+    spec: TableSpec
+    release: StatsRelease
+    query: TableQuery
+    mode: str  # the partner's mode now: "suppressed" or "dp"
+
+
+def prepare(session: Session, partner_id: uuid.UUID, table_id: str,
+            params: Mapping[str, str]) -> PreparedPull:
+    """The table, the current release, the validated query and the partner's mode."""
     spec = BY_ID.get(table_id)
     if spec is None:
         raise UnknownTable()
@@ -301,11 +327,25 @@ def answer(session: Session, settings: Settings, partner_id: uuid.UUID, table_id
     if release is None:
         raise StatsNotReady()
     query = parse_query(spec, params, release)
+    policy = repository.get_policy(session, partner_id)
+    mode = "dp" if policy is not None and policy.mode == "dp" else "suppressed"
+    return PreparedPull(spec, release, query, mode)
+
+
+def answer(session: Session, settings: Settings, partner_id: uuid.UUID, table_id: str,
+           params: Mapping[str, str], now: datetime | None = None) -> TableResult:
+    """Answer one pull from the current release, in the partner's mode."""
+    return answer_prepared(session, partner_id, prepare(session, partner_id, table_id, params),
+                           now)
+
+
+def answer_prepared(session: Session, partner_id: uuid.UUID, pull: PreparedPull,
+                    now: datetime | None = None) -> TableResult:
+    spec, release, query = pull.spec, pull.release, pull.query
     grid = load_grid(session, release, spec)
     plan = _plan(spec, grid, query)
     kept = tuple(d for d in spec.dims if d.id in query.keep)
-    policy = repository.get_policy(session, partner_id)
-    if policy is None or policy.mode != "dp":
+    if pull.mode != "dp":
         cells = []
         for coords, parts, _ in plan:
             n, hidden = _exact(grid, parts)

@@ -23,8 +23,9 @@ Policy:
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, bindparam, false, true
 from sqlmodel import Session, col, select
 
 from api.auth.principals import Principal
@@ -48,9 +49,38 @@ def case_read_filter(principal: Principal) -> ColumnElement[bool]:
 
 def case_list_filter(principal: Principal) -> ColumnElement[bool]:
     """Cases whose coarse metadata this caller may list."""
-    if principal.role == Role.COORDINATOR:
+    if principal_role_lists_all(principal.role):
         return true()
     return case_read_filter(principal)
+
+
+# The bound parameter that carries the caller's id into ``case_list_clause``.
+SCOPE_USER_PARAM = "scope_user_id"
+
+
+def case_list_clause(role: Role) -> ColumnElement[bool]:
+    """``case_list_filter`` for any caller of ``role``, with the caller's id left as the
+    required bound parameter ``scope_user_id`` (see ``case_list_params``).
+
+    A statement built on it depends on the role only, so the case list can build it once
+    and reuse it for every caller; the parameter is required, so executing it without the
+    caller's id fails instead of listing anything."""
+    if principal_role_lists_all(role):
+        return true()
+    if role not in READER_ROLES:
+        return false()
+    # Untyped: the comparison with ``recipient_id`` gives it that column's type.
+    return col(Case.id).in_(wrapped_case_ids(bindparam(SCOPE_USER_PARAM, required=True)))
+
+
+def case_list_params(principal: Principal) -> dict[str, Any]:
+    """The parameters that bind ``case_list_clause(principal.role)`` to this caller."""
+    return {SCOPE_USER_PARAM: principal.user_id}
+
+
+def principal_role_lists_all(role: Role) -> bool:
+    """Coordinators list the coarse coding of every case (module docstring)."""
+    return role == Role.COORDINATOR
 
 
 def can_read_case(session: Session, principal: Principal, case_id: uuid.UUID) -> bool:

@@ -110,4 +110,9 @@ def due_at(
 
 def is_overdue(due: datetime | None, now: datetime) -> bool:
     """Past its due day: the whole due day still counts as in time."""
-    return due is not None and due < day_floor(now)
+    return due is not None and due < overdue_cutoff(now)
+
+
+def overdue_cutoff(now: datetime) -> datetime:
+    """Due before this moment = overdue at ``now`` (for a whole page at once)."""
+    return day_floor(now)
