@@ -1,4 +1,4 @@
-"""Queries on uploads and their segments."""
+"""Queries on uploads and their parts."""
 
 from __future__ import annotations
 
@@ -7,24 +7,42 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, func, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from api.uploads.models import Upload, UploadSegment
+from api.cases.files.models import FilePart
+from api.uploads.models import Upload
 
 
 def get(session: Session, upload_id: uuid.UUID) -> Upload | None:
     return session.get(Upload, upload_id)
 
 
-def segments(session: Session, upload_id: uuid.UUID) -> Sequence[UploadSegment]:
-    stmt = select(UploadSegment).where(col(UploadSegment.upload_id) == upload_id)
-    return session.exec(stmt.order_by(col(UploadSegment.seq))).all()
+def parts(session: Session, upload_id: uuid.UUID) -> Sequence[FilePart]:
+    stmt = select(FilePart).where(col(FilePart.upload_id) == upload_id)
+    return session.exec(stmt.order_by(col(FilePart.seq))).all()
+
+
+def part_count(session: Session, upload_id: uuid.UUID) -> int:
+    stmt = select(func.count()).select_from(FilePart).where(col(FilePart.upload_id) == upload_id)
+    return int(session.exec(stmt).one())
+
+
+def parts_ciphertext_size(session: Session, upload_id: uuid.UUID) -> int:
+    stmt = select(func.coalesce(func.sum(col(FilePart.ciphertext_size)), 0)).where(
+        col(FilePart.upload_id) == upload_id)
+    return int(session.exec(stmt).one())
+
+
+def move_parts(session: Session, file_id: uuid.UUID) -> None:
+    """A claimed upload's parts become its attachment's (same id), in one statement."""
+    session.execute(update(FilePart).where(col(FilePart.upload_id) == file_id)
+                    .values(upload_id=None, attachment_id=file_id))
 
 
 def advance(session: Session, upload_id: uuid.UUID, seen_seq: int,
-            sealed_progress: bytes | None) -> bool:
+            sealed_progress: bytes | None, complete: bool = False) -> bool:
     """Count one more accepted PATCH, only if nobody else did since ``seen_seq`` was read
     (two PATCHes racing: exactly one UPDATE matches). The offset itself is sealed, so the
     compare-and-set is on the plaintext counter; the caller checked the sealed offset
@@ -33,7 +51,8 @@ def advance(session: Session, upload_id: uuid.UUID, seen_seq: int,
         update(Upload)
         .where(col(Upload.id) == upload_id, col(Upload.patch_seq) == seen_seq,
                col(Upload.state) == "receiving")
-        .values(patch_seq=seen_seq + 1, sealed_progress=sealed_progress)
+        .values(patch_seq=seen_seq + 1, sealed_progress=sealed_progress,
+                state="complete" if complete else "receiving")
     )
     return result.rowcount == 1
 
@@ -44,7 +63,7 @@ def expired(session: Session, now: datetime, limit: int = 500) -> Sequence[Uploa
 
 
 def blob_names() -> list[SelectOfScalar[Any]]:
-    """Every blob an upload row names (final blobs and segments), for the orphan sweep."""
+    """Every blob an upload row names (merged blobs from before revision 0013), for the
+    orphan sweep; parts are named by api.cases.files.repository."""
     final = col(Upload.final_blob_name)
-    return [select(final).where(final.is_not(None)),
-            select(col(UploadSegment.blob_name))]
+    return [select(final).where(final.is_not(None))]

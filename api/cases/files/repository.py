@@ -7,7 +7,7 @@ import uuid
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from api.cases.files.models import Attachment
+from api.cases.files.models import Attachment, FilePart
 
 
 def attachments_of(session: Session, case_id: uuid.UUID) -> list[Attachment]:
@@ -15,6 +15,8 @@ def attachments_of(session: Session, case_id: uuid.UUID) -> list[Attachment]:
                              .order_by(col(Attachment.created_at), col(Attachment.id))))
 
 
-def attachment_blob_names() -> SelectOfScalar[str]:
-    """Every blob an attachment row names, for the orphan sweep."""
-    return select(col(Attachment.blob_name))
+def attachment_blob_names() -> list[SelectOfScalar[str | None]]:
+    """Every blob an attachment or a file part (of an attachment or an open upload) names,
+    for the orphan sweep and backups."""
+    return [select(col(Attachment.blob_name)).where(col(Attachment.blob_name).is_not(None)),
+            select(col(FilePart.blob_name))]
