@@ -16,10 +16,10 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from api.cases.files.models import FilePart
 from api.cases.models import Case
 from api.ingress.files import RECORD_SIZE
 from api.uploads.capabilities import UploadCapability
-from api.cases.files.models import FilePart
 from api.uploads.models import Upload
 from api.uploads.service import expire_uploads
 from crypto.stream import ciphertext_size
