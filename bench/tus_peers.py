@@ -35,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # allow running as a plain script
     sys.path.insert(0, str(ROOT))
 
-from bench.upload import free_port, prepare, serve, wait_ready  # noqa: E402
+from upload import free_port, prepare, serve, wait_ready  # noqa: E402  (bench/ is on sys.path)
 
 MiB = 1024 * 1024
 MB = 1_000_000
@@ -71,7 +70,9 @@ function send(data, chunkSize, patches) {
     const up = new Upload(data, {
       endpoint, chunkSize, retryDelays: null, storeFingerprintForResuming: false,
       metadata: { filename: 'bench.bin', filetype: 'application/octet-stream' },
-      onBeforeRequest(req) { if (req.getMethod() === 'PATCH') started.set(req, performance.now()); },
+      onBeforeRequest(req) {
+        if (req.getMethod() === "PATCH") started.set(req, performance.now());
+      },
       onAfterResponse(req, res) {
         if (req.getMethod() !== 'PATCH') return;
         if (res.getStatus() !== 204) return;
@@ -111,7 +112,7 @@ def cpu_seconds(pid: int) -> float:
 def npm_install(where: Path) -> None:
     where.mkdir()
     (where / "package.json").write_text('{"private": true, "type": "module"}')
-    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error",  # noqa: S607
+    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error",
                     *PACKAGES], cwd=where, check=True)
 
 
@@ -123,7 +124,7 @@ def wait_line(proc: subprocess.Popen[str], text: str) -> None:
 
 
 def drive(node_dir: Path, endpoint: str, file: str, chunk: int, small: int) -> dict[str, Any]:
-    run = subprocess.run(["node", "client.mjs", endpoint, file, str(chunk), str(small)],  # noqa: S607
+    run = subprocess.run(["node", "client.mjs", endpoint, file, str(chunk), str(small)],
                          cwd=node_dir, check=True, capture_output=True, text=True)
     result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
     return result
@@ -169,7 +170,7 @@ def main() -> None:
         procs.append(dokaz)
         wait_ready(d_port, dokaz)
         (tmp / "peer").mkdir()
-        peer = subprocess.Popen(["node", "server.mjs", str(p_port), str(tmp / "peer")],  # noqa: S607
+        peer = subprocess.Popen(["node", "server.mjs", str(p_port), str(tmp / "peer")],
                                 cwd=node_dir, stdout=subprocess.PIPE, text=True)
         procs.append(peer)
         wait_line(peer, "ready")

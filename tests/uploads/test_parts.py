@@ -1,0 +1,108 @@
+"""A finished tus upload is kept as its parts: many parts, retries, tampering, shredding."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+from sqlalchemy import delete as sa_delete
+from sqlmodel import Session, col, select
+
+import api.models  # noqa: F401  (shredding plans over every table)
+from api.cases.files import stored
+from api.cases.files.models import Attachment, FilePart
+from api.cases.models import Case
+from api.cases.shredding import shred_case
+from tests.intake.conftest import Intake
+from tests.intake.helpers import read_back, report, stored_state
+from tests.uploads.test_tus import PATCH, create, patch
+
+
+def _submit(intake: Intake, url: str) -> dict[str, object]:
+    r = intake.client.post("/api/v1/submissions", json=report(uploads=[url]))
+    assert r.status_code == 201, r.text
+    files: list[dict[str, object]] = r.json()["files"]
+    return files[0]
+
+
+def _case_files(intake: Intake) -> list[tuple[dict[str, object], bytes]]:
+    with Session(intake.engine) as s:
+        case = s.exec(select(Case)).one()
+        return read_back(s, intake.storage, case.id, intake.recovery_text)[1]
+
+
+@pytest.mark.slow
+def test_more_than_4096_tiny_patches_finish_and_read_back(intake: Intake) -> None:
+    """The old cap (4096 pieces) is gone, and finishing does not merge anything."""
+    data = bytes(range(256)) * 17  # 4352 bytes, sent one byte at a time
+    url = create(intake.client, len(data))
+    for i in range(len(data)):
+        assert patch(intake.client, url, i, data[i:i + 1]).status_code == 204
+    state = stored_state(intake.engine, intake.storage)
+    assert state["file_part"] == len(data) == state["blobs"]
+    f = _submit(intake, url)
+    assert (f["size"], f["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+    ((meta, plain),) = _case_files(intake)
+    assert plain == data and meta["sha256"] == hashlib.sha256(data).hexdigest()
+    with Session(intake.engine) as s:
+        assert s.exec(select(FilePart).where(col(FilePart.upload_id).is_not(None))).all() == []
+
+
+def test_a_failed_patch_is_retried_and_the_file_is_exact(intake: Intake) -> None:
+    data = b"".join(i.to_bytes(4, "big") for i in range(30_000))
+    url = create(intake.client, len(data))
+    assert patch(intake.client, url, 0, data[:50_001]).status_code == 204
+    # Damaged on the way (the checksum is of the right bytes): refused, nothing kept.
+    wrong = b"x" + data[50_002:70_000]
+    headers = {**PATCH, "Upload-Offset": "50001", "Upload-Checksum": "sha256 " +
+               base64.b64encode(hashlib.sha256(data[50_001:70_000]).digest()).decode()}
+    assert intake.client.patch(url, content=wrong, headers=headers).status_code == 460
+    assert stored_state(intake.engine, intake.storage)["file_part"] == 1
+    assert patch(intake.client, url, 50_001, data[50_001:70_000], "sha256").status_code == 204
+    assert patch(intake.client, url, 70_000, data[70_000:]).status_code == 204
+    f = _submit(intake, url)
+    assert f["sha256"] == hashlib.sha256(data).hexdigest()
+    ((_, plain),) = _case_files(intake)
+    assert plain == data
+
+
+def test_a_missing_or_moved_part_is_never_handed_out(intake: Intake) -> None:
+    data = b"abc" * 20_000
+    url = create(intake.client, len(data))
+    for start in range(0, len(data), 20_000):
+        assert patch(intake.client, url, start, data[start:start + 20_000]).status_code == 204
+    _submit(intake, url)
+    ((_, plain),) = _case_files(intake)
+    assert plain == data
+    with Session(intake.engine) as s:
+        att = s.exec(select(Attachment)).one()
+        assert att.blob_name is None
+        parts = stored.parts_of(s, att.id)
+        assert [p.seq for p in parts] == [0, 1, 2]
+        # The last part's row is dropped: the sizes no longer add up, nothing is read.
+        s.exec(sa_delete(FilePart).where(col(FilePart.id) == parts[2].id))
+        s.commit()
+    try:
+        _case_files(intake)
+    except stored.PartsInconsistent:
+        pass
+    else:
+        raise AssertionError("a file with a missing part was read")
+
+
+def test_shredding_deletes_every_part(intake: Intake) -> None:
+    data = b"q" * 30_000
+    url = create(intake.client, len(data))
+    for start in range(0, len(data), 10_000):
+        assert patch(intake.client, url, start, data[start:start + 10_000]).status_code == 204
+    _submit(intake, url)
+    with Session(intake.engine) as s:
+        case = s.exec(select(Case)).one()
+        names = [p.blob_name for p in s.exec(select(FilePart))]
+        assert len(names) == 3 and all(intake.storage.exists(n) for n in names)
+        counts = shred_case(s, intake.storage, case.id)
+        s.commit()
+        assert counts["blobs"] == 3
+        assert s.exec(select(FilePart)).all() == []
+    assert not any(intake.storage.exists(n) for n in names)
