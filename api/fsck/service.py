@@ -129,9 +129,10 @@ def _check_attachments(session: Session, listed: _Listing, report: Report) -> No
         if blob_name is None:  # stored in parts: 0..n-1, each present with its size
             own = parts.pop(att_id, [])
             seqs = sorted(seq for seq, _, _ in own)
-            if not own or seqs != list(range(len(own))):
+            sizes = [(listed.size(name), ct) for _, name, ct in own]
+            if not own or seqs != list(range(len(own))) or any(a is None for a, _ in sizes):
                 missing.append(str(att_id))
-            elif any(listed.size(name) != ct for _, name, ct in own):
+            elif any(a != ct for a, ct in sizes):
                 wrong_size.append(str(att_id))
         else:
             actual = listed.size(blob_name)

@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete as sa_delete
 from sqlmodel import Session, col, select
 
 import api.models  # noqa: F401  (shredding plans over every table)
+from api.backup.service import create_backup, restore_backup
 from api.cases.files import stored
 from api.cases.files.models import Attachment, FilePart
 from api.cases.models import Case
 from api.cases.shredding import shred_case
+from api.core import migrations
+from api.core.db import make_engine
+from api.fsck import service as fsck
+from api.storage import get_storage
+from api.storage.base import generate_name
+from api.uploads import capabilities
+from api.uploads.capabilities import UploadCapability
+from api.uploads.models import Upload
+from crypto.stream import EncryptingWriter
+from tests.conftest import DbUnderTest
 from tests.intake.conftest import Intake
 from tests.intake.helpers import read_back, report, stored_state
+from tests.jobs.test_backup import _new_database
 from tests.uploads.test_tus import PATCH, create, patch
 
 
@@ -106,3 +120,82 @@ def test_shredding_deletes_every_part(intake: Intake) -> None:
         assert counts["blobs"] == 3
         assert s.exec(select(FilePart)).all() == []
     assert not any(intake.storage.exists(n) for n in names)
+
+
+def test_backup_restore_and_fsck_with_a_file_in_parts(
+    intake: Intake, database: DbUnderTest, tmp_path: Path,
+) -> None:
+    data = os.urandom(70_000)
+    url = create(intake.client, len(data))
+    for start in range(0, len(data), 25_000):
+        assert patch(intake.client, url, start, data[start:start + 25_000]).status_code == 204
+    half = create(intake.client, 5000)  # an open upload's part is backed up too
+    assert patch(intake.client, half, 0, b"h" * 1000).status_code == 204
+    _submit(intake, url)
+    with Session(intake.engine) as s:
+        report_ = fsck.run(s, intake.settings, intake.storage,
+                           fsck.default_options(intake.settings))
+        assert report_.ok, report_.lines()
+        assert report_.counts["attachments"] == 1 and report_.counts["upload_segments"] == 1
+
+    archive = tmp_path / "parts.backup"
+    create_backup(intake.settings, intake.engine, archive)
+    url_db = _new_database(database.kind, tmp_path, database)
+    target_settings = database.make_settings(tmp_path / "restored", database_url=url_db)
+    migrations.upgrade(target_settings, url=url_db)
+    target = make_engine(target_settings)
+    try:
+        restore_backup(target_settings, target, archive, intake.recovery_text)
+        storage = get_storage(target_settings)
+        with Session(target) as s:
+            assert len(s.exec(select(FilePart)).all()) == 4
+            case = s.exec(select(Case)).one()
+            ((meta, plain),) = read_back(s, storage, case.id, intake.recovery_text)[1]
+            assert plain == data and meta["sha256"] == hashlib.sha256(data).hexdigest()
+            report_ = fsck.run(s, target_settings, storage, fsck.default_options(target_settings))
+            assert report_.ok, report_.lines()
+            # A part's blob lost: fsck names the attachment.
+            part = s.exec(select(FilePart).where(col(FilePart.attachment_id).is_not(None))
+                          .order_by(col(FilePart.seq))).first()
+            assert part is not None
+            storage.delete(part.blob_name)
+            report_ = fsck.run(s, target_settings, storage, fsck.default_options(target_settings))
+            assert [f.check for f in report_.problems] == ["attachment_blob_missing"]
+    finally:
+        target.dispose()
+
+
+def test_an_upload_finished_before_parts_still_attaches_and_reads(intake: Intake) -> None:
+    """A complete upload from before revision 0013 names one merged blob: it is claimed
+    as a single-blob attachment and reads as before."""
+    data = b"merged-before-0013 " * 500
+    url = create(intake.client, len(data))
+    cap = UploadCapability.parse(url)
+    assert cap is not None
+    # Build what the old code left: one stream file under the file key, id = upload id.
+    with Session(intake.engine) as s:
+        up = s.exec(select(Upload)).one()
+        assert up.final_wrapped_key is not None
+        file_key = capabilities.unwrap_final_key(cap.key(), up.id, up.final_wrapped_key)
+        name = generate_name("f")
+        sink = intake.storage.open_writer(name)
+        writer = EncryptingWriter(sink, up.id.bytes, file_key)
+        writer.write(data)
+        result = writer.finish()
+        size = sink.commit()
+        meta = capabilities.open_metadata(cap.key(), up.id, up.sealed_metadata)
+        meta.update(size=len(data), sha256=result.sha256, detected_type="text/plain")
+        up.sealed_metadata = capabilities.seal_metadata(cap.key(), up.id, meta)
+        up.state, up.sealed_progress = "complete", None
+        up.final_blob_name, up.final_ciphertext_size = name, size
+        s.add(up)
+        s.commit()
+    f = _submit(intake, url)
+    assert f["sha256"] == hashlib.sha256(data).hexdigest()
+    with Session(intake.engine) as s:
+        att = s.exec(select(Attachment)).one()
+        assert att.blob_name == name and s.exec(select(FilePart)).all() == []
+        assert s.exec(select(Upload)).all() == []
+    ((_, plain),) = _case_files(intake)
+    assert plain == data
+    assert intake.storage.exists(name)
