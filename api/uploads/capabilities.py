@@ -110,6 +110,7 @@ class Progress:
     sha256: bytes
     head: bytes = b""
     detected: str | None = None
+    stored: int = 0  # padded plaintext bytes of the parts so far (see service: filler)
 
     def __repr__(self) -> str:
         return f"Progress({self.offset}/{self.length}, patches={self.patches})"
@@ -120,6 +121,7 @@ def seal_progress(key: DataKey, upload_id: uuid.UUID, progress: Progress) -> byt
         "length": progress.length, "offset": progress.offset, "patches": progress.patches,
         "sha256": base64.b64encode(progress.sha256).decode(),
         "head": base64.b64encode(progress.head).decode(), "detected": progress.detected,
+        "stored": progress.stored,
     }
     return SealedJSON.seal(key, value, progress_context(upload_id)).ciphertext
 
@@ -129,7 +131,7 @@ def open_progress(key: DataKey, upload_id: uuid.UUID, sealed: bytes) -> Progress
     value = SealedJSON(sealed).open(key, progress_context(upload_id))
     if not isinstance(value, dict):
         raise FormatError("sealed upload progress is malformed")
-    parts = [value.get(k) for k in ("length", "offset", "patches")]
+    parts = [value.get(k) for k in ("length", "offset", "patches", "stored")]
     numbers = [v for v in parts if type(v) is int and v >= 0]
     detected = value.get("detected")
     try:
@@ -137,9 +139,9 @@ def open_progress(key: DataKey, upload_id: uuid.UUID, sealed: bytes) -> Progress
         head = base64.b64decode(value["head"], validate=True)
     except (KeyError, TypeError, ValueError):
         raise FormatError("sealed upload progress is malformed") from None
-    if len(numbers) != 3 or not (detected is None or isinstance(detected, str)):
+    if len(numbers) != 4 or not (detected is None or isinstance(detected, str)):
         raise FormatError("sealed upload progress is malformed")
-    return Progress(numbers[0], numbers[1], numbers[2], state, head, detected)
+    return Progress(numbers[0], numbers[1], numbers[2], state, head, detected, numbers[3])
 
 
 def final_key_context(upload_id: uuid.UUID) -> bytes:

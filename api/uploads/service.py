@@ -27,7 +27,11 @@ reader refuses parts that do not add up to the file's sealed size, so a missing 
 substituted part is never handed out as a short file.
 
 Sizes at rest: the declared length and the received offset are sealed; parts carry no
-plaintext offset or size, only the padded (Padmé bucket) ciphertext size for fsck. Every
+plaintext offset or size, only the padded (Padmé bucket) ciphertext size for fsck. The
+last part carries zeros after its data (its sealed size excludes them, see
+:func:`filler_size`) so that, finished, the parts take at least the Padmé bucket of the
+whole file. What the parts still show is their number and each one's bucket (for equal
+chunks: the chunk count, so the size to within one chunk). Every
 request that can act on an upload has its URL, so it can open them; nothing without the
 URL (fsck, the expiry sweep, backups) needs them.
 
@@ -74,6 +78,7 @@ from api.uploads.checksum import Checksum
 from api.uploads.models import Upload
 from crypto import AsyncEncryptingWriter, DataKey
 from crypto.errors import CryptoError
+from crypto.padding import padded_size
 from crypto.sha256_state import Sha256
 
 SEGMENT_KIND = "s"
@@ -305,7 +310,11 @@ async def receive_segment(
         offset = plan.offset + received
         if detected is None and (len(head) >= filetypes.SNIFF_BYTES or offset == plan.length):
             detected = _check_type(plan.claimed_type, bytes(head))
+        if offset == plan.length:
+            writer.writer.stop_hashing()  # the filler is not part of the file's hash
+            await _write_filler(writer, filler_size(plan.length, plan.state.stored, received))
         result = await writer.finish()
+        hash_state = whole.export()
         if checksum is not None:
             checksum.verify(extra)
         await anyio.to_thread.run_sync(blob.commit)
@@ -314,10 +323,27 @@ async def receive_segment(
         blob.abort()
         raise
     state = capabilities.Progress(
-        plan.length, offset, plan.seq + 1, whole.export(),
-        b"" if detected is not None else bytes(head), detected)
-    return ReceivedSegment(seg_id, blob.name, seg_key, result.plaintext_size,
+        plan.length, offset, plan.seq + 1, hash_state,
+        b"" if detected is not None else bytes(head), detected,
+        plan.state.stored + padded_size(result.plaintext_size))
+    return ReceivedSegment(seg_id, blob.name, seg_key, received,
                            result.ciphertext_size, interrupted, state)
+
+
+def filler_size(length: int, stored: int, received: int) -> int:
+    """Zeros after the last part's data, so the parts together take at least the Padmé
+    bucket of the whole file (what one merged file took). Without it the sum of the parts'
+    buckets would give the file's size far more exactly than one bucket does (a full
+    8 MiB part is its own bucket; only the last, short part would be rounded)."""
+    return max(0, padded_size(length) - stored - received)
+
+
+async def _write_filler(writer: AsyncEncryptingWriter, size: int) -> None:
+    block = bytes(min(size, RECORD_SIZE))
+    while size:
+        step = min(size, len(block))
+        await writer.write(memoryview(block)[:step])
+        size -= step
 
 
 def _check_type(claimed: str, head: bytes) -> str:

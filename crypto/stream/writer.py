@@ -149,6 +149,13 @@ class EncryptingWriter:
             raise
         self._plaintext_size += len(view)
 
+    def stop_hashing(self) -> None:
+        """Hash nothing written after this call (bytes already written are hashed):
+        for filler a caller appends that is not part of the hashed content."""
+        self._check_open()
+        if self._hash_left is None:
+            self._hash_left = self._fill  # emitted records were hashed in write()
+
     def finish(self) -> StreamResult:
         """Seal the buffered plaintext as the final record and return the summary."""
         self._check_open()
@@ -289,8 +296,10 @@ class EncryptingWriter:
 
     def _pad(self) -> None:
         """Append zeros up to the Padmé bucket, then the true size (format 2)."""
-        # Only the data still buffered is unhashed: earlier records were hashed whole.
-        self._hash_left = self._fill
+        # Only the data still buffered is unhashed: earlier records were hashed whole
+        # (unless stop_hashing already said where the hashed bytes end).
+        if self._hash_left is None:
+            self._hash_left = self._fill
         size = self._plaintext_size
         left = padded_size(size) - size
         zeros = memoryview(bytes(min(left, self._record_size)))

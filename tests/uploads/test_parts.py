@@ -25,6 +25,7 @@ from api.storage.base import generate_name
 from api.uploads import capabilities
 from api.uploads.capabilities import UploadCapability
 from api.uploads.models import Upload
+from crypto.padding import padded_size
 from crypto.stream import EncryptingWriter
 from tests.conftest import DbUnderTest
 from tests.intake.conftest import Intake
@@ -199,3 +200,28 @@ def test_an_upload_finished_before_parts_still_attaches_and_reads(intake: Intake
     ((_, plain),) = _case_files(intake)
     assert plain == data
     assert intake.storage.exists(name)
+
+
+def test_finished_parts_take_the_whole_files_padding_bucket(intake: Intake) -> None:
+    """Full parts are their own bucket; the last one is filled so two files of one Padmé
+    bucket leave the same stored sizes (and the filler is never read back)."""
+    stored_sizes = {}
+    for total in (3 * 4096 + 100, 3 * 4096 + 120):
+        data = os.urandom(total)
+        url = create(intake.client, total)
+        for start in range(0, total, 4096):
+            assert patch(intake.client, url, start, data[start:start + 4096]).status_code == 204
+        upload_id = UploadCapability.parse(url).upload_id  # type: ignore[union-attr]
+        with Session(intake.engine) as s:
+            stored_sizes[total] = [p.ciphertext_size for p in s.exec(
+                select(FilePart).where(col(FilePart.upload_id) == upload_id)
+                .order_by(col(FilePart.seq)))]
+        f = _submit(intake, url)
+        assert (f["size"], f["sha256"]) == (total, hashlib.sha256(data).hexdigest())
+    assert padded_size(3 * 4096 + 100) == padded_size(3 * 4096 + 120)
+    assert stored_sizes[3 * 4096 + 100] == stored_sizes[3 * 4096 + 120]
+    assert len(stored_sizes[3 * 4096 + 100]) == 4
+    with Session(intake.engine) as s:
+        cases = s.exec(select(Case)).all()
+        got = [read_back(s, intake.storage, c.id, intake.recovery_text)[1][0][1] for c in cases]
+    assert sorted(len(g) for g in got) == [3 * 4096 + 100, 3 * 4096 + 120]

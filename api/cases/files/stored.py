@@ -105,13 +105,26 @@ def read(storage: BlobStorage, pieces: list[Piece], size: int | None) -> Iterato
 
 def _records(storage: BlobStorage, pieces: list[Piece]) -> Iterator[bytes]:
     for piece in pieces:
-        got = 0
+        left = piece.size
         with storage.open_reader(piece.blob_name) as source:
             for record in decrypt_stream(source, piece.key, piece.stream_id):
-                got += len(record)
-                yield record
-        if piece.size is not None and got != piece.size:
-            raise PartsInconsistent("a file part is not the size sealed for it")
+                if left is None:
+                    yield record
+                    continue
+                # The last part of an upload carries filler zeros after its data (so
+                # the parts take the whole file's Padmé bucket); they are read to the
+                # end (the final record must authenticate) and never yielded.
+                if len(record) <= left:
+                    yield record
+                    left -= len(record)
+                    continue
+                if left:
+                    yield record[:left]
+                if record[left:].strip(b"\0"):
+                    raise PartsInconsistent("a file part has data beyond its sealed size")
+                left = 0
+        if left:
+            raise PartsInconsistent("a file part is shorter than the size sealed for it")
 
 
 def plaintext(session: Session | None, storage: BlobStorage, att: Attachment, file_key: DataKey,
