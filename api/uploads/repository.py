@@ -1,4 +1,4 @@
-"""Queries on uploads and their parts."""
+"""Queries on uploads (their parts are api.cases.files' rows: see its repository)."""
 
 from __future__ import annotations
 
@@ -7,38 +7,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, func, update
+from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from api.cases.files.models import FilePart
 from api.uploads.models import Upload
 
 
 def get(session: Session, upload_id: uuid.UUID) -> Upload | None:
     return session.get(Upload, upload_id)
-
-
-def parts(session: Session, upload_id: uuid.UUID) -> Sequence[FilePart]:
-    stmt = select(FilePart).where(col(FilePart.upload_id) == upload_id)
-    return session.exec(stmt.order_by(col(FilePart.seq))).all()
-
-
-def part_count(session: Session, upload_id: uuid.UUID) -> int:
-    stmt = select(func.count()).select_from(FilePart).where(col(FilePart.upload_id) == upload_id)
-    return int(session.exec(stmt).one())
-
-
-def parts_ciphertext_size(session: Session, upload_id: uuid.UUID) -> int:
-    stmt = select(func.coalesce(func.sum(col(FilePart.ciphertext_size)), 0)).where(
-        col(FilePart.upload_id) == upload_id)
-    return int(session.exec(stmt).one())
-
-
-def move_parts(session: Session, file_id: uuid.UUID) -> None:
-    """A claimed upload's parts become its attachment's (same id), in one statement."""
-    session.execute(update(FilePart).where(col(FilePart.upload_id) == file_id)
-                    .values(upload_id=None, attachment_id=file_id))
 
 
 def advance(session: Session, upload_id: uuid.UUID, seen_seq: int,

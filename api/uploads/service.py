@@ -62,6 +62,7 @@ from datetime import datetime, timedelta
 import anyio.to_thread
 from sqlmodel import Session
 
+from api.cases.files import repository as files_repository
 from api.cases.files import stored
 from api.cases.files.models import FilePart
 from api.core.errors import BadRequest, Conflict, Gone, NotFound, PayloadTooLarge
@@ -232,7 +233,7 @@ def plan_patch(session: Session, settings: Settings, cap: capabilities.UploadCap
     state = open_progress(upload, key)
     if offset != state.offset:
         raise OffsetMismatch()
-    if repository.part_count(session, upload.id) != upload.patch_seq:
+    if files_repository.part_count(session, upload.id) != upload.patch_seq:
         raise UploadInconsistent()  # every accepted PATCH left exactly one part
     try:
         file_key = capabilities.unwrap_final_key(key, upload.id, upload.final_wrapped_key)
@@ -390,7 +391,7 @@ def commit_segment(
 
 def delete_upload(session: Session, storage: BlobStorage, upload: Upload) -> None:
     """Delete an upload; its blobs go once the deletion has committed."""
-    for part in repository.parts(session, upload.id):
+    for part in files_repository.upload_parts(session, upload.id):
         delete_after_commit(session, storage, part.blob_name)
         session.delete(part)
     session.flush()  # parts first: no ORM relationship orders these deletes for us
@@ -442,9 +443,9 @@ def claim_upload(session: Session, reference: str, now: datetime | None = None) 
             raise UploadNotReady()
         size = upload.final_ciphertext_size
     else:
-        if repository.part_count(session, upload.id) != upload.patch_seq:
+        if files_repository.part_count(session, upload.id) != upload.patch_seq:
             raise UploadInconsistent()
-        size = repository.parts_ciphertext_size(session, upload.id)
+        size = files_repository.parts_ciphertext_size(session, upload.id)
     return ClaimedUpload(
         attachment_id=upload.id,
         blob_name=upload.final_blob_name,
@@ -457,7 +458,7 @@ def claim_upload(session: Session, reference: str, now: datetime | None = None) 
 def hand_over(session: Session, claimed: ClaimedUpload) -> None:
     """After the attachment row is flushed: its parts move to it, the upload row (with
     its upload-key material) goes. The blobs stay where they are."""
-    repository.move_parts(session, claimed.attachment_id)
+    files_repository.move_parts(session, claimed.attachment_id)
     upload = repository.get(session, claimed.attachment_id)
     if upload is not None:
         session.delete(upload)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -20,3 +22,28 @@ def attachment_blob_names() -> list[SelectOfScalar[str | None]]:
     for the orphan sweep and backups."""
     return [select(col(Attachment.blob_name)).where(col(Attachment.blob_name).is_not(None)),
             select(col(FilePart.blob_name))]
+
+
+# Parts of open uploads (FilePart.upload_id); the uploads feature asks these.
+
+
+def upload_parts(session: Session, upload_id: uuid.UUID) -> Sequence[FilePart]:
+    stmt = select(FilePart).where(col(FilePart.upload_id) == upload_id)
+    return session.exec(stmt.order_by(col(FilePart.seq))).all()
+
+
+def part_count(session: Session, upload_id: uuid.UUID) -> int:
+    stmt = select(func.count()).select_from(FilePart).where(col(FilePart.upload_id) == upload_id)
+    return int(session.exec(stmt).one())
+
+
+def parts_ciphertext_size(session: Session, upload_id: uuid.UUID) -> int:
+    stmt = select(func.coalesce(func.sum(col(FilePart.ciphertext_size)), 0)).where(
+        col(FilePart.upload_id) == upload_id)
+    return int(session.exec(stmt).one())
+
+
+def move_parts(session: Session, file_id: uuid.UUID) -> None:
+    """A claimed upload's parts become its attachment's (same id), in one statement."""
+    session.execute(update(FilePart).where(col(FilePart.upload_id) == file_id)
+                    .values(upload_id=None, attachment_id=file_id))
