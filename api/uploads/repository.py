@@ -19,7 +19,7 @@ def get(session: Session, upload_id: uuid.UUID) -> Upload | None:
 
 
 def advance(session: Session, upload_id: uuid.UUID, seen_seq: int,
-            sealed_progress: bytes | None, complete: bool = False) -> bool:
+            sealed_progress: bytes | None, sealed_metadata: bytes | None = None) -> bool:
     """Count one more accepted PATCH, only if nobody else did since ``seen_seq`` was read
     (two PATCHes racing: exactly one UPDATE matches). The offset itself is sealed, so the
     compare-and-set is on the plaintext counter; the caller checked the sealed offset
@@ -29,7 +29,8 @@ def advance(session: Session, upload_id: uuid.UUID, seen_seq: int,
         .where(col(Upload.id) == upload_id, col(Upload.patch_seq) == seen_seq,
                col(Upload.state) == "receiving")
         .values(patch_seq=seen_seq + 1, sealed_progress=sealed_progress,
-                state="complete" if complete else "receiving")
+                **({"state": "complete", "sealed_metadata": sealed_metadata}
+                   if sealed_metadata is not None else {}))
     )
     return result.rowcount == 1
 

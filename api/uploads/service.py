@@ -72,15 +72,16 @@ from api.ingress import filetypes, guards
 from api.ingress.files import RECORD_SIZE, TypeMismatch, check_filename
 from api.ingress.guards import ConnectionDropped
 from api.keys.service import require_recovery_key
-from api.storage.base import BlobStorage, generate_name
+from api.storage.base import BlobStorage, BlobWriter, generate_name
 from api.storage.pending import delete_after_commit, delete_on_rollback
 from api.uploads import capabilities, repository
 from api.uploads.checksum import Checksum
 from api.uploads.models import Upload
-from crypto import AsyncEncryptingWriter, DataKey
+from crypto import AsyncEncryptingWriter, DataKey, EncryptingWriter
 from crypto.errors import CryptoError
 from crypto.padding import padded_size
 from crypto.sha256_state import Sha256
+from crypto.stream import StreamResult
 
 SEGMENT_KIND = "s"
 RECEIVING = "receiving"
@@ -208,6 +209,7 @@ class PatchPlan:
     seq: int  # the upload's patch_seq when planned: the compare-and-set value and the
     # new part's number (parts are numbered by accepted PATCH)
     claimed_type: str
+    metadata: dict[str, object]  # the sealed metadata, opened (resealed on completion)
 
     @property
     def offset(self) -> int:
@@ -241,7 +243,7 @@ def plan_patch(session: Session, settings: Settings, cap: capabilities.UploadCap
     except CryptoError:
         raise UploadInconsistent() from None
     return PatchPlan(cap=cap, key=key, file_key=file_key, state=state, seq=upload.patch_seq,
-                     claimed_type=str(meta.get("filetype") or ""))
+                     claimed_type=str(meta.get("filetype") or ""), metadata=meta)
 
 
 @dataclass
@@ -314,11 +316,12 @@ async def receive_segment(
         if offset == plan.length:
             writer.writer.stop_hashing()  # the filler is not part of the file's hash
             await _write_filler(writer, filler_size(plan.length, plan.state.stored, received))
-        result = await writer.finish()
-        hash_state = whole.export()
         if checksum is not None:
             checksum.verify(extra)
-        await anyio.to_thread.run_sync(blob.commit)
+        # One thread hop for the last record, the fsync and the rename (a small PATCH's
+        # fixed cost is mostly such hops).
+        result = await anyio.to_thread.run_sync(_finish, writer.writer, blob)
+        hash_state = whole.export()
     except BaseException:
         writer.abort()
         blob.abort()
@@ -329,6 +332,12 @@ async def receive_segment(
         plan.state.stored + padded_size(result.plaintext_size))
     return ReceivedSegment(seg_id, blob.name, seg_key, received,
                            result.ciphertext_size, interrupted, state)
+
+
+def _finish(writer: EncryptingWriter, blob: BlobWriter) -> StreamResult:
+    result = writer.finish()
+    blob.commit()
+    return result
 
 
 def filler_size(length: int, stored: int, received: int) -> int:
@@ -366,9 +375,15 @@ def commit_segment(
     delete_on_rollback(session, storage, seg.blob_name)
     upload_id = plan.cap.upload_id
     done = seg.complete
-    # Once complete the sealed metadata holds the size; the progress is no longer kept.
+    # Once complete the sealed metadata holds the size, hash and type; the progress is no
+    # longer kept. Either way one compare-and-set UPDATE.
     sealed = None if done else capabilities.seal_progress(plan.key, upload_id, seg.state)
-    if not repository.advance(session, upload_id, plan.seq, sealed, done):
+    meta = None
+    if done:
+        final = {**plan.metadata, "detected_type": seg.state.detected or filetypes.OCTET,
+                 "size": plan.length, "sha256": Sha256.restore(seg.state.sha256).hexdigest()}
+        meta = capabilities.seal_metadata(plan.key, upload_id, final)
+    if not repository.advance(session, upload_id, plan.seq, sealed, meta):
         raise OffsetMismatch()
     session.add(FilePart(
         id=seg.id, upload_id=upload_id, seq=plan.seq, blob_name=seg.blob_name,
@@ -376,15 +391,6 @@ def commit_segment(
         sealed_part=stored.seal_part(plan.file_key, upload_id, plan.seq, seg.id, seg.key,
                                      seg.size),
     ))
-    if done:
-        upload = repository.get(session, upload_id)
-        assert upload is not None
-        meta = capabilities.open_metadata(plan.key, upload_id, upload.sealed_metadata)
-        meta.update(detected_type=seg.state.detected or filetypes.OCTET, size=plan.length,
-                    sha256=Sha256.restore(seg.state.sha256).hexdigest())
-        upload.sealed_metadata = capabilities.seal_metadata(plan.key, upload_id, meta)
-        upload.state = COMPLETE
-        session.add(upload)
     session.flush()
     return seg.state.offset
 
