@@ -16,7 +16,8 @@ order alternates every round), ``--rounds`` times:
 2. ``--small`` files of 64 KiB, one after the other: p50 of the per-file round trip
    (creation + PATCH).
 
-Server CPU seconds per big file come from /proc/<pid>/stat of each server process.
+Server CPU seconds per big file (and CPU ms per small file) come from /proc/<pid>/stat of
+each server process: on a shared machine they are steadier than wall times.
 Figures are the medians over rounds. Targets (exit 1 on a miss): throughput ratio
 Dokaz/peer >= 0.8, small-upload p50 within 2x of the peer's, Dokaz's last PATCH <= 2x its
 median PATCH.
@@ -190,7 +191,8 @@ def main() -> None:
 def run_rounds(args: argparse.Namespace, targets: dict[str, tuple[int, str]], node_dir: Path,
                data_file: str) -> dict[str, dict[str, list[Any]]]:
     got: dict[str, dict[str, list[Any]]] = {
-        k: {"mbs": [], "cpu": [], "patches": [], "small": [], "last_ratio": []} for k in targets}
+        k: {"mbs": [], "cpu": [], "patches": [], "small": [], "last_ratio": [], "small_cpu": []}
+        for k in targets}
     names = list(targets)
     for r in range(args.rounds):
         for name in names if r % 2 == 0 else names[::-1]:
@@ -198,21 +200,25 @@ def run_rounds(args: argparse.Namespace, targets: dict[str, tuple[int, str]], no
             cpu0 = cpu_seconds(pid)
             big = drive(node_dir, endpoint, data_file, args.chunk_mib * MiB, 0)
             cpu = cpu_seconds(pid) - cpu0
+            cpu1 = cpu_seconds(pid)
             small = drive(node_dir, endpoint, "-", 0, args.small)["small"] if args.small else []
+            small_cpu = (cpu_seconds(pid) - cpu1) * 1000 / max(1, args.small)
             g = got[name]
             g["mbs"].append(big["bytes"] / MB / big["seconds"])
             g["cpu"].append(cpu)
             g["patches"].append(big["patches"])
             g["small"].append(statistics.median(small) if small else 0.0)
+            g["small_cpu"].append(small_cpu)
             g["last_ratio"].append(big["patches"][-1] / statistics.median(big["patches"]))
             print(f"round {r + 1} {name:5s}: {g['mbs'][-1]:7.1f} MB/s, cpu {cpu:5.2f} s, "
-                  f"small p50 {g['small'][-1]:5.1f} ms, last PATCH {big['patches'][-1]:6.1f} ms"
+                  f"small p50 {g['small'][-1]:5.1f} ms (cpu {small_cpu:4.1f} ms), last PATCH {big['patches'][-1]:6.1f} ms"
                   f" / median {statistics.median(big['patches']):6.1f} ms", flush=True)
     return got
 
 
 def report(got: dict[str, dict[str, list[Any]]], args: argparse.Namespace) -> bool:
-    med = {k: {m: statistics.median(v[m]) for m in ("mbs", "cpu", "small", "last_ratio")}
+    med = {k: {m: statistics.median(v[m])
+               for m in ("mbs", "cpu", "small", "last_ratio", "small_cpu")}
            for k, v in got.items()}
     d, p = med["dokaz"], med["peer"]
     print(f"\n{args.size_mib} MiB in {args.chunk_mib} MiB chunks, {args.rounds} interleaved "
@@ -220,7 +226,8 @@ def report(got: dict[str, dict[str, list[Any]]], args: argparse.Namespace) -> bo
     for name in ("dokaz", "peer"):
         m = med[name]
         print(f"  {name:5s}: {m['mbs']:7.1f} MB/s, server CPU {m['cpu']:5.2f} s per file, "
-              f"small p50 {m['small']:5.1f} ms, last/median PATCH {m['last_ratio']:4.2f}")
+              f"small p50 {m['small']:5.1f} ms (server CPU {m['small_cpu']:4.1f} ms each), "
+              f"last/median PATCH {m['last_ratio']:4.2f}")
     print("  Dokaz PATCH times (ms, last round): "
           + " ".join(f"{t:.0f}" for t in got["dokaz"]["patches"][-1]))
     ratio = d["mbs"] / p["mbs"]
