@@ -211,7 +211,8 @@ def run_rounds(args: argparse.Namespace, targets: dict[str, tuple[int, str]], no
             g["small_cpu"].append(small_cpu)
             g["last_ratio"].append(big["patches"][-1] / statistics.median(big["patches"]))
             print(f"round {r + 1} {name:5s}: {g['mbs'][-1]:7.1f} MB/s, cpu {cpu:5.2f} s, "
-                  f"small p50 {g['small'][-1]:5.1f} ms (cpu {small_cpu:4.1f} ms), last PATCH {big['patches'][-1]:6.1f} ms"
+                  f"small p50 {g['small'][-1]:5.1f} ms (cpu {small_cpu:4.1f} ms), "
+                  f"last PATCH {big['patches'][-1]:6.1f} ms"
                   f" / median {statistics.median(big['patches']):6.1f} ms", flush=True)
     return got
 
