@@ -29,7 +29,7 @@ from crypto.padding import padded_size
 from crypto.stream import EncryptingWriter
 from tests.conftest import DbUnderTest
 from tests.intake.conftest import Intake
-from tests.intake.helpers import read_back, report, stored_state
+from tests.intake.helpers import PNG, read_back, report, stored_state
 from tests.jobs.test_backup import _new_database
 from tests.uploads.test_tus import PATCH, create, patch
 
@@ -225,3 +225,22 @@ def test_finished_parts_take_the_whole_files_padding_bucket(intake: Intake) -> N
         cases = s.exec(select(Case)).all()
         got = [read_back(s, intake.storage, c.id, intake.recovery_text)[1][0][1] for c in cases]
     assert sorted(len(g) for g in got) == [3 * 4096 + 100, 3 * 4096 + 120]
+
+
+def test_the_type_is_sniffed_from_the_first_bytes_not_at_the_end(intake: Intake) -> None:
+    """A PDF sent as a PNG is refused by the PATCH that brings its first 4 KiB, long before
+    the last byte (finishing never re-reads the file to sniff it)."""
+    data = b"%PDF-1.5\n" + b"x" * 100_000
+    url = create(intake.client, len(data), filename="a.png", filetype="image/png")
+    assert patch(intake.client, url, 0, data[:1000]).status_code == 204  # too few to tell
+    r = patch(intake.client, url, 1000, data[1000:20_000])
+    assert r.status_code == 415 and "application/pdf" in r.json()["error"]["message"]
+    state = stored_state(intake.engine, intake.storage)
+    assert (state["upload"], state["file_part"], state["blobs"]) == (0, 0, 0)
+    # A PNG whose first PATCH is short is sniffed once enough bytes are in, and kept.
+    png = PNG + b"\0" * 9000
+    url = create(intake.client, len(png), filename="b.png", filetype="image/png")
+    for start in range(0, len(png), 700):
+        assert patch(intake.client, url, start, png[start:start + 700]).status_code == 204
+    f = _submit(intake, url)
+    assert f["type"] == "image/png"
