@@ -14,4 +14,4 @@ from api.uploads import repository as uploads
 
 
 def blob_references() -> BlobReferences:
-    return [case_files.attachment_blob_names(), *uploads.blob_names()]
+    return [*case_files.attachment_blob_names(), *uploads.blob_names()]

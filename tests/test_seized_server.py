@@ -218,7 +218,7 @@ STAFF_SIDE_TABLES = {
 def _linked_rows(table: Any, rows: list[Any], case_ids: set[str]) -> list[Any]:
     """The rows of ``table`` that are tied to a submitter."""
     name = table.name
-    if name in {"cases", "upload", "upload_segment", "receipt", "followup_session"}:
+    if name in {"cases", "upload", "file_part", "receipt", "followup_session"}:
         return rows
     if name == "audit_log":
         # Staff reads and changes keep exact times; anything done by an anonymous

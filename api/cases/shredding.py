@@ -11,7 +11,8 @@ is covered without touching this file:
   columns are set to NULL (a workflow event keeps who/when/from/to, loses its comment);
 * plaintext-only rows (coded fields, links) stay, and the case row stays as a tombstone
   with ``shredded_at`` set, so statistics and the audit trail remain consistent;
-* attachment blobs are deleted from the blob store after the commit
+* attachment blobs (and the parts of files stored in parts, whose rows are deleted
+  here) are deleted from the blob store after the commit
   (``api.storage.pending.delete_after_commit``); a crash in between leaves blobs no
   committed row names, which the orphan sweep removes.
 
@@ -29,10 +30,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, delete, update
 from sqlmodel import Session, SQLModel, col, select
 
-from api.cases.files.models import Attachment
+from api.cases.files.models import Attachment, FilePart
 from api.cases.threads.models import Submission
 from api.core.models import Ciphertext, utcnow
 from api.storage import BlobStorage
@@ -87,7 +88,14 @@ def key_seals_elsewhere(session: Session, case_id: uuid.UUID) -> bool:
 def shred_case(session: Session, storage: BlobStorage, case_id: uuid.UUID) -> dict[str, int]:
     """Delete the case's wraps and ciphertext in the caller's transaction; return counts
     per table (for the audit entry). Blobs go after the commit."""
-    blobs = session.exec(select(Attachment.blob_name).where(Attachment.case_id == case_id)).all()
+    atts = select(Attachment.id).where(Attachment.case_id == case_id)
+    blobs = [n for n in session.exec(select(Attachment.blob_name)
+                                     .where(Attachment.case_id == case_id)).all() if n]
+    # Parts of files stored in parts (finished tus uploads): not case-scoped rows (an
+    # open upload's parts have no case yet), so deleted here, not by the plan.
+    blobs += session.exec(select(FilePart.blob_name)
+                          .where(col(FilePart.attachment_id).in_(atts))).all()
+    session.execute(delete(FilePart).where(col(FilePart.attachment_id).in_(atts)))
     counts: dict[str, int] = {}
     p = plan()
     for table in p.delete:

@@ -269,7 +269,7 @@ def http_protocol(identity: ClientIdentitySetting) -> type[HttpToolsProtocol]:
 
 def fd_headroom(settings: Settings) -> int:
     """File descriptors one process may need at its caps: a connection each, a blob file
-    for each upload (two while a finished upload is merged), the database pool and its
+    for each upload (two at the most), the database pool and its
     overflow, and some for the listeners, Redis, logs and the interpreter."""
     return (settings.max_connections + 2 * settings.max_uploads_in_flight
             + 2 * settings.database_pool_size + 64)

@@ -203,8 +203,6 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="how long a request waits for a free child slot before "
         "it is answered 503 (try again)")
     # ---- intake / uploads (api/intake, api/uploads) ----
-    # Each tus PATCH is stored as one encrypted segment; this bounds rows and blobs per upload.
-    max_upload_segments: OneOrMore = 4096
     # Blobs with no committed row older than this are deleted by the orphan sweep; must be
     # longer than the slowest request (request_body_timeout_seconds).
     orphan_blob_min_age_hours: AboveZero = 6.0

@@ -2,10 +2,11 @@
 
 Checks (each finding lists row ids or generated blob names, never content):
 
-* attachments: every ``attachment`` row's blob exists and has the recorded ciphertext size,
+* attachments: every ``attachment`` row's blob exists and has the recorded ciphertext size
+  (for a file stored in parts: parts ``0 .. n-1`` exist, each blob with its recorded size),
   and its wrapped file key and sealed metadata are not empty;
 * orphans: every blob (and every partial write) in storage is named by a committed
-  ``attachment``, ``upload`` or ``upload_segment`` row (:mod:`api.blob_references`). An
+  ``attachment``, ``upload`` or ``file_part`` row (:mod:`api.blob_references`). An
   unnamed blob younger than the grace period is a request still in flight (a note);
   older, it is left by a crash (a problem). ``--repair`` deletes those through
   :func:`api.storage.sweep.sweep_orphans`, the same sweep the workers run;
@@ -13,14 +14,15 @@ Checks (each finding lists row ids or generated blob names, never content):
   organisation recovery key (without it nobody could ever recover the case), and its
   submissions have a sealed payload; a shredded case has no wrap and no ciphertext left in
   any case-scoped table (derived from the schema, so new sealed tables are covered);
-* tus uploads: segment and final blobs exist with their (padded) ciphertext sizes, a
-  receiving upload has one segment per accepted PATCH (numbered ``0 .. patch_seq - 1``)
-  and sealed progress, a complete one has no segments and no progress left; expired
+* tus uploads: part blobs exist with their (padded) ciphertext sizes, an upload has one
+  part per accepted PATCH (numbered ``0 .. patch_seq - 1``), a receiving one has sealed
+  progress and a complete one has none left; expired
   uploads the workers have not deleted yet are a note. fsck has no upload URL, so it can
   no longer check that a receiving upload's offset is the sum of its segments' sizes:
-  neither is stored in plaintext (see :mod:`api.uploads.models`). The holder of the URL
-  gets that check when the upload completes (the merged size must equal the sealed
-  length) and on every PATCH (the sealed progress must match the counter);
+  neither is stored in plaintext (see :mod:`api.uploads.models`). Readers get that check
+  (the sealed part sizes must add up to the file's sealed size, see
+  :mod:`api.cases.files.stored`), and every PATCH checks the sealed progress against the
+  counter;
 * stray files: readiness probes (``.ready-*``) left in the data directory by a killed
   process, and files in the local blob directory that fit no blob name;
 * the audit hash chain (:func:`api.audit.service.verify_chain`).
@@ -47,7 +49,7 @@ from sqlmodel import Session, SQLModel
 import api.models  # noqa: F401  (every table: shredded cases are checked across the schema)
 from api.audit.service import verify_chain
 from api.blob_references import blob_references
-from api.cases.files.models import Attachment
+from api.cases.files.models import Attachment, FilePart
 from api.cases.models import Case
 from api.cases.threads.models import Submission
 from api.core.models import Ciphertext, utcnow
@@ -57,7 +59,7 @@ from api.keys.models import CaseKeyWrap
 from api.storage.base import NAME_RE, BlobInfo, BlobStorage, StorageError
 from api.storage.local import PART, LocalStorage
 from api.storage.sweep import referenced_names, sweep_orphans
-from api.uploads.models import Upload, UploadSegment
+from api.uploads.models import Upload
 
 PROBE_RE = re.compile(r"^\.ready-[0-9a-f]{16}$")
 
@@ -118,35 +120,50 @@ def _check_attachments(session: Session, listed: _Listing, report: Report) -> No
     wrong_size: list[str] = []
     empty: list[str] = []
     total = 0
+    parts = _parts_by_owner(session, FilePart.attachment_id)
     rows = session.execute(select(
         Attachment.id, Attachment.blob_name, Attachment.ciphertext_size,  # type: ignore[call-overload]
         func.length(Attachment.wrapped_file_key), func.length(Attachment.sealed_metadata)))
     for att_id, blob_name, size, key_len, meta_len in rows:
         total += 1
-        actual = listed.size(blob_name)
-        if actual is None:
-            missing.append(str(att_id))
-        elif actual != size:
-            wrong_size.append(str(att_id))
+        if blob_name is None:  # stored in parts: 0..n-1, each present with its size
+            own = parts.pop(att_id, [])
+            seqs = sorted(seq for seq, _, _ in own)
+            sizes = [(listed.size(name), ct) for _, name, ct in own]
+            if not own or seqs != list(range(len(own))) or any(a is None for a, _ in sizes):
+                missing.append(str(att_id))
+            elif any(a != ct for a, ct in sizes):
+                wrong_size.append(str(att_id))
+        else:
+            actual = listed.size(blob_name)
+            if actual is None:
+                missing.append(str(att_id))
+            elif actual != size:
+                wrong_size.append(str(att_id))
         if not key_len or not meta_len:
             empty.append(str(att_id))
     report.counts["attachments"] = total
-    report.add("attachment_blob_missing", "attachment rows whose blob is missing", missing)
-    report.add("attachment_blob_size", "attachment blobs whose size differs from the row",
-               wrong_size)
+    report.add("attachment_blob_missing", "attachment rows whose blob (or one of whose "
+               "parts) is missing", missing)
+    report.add("attachment_blob_size", "attachment blobs (or parts) whose size differs from "
+               "the row", wrong_size)
     report.add("attachment_without_ciphertext",
                "attachments with an empty wrapped key or sealed metadata", empty)
 
 
+def _parts_by_owner(session: Session, owner: Any) -> dict[Any, list[tuple[int, str, int]]]:
+    out: dict[Any, list[tuple[int, str, int]]] = defaultdict(list)
+    for owner_id, seq, name, ct_size in session.execute(select(
+            owner, FilePart.seq, FilePart.blob_name, FilePart.ciphertext_size  # type: ignore[call-overload]
+    ).where(owner.is_not(None))):
+        out[owner_id].append((seq, name, ct_size))
+    return out
+
+
 def _check_uploads(session: Session, listed: _Listing, report: Report, now: datetime) -> None:
-    seg_missing: list[str] = []
-    seg_by_upload: dict[Any, list[int]] = defaultdict(list)
-    for seg_id, upload_id, blob_name, seq, ct_size in session.execute(select(
-            UploadSegment.id, UploadSegment.upload_id, UploadSegment.blob_name,  # type: ignore[call-overload]
-            UploadSegment.seq, UploadSegment.ciphertext_size)):
-        seg_by_upload[upload_id].append(seq)
-        if listed.size(blob_name) != ct_size:
-            seg_missing.append(str(seg_id))
+    parts = _parts_by_owner(session, FilePart.upload_id)
+    seg_missing = [str(up) for up, own in parts.items()
+                   if any(listed.size(name) != ct for _, name, ct in own)]
     bad_offset: list[str] = []
     final_missing: list[str] = []
     leftover_segments: list[str] = []
@@ -159,27 +176,31 @@ def _check_uploads(session: Session, listed: _Listing, report: Report, now: date
                 Upload.state, Upload.final_blob_name, Upload.final_ciphertext_size,
                 Upload.expires_at)):
         total += 1
-        segs = seg_by_upload.get(up_id, [])
+        segs = sorted(seq for seq, _, _ in parts.get(up_id, []))
         if state == "complete":
-            if final_name is None or listed.size(final_name) != final_size:
+            if final_name is not None:  # merged before revision 0013
+                if listed.size(final_name) != final_size:
+                    final_missing.append(str(up_id))
+                if segs:
+                    leftover_segments.append(str(up_id))
+            elif not segs or segs != list(range(patches)):
                 final_missing.append(str(up_id))
-            if segs or has_progress:
+            if has_progress:
                 leftover_segments.append(str(up_id))
-        elif final_name is not None or not has_progress \
-                or sorted(segs) != list(range(patches)):
+        elif final_name is not None or not has_progress or segs != list(range(patches)):
             bad_offset.append(str(up_id))
         if _aware(expires_at) <= now:
             expired.append(str(up_id))
     report.counts["uploads"] = total
-    report.counts["upload_segments"] = sum(len(v) for v in seg_by_upload.values())
-    report.add("upload_segment_blob", "tus segments whose blob is missing or of the wrong "
-               "size", seg_missing)
-    report.add("upload_offset", "receiving tus uploads without one segment per accepted "
-               "PATCH or without sealed progress (or that name a final blob)", bad_offset)
-    report.add("upload_final_blob", "complete tus uploads whose final blob is missing or of "
-               "the wrong size", final_missing)
-    report.add("upload_leftover_segments", "complete tus uploads that still have segments "
-               "or sealed progress", leftover_segments)
+    report.counts["upload_segments"] = sum(len(v) for v in parts.values())
+    report.add("upload_segment_blob", "tus uploads with a part whose blob is missing or of "
+               "the wrong size", seg_missing)
+    report.add("upload_offset", "receiving tus uploads without one part per accepted "
+               "PATCH or without sealed progress (or that name a merged blob)", bad_offset)
+    report.add("upload_final_blob", "complete tus uploads whose parts (or merged blob) are "
+               "missing or of the wrong size", final_missing)
+    report.add("upload_leftover_segments", "complete tus uploads that still have sealed "
+               "progress (or parts beside a merged blob)", leftover_segments)
     report.add("upload_expired", "expired tus uploads not deleted yet (the expire_uploads "
                "job deletes them)", expired, problem=False)
 

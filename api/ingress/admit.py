@@ -85,8 +85,8 @@ class Declared(enum.Enum):
     CONTENT_LENGTH = "content-length"
     UPLOAD_LENGTH = "upload-length"  # tus creation: the whole file, sent later by PATCH
     # A tus PATCH: the bytes it may still send (Content-Length, at most what the upload
-    # lacks) and, if it may complete the upload, the merged copy; read from what the
-    # door's AUTHORIZE hook returned (a TusProgress).
+    # lacks) and, if it may complete the upload, the filler of its last part; read from
+    # what the door's AUTHORIZE hook returned (a TusProgress).
     TUS_PATCH = "tus-patch"
 
 
@@ -139,7 +139,7 @@ POLICIES: dict[Door, Policy] = {
                              AUTHORIZE, Step.RECOVERY_KEY)),
     # The recovery key is checked in the creating transaction (api.uploads.service).
     # An Upload-Length over the file limit is 413 before the disk is even looked at; the
-    # disk must have room for the file and its merged copy beside every reservation
+    # disk must have room for the file (as parts, padded) beside every reservation
     # (nothing is reserved: the bytes come later, each PATCH reserves its own).
     Door.UPLOAD_CREATE: Policy((HEADERS, TUS, Step.UPLOAD_RATE, Step.SIZE, DISK),
                                declared=Declared.UPLOAD_LENGTH, streams=False),
@@ -299,7 +299,7 @@ def _reserve(request: Request, policy: Policy, admission: Admission[A]) -> None:
     settings, storage = admission.settings, app_storage(request)
     inflight = admission.guards.inflight
     if policy.declared is Declared.UPLOAD_LENGTH:
-        # A tus creation sends no body: its file (and merged copy) must fit now.
+        # A tus creation sends no body: its file (its parts, padded) must fit now.
         length = admission.declared_length or 0
         inflight.check_room(settings, storage, patch_need(length, 0, None))
         return

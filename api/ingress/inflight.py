@@ -13,8 +13,8 @@ streams, and given back when its request ends, however it ends:
   below the connection caps (api/core/server.py), so idle uploads cannot take the
   connections that /healthz and a report without files need.
 * **A disk reservation.** Before a byte is written, the bytes the body can leave on disk
-  (:func:`body_need`, :func:`patch_need`: ciphertext, padding, a finished upload's merged
-  copy) are reserved against the free space minus the floor minus everybody else's
+  (:func:`body_need`, :func:`patch_need`: ciphertext, padding, the filler of a finished
+  upload's last part) are reserved against the free space minus the floor minus everybody else's
   reservations; a body that would cross the floor is refused 503 before anything is
   written. While bytes arrive the reservation shrinks by what arrived and, every
   :data:`RECHECK_BYTES`, is held against the free space again: if something else filled
@@ -56,6 +56,7 @@ from api.core.settings import MiB, Settings
 from api.core.shared import Hold, Pool
 from api.ingress.files import RECORD_SIZE
 from api.storage.base import BlobInfo, BlobStorage, BlobWriter
+from crypto.padding import padded_size
 from crypto.stream import ciphertext_size
 
 log = logging.getLogger("dokaz.ingress")
@@ -111,14 +112,14 @@ def body_need(settings: Settings, declared: int) -> int:
 
 
 def patch_need(length: int, offset: int, content_length: int | None) -> int:
-    """What a tus PATCH can leave on disk: its segment, and if it may complete the upload
-    the final file the segments are merged into (both exist until the merge commits)."""
+    """What a tus PATCH can leave on disk: its part, and if it may complete the upload the
+    filler that pads the parts to the whole file's bucket (api.uploads.service.filler_size:
+    at most padded_size(length) - length). Nothing is merged: no second copy."""
     remaining = max(0, length - offset)
     sent = remaining if content_length is None else min(content_length, remaining)
-    need = ciphertext_size(sent, RECORD_SIZE)
     if offset + sent >= length:
-        need += ciphertext_size(length, RECORD_SIZE)
-    return need
+        sent += padded_size(length) - length
+    return ciphertext_size(sent, RECORD_SIZE)
 
 
 def free_bytes(settings: Settings, storage: BlobStorage) -> int:
@@ -325,7 +326,8 @@ class Held:
 
 class MeteredStorage:
     """``storage`` whose writers report every byte they write to ``held``: for writes
-    that do not come from the body (a finished tus upload's merged copy), so that its
+    that do not come from the body (no route needs it since tus uploads stopped being
+    merged; kept for writes of that kind), so that its
     reservation shrinks as the disk fills, and the floor is looked at while they run."""
 
     def __init__(self, storage: BlobStorage, held: Held) -> None:

@@ -81,7 +81,7 @@ from api.keys.repository import LAWYER, RECEIPT, RECOVERY, STAFF
 from api.keys.service import require_recovery_key
 from api.storage.base import BlobStorage
 from api.storage.pending import delete_on_rollback
-from api.uploads.service import claim_upload
+from api.uploads.service import claim_upload, hand_over
 from crypto import DataKey, SealedJSON, receipt_secrets
 from crypto import Receipt as ReceiptCode
 
@@ -240,7 +240,7 @@ def attach_files(
     the key of ``key_case_id`` (the thread's key case; by default ``case_id``)."""
     key_case = key_case_id or case_id
     out: list[FileOut] = []
-    rows: list[tuple[uuid.UUID, str, DataKey, dict[str, Any], int]] = [
+    rows: list[tuple[uuid.UUID, str | None, DataKey, dict[str, Any], int]] = [
         (f.attachment_id, f.blob_name, f.file_key, f.metadata(), f.ciphertext_size)
         for f in files
     ]
@@ -251,8 +251,8 @@ def attach_files(
             f"Too many files: at most {ctx.settings.max_files_per_submission} files can be "
             "sent with one submission."
         )
-    for ref in upload_refs:
-        claimed = claim_upload(session, ref, now)
+    claims = [claim_upload(session, ref, now) for ref in upload_refs]
+    for claimed in claims:
         rows.append((claimed.attachment_id, claimed.blob_name, claimed.file_key,
                      dict(claimed.metadata), claimed.ciphertext_size))
     for attachment_id, blob_name, file_key, meta, ciphertext_size in rows:
@@ -269,6 +269,9 @@ def attach_files(
         ))
         out.append(FileOut(name=str(meta.get("filename") or ""), size=int(meta["size"]),
                            sha256=str(meta["sha256"]), type=str(meta["detected_type"])))
+    session.flush()  # the attachment rows first: the uploads' parts move to them
+    for claimed in claims:
+        hand_over(session, claimed)
     return out
 
 

@@ -5,7 +5,7 @@ complete objects). :func:`delete_on_rollback` registers a new blob with the sess
 if the session's outermost transaction rolls back (an error, a failed commit, a client
 that went away) the blob is deleted at once; if it commits, the registration is
 dropped. :func:`delete_after_commit` is the mirror image for blobs that a committed
-transaction stops referencing (e.g. tus segments merged into one file). A hard crash
+transaction stops referencing (e.g. the parts of a deleted tus upload). A hard crash
 skips both hooks; :func:`api.storage.sweep.sweep_orphans` then deletes the blob later
 because no committed row names it.
 """

@@ -8,12 +8,15 @@ key yet. Instead the upload URL carries a capability::
 The server stores only ``SHA-256("dokaz-upload-secret-v1|" || secret)`` to recognise the
 URL, and derives the *upload key* ``HKDF-SHA256(secret, info="dokaz-upload-key-v1" ||
 upload id)`` on each request. Under the upload key it seals the client's metadata
-(filename, type) and the upload's *progress* (declared length and received offset, see
-:func:`seal_progress`), and wraps every segment key and the final file key. So the database and
-blob store alone cannot decrypt a half-finished or finished-but-unattached upload; the
+(filename, type) and the upload's *progress* (declared length, received offset, running
+SHA-256 state, see :class:`Progress`), and wraps the *file key*, made when the upload is
+created, under which each PATCH's part key is sealed (:mod:`api.cases.files.stored`).
+So the database and blob store alone cannot decrypt a half-finished or
+finished-but-unattached upload; the
 holder of the URL can continue, query, delete, or attach it. When a submission attaches
-the upload, the final file key is re-wrapped under the case key and the metadata
-re-sealed, and the upload row (with its upload-key material) is deleted.
+the upload, the file key is re-wrapped under the case key and the metadata re-sealed,
+the parts move to the attachment, and the upload row (with its upload-key material) is
+deleted.
 
 The capability is a secret: the access log records only the route template (see
 :mod:`api.core.privacy`), and error messages never contain it.
@@ -21,11 +24,13 @@ The capability is a secret: the access log records only the route template (see
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
 import secrets
 import uuid
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -87,28 +92,56 @@ def progress_context(upload_id: uuid.UUID) -> str:
     return f"upload/{upload_id}/progress"
 
 
-def seal_progress(key: DataKey, upload_id: uuid.UUID, length: int, offset: int,
-                  patches: int) -> bytes:
-    """Seal the exact sizes. ``patches`` is the row's ``patch_seq`` at the time: the
-    opener checks it against the column, so an older sealed value copied back (a
-    rollback of the offset by someone with write access to the database) is refused."""
-    value = {"length": length, "offset": offset, "patches": patches}
+@dataclass(frozen=True)
+class Progress:
+    """What an open upload carries from one PATCH to the next, sealed under the upload key.
+
+    ``sha256`` is the exported running hash of every byte so far (it holds up to 63
+    plaintext bytes, hence sealed), ``head`` the first bytes until there are enough to
+    sniff the file type, ``detected`` the type once sniffed: so finishing an upload never
+    re-reads it. ``patches`` is the row's ``patch_seq`` when sealed: the opener checks it
+    against the column, so an older sealed value copied back (a rollback by someone with
+    write access to the database) is refused.
+    """
+
+    length: int
+    offset: int
+    patches: int
+    sha256: bytes
+    head: bytes = b""
+    detected: str | None = None
+    stored: int = 0  # padded plaintext bytes of the parts so far (see service: filler)
+
+    def __repr__(self) -> str:
+        return f"Progress({self.offset}/{self.length}, patches={self.patches})"
+
+
+def seal_progress(key: DataKey, upload_id: uuid.UUID, progress: Progress) -> bytes:
+    value: dict[str, object] = {
+        "length": progress.length, "offset": progress.offset, "patches": progress.patches,
+        "sha256": base64.b64encode(progress.sha256).decode(),
+        "head": base64.b64encode(progress.head).decode(), "detected": progress.detected,
+        "stored": progress.stored,
+    }
     return SealedJSON.seal(key, value, progress_context(upload_id)).ciphertext
 
 
-def open_progress(key: DataKey, upload_id: uuid.UUID, sealed: bytes) -> tuple[int, int, int]:
-    """``(length, offset, patches)``; a value that is not three whole numbers is corrupt."""
+def open_progress(key: DataKey, upload_id: uuid.UUID, sealed: bytes) -> Progress:
+    """The sealed progress; a value of the wrong shape is corrupt (FormatError)."""
     value = SealedJSON(sealed).open(key, progress_context(upload_id))
-    parts = [value.get(k) for k in ("length", "offset", "patches")] \
-        if isinstance(value, dict) else []
-    numbers = [v for v in parts if type(v) is int and v >= 0]
-    if len(numbers) != 3:
+    if not isinstance(value, dict):
         raise FormatError("sealed upload progress is malformed")
-    return numbers[0], numbers[1], numbers[2]
-
-
-def segment_key_context(upload_id: uuid.UUID, seq: int) -> bytes:
-    return f"dokaz/upload/{upload_id}/segment/{seq}".encode()
+    parts = [value.get(k) for k in ("length", "offset", "patches", "stored")]
+    numbers = [v for v in parts if type(v) is int and v >= 0]
+    detected = value.get("detected")
+    try:
+        state = base64.b64decode(value["sha256"], validate=True)
+        head = base64.b64decode(value["head"], validate=True)
+    except (KeyError, TypeError, ValueError):
+        raise FormatError("sealed upload progress is malformed") from None
+    if len(numbers) != 4 or not (detected is None or isinstance(detected, str)):
+        raise FormatError("sealed upload progress is malformed")
+    return Progress(numbers[0], numbers[1], numbers[2], state, head, detected, numbers[3])
 
 
 def final_key_context(upload_id: uuid.UUID) -> bytes:
@@ -122,14 +155,6 @@ def seal_metadata(key: DataKey, upload_id: uuid.UUID, value: dict[str, object]) 
 def open_metadata(key: DataKey, upload_id: uuid.UUID, sealed: bytes) -> dict[str, object]:
     value: dict[str, object] = SealedJSON(sealed).open(key, metadata_context(upload_id))
     return value
-
-
-def wrap_segment_key(key: DataKey, upload_id: uuid.UUID, seq: int, seg: DataKey) -> bytes:
-    return wrap_data_key_symmetric(key.raw, seg, segment_key_context(upload_id, seq))
-
-
-def unwrap_segment_key(key: DataKey, upload_id: uuid.UUID, seq: int, wrapped: bytes) -> DataKey:
-    return unwrap_data_key_symmetric(key.raw, wrapped, segment_key_context(upload_id, seq))
 
 
 def wrap_final_key(key: DataKey, upload_id: uuid.UUID, file_key: DataKey) -> bytes:

@@ -1,7 +1,7 @@
 """The tus checksum extension: ``Upload-Checksum: <algorithm> <base64 digest>``.
 
-SHA-256 comes for free from the stream writer (it hashes each segment's plaintext as it
-encrypts it); SHA-1 is cheap enough to compute alongside when a client asks for it.
+The stream writer hashes the whole file (its running SHA-256 spans every PATCH), so the
+checksum of one PATCH body is computed alongside, only when a client asks for it.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 from dataclasses import dataclass
 
 from api.core.errors import BadRequest
@@ -49,11 +50,12 @@ class Checksum:
             raise BadRequest("Upload-Checksum has the wrong length for its algorithm.")
         return cls(algorithm, digest)
 
-    def hasher(self) -> hashlib._Hash | None:
-        """An extra hasher to feed, or None when the stream writer's SHA-256 suffices."""
-        return hashlib.sha1(usedforsecurity=False) if self.algorithm == "sha1" else None
+    def hasher(self) -> hashlib._Hash:
+        """The hasher to feed this PATCH's body to."""
+        if self.algorithm == "sha1":
+            return hashlib.sha1(usedforsecurity=False)
+        return hashlib.sha256()
 
-    def verify(self, sha256_hex: str | None, extra: hashlib._Hash | None) -> None:
-        actual = extra.digest() if extra is not None else bytes.fromhex(sha256_hex or "")
-        if actual != self.digest:
+    def verify(self, hasher: hashlib._Hash | None) -> None:
+        if hasher is None or not hmac.compare_digest(hasher.digest(), self.digest):
             raise ChecksumMismatch()

@@ -1,4 +1,4 @@
-"""tus upload state: one row per upload, one row per stored (encrypted) segment.
+"""tus upload state: one row per upload; its pieces are FilePart rows (api.cases.files).
 
 Nothing here can be decrypted with the database alone: every key and the client's
 metadata are sealed under the *upload key*, derived from a secret that exists only in
@@ -6,8 +6,8 @@ the upload URL the client holds (see :mod:`api.uploads.capabilities`). No exact 
 in plaintext, not even while an upload is open (a seized server could otherwise confirm
 that a known file is being uploaded): the declared ``Upload-Length`` and the received
 offset are sealed in ``sealed_progress`` and opened on each request that carries the
-URL; segments have no plaintext offset or size. What is in plaintext: times, the state,
-a count of accepted PATCHes (``patch_seq``, the same as the number of segment rows) and
+URL; parts have no plaintext offset or size. What is in plaintext: times, the state,
+a count of accepted PATCHes (``patch_seq``, the same as the number of part rows) and
 the ciphertext sizes of the padded blobs (crypto.stream format 2: a Padmé bucket only).
 """
 
@@ -16,8 +16,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, LargeBinary, String, Uuid
-from sqlalchemy import UniqueConstraint as SAUniqueConstraint
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, String
 from sqlmodel import Field, SQLModel
 
 from api.core.models import Ciphertext, UTCDay, new_id, utctoday
@@ -30,9 +29,9 @@ class Upload(SQLModel, table=True):
     # SHA-256 of the URL secret (256 random bits): lets any process check the URL; the
     # upload key is derived from the secret with HKDF, so the hash does not yield it.
     secret_hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
-    # SealedJSON under the upload key: {"length", "offset", "patches"} (exact sizes, see
-    # keys.seal_progress) while receiving; NULL once complete, when the sealed metadata
-    # holds the final size instead.
+    # SealedJSON under the upload key (capabilities.Progress: exact sizes, the running
+    # SHA-256 state, the sniffed type) while receiving; NULL once complete, when the
+    # sealed metadata holds the final size, hash and type instead.
     sealed_progress: bytes | None = Field(default=None, sa_column=Column(Ciphertext))
     # Plaintext: accepted PATCHes so far. PATCHes are serialised by a compare-and-set on
     # this counter (not on the offset, which is sealed); it reveals only how many pieces
@@ -45,7 +44,9 @@ class Upload(SQLModel, table=True):
     # SealedJSON under the upload key: filename and claimed type; once complete also
     # detected type, size and SHA-256.
     sealed_metadata: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
-    # The merged file once complete (generated name), and its file key under the upload key.
+    # A merged blob, only for uploads finished before revision 0013 (now the parts are
+    # the file). The file key (under which every part's key is sealed) is made at
+    # creation and kept wrapped under the upload key in final_wrapped_key.
     final_blob_name: str | None = Field(
         default=None, sa_column=Column(String(128), unique=True)
     )
@@ -59,25 +60,3 @@ class Upload(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utctoday, sa_column=Column(UTCDay, nullable=False)
     )
-
-
-class UploadSegment(SQLModel, table=True):
-    """The ciphertext of one accepted PATCH: a complete crypto.stream file of its own."""
-
-    __tablename__ = "upload_segment"
-    __table_args__ = (SAUniqueConstraint("upload_id", "seq", name="uq_upload_segment_seq"),)
-
-    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    upload_id: uuid.UUID = Field(
-        sa_column=Column(
-            Uuid, ForeignKey("upload.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
-    seq: int = Field(sa_column=Column(Integer, nullable=False))
-    blob_name: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
-    # This segment's own stream key, wrapped under the upload key.
-    wrapped_key: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
-    # Plaintext: the segment blob's size for fsck; padded like every stream blob, so it
-    # shows only the Padmé bucket of the PATCH's size (the exact size is not stored: the
-    # upload's sealed progress has the offset, and merging checks the total).
-    ciphertext_size: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -1,4 +1,4 @@
-"""Queries on uploads and their segments."""
+"""Queries on uploads (their parts are api.cases.files' rows: see its repository)."""
 
 from __future__ import annotations
 
@@ -11,20 +11,15 @@ from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from api.uploads.models import Upload, UploadSegment
+from api.uploads.models import Upload
 
 
 def get(session: Session, upload_id: uuid.UUID) -> Upload | None:
     return session.get(Upload, upload_id)
 
 
-def segments(session: Session, upload_id: uuid.UUID) -> Sequence[UploadSegment]:
-    stmt = select(UploadSegment).where(col(UploadSegment.upload_id) == upload_id)
-    return session.exec(stmt.order_by(col(UploadSegment.seq))).all()
-
-
 def advance(session: Session, upload_id: uuid.UUID, seen_seq: int,
-            sealed_progress: bytes | None) -> bool:
+            sealed_progress: bytes | None, sealed_metadata: bytes | None = None) -> bool:
     """Count one more accepted PATCH, only if nobody else did since ``seen_seq`` was read
     (two PATCHes racing: exactly one UPDATE matches). The offset itself is sealed, so the
     compare-and-set is on the plaintext counter; the caller checked the sealed offset
@@ -33,7 +28,9 @@ def advance(session: Session, upload_id: uuid.UUID, seen_seq: int,
         update(Upload)
         .where(col(Upload.id) == upload_id, col(Upload.patch_seq) == seen_seq,
                col(Upload.state) == "receiving")
-        .values(patch_seq=seen_seq + 1, sealed_progress=sealed_progress)
+        .values(patch_seq=seen_seq + 1, sealed_progress=sealed_progress,
+                **({"state": "complete", "sealed_metadata": sealed_metadata}
+                   if sealed_metadata is not None else {}))
     )
     return result.rowcount == 1
 
@@ -44,7 +41,7 @@ def expired(session: Session, now: datetime, limit: int = 500) -> Sequence[Uploa
 
 
 def blob_names() -> list[SelectOfScalar[Any]]:
-    """Every blob an upload row names (final blobs and segments), for the orphan sweep."""
+    """Every blob an upload row names (merged blobs from before revision 0013), for the
+    orphan sweep; parts are named by api.cases.files.repository."""
     final = col(Upload.final_blob_name)
-    return [select(final).where(final.is_not(None)),
-            select(col(UploadSegment.blob_name))]
+    return [select(final).where(final.is_not(None))]

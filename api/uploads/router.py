@@ -159,7 +159,7 @@ async def patch(admitted: PatchAdmitted, token: str, storage: Storage, engine: D
         raise Conflict("Another PATCH to this upload is still in progress. Wait for it to "
                        "finish or fail, then ask for the offset with HEAD and go on from there.")
     try:
-        return await _receive(admitted, plan, offset, storage, engine, checksum, cap,
+        return await _receive(plan, offset, storage, engine, checksum, cap,
                               renewing(admitted.stream(), lambda: leases.renew(name, held)))
     finally:
         leases.release(name, held)
@@ -173,26 +173,22 @@ async def renewing(chunks: AsyncIterator[bytes], renew: Callable[[], None]
         yield chunk
 
 
-async def _receive(admitted: Admission[PatchStart], plan: service.PatchPlan, offset: int,
+async def _receive(plan: service.PatchPlan, offset: int,
                    storage: BlobStorage, engine: Engine, checksum: Checksum | None,
                    cap: UploadCapability | None, chunks: AsyncIterator[bytes]) -> Response:
-    segment = await service.receive_segment(plan, chunks, storage, checksum)
+    try:
+        segment = await service.receive_segment(plan, chunks, storage, checksum)
+    except TypeMismatch:
+        # The first bytes are not what the client said: the whole upload goes.
+        with anyio.CancelScope(shield=True):
+            await in_transaction(engine, lambda s: _delete(s, storage, cap))
+        raise
     if segment is None:
         return Response(status_code=204, headers=_tus_headers(**{"Upload-Offset": str(offset)}))
     with anyio.CancelScope(shield=True):  # the client may be gone; keep what arrived
-        merged = None
         try:
-            if plan.offset + segment.size == plan.length:
-                # The merged copy is written against this PATCH's disk reservation.
-                merged = await anyio.to_thread.run_sync(
-                    service.merge_segments, admitted.metered(storage), plan, segment)
             new_offset = await in_transaction(
-                engine, lambda s: service.commit_segment(s, storage, plan, segment, merged)
-            )
-        except TypeMismatch:
-            await anyio.to_thread.run_sync(storage.delete, segment.blob_name)
-            await in_transaction(engine, lambda s: _delete(s, storage, cap))
-            raise
+                engine, lambda s: service.commit_segment(s, storage, plan, segment))
         except BaseException:
             await anyio.to_thread.run_sync(storage.delete, segment.blob_name)
             raise

@@ -1,32 +1,51 @@
 """Resumable uploads following tus 1.0 (core, creation, termination, expiration, checksum).
 
-Storage model: every accepted PATCH is stored as one *segment*, a complete
-``crypto.stream`` file of that PATCH's bytes under a fresh segment key (wrapped under
-the upload key, see :mod:`api.uploads.capabilities`). Because each segment has its own key, a
-PATCH that fails (bad checksum, dropped connection) is simply deleted and the retry is
-encrypted under a new key: a record nonce is never reused with different plaintext, and
-no partial record has to be carried between requests. When the last byte arrives, the
-segments are decrypted in order, hashed (SHA-256 for the chain of custody), sniffed for
-the file type and re-encrypted into one final file with a fresh file key; then the
-segments are deleted. A submission attaches that final file by re-wrapping its key
-under the case key (:func:`claim_upload`).
+Storage model: a finished upload IS its ordered parts. Every accepted PATCH is stored as
+one *part* (:class:`api.cases.files.models.FilePart`), a complete ``crypto.stream`` file of
+that PATCH's bytes under a fresh part key. The part key, the part's stream id and its exact
+size are sealed under the upload's *file key* (made at creation, wrapped under the upload
+key) for (upload id, seq). Finishing costs what any PATCH costs: nothing is decrypted,
+re-encrypted or copied; a submission claims the upload by re-wrapping the one file key
+under the case key and moving the part rows to the attachment in one UPDATE
+(:func:`claim_upload`, :func:`hand_over`). Readers go through :mod:`api.cases.files.stored`.
 
-Sizes at rest: the declared length and the received offset are sealed under the upload
-key (``upload.sealed_progress``, :func:`api.uploads.capabilities.seal_progress`); segments carry
-no plaintext offset or size. Every request that can act on an upload has its URL, so it
-can open them; nothing without the URL (fsck, the expiry sweep, backups) needs them.
+Why parts and not one merged file: merging was a second encryption pass over the whole
+file while the disk held it twice, and it made the last PATCH take as long as all the
+others together. Why a fresh key per PATCH: a PATCH that fails (bad checksum, dropped
+connection, a lost race) is deleted and its retry is encrypted under a new key, so a record
+nonce is never reused with other plaintext and no partial record is carried between
+requests. Nothing bounds the number of parts: each costs one row and one blob, and a
+retry that failed leaves neither.
+
+What finishing still needs, carried between PATCHes in the sealed progress (under the
+upload key, :class:`api.uploads.capabilities.Progress`) instead of re-read at the end:
+the SHA-256 of the whole file (chain of custody) as an exported hash state
+(:mod:`crypto.sha256_state`; the state holds up to 63 plaintext bytes, hence sealed), and
+the file type, sniffed as soon as the first bytes are in (the head is kept sealed until
+there are enough). Size consistency: each part's exact size is sealed with it and the
+reader refuses parts that do not add up to the file's sealed size, so a missing or
+substituted part is never handed out as a short file.
+
+Sizes at rest: the declared length and the received offset are sealed; parts carry no
+plaintext offset or size, only the padded (Padmé bucket) ciphertext size for fsck. The
+last part carries zeros after its data (its sealed size excludes them, see
+:func:`filler_size`) so that, finished, the parts take at least the Padmé bucket of the
+whole file. What the parts still show is their number and each one's bucket (for equal
+chunks: the chunk count, so the size to within one chunk). Every
+request that can act on an upload has its URL, so it can open them; nothing without the
+URL (fsck, the expiry sweep, backups) needs them.
 
 Concurrency and crashes: a PATCH reads the upload in one short transaction (opening the
-sealed offset and checking it against ``Upload-Offset``), streams without holding any
+sealed progress and checking it against ``Upload-Offset``), streams without holding any
 database transaction (so a slow phone never blocks other writers), and commits with a
 compare-and-set on the plaintext PATCH counter ``upload.patch_seq`` it read (the sealed
 offset cannot be compared in SQL); if two PATCHes race, exactly one UPDATE matches, the
-other gets 409 and its segment is deleted. Blobs of a transaction that does not commit
+other gets 409 and its part is deleted. Blobs of a transaction that does not commit
 are deleted at once (:mod:`api.storage.pending`), and the orphan sweep catches what a
 crash leaves.
 
 Interrupted PATCH: if the connection drops and the client sent no checksum, the bytes
-received so far are kept as a segment (tus: the server SHOULD keep what it received) and
+received so far are kept as a part (tus: the server SHOULD keep what it received) and
 ``HEAD`` reports the new offset; with a checksum nothing is kept, as it cannot be
 verified. Expired uploads are deleted by :func:`expire_uploads` (run by the workers).
 """
@@ -43,6 +62,9 @@ from datetime import datetime, timedelta
 import anyio.to_thread
 from sqlmodel import Session
 
+from api.cases.files import repository as files_repository
+from api.cases.files import stored
+from api.cases.files.models import FilePart
 from api.core.errors import BadRequest, Conflict, Gone, NotFound, PayloadTooLarge
 from api.core.models import day_ceil, day_floor, utcnow
 from api.core.settings import Settings
@@ -50,16 +72,18 @@ from api.ingress import filetypes, guards
 from api.ingress.files import RECORD_SIZE, TypeMismatch, check_filename
 from api.ingress.guards import ConnectionDropped
 from api.keys.service import require_recovery_key
-from api.storage.base import BlobStorage, generate_name
+from api.storage.base import BlobStorage, BlobWriter, generate_name
 from api.storage.pending import delete_after_commit, delete_on_rollback
 from api.uploads import capabilities, repository
 from api.uploads.checksum import Checksum
-from api.uploads.models import Upload, UploadSegment
-from crypto import AsyncEncryptingWriter, DataKey, EncryptingWriter, decrypt_stream
+from api.uploads.models import Upload
+from crypto import AsyncEncryptingWriter, DataKey, EncryptingWriter
 from crypto.errors import CryptoError
+from crypto.padding import padded_size
+from crypto.sha256_state import Sha256
+from crypto.stream import StreamResult
 
 SEGMENT_KIND = "s"
-FINAL_KIND = "f"
 RECEIVING = "receiving"
 COMPLETE = "complete"
 
@@ -124,11 +148,13 @@ def create_upload(
     now = now or utcnow()
     cap = capabilities.UploadCapability.generate()
     key = cap.key()
+    start = capabilities.Progress(length, 0, 0, Sha256().export())
     upload = Upload(
         id=cap.upload_id, secret_hash=cap.secret_hash, patch_seq=0,
-        sealed_progress=capabilities.seal_progress(key, cap.upload_id, length, 0, 0),
+        sealed_progress=capabilities.seal_progress(key, cap.upload_id, start),
         state=RECEIVING, expires_at=expiry(settings, now), created_at=day_floor(now),
         sealed_metadata=capabilities.seal_metadata(key, cap.upload_id, dict(metadata)),
+        final_wrapped_key=capabilities.wrap_final_key(key, cap.upload_id, DataKey.generate()),
     )
     session.add(upload)
     session.flush()
@@ -145,40 +171,56 @@ def load_upload(session: Session, cap: capabilities.UploadCapability | None,
     return upload
 
 
+def open_progress(upload: Upload, key: DataKey) -> capabilities.Progress:
+    """A receiving upload's sealed progress. It must have been sealed for the current
+    ``patch_seq``: an older value written back (a rollback by someone who can write to
+    the database) is refused, not resumed."""
+    if upload.sealed_progress is None:
+        raise UploadInconsistent()
+    try:
+        state = capabilities.open_progress(key, upload.id, upload.sealed_progress)
+    except CryptoError:
+        # The URL matched, so the key is right: the stored value was altered.
+        raise UploadInconsistent() from None
+    if state.patches != upload.patch_seq or state.offset > state.length:
+        raise UploadInconsistent()
+    return state
+
+
 def progress(upload: Upload, cap: capabilities.UploadCapability) -> tuple[int, int]:
     """``(length, offset)`` of an upload opened with its capability (for HEAD and PATCH).
-
-    A complete upload's size is in its sealed metadata. A receiving upload's sealed
-    progress must have been sealed for the current ``patch_seq``: an older value written
-    back (a rollback by someone who can write to the database) is refused, not resumed.
-    """
+    A complete upload's size is in its sealed metadata."""
     key = cap.key()
     if upload.state == COMPLETE:
         size = capabilities.open_metadata(key, upload.id, upload.sealed_metadata).get("size")
         if type(size) is not int:
             raise UploadInconsistent()
         return size, size
-    if upload.sealed_progress is None:
-        raise UploadInconsistent()
-    try:
-        length, offset, patches = capabilities.open_progress(key, upload.id, upload.sealed_progress)
-    except CryptoError:
-        # The URL matched, so the key is right: the stored value was altered.
-        raise UploadInconsistent() from None
-    if patches != upload.patch_seq or offset > length:
-        raise UploadInconsistent()
-    return length, offset
+    state = open_progress(upload, key)
+    return state.length, state.offset
 
 
 @dataclass
 class PatchPlan:
     cap: capabilities.UploadCapability
-    offset: int
-    length: int
+    key: DataKey  # the upload key (derived once per request)
+    file_key: DataKey
+    state: capabilities.Progress
     seq: int  # the upload's patch_seq when planned: the compare-and-set value and the
-    # new segment's number (segments are numbered by accepted PATCH)
+    # new part's number (parts are numbered by accepted PATCH)
     claimed_type: str
-    segments: list[tuple[int, str, bytes, uuid.UUID]]  # seq, blob name, wrapped key, id
+    metadata: dict[str, object]  # the sealed metadata, opened (resealed on completion)
+
+    @property
+    def offset(self) -> int:
+        return self.state.offset
+
+    @property
+    def length(self) -> int:
+        return self.state.length
+
+    def __repr__(self) -> str:
+        return f"PatchPlan({self.cap.upload_id}, seq={self.seq})"
 
 
 def plan_patch(session: Session, settings: Settings, cap: capabilities.UploadCapability | None,
@@ -187,23 +229,21 @@ def plan_patch(session: Session, settings: Settings, cap: capabilities.UploadCap
     assert cap is not None
     if upload.state != RECEIVING:
         raise Conflict("This upload is already complete.")
-    length, current = progress(upload, cap)
-    if offset != current:
+    if upload.final_wrapped_key is None:
+        raise UploadInconsistent()
+    key = cap.key()
+    state = open_progress(upload, key)
+    if offset != state.offset:
         raise OffsetMismatch()
-    segs = repository.segments(session, upload.id)
-    if [s.seq for s in segs] != list(range(upload.patch_seq)):
-        raise UploadInconsistent()  # every accepted PATCH left exactly one segment
-    if len(segs) >= settings.max_upload_segments:
-        raise PayloadTooLarge(
-            f"This upload has been sent in more than {settings.max_upload_segments} pieces; "
-            "send larger pieces or start again."
-        )
-    meta = capabilities.open_metadata(cap.key(), upload.id, upload.sealed_metadata)
-    return PatchPlan(
-        cap=cap, offset=current, length=length,
-        seq=upload.patch_seq, claimed_type=str(meta.get("filetype") or ""),
-        segments=[(s.seq, s.blob_name, s.wrapped_key, s.id) for s in segs],
-    )
+    if files_repository.part_count(session, upload.id) != upload.patch_seq:
+        raise UploadInconsistent()  # every accepted PATCH left exactly one part
+    try:
+        file_key = capabilities.unwrap_final_key(key, upload.id, upload.final_wrapped_key)
+        meta = capabilities.open_metadata(key, upload.id, upload.sealed_metadata)
+    except CryptoError:
+        raise UploadInconsistent() from None
+    return PatchPlan(cap=cap, key=key, file_key=file_key, state=state, seq=upload.patch_seq,
+                     claimed_type=str(meta.get("filetype") or ""), metadata=meta)
 
 
 @dataclass
@@ -214,23 +254,39 @@ class ReceivedSegment:
     size: int
     ciphertext_size: int
     interrupted: bool
+    state: capabilities.Progress  # the progress after this PATCH
+
+    @property
+    def complete(self) -> bool:
+        return self.state.offset == self.state.length
+
+    def __repr__(self) -> str:
+        return f"ReceivedSegment({self.blob_name}, {self.size})"
 
 
 async def receive_segment(
     plan: PatchPlan, chunks: AsyncIterable[bytes], storage: BlobStorage,
     checksum: Checksum | None,
 ) -> ReceivedSegment | None:
-    """Encrypt one PATCH body into a new segment blob; None if nothing arrived.
+    """Encrypt one PATCH body into a new part blob; None if nothing arrived.
 
     ``chunks`` reports a client that went away as :class:`ConnectionDropped`, as
-    :func:`api.ingress.guards.timed_stream` does.
+    :func:`api.ingress.guards.timed_stream` does. Raises TypeMismatch (after deleting the
+    blob) once the first bytes show a type other than the one claimed.
     """
     seg_id = uuid.uuid4()
     seg_key = DataKey.generate()
+    try:
+        whole = Sha256.restore(plan.state.sha256)
+    except CryptoError:
+        raise UploadInconsistent() from None
     blob = storage.open_writer(generate_name(SEGMENT_KIND))
-    writer = AsyncEncryptingWriter.create(blob, seg_id.bytes, seg_key, RECORD_SIZE)
+    writer = AsyncEncryptingWriter.create(blob, seg_id.bytes, seg_key, RECORD_SIZE,
+                                          hasher=whole)
     extra = checksum.hasher() if checksum is not None else None
     room = plan.length - plan.offset
+    head = bytearray(plan.state.head)
+    detected = plan.state.detected
     received = 0
     interrupted = False
     try:
@@ -243,6 +299,8 @@ async def receive_segment(
                     )
                 if extra is not None:
                     extra.update(chunk)
+                if detected is None and len(head) < filetypes.SNIFF_BYTES:
+                    head += chunk[: filetypes.SNIFF_BYTES - len(head)]
                 await writer.write(chunk)
         except ConnectionDropped:
             if checksum is not None or received == 0:
@@ -252,118 +310,97 @@ async def receive_segment(
             writer.abort()
             blob.abort()
             return None
-        result = await writer.finish()
+        offset = plan.offset + received
+        if detected is None and (len(head) >= filetypes.SNIFF_BYTES or offset == plan.length):
+            detected = _check_type(plan.claimed_type, bytes(head))
+        if offset == plan.length:
+            writer.writer.stop_hashing()  # the filler is not part of the file's hash
+            await _write_filler(writer, filler_size(plan.length, plan.state.stored, received))
         if checksum is not None:
-            checksum.verify(result.sha256, extra)
-        await anyio.to_thread.run_sync(blob.commit)
+            checksum.verify(extra)
+        # One thread hop for the last record, the fsync and the rename (a small PATCH's
+        # fixed cost is mostly such hops).
+        result = await anyio.to_thread.run_sync(_finish, writer.writer, blob)
+        hash_state = whole.export()
     except BaseException:
         writer.abort()
         blob.abort()
         raise
-    return ReceivedSegment(seg_id, blob.name, seg_key, result.plaintext_size,
-                           result.ciphertext_size, interrupted)
+    state = capabilities.Progress(
+        plan.length, offset, plan.seq + 1, hash_state,
+        b"" if detected is not None else bytes(head), detected,
+        plan.state.stored + padded_size(result.plaintext_size))
+    return ReceivedSegment(seg_id, blob.name, seg_key, received,
+                           result.ciphertext_size, interrupted, state)
 
 
-@dataclass
-class MergedFile:
-    blob_name: str
-    file_key: DataKey
-    size: int
-    sha256: str
-    detected_type: str
-    ciphertext_size: int
+def _finish(writer: EncryptingWriter, blob: BlobWriter) -> StreamResult:
+    result = writer.finish()
+    blob.commit()
+    return result
 
 
-def merge_segments(storage: BlobStorage, plan: PatchPlan, last: ReceivedSegment) -> MergedFile:
-    """Decrypt every segment in order into one final file (blocking: run in a thread)."""
-    upload_key = plan.cap.key()
-    upload_id = plan.cap.upload_id
-    parts = [
-        (name, capabilities.unwrap_segment_key(upload_key, upload_id, seq, wrapped), seg_id)
-        for seq, name, wrapped, seg_id in plan.segments
-    ]
-    parts.append((last.blob_name, last.key, last.id))
-    file_key = DataKey.generate()
-    blob = storage.open_writer(generate_name(FINAL_KIND))
-    writer = EncryptingWriter(blob, upload_id.bytes, file_key, RECORD_SIZE)
-    head = bytearray()
-    try:
-        for name, key, seg_id in parts:
-            with storage.open_reader(name) as source:
-                for record in decrypt_stream(source, key, seg_id.bytes):
-                    if len(head) < filetypes.SNIFF_BYTES:
-                        head += record[: filetypes.SNIFF_BYTES - len(head)]
-                    writer.write(record)
-        detected = filetypes.detect(bytes(head))
-        if not filetypes.matches(plan.claimed_type or filetypes.OCTET, detected):
-            raise TypeMismatch(
-                f"The uploaded file does not contain what its type says (its content looks "
-                f"like {detected}). The upload was deleted; send it again without a type, "
-                "or with the right one."
-            )
-        result = writer.finish()
-        if result.plaintext_size != plan.length:
-            # No plaintext size per segment is stored, so this is where a missing or
-            # substituted segment row would show: never hand out a short file.
-            raise UploadInconsistent()
-        blob.commit()
-    except BaseException:
-        writer.abort()
-        blob.abort()
-        raise
-    assert result.sha256 is not None
-    return MergedFile(blob.name, file_key, result.plaintext_size, result.sha256, detected,
-                      result.ciphertext_size)
+def filler_size(length: int, stored: int, received: int) -> int:
+    """Zeros after the last part's data, so the parts together take at least the Padmé
+    bucket of the whole file (what one merged file took). Without it the sum of the parts'
+    buckets would give the file's size far more exactly than one bucket does (a full
+    8 MiB part is its own bucket; only the last, short part would be rounded)."""
+    return max(0, padded_size(length) - stored - received)
+
+
+async def _write_filler(writer: AsyncEncryptingWriter, size: int) -> None:
+    block = bytes(min(size, RECORD_SIZE))
+    while size:
+        step = min(size, len(block))
+        await writer.write(memoryview(block)[:step])
+        size -= step
+
+
+def _check_type(claimed: str, head: bytes) -> str:
+    detected = filetypes.detect(head)
+    if not filetypes.matches(claimed or filetypes.OCTET, detected):
+        raise TypeMismatch(
+            f"The uploaded file does not contain what its type says (its content looks "
+            f"like {detected}). The upload was deleted; send it again without a type, "
+            "or with the right one."
+        )
+    return detected
 
 
 def commit_segment(
     session: Session, storage: BlobStorage, plan: PatchPlan, seg: ReceivedSegment,
-    merged: MergedFile | None,
 ) -> int:
-    """Record an accepted PATCH (and completion); return the new offset."""
+    """Record an accepted PATCH as the upload's next part (and completion, with the
+    hash and type carried in the progress); return the new offset."""
     delete_on_rollback(session, storage, seg.blob_name)
-    if merged is not None:
-        delete_on_rollback(session, storage, merged.blob_name)
-    new_offset = plan.offset + seg.size
-    key = plan.cap.key()
     upload_id = plan.cap.upload_id
-    # Once complete the sealed metadata holds the size; the progress is no longer kept.
-    sealed = None if merged is not None else capabilities.seal_progress(
-        key, upload_id, plan.length, new_offset, plan.seq + 1)
-    if not repository.advance(session, upload_id, plan.seq, sealed):
+    done = seg.complete
+    # Once complete the sealed metadata holds the size, hash and type; the progress is no
+    # longer kept. Either way one compare-and-set UPDATE.
+    sealed = None if done else capabilities.seal_progress(plan.key, upload_id, seg.state)
+    meta = None
+    if done:
+        final = {**plan.metadata, "detected_type": seg.state.detected or filetypes.OCTET,
+                 "size": plan.length, "sha256": Sha256.restore(seg.state.sha256).hexdigest()}
+        meta = capabilities.seal_metadata(plan.key, upload_id, final)
+    if not repository.advance(session, upload_id, plan.seq, sealed, meta):
         raise OffsetMismatch()
-    upload = repository.get(session, upload_id)
-    assert upload is not None
-    if merged is None:
-        session.add(UploadSegment(
-            id=seg.id, upload_id=upload.id, seq=plan.seq,
-            blob_name=seg.blob_name, ciphertext_size=seg.ciphertext_size,
-            wrapped_key=capabilities.wrap_segment_key(key, upload.id, plan.seq, seg.key),
-        ))
-        session.flush()
-        return new_offset
-    meta = capabilities.open_metadata(key, upload.id, upload.sealed_metadata)
-    meta.update(detected_type=merged.detected_type, size=merged.size, sha256=merged.sha256)
-    upload.sealed_metadata = capabilities.seal_metadata(key, upload.id, meta)
-    upload.state = COMPLETE
-    upload.final_blob_name = merged.blob_name
-    upload.final_wrapped_key = capabilities.wrap_final_key(key, upload.id, merged.file_key)
-    upload.final_ciphertext_size = merged.ciphertext_size
-    session.add(upload)
-    for old in repository.segments(session, upload.id):
-        delete_after_commit(session, storage, old.blob_name)
-        session.delete(old)
-    delete_after_commit(session, storage, seg.blob_name)
+    session.add(FilePart(
+        id=seg.id, upload_id=upload_id, seq=plan.seq, blob_name=seg.blob_name,
+        ciphertext_size=seg.ciphertext_size,
+        sealed_part=stored.seal_part(plan.file_key, upload_id, plan.seq, seg.id, seg.key,
+                                     seg.size),
+    ))
     session.flush()
-    return new_offset
+    return seg.state.offset
 
 
 def delete_upload(session: Session, storage: BlobStorage, upload: Upload) -> None:
     """Delete an upload; its blobs go once the deletion has committed."""
-    for seg in repository.segments(session, upload.id):
-        delete_after_commit(session, storage, seg.blob_name)
-        session.delete(seg)
-    session.flush()  # segments first: no ORM relationship orders these deletes for us
+    for part in files_repository.upload_parts(session, upload.id):
+        delete_after_commit(session, storage, part.blob_name)
+        session.delete(part)
+    session.flush()  # parts first: no ORM relationship orders these deletes for us
     if upload.final_blob_name:
         delete_after_commit(session, storage, upload.final_blob_name)
     session.delete(upload)
@@ -384,7 +421,7 @@ class ClaimedUpload:
     """A finished upload taken over by a submission (see api.intake.service)."""
 
     attachment_id: uuid.UUID
-    blob_name: str
+    blob_name: str | None  # None: the file is the upload's parts (see hand_over)
     file_key: DataKey
     metadata: dict[str, object]
     ciphertext_size: int
@@ -398,22 +435,37 @@ class UploadNotReady(Conflict):
 
 
 def claim_upload(session: Session, reference: str, now: datetime | None = None) -> ClaimedUpload:
-    """Take a finished upload for an attachment: open it with its capability and delete
-    the upload row. The blob is kept; its name moves to the attachment row."""
+    """Open a finished upload for an attachment with its capability. The caller adds
+    the attachment row (same id) and then calls :func:`hand_over`."""
     cap = capabilities.UploadCapability.parse(reference)
     upload = load_upload(session, cap, now)
     assert cap is not None
-    if upload.state != COMPLETE or upload.final_blob_name is None \
-            or upload.final_wrapped_key is None or upload.final_ciphertext_size is None:
+    if upload.state != COMPLETE or upload.final_wrapped_key is None:
         raise UploadNotReady()
     key = cap.key()
-    claimed = ClaimedUpload(
+    if upload.final_blob_name is not None:
+        # Finished before revision 0013: one merged blob.
+        if upload.final_ciphertext_size is None:
+            raise UploadNotReady()
+        size = upload.final_ciphertext_size
+    else:
+        if files_repository.part_count(session, upload.id) != upload.patch_seq:
+            raise UploadInconsistent()
+        size = files_repository.parts_ciphertext_size(session, upload.id)
+    return ClaimedUpload(
         attachment_id=upload.id,
         blob_name=upload.final_blob_name,
         file_key=capabilities.unwrap_final_key(key, upload.id, upload.final_wrapped_key),
         metadata=capabilities.open_metadata(key, upload.id, upload.sealed_metadata),
-        ciphertext_size=upload.final_ciphertext_size,
+        ciphertext_size=size,
     )
-    session.delete(upload)
+
+
+def hand_over(session: Session, claimed: ClaimedUpload) -> None:
+    """After the attachment row is flushed: its parts move to it, the upload row (with
+    its upload-key material) goes. The blobs stay where they are."""
+    files_repository.move_parts(session, claimed.attachment_id)
+    upload = repository.get(session, claimed.attachment_id)
+    if upload is not None:
+        session.delete(upload)
     session.flush()
-    return claimed

@@ -7,7 +7,7 @@ import anyio.to_thread
 
 from crypto.keys import DataKey
 from crypto.stream._format import DEFAULT_RECORD_SIZE, Sink, StreamResult
-from crypto.stream.writer import EncryptingWriter
+from crypto.stream.writer import EncryptingWriter, Hasher
 
 
 class AsyncEncryptingWriter:
@@ -35,9 +35,11 @@ class AsyncEncryptingWriter:
         file_id: bytes,
         file_key: DataKey,
         record_size: int = DEFAULT_RECORD_SIZE,
+        *,
+        hasher: Hasher | None = None,
     ) -> AsyncEncryptingWriter:
         """Shortcut for ``AsyncEncryptingWriter(EncryptingWriter(...))``."""
-        return cls(EncryptingWriter(sink, file_id, file_key, record_size))
+        return cls(EncryptingWriter(sink, file_id, file_key, record_size, hasher=hasher))
 
     @property
     def writer(self) -> EncryptingWriter:

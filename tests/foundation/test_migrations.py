@@ -43,6 +43,8 @@ def _seed_every_table(url: str) -> int:
     inspector = inspect(eng)
     with eng.begin() as conn:
         for table, row in sample_rows():
+            if not inspector.has_table(table.name):
+                continue  # added by a later revision than the one under test
             present = {c["name"]: c for c in inspector.get_columns(table.name)}
             columns = [c._copy() for c in table.c if c.name in present]
             values = {k: v for k, v in row.items() if k in present}

@@ -29,6 +29,7 @@ from api.core.shared import SILENT_GRACE, Pool
 from api.ingress.files import RECORD_SIZE
 from api.ingress.inflight import EVERYONE, MARGIN, body_need, patch_need
 from api.services import services_of
+from crypto.padding import padded_size
 from crypto.stream import ciphertext_size
 from tests.conftest import SharedRedis
 from tests.intake.conftest import Intake
@@ -95,11 +96,14 @@ def test_without_redis_holds_are_counted_in_memory() -> None:
 @pytest.mark.parametrize("size", [0, 1, 511, 4096, 300_000, 8 * MiB + 1, 150_000_000])
 def test_a_reservation_covers_the_ciphertext(size: int, settings: Any) -> None:
     assert ciphertext_size(size, RECORD_SIZE) <= body_need(settings, size)
-    # A PATCH that completes its upload also reserves the merged copy.
-    assert patch_need(size, 0, None) == 2 * ciphertext_size(size, RECORD_SIZE)
+    # A PATCH that completes its upload reserves its part with the filler that pads the
+    # parts to the file's bucket: one file's worth, no merged copy any more.
+    assert patch_need(size, 0, None) == ciphertext_size(size, RECORD_SIZE)
     half = size // 2
-    assert patch_need(size, 0, half) == ciphertext_size(half, RECORD_SIZE) + (
-        ciphertext_size(size, RECORD_SIZE) if half >= size else 0)
+    if half < size:
+        assert patch_need(size, 0, half) == ciphertext_size(half, RECORD_SIZE)
+        rest = padded_size(size) - half  # the last part: its bytes and the filler
+        assert patch_need(size, half, None) == ciphertext_size(rest, RECORD_SIZE)
 
 
 # ---- through the doors -----------------------------------------------------------------
@@ -252,13 +256,14 @@ def test_a_body_is_stopped_when_something_else_fills_the_disk(
     filler.unlink()
 
 
-def test_a_tus_creation_needs_room_for_the_file_and_its_merged_copy(
+def test_a_tus_creation_needs_room_for_the_file_but_no_second_copy(
         intake_with: Callable[..., Intake], quiet_dir: Path) -> None:
     size = 4 * MiB
     app = intake_with(**budget(quiet_dir, int(1.5 * ciphertext_size(size, RECORD_SIZE))))
-    r = app.client.post("/api/v1/uploads", headers={**TUS, "Upload-Length": str(size)})
+    # Room for the file once (as parts) is enough: finishing no longer writes a merged copy.
+    assert create(app.client, size, filename="a.png")
+    r = app.client.post("/api/v1/uploads", headers={**TUS, "Upload-Length": str(3 * size)})
     assert r.status_code == 503, r.text
-    assert create(app.client, size // 4, filename="a.png")
 
 
 def test_a_dropped_body_gives_its_holds_back(intake_with: Callable[..., Intake]) -> None:

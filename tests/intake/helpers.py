@@ -84,7 +84,7 @@ def read_back(session: Session, storage: BlobStorage, case_id: uuid.UUID,
     payloads = [contexts.open_payload(key, s) for s in subs]
     files = [
         (contexts.open_attachment_metadata(key, a),
-         b"".join(contexts.read_attachment(key, a, storage)))
+         b"".join(contexts.read_attachment(key, a, storage, session)))
         for a in atts
     ]
     return payloads, files
@@ -127,7 +127,7 @@ def stored_state(engine: Any, storage: BlobStorage) -> dict[str, int]:
     counts: dict[str, int] = {}
     with engine.connect() as conn:
         for table in ("cases", "submission", "attachment", "receipt", "case_key_wrap",
-                      "upload", "upload_segment", "case_message", "followup_session"):
+                      "upload", "file_part", "case_message", "followup_session"):
             sql = text(f'SELECT count(*) FROM "{table}"')  # noqa: S608 (fixed names)
             counts[table] = int(conn.execute(sql).scalar_one())
     counts["blobs"] = sum(1 for _ in storage.iter_blobs())
@@ -140,7 +140,7 @@ def upload_integer_values(engine: Any) -> list[int]:
 
     values: list[int] = []
     with engine.connect() as conn:
-        for table in ("upload", "upload_segment"):
+        for table in ("upload", "file_part"):
             cols = [c["name"] for c in inspect(conn).get_columns(table)
                     if isinstance(c["type"], Integer)]
             assert cols, table

@@ -21,9 +21,9 @@ def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
         "state": "receiving", "sealed_metadata": b"\x01meta", "expires_at": NOW + timedelta(1),
         "created_at": NOW,
     }
-    yield table("upload_segment"), {
+    yield table("file_part"), {
         "id": uuid.uuid4(), "upload_id": IDS["upload"], "seq": 0,
-        "blob_name": "s/" + "1" * 32, "wrapped_key": b"\x01k", "ciphertext_size": 45,
+        "blob_name": "s/" + "1" * 32, "sealed_part": b"\x01k", "ciphertext_size": 45,
     }
     yield table("receipt"), {
         "id": RECEIPT_ID, "case_id": IDS["case"], "submission_id": IDS["submission"],

@@ -93,6 +93,7 @@ def test_multipart_files_are_encrypted_and_hashes_returned(intake: Intake) -> No
     assert by_name["заява.pdf"][0]["claimed_type"] == "application/octet-stream"
     assert by_name["заява.pdf"][0]["detected_type"] == "application/pdf"
     for att in atts:
+        assert att.blob_name is not None
         assert re.fullmatch(r"a/[0-9a-f]{32}", att.blob_name)
         with intake.storage.open_reader(att.blob_name) as f:
             raw = f.read()
@@ -224,6 +225,7 @@ def test_stored_file_sizes_reveal_only_the_padme_bucket(intake: Intake) -> None:
         atts = s.exec(select(Attachment).where(col(Attachment.case_id) == case.id)).all()
     stored: dict[int, int] = {}
     for att in atts:
+        assert att.blob_name is not None
         with intake.storage.open_reader(att.blob_name) as f:
             raw = f.read()
         assert raw[:5] == b"DKZF\x02" and len(raw) == att.ciphertext_size

@@ -24,6 +24,7 @@ def test_sweep_keeps_referenced_and_recent_blobs(intake: Intake) -> None:
     w.commit()
     with Session(intake.engine) as s:
         kept = s.exec(select(Attachment.blob_name)).one()
+        assert kept is not None
         refs = blob_references()
         assert sweep_orphans(s, intake.storage, timedelta(hours=6), refs) == 0  # too recent
         later = datetime.now(UTC) + timedelta(hours=7)

@@ -62,6 +62,7 @@ def test_missing_and_resized_blobs(app_client: TestClient, session: Session,
     submit(app_client)
     storage = get_storage(settings)
     a, b = session.exec(select(Attachment)).all()
+    assert a.blob_name is not None
     storage.delete(a.blob_name)
     session.execute(update(Attachment).where(col(Attachment.id) == b.id)
                     .values(ciphertext_size=1))
@@ -166,6 +167,7 @@ def test_cli_exit_codes(app_client: TestClient, session: Session, settings: Sett
         assert ok.exit_code == 0 and "fsck: OK" in ok.output, ok.output
         [(att_id, blob)] = session.exec(select(Attachment.id, Attachment.blob_name)).all()
         session.rollback()  # SQLite: release the write lock BEGIN IMMEDIATE took
+        assert blob is not None
         os.unlink(os.path.join(get_storage(settings).root,  # type: ignore[attr-defined]
                                "a", blob[2:4], blob[2:]))
         bad = runner.invoke(app, ["fsck", "--json"])

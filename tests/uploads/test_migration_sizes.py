@@ -80,7 +80,7 @@ def test_receiving_uploads_go_complete_ones_stay(database: DbUnderTest, tmp_path
             final_blob_name="f/" + "3" * 32, final_wrapped_key=b"\x02w",
             final_ciphertext_size=3100, **common))
 
-    migrations.upgrade(database.settings, url=url)
+    migrations.upgrade(database.settings, "0011", url=url)
     columns = {t: {c["name"] for c in inspect(eng).get_columns(t)}
                for t in ("upload", "upload_segment")}
     assert not {"length", "offset"} & columns["upload"]

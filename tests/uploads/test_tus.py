@@ -16,10 +16,11 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from api.cases.files.models import FilePart
 from api.cases.models import Case
 from api.ingress.files import RECORD_SIZE
 from api.uploads.capabilities import UploadCapability
-from api.uploads.models import Upload, UploadSegment
+from api.uploads.models import Upload
 from api.uploads.service import expire_uploads
 from crypto.stream import ciphertext_size
 from tests.intake.conftest import Intake
@@ -92,7 +93,8 @@ def test_resumable_upload_attached_to_a_submission(each_backend: Intake) -> None
     assert r.status_code == 204 and int(r.headers["Upload-Offset"]) == len(FILE)
     assert offset(client, url) == len(FILE)
     counts = stored_state(each_backend.engine, each_backend.storage)
-    assert counts["upload_segment"] == 0 and counts["blobs"] == 1  # merged into one file
+    # Finishing wrote nothing more: the file is its three parts, no merged copy.
+    assert counts["file_part"] == 3 and counts["blobs"] == 3
 
     r = client.post("/api/v1/submissions", json=report(uploads=["https://x.example" + url]))
     assert r.status_code == 201, r.text
@@ -163,7 +165,7 @@ def test_termination_deletes_everything(intake: Intake) -> None:
     assert intake.client.delete(url, headers=TUS).status_code == 204
     assert intake.client.head(url, headers=TUS).status_code == 404
     state = stored_state(intake.engine, intake.storage)
-    assert (state["upload"], state["upload_segment"], state["blobs"]) == (0, 0, 0)
+    assert (state["upload"], state["file_part"], state["blobs"]) == (0, 0, 0)
 
 
 def test_expired_uploads_are_gone_and_deleted(intake: Intake) -> None:
@@ -236,8 +238,9 @@ def test_segments_and_final_file_are_padded(intake: Intake) -> None:
         data = bytes([total % 200 + 1]) * total
         url = create(intake.client, total)
         assert patch(intake.client, url, 0, data[:300]).status_code == 204
+        upload_id = UploadCapability.parse(url).upload_id  # type: ignore[union-attr]
         with Session(intake.engine) as s:
-            seg = s.exec(select(UploadSegment)).one()
+            seg = s.exec(select(FilePart).where(col(FilePart.upload_id) == upload_id)).one()
             # A 300-byte PATCH is stored at the floor bucket, like any short piece.
             assert seg.ciphertext_size == ciphertext_size(0, RECORD_SIZE)
             with intake.storage.open_reader(seg.blob_name) as f:
@@ -245,17 +248,22 @@ def test_segments_and_final_file_are_padded(intake: Intake) -> None:
         assert patch(intake.client, url, 300, data[300:]).status_code == 204
         with Session(intake.engine) as s:
             up = s.exec(select(Upload).where(col(Upload.state) == "complete")).one()
-            assert up.final_blob_name is not None
-            with intake.storage.open_reader(up.final_blob_name) as f:
+            assert up.final_blob_name is None  # no merged copy: the parts are the file
+            last = s.exec(select(FilePart).where(col(FilePart.upload_id) == upload_id,
+                                                 col(FilePart.seq) == 1)).one()
+            with intake.storage.open_reader(last.blob_name) as f:
                 raw = f.read()
-        assert raw[:5] == b"DKZF\x02" and len(raw) == up.final_ciphertext_size
+        assert raw[:5] == b"DKZF\x02" and len(raw) == last.ciphertext_size
         sizes[total] = len(raw)
         r = intake.client.post("/api/v1/submissions", json=report(uploads=[url]))
         assert r.status_code == 201, r.text
         f0 = r.json()["files"][0]
         assert (f0["size"], f0["sha256"]) == (total, hashlib.sha256(data).hexdigest())
-    # Same Padmé bucket (1088): the stored sizes cannot tell the two files apart.
-    assert sizes[1030] == sizes[1080] == ciphertext_size(1088, RECORD_SIZE)
+    # Each part is padded to its own Padmé bucket (730 -> 736, 780 -> 800); with the
+    # 300-byte part's floor bucket they already exceed the whole file's bucket (1088),
+    # so no filler is added (see test_parts for the filler).
+    assert (sizes[1030], sizes[1080]) == (ciphertext_size(736, RECORD_SIZE),
+                                          ciphertext_size(800, RECORD_SIZE))
 
 
 def test_upload_times_are_days_and_expiry_rounds_up(intake: Intake) -> None:
@@ -339,7 +347,7 @@ def test_two_patches_at_the_same_offset_one_wins(intake: Intake) -> None:
         barrier.wait()
         try:
             outcome[k] = run_in_transaction(intake.engine, lambda s: service.commit_segment(
-                s, intake.storage, plans[k], segs[k], None))
+                s, intake.storage, plans[k], segs[k]))
         except OffsetMismatch as exc:
             outcome[k] = exc
 
@@ -353,7 +361,7 @@ def test_two_patches_at_the_same_offset_one_wins(intake: Intake) -> None:
     assert len(won) == 1 and len(lost) == 1, outcome
     assert offset(intake.client, url) == len(head) + 5000
     state = stored_state(intake.engine, intake.storage)
-    assert (state["upload_segment"], state["blobs"]) == (2, 2)  # the loser's blob is gone
+    assert (state["file_part"], state["blobs"]) == (2, 2)  # the loser's blob is gone
     # The loser's retry at the old offset is told to ask HEAD first.
     assert patch(intake.client, url, len(head), pieces[lost[0]]).status_code == 409
     assert patch(intake.client, url, len(head) + 5000, tail).status_code == 204
@@ -388,7 +396,7 @@ def test_a_rolled_back_progress_or_a_missing_segment_is_refused(intake: Intake) 
     assert patch(intake.client, url, 0, data[:1000]).status_code == 204
     with Session(intake.engine) as s:
         upload_id = UploadCapability.parse(url).upload_id  # type: ignore[union-attr]
-        s.exec(sa_delete(UploadSegment).where(col(UploadSegment.upload_id) == upload_id))
+        s.exec(sa_delete(FilePart).where(col(FilePart.upload_id) == upload_id))
         s.commit()
     r = patch(intake.client, url, 1000, data[1000:])
     assert r.status_code == 409 and "start the upload again" in r.json()["error"]["message"]

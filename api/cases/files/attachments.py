@@ -31,7 +31,7 @@ from api.audit import actions
 from api.audit import service as audit
 from api.auth.principals import Principal
 from api.cases import content
-from api.cases.files import clean_copy, derivatives
+from api.cases.files import clean_copy, derivatives, stored
 from api.cases.files.models import Attachment
 from api.cases.models import Case
 from api.cases.service import open_case
@@ -51,7 +51,7 @@ from api.storage.base import generate_name
 from api.storage.pending import delete_on_rollback
 from crypto.errors import CryptoError
 from crypto.keys import DataKey
-from crypto.stream import DecryptingReader, EncryptingWriter
+from crypto.stream import EncryptingWriter
 
 DERIVATIVE = "derivative"
 ORIGINAL = "original"
@@ -124,23 +124,14 @@ def download(
     meta, file_key = _open_file(key, att)
     audit.record(session, action=actions.ATTACHMENT_READ, actor_id=principal.user_id,
                  case_id=case.id, target=str(att.id), details={"kind": att.kind})
-    chunks = _decrypting(storage, att.blob_name, file_key, att.id)
+    size = meta.get("size")
+    exact = size if isinstance(size, int) and size >= 0 else None
     try:
-        first = next(chunks)
+        chunks = stored.plaintext(session, storage, att, file_key, exact)
+        first = next(chunks, b"")
     except CryptoError:
         raise IntegrityFailure() from None
-    size = meta.get("size")
-    return Download(att.id, str(meta.get("filename") or ""), _prepend(first, chunks),
-                    size if isinstance(size, int) and size >= 0 else None)
-
-
-def _decrypting(storage: BlobStorage, blob_name: str, file_key: DataKey,
-                file_id: uuid.UUID) -> Iterator[bytes]:
-    source = storage.open_reader(blob_name)
-    try:
-        yield from DecryptingReader(source, file_key, expected_file_id=file_id.bytes)
-    finally:
-        source.close()
+    return Download(att.id, str(meta.get("filename") or ""), _prepend(first, chunks), exact)
 
 
 def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -169,7 +160,13 @@ def make_derivative(
         raise PayloadTooLarge("This file is larger than the size allowed for cleaning "
                               f"({settings.derivative_max_bytes} bytes).")
     digest = hashlib.sha256()
-    source = _plaintext(storage, original, file_key, settings.derivative_max_bytes, digest)
+    size = meta.get("size")
+    try:
+        records = stored.plaintext(session, storage, original, file_key,
+                                   size if isinstance(size, int) else None)
+    except CryptoError:
+        raise IntegrityFailure() from None
+    source = _plaintext(records, settings.derivative_max_bytes, digest)
 
     def _clean(out: Callable[[bytes], None]) -> tuple[list[str], str]:
         removed = clean_copy.make(source, media_type, settings, out)
@@ -189,12 +186,11 @@ def make_derivative(
     return att, content.open_attachment_metadata(key, att)
 
 
-def _plaintext(storage: BlobStorage, att: Attachment, file_key: DataKey, limit: int,
-               digest: hashlib._Hash) -> Iterator[bytes]:
+def _plaintext(records: Iterator[bytes], limit: int, digest: hashlib._Hash) -> Iterator[bytes]:
     """The original's records, one at a time (never all of it in memory), hashed."""
     total = 0
     try:
-        for record in _decrypting(storage, att.blob_name, file_key, att.id):
+        for record in records:
             total += len(record)
             if total > limit:
                 raise PayloadTooLarge("This file is larger than the size allowed for cleaning.")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, String, Uuid
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Uuid
+from sqlalchemy import UniqueConstraint as SAUniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from api.cases.models import case_column, key_case_column
@@ -28,7 +29,8 @@ class Attachment(SQLModel, table=True):
     # The case key that seals this row (its thread's, see Submission.key_case_id).
     key_case_id: uuid.UUID = Field(sa_column=key_case_column())
     # Generated object name in the blob store; never derived from anything the client sent.
-    blob_name: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
+    # NULL for a file stored in parts (a finished tus upload): its FilePart rows name them.
+    blob_name: str | None = Field(default=None, sa_column=Column(String(128), unique=True))
     # The per-file key (crypto.stream), wrapped under the case key.
     wrapped_file_key: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
     # Sealed JSON under the case key: filename, claimed and detected type, sha256, size.
@@ -48,3 +50,39 @@ class Attachment(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utctoday, sa_column=Column(UTCDay, nullable=False)
     )
+
+
+class FilePart(SQLModel, table=True):
+    """One piece of a stored file that is kept as several ``crypto.stream`` files.
+
+    A tus upload is stored as the PATCHes it arrived in (see :mod:`api.uploads.service`):
+    each part is a complete stream file under its own key, so finishing an upload never
+    re-encrypts it. While the upload is open the parts belong to it (``upload_id``); a
+    submission that claims it moves them to the attachment (``attachment_id``, the same
+    id) in one UPDATE. Each part's key, stream file id and exact plaintext size are sealed
+    under the *file key* (wrapped under the upload key, then the case key), bound to the
+    file id and ``seq``: a part row moved to another place or another file does not open,
+    and a missing part shows as sizes that do not add up (:mod:`api.cases.files.stored`).
+    Plaintext: the order, the padded ciphertext size (a Padmé bucket) for fsck.
+    """
+
+    __tablename__ = "file_part"
+    __table_args__ = (
+        SAUniqueConstraint("upload_id", "seq", name="uq_file_part_upload_seq"),
+        SAUniqueConstraint("attachment_id", "seq", name="uq_file_part_attachment_seq"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    upload_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("upload.id", ondelete="CASCADE"), index=True),
+    )
+    attachment_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(Uuid, ForeignKey("attachment.id", ondelete="CASCADE"), index=True),
+    )
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    blob_name: str = Field(sa_column=Column(String(128), nullable=False, unique=True))
+    # SealedJSON under the file key: {"id": stream file id, "key": part key, "size": n}.
+    sealed_part: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+    ciphertext_size: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from api.cases.files.models import Attachment
+from api.cases.files.models import Attachment, FilePart
 
 
 def attachments_of(session: Session, case_id: uuid.UUID) -> list[Attachment]:
@@ -15,6 +17,33 @@ def attachments_of(session: Session, case_id: uuid.UUID) -> list[Attachment]:
                              .order_by(col(Attachment.created_at), col(Attachment.id))))
 
 
-def attachment_blob_names() -> SelectOfScalar[str]:
-    """Every blob an attachment row names, for the orphan sweep."""
-    return select(col(Attachment.blob_name))
+def attachment_blob_names() -> list[SelectOfScalar[str | None]]:
+    """Every blob an attachment or a file part (of an attachment or an open upload) names,
+    for the orphan sweep and backups."""
+    return [select(col(Attachment.blob_name)).where(col(Attachment.blob_name).is_not(None)),
+            select(col(FilePart.blob_name))]
+
+
+# Parts of open uploads (FilePart.upload_id); the uploads feature asks these.
+
+
+def upload_parts(session: Session, upload_id: uuid.UUID) -> Sequence[FilePart]:
+    stmt = select(FilePart).where(col(FilePart.upload_id) == upload_id)
+    return session.exec(stmt.order_by(col(FilePart.seq))).all()
+
+
+def part_count(session: Session, upload_id: uuid.UUID) -> int:
+    stmt = select(func.count()).select_from(FilePart).where(col(FilePart.upload_id) == upload_id)
+    return int(session.exec(stmt).one())
+
+
+def parts_ciphertext_size(session: Session, upload_id: uuid.UUID) -> int:
+    stmt = select(func.coalesce(func.sum(col(FilePart.ciphertext_size)), 0)).where(
+        col(FilePart.upload_id) == upload_id)
+    return int(session.exec(stmt).one())
+
+
+def move_parts(session: Session, file_id: uuid.UUID) -> None:
+    """A claimed upload's parts become its attachment's (same id), in one statement."""
+    session.execute(update(FilePart).where(col(FilePart.upload_id) == file_id)
+                    .values(upload_id=None, attachment_id=file_id))

@@ -35,10 +35,13 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from sqlmodel import Session
+
+from api.cases.files import stored
 from api.cases.files.models import Attachment
 from api.cases.threads.models import Submission
 from api.storage.base import BlobStorage
-from crypto import DataKey, SealedJSON, SealedText, decrypt_stream
+from crypto import DataKey, SealedJSON, SealedText
 from crypto.sealed import unwrap_data_key_symmetric, wrap_data_key_symmetric
 
 
@@ -84,12 +87,14 @@ def attachment_file_key(case_key: DataKey, attachment: Attachment) -> DataKey:
     )
 
 
-def read_attachment(case_key: DataKey, attachment: Attachment,
-                    storage: BlobStorage) -> Iterator[bytes]:
-    """Authenticated plaintext records of an attachment (see crypto.stream on partial output)."""
+def read_attachment(case_key: DataKey, attachment: Attachment, storage: BlobStorage,
+                    session: Session | None = None) -> Iterator[bytes]:
+    """Authenticated plaintext records of an attachment (see crypto.stream on partial
+    output). A file in parts (a finished tus upload) needs ``session`` to find them."""
     key = attachment_file_key(case_key, attachment)
-    with storage.open_reader(attachment.blob_name) as source:
-        yield from decrypt_stream(source, key, attachment.id.bytes)
+    size = open_attachment_metadata(case_key, attachment).get("size")
+    return stored.plaintext(session, storage, attachment, key,
+                            size if isinstance(size, int) else None)
 
 
 def seal_message(case_key: DataKey, case_id: uuid.UUID, message_id: uuid.UUID,

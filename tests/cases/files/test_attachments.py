@@ -94,6 +94,7 @@ def test_jpeg_derivative_drops_exif_gps(session: Session, settings: Settings,
 def _blob(session: Session, settings: Settings, att_id: object) -> bytes:
     att = session.get(Attachment, att_id)
     assert att is not None
+    assert att.blob_name is not None
     with get_storage(settings).open_reader(att.blob_name) as f:
         return f.read()
 
