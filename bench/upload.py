@@ -135,6 +135,10 @@ def build_bench_app() -> Any:
 def serve(port: int) -> None:
     import uvicorn
 
+    from api.core.memory import tune_malloc
+    from api.core.settings import get_settings
+
+    tune_malloc(get_settings())  # as every `dokaz serve` process does (api/core/server.py)
     uvicorn.run(build_bench_app(), host="127.0.0.1", port=port, loop="uvloop",
                 http="httptools", log_level="warning", access_log=False,
                 backlog=4096, timeout_keep_alive=30)
