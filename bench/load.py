@@ -1,14 +1,15 @@
 """Mixed-workload load test against N real API processes on PostgreSQL.
 
     .venv/bin/python bench/load.py --seconds 60 --processes 2 --concurrency 16
-    .venv/bin/python bench/load.py --smoke          # a few seconds, for CI
+    .venv/bin/python bench/load.py --smoke --test-argon2   # a few seconds, for CI
 
 It creates its own database on the PostgreSQL at DOKAZ_TEST_PG_URL (default the local
 server at 127.0.0.1:5432, dropped afterwards), starts ``--processes`` separate ``python -m
-api serve`` processes on one data directory, seeds a recovery key, a caseworker on intake
-duty, a partner key, cases and a statistics release, then runs ``--concurrency`` async
-clients for ``--seconds``. Each client picks operations by weight, round-robin over the
-processes:
+api serve`` processes on one data directory with the production Argon2 profile (64 MiB,
+as deployed; ``--test-argon2`` for the fast test profile, CI only), seeds a recovery key,
+a caseworker on intake duty with one session of its own per client, one partner key per
+four clients, cases and a statistics release, then runs ``--concurrency`` async clients.
+Each client picks operations by weight, round-robin over the processes:
 
     submit      anonymous multipart submission with one file (``--file-kib``)
     followup    open a follow-up session with a receipt, post a message
@@ -16,10 +17,16 @@ processes:
     edit        caseworker: read a case, change its priority with If-Match
     pull        partner: one statistics table
 
-It prints throughput, p50/p95/p99 latency per operation, the error count (5xx, broken
-connections and unexpected 4xx; a 412 from two clients editing the same case is counted
-as a conflict, not an error) and the API processes' resident memory (peak of the sum).
-Figures from one run are comparable with each other; compare runs on the same machine.
+The same run also measures each staff operation (list, edit, pull) alone: one client, no
+other load. ``--rounds`` rounds alternate an "alone" phase (each staff operation for
+``--alone-seconds``) with a slice of the mixed load (``--seconds`` in all), the order
+flipped every round, so both see the same machine. It prints throughput per operation,
+p50/p95/p99 latency per operation under the mixed load and alone, the error count (5xx,
+broken connections and unexpected 4xx; a 412 from two clients editing the same case is
+counted as a conflict, not an error) and the API processes' resident memory (peak of the
+sum). It exits non-zero when a target it prints is missed: no errors, and case edit and
+partner pull p95 under the mixed load within ``--max-ratio`` (3) times their p95 alone
+(``--smoke`` checks only the errors: its few seconds give no stable p95).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import random
 import secrets
 import statistics
@@ -73,11 +81,15 @@ class Results:
             self.error_samples.append(f"{op}: {what[:200]}")
 
 
+STAFF_OPS = ("list", "edit", "pull")
+KEYS_PER_CLIENTS = 4  # one partner key per this many clients
+
+
 @dataclass
 class World:
     urls: list[str]
-    token: str
-    partner_key: str
+    tokens: list[str]  # one staff session per client (the last: the "alone" client's)
+    partner_keys: list[str]
     case_ids: list[str]
     receipts: list[str]
     file_bytes: int
@@ -85,11 +97,19 @@ class World:
 
 
 class Client:
-    def __init__(self, world: World, results: Results, http: httpx.AsyncClient) -> None:
+    def __init__(self, world: World, results: Results, http: httpx.AsyncClient,
+                 index: int) -> None:
         self.w = world
         self.r = results
         self.http = http
-        self.staff = {"Authorization": f"Bearer {world.token}"}
+        self.staff = {"Authorization": f"Bearer {world.tokens[index]}"}
+        self.partner_key = world.partner_keys[
+            min(index // KEYS_PER_CLIENTS, len(world.partner_keys) - 1)]
+        # Receipts of its own, as a submitter has: an attempt counts against its receipt
+        # until its Argon2id says it was right, so with production Argon2 (seconds under
+        # load) several clients opening the same receipt at once would lock it as
+        # guessed (5 attempts).
+        self.receipts = world.receipts[index::len(world.tokens)] or world.receipts[:1]
 
     def url(self) -> str:
         return random.choice(self.w.urls)
@@ -101,13 +121,13 @@ class Client:
         r = await self.http.post(self.url() + "/api/v1/submissions", content=body,
                                  headers={"Content-Type": ctype})
         if r.status_code == 201:
-            self.w.receipts.append(r.json()["receipt"])
+            self.receipts.append(r.json()["receipt"])
         return self._ok("submit", r, 201)
 
     async def followup(self) -> bool:
         base = self.url()
         r = await self.http.post(base + "/api/v1/followup/session",
-                                 json={"receipt": random.choice(self.w.receipts)})
+                                 json={"receipt": random.choice(self.receipts)})
         if not self._ok("followup", r, 201):
             return False
         r = await self.http.post(base + "/api/v1/followup/messages", json={"text": "update"},
@@ -135,7 +155,7 @@ class Client:
 
     async def pull(self) -> bool:
         r = await self.http.get(f"{self.url()}/api/v1/stats/tables/{self.w.table_id}",
-                                headers={"X-API-Key": self.w.partner_key})
+                                headers={"X-API-Key": self.partner_key})
         return self._ok("pull", r, 200)
 
     def _ok(self, op: str, response: httpx.Response, expected: int) -> bool:
@@ -145,21 +165,35 @@ class Client:
         return True
 
 
-async def client_loop(world: World, results: Results, deadline: float) -> None:
+async def client_loop(world: World, results: Results, deadline: float, index: int) -> None:
     ops = [op for op, weight in WEIGHTS.items() for _ in range(weight)]
     async with httpx.AsyncClient(timeout=120) as http:
-        client = Client(world, results, http)
+        client = Client(world, results, http, index)
         first = list(WEIGHTS)  # every client starts with one of each: all are measured
         while time.monotonic() < deadline or first:
             op = first.pop(0) if first else random.choice(ops)
-            start = time.monotonic()
-            try:
-                ok = await getattr(client, op)()
-            except httpx.HTTPError as exc:
-                results.error(op, type(exc).__name__)
-                continue
-            if ok:
-                results.latencies[op].append(time.monotonic() - start)
+            await timed(client, results, op)
+
+
+async def timed(client: Client, results: Results, op: str) -> None:
+    start = time.monotonic()
+    try:
+        ok = await getattr(client, op)()
+    except httpx.HTTPError as exc:
+        results.error(op, type(exc).__name__)
+        return
+    if ok:
+        results.latencies[op].append(time.monotonic() - start)
+
+
+async def alone_phase(world: World, results: Results, seconds: float) -> None:
+    """Each staff operation by one client with nothing else running, in turn."""
+    async with httpx.AsyncClient(timeout=120) as http:
+        client = Client(world, results, http, len(world.tokens) - 1)
+        for op in STAFF_OPS:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                await timed(client, results, op)
 
 
 async def sample_rss(apis: list[LiveApi], deadline: float, peak: list[int]) -> None:
@@ -168,30 +202,32 @@ async def sample_rss(apis: list[LiveApi], deadline: float, peak: list[int]) -> N
         await asyncio.sleep(0.5)
 
 
-def seed_accounts(dep: Deployment) -> tuple[StaffHandle, str]:
+def seed_accounts(dep: Deployment, keys: int) -> tuple[StaffHandle, list[str]]:
     """Before the API starts (it would make its own recovery key)."""
     with Session(dep.engine, expire_on_commit=False) as s:
         create_recovery_key_text(s)
         worker = create_staff(s, Role.CASEWORKER, on_intake_duty=True,
                               settings=dep.settings)
-        partner_key, _ = create_partner_key(s)
-    return worker, partner_key
+        partner_keys = [create_partner_key(s, name=f"Partner {i}")[0] for i in range(keys)]
+    return worker, partner_keys
 
 
-def seed(dep: Deployment, url: str, cases: int, worker: StaffHandle, partner_key: str
-         ) -> World:
+def seed(dep: Deployment, url: str, cases: int, worker: StaffHandle, partner_keys: list[str],
+         sessions: int) -> World:
     receipts: list[str] = []
     with httpx.Client(base_url=url, timeout=60) as http:
         for _ in range(cases):
             r = http.post("/api/v1/submissions", json=sample_report())
             assert r.status_code == 201, r.text
             receipts.append(r.json()["receipt"])
-        token = mint_token(dep.engine, dep.settings, worker)
+        # One session per client, as staff really work: no shared token to hide a
+        # per-session cost (the session's usage touch, its sealed key) behind one row.
+        tokens = [mint_token(dep.engine, dep.settings, worker) for _ in range(sessions)]
         listing = http.get("/api/v1/cases?limit=200",
-                           headers={"Authorization": f"Bearer {token}"}).json()
+                           headers={"Authorization": f"Bearer {tokens[0]}"}).json()
     with unit_of_work(dep.engine) as s:
         stats_service.refresh(s, dep.settings, force=True)
-    return World([], token, partner_key, [c["id"] for c in listing["items"]], receipts, 0,
+    return World([], tokens, partner_keys, [c["id"] for c in listing["items"]], receipts, 0,
                  "acts_by_type_region_month")
 
 
@@ -203,78 +239,136 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def report(results: Results, seconds: float, processes: int, concurrency: int,
-           rss_peak: int) -> dict[str, Any]:
-    ops: dict[str, Any] = {}
-    for op in WEIGHTS:
+def op_figures(results: Results, ops: tuple[str, ...], seconds: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for op in ops:
         lat = sorted(results.latencies.get(op, []))
-        ops[op] = {"ok": len(lat), "per_s": round(len(lat) / seconds, 1),
+        out[op] = {"ok": len(lat), "per_s": round(len(lat) / seconds, 1),
                    "p50_ms": round(percentile(lat, 50) * 1000, 1),
                    "p95_ms": round(percentile(lat, 95) * 1000, 1),
                    "p99_ms": round(percentile(lat, 99) * 1000, 1),
                    "errors": results.errors.get(op, 0)}
+    return out
+
+
+def report(mixed: Results, alone: Results, args: argparse.Namespace, rss_peak: int
+           ) -> dict[str, Any]:
+    ops = op_figures(mixed, tuple(WEIGHTS), args.seconds)
+    alone_ops = op_figures(alone, STAFF_OPS, args.alone_seconds * args.rounds)
+    ratios = {op: round(ops[op]["p95_ms"] / alone_ops[op]["p95_ms"], 2)
+              if alone_ops[op]["ok"] and ops[op]["ok"] else float("nan")
+              for op in STAFF_OPS}
     total = sum(o["ok"] for o in ops.values())
-    return {"seconds": seconds, "processes": processes, "concurrency": concurrency,
-            "operations": ops, "total_ok": total, "throughput_per_s": round(total / seconds, 1),
-            "errors": sum(results.errors.values()), "conflicts": results.conflicts,
+    errors = sum(mixed.errors.values()) + sum(alone.errors.values())
+    checked = ("edit", "pull")
+    misses = [] if errors == 0 else [f"{errors} error(s)"]
+    if not args.smoke:
+        misses += [f"{op} p95 mixed/alone {ratios[op]} > {args.max_ratio}" for op in checked
+                   if not ratios[op] <= args.max_ratio]  # NaN (nothing measured) misses
+    return {"seconds": args.seconds, "processes": args.processes,
+            "concurrency": args.concurrency, "rounds": args.rounds,
+            "argon2": "test" if args.test_argon2 else "production",
+            "partner_keys": len(range(0, args.concurrency, KEYS_PER_CLIENTS)),
+            "operations": ops, "alone": alone_ops, "p95_ratio_mixed_vs_alone": ratios,
+            "max_ratio": args.max_ratio, "ratio_enforced": not args.smoke,
+            "total_ok": total, "throughput_per_s": round(total / args.seconds, 1),
+            "errors": errors, "conflicts": mixed.conflicts + alone.conflicts,
             "server_rss_peak_mib": round(rss_peak / 2**20, 1),
-            "error_samples": results.error_samples}
+            "error_samples": mixed.error_samples + alone.error_samples,
+            "misses": misses}
 
 
 def print_report(fig: dict[str, Any]) -> None:
     print(f"{fig['processes']} API process(es), {fig['concurrency']} clients, "
-          f"{fig['seconds']:.0f} s on PostgreSQL")
-    print(f"{'operation':<10}{'ok':>7}{'per s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-          f"{'errors':>8}")
-    for op, o in fig["operations"].items():
-        print(f"{op:<10}{o['ok']:>7}{o['per_s']:>8}{o['p50_ms']:>9}{o['p95_ms']:>9}"
-              f"{o['p99_ms']:>9}{o['errors']:>8}")
-    print(f"throughput {fig['throughput_per_s']}/s, errors {fig['errors']}, edit conflicts "
-          f"(412) {fig['conflicts']}, server RSS peak {fig['server_rss_peak_mib']} MiB")
+          f"{fig['seconds']:.0f} s mixed in {fig['rounds']} rounds on PostgreSQL, "
+          f"{fig['argon2']} Argon2, {fig['partner_keys']} partner keys, one staff session "
+          "per client")
+    head = (f"{'operation':<10}{'ok':>7}{'per s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+            f"{'errors':>8}")
+    for title, table in (("mixed load", fig["operations"]),
+                         ("alone (one client, no other load)", fig["alone"])):
+        print(title)
+        print(head)
+        for op, o in table.items():
+            print(f"{op:<10}{o['ok']:>7}{o['per_s']:>8}{o['p50_ms']:>9}{o['p95_ms']:>9}"
+                  f"{o['p99_ms']:>9}{o['errors']:>8}")
+    enforced = "" if fig["ratio_enforced"] else " (not enforced in --smoke)"
+    print(f"p95 mixed / alone (target edit and pull <= {fig['max_ratio']}){enforced}: "
+          + ", ".join(f"{op} {r}" for op, r in fig["p95_ratio_mixed_vs_alone"].items()))
+    print(f"throughput {fig['throughput_per_s']}/s, errors {fig['errors']} (target 0), edit "
+          f"conflicts (412) {fig['conflicts']}, server RSS peak {fig['server_rss_peak_mib']} MiB")
     for sample in fig["error_samples"]:
         print("  error:", sample)
+    print("MISSED: " + "; ".join(fig["misses"]) if fig["misses"] else "all targets met")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--seconds", type=float, default=60, help="mixed load, in all")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--file-kib", type=int, default=64)
     parser.add_argument("--cases", type=int, default=30, help="cases seeded before the run")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alone and mixed phases alternate this many times")
+    parser.add_argument("--alone-seconds", type=float, default=4,
+                        help="per staff operation and round, one client alone")
+    parser.add_argument("--max-ratio", type=float, default=3.0,
+                        help="edit and pull p95 under load / alone, at most")
+    parser.add_argument("--test-argon2", action="store_true",
+                        help="the fast insecure Argon2 profile (CI smoke), not production's")
     parser.add_argument("--smoke", action="store_true", help="a few seconds, for CI")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     if args.smoke:
         args.seconds, args.processes, args.concurrency, args.cases = 5, 2, 4, 6
+        args.rounds, args.alone_seconds = 2, 1
+    profile = "fast-insecure-for-tests" if args.test_argon2 else "standard"
+    keys = math.ceil(args.concurrency / KEYS_PER_CLIENTS)
     with tempfile.TemporaryDirectory(prefix="dokaz-load-") as tmp, \
             shared_pg_database("dokaz_load") as url:
-        dep = Deployment(Path(tmp), url)
+        # Every client here is one address: the per-client count of receipt attempts
+        # (taken before Argon2id answers, seconds under load) would lock them all out.
+        dep = Deployment(Path(tmp), url, {"DOKAZ_KDF_PROFILE": profile,
+                                          "DOKAZ_RECEIPT_ATTEMPTS_PER_HOUR": "1000000"})
         try:
-            worker, partner_key = seed_accounts(dep)
+            worker, partner_keys = seed_accounts(dep, keys)
             first = dep.start_api()
-            world = seed(dep, first.url, args.cases, worker, partner_key)
+            world = seed(dep, first.url, args.cases, worker, partner_keys,
+                         args.concurrency + 1)
             for _ in range(args.processes - 1):
                 dep.start_api()
             world.urls = [a.url for a in dep.apis]
             world.file_bytes = args.file_kib * 1024
-            results = Results()
+            mixed, alone = Results(), Results()
             peak = [0]
 
-            async def run() -> None:
-                deadline = time.monotonic() + args.seconds
+            async def mixed_phase(seconds: float) -> None:
+                deadline = time.monotonic() + seconds
                 await asyncio.gather(sample_rss(dep.apis, deadline, peak),
-                                     *(client_loop(world, results, deadline)
-                                       for _ in range(args.concurrency)))
+                                     *(client_loop(world, mixed, deadline, i)
+                                       for i in range(args.concurrency)))
+
+            async def run() -> None:
+                for i in range(args.rounds):
+                    # Alternate which phase comes first, so neither always follows the
+                    # other's leftovers (a busy disk, a hot cache).
+                    for phase in ("alone", "mixed") if i % 2 == 0 else ("mixed", "alone"):
+                        if phase == "alone":
+                            await alone_phase(world, alone, args.alone_seconds)
+                        else:
+                            await mixed_phase(args.seconds / args.rounds)
+                        await asyncio.sleep(0.5)  # let the last requests' work drain
 
             asyncio.run(run())
-            fig = report(results, args.seconds, args.processes, args.concurrency, peak[0])
+            fig = report(mixed, alone, args, peak[0])
         finally:
             dep.close()
     if args.json:
         print(json.dumps(fig, indent=2))
     else:
         print_report(fig)
+    sys.exit(1 if fig["misses"] else 0)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ from api.auth.throttle import SignInThrottle
 from api.core.db import in_transaction
 from api.core.errors import Conflict, InvalidInput, Unauthorized
 from api.core.settings import Settings
+from api.core.touch import touch_if_stale
 from api.ingress.argon2 import run_argon2
 from crypto.errors import CryptoError
 from crypto.keys import random_token
@@ -246,9 +247,20 @@ def authenticate(
     if user is None or user.disabled_at is not None or Role(user.role) not in ACCOUNT_ROLES:
         raise unauthorized("This account is disabled." + again)
     if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now  # written with the request; at most once a minute
-        session.add(row)
+        _touch_later(session, row.id, now)
     return row, user
+
+
+def _touch_later(session: Session, session_id: uuid.UUID, now: datetime) -> None:
+    """Mark the session used, after the request's transaction (api/core/touch.py): never
+    with the request, where the row stayed locked, and every other request carrying
+    the same token waited, until the commit."""
+    table = StaffSession.__table__  # type: ignore[attr-defined]
+
+    def work(engine: Engine) -> None:
+        touch_if_stale(engine, table, "last_seen_at", session_id, now, TOUCH_EVERY)
+
+    after_outcome(session, work)
 
 
 def _wipe_later(session: Session, session_id: uuid.UUID, now: datetime, reason: str) -> None:

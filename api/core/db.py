@@ -119,6 +119,18 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
         session.close()
 
 
+def commit_before_rendering(session: Session) -> None:
+    """Commit the request's unit of work now, for a route whose answer is costly to render.
+
+    FastAPI renders a route's return value before the ``DbSession`` dependency commits, so
+    whatever the transaction holds (row locks, SQLite's write lock, the audit chain head
+    taken at commit) would be held through the rendering too. After this, the route renders
+    outside any transaction and the dependency's own commit has nothing left to do; the
+    answer is still durable before a byte of it is sent.
+    """
+    session.commit()
+
+
 def run_in_transaction(engine: Engine, work: Callable[[Session], T]) -> T:
     with unit_of_work(engine) as session:
         return work(session)

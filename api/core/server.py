@@ -59,6 +59,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from api.core.logging import configure_logging, uvicorn_log_config
+from api.core.memory import tune_malloc
 from api.core.privacy import PROXY_IDENTITY_SCOPE_KEY
 from api.core.proxy_protocol import ProxyHeaderError, client_identity, parse_header
 from api.core.settings import ClientIdentitySetting, Settings, get_settings
@@ -330,6 +331,8 @@ class _Together:
     """A uvicorn server per listener on one event loop (see :func:`serve_together`)."""
 
     def __init__(self, settings: Settings, listeners: list[Listener]) -> None:
+        # Every serving process, alone or a worker, comes through here.
+        tune_malloc(settings)
         self.servers = [
             _OneOfSeveral(_config(settings, listener.app, listener.host, listener.port,
                                   listener.identity))

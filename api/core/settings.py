@@ -158,6 +158,14 @@ class Settings(BaseSettings):
         "one; at least both caps, so waiting out a delay never resets the count"))
     login_attempts_global_per_minute: OneOrMore = 120
     max_concurrent_argon2: OneOrMore = Field(default=4, description="Argon2id uses 64 MiB each")
+    # glibc malloc (api/core/memory.py): fewer arenas and a fixed mmap threshold, so the
+    # buffers of finished uploads are returned to the system instead of staying resident.
+    malloc_arena_max: int = Field(default=2, ge=0, description=(
+        "glibc malloc arenas per API process (0: glibc's default, 8 per core)"))
+    malloc_mmap_threshold_bytes: int = Field(default=128 * 1024, ge=0, le=32 * 1024 * 1024,
+                                             description=(
+        "allocations from this size up get their own mapping, returned on free (0: "
+        "glibc's default, which grows with the largest buffer freed)"))
 
     session_idle_minutes: OneOrMore = 30
     session_absolute_hours: OneOrMore = 12

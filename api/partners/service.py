@@ -13,11 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from api.audit import actions
-from api.audit.service import record
+from api.audit.service import after_outcome, record
 from api.core.errors import Conflict, InvalidInput, NotFound, Unauthorized, found
+from api.core.touch import touch_if_stale
 from api.partners import repository
 from api.partners.models import Partner, PartnerApiKey
 from crypto.keys import random_token
@@ -142,6 +144,17 @@ def authenticate_key(session: Session, secret: str, now: datetime) -> tuple[Part
     if partner is None or partner.disabled_at is not None:
         raise Unauthorized("This partner's access is switched off.")
     if key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY:
-        key.last_used_at = now
-        session.add(key)
+        _touch_later(session, key.id, now)
     return key, partner
+
+
+def _touch_later(session: Session, key_id: uuid.UUID, now: datetime) -> None:
+    """Mark the key used, after the request's transaction (api/core/touch.py): written
+    with the request, the key's row stayed locked through the pull's rendering, and every
+    other pull with the same key waited for it."""
+    table = PartnerApiKey.__table__  # type: ignore[attr-defined]
+
+    def work(engine: Engine) -> None:
+        touch_if_stale(engine, table, "last_used_at", key_id, now, TOUCH_EVERY)
+
+    after_outcome(session, work)

@@ -3,8 +3,12 @@
 
 Pulls are audited by table id, format, mode and cell counts: never values. A refusal for
 an exhausted privacy budget is recorded even though the request's transaction rolls back.
-Pulls are rendered here, before the audit record, and suppressed-mode renderings are
-cached per release, partner, table, query, format and language (``api.stats.rendered``).
+A pull is answered and audited first (:func:`pull`); the route then commits and only
+afterwards renders the answer (:func:`render`): under differential privacy the partner's
+budget row stays locked until the commit, and on SQLite the write lock does, so rendering
+(about 13 % of a pull) must not happen inside the transaction. Suppressed-mode renderings
+are cached per release, partner, table, query, format and language
+(``api.stats.rendered``): a cached view is served without answering it again.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from pydantic import TypeAdapter
 from sqlmodel import Session
@@ -56,14 +61,27 @@ def catalogue(lang: Language) -> schemas.Catalogue:
         for t in TABLES], parameters=dict(PARAMETERS))
 
 
+@dataclass(frozen=True)
+class Pull:
+    """A pull answered and audited, not rendered yet: either bytes from the cache, or the
+    answer to render (and, when ``key`` is set, to keep in the cache)."""
+
+    fmt: str
+    lang: Language
+    cached: RenderedPull | None = None
+    result: service.TableResult | None = None
+    key: PullKey | None = None
+
+
 def pull(session: Session, settings: Settings, limiter: PullLimiter, cache: PullCache, *,
          partner_id: uuid.UUID, key_id: uuid.UUID, table_id: str, fmt: str, lang: Language,
-         params: Mapping[str, str]) -> RenderedPull:
-    """One rate-limited, audited pull of a table, rendered (``fmt`` json, csv or svg).
+         params: Mapping[str, str]) -> Pull:
+    """One rate-limited, audited pull of a table (``fmt`` json, csv or svg); render it with
+    :func:`render` once the transaction has committed.
 
     Suppressed-mode renderings are served from ``cache`` when this partner pulled the same
     view of the current release before (``api.stats.rendered``); the audit record is the
-    same either way. Rendering happens before the audit record is written."""
+    same either way."""
     limiter.check(key_id)
     query = dict(params)
     if fmt == "svg":
@@ -75,23 +93,39 @@ def pull(session: Session, settings: Settings, limiter: PullLimiter, cache: Pull
         if prepared.mode == "suppressed" and cache.max_bytes > 0:
             key = PullKey(prepared.release.id, partner_id, prepared.spec.id, fmt, lang,
                           prepared.query.keep, prepared.query.filters)
-        rendered = cache.get(key) if key is not None else None
-        if rendered is None:
+        cached = cache.get(key) if key is not None else None
+        if cached is not None:
+            answered = Pull(fmt, lang, cached=cached)
+            facts = (cached.mode, cached.cells, cached.suppressed, cached.charged)
+        else:
             result = service.answer_prepared(session, partner_id, prepared)
-            rendered = _render(result, fmt, lang)
-            if key is not None:
-                cache.put(key, rendered)
+            answered = Pull(fmt, lang, result=result, key=key)
+            facts = (result.mode, len(result.cells), result.suppressed_count,
+                     result.mode == "dp" and not result.cached)
     except service.PrivacyBudgetExhausted:
         # The refusal must stay on record although this transaction rolls back.
         record_always(session, action=actions.PARTNER_PULL, actor_id=partner_id,
                       actor_kind="partner", target=table_id[:64],
                       details={**audit, "outcome": "refused_budget"})
         raise
+    mode, cells, suppressed, charged = facts
     record(session, action=actions.PARTNER_PULL, actor_id=partner_id,
            actor_kind="partner", target=table_id,
-           details={**audit, "outcome": "ok", "mode": rendered.mode,
-                    "cells": rendered.cells, "suppressed": rendered.suppressed,
-                    "charged": rendered.charged})
+           details={**audit, "outcome": "ok", "mode": mode, "cells": cells,
+                    "suppressed": suppressed, "charged": charged})
+    return answered
+
+
+def render(answered: Pull, cache: PullCache) -> RenderedPull:
+    """The bytes of a pull: from the cache, or rendered now (and kept when cacheable).
+    Call it after the pull's transaction has committed; it reads nothing from the
+    database."""
+    if answered.cached is not None:
+        return answered.cached
+    assert answered.result is not None
+    rendered = _render(answered.result, answered.fmt, answered.lang)
+    if answered.key is not None:
+        cache.put(answered.key, rendered)
     return rendered
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from api.auth.dependencies import AdminOnly
 from api.auth.principals import PartnerPrincipal
+from api.core.db import commit_before_rendering
 from api.core.dependencies import Config, DbSession
 from api.core.errors import (
     DENIED,
@@ -61,9 +62,13 @@ def table_data(
     pulled = operations.pull(session, settings, limiter, cache, partner_id=partner.partner_id,
                              key_id=partner.key_id, table_id=table_id, fmt=format, lang=lang,
                              params=request.query_params)
+    # Committed before rendering: under differential privacy the partner's budget row is
+    # locked until the commit, and rendering must not keep that partner's other pulls waiting.
+    commit_before_rendering(session)
+    rendered = operations.render(pulled, cache)
     headers = ({"Content-Disposition": f'attachment; filename="{table_id}.csv"'}
                if format == "csv" else None)
-    return Response(pulled.body, media_type=pulled.media_type, headers=headers)
+    return Response(rendered.body, media_type=rendered.media_type, headers=headers)
 
 
 # Not response_class: that would relabel the JSON error responses as SVG in the document.
@@ -78,7 +83,9 @@ def table_chart(
     pulled = operations.pull(session, settings, limiter, cache, partner_id=partner.partner_id,
                              key_id=partner.key_id, table_id=table_id, fmt="svg", lang=lang,
                              params=request.query_params)
-    return Response(pulled.body, media_type=pulled.media_type,
+    commit_before_rendering(session)
+    rendered = operations.render(pulled, cache)
+    return Response(rendered.body, media_type=rendered.media_type,
                     headers={"Content-Disposition": f'inline; filename="{table_id}.svg"'})
 
 

@@ -9,6 +9,7 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
@@ -16,7 +17,8 @@ from api.audit.models import AuditEntry
 from api.auth.roles import Role
 from api.core.settings import Settings
 from api.services import services_of
-from api.stats import service
+from api.stats import formats, service
+from api.stats.models import StatsPartnerPolicy
 from tests.factories import create_staff, login_headers
 from tests.stats.conftest import add_victims, partner_key
 from tests.stats.solver import determined
@@ -285,3 +287,43 @@ def test_openapi_has_a_schema_for_each_stats_response(stats_client: TestClient) 
     names = spec["components"]["schemas"]
     for name in ("Catalogue", "TableData", "ExactBudget", "DpBudget", "ReleaseOut"):
         assert name in names
+
+
+def test_a_pull_is_rendered_after_its_transaction_commits(
+    stats_client: TestClient, session: Session, stats_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under DP the partner's budget row is locked until the commit; rendering after it
+    keeps that lock (and SQLite's write lock) as short as the pull's queries."""
+    add_victims(session, 10, region="BY-HR", month="2021-02")
+    _refresh(session, stats_settings)
+    p = partner_key(session)
+    admin = create_staff(session, Role.ADMIN, settings=stats_settings)
+    session.commit()
+    r = stats_client.put(f"/api/v1/stats/partners/{p.partner_id}/policy",
+                         headers=login_headers(stats_client, admin),
+                         json={"mode": "dp", "epsilon_per_pull": 1.0, "epsilon_budget": 5})
+    assert r.status_code == 200, r.text
+    engine = services_of(stats_client.app).engine
+    seen: list[tuple[int, bool]] = []
+    original = formats.as_json
+
+    def rendering(result: service.TableResult, lang: Any) -> dict[str, Any]:
+        # From another connection, while the route renders: its audit entry is already
+        # committed, and on PostgreSQL nobody holds the budget row.
+        with Session(engine) as other:
+            pulls = other.exec(select(AuditEntry).where(
+                col(AuditEntry.action) == "partner.pull")).all()
+            free = True
+            if engine.dialect.name == "postgresql":
+                free = other.exec(select(StatsPartnerPolicy).where(
+                    col(StatsPartnerPolicy.partner_id) == p.partner_id
+                ).with_for_update(nowait=True)).first() is not None
+            other.rollback()
+        seen.append((len(pulls), free))
+        return original(result, lang)
+
+    monkeypatch.setattr(formats, "as_json", rendering)
+    r = stats_client.get(ACTS, headers=p.headers, params={"dims": "region"})
+    assert r.status_code == 200, r.text
+    assert seen == [(1, True)]
