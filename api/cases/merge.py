@@ -37,7 +37,7 @@ from api.audit import service as audit
 from api.auth import repository as auth_repository
 from api.auth.principals import Principal
 from api.cases.access import wraps
-from api.cases.creation import create_case
+from api.cases.creation import Reader, create_case
 from api.cases.models import Case, CaseLink
 from api.cases.service import open_case
 from api.cases.threads import keyrings
@@ -50,7 +50,6 @@ from api.core.models import utcnow
 from api.core.settings import Settings
 from api.keys import repository as keys_repository
 from api.keys.repository import PERSONAL_KINDS
-from crypto.keys import DataKey
 
 
 def merge(
@@ -131,8 +130,9 @@ def split(
     now = utcnow()
     new, new_key = create_case(session, state=CaseState.TRIAGE, at=now, region=case.region,
                                received_on=min(s.received_on for s in subs),
-                               priority=case.priority, priority_rank=case.priority_rank)
-    _wrap_like(session, case.id, new.id, new_key, principal)
+                               priority=case.priority, priority_rank=case.priority_rank,
+                               readers=_readers_like(session, case.id),
+                               granted_by=principal.user_id)
     files = sum(threads_repository.move_thread(session, r, new.id) for r in roots)
     ids = ",".join(sorted(str(s.id) for s in subs))
     session.add(CaseLink(kind="split_from", source_case_id=new.id, target_case_id=case.id,
@@ -150,14 +150,14 @@ def split(
     return new
 
 
-def _wrap_like(session: Session, old_case: uuid.UUID, new_case: uuid.UUID, key: DataKey,
-               principal: Principal) -> None:
-    """Wrap the new key to whoever could open the old case, and to the recovery key."""
-    wraps.wrap_to_recovery(session, new_case, key)
+def _readers_like(session: Session, old_case: uuid.UUID) -> list[Reader]:
+    """Whoever could open the old case (active accounts; approved readers, as for any
+    wrap) gets the new case's key; the recovery wrap is made by create_case."""
+    out: list[Reader] = []
     for wrap in keys_repository.wraps_of_case(session, old_case, PERSONAL_KINDS):
         user = auth_repository.get_staff(session, wrap.recipient_id)
         if user is None or user.disabled_at is not None:
             continue
-        wraps.wrap_to_staff(session, new_case, key, user, kind=wrap.recipient_kind,
-                           granted_by=principal.user_id)
-
+        wraps.require_approved_reader(user, wrap.recipient_kind)
+        out.append(Reader(wrap.recipient_kind, user.id, user.public_key))
+    return out
