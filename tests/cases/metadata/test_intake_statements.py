@@ -243,7 +243,9 @@ def test_confirm_or_correct_through_the_metadata_api(world: World) -> None:
                                                                     "name": "Canary Witness"}])
     [case_id] = _case_ids(w)
     meta = _detail(w, case_id)["metadata"]
-    victim, witness = meta["persons"]
+    roles = {p["role"]: p for p in meta["persons"]}
+    victim, witness = roles["victim"], roles["witness"]
+    assert victim["private"]["name"] == NAME  # the submitter reporting as the victim
     assert meta["unconfirmed"] == 3
 
     # Sent back as read: still the submitter's statement.
@@ -308,7 +310,8 @@ def test_a_followup_adds_its_persons_without_duplicates(world: World) -> None:
     assert r.status_code == 201, r.text
     after = _detail(w, case_id)["metadata"]["persons"]
     assert len(after) == 4  # only the cousin is new
-    brother = next(p for p in after if p["id"] == before[0]["id"])
+    [first] = [p["id"] for p in before if p["private"]["name"] == "Canary  Brother"]
+    brother = next(p for p in after if p["id"] == first)
     # Filled in, not overwritten: the first report's spelling stays.
     assert brother["private"]["name"] == "Canary  Brother"
     assert (brother["age_band"], brother["private"]["phone"]) == ("age_20_29", "+375 canary")
