@@ -67,7 +67,9 @@ def world(database: DbUnderTest, engine: Engine, tmp_path: Path) -> Iterator[Wor
         yield World(client, settings, engine, cw, coord)
 
 
-def _web_report(w: World, **fields: str) -> None:
+def _web_report(w: World, consents: tuple[str, ...] = ("aggregate_statistics",),
+                **fields: str) -> str:
+    """Send the HTML form; returns the case reference on the receipt page."""
     page = w.client.get("/report")
     token = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert token
@@ -80,10 +82,13 @@ def _web_report(w: World, **fields: str) -> None:
     } | fields
     data: list[tuple[str, Any]] = [("csrf", (None, token.group(1)))]
     data += [(k, (None, v)) for k, v in values.items()]
-    data += [("consent", (None, "aggregate_statistics")),
-             ("files", ("", b"", "application/octet-stream"))]
+    data += [("consent", (None, c)) for c in consents]
+    data += [("files", ("", b"", "application/octet-stream"))]
     r = w.client.post("/report", files=data)
     assert r.status_code == 200 and "Your report has been received" in r.text, r.text[:2000]
+    reference = re.search(r"DKZ-[0-9A-Z]{4}-[0-9A-Z]{4}", r.text)
+    assert reference
+    return reference.group(0)
 
 
 def _api_report(w: World, **overrides: Any) -> dict[str, Any]:
@@ -136,10 +141,13 @@ def test_reports_reach_statistics_and_referrals_without_re_entry(world: World) -
                           consent={"internal_handling": True, "share_un": True,
                                    "un_name_to_government": True,
                                    "aggregate_statistics": True})
+    web_missing = _web_report(w, consents=("share_un", "un_name_to_government"),
+                              role="relative", categories="disappearance", region="BY-MA",
+                              facility_type="", person_name="Canary Webmissing")
     no_un = _api_report(w, reporter={"role": "relative"}, acts=["disappearance"],
                         persons=[{"role": "victim", "name": "Canary Other"}])
     ids = _case_ids(w)
-    assert len(ids) == 8
+    assert len(ids) == 9
     for case_id in ids:
         _verify(w, case_id)  # nothing but transitions: no PATCH, no consent typed
 
@@ -205,6 +213,10 @@ def test_reports_reach_statistics_and_referrals_without_re_entry(world: World) -
     assert r.status_code == 200, r.text
     [entry] = r.json()["victims"]
     assert entry["identity"]["name"] == "Canary Missingson"
+    web_id, _ = by_ref[web_missing]
+    r = w.client.get(f"{CASES}/{web_id}/referral-drafts/wgeid", headers=w.staff())
+    assert r.status_code == 200, r.text
+    assert r.json()["victims"][0]["identity"]["name"] == "Canary Webmissing"
     # Without consent to share with the UN the gate still holds.
     other_id, _ = by_ref[no_un["reference"]]
     r = w.client.get(f"{CASES}/{other_id}/referral-drafts/wgeid", headers=w.staff())
