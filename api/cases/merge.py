@@ -12,7 +12,10 @@ wrapped (kind ``thread``) to the caseworkers and coordinators who can read the t
 each wrap audited as ``key.grant`` naming the merge. Lawyers who can read the target get
 nothing: another submitter's thread reaches them only by an explicit grant. The source
 keeps its own metadata and events, becomes ``duplicate`` with ``merged_into_id`` set, and
-a ``merged_into`` link records which submissions moved. Nothing is deleted.
+a ``merged_into`` link records which submissions moved. Nothing is deleted. The source's
+intake statements not yet confirmed by staff (persons, acts, consents its reports gave) are
+copied into the target, without duplicating persons or acts already there
+(:func:`api.cases.metadata.statements.carry_over`).
 
 Split: the chosen submissions' threads (whole) move to a new case with a fresh key for its
 own metadata and events, wrapped to the recovery key and to every staff member and lawyer
@@ -38,6 +41,7 @@ from api.auth import repository as auth_repository
 from api.auth.principals import Principal
 from api.cases.access import wraps
 from api.cases.creation import Reader, create_case
+from api.cases.metadata import statements
 from api.cases.models import Case, CaseLink
 from api.cases.service import open_case
 from api.cases.threads import keyrings
@@ -96,10 +100,14 @@ def merge(
                    key=target_key, comment=comment,
                    detail=f"merged_from={source.id};submissions={len(subs)}", now=now)
     _urgency_union(target, source)
+    # What the moved reports stated (and staff have not confirmed yet) goes with them, so
+    # their victims and consents still count once the source is a duplicate.
+    carried = statements.carry_over(session, source, source_key, target, target_key)
     audit.record(session, action=actions.CASE_CHANGED, actor_id=principal.user_id,
                  case_id=target.id, target=str(source.id),
                  details={"change": "merge", "submissions": len(subs), "files": files,
-                          "messages": len(msgs), "thread_keys_shared": shared})
+                          "messages": len(msgs), "thread_keys_shared": shared,
+                          "statements_carried": carried})
     session.flush()
     return target
 

@@ -16,7 +16,11 @@ role and the same name (compared case-, space- and accent-width-insensitively, N
 unnamed stated person is the same as an existing person whose every stated field is equal.
 A match is not added again: while the existing person is still unconfirmed (intake), the
 fields it lacks are filled from the new statement (never overwritten); a person staff have
-confirmed or written is never changed by a report.
+confirmed or written is never changed by a report. Likewise an act is not added again when
+its victim already has an act of the same type starting in the same month.
+
+A merge carries the source case's unconfirmed intake statements into the target
+(:func:`carry_over`), under the same rules: they belong to the reports, whose threads move.
 """
 
 from __future__ import annotations
@@ -120,14 +124,59 @@ def add(session: Session, case: Case, key: DataKey, submission_id: uuid.UUID,
             # Still the submitters' own statement: complete it, keep its first report.
             store.write_person(session, case, key, filled, row, source=SOURCE_INTAKE,
                                source_submission_id=row.source_submission_id)
+    known = {(a.victim_id, a.act_type, a.start_month)
+             for a in store.load_metadata(session, case, key).acts} if statements.acts else set()
+    acts = 0
     for stated_act in statements.acts:
         act = stated_act.act.model_copy(update={"victim_id": ids[stated_act.victim]})
+        if (act.victim_id, act.act_type, act.start_month) in known:
+            continue
+        known.add((act.victim_id, act.act_type, act.start_month))
         store.insert_act(session, case, key, act, uuid.uuid4(), source=SOURCE_INTAKE,
                          source_submission_id=submission_id)
+        acts += 1
     given = 0
     for c in statements.consents:
         if consent.record_intake(session, case, ids[c.person], c.scope, submission_id,
                                  on_behalf=c.on_behalf) is not None:
             given += 1
     session.flush()
-    return Written(ids, new, len(statements.acts), given)
+    return Written(ids, new, acts, given)
+
+
+def carry_over(session: Session, source: Case, source_key: DataKey, target: Case,
+               target_key: DataKey) -> int:
+    """Copy ``source``'s intake statements still unconfirmed (persons, their acts, their
+    active intake consents) into ``target``, report by report; returns the items added.
+    Staff-written or confirmed metadata stays with the source, as before."""
+    meta = store.load_metadata(session, source, source_key)
+    consents = [c for c in consent.active(session, source.id) if c.source == SOURCE_INTAKE]
+    reports: dict[uuid.UUID, Statements] = {}
+    index: dict[tuple[uuid.UUID, uuid.UUID], int] = {}
+    for p in meta.persons:
+        origin = p.provenance
+        if origin is None or origin.source != SOURCE_INTAKE or origin.submission_id is None:
+            continue
+        group = reports.setdefault(origin.submission_id, Statements())
+        assert p.id is not None
+        index[(origin.submission_id, p.id)] = len(group.persons)
+        group.persons.append(p.model_copy(update={"id": None, "provenance": None}))
+    for a in meta.acts:
+        origin = a.provenance
+        if origin is None or origin.source != SOURCE_INTAKE or origin.submission_id is None:
+            continue
+        at = index.get((origin.submission_id, a.victim_id))
+        if at is not None:  # an act of a person this report named
+            reports[origin.submission_id].acts.append(StatedAct(at, a.model_copy(update={
+                "id": None, "provenance": None, "perpetrators": [
+                    i.model_copy(update={"id": None}) for i in a.perpetrators]})))
+    for c in consents:
+        if c.source_submission_id is not None and (
+                at := index.get((c.source_submission_id, c.person_id))) is not None:
+            reports[c.source_submission_id].consents.append(
+                StatedConsent(at, c.scope, on_behalf=c.on_behalf))
+    added = 0
+    for submission_id, statements in reports.items():
+        written = add(session, target, target_key, submission_id, statements)
+        added += written.new_persons + written.acts + written.consents
+    return added

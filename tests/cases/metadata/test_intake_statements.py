@@ -329,3 +329,32 @@ def test_a_followup_adds_its_persons_without_duplicates(world: World) -> None:
     assert (brother["age_band"], brother["private"]["phone"]) == ("age_20_29", "+375 canary")
     cousin = next(p for p in after if p["private"]["name"] == "Canary Cousin")
     assert cousin["provenance"]["submission_id"] != brother["provenance"]["submission_id"]
+
+
+def test_a_merge_carries_the_reports_statements_without_duplicates(world: World) -> None:
+    w = world
+    first = _api_report(w, **_self_report())
+    second = _api_report(w, **_self_report())  # the same victim, the same detention
+    third = _api_report(w, reporter={"role": "relative"}, acts=["torture"],
+                        persons=[{"role": "victim", "name": "Canary Third"}])
+    refs = {_detail(w, cid)["reference"]: cid for cid in _case_ids(w)}
+    target = refs[first["reference"]]
+    for other in (second, third):
+        r = w.client.post(f"{CASES}/{target}/merge", headers=w.staff("coord"),
+                          json={"from_case_id": str(refs[other["reference"]])})
+        assert r.status_code == 200, r.text
+    d = _detail(w, target)
+    names = sorted(p["private"]["name"] or "" for p in d["metadata"]["persons"])
+    # One Statementov (the duplicate report matched him), the third report's relative
+    # (unnamed) and victim.
+    assert names == sorted(["", "Canary Third", NAME])
+    acts = sorted((a["act_type"], a["provenance"]["source"]) for a in d["metadata"]["acts"])
+    assert acts == [("detention", "intake"), ("torture", "intake")]
+    third_victim = next(p["id"] for p in d["metadata"]["persons"]
+                        if p["private"]["name"] == "Canary Third")
+    assert {c["scope"] for c in d["consents"]
+            if c["person_id"] == third_victim and c["active"]} == {
+        "internal_handling", "aggregate_statistics"}
+    statementov = next(p["id"] for p in d["metadata"]["persons"]
+                       if p["private"]["name"] == NAME)
+    assert len([c for c in d["consents"] if c["person_id"] == statementov]) == 2
