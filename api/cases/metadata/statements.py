@@ -29,11 +29,11 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.cases.metadata import consent, store
 from api.cases.metadata import document as s
-from api.cases.models import SOURCE_INTAKE, Case, CasePerson
+from api.cases.models import SOURCE_INTAKE, Case, CaseAct, CaseConsent, CasePerson
 from crypto.keys import DataKey
 
 
@@ -180,3 +180,18 @@ def carry_over(session: Session, source: Case, source_key: DataKey, target: Case
         written = add(session, target, target_key, submission_id, statements)
         added += written.new_persons + written.acts + written.consents
     return added
+
+
+def cases_without_statements(session: Session, case_ids: list[uuid.UUID] | None = None
+                             ) -> list[Case]:
+    """Live cases (not merged into another, not shredded) with no intake statement yet:
+    the cases received before statements existed (``dokaz intake backfill-statements``)."""
+    stmt = select(Case).where(col(Case.merged_into_id).is_(None),
+                              col(Case.shredded_at).is_(None)).order_by(col(Case.id))
+    if case_ids is not None:
+        stmt = stmt.where(col(Case.id).in_(case_ids))
+    with_statements: set[uuid.UUID] = set()
+    for model in (CasePerson, CaseAct, CaseConsent):
+        with_statements |= set(session.exec(select(model.case_id).where(
+            col(model.source) == SOURCE_INTAKE).distinct()))
+    return [c for c in session.exec(stmt) if c.id not in with_statements]

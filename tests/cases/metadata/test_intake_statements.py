@@ -17,13 +17,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
 from api.app import create_app
 from api.auth.roles import Role
+from api.cases import models as cm
 from api.cases.models import Case, CaseConsent, CasePerson
 from api.core.settings import Settings
+from api.intake.backfill import backfill
 from api.stats import service as stats_service
 from tests.conftest import DbUnderTest
 from tests.factories import (
@@ -47,6 +49,7 @@ class World:
     engine: Engine
     cw: StaffHandle
     coord: StaffHandle
+    recovery_text: str
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -60,11 +63,11 @@ def world(database: DbUnderTest, engine: Engine, tmp_path: Path) -> Iterator[Wor
     settings = database.make_settings(tmp_path / "data", stats_first_month="2021-01",
                                       stats_pulls_per_key_per_hour=1000, stats_min_cell=5)
     with Session(engine, expire_on_commit=False) as s:
-        create_recovery_key_text(s)
+        recovery_text = create_recovery_key_text(s)
         cw = create_staff(s, Role.CASEWORKER, on_intake_duty=True, settings=settings)
         coord = create_staff(s, Role.COORDINATOR, on_intake_duty=True, settings=settings)
     with TestClient(create_app(settings, engine), base_url="http://127.0.0.1:8000") as client:
-        yield World(client, settings, engine, cw, coord)
+        yield World(client, settings, engine, cw, coord, recovery_text)
 
 
 def _web_report(w: World, consents: tuple[str, ...] = ("aggregate_statistics",),
@@ -358,3 +361,45 @@ def test_a_merge_carries_the_reports_statements_without_duplicates(world: World)
     statementov = next(p["id"] for p in d["metadata"]["persons"]
                        if p["private"]["name"] == NAME)
     assert len([c for c in d["consents"] if c["person_id"] == statementov]) == 2
+
+
+def _forget_statements(w: World) -> None:
+    """Make the cases look as they did before intake statements (migration 0013)."""
+    with w.session() as s:
+        for model in (cm.CaseConsent, cm.CaseDetention, cm.CaseTorture, cm.CaseDisappearance,
+                      cm.CaseInvolvement, cm.CaseAct, cm.CaseCode, cm.CasePerson):
+            s.execute(delete(model))
+        s.commit()
+
+
+def test_backfill_gives_existing_cases_their_reports_statements_once(world: World) -> None:
+    w = world
+    sub = _api_report(w, **_self_report())
+    r = w.client.post("/api/v1/followup/session", json={"receipt": sub["receipt"]})
+    auth = {"Authorization": f"Bearer {r.json()['token']}"}
+    assert w.client.post("/api/v1/followup/additions", headers=auth, json={
+        "persons": [{"role": "witness", "name": "Canary Late Witness"}]}).status_code == 201
+    _api_report(w, reporter={"role": "relative"}, acts=["disappearance"],
+                persons=[{"role": "victim", "name": "Canary Gone"}],
+                consent={"internal_handling": True, "share_un": True,
+                         "un_name_to_government": True})
+    before = {cid: _detail(w, cid) for cid in _case_ids(w)}
+    _forget_statements(w)
+    assert all(not _detail(w, cid)["metadata"]["persons"] for cid in before)
+
+    with w.session() as s:
+        result = backfill(s, w.recovery_text)
+        s.commit()
+    assert (result.cases, result.reports, result.unreadable) == (2, 3, 0)
+    for cid, was in before.items():
+        now = _detail(w, cid)
+        assert sorted((p["role"], p["private"]["name"]) for p in now["metadata"]["persons"]) \
+            == sorted((p["role"], p["private"]["name"]) for p in was["metadata"]["persons"])
+        assert sorted(a["act_type"] for a in now["metadata"]["acts"]) == sorted(
+            a["act_type"] for a in was["metadata"]["acts"])
+        assert sorted((c["scope"], c["on_behalf"]) for c in now["consents"]) == sorted(
+            (c["scope"], c["on_behalf"]) for c in was["consents"])
+    with w.session() as s:
+        again = backfill(s, w.recovery_text)
+        s.commit()
+    assert (again.cases, again.reports) == (0, 0)
