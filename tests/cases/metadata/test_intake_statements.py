@@ -403,3 +403,21 @@ def test_backfill_gives_existing_cases_their_reports_statements_once(world: Worl
         again = backfill(s, w.recovery_text)
         s.commit()
     assert (again.cases, again.reports) == (0, 0)
+
+
+def test_backfill_command_reads_the_recovery_key_from_stdin(
+        world: World, database: DbUnderTest, tmp_path: Path) -> None:
+    from tests.audit.test_cli import _dokaz
+
+    _api_report(world, **_self_report())
+    _forget_statements(world)
+    wrong = _dokaz(database, tmp_path, "intake", "backfill-statements", "--recovery-key-stdin",
+                   stdin="DOKAZ-RK1-NOT-THIS-ONE\n")
+    assert wrong.returncode == 1 and "error:" in wrong.stderr
+    ran = _dokaz(database, tmp_path, "intake", "backfill-statements", "--recovery-key-stdin",
+                 stdin=world.recovery_text + "\n")
+    assert ran.returncode == 0, ran.stderr
+    assert "1 case(s) given the statements of 1 report(s)" in ran.stdout
+    assert world.recovery_text not in ran.stdout + ran.stderr
+    [cid] = _case_ids(world)
+    assert _detail(world, cid)["metadata"]["persons"]
