@@ -102,7 +102,8 @@ def _filled(existing: s.Person, stated: s.Person) -> s.Person | None:
 def add(session: Session, case: Case, key: DataKey, submission_id: uuid.UUID,
         statements: Statements) -> Written:
     """Write ``statements`` of submission ``submission_id`` into ``case`` (flush only)."""
-    existing = store.load_metadata(session, case, key).persons
+    before = store.load_metadata(session, case, key)
+    existing = before.persons
     rows = {r.id: r for r in session.exec(select(CasePerson).where(
         CasePerson.case_id == case.id))}
     ids: list[uuid.UUID] = []
@@ -124,8 +125,7 @@ def add(session: Session, case: Case, key: DataKey, submission_id: uuid.UUID,
             # Still the submitters' own statement: complete it, keep its first report.
             store.write_person(session, case, key, filled, row, source=SOURCE_INTAKE,
                                source_submission_id=row.source_submission_id)
-    known = {(a.victim_id, a.act_type, a.start_month)
-             for a in store.load_metadata(session, case, key).acts} if statements.acts else set()
+    known = {(a.victim_id, a.act_type, a.start_month) for a in before.acts}
     acts = 0
     for stated_act in statements.acts:
         act = stated_act.act.model_copy(update={"victim_id": ids[stated_act.victim]})
