@@ -331,7 +331,7 @@ def create_submission(
     wrap_to(session, case.id, case_key, kind=RECEIPT, recipient_id=row.id, kek=receipt.kek)
     out = attach_files(session, ctx, case.id, case_key, submission_id, files, data.uploads, now)
     metadata_statements.add(session, case, case_key, submission_id,
-                            statements.of_submission(data))
+                            statements.of_submission(data), new_case=True)
     session.flush()
     return SubmissionOut(receipt=receipt.code.text, reference=case.reference, files=out)
 

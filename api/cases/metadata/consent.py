@@ -49,17 +49,18 @@ def _next_version(session: Session, person_id: uuid.UUID, scope: str) -> int:
 
 
 def record_intake(session: Session, case: Case, person_id: uuid.UUID, scope: str,
-                  submission_id: uuid.UUID, *, on_behalf: bool) -> CaseConsent | None:
-    """The consent a report gave, as a version with source ``intake`` (flush only);
-    nothing when the person's consent to ``scope`` is already active."""
-    if active_row(session, person_id, scope) is not None:
+                  submission_id: uuid.UUID, *, on_behalf: bool, first: bool = False
+                  ) -> CaseConsent | None:
+    """The consent a report gave, as a version with source ``intake`` (added; the caller
+    flushes); nothing when the person's consent to ``scope`` is already active. ``first``:
+    the person was created in this transaction, so this is version 1 (nothing is read)."""
+    if not first and active_row(session, person_id, scope) is not None:
         return None
     row = CaseConsent(case_id=case.id, person_id=person_id, scope=scope,
-                      version=_next_version(session, person_id, scope),
+                      version=1 if first else _next_version(session, person_id, scope),
                       recorded_by_id=None, source=SOURCE_INTAKE,
                       source_submission_id=submission_id, on_behalf=on_behalf)
     session.add(row)
-    session.flush()
     return row
 
 

@@ -100,12 +100,19 @@ def _filled(existing: s.Person, stated: s.Person) -> s.Person | None:
 
 
 def add(session: Session, case: Case, key: DataKey, submission_id: uuid.UUID,
-        statements: Statements) -> Written:
-    """Write ``statements`` of submission ``submission_id`` into ``case`` (flush only)."""
-    before = store.load_metadata(session, case, key)
+        statements: Statements, *, new_case: bool = False) -> Written:
+    """Write ``statements`` of submission ``submission_id`` into ``case`` (flush only).
+
+    ``new_case``: the case was created in this transaction, so it has no metadata to match
+    or consents to version yet, and nothing is read (intake's hot path)."""
+    if new_case:
+        before = s.Metadata(summary=s.Summary(), persons=[], acts=[], interventions=[])
+        rows: dict[uuid.UUID, CasePerson] = {}
+    else:
+        before = store.load_metadata(session, case, key)
+        rows = {r.id: r for r in session.exec(select(CasePerson).where(
+            CasePerson.case_id == case.id))}
     existing = before.persons
-    rows = {r.id: r for r in session.exec(select(CasePerson).where(
-        CasePerson.case_id == case.id))}
     ids: list[uuid.UUID] = []
     new = 0
     for stated in statements.persons:
@@ -125,6 +132,7 @@ def add(session: Session, case: Case, key: DataKey, submission_id: uuid.UUID,
             # Still the submitters' own statement: complete it, keep its first report.
             store.write_person(session, case, key, filled, row, source=SOURCE_INTAKE,
                                source_submission_id=row.source_submission_id)
+    session.flush()  # the persons before the acts and consents naming them
     known = {(a.victim_id, a.act_type, a.start_month) for a in before.acts}
     acts = 0
     for stated_act in statements.acts:
@@ -138,7 +146,7 @@ def add(session: Session, case: Case, key: DataKey, submission_id: uuid.UUID,
     given = 0
     for c in statements.consents:
         if consent.record_intake(session, case, ids[c.person], c.scope, submission_id,
-                                 on_behalf=c.on_behalf) is not None:
+                                 on_behalf=c.on_behalf, first=new_case) is not None:
             given += 1
     session.flush()
     return Written(ids, new, acts, given)

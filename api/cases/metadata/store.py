@@ -393,7 +393,7 @@ def write_person(session: Session, case: Case, key: DataKey, item: s.Person,
                  row: CasePerson | None = None, *, source: str,
                  source_submission_id: uuid.UUID | None) -> CasePerson:
     """Insert a person (``row`` None) or overwrite ``row`` with ``item``: coarse columns,
-    sealed private part and characteristics codes."""
+    sealed private part and characteristics codes (added; the caller flushes)."""
     if row is None:
         row = CasePerson(id=uuid.uuid4(), case_id=case.id, role=item.role, sealed=b"")
         session.add(row)
@@ -406,7 +406,6 @@ def write_person(session: Session, case: Case, key: DataKey, item: s.Person,
     row.citizenship = item.citizenship
     row.sealed = _seal(key, case.id, "case_person", row.id, item.private)
     row.source, row.source_submission_id = source, source_submission_id
-    session.flush()
     _add_codes(session, case.id, row.id, "victim_characteristic", item.characteristics)
     return row
 
