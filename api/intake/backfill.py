@@ -1,7 +1,7 @@
 """Carrying cases received before intake statements forward (``dokaz intake
 backfill-statements``).
 
-Migration 0013 cannot read the reports of existing cases: they are sealed, and a migration
+Migration 0014 cannot read the reports of existing cases: they are sealed, and a migration
 holds no key. This command can: with the organisation's offline recovery key it opens each
 case that has no intake statement yet, reads its reports (every thread now in the case,
 sealed under the key of the case each was received in), and writes what they state exactly

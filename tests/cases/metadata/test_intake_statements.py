@@ -364,7 +364,7 @@ def test_a_merge_carries_the_reports_statements_without_duplicates(world: World)
 
 
 def _forget_statements(w: World) -> None:
-    """Make the cases look as they did before intake statements (migration 0013)."""
+    """Make the cases look as they did before intake statements (migration 0014)."""
     with w.session() as s:
         for model in (cm.CaseConsent, cm.CaseDetention, cm.CaseTorture, cm.CaseDisappearance,
                       cm.CaseInvolvement, cm.CaseAct, cm.CaseCode, cm.CasePerson):

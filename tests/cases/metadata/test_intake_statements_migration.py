@@ -1,4 +1,4 @@
-"""Migration 0013: existing persons, acts and consents are carried forward as staff rows."""
+"""Migration 0014: existing persons, acts and consents are carried forward as staff rows."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from tests.foundation.test_migrations import _fresh_db, _seed_every_table
 def test_existing_rows_become_staff_rows_and_survive_down(database: DbUnderTest,
                                                          tmp_path: Path) -> None:
     url = _fresh_db(database, tmp_path)
-    # The revision 0013 follows, looked up: the integrator may re-chain revisions.
+    # The revision 0014 follows, looked up: the integrator may re-chain revisions.
     before = ScriptDirectory.from_config(migrations.alembic_config(url)).get_revision(
-        "0013").down_revision
+        "0014").down_revision
     assert isinstance(before, str)
     migrations.upgrade(database.settings, before, url=url)
     _seed_every_table(url)
-    migrations.upgrade(database.settings, "0013", url=url)
+    migrations.upgrade(database.settings, "0014", url=url)
     eng = create_engine(url)
     with eng.connect() as conn:
         for table in ("case_person", "case_act", "case_consent"):

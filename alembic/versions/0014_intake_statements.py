@@ -10,8 +10,8 @@ revision only staff wrote metadata and consents. Cases received earlier have no 
 statements (their reports are sealed; a migration holds no case key to read them).
 Downgrade drops the columns; the rows themselves stay, as staff rows.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
