@@ -38,7 +38,7 @@ def _register_feature_commands() -> None:
 
 
 # "cases.access" right after "keys": it adds `dokaz keys grant` to the keys group.
-FEATURES_WITH_COMMANDS = ["keys", "cases.access", "auth", "audit", "partners", "jobs",
+FEATURES_WITH_COMMANDS = ["keys", "cases.access", "auth", "audit", "partners", "jobs", "intake",
                           "notifications", "backup", "stats", "fsck"]
 
 

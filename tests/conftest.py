@@ -55,7 +55,9 @@ class DbUnderTest:
     def __init__(self, kind: str, root: Path) -> None:
         self.kind = kind
         self.root = root
-        self.name = f"dokaz_test_{os.getpid()}_{secrets.token_hex(3)}"
+        # DOKAZ_TEST_DB_PREFIX: helpers sharing one PostgreSQL keep their databases apart.
+        prefix = os.environ.get("DOKAZ_TEST_DB_PREFIX", "dokaz_test")
+        self.name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
         if kind == "sqlite":
             self.url = f"sqlite:///{root / 'dokaz-test.sqlite3'}"
         else:

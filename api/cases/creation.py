@@ -2,18 +2,24 @@
 
 The one place a :class:`~api.cases.models.Case` row is constructed (a test holds every
 other module of ``api/`` to it): intake creates a case for each new submission, a split
-creates one for the threads it moves. Whoever creates the case wraps its key next, with
-:func:`api.cases.access.wraps.wrap_to`; a case nobody holds a wrap of is lost.
+creates one for the threads it moves (a merge creates none: the source's threads move into
+the target). :func:`create_case` also wraps the new key, in the same flush, to the
+organisation recovery key (always: a case nobody could recover is never made) and to the
+readers its caller names, so no path can leave a case without its wraps. Only the
+submitter's receipt wrap is intake's own (the receipt row is written after the case).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
+from api.cases.access import wraps
 from api.cases.models import Case
 from api.cases.workflow.states import CaseState
 from crypto.keys import DataKey
@@ -35,16 +41,27 @@ def unused_reference(session: Session) -> str:
             return reference
 
 
+@dataclass(frozen=True)
+class Reader:
+    """Someone the new case key is wrapped to: kind (``staff``, ``coordinator``,
+    ``lawyer``...), account id and X25519 public key."""
+
+    kind: str
+    recipient_id: uuid.UUID
+    public_key: bytes
+
+
 def create_case(
     session: Session, *, state: CaseState, received_on: date, at: datetime,
-    region: str | None, urgency_reasons: Sequence[str] = (), priority: str = "normal",
-    priority_rank: int = 1, period_start_month: str | None = None,
-    date_precision: str | None = None,
+    region: str | None, readers: Iterable[Reader], urgency_reasons: Sequence[str] = (),
+    priority: str = "normal", priority_rank: int = 1, period_start_month: str | None = None,
+    date_precision: str | None = None, granted_by: uuid.UUID | None = None,
 ) -> tuple[Case, DataKey]:
-    """Insert a case (flushed, so it has its id) with a new reference, and make its key.
+    """Insert a case (flushed, so it has its id) with a new reference, make its key and
+    wrap it to the recovery key and to ``readers`` (NoRecoveryKey, 503, when there is none).
 
     ``at`` stamps creation, update and the state change (the columns keep the day only).
-    The key is returned, never stored: the caller wraps it before the transaction ends.
+    The key is returned, never stored: the caller may wrap it further (a receipt).
     """
     case = Case(
         reference=unused_reference(session), state=state.value, region=region,
@@ -56,4 +73,9 @@ def create_case(
     )
     session.add(case)
     session.flush()
-    return case, DataKey.generate()
+    key = DataKey.generate()
+    wraps.wrap_to_recovery(session, case.id, key)
+    for reader in readers:
+        wraps.wrap_to(session, case.id, key, kind=reader.kind, recipient_id=reader.recipient_id,
+                      public_key=reader.public_key, granted_by=granted_by)
+    return case, key

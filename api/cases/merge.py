@@ -12,7 +12,10 @@ wrapped (kind ``thread``) to the caseworkers and coordinators who can read the t
 each wrap audited as ``key.grant`` naming the merge. Lawyers who can read the target get
 nothing: another submitter's thread reaches them only by an explicit grant. The source
 keeps its own metadata and events, becomes ``duplicate`` with ``merged_into_id`` set, and
-a ``merged_into`` link records which submissions moved. Nothing is deleted.
+a ``merged_into`` link records which submissions moved. Nothing is deleted. The source's
+intake statements not yet confirmed by staff (persons, acts, consents its reports gave) are
+copied into the target, without duplicating persons or acts already there
+(:func:`api.cases.metadata.statements.carry_over`).
 
 Split: the chosen submissions' threads (whole) move to a new case with a fresh key for its
 own metadata and events, wrapped to the recovery key and to every staff member and lawyer
@@ -37,7 +40,8 @@ from api.audit import service as audit
 from api.auth import repository as auth_repository
 from api.auth.principals import Principal
 from api.cases.access import wraps
-from api.cases.creation import create_case
+from api.cases.creation import Reader, create_case
+from api.cases.metadata import statements
 from api.cases.models import Case, CaseLink
 from api.cases.service import open_case
 from api.cases.threads import keyrings
@@ -50,7 +54,6 @@ from api.core.models import utcnow
 from api.core.settings import Settings
 from api.keys import repository as keys_repository
 from api.keys.repository import PERSONAL_KINDS
-from crypto.keys import DataKey
 
 
 def merge(
@@ -97,10 +100,14 @@ def merge(
                    key=target_key, comment=comment,
                    detail=f"merged_from={source.id};submissions={len(subs)}", now=now)
     _urgency_union(target, source)
+    # What the moved reports stated (and staff have not confirmed yet) goes with them, so
+    # their victims and consents still count once the source is a duplicate.
+    carried = statements.carry_over(session, source, source_key, target, target_key)
     audit.record(session, action=actions.CASE_CHANGED, actor_id=principal.user_id,
                  case_id=target.id, target=str(source.id),
                  details={"change": "merge", "submissions": len(subs), "files": files,
-                          "messages": len(msgs), "thread_keys_shared": shared})
+                          "messages": len(msgs), "thread_keys_shared": shared,
+                          "statements_carried": carried})
     session.flush()
     return target
 
@@ -131,8 +138,9 @@ def split(
     now = utcnow()
     new, new_key = create_case(session, state=CaseState.TRIAGE, at=now, region=case.region,
                                received_on=min(s.received_on for s in subs),
-                               priority=case.priority, priority_rank=case.priority_rank)
-    _wrap_like(session, case.id, new.id, new_key, principal)
+                               priority=case.priority, priority_rank=case.priority_rank,
+                               readers=_readers_like(session, case.id),
+                               granted_by=principal.user_id)
     files = sum(threads_repository.move_thread(session, r, new.id) for r in roots)
     ids = ",".join(sorted(str(s.id) for s in subs))
     session.add(CaseLink(kind="split_from", source_case_id=new.id, target_case_id=case.id,
@@ -150,14 +158,14 @@ def split(
     return new
 
 
-def _wrap_like(session: Session, old_case: uuid.UUID, new_case: uuid.UUID, key: DataKey,
-               principal: Principal) -> None:
-    """Wrap the new key to whoever could open the old case, and to the recovery key."""
-    wraps.wrap_to_recovery(session, new_case, key)
+def _readers_like(session: Session, old_case: uuid.UUID) -> list[Reader]:
+    """Whoever could open the old case (active accounts; approved readers, as for any
+    wrap) gets the new case's key; the recovery wrap is made by create_case."""
+    out: list[Reader] = []
     for wrap in keys_repository.wraps_of_case(session, old_case, PERSONAL_KINDS):
         user = auth_repository.get_staff(session, wrap.recipient_id)
         if user is None or user.disabled_at is not None:
             continue
-        wraps.wrap_to_staff(session, new_case, key, user, kind=wrap.recipient_kind,
-                           granted_by=principal.user_id)
-
+        wraps.require_approved_reader(user, wrap.recipient_kind)
+        out.append(Reader(wrap.recipient_kind, user.id, user.public_key))
+    return out

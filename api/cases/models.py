@@ -40,6 +40,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     event,
+    false,
 )
 from sqlmodel import Field, SQLModel
 
@@ -70,6 +71,23 @@ def key_case_column() -> Column[uuid.UUID]:
 def _own_case(context: Any) -> Any:
     # A row written without naming its key case is sealed under its own case's key.
     return context.get_current_parameters()["case_id"]
+
+
+# Provenance of a metadata row: "intake" for what a submitter stated in a report (not yet
+# confirmed by staff), "staff" for what a caseworker wrote or confirmed. Plaintext: it says
+# whether a row was reviewed, which is workflow, not content.
+SOURCE_INTAKE = "intake"
+SOURCE_STAFF = "staff"
+
+
+def source_column() -> Column[str]:
+    return Column(String(8), nullable=False, default=SOURCE_STAFF, server_default=SOURCE_STAFF)
+
+
+def source_submission_column() -> Column[uuid.UUID]:
+    """The submission an intake statement came from (NULL for staff rows). Plaintext: an
+    identifier only; the submission row already names its case and day."""
+    return Column(Uuid, ForeignKey("submission.id", ondelete="SET NULL"), index=True)
 
 
 class Case(SQLModel, table=True):
@@ -160,6 +178,9 @@ class CasePerson(SQLModel, table=True):
     # SealedJSON: name, other names, birth date, ID number, address, phone, email,
     # description, health.
     sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+    source: str = Field(default="staff", sa_column=source_column())
+    source_submission_id: uuid.UUID | None = Field(
+        default=None, sa_column=source_submission_column())
 
 
 class CaseAct(SQLModel, table=True):
@@ -184,6 +205,9 @@ class CaseAct(SQLModel, table=True):
     status_at_end: str | None = Field(default=None, sa_column=Column(String(32)))
     # SealedJSON: exact location and dates, stated reason, consequences.
     sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+    source: str = Field(default="staff", sa_column=source_column())
+    source_submission_id: uuid.UUID | None = Field(
+        default=None, sa_column=source_submission_column())
 
 
 class CaseDetention(SQLModel, table=True):
@@ -333,6 +357,14 @@ class CaseConsent(SQLModel, table=True):
     )
     # SealedJSON: how and when consent was given or withdrawn, in the person's words.
     sealed_note: bytes | None = Field(default=None, sa_column=Column(Ciphertext))
+    source: str = Field(default="staff", sa_column=source_column())
+    source_submission_id: uuid.UUID | None = Field(
+        default=None, sa_column=source_submission_column())
+    # Plaintext: given at intake by the submitter for this person (a relative or lawyer
+    # reporting), not by the person themselves. Referrals accept it (the WGEID acts on a
+    # family's consent); statistics count only a person's own consent.
+    on_behalf: bool = Field(default=False, sa_column=Column(
+        Boolean, nullable=False, default=False, server_default=false()))
 
 
 class CaseEvent(SQLModel, table=True):

@@ -27,9 +27,14 @@ from the answer. A person who somehow filled it in loses the report, which the h
 labelled-"leave empty" field makes very unlikely.
 
 Key wraps made at intake (threat model property 2): every staff member on intake duty,
-the organisation recovery key, the receipt KEK, and for a lawyer's submission the
-lawyer. Without a recovery key intake is refused (503): a case that nobody could ever
+the organisation recovery key, and for a lawyer's submission the lawyer (all made by
+:func:`api.cases.creation.create_case`, the one owner of new cases), then the receipt
+KEK. Without a recovery key intake is refused (503): a case that nobody could ever
 recover must not be accepted.
+
+What the report states (persons, acts, dates, places, consents) is written into the
+case metadata as intake statements (:mod:`api.intake.statements`), in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -47,8 +52,9 @@ from sqlmodel import Session
 
 from api.auth.passwords import kdf_params
 from api.cases.access.wraps import wrap_to
-from api.cases.creation import create_case, new_reference
+from api.cases.creation import Reader, create_case, new_reference
 from api.cases.files.models import Attachment
+from api.cases.metadata import statements as metadata_statements
 from api.cases.models import Case
 from api.cases.threads import contexts
 from api.cases.threads.models import Submission
@@ -74,10 +80,10 @@ from api.ingress.multipart import (
     parse_multipart,
 )
 from api.ingress.schemas import FileOut
-from api.intake import coding, repository
+from api.intake import coding, repository, statements
 from api.intake.models import Receipt
 from api.intake.schemas import SCHEMA_VERSION, FollowupIn, SubmissionIn, SubmissionOut
-from api.keys.repository import LAWYER, RECEIPT, RECOVERY, STAFF
+from api.keys.repository import LAWYER, RECEIPT, STAFF
 from api.keys.service import require_recovery_key
 from api.storage.base import BlobStorage
 from api.storage.pending import delete_on_rollback
@@ -286,7 +292,7 @@ def create_submission(
     # who reached Tor when, an exact time would point at the submitter. The exact moment
     # is sealed in the payload (received_at) for staff who need it.
     day = day_floor(now)
-    recovery = require_recovery_key(session)
+    require_recovery_key(session)  # 503 before anything is written
     lawyer_key = None
     if ctx.lawyer_id is not None:
         lawyer_key = repository.lawyer_public_key(session, ctx.lawyer_id)
@@ -294,19 +300,16 @@ def create_submission(
             raise BadRequest("Only an active lawyer account can submit on someone's behalf.")
 
     month, precision = coding.period_start(data)
+    readers = [Reader(STAFF, user_id, public_key)
+               for user_id, public_key in repository.intake_duty_recipients(session)]
+    if ctx.lawyer_id is not None and lawyer_key is not None:
+        readers.append(Reader(LAWYER, ctx.lawyer_id, lawyer_key))
+    # create_case wraps the key to the recovery key and these readers.
     case, case_key = create_case(
         session, state=CaseState.NEW, received_on=received_on, at=day,
         region=data.where.region, urgency_reasons=coding.urgency_reasons(data, received_on),
-        period_start_month=month, date_precision=precision,
+        period_start_month=month, date_precision=precision, readers=readers,
     )
-    for user_id, public_key in repository.intake_duty_recipients(session):
-        wrap_to(session, case.id, case_key, kind=STAFF, recipient_id=user_id,
-                public_key=public_key)
-    wrap_to(session, case.id, case_key, kind=RECOVERY, recipient_id=recovery.id,
-            public_key=recovery.public_key)
-    if ctx.lawyer_id is not None and lawyer_key is not None:
-        wrap_to(session, case.id, case_key, kind=LAWYER, recipient_id=ctx.lawyer_id,
-                public_key=lawyer_key)
     # The submission is its own thread, sealed under this case's key for good; the receipt
     # is issued for it (and opens only this key).
     submission_id = uuid.uuid4()
@@ -327,6 +330,8 @@ def create_submission(
     session.flush()
     wrap_to(session, case.id, case_key, kind=RECEIPT, recipient_id=row.id, kek=receipt.kek)
     out = attach_files(session, ctx, case.id, case_key, submission_id, files, data.uploads, now)
+    metadata_statements.add(session, case, case_key, submission_id,
+                            statements.of_submission(data), new_case=True)
     session.flush()
     return SubmissionOut(receipt=receipt.code.text, reference=case.reference, files=out)
 
@@ -355,6 +360,12 @@ def create_followup_submission(
     session.flush()
     out = attach_files(session, ctx, case.id, thread_key, submission_id, files, data.uploads,
                        now, key_case_id=key_case)
+    if key_case == case.id:
+        # The thread's key is the case's own, so the persons it names join the case's
+        # metadata. After a merge or split the submitter holds only the key of the case
+        # their thread was received in; their addition is then in the thread for staff.
+        metadata_statements.add(session, case, thread_key, submission_id,
+                                statements.of_followup(data))
     session.flush()
     return out
 

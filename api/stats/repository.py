@@ -7,8 +7,9 @@ Which records may be counted is decided here, in one place (``_BASE``):
   another case and not crypto-shredded;
 * the person is a victim whose *current* consent (latest version per person and scope)
   to ``aggregate_statistics`` is not revoked. Consent recorded by a submitter
-  for someone else at intake (``submission.consent_scopes``) is not enough: only the
-  person's own recorded consent counts;
+  for someone else at intake (``submission.consent_scopes``, or a ``case_consent`` row
+  with ``on_behalf``) is not enough: only the person's own consent counts (their own
+  report's, or one staff recorded);
 * a case (``cases_by_state_region_month``) counts only if it has victims and every one of
   them consented.
 
@@ -31,10 +32,11 @@ from api.stats.models import StatsBudgetEntry, StatsCell, StatsPartnerPolicy, St
 CONSENT_SCOPE = "aggregate_statistics"
 
 _CASE_OK = "c.state IN :states AND c.merged_into_id IS NULL AND c.shredded_at IS NULL"
-# The person's latest consent to statistics exists and is not revoked.
+# The person's latest consent to statistics exists, is not revoked and is their own.
 _CONSENTED = """EXISTS (
     SELECT 1 FROM case_consent cc
     WHERE cc.person_id = p.id AND cc.scope = :scope AND cc.revoked_at IS NULL
+      AND NOT cc.on_behalf
       AND NOT EXISTS (
           SELECT 1 FROM case_consent nx
           WHERE nx.person_id = cc.person_id AND nx.scope = cc.scope

@@ -203,7 +203,8 @@ def test_case_from_the_real_intake(app_client: TestClient, session: Session) -> 
     headers = login_headers(app_client, duty)
     items = app_client.get(BASE, headers=headers).json()["items"]
     assert [i["reference"] for i in items] == [receipt["reference"]]
-    assert items[0]["act_types"] == [] and items[0]["due_at"] is not None
+    # The report's act category is the case's act already (intake statements).
+    assert items[0]["act_types"] == ["detention"] and items[0]["due_at"] is not None
     detail = app_client.get(f"{BASE}/{items[0]['id']}", headers=headers).json()
     assert "taken from his flat" in str(detail["submissions"][0]["payload"])
     assert app_client.get(f"{BASE}/{items[0]['id']}",

@@ -21,6 +21,7 @@ from api.cases.access.wraps import wrap_to
 from api.keys import repository as keys_repository
 from api.keys.repository import LAWYER, RECOVERY, STAFF
 from api.keys.service import case_key_context, open_recovery_key
+from crypto.keys import DataKey
 from crypto.sealed import unwrap_data_key
 
 
@@ -64,3 +65,16 @@ def grant_with_recovery_key(
         granted += 1
     missing = 0 if case_ids is None else len(set(case_ids) - set(recovery_wraps))
     return GrantResult(granted=granted, without_recovery_wrap=missing)
+
+
+def case_keys_with_recovery_key(session: Session, recovery_text: str,
+                                case_ids: Sequence[uuid.UUID] | None = None
+                                ) -> dict[uuid.UUID, DataKey]:
+    """The keys of ``case_ids`` (None: every case) that have a recovery wrap, opened with
+    the offline recovery key (held in this call's memory only)."""
+    private = open_recovery_key(session, recovery_text)
+    return {
+        case_id: unwrap_data_key(private, wrap.wrapped_key,
+                                 case_key_context(case_id, RECOVERY, wrap.recipient_id))
+        for case_id, wrap in keys_repository.recovery_wraps(session, case_ids).items()
+    }

@@ -82,14 +82,18 @@ def wrap_to_staff(
     kind: str = STAFF,
     granted_by: uuid.UUID | None,
 ) -> CaseKeyWrap:
+    require_approved_reader(user, kind)
+    return wrap_to(session, case_id, key, kind=kind, recipient_id=user.id,
+                   public_key=user.public_key, granted_by=granted_by)
+
+
+def require_approved_reader(user: StaffUser, kind: str = STAFF) -> None:
     # Two-person rule: an account an admin made through the API holds no case key until a
-    # coordinator approved it, whichever path (assignment, grant, merge) wants to wrap.
-    # A lawyer's wrap of their own submission is made at intake and is not checked here.
+    # coordinator approved it, whichever path (assignment, grant, merge, split) wants to
+    # wrap. A lawyer's wrap of their own submission is made at intake and is not checked.
     if kind == STAFF and user.reader_approved_on is None:
         raise Conflict("This account is not an approved reader yet: a coordinator other than "
                        "its creator must approve it before it can receive any case key.")
-    return wrap_to(session, case_id, key, kind=kind, recipient_id=user.id,
-                   public_key=user.public_key, granted_by=granted_by)
 
 
 def wrap_to_recovery(session: Session, case_id: uuid.UUID, key: DataKey) -> CaseKeyWrap:

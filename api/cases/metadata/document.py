@@ -10,6 +10,7 @@ types and the strict base here are the ones every request body of a case uses.
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -63,6 +64,9 @@ class PersonPrivate(Strict):
     occupation: Short | None = None
     description: Long | None = None
     health: Long | None = None
+    # The submitter's own way to be reached and tie to the events, as they gave them.
+    contact: Short | None = None
+    relationship: Short | None = None
 
 
 class ActPrivate(Strict):
@@ -125,6 +129,22 @@ class InterventionPrivate(Strict):
 PersonRole = Literal["victim", "relative", "source", "witness", "perpetrator", "lawyer"]
 
 
+class Provenance(Strict):
+    """Where an item of the document comes from (read-only, see :mod:`.statements`).
+
+    ``intake``: what a submitter stated in a report (``submission_id``), received on
+    ``reported_on``, not yet confirmed by staff. ``staff``: written or confirmed by a
+    caseworker. A ``PATCH`` keeps an item's intake provenance only when the item comes back
+    with it and unchanged; anything else a caseworker sends is theirs (confirmed or
+    corrected), and a client can never make an item "intake" itself.
+    """
+
+    source: Literal["intake", "staff"] = "staff"
+    submission_id: uuid.UUID | None = None
+    reported_on: date | None = None
+    statement: Short | None = None
+
+
 class Person(Strict):
     id: uuid.UUID | None = None
     role: PersonRole
@@ -133,6 +153,7 @@ class Person(Strict):
     citizenship: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
     characteristics: list[VictimCharacteristic] = Field(default_factory=list, max_length=20)
     private: PersonPrivate = Field(default_factory=PersonPrivate)
+    provenance: Provenance | None = None
 
 
 class Detention(Strict):
@@ -191,6 +212,7 @@ class Act(Strict):
     torture: Torture | None = None
     disappearance: Disappearance | None = None
     perpetrators: list[Involvement] = Field(default_factory=list, max_length=50)
+    provenance: Provenance | None = None
 
 
 class Intervention(Strict):
@@ -226,3 +248,6 @@ class Metadata(BaseModel):
     persons: list[Person]
     acts: list[Act]
     interventions: list[Intervention]
+    # Persons and acts still as the submitter stated them at intake, for a caseworker to
+    # confirm or correct (see Provenance).
+    unconfirmed: int = 0

@@ -27,4 +27,9 @@ class ConsentOut(BaseModel):
     revoked_at: datetime | None
     revoked_by_id: uuid.UUID | None
     active: bool
+    # "intake": given in the report (source_submission_id), not yet confirmed by staff;
+    # on_behalf: given there by a relative or lawyer for this person.
+    source: str = "staff"
+    source_submission_id: uuid.UUID | None = None
+    on_behalf: bool = False
     note: str | None = None

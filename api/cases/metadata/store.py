@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from calendar import monthrange
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import TypeVar, cast
 
@@ -24,6 +25,8 @@ from sqlmodel import Session, col, select
 from api.cases.metadata import document as s
 from api.cases.metadata.contexts import metadata_context, summary_context
 from api.cases.models import (
+    SOURCE_INTAKE,
+    SOURCE_STAFF,
     Case,
     CaseAct,
     CaseCode,
@@ -35,6 +38,7 @@ from api.cases.models import (
     CasePerson,
     CaseTorture,
 )
+from api.cases.threads.models import Submission
 from api.cases.workflow.urgency import (
     NOT_DISCLOSED_WHEREABOUTS,
     ONGOING_DETENTION,
@@ -114,6 +118,7 @@ def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
                             .order_by(col(CaseInvolvement.id))):
         invs.setdefault(inv.act_id, []).append(inv)
     codes = _codes(session, cid, [p.id for p in persons] + act_ids)
+    origin = _provenance(session, [*persons, *acts])
 
     out_persons = [
         s.Person.model_construct(
@@ -121,6 +126,7 @@ def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
             citizenship=p.citizenship,
             characteristics=codes.get((p.id, "victim_characteristic"), []),
             private=_open(key, cid, "case_person", p.id, p.sealed, s.PersonPrivate),
+            provenance=origin(p),
         )
         for p in persons
     ]
@@ -166,6 +172,7 @@ def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
                 )
                 for i in invs.get(a.id, [])
             ],
+            provenance=origin(a),
         ))
     interventions = [
         s.Intervention.model_construct(
@@ -175,8 +182,57 @@ def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
         for i in session.exec(select(CaseIntervention).where(CaseIntervention.case_id == cid)
                               .order_by(col(CaseIntervention.id)))
     ]
+    unconfirmed = (sum(p.source == SOURCE_INTAKE for p in persons)
+                   + sum(a.source == SOURCE_INTAKE for a in acts))
     return s.Metadata(summary=load_summary(case, key), persons=out_persons, acts=out_acts,
-                      interventions=interventions)
+                      interventions=interventions, unconfirmed=unconfirmed)
+
+
+def intake_statement(reported_on: date | None) -> str:
+    """The wording every intake item carries until a caseworker confirms it."""
+    return "as reported at intake" + (f", {reported_on.isoformat()}" if reported_on else "")
+
+
+def _provenance(session: Session, rows: list[CasePerson | CaseAct]
+                ) -> Callable[[CasePerson | CaseAct], s.Provenance]:
+    """Provenance of each row, with the day its report was received (one query)."""
+    sub_ids = {r.source_submission_id for r in rows if r.source_submission_id is not None}
+    days: dict[uuid.UUID, date] = {}
+    if sub_ids:
+        days = {sub.id: sub.received_on for sub in session.exec(
+            select(Submission).where(col(Submission.id).in_(sub_ids)))}
+
+    def of(row: CasePerson | CaseAct) -> s.Provenance:
+        if row.source != SOURCE_INTAKE:
+            return s.Provenance(source="staff")
+        day = days.get(row.source_submission_id) if row.source_submission_id else None
+        return s.Provenance(source="intake", submission_id=row.source_submission_id,
+                            reported_on=day, statement=intake_statement(day))
+    return of
+
+
+_Origin = tuple[str, uuid.UUID | None]
+
+
+def _kept_origins(items: list[s.Person] | list[s.Act], stored: list[s.Person] | list[s.Act]
+                  ) -> dict[uuid.UUID, _Origin]:
+    """Ids of the items that keep their intake provenance through a PATCH: sent back with it
+    and unchanged. Everything else a caseworker sends becomes theirs ("staff")."""
+    before = {i.id: i for i in stored if i.id is not None}
+    kept: dict[uuid.UUID, _Origin] = {}
+    for item in items:
+        old = before.get(item.id) if item.id is not None else None
+        if (old is None or old.provenance is None or old.provenance.source != SOURCE_INTAKE
+                or item.provenance is None or item.provenance.source != SOURCE_INTAKE):
+            continue
+        if _content(item) == _content(old):
+            assert item.id is not None
+            kept[item.id] = (SOURCE_INTAKE, old.provenance.submission_id)
+    return kept
+
+
+def _content(item: BaseModel) -> object:
+    return item.model_dump(mode="json", exclude={"provenance"})
 
 
 # ---------------------------------------------------------------- write
@@ -198,14 +254,19 @@ def apply_patch(session: Session, case: Case, key: DataKey, patch: s.MetadataPat
             key, patch.summary.model_dump(mode="json"), summary_context(case.id)
         ).ciphertext
         changed.append("summary")
+    kept: dict[uuid.UUID, _Origin] = {}
+    if patch.acts is not None or patch.persons is not None:
+        before = load_metadata(session, case, key)
+        kept.update(_kept_origins(patch.persons or [], before.persons))
+        kept.update(_kept_origins(patch.acts or [], before.acts))
     if patch.acts is not None:
         _delete_acts(session, case.id)
         changed.append("acts")
     if patch.persons is not None:
-        _write_persons(session, case, key, patch.persons)
+        _write_persons(session, case, key, patch.persons, kept)
         changed.append("persons")
     if patch.acts is not None:
-        _insert_acts(session, case, key, patch.acts)
+        _insert_acts(session, case, key, patch.acts, kept)
     if patch.interventions is not None:
         session.execute(delete(CaseIntervention).where(col(CaseIntervention.case_id) == case.id))
         for item in patch.interventions:
@@ -223,7 +284,8 @@ def apply_patch(session: Session, case: Case, key: DataKey, patch: s.MetadataPat
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2}
 
 
-def _write_persons(session: Session, case: Case, key: DataKey, persons: list[s.Person]) -> None:
+def _write_persons(session: Session, case: Case, key: DataKey, persons: list[s.Person],
+                   kept: dict[uuid.UUID, _Origin] | None = None) -> None:
     existing = {p.id: p for p in session.exec(
         select(CasePerson).where(CasePerson.case_id == case.id))}
     assigned: list[uuid.UUID] = []
@@ -241,6 +303,7 @@ def _write_persons(session: Session, case: Case, key: DataKey, persons: list[s.P
         row.age_band = item.age_band
         row.citizenship = item.citizenship
         row.sealed = _seal(key, case.id, "case_person", row.id, item.private)
+        row.source, row.source_submission_id = (kept or {}).get(row.id, (SOURCE_STAFF, None))
         assigned.append(row.id)
     removed = [pid for pid in existing if pid not in assigned]
     if removed:
@@ -276,7 +339,8 @@ def _delete_acts(session: Session, case_id: uuid.UUID) -> None:
     session.flush()
 
 
-def _insert_acts(session: Session, case: Case, key: DataKey, acts: list[s.Act]) -> None:
+def _insert_acts(session: Session, case: Case, key: DataKey, acts: list[s.Act],
+                 kept: dict[uuid.UUID, _Origin] | None = None) -> None:
     cid = case.id
     persons = set(session.exec(select(CasePerson.id).where(CasePerson.case_id == cid)))
     seen: set[uuid.UUID] = set()
@@ -289,29 +353,61 @@ def _insert_acts(session: Session, case: Case, key: DataKey, acts: list[s.Act]) 
             raise InvalidInput("The same act id appears twice.",
                                details={"path": f"acts[{index}].id"})
         seen.add(act_id)
-        session.add(CaseAct(
-            id=act_id, case_id=cid, victim_id=item.victim_id, act_type=item.act_type,
-            start_month=item.start_month, end_month=item.end_month,
-            date_precision=item.date_precision, region=item.region,
-            status_at_end=item.status_at_end,
-            sealed=_seal(key, cid, "case_act", act_id, item.private),
-        ))
-        session.flush()
-        if item.detention is not None:
-            _add_detail(session, key, cid, act_id, CaseDetention, item.detention)
-        if item.torture is not None:
-            _add_detail(session, key, cid, act_id, CaseTorture, item.torture)
-        if (g := item.disappearance) is not None:
-            # Computed here, never taken from the document (the field is read-only).
-            _add_detail(session, key, cid, act_id, CaseDisappearance, g,
-                        wgeid_urgent=wgeid_urgent(g, case.received_on))
-        for inv in item.perpetrators:
-            inv_id = inv.id or uuid.uuid4()
-            session.add(CaseInvolvement(
-                id=inv_id, case_id=cid, act_id=act_id, perpetrator_type=inv.perpetrator_type,
-                degree=inv.degree, sealed=_seal(key, cid, "case_involvement", inv_id, inv.private),
-            ))
+        source, source_submission_id = (kept or {}).get(act_id, (SOURCE_STAFF, None))
+        insert_act(session, case, key, item, act_id, source=source,
+                   source_submission_id=source_submission_id)
     session.flush()
+
+
+def insert_act(session: Session, case: Case, key: DataKey, item: s.Act, act_id: uuid.UUID, *,
+               source: str, source_submission_id: uuid.UUID | None) -> None:
+    """One act with its detail sections and involvements (its victim is checked by the
+    caller)."""
+    cid = case.id
+    session.add(CaseAct(
+        id=act_id, case_id=cid, victim_id=item.victim_id, act_type=item.act_type,
+        start_month=item.start_month, end_month=item.end_month,
+        date_precision=item.date_precision, region=item.region,
+        status_at_end=item.status_at_end, source=source,
+        source_submission_id=source_submission_id,
+        sealed=_seal(key, cid, "case_act", act_id, item.private),
+    ))
+    session.flush()
+    if item.detention is not None:
+        _add_detail(session, key, cid, act_id, CaseDetention, item.detention)
+    if item.torture is not None:
+        _add_detail(session, key, cid, act_id, CaseTorture, item.torture)
+    if (g := item.disappearance) is not None:
+        # Computed here, never taken from the document (the field is read-only).
+        _add_detail(session, key, cid, act_id, CaseDisappearance, g,
+                    wgeid_urgent=wgeid_urgent(g, case.received_on))
+    for inv in item.perpetrators:
+        inv_id = inv.id or uuid.uuid4()
+        session.add(CaseInvolvement(
+            id=inv_id, case_id=cid, act_id=act_id, perpetrator_type=inv.perpetrator_type,
+            degree=inv.degree, sealed=_seal(key, cid, "case_involvement", inv_id, inv.private),
+        ))
+
+
+def write_person(session: Session, case: Case, key: DataKey, item: s.Person,
+                 row: CasePerson | None = None, *, source: str,
+                 source_submission_id: uuid.UUID | None) -> CasePerson:
+    """Insert a person (``row`` None) or overwrite ``row`` with ``item``: coarse columns,
+    sealed private part and characteristics codes (added; the caller flushes)."""
+    if row is None:
+        row = CasePerson(id=uuid.uuid4(), case_id=case.id, role=item.role, sealed=b"")
+        session.add(row)
+    else:
+        session.execute(delete(CaseCode).where(
+            col(CaseCode.subject_id) == row.id, col(CaseCode.vocab) == "victim_characteristic"))
+    row.role = item.role
+    row.sex = item.sex
+    row.age_band = item.age_band
+    row.citizenship = item.citizenship
+    row.sealed = _seal(key, case.id, "case_person", row.id, item.private)
+    row.source, row.source_submission_id = source, source_submission_id
+    _add_codes(session, case.id, row.id, "victim_characteristic", item.characteristics)
+    return row
 
 
 _Detail = CaseDetention | CaseTorture | CaseDisappearance
