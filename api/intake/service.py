@@ -57,7 +57,7 @@ from api.core.db import in_transaction
 from api.core.errors import BadRequest, PayloadTooLarge
 from api.core.models import day_floor, utcnow
 from api.core.settings import Settings
-from api.ingress.argon2 import run_argon2
+from api.ingress.argon2 import Priority, run_argon2
 from api.ingress.body import BodyKind, body_kind, parse_json_model, read_json_body
 from api.ingress.files import (
     DiscardingFileSink,
@@ -367,7 +367,8 @@ async def submit(engine: Engine, ctx: IntakeContext, received: ReceivedSubmissio
                  ) -> SubmissionOut:
     """Store a received submission in one transaction, or delete its blobs and re-raise."""
     try:
-        receipt = await run_argon2(ctx.settings, prepare_receipt, ctx.settings)
+        receipt = await run_argon2(ctx.settings, prepare_receipt, ctx.settings,
+                                   priority=Priority.RECEIPT)
         if received.is_honeypot:
             return honeypot_answer(received)
         files = list(received.batch.files)
