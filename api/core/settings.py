@@ -166,6 +166,8 @@ class Settings(BaseSettings):
     max_concurrent_argon2: OneOrMore | None = Field(default=None, description=(
         "Argon2id runs at once on this host, all processes together (64 MiB each); "
         "unset: the usable cores less one, at least one"))
+    argon2_nice: int = Field(default=10, ge=0, le=19, description=(
+        "how far below the rest the Argon2 threads run (Linux nice steps; 0: as the rest)"))
     argon2_poll_seconds: AboveZero = Field(default=0.02, description=(
         "how often a waiting Argon2 run looks for a slot freed by another process"))
 

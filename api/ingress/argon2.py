@@ -18,6 +18,10 @@ directory): several processes without Redis is already an unsupported setup (the
 slots and budgets would be per process too), and lock files would add a second mechanism
 with its own failure modes (a data directory on a network file system) for that case only.
 
+The hashes run in threads of their own, niced (``argon2_nice``): one hash with
+parallelism 4 takes both cores of a small host, and only the scheduler can give a
+caseworker's request the cores before it.
+
 Waiting happens in the event loop, never in a pool thread: otherwise a burst of receipts
 would occupy every worker thread and starve the encryption and database work of uploads
 still streaming. Waiters are served by :class:`Priority`, then in arrival order; each
@@ -35,14 +39,16 @@ import bisect
 import contextlib
 import functools
 import itertools
+import os
 import socket
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, TypeVar
 
 import anyio
-import anyio.to_thread
 
 from api.core.settings import Settings
 from api.core.shared import Hold, Pool, redis_from_settings
@@ -80,7 +86,8 @@ class _Waiter:
 class Argon2Gate:
     """The host's Argon2 slots as seen from one process (and one event loop)."""
 
-    def __init__(self, pool: Pool, host: str, capacity: int, poll: float) -> None:
+    def __init__(self, pool: Pool, host: str, capacity: int, poll: float,
+                 nice: int = 0) -> None:
         self.pool = pool
         self.capacity = capacity
         self.poll = poll
@@ -88,8 +95,7 @@ class Argon2Gate:
         self._wait_keys = [f"{host}:wait:{p.value}" for p in Priority]
         self._waiting: list[_Waiter] = []  # sorted: the first is the one that polls
         self._seq = itertools.count()
-        # Threads for the hashes themselves, so they never take the default pool's tokens.
-        self._threads = anyio.CapacityLimiter(capacity)
+        self.executor = _executor(capacity, nice)
 
     @classmethod
     def shared_keys(cls, host: str) -> frozenset[str]:
@@ -151,13 +157,17 @@ class Argon2Gate:
     async def run(self, priority: Priority, fn: Callable[..., T], *args: Any) -> T:
         hold = await self.acquire(priority)
         try:
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(self._keep, hold)
-                try:
-                    result = await anyio.to_thread.run_sync(functools.partial(fn, *args),
-                                                            limiter=self._threads)
-                finally:
-                    tasks.cancel_scope.cancel()
+            # Shielded, as anyio's own threads are: once a hash runs it runs to its end, and
+            # its slot is given back only then (a request cancelled meanwhile would
+            # otherwise free the slot of a hash still taking the cores).
+            with anyio.CancelScope(shield=True):
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(self._keep, hold)
+                    try:
+                        result = await asyncio.wrap_future(
+                            self.executor.submit(functools.partial(fn, *args)))
+                    finally:
+                        tasks.cancel_scope.cancel()
             return result
         finally:
             self.release(hold)
@@ -170,7 +180,30 @@ class Argon2Gate:
             self.pool.renew(hold)
 
 
-_GATES: dict[tuple[int, str | None, str, int, float], tuple[object, Argon2Gate]] = {}
+def _lower_priority(nice: int) -> None:
+    """Run this thread (and the lanes Argon2 starts from it, which inherit its nice value
+    on Linux) ``nice`` steps below the rest of the process. With parallelism 4 one hash
+    takes every core of a small host for its quarter second; niced, the scheduler gives
+    the staff surface's requests (and the uploads still streaming) the cores first, and
+    the hash the time they leave, which is most of it."""
+    if nice <= 0:
+        return
+    tid = threading.get_native_id()
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the threads run as is
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid)
+                                                 + nice))
+
+
+@functools.cache
+def _executor(capacity: int, nice: int) -> ThreadPoolExecutor:
+    """The threads hashes run in: their own (never the default pool's, whose threads the
+    event loop needs for database work), as many as may run at once, niced. One per
+    process and (capacity, nice), shared by every loop's gate."""
+    return ThreadPoolExecutor(max_workers=capacity, thread_name_prefix="argon2",
+                              initializer=_lower_priority, initargs=(nice,))
+
+
+_GATES: dict[tuple[int, str | None, str, int, float, int], tuple[object, Argon2Gate]] = {}
 
 
 def gate_for(settings: Settings) -> Argon2Gate:
@@ -179,13 +212,14 @@ def gate_for(settings: Settings) -> Argon2Gate:
     loop = asyncio.get_running_loop()
     capacity = settings.resolved_max_concurrent_argon2
     key = (id(loop), settings.redis_url, settings.redis_key_prefix, capacity,
-           settings.argon2_poll_seconds)
+           settings.argon2_poll_seconds, settings.argon2_nice)
     entry = _GATES.get(key)
     if entry is None or entry[0] is not loop:
         host = socket.gethostname()
         pool = Pool(redis_from_settings(settings), settings.redis_key_prefix, "argon2",
                     ttl=HOLD_TTL, shared_keys=Argon2Gate.shared_keys(host))
-        entry = (loop, Argon2Gate(pool, host, capacity, settings.argon2_poll_seconds))
+        entry = (loop, Argon2Gate(pool, host, capacity, settings.argon2_poll_seconds,
+                                  settings.argon2_nice))
         _GATES[key] = entry
     return entry[1]
 

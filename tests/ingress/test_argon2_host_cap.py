@@ -6,10 +6,13 @@ when its hold expires, and without Redis one process counts alone."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
+import anyio.to_thread
 import pytest
 from redis import Redis
 
@@ -27,7 +30,9 @@ def gate(prefix: str | None, capacity: int) -> Argon2Gate:
     redis = Redis.from_url(REDIS_URL) if prefix is not None else None
     pool = Pool(redis, prefix or "dokaz:", "argon2", ttl=argon2.HOLD_TTL,
                 shared_keys=Argon2Gate.shared_keys(HOST))
-    return Argon2Gate(pool, HOST, capacity, poll=0.005)
+    one = Argon2Gate(pool, HOST, capacity, poll=0.005)
+    one.executor = ThreadPoolExecutor(max_workers=capacity)  # a process's own threads
+    return one
 
 
 class Meter:
@@ -140,7 +145,6 @@ def test_without_redis_the_cap_is_this_process_and_waiting_takes_no_thread() -> 
         tasks = [asyncio.create_task(run_argon2(settings, meter.work(str(i))))
                  for i in range(6)]
         await asyncio.sleep(0.01)
-        import anyio.to_thread
         busy = int(anyio.to_thread.current_default_thread_limiter().borrowed_tokens)
         assert gate_for(settings).waiting == 4
         await asyncio.gather(*tasks)
@@ -159,3 +163,16 @@ def test_the_default_leaves_a_core_for_everything_else(
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
     assert Settings().resolved_max_concurrent_argon2 == 7
     assert Settings(max_concurrent_argon2=3).resolved_max_concurrent_argon2 == 3
+
+
+def test_hashes_run_niced_in_threads_of_their_own() -> None:
+    """So the scheduler serves the staff surface's requests before a hash."""
+    settings = Settings(kdf_profile="fast-insecure-for-tests", argon2_nice=7)
+
+    def where() -> tuple[str, int]:
+        me = threading.get_native_id()
+        return threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, me)
+
+    name, nice = asyncio.run(run_argon2(settings, where))
+    assert name.startswith("argon2")
+    assert nice == min(19, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + 7)
