@@ -46,7 +46,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 
@@ -70,9 +70,13 @@ class Priority(IntEnum):
     STAFF = 0
     # The receipt of a submission whose last byte is in: a person waits for it.
     RECEIPT = 1
-    # A follow-up receipt check: guessable, so an attacker can ask for many; it must not
-    # delay the others.
+    # A follow-up receipt check: a person waits for it, but it is guessable, so an
+    # attacker can ask for many (each throttled); it must not delay the two above.
     CHECK = 2
+    # A receipt computed ahead, while its submission's body still streams (a Tor upload
+    # takes seconds to minutes): it uses a slot nobody above wants, and once the last
+    # byte is in it becomes a RECEIPT (:meth:`Ticket.hurry`), queued from that moment.
+    EARLY = 3
 
 
 @dataclass(order=True)
@@ -128,9 +132,26 @@ class Argon2Gate:
         if self._waiting:
             self._waiting[0].wake.set()
 
-    async def acquire(self, priority: Priority) -> Hold:
+    def hurry(self, waiter: _Waiter, priority: Priority) -> None:
+        """Raise a waiting ``waiter`` to ``priority``, in line from now (among its new
+        peers it goes after those already waiting there)."""
+        if waiter not in self._waiting or waiter.priority <= priority:
+            return
+        self._waiting.remove(waiter)
+        if waiter.announced is not None:
+            self.pool.release(waiter.announced)
+            waiter.announced = None
+        waiter.priority, waiter.seq = int(priority), next(self._seq)
+        bisect.insort(self._waiting, waiter)
+        self._waiting[0].wake.set()
+        waiter.wake.set()
+
+    def enqueue(self, priority: Priority) -> _Waiter:
         waiter = _Waiter(int(priority), next(self._seq))
         bisect.insort(self._waiting, waiter)
+        return waiter
+
+    async def acquire(self, waiter: _Waiter) -> Hold:
         announced_at = -WAIT_TTL
         loop = asyncio.get_running_loop()
         try:
@@ -139,7 +160,7 @@ class Argon2Gate:
                     hold = self._try_take(waiter)
                     if hold is not None:
                         return hold
-                if loop.time() - announced_at >= WAIT_TTL / 3:
+                if waiter.announced is None or loop.time() - announced_at >= WAIT_TTL / 3:
                     self._announce(waiter)
                     announced_at = loop.time()
                 waiter.wake.clear()
@@ -154,8 +175,14 @@ class Argon2Gate:
         if self._waiting:
             self._waiting[0].wake.set()
 
-    async def run(self, priority: Priority, fn: Callable[..., T], *args: Any) -> T:
-        hold = await self.acquire(priority)
+    async def run(self, priority: Priority, fn: Callable[..., T], *args: Any,
+                  ticket: Ticket[T] | None = None) -> T:
+        waiter = self.enqueue(priority)
+        if ticket is not None:
+            ticket.waiter = waiter
+        hold = await self.acquire(waiter)
+        if ticket is not None:
+            ticket.running = True
         try:
             # Shielded, as anyio's own threads are: once a hash runs it runs to its end, and
             # its slot is given back only then (a request cancelled meanwhile would
@@ -222,6 +249,45 @@ def gate_for(settings: Settings) -> Argon2Gate:
                                   settings.argon2_nice))
         _GATES[key] = entry
     return entry[1]
+
+
+class Ticket(Generic[T]):
+    """An Argon2 computation started ahead of need (:func:`start_argon2`): it waits for a
+    slot at its priority meanwhile; :meth:`hurry` raises it once it is needed and returns
+    what to await; :meth:`cancel` withdraws it if it has not begun (a hash that has begun
+    runs to its end, as every hash does, and its result is dropped)."""
+
+    def __init__(self, gate: Argon2Gate, priority: Priority, fn: Callable[..., T],
+                 args: tuple[Any, ...]) -> None:
+        self.gate = gate
+        self.waiter: _Waiter | None = None
+        self.running = False
+        self.task: asyncio.Task[T] = asyncio.ensure_future(
+            gate.run(priority, fn, *args, ticket=self))
+        self.task.add_done_callback(_retrieve)
+
+    def hurry(self, priority: Priority = Priority.RECEIPT) -> asyncio.Task[T]:
+        if self.waiter is not None and not self.running:
+            self.gate.hurry(self.waiter, priority)
+        return self.task
+
+    def cancel(self) -> None:
+        if not self.running and not self.task.done():
+            self.task.cancel()
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    # A ticket nobody awaited (its request failed): its outcome is of no interest, and
+    # asyncio must not log it as "never retrieved".
+    if not task.cancelled():
+        task.exception()
+
+
+def start_argon2(settings: Settings, fn: Callable[..., T], *args: Any,
+                 priority: Priority = Priority.EARLY) -> Ticket[T]:
+    """Start ``fn`` now at ``priority`` (a receipt while its body streams, say), to be
+    awaited later through :meth:`Ticket.hurry`."""
+    return Ticket(gate_for(settings), priority, fn, args)
 
 
 async def run_argon2(settings: Settings, fn: Callable[..., T], *args: Any,

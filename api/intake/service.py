@@ -34,8 +34,10 @@ recover must not be accepted.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -57,7 +59,7 @@ from api.core.db import in_transaction
 from api.core.errors import BadRequest, PayloadTooLarge
 from api.core.models import day_floor, utcnow
 from api.core.settings import Settings
-from api.ingress.argon2 import Priority, run_argon2
+from api.ingress.argon2 import Priority, Ticket, run_argon2, start_argon2
 from api.ingress.body import BodyKind, body_kind, parse_json_model, read_json_body
 from api.ingress.files import (
     DiscardingFileSink,
@@ -363,12 +365,32 @@ def honeypot_answer(received: ReceivedSubmission) -> SubmissionOut:
                          reference=new_reference(), files=files)
 
 
-async def submit(engine: Engine, ctx: IntakeContext, received: ReceivedSubmission
-                 ) -> SubmissionOut:
-    """Store a received submission in one transaction, or delete its blobs and re-raise."""
+@contextlib.asynccontextmanager
+async def receipt_ahead(settings: Settings) -> AsyncIterator[Ticket[PreparedReceipt]]:
+    """The receipt's Argon2, started when the request begins, at the lowest priority, so
+    a body that streams for seconds (over Tor, minutes) finds its receipt ready at its
+    last byte; :func:`submit` then raises it to a receipt's priority if it is still
+    waiting. Withdrawn if the request ends without submitting. The receipt is random and
+    names nothing until the submission's transaction stores its verifier."""
+    ticket = start_argon2(settings, prepare_receipt, settings, priority=Priority.EARLY)
     try:
-        receipt = await run_argon2(ctx.settings, prepare_receipt, ctx.settings,
-                                   priority=Priority.RECEIPT)
+        yield ticket
+    finally:
+        ticket.cancel()
+
+
+async def submit(engine: Engine, ctx: IntakeContext, received: ReceivedSubmission,
+                 early: Ticket[PreparedReceipt] | None = None) -> SubmissionOut:
+    """Store a received submission in one transaction, or delete its blobs and re-raise.
+    ``early``: its receipt, started while the body streamed (:func:`receipt_ahead`)."""
+    try:
+        if early is not None:
+            # Shielded: a request cancelled here must not cancel a hash that has begun
+            # (receipt_ahead withdraws it if it has not).
+            receipt = await asyncio.shield(early.hurry(Priority.RECEIPT))
+        else:
+            receipt = await run_argon2(ctx.settings, prepare_receipt, ctx.settings,
+                                       priority=Priority.RECEIPT)
         if received.is_honeypot:
             return honeypot_answer(received)
         files = list(received.batch.files)

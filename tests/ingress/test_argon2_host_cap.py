@@ -19,7 +19,7 @@ from redis import Redis
 from api.core.settings import Settings
 from api.core.shared import Pool
 from api.ingress import argon2
-from api.ingress.argon2 import Argon2Gate, Priority, gate_for, run_argon2
+from api.ingress.argon2 import Argon2Gate, Priority, Ticket, gate_for, run_argon2
 from tests.conftest import REDIS_URL, SharedRedis
 
 HOST = "host-a"
@@ -176,3 +176,47 @@ def test_hashes_run_niced_in_threads_of_their_own() -> None:
     name, nice = asyncio.run(run_argon2(settings, where))
     assert name.startswith("argon2")
     assert nice == min(19, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + 7)
+
+
+def test_an_early_receipt_waits_behind_everyone_until_it_is_hurried() -> None:
+    """A receipt started while its body streams takes only a slot nobody else wants;
+    once its last byte is in it is a receipt, in line from then on."""
+    for hurried, order in ((False, ["busy", "receipt", "check", "early"]),
+                           (True, ["busy", "receipt", "early", "check"])):
+        meter = Meter()
+        alone = gate(None, 1)
+
+        async def main(hurried: bool = hurried, meter: Meter = meter,
+                       alone: Argon2Gate = alone) -> None:
+            busy = asyncio.create_task(alone.run(Priority.RECEIPT, meter.work("busy", 0.1)))
+            await asyncio.sleep(0.01)
+            early = Ticket(alone, Priority.EARLY, meter.work("early"), ())
+            await asyncio.sleep(0.01)
+            receipt = asyncio.create_task(alone.run(Priority.RECEIPT, meter.work("receipt")))
+            await asyncio.sleep(0.01)
+            check = asyncio.create_task(alone.run(Priority.CHECK, meter.work("check")))
+            await asyncio.sleep(0.01)
+            if hurried:
+                early.hurry(Priority.RECEIPT)  # the last byte is in
+            await asyncio.gather(busy, receipt, check, early.task)
+
+        asyncio.run(main())
+        assert meter.started == order, hurried
+
+
+def test_a_withdrawn_ticket_never_hashes_but_a_begun_one_finishes() -> None:
+    meter = Meter()
+    alone = gate(None, 1)
+
+    async def main() -> None:
+        begun = Ticket(alone, Priority.EARLY, meter.work("begun", 0.1), ())
+        await asyncio.sleep(0.02)
+        waiting = Ticket(alone, Priority.EARLY, meter.work("never"), ())
+        await asyncio.sleep(0.01)
+        waiting.cancel()  # the request failed before its last byte
+        begun.cancel()  # too late: it runs to its end, and frees its slot only then
+        assert await begun.task is None
+        assert waiting.task.cancelled() and alone.waiting == 0
+
+    asyncio.run(main())
+    assert meter.started == ["begun"]
