@@ -379,6 +379,25 @@ async def receipt_ahead(settings: Settings) -> AsyncIterator[Ticket[PreparedRece
         ticket.cancel()
 
 
+class ReceiptAhead:
+    """:func:`receipt_ahead` for a request that knows only part-way through its body
+    whether a receipt will be wanted (the web form: once its text fields are valid and
+    its first file arrives): :meth:`start` then, :meth:`cancel` when the request ends."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ticket: Ticket[PreparedReceipt] | None = None
+
+    def start(self) -> None:
+        if self.ticket is None:
+            self.ticket = start_argon2(self.settings, prepare_receipt, self.settings,
+                                       priority=Priority.EARLY)
+
+    def cancel(self) -> None:
+        if self.ticket is not None:
+            self.ticket.cancel()
+
+
 async def submit(engine: Engine, ctx: IntakeContext, received: ReceivedSubmission,
                  early: Ticket[PreparedReceipt] | None = None) -> SubmissionOut:
     """Store a received submission in one transaction, or delete its blobs and re-raise.
