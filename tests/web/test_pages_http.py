@@ -302,10 +302,11 @@ def test_the_receipt_is_hashed_ahead_once_the_text_is_valid_and_files_come(
         web: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """The form's receipt starts when its first file arrives (text fields valid), so a slow
     upload finds it ready; an invalid form starts none, and both hash at most once."""
+    from api.ingress import argon2
     from api.intake import service
 
     started: list[str] = []
-    real_start = service.start_argon2
+    real_start = argon2.start_argon2
     real_prepare = service.prepare_receipt
 
     def start(*args: Any, **kw: Any) -> Any:
