@@ -86,7 +86,8 @@ def serve(
         # cannot take the event loops and threads that triage runs on.
         public, staff = places
         code = serve_groups(settings, [
-            Group("public", [public[1:]], partial(_listeners, settings, [public]), workers),
+            Group("public", [public[1:]], partial(_listeners, settings, [public]), workers,
+                  nice=settings.public_nice),
             Group("staff", [staff[1:]], partial(_listeners, settings, [staff]),
                   settings.staff_workers),
         ])

@@ -22,7 +22,10 @@ Then, in one run, phases alternate ``--rounds`` times:
     surge   the same, while ``--submitters`` anonymous submitters, each on a new Tor circuit
             per report, send multipart reports with one or two files (every fourth report
             as a tus upload and a submission that attaches it), streamed at ``--kib-per-s``
-            as over Tor, with a pause between reports.
+            as over Tor, with a pause between reports. The defaults (files of 1-4 MiB at
+            128 KiB/s, one or two a report) make uploads of 8-60 s, about the 30 s of the
+            surge issue 16 measured: some 1 report/s from 32 people, which is what 2 cores
+            can hash (4 receipts/s at most, idle) with room left.
 
 It prints, per phase and per kind of phase, p50/p95/p99 of list, read and edit; the ratio
 surge/alone of the list and edit p99 (target <= 2); the time from each submitter's last
@@ -234,6 +237,8 @@ async def _tus(bench: Bench, phase: Phase, http: httpx.AsyncClient) -> None:
         if r.status_code != 204:
             bench.error(phase, "tus", f"patch {r.status_code} {r.text}")
             return
+    finished = time.monotonic()
+    phase.receipts["tus: last PATCH answered"].append(finished - paced.last_byte)
     r = await http.post("/api/v1/submissions", json={
         **sample_report(narrative="surge tus " + secrets.token_hex(8)), "uploads": [location]})
     done = time.monotonic()
@@ -241,6 +246,7 @@ async def _tus(bench: Bench, phase: Phase, http: httpx.AsyncClient) -> None:
         bench.error(phase, "tus", f"submit {r.status_code} {r.text}")
         return
     phase.receipts["tus"].append(done - paced.last_byte)
+    phase.receipts["tus: submission answered"].append(done - finished)
 
 
 # ---- phases --------------------------------------------------------------------------
@@ -287,7 +293,7 @@ def figures(phases: list[Phase], smoke: bool, setup: dict[str, Any]) -> dict[str
         alone, surge = (fig["by_kind"][k][op]["p99_ms"] for k in ("alone", "surge"))
         ratios[op] = round(surge / alone, 2) if alone and alone == alone else float("nan")
     fig["p99_ratio_surge_over_alone"] = ratios
-    receipts = [x for p in phases for v in p.receipts.values() for x in v]
+    receipts = [x for p in phases for k, v in p.receipts.items() if ":" not in k for x in v]
     fig["receipt_after_last_byte"] = {
         "n": len(receipts), "p50_s": round(percentile(receipts, 50), 3),
         "p95_s": round(percentile(receipts, 95), 3),
@@ -316,7 +322,8 @@ def print_report(fig: dict[str, Any], out: Any) -> None:
     print(f"Surge: {s['caseworkers']} caseworkers, {s['submitters']} submitters, "
           f"{s['seconds']:.0f} s per phase, {s['rounds']} round(s); dokaz serve "
           f"--workers {s['workers']} --staff-workers {s['staff_workers']}, Argon2 "
-          f"standard profile, host cap {s['argon2_cap']}, PostgreSQL, Redis DB 13", file=out)
+          f"standard profile, host cap {s['argon2_cap']}, PostgreSQL, Redis DB 13"
+          + "".join(f", {pair}" for pair in s["server_env"]), file=out)
     print(f"{'phase':<10}{'op':<6}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}", file=out)
     for name, p in fig["phases"].items():
         for op, o in p["ops"].items():
@@ -379,7 +386,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="public processes")
     parser.add_argument("--staff-workers", type=int, default=1)
     parser.add_argument("--cases", type=int, default=40, help="cases seeded before the run")
-    parser.add_argument("--file-kib", type=int, nargs=2, default=(256, 1024),
+    parser.add_argument("--file-kib", type=int, nargs=2, default=(1024, 4096),
                         metavar=("MIN", "MAX"), help="size of each file")
     parser.add_argument("--kib-per-s", type=float, default=128,
                         help="each submitter's upload rate (as over Tor)")
@@ -387,6 +394,9 @@ def main() -> int:
                         metavar=("MIN", "MAX"), help="seconds between a submitter's reports")
     parser.add_argument("--think", type=float, default=0.1,
                         help="seconds between a caseworker's rounds (list, read, edit)")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a DOKAZ_ setting for the server (repeatable), e.g. "
+                        "DOKAZ_ARGON2_NICE=0 to compare")
     parser.add_argument("--smoke", action="store_true", help="a few seconds, for CI")
     parser.add_argument("--json", action="store_true",
                         help="print the figures as JSON on stdout (the report on stderr)")
@@ -399,11 +409,17 @@ def main() -> int:
            "DOKAZ_STAFF_WORKERS": str(args.staff_workers),
            "DOKAZ_KDF_PROFILE": "standard", "DOKAZ_REDIS_URL": REDIS_URL,
            "DOKAZ_REDIS_KEY_PREFIX": prefix, "DOKAZ_LOG_LEVEL": "WARNING"}
+    for pair in args.server_env:
+        name, _, value = pair.partition("=")
+        if not name.startswith("DOKAZ_"):
+            parser.error(f"--server-env takes DOKAZ_NAME=VALUE, not {pair!r}")
+        env[name] = value
     setup = {"caseworkers": args.caseworkers, "submitters": args.submitters,
              "seconds": args.seconds, "rounds": args.rounds, "workers": args.workers,
              "staff_workers": args.staff_workers,
              "argon2_cap": Settings().resolved_max_concurrent_argon2,
-             "file_kib": list(args.file_kib), "kib_per_s": args.kib_per_s}
+             "file_kib": list(args.file_kib), "kib_per_s": args.kib_per_s,
+             "server_env": args.server_env}
     redis = Redis.from_url(REDIS_URL)
     try:
         with tempfile.TemporaryDirectory(prefix="iso-surge-") as tmp, \

@@ -546,6 +546,7 @@ class Group:
     addresses: list[tuple[str, int, ClientIdentitySetting]]
     listeners_of: ListenersOf
     workers: int
+    nice: int = 0  # how far below `dokaz serve` the group's processes run (Linux nice)
 
 
 def _group_configs(settings: Settings, group: Group) -> list[uvicorn.Config]:
@@ -558,6 +559,9 @@ def _group_configs(settings: Settings, group: Group) -> list[uvicorn.Config]:
 def _run_group(settings: Settings, group: Group, sockets: list[socket.socket]) -> None:
     """A group's supervisor, in a spawned process of its own (module level: picklable)."""
     configure_logging(settings.log_level, settings.log_format)
+    if group.nice > 0:
+        # Before any worker starts: they inherit it, and so do their replacements.
+        os.nice(group.nice)
     supervisor = _Supervisor(_group_configs(settings, group)[0], sockets,
                              _Surfaces(settings, group.listeners_of))
     log.info("starting the %s group: %d worker(s)", group.name, group.workers)

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     # an intake surge (Argon2, encryption, uploads) in the public ones cannot slow triage.
     staff_workers: int = Field(default=1, ge=1, le=64, description=(
         "staff-surface processes beside DOKAZ_WORKERS public ones, with a staff port"))
+    # The scheduler's share of the same cores: under contention the few staff requests go
+    # first, and intake (uploads, encryption) takes the rest, which is nearly all of it.
+    public_nice: int = Field(default=5, ge=0, le=19, description=(
+        "with separate process groups: how far below the staff processes the public ones "
+        "run (Linux nice steps)"))
     # With workers > 1 the supervisor pings each worker and replaces one that does not
     # answer in time; uvicorn's 5 s is shorter than a worker's start on a busy small host
     # (a spawned interpreter imports the whole app before it can answer).

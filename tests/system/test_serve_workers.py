@@ -90,6 +90,10 @@ def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
+def nice_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
 def group_workers(api: LiveApi, port: int) -> set[int]:
     """The worker processes serving ``port``: grandchildren of ``api`` (the children of a
     group's supervisor) that hold its listening socket."""
@@ -163,6 +167,10 @@ def test_public_and_staff_groups_serve_their_own_ports_and_restart_alone(
     assert not holders(list(public_workers), socket_inodes(served.staff_port, LISTEN))
     assert not holders(list(staff_workers), socket_inodes(served.public_port, LISTEN))
     assert served.api.proc.pid not in public_workers | staff_workers
+    # Under contention the scheduler serves the staff processes first (DOKAZ_PUBLIC_NICE).
+    base = nice_of(served.api.proc.pid)
+    assert {nice_of(pid) for pid in staff_workers} == {base}
+    assert {nice_of(pid) for pid in public_workers} == {min(19, base + 5)}
     # One server (one surface) in each worker, logging in our format.
     eventually(lambda: startups_logged(served.api) == WORKERS + STAFF_WORKERS,
                "workers starting", served.api)
