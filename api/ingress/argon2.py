@@ -125,6 +125,8 @@ class Argon2Gate:
             waiter.announced = self.pool.take(self._wait_keys[waiter.priority], 1, _UNBOUNDED)
 
     def _leave(self, waiter: _Waiter) -> None:
+        if waiter not in self._waiting:
+            return  # left already (a ticket's task cancelled before it began)
         self._waiting.remove(waiter)
         if waiter.announced is not None:
             self.pool.release(waiter.announced)
@@ -177,9 +179,7 @@ class Argon2Gate:
 
     async def run(self, priority: Priority, fn: Callable[..., T], *args: Any,
                   ticket: Ticket[T] | None = None) -> T:
-        waiter = self.enqueue(priority)
-        if ticket is not None:
-            ticket.waiter = waiter
+        waiter = self.enqueue(priority) if ticket is None else ticket.waiter
         hold = await self.acquire(waiter)
         if ticket is not None:
             ticket.running = True
@@ -260,27 +260,30 @@ class Ticket(Generic[T]):
     def __init__(self, gate: Argon2Gate, priority: Priority, fn: Callable[..., T],
                  args: tuple[Any, ...]) -> None:
         self.gate = gate
-        self.waiter: _Waiter | None = None
+        # In line now, not when the task first runs: a body that is already in may be
+        # hurried before then, and the hurry must find the waiter.
+        self.waiter = gate.enqueue(priority)
         self.running = False
         self.task: asyncio.Task[T] = asyncio.ensure_future(
             gate.run(priority, fn, *args, ticket=self))
-        self.task.add_done_callback(_retrieve)
+        self.task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[T]) -> None:
+        # A task cancelled before its first step never ran acquire's cleanup.
+        self.gate._leave(self.waiter)
+        # A ticket nobody awaited (its request failed): its outcome is of no interest,
+        # and asyncio must not log it as "never retrieved".
+        if not task.cancelled():
+            task.exception()
 
     def hurry(self, priority: Priority = Priority.RECEIPT) -> asyncio.Task[T]:
-        if self.waiter is not None and not self.running:
+        if not self.running:
             self.gate.hurry(self.waiter, priority)
         return self.task
 
     def cancel(self) -> None:
         if not self.running and not self.task.done():
             self.task.cancel()
-
-
-def _retrieve(task: asyncio.Task[Any]) -> None:
-    # A ticket nobody awaited (its request failed): its outcome is of no interest, and
-    # asyncio must not log it as "never retrieved".
-    if not task.cancelled():
-        task.exception()
 
 
 def start_argon2(settings: Settings, fn: Callable[..., T], *args: Any,

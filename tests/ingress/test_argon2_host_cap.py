@@ -220,3 +220,36 @@ def test_a_withdrawn_ticket_never_hashes_but_a_begun_one_finishes() -> None:
 
     asyncio.run(main())
     assert meter.started == ["begun"]
+
+
+def test_a_ticket_hurried_before_its_task_runs_is_hurried() -> None:
+    """A small body is in before the ticket's task first runs: the hurry still counts."""
+    meter = Meter()
+    alone = gate(None, 1)
+
+    async def main() -> None:
+        busy = asyncio.create_task(alone.run(Priority.RECEIPT, meter.work("busy", 0.1)))
+        await asyncio.sleep(0.01)
+        check = asyncio.create_task(alone.run(Priority.CHECK, meter.work("check")))
+        await asyncio.sleep(0.01)
+        ticket = Ticket(alone, Priority.EARLY, meter.work("receipt"), ())
+        ticket.hurry(Priority.RECEIPT)  # no await in between
+        await asyncio.gather(busy, check, ticket.task)
+
+    asyncio.run(main())
+    assert meter.started == ["busy", "receipt", "check"]
+
+
+def test_a_ticket_cancelled_before_its_task_runs_leaves_the_line() -> None:
+    meter = Meter()
+    alone = gate(None, 1)
+
+    async def main() -> None:
+        ticket = Ticket(alone, Priority.EARLY, meter.work("never"), ())
+        ticket.cancel()
+        await asyncio.sleep(0.01)
+        assert alone.waiting == 0
+        await alone.run(Priority.RECEIPT, meter.work("next"))
+
+    asyncio.run(main())
+    assert meter.started == ["next"]
