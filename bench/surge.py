@@ -43,6 +43,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import random
 import secrets
 import statistics
@@ -324,6 +325,8 @@ def print_report(fig: dict[str, Any], out: Any) -> None:
           f"--workers {s['workers']} --staff-workers {s['staff_workers']}, Argon2 "
           f"standard profile, host cap {s['argon2_cap']}, PostgreSQL, Redis DB 13"
           + "".join(f", {pair}" for pair in s["server_env"]), file=out)
+    print(f"host load average {s['load_average_before']} before, "
+          f"{s['load_average_after']} after", file=out)
     print(f"{'phase':<10}{'op':<6}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}", file=out)
     for name, p in fig["phases"].items():
         for op, o in p["ops"].items():
@@ -419,7 +422,10 @@ def main() -> int:
              "staff_workers": args.staff_workers,
              "argon2_cap": Settings().resolved_max_concurrent_argon2,
              "file_kib": list(args.file_kib), "kib_per_s": args.kib_per_s,
-             "server_env": args.server_env}
+             "server_env": args.server_env,
+             # Other work on the host shows here: the ratios are interleaved, the absolute
+             # times are not comparable across hosts or loads.
+             "load_average_before": round(os.getloadavg()[0], 2)}
     redis = Redis.from_url(REDIS_URL)
     try:
         with tempfile.TemporaryDirectory(prefix="iso-surge-") as tmp, \
@@ -453,6 +459,7 @@ def main() -> int:
             for key in redis.scan_iter(match=prefix + "*"):
                 redis.delete(key)
         redis.close()
+    setup["load_average_after"] = round(os.getloadavg()[0], 2)
     fig = figures(phases, args.smoke, setup)
     fig["error_samples"] = bench.samples
     print_report(fig, sys.stderr if args.json else sys.stdout)
