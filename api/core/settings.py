@@ -171,6 +171,11 @@ class Settings(BaseSettings):
     max_concurrent_argon2: OneOrMore | None = Field(default=None, description=(
         "Argon2id runs at once on this host, all processes together (64 MiB each); "
         "unset: the usable cores less one, at least one"))
+    receipt_stock: int = Field(default=2, ge=0, le=64, description=(
+        "receipts each API process keeps hashed ahead, in memory only, so a submission "
+        "whose receipt could not be hashed while its body streamed gets one at once"))
+    receipt_stock_seconds: AboveZero = Field(default=60.0, description=(
+        "a receipt kept ready longer than this is dropped unused"))
     argon2_nice: int = Field(default=10, ge=0, le=19, description=(
         "how far below the rest the Argon2 threads run (Linux nice steps; 0: as the rest)"))
     argon2_poll_seconds: AboveZero = Field(default=0.02, description=(

@@ -77,6 +77,9 @@ class Priority(IntEnum):
     # takes seconds to minutes): it uses a slot nobody above wants, and once the last
     # byte is in it becomes a RECEIPT (:meth:`Ticket.hurry`), queued from that moment.
     EARLY = 3
+    # A receipt made for the stock (api/intake/service.py): for whoever comes next, so
+    # only when nobody else wants a slot.
+    SPARE = 4
 
 
 @dataclass(order=True)

@@ -36,11 +36,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from pydantic import BaseModel
@@ -365,18 +367,97 @@ def honeypot_answer(received: ReceivedSubmission) -> SubmissionOut:
                          reference=new_reference(), files=files)
 
 
+class Ahead(Protocol):
+    """A receipt on its way: :meth:`hurry` raises it to ``priority`` and returns what to
+    await (a :class:`Ticket`, or a receipt from the stock, ready)."""
+
+    def hurry(self, priority: Priority) -> Awaitable[PreparedReceipt]: ...
+
+    def cancel(self) -> None: ...
+
+
+@dataclass
+class _Ready:
+    receipt: PreparedReceipt
+
+    def hurry(self, priority: Priority) -> Awaitable[PreparedReceipt]:
+        done: asyncio.Future[PreparedReceipt] = asyncio.get_running_loop().create_future()
+        done.set_result(self.receipt)
+        return done
+
+    def cancel(self) -> None:
+        pass
+
+
+@dataclass
+class _Stock:
+    """Receipts hashed ahead for whoever submits next (``receipt_stock``), in this
+    process's memory only: a small JSON submission (a tus upload's, above all) has no
+    streaming time to hide its hash in, and would otherwise wait for a slot and a hash
+    (seconds on a busy host). Refilled at :attr:`Priority.SPARE`, the lowest, one at a
+    time; kept ``receipt_stock_seconds`` at most. A ready receipt names nothing until a
+    submission stores its verifier."""
+
+    ready: deque[tuple[float, PreparedReceipt]] = field(default_factory=deque)
+    filling: Ticket[PreparedReceipt] | None = None
+
+    def take(self, settings: Settings) -> PreparedReceipt | None:
+        now = time.monotonic()
+        while self.ready and self.ready[0][0] + settings.receipt_stock_seconds < now:
+            self.ready.popleft()
+        got = self.ready.popleft()[1] if self.ready else None
+        self.refill(settings)
+        return got
+
+    def refill(self, settings: Settings) -> None:
+        if self.filling is not None or len(self.ready) >= settings.receipt_stock:
+            return
+        self.filling = start_argon2(settings, prepare_receipt, settings,
+                                    priority=Priority.SPARE)
+
+        def stocked(task: asyncio.Task[PreparedReceipt]) -> None:
+            self.filling = None
+            if not task.cancelled() and task.exception() is None:
+                self.ready.append((time.monotonic(), task.result()))
+                self.refill(settings)
+
+        self.filling.task.add_done_callback(stocked)
+
+
+_STOCKS: dict[tuple[int, str], tuple[object, _Stock]] = {}
+
+
+def receipt_stock(settings: Settings) -> _Stock:
+    """This process's stock on the running loop (tests run several loops and profiles)."""
+    loop = asyncio.get_running_loop()
+    key = (id(loop), settings.kdf_profile)
+    entry = _STOCKS.get(key)
+    if entry is None or entry[0] is not loop:
+        entry = (loop, _Stock())
+        _STOCKS[key] = entry
+    return entry[1]
+
+
+def _ahead(settings: Settings) -> Ahead:
+    ready = receipt_stock(settings).take(settings) if settings.receipt_stock else None
+    if ready is not None:
+        return _Ready(ready)
+    return start_argon2(settings, prepare_receipt, settings, priority=Priority.EARLY)
+
+
 @contextlib.asynccontextmanager
-async def receipt_ahead(settings: Settings) -> AsyncIterator[Ticket[PreparedReceipt]]:
-    """The receipt's Argon2, started when the request begins, at the lowest priority, so
-    a body that streams for seconds (over Tor, minutes) finds its receipt ready at its
-    last byte; :func:`submit` then raises it to a receipt's priority if it is still
-    waiting. Withdrawn if the request ends without submitting. The receipt is random and
-    names nothing until the submission's transaction stores its verifier."""
-    ticket = start_argon2(settings, prepare_receipt, settings, priority=Priority.EARLY)
+async def receipt_ahead(settings: Settings) -> AsyncIterator[Ahead]:
+    """The receipt, taken from the stock, or else its Argon2 started when the request
+    begins at a low priority, so a body that streams for seconds (over Tor, minutes)
+    finds its receipt ready at its last byte; :func:`submit` then raises it to a
+    receipt's priority if it is still waiting. Withdrawn if the request ends without
+    submitting. The receipt is random and names nothing until the submission's
+    transaction stores its verifier."""
+    ahead = _ahead(settings)
     try:
-        yield ticket
+        yield ahead
     finally:
-        ticket.cancel()
+        ahead.cancel()
 
 
 class ReceiptAhead:
@@ -386,12 +467,11 @@ class ReceiptAhead:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.ticket: Ticket[PreparedReceipt] | None = None
+        self.ticket: Ahead | None = None
 
     def start(self) -> None:
         if self.ticket is None:
-            self.ticket = start_argon2(self.settings, prepare_receipt, self.settings,
-                                       priority=Priority.EARLY)
+            self.ticket = _ahead(self.settings)
 
     def cancel(self) -> None:
         if self.ticket is not None:
@@ -399,7 +479,7 @@ class ReceiptAhead:
 
 
 async def submit(engine: Engine, ctx: IntakeContext, received: ReceivedSubmission,
-                 early: Ticket[PreparedReceipt] | None = None) -> SubmissionOut:
+                 early: Ahead | None = None) -> SubmissionOut:
     """Store a received submission in one transaction, or delete its blobs and re-raise.
     ``early``: its receipt, started while the body streamed (:func:`receipt_ahead`)."""
     try:

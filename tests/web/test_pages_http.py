@@ -299,9 +299,10 @@ def test_cross_site_posts_spend_no_budget(settings: Settings, engine: Engine,
 
 
 def test_the_receipt_is_hashed_ahead_once_the_text_is_valid_and_files_come(
-        web: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+        web: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """The form's receipt starts when its first file arrives (text fields valid), so a slow
     upload finds it ready; an invalid form starts none, and both hash at most once."""
+    monkeypatch.setattr(settings, "receipt_stock", 0)  # no receipt ready ahead
     from api.ingress import argon2
     from api.intake import service
 
