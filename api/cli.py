@@ -51,9 +51,13 @@ def serve(
     port: int | None = typer.Option(None, help="Overrides DOKAZ_PORT."),
     workers: int | None = typer.Option(None, help="Overrides DOKAZ_WORKERS."),
     staff_port: int | None = typer.Option(None, help="Overrides DOKAZ_STAFF_PORT."),
+    staff_workers: int | None = typer.Option(
+        None, min=1, max=64, help="Overrides DOKAZ_STAFF_WORKERS (with a staff port and "
+        "more than one worker: staff processes of their own)."),
 ) -> None:
     """Migrate the database if needed and serve the API and the public form (and, with
-    DOKAZ_STAFF_PORT, the staff routes on a port of their own)."""
+    DOKAZ_STAFF_PORT, the staff routes on a port of their own: with more than one worker,
+    in processes of their own too)."""
     import uvicorn
 
     from api.core.server import uvicorn_options
@@ -61,6 +65,8 @@ def serve(
     settings = get_settings()
     if staff_port is not None:
         settings = settings.model_copy(update={"staff_port": staff_port})
+    if staff_workers is not None:
+        settings = settings.model_copy(update={"staff_workers": staff_workers})
     host, port, workers = host or settings.host, port or settings.port, workers or settings.workers
     if settings.staff_port is not None:
         _check_staff_listener(settings, host, port)
@@ -70,7 +76,24 @@ def serve(
 
     ensure_at_startup(settings)
     places = _places(settings, host, port)
-    if workers > 1:
+    if workers > 1 and len(places) > 1:
+        from functools import partial
+
+        from api.core.server import Group, serve_groups
+
+        # Two process groups, each its own supervisor: the public surface in ``workers``
+        # processes, the staff surface in ``staff_workers`` of its own, so an intake surge
+        # cannot take the event loops and threads that triage runs on.
+        public, staff = places
+        code = serve_groups(settings, [
+            Group("public", [public[1:]], partial(_listeners, settings, [public]), workers,
+                  nice=settings.public_nice),
+            Group("staff", [staff[1:]], partial(_listeners, settings, [staff]),
+                  settings.staff_workers),
+        ])
+        if code:
+            raise typer.Exit(code)
+    elif workers > 1:
         from functools import partial
 
         from api.core.server import serve_workers

@@ -683,16 +683,9 @@ class Peaks:
     rss: dict[int, int] = field(default_factory=dict)
 
     def pids(self) -> list[int]:
-        out = []
+        out: list[int] = []
         for root in self.roots:
-            children: list[int] = []
-            with contextlib.suppress(OSError, ValueError):
-                children = [int(c) for c in
-                            Path(f"/proc/{root}/task/{root}/children").read_text().split()]
-            # A supervisor only starts workers; they serve. (Its multiprocessing resource
-            # tracker is a child too, and serves nothing.)
-            workers = [c for c in children if b"resource_tracker" not in _cmdline(c)]
-            out += workers or [root]
+            out += _serving(root)
         return out
 
     def sample(self) -> None:
@@ -702,6 +695,18 @@ class Peaks:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmHWM:"):
                         self.rss[pid] = int(line.split()[1]) * 1024
+
+
+def _serving(pid: int) -> list[int]:
+    """The processes under ``pid`` that serve: a supervisor only starts workers, and with
+    a staff port ``dokaz serve`` starts a supervisor per process group, so the workers are
+    the leaves. (A multiprocessing resource tracker is a child too, and serves nothing.)"""
+    children: list[int] = []
+    with contextlib.suppress(OSError, ValueError):
+        children = [int(c) for c in
+                    Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    workers = [c for c in children if b"resource_tracker" not in _cmdline(c)]
+    return [leaf for c in workers for leaf in _serving(c)] or [pid]
 
 
 def _cmdline(pid: int) -> bytes:

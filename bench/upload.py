@@ -484,7 +484,7 @@ def argon2_slots() -> int:
     """How many Argon2id the server runs at once (its settings, as the server reads them)."""
     from api.core.settings import Settings
 
-    return Settings().max_concurrent_argon2
+    return Settings().resolved_max_concurrent_argon2
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ from api.core.db import in_transaction
 from api.core.errors import Conflict, InvalidInput, Unauthorized
 from api.core.settings import Settings
 from api.core.touch import touch_if_stale
-from api.ingress.argon2 import run_argon2
+from api.ingress.argon2 import Priority, run_argon2
 from crypto.errors import CryptoError
 from crypto.keys import random_token
 from crypto.redaction import REDACTED, redacting
@@ -198,18 +198,21 @@ async def sign_in(
         limits.give_back_global()
         raise
     password_ok = await run_argon2(settings, _check_password, settings,
-                                   found.password_hash, password)
+                                   found.password_hash, password,
+                                   priority=Priority.STAFF)
     reason, step = _judge(settings, found, password_ok, code, now)
     if reason is not None:
         raise await _fail(engine, found, reason, now)
     try:
         private_key = await run_argon2(settings, unseal_private_key,
-                                       found.sealed_private_key, password)
+                                       found.sealed_private_key, password,
+                                       priority=Priority.STAFF)
     except CryptoError:
         # Login hash and sealed key disagree (an admin must look); to the caller, a failure.
         raise await _fail(engine, found, "sealed_key_unreadable", now) from None
     assert found.password_hash is not None
-    new_hash = (await run_argon2(settings, passwords.hash_password, settings, password)
+    new_hash = (await run_argon2(settings, passwords.hash_password, settings, password,
+                                 priority=Priority.STAFF)
                 if passwords.needs_rehash(settings, found.password_hash) else None)
     outcome = await in_transaction(engine, lambda s: _finish(
         s, settings, found, key, step, private_key, new_hash, now))
@@ -340,19 +343,22 @@ async def change_password(
     changing = await in_transaction(engine, lambda s: _begin_change(
         s, limits.accounts, settings, user_id, current, new, now))
     if not await run_argon2(settings, passwords.verify_password, settings,
-                            changing.password_hash, current):
+                            changing.password_hash, current,
+                            priority=Priority.STAFF):
         # Counted in _begin_change already; nothing to write.
         raise InvalidInput("The current password is not right.", details={"fields": [
             {"path": "current_password", "message": "not right", "type": "wrong_password"}]})
     key = throttle.account_key(settings, changing.username)
     try:
         sealed = await run_argon2(settings, reseal_private_key, changing.sealed_private_key,
-                                  current, new, passwords.kdf_params(settings))
+                                  current, new, passwords.kdf_params(settings),
+                                  priority=Priority.STAFF)
     except CryptoError:
         await in_transaction(engine, lambda s: throttle.give_back_account(s, key))
         # Login hash and sealed key disagree: never write a key nobody can open.
         raise InvalidInput("The current password does not open your key; ask an admin.") \
             from None
-    new_hash = await run_argon2(settings, passwords.hash_password, settings, new)
+    new_hash = await run_argon2(settings, passwords.hash_password, settings, new,
+                                priority=Priority.STAFF)
     return await in_transaction(engine, lambda s: _finish_change(
         s, settings, changing, sealed, new_hash, now))

@@ -7,7 +7,7 @@ salt, so checking a login never yields the key-encryption key.
 The functions here are plain, blocking Argon2 computations (each costs 64 MiB with the
 standard profile). On a request's path they run only through
 :func:`api.ingress.argon2.run_argon2`, the one async limiter of ``max_concurrent_argon2``
-per process: a request waiting for a slot waits in the event loop, never in a worker
+for the whole host: a request waiting for a slot waits in the event loop, never in a worker
 thread, so a burst of sign-ins cannot take the thread pool that every other route needs.
 Command-line tools call them directly (one at a time by nature).
 

@@ -43,10 +43,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import resource
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -448,6 +450,7 @@ class _Supervisor(Multiprocess):
                  surfaces: _Surfaces) -> None:
         super().__init__(config, sockets)
         self.surfaces = surfaces
+        self.failed = False  # stopped because a worker could not start, not by a signal
 
     def _worker(self) -> _SurfacesWorker:
         return _SurfacesWorker(self.config, self.sockets, self.surfaces)
@@ -469,6 +472,7 @@ class _Supervisor(Multiprocess):
             if process.exitcode == STARTUP_FAILURE:
                 # It would fail the same way on every restart (the app, a socket).
                 logger.error("Worker process [%s] failed to start; stopping.", process.pid)
+                self.failed = True
                 self.should_exit.set()
                 return
             if self.should_exit.is_set():
@@ -522,3 +526,105 @@ def serve_workers(settings: Settings, addresses: list[tuple[str, int, ClientIden
     finally:
         for sock in sockets:
             sock.close()
+
+
+# ---- separate process groups ---------------------------------------------------------
+#
+# With a staff port, the staff surface runs in processes of its own: an intake surge
+# (Argon2 receipts, stream encryption, uploads) then loads only the public workers'
+# event loops and thread pools, and a caseworker's request never queues behind them.
+# Each group is one uvicorn supervisor (:class:`_Supervisor`, as above) in a process of
+# its own, with its own sockets, worker count, restarts and health checks; this parent
+# binds every socket once, starts the groups, passes SIGINT, SIGTERM and SIGHUP on to
+# them, and stops the others if one group's supervisor ends by itself (a worker that
+# cannot start, or the supervisor killed), so the command never runs half a service.
+
+
+@dataclass(frozen=True)
+class Group:
+    """One process group of ``dokaz serve``: ``workers`` processes serving ``addresses``
+    with the listeners ``listeners_of`` makes (picklable, as for :func:`serve_workers`)."""
+
+    name: str
+    addresses: list[tuple[str, int, ClientIdentitySetting]]
+    listeners_of: ListenersOf
+    workers: int
+    nice: int = 0  # how far below `dokaz serve` the group's processes run (Linux nice)
+
+
+def _group_configs(settings: Settings, group: Group) -> list[uvicorn.Config]:
+    return [_config(settings, "api.app:create_app", host, port, identity,
+                    workers=group.workers,
+                    timeout_worker_healthcheck=settings.worker_healthcheck_seconds)
+            for host, port, identity in group.addresses]
+
+
+def _run_group(settings: Settings, group: Group, sockets: list[socket.socket]) -> None:
+    """A group's supervisor, in a spawned process of its own (module level: picklable)."""
+    configure_logging(settings.log_level, settings.log_format)
+    if group.nice > 0:
+        # Before any worker starts: they inherit it, and so do their replacements.
+        os.nice(group.nice)
+    supervisor = _Supervisor(_group_configs(settings, group)[0], sockets,
+                             _Surfaces(settings, group.listeners_of))
+    log.info("starting the %s group: %d worker(s)", group.name, group.workers)
+    supervisor.run()
+    sys.exit(STARTUP_FAILURE if supervisor.failed else 0)
+
+
+def serve_groups(settings: Settings, groups: list[Group]) -> int:
+    """Run each of ``groups`` under its own supervisor process until SIGINT or SIGTERM
+    (or until one group ends by itself); the exit code: 0 when stopped by a signal."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    bound = [[config.bind_socket() for config in _group_configs(settings, group)]
+             for group in groups]
+    received: list[int] = []
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, forward) for sig in forwarded}
+    supervisors = []
+    code = 0
+    try:
+        for group, sockets in zip(groups, bound, strict=True):
+            process = spawn.Process(target=_run_group, args=(settings, group, sockets),
+                                    name=f"dokaz-{group.name}")
+            process.start()
+            supervisors.append(process)
+        stopping = False
+        while True:
+            while received:
+                signum = received.pop(0)
+                stopping = stopping or signum != signal.SIGHUP
+                for process in supervisors:  # SIGHUP: each group restarts its workers
+                    if process.pid is not None and process.exitcode is None:
+                        os.kill(process.pid, signum)
+            ended = [p for p in supervisors if p.exitcode is not None]
+            if len(ended) == len(supervisors):
+                break
+            if ended and not stopping:
+                stopping = True
+                code = next(p.exitcode or 1 for p in ended)
+                log.error("the %s group ended by itself (exit %s); stopping the others",
+                          ended[0].name, ended[0].exitcode)
+                for process in supervisors:
+                    if process.exitcode is None and process.pid is not None:
+                        os.kill(process.pid, signal.SIGTERM)
+            time.sleep(0.2)
+        if not code:
+            code = next((p.exitcode for p in supervisors if p.exitcode), 0) or 0
+    finally:
+        for process in supervisors:
+            if process.exitcode is None:
+                process.terminate()
+            process.join()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sockets in bound:
+            for sock in sockets:
+                sock.close()
+    return code

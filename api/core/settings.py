@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes")
+    # With a staff port and workers > 1 the staff surface runs in processes of its own, so
+    # an intake surge (Argon2, encryption, uploads) in the public ones cannot slow triage.
+    staff_workers: int = Field(default=1, ge=1, le=64, description=(
+        "staff-surface processes beside DOKAZ_WORKERS public ones, with a staff port"))
+    # The scheduler's share of the same cores: under contention the few staff requests go
+    # first, and intake (uploads, encryption) takes the rest, which is nearly all of it.
+    public_nice: int = Field(default=5, ge=0, le=19, description=(
+        "with separate process groups: how far below the staff processes the public ones "
+        "run (Linux nice steps)"))
     # With workers > 1 the supervisor pings each worker and replaces one that does not
     # answer in time; uvicorn's 5 s is shorter than a worker's start on a busy small host
     # (a spawned interpreter imports the whole app before it can answer).
@@ -157,7 +166,20 @@ class Settings(BaseSettings):
         "a client's or username's failures are forgotten after this long without a new "
         "one; at least both caps, so waiting out a delay never resets the count"))
     login_attempts_global_per_minute: OneOrMore = 120
-    max_concurrent_argon2: OneOrMore = Field(default=4, description="Argon2id uses 64 MiB each")
+    # For the whole host, not per process (api/ingress/argon2.py): unset, one core is left
+    # for everything else, so a surge of receipts cannot slow the staff surface.
+    max_concurrent_argon2: OneOrMore | None = Field(default=None, description=(
+        "Argon2id runs at once on this host, all processes together (64 MiB each); "
+        "unset: the usable cores less one, at least one"))
+    receipt_stock: int = Field(default=2, ge=0, le=64, description=(
+        "receipts each API process keeps hashed ahead, in memory only, so a submission "
+        "whose receipt could not be hashed while its body streamed gets one at once"))
+    receipt_stock_seconds: AboveZero = Field(default=60.0, description=(
+        "a receipt kept ready longer than this is dropped unused"))
+    argon2_nice: int = Field(default=10, ge=0, le=19, description=(
+        "how far below the rest the Argon2 threads run (Linux nice steps; 0: as the rest)"))
+    argon2_poll_seconds: AboveZero = Field(default=0.02, description=(
+        "how often a waiting Argon2 run looks for a slot freed by another process"))
     # glibc malloc (api/core/memory.py): fewer arenas and a fixed mmap threshold, so the
     # buffers of finished uploads are returned to the system instead of staying resident.
     malloc_arena_max: int = Field(default=2, ge=0, description=(
@@ -355,6 +377,12 @@ class Settings(BaseSettings):
             # psycopg 3 is the only PostgreSQL driver we ship.
             return "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
+
+    @property
+    def resolved_max_concurrent_argon2(self) -> int:
+        if self.max_concurrent_argon2 is not None:
+            return self.max_concurrent_argon2
+        return max(1, len(os.sched_getaffinity(0)) - 1)
 
     @property
     def resolved_staff_host(self) -> str:

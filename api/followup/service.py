@@ -62,7 +62,7 @@ from api.followup.schemas import (
     SessionOut,
     StatusOut,
 )
-from api.ingress.argon2 import run_argon2
+from api.ingress.argon2 import Priority, run_argon2
 from api.ingress.guards import Guards
 from api.intake import repository as intake_repository
 from api.intake.service import IntakeContext, ReceivedSubmission, create_followup_submission
@@ -204,7 +204,8 @@ async def start_session(engine: Engine, settings: Settings, guards: Guards,
         else ReceiptVerifier(salt=secrets.token_bytes(SALT_SIZE), params=kdf_params(settings),
                              verifier=secrets.token_bytes(32))
     )
-    kek = await run_argon2(settings, verify_receipt, code, verifier)
+    kek = await run_argon2(settings, verify_receipt, code, verifier,
+                           priority=Priority.CHECK)
     if kek is None or found is None:
         raise WrongReceipt()  # both counts were taken before Argon2 and stay taken
     opened = await in_transaction(engine, lambda s: _open(s, settings, found, kek, now))

@@ -75,9 +75,10 @@ async def post_submission(admitted: Admitted, settings: Config, storage: Storage
     ctx = service.IntakeContext(
         settings, storage, channel="lawyer" if lawyer_id else "api", lawyer_id=lawyer_id
     )
-    received = await service.receive_body(
-        admitted.stream(), admitted.content_type, ctx, SubmissionIn,
-        "Send the report as application/json, or as multipart/form-data with a "
-        "'submission' part and 'files' parts.",
-    )
-    return await service.submit(engine, ctx, received)
+    async with service.receipt_ahead(settings) as receipt:  # hashed while the body streams
+        received = await service.receive_body(
+            admitted.stream(), admitted.content_type, ctx, SubmissionIn,
+            "Send the report as application/json, or as multipart/form-data with a "
+            "'submission' part and 'files' parts.",
+        )
+        return await service.submit(engine, ctx, received, receipt)

@@ -39,11 +39,15 @@ transaction.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 import uuid
-from collections.abc import AsyncIterable, Callable
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from pydantic import BaseModel
@@ -63,7 +67,7 @@ from api.core.db import in_transaction
 from api.core.errors import BadRequest, PayloadTooLarge
 from api.core.models import day_floor, utcnow
 from api.core.settings import Settings
-from api.ingress.argon2 import run_argon2
+from api.ingress.argon2 import Priority, Ticket, run_argon2, start_argon2
 from api.ingress.body import BodyKind, body_kind, parse_json_model, read_json_body
 from api.ingress.files import (
     DiscardingFileSink,
@@ -377,11 +381,129 @@ def honeypot_answer(received: ReceivedSubmission) -> SubmissionOut:
                          reference=new_reference(), files=files)
 
 
-async def submit(engine: Engine, ctx: IntakeContext, received: ReceivedSubmission
-                 ) -> SubmissionOut:
-    """Store a received submission in one transaction, or delete its blobs and re-raise."""
+class Ahead(Protocol):
+    """A receipt on its way: :meth:`hurry` raises it to ``priority`` and returns what to
+    await (a :class:`Ticket`, or a receipt from the stock, ready)."""
+
+    def hurry(self, priority: Priority) -> Awaitable[PreparedReceipt]: ...
+
+    def cancel(self) -> None: ...
+
+
+@dataclass
+class _Ready:
+    receipt: PreparedReceipt
+
+    def hurry(self, priority: Priority) -> Awaitable[PreparedReceipt]:
+        done: asyncio.Future[PreparedReceipt] = asyncio.get_running_loop().create_future()
+        done.set_result(self.receipt)
+        return done
+
+    def cancel(self) -> None:
+        pass
+
+
+@dataclass
+class _Stock:
+    """Receipts hashed ahead for whoever submits next (``receipt_stock``), in this
+    process's memory only: a small JSON submission (a tus upload's, above all) has no
+    streaming time to hide its hash in, and would otherwise wait for a slot and a hash
+    (seconds on a busy host). Refilled at :attr:`Priority.SPARE`, the lowest, one at a
+    time; kept ``receipt_stock_seconds`` at most. A ready receipt names nothing until a
+    submission stores its verifier."""
+
+    ready: deque[tuple[float, PreparedReceipt]] = field(default_factory=deque)
+    filling: Ticket[PreparedReceipt] | None = None
+
+    def take(self, settings: Settings) -> PreparedReceipt | None:
+        now = time.monotonic()
+        while self.ready and self.ready[0][0] + settings.receipt_stock_seconds < now:
+            self.ready.popleft()
+        got = self.ready.popleft()[1] if self.ready else None
+        self.refill(settings)
+        return got
+
+    def refill(self, settings: Settings) -> None:
+        if self.filling is not None or len(self.ready) >= settings.receipt_stock:
+            return
+        self.filling = start_argon2(settings, prepare_receipt, settings,
+                                    priority=Priority.SPARE)
+
+        def stocked(task: asyncio.Task[PreparedReceipt]) -> None:
+            self.filling = None
+            if not task.cancelled() and task.exception() is None:
+                self.ready.append((time.monotonic(), task.result()))
+                self.refill(settings)
+
+        self.filling.task.add_done_callback(stocked)
+
+
+_STOCKS: dict[tuple[int, str], tuple[object, _Stock]] = {}
+
+
+def receipt_stock(settings: Settings) -> _Stock:
+    """This process's stock on the running loop (tests run several loops and profiles)."""
+    loop = asyncio.get_running_loop()
+    key = (id(loop), settings.kdf_profile)
+    entry = _STOCKS.get(key)
+    if entry is None or entry[0] is not loop:
+        entry = (loop, _Stock())
+        _STOCKS[key] = entry
+    return entry[1]
+
+
+def _ahead(settings: Settings) -> Ahead:
+    ready = receipt_stock(settings).take(settings) if settings.receipt_stock else None
+    if ready is not None:
+        return _Ready(ready)
+    return start_argon2(settings, prepare_receipt, settings, priority=Priority.EARLY)
+
+
+@contextlib.asynccontextmanager
+async def receipt_ahead(settings: Settings) -> AsyncIterator[Ahead]:
+    """The receipt, taken from the stock, or else its Argon2 started when the request
+    begins at a low priority, so a body that streams for seconds (over Tor, minutes)
+    finds its receipt ready at its last byte; :func:`submit` then raises it to a
+    receipt's priority if it is still waiting. Withdrawn if the request ends without
+    submitting. The receipt is random and names nothing until the submission's
+    transaction stores its verifier."""
+    ahead = _ahead(settings)
     try:
-        receipt = await run_argon2(ctx.settings, prepare_receipt, ctx.settings)
+        yield ahead
+    finally:
+        ahead.cancel()
+
+
+class ReceiptAhead:
+    """:func:`receipt_ahead` for a request that knows only part-way through its body
+    whether a receipt will be wanted (the web form: once its text fields are valid and
+    its first file arrives): :meth:`start` then, :meth:`cancel` when the request ends."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ticket: Ahead | None = None
+
+    def start(self) -> None:
+        if self.ticket is None:
+            self.ticket = _ahead(self.settings)
+
+    def cancel(self) -> None:
+        if self.ticket is not None:
+            self.ticket.cancel()
+
+
+async def submit(engine: Engine, ctx: IntakeContext, received: ReceivedSubmission,
+                 early: Ahead | None = None) -> SubmissionOut:
+    """Store a received submission in one transaction, or delete its blobs and re-raise.
+    ``early``: its receipt, started while the body streamed (:func:`receipt_ahead`)."""
+    try:
+        if early is not None:
+            # Shielded: a request cancelled here must not cancel a hash that has begun
+            # (receipt_ahead withdraws it if it has not).
+            receipt = await asyncio.shield(early.hurry(Priority.RECEIPT))
+        else:
+            receipt = await run_argon2(ctx.settings, prepare_receipt, ctx.settings,
+                                       priority=Priority.RECEIPT)
         if received.is_honeypot:
             return honeypot_answer(received)
         files = list(received.batch.files)

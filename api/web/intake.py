@@ -39,9 +39,12 @@ async def configured(request: Request) -> bool:
 
 
 async def create(request: Request, settings: Settings, data: SubmissionIn,
-                 received: ReceivedForm) -> SubmissionOut:
-    """Store the report (one short transaction); on failure its blobs are deleted."""
+                 received: ReceivedForm, ahead: service.ReceiptAhead | None = None
+                 ) -> SubmissionOut:
+    """Store the report (one short transaction); on failure its blobs are deleted.
+    ``ahead``: its receipt, if one was started while the files streamed."""
     return await service.submit(
         app_engine(request), context(request, settings),
         service.ReceivedSubmission(data, received.batch, received.discarded),
+        None if ahead is None else ahead.ticket,
     )

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from api.core.errors import DokazError
 from api.ingress.admit import Admission, Door, admission
+from api.intake.service import ReceiptAhead
 from api.web import i18n, intake, pages
 from api.web.errors import error_page, file_error
 from api.web.followup_routes import router as followup_router
@@ -79,6 +80,15 @@ async def report_form(request: Request, lang: Lang = None) -> Response:
 
 @router.post("/report")
 async def report_submit(request: Request, admitted: ReportAdmitted) -> Response:
+    ahead = ReceiptAhead(Page.for_request(request).settings)
+    try:
+        return await _report_submit(request, admitted, ahead)
+    finally:
+        ahead.cancel()  # a receipt started for a report that was not stored
+
+
+async def _report_submit(request: Request, admitted: ReportAdmitted, ahead: ReceiptAhead
+                         ) -> Response:
     page = Page.for_request(request)
     settings = page.settings
     today = datetime.now(UTC).date()
@@ -88,7 +98,10 @@ async def report_submit(request: Request, admitted: ReportAdmitted) -> Response:
         if received.honeypot_filled or not await intake.configured(request):
             return False
         form = ReportInput.from_pairs(received.fields)
-        return not validate(form, today, settings.web_max_text_chars)
+        if validate(form, today, settings.web_max_text_chars):
+            return False
+        ahead.start()  # the receipt is hashed while the files stream
+        return True
 
     try:
         received = await receive_form(request, admitted, intake.context(request, settings),
@@ -118,7 +131,7 @@ async def report_submit(request: Request, admitted: ReportAdmitted) -> Response:
             raise SchemaProblems(errors)
         submission = to_submission(form, page.lang, today, received.get(HONEYPOT_FIELD),
                                    uploads=received.all("uploads"))
-        result = await intake.create(request, settings, submission, received)
+        result = await intake.create(request, settings, submission, received, ahead)
     except SchemaProblems as exc:
         await received.discard()
         return _report_page(page, form, status_code=422, errors=exc.errors,

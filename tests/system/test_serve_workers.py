@@ -1,10 +1,12 @@
 """``dokaz serve --workers 2`` with a staff port, as behind Tor, on PostgreSQL.
 
-The parent binds both ports once and runs uvicorn's supervisor; each worker process
-serves both surfaces on the inherited sockets (api/core/server.py ``serve_workers``).
-Seen from outside only, through /proc (nothing new is exposed for the test): both ports
-answer; two worker processes hold both listening sockets and both take connections;
-killing one leaves the service answering and the supervisor starts another; SIGTERM
+The parent binds both ports once and starts two process groups, each its own uvicorn
+supervisor (api/core/server.py ``serve_groups``): two public workers and one staff
+worker (``DOKAZ_STAFF_WORKERS``), each serving only its own surface on its inherited
+socket. Seen from outside only, through /proc (nothing new is exposed for the test): both
+ports answer, each only its own routes; the public workers hold only the public socket
+and the staff worker only the staff one, under different supervisors; killing a worker
+of one group restarts it there and leaves the other group's processes untouched; SIGTERM
 stops everything and the command exits 0.
 """
 
@@ -30,7 +32,7 @@ from tests.system.traffic import Submitter
 
 pytestmark = pytest.mark.slow
 
-WORKERS = 2
+WORKERS, STAFF_WORKERS = 2, 1
 LISTEN, ESTABLISHED = "0A", "01"  # socket states in /proc/net/tcp
 
 
@@ -39,7 +41,8 @@ def served(tmp_path: Path) -> Iterator[TorDeployment]:
     with deployment("postgresql", tmp_path) as dep:
         with Session(dep.engine) as s:
             create_recovery_key_text(s)
-        yield TorDeployment(dep, DOKAZ_WORKERS=str(WORKERS), DOKAZ_LOG_LEVEL="INFO"
+        yield TorDeployment(dep, DOKAZ_WORKERS=str(WORKERS),
+                            DOKAZ_STAFF_WORKERS=str(STAFF_WORKERS), DOKAZ_LOG_LEVEL="INFO"
                             ).wait_ready()
 
 
@@ -83,16 +86,30 @@ def workers_of(api: LiveApi, ports: list[int]) -> set[int]:
     return found
 
 
-def wait_for_workers(served: TorDeployment, n: int, timeout: float = 90) -> set[int]:
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def nice_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def group_workers(api: LiveApi, port: int) -> set[int]:
+    """The worker processes serving ``port``: grandchildren of ``api`` (the children of a
+    group's supervisor) that hold its listening socket."""
+    grandchildren = [g for kid in children(api.proc.pid) for g in children(kid)]
+    return holders(grandchildren, socket_inodes(port, LISTEN))
+
+
+def wait_for_groups(served: TorDeployment, timeout: float = 120) -> tuple[set[int], set[int]]:
     deadline = time.monotonic() + timeout
-    ports = [served.public_port, served.staff_port]
     while time.monotonic() < deadline:
-        found = workers_of(served.api, ports)
-        if len(found) == n and both_answer(served):
-            return found
+        public = group_workers(served.api, served.public_port)
+        staff = group_workers(served.api, served.staff_port)
+        if len(public) == WORKERS and len(staff) == STAFF_WORKERS and both_answer(served):
+            return public, staff
         time.sleep(0.2)
-    raise AssertionError(f"not {n} workers: {workers_of(served.api, ports)}\n"
-                         f"{served.api.tail()}")
+    raise AssertionError(f"not {WORKERS} + {STAFF_WORKERS} workers:\n{served.api.tail()}")
 
 
 def eventually(check: Callable[[], bool], what: str, api: LiveApi, timeout: float = 90
@@ -137,43 +154,64 @@ def connection_owners(served: TorDeployment, workers: set[int], tries: int = 60
     return seen
 
 
-def test_two_workers_serve_both_ports_survive_a_death_and_stop_on_sigterm(
+def test_public_and_staff_groups_serve_their_own_ports_and_restart_alone(
         served: TorDeployment) -> None:
-    workers = wait_for_workers(served, WORKERS)
-    assert served.api.proc.pid not in workers
-    # Two servers (public and staff) started in each worker, logging in our format.
-    eventually(lambda: startups_logged(served.api) == 2 * WORKERS, "workers starting",
-               served.api)
-    # Connections are spread over both processes (each accepts from the shared socket).
-    assert connection_owners(served, workers) == workers
+    public_workers, staff_workers = wait_for_groups(served)
+    # Two groups, each under its own supervisor (a child of `dokaz serve`), neither
+    # holding the other's socket: staff processes never see an intake request.
+    assert not public_workers & staff_workers
+    public_supervisors = {parent_of(pid) for pid in public_workers}
+    staff_supervisors = {parent_of(pid) for pid in staff_workers}
+    assert len(public_supervisors) == len(staff_supervisors) == 1
+    assert public_supervisors != staff_supervisors
+    assert not holders(list(public_workers), socket_inodes(served.staff_port, LISTEN))
+    assert not holders(list(staff_workers), socket_inodes(served.public_port, LISTEN))
+    assert served.api.proc.pid not in public_workers | staff_workers
+    # Under contention the scheduler serves the staff processes first (DOKAZ_PUBLIC_NICE).
+    base = nice_of(served.api.proc.pid)
+    assert {nice_of(pid) for pid in staff_workers} == {base}
+    assert {nice_of(pid) for pid in public_workers} == {min(19, base + 5)}
+    # One server (one surface) in each worker, logging in our format.
+    eventually(lambda: startups_logged(served.api) == WORKERS + STAFF_WORKERS,
+               "workers starting", served.api)
+    # Public connections are spread over both public processes.
+    assert connection_owners(served, public_workers) == public_workers
 
     with served.circuit(1) as public, served.staff() as staff:
         sent = Submitter(str(public.base_url).rstrip("/"), file_sizes=(2048,)).send(public)
         assert sent.acknowledged, sent.error
         assert staff.get("/api/v1/auth/me").status_code == 401  # the staff surface
         assert public.get("/api/v1/cases").status_code == 404  # not on the public port
+        assert public.get("/api/v1/auth/me").status_code == 404
+        assert staff.get("/about").status_code == 404  # the form is not on the staff port
 
-    # One worker dies: the other answers on both ports at once. (The connections the dead
-    # one held are lost with it; a client opens a new one, as each request here does.)
-    dead = min(workers)
+    # A public worker dies: its group starts another; the staff worker is untouched and
+    # answers all along.
+    dead = min(public_workers)
     os.kill(dead, signal.SIGKILL)
     for circuit in range(10):
         with served.circuit(10 + circuit) as public, served.staff() as staff:
             assert public.get("/healthz").status_code == 200
             assert staff.get("/healthz").status_code == 200
+    replaced, staff_now = wait_for_groups(served)
+    assert dead not in replaced and len(replaced & public_workers) == 1
+    assert staff_now == staff_workers
+    eventually(lambda: startups_logged(served.api) == WORKERS + STAFF_WORKERS + 1,
+               "the new public worker", served.api)
+
+    # The staff worker dies: the staff group replaces it; the public workers stay.
+    os.kill(min(staff_workers), signal.SIGKILL)
     with served.circuit(30) as public:
         assert Submitter(str(public.base_url).rstrip("/"), file_sizes=(2048,)
                          ).send(public).acknowledged
-    # The supervisor starts another in its place, serving both surfaces.
-    replaced = wait_for_workers(served, WORKERS)
-    assert dead not in replaced and len(replaced & workers) == 1
-    eventually(lambda: startups_logged(served.api) == 3 * WORKERS, "the new worker",
-               served.api)
+    public_now, new_staff = wait_for_groups(served)
+    assert public_now == replaced and not new_staff & staff_workers
+    assert {parent_of(pid) for pid in new_staff} == staff_supervisors
 
     proc = served.api.proc
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0, served.api.tail()
-    for pid in replaced:
+    for pid in public_now | new_staff | public_supervisors | staff_supervisors:
         assert not Path(f"/proc/{pid}").exists() or \
             "zombie" in Path(f"/proc/{pid}/status").read_text()
     for port in (served.public_port, served.staff_port):

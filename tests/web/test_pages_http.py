@@ -296,3 +296,35 @@ def test_cross_site_posts_spend_no_budget(settings: Settings, engine: Engine,
         accepted = post_report(client, report_fields(), token)
         assert accepted.status_code == 200, accepted.text
     assert rows(session, Submission) == 1
+
+
+def test_the_receipt_is_hashed_ahead_once_the_text_is_valid_and_files_come(
+        web: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The form's receipt starts when its first file arrives (text fields valid), so a slow
+    upload finds it ready; an invalid form starts none, and both hash at most once."""
+    monkeypatch.setattr(settings, "receipt_stock", 0)  # no receipt ready ahead
+    from api.ingress import argon2
+    from api.intake import service
+
+    started: list[str] = []
+    real_start = argon2.start_argon2
+    real_prepare = service.prepare_receipt
+
+    def start(*args: Any, **kw: Any) -> Any:
+        started.append("ahead")
+        return real_start(*args, **kw)
+
+    def prepare(settings: Settings) -> service.PreparedReceipt:
+        started.append("hash")
+        return real_prepare(settings)
+
+    monkeypatch.setattr(service, "start_argon2", start)
+    monkeypatch.setattr(service, "prepare_receipt", prepare)
+    token = token_of(web.get("/report?lang=en").text)
+    files = [("b.txt", b"notes", "text/plain")]
+    assert post_report(web, report_fields(), token, files).status_code == 200
+    assert started == ["ahead", "hash"]
+    started.clear()
+    token = token_of(web.get("/report?lang=en").text)
+    assert post_report(web, report_fields(narrative=""), token, files).status_code == 422
+    assert started == []
