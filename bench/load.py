@@ -1,15 +1,20 @@
-"""Mixed-workload load test against N real API processes on PostgreSQL.
+"""Mixed-workload load test against the deployment the README documents, on PostgreSQL.
 
     .venv/bin/python bench/load.py --seconds 60 --processes 2 --concurrency 16
     .venv/bin/python bench/load.py --smoke --test-argon2   # a few seconds, for CI
 
 It creates its own database on the PostgreSQL at DOKAZ_TEST_PG_URL (default the local
-server at 127.0.0.1:5432, dropped afterwards), starts ``--processes`` separate ``python -m
-api serve`` processes on one data directory with the production Argon2 profile (64 MiB,
-as deployed; ``--test-argon2`` for the fast test profile, CI only), seeds a recovery key,
+server at 127.0.0.1:5432, dropped afterwards) and runs ``dokaz serve`` as it is deployed
+behind Tor: the PROXY protocol on the public port (every client its own circuit), a staff
+port, ``--processes`` public workers and ``--staff-workers`` staff workers in separate
+process groups, shared state (the host-wide Argon2 cap, rate limits, upload slots) in the
+local Redis, and the production Argon2 profile (64 MiB, as deployed; ``--test-argon2``
+for the fast test profile, CI only). It seeds a recovery key,
 a caseworker on intake duty with one session of its own per client, one partner key per
 four clients, cases and a statistics release, then runs ``--concurrency`` async clients.
-Each client picks operations by weight, round-robin over the processes:
+Each client picks operations by weight; anonymous ones go to the public port, each
+report on a circuit of its own (as Tor Browser gives a new identity), staff and partner
+ones to the staff port:
 
     submit      anonymous multipart submission with one file (``--file-kib``)
     followup    open a follow-up session with a receipt, post a message
@@ -23,8 +28,8 @@ other load. ``--rounds`` rounds alternate an "alone" phase (each staff operation
 flipped every round, so both see the same machine. It prints throughput per operation,
 p50/p95/p99 latency per operation under the mixed load and alone, the error count (5xx,
 broken connections and unexpected 4xx; a 412 from two clients editing the same case is
-counted as a conflict, not an error) and the API processes' resident memory (peak of the
-sum). It exits non-zero when a target it prints is missed: no errors, and case edit and
+counted as a conflict, not an error) and the resident memory of every server process
+(peak of the sum). It exits non-zero when a target it prints is missed: no errors, and case edit and
 partner pull p95 under the mixed load within ``--max-ratio`` (3) times their p95 alone
 (``--smoke`` checks only the errors: its few seconds give no stable p95).
 """
@@ -33,6 +38,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import json
 import math
 import random
@@ -47,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from redis import Redis
 from sqlmodel import Session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +71,7 @@ from tests.factories import (  # noqa: E402
     sample_report,
 )
 from tests.system.live import Deployment, LiveApi, mint_token, shared_pg_database  # noqa: E402
+from tests.system.tor_deployment import AsyncCircuitTransport, TorDeployment  # noqa: E402
 from tests.system.traffic import multipart_body  # noqa: E402
 
 WEIGHTS = {"submit": 3, "followup": 1, "list": 3, "edit": 2, "pull": 1}
@@ -87,7 +96,8 @@ KEYS_PER_CLIENTS = 4  # one partner key per this many clients
 
 @dataclass
 class World:
-    urls: list[str]
+    public_port: int
+    staff_url: str
     tokens: list[str]  # one staff session per client (the last: the "alone" client's)
     partner_keys: list[str]
     case_ids: list[str]
@@ -112,26 +122,28 @@ class Client:
         self.receipts = world.receipts[index::len(world.tokens)] or world.receipts[:1]
 
     def url(self) -> str:
-        return random.choice(self.w.urls)
+        return self.w.staff_url
 
     async def submit(self) -> bool:
         ctype, body = multipart_body(
             [("submission", json.dumps(sample_report(narrative="load " + secrets.token_hex(8))))],
             [("files", "evidence.bin", secrets.token_bytes(self.w.file_bytes))])
-        r = await self.http.post(self.url() + "/api/v1/submissions", content=body,
-                                 headers={"Content-Type": ctype})
+        async with circuit(self.w) as anonymous:
+            r = await anonymous.post("/api/v1/submissions", content=body,
+                                     headers={"Content-Type": ctype})
         if r.status_code == 201:
             self.receipts.append(r.json()["receipt"])
         return self._ok("submit", r, 201)
 
     async def followup(self) -> bool:
-        base = self.url()
-        r = await self.http.post(base + "/api/v1/followup/session",
-                                 json={"receipt": random.choice(self.receipts)})
-        if not self._ok("followup", r, 201):
-            return False
-        r = await self.http.post(base + "/api/v1/followup/messages", json={"text": "update"},
-                                 headers={"Authorization": f"Bearer {r.json()['token']}"})
+        async with circuit(self.w) as anonymous:
+            r = await anonymous.post("/api/v1/followup/session",
+                                     json={"receipt": random.choice(self.receipts)})
+            if not self._ok("followup", r, 201):
+                return False
+            r = await anonymous.post(
+                "/api/v1/followup/messages", json={"text": "update"},
+                headers={"Authorization": f"Bearer {r.json()['token']}"})
         return self._ok("followup", r, 201)
 
     async def list(self) -> bool:
@@ -165,6 +177,15 @@ class Client:
         return True
 
 
+_circuits = itertools.count(1000)
+
+
+def circuit(world: World) -> httpx.AsyncClient:
+    """An anonymous client on a Tor circuit of its own (the PROXY header tor writes)."""
+    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{world.public_port}", timeout=120,
+                             transport=AsyncCircuitTransport(next(_circuits)))
+
+
 async def client_loop(world: World, results: Results, deadline: float, index: int) -> None:
     ops = [op for op, weight in WEIGHTS.items() for _ in range(weight)]
     async with httpx.AsyncClient(timeout=120) as http:
@@ -196,9 +217,24 @@ async def alone_phase(world: World, results: Results, seconds: float) -> None:
                 await timed(client, results, op)
 
 
-async def sample_rss(apis: list[LiveApi], deadline: float, peak: list[int]) -> None:
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants (the group supervisors and
+    their workers), from /proc; 0 for what has gone."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    return total
+
+
+async def sample_rss(api: LiveApi, deadline: float, peak: list[int]) -> None:
     while time.monotonic() < deadline:
-        peak[0] = max(peak[0], sum(a.rss_bytes() for a in apis))
+        peak[0] = max(peak[0], tree_rss(api.proc.pid))
         await asyncio.sleep(0.5)
 
 
@@ -212,12 +248,13 @@ def seed_accounts(dep: Deployment, keys: int) -> tuple[StaffHandle, list[str]]:
     return worker, partner_keys
 
 
-def seed(dep: Deployment, url: str, cases: int, worker: StaffHandle, partner_keys: list[str],
-         sessions: int) -> World:
+def seed(dep: Deployment, served: TorDeployment, cases: int, worker: StaffHandle,
+         partner_keys: list[str], sessions: int) -> World:
     receipts: list[str] = []
-    with httpx.Client(base_url=url, timeout=60) as http:
-        for _ in range(cases):
-            r = http.post("/api/v1/submissions", json=sample_report())
+    with httpx.Client(base_url=served.staff_url, timeout=60) as http:
+        for i in range(cases):
+            with served.circuit(100 + i) as anonymous:
+                r = anonymous.post("/api/v1/submissions", json=sample_report())
             assert r.status_code == 201, r.text
             receipts.append(r.json()["receipt"])
         # One session per client, as staff really work: no shared token to hide a
@@ -227,8 +264,8 @@ def seed(dep: Deployment, url: str, cases: int, worker: StaffHandle, partner_key
                            headers={"Authorization": f"Bearer {tokens[0]}"}).json()
     with unit_of_work(dep.engine) as s:
         stats_service.refresh(s, dep.settings, force=True)
-    return World([], tokens, partner_keys, [c["id"] for c in listing["items"]], receipts, 0,
-                 "acts_by_type_region_month")
+    return World(served.public_port, served.staff_url, tokens, partner_keys,
+                 [c["id"] for c in listing["items"]], receipts, 0, "acts_by_type_region_month")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -266,6 +303,7 @@ def report(mixed: Results, alone: Results, args: argparse.Namespace, rss_peak: i
         misses += [f"{op} p95 mixed/alone {ratios[op]} > {args.max_ratio}" for op in checked
                    if not ratios[op] <= args.max_ratio]  # NaN (nothing measured) misses
     return {"seconds": args.seconds, "processes": args.processes,
+            "staff_workers": args.staff_workers,
             "concurrency": args.concurrency, "rounds": args.rounds,
             "argon2": "test" if args.test_argon2 else "production",
             "partner_keys": len(range(0, args.concurrency, KEYS_PER_CLIENTS)),
@@ -279,7 +317,8 @@ def report(mixed: Results, alone: Results, args: argparse.Namespace, rss_peak: i
 
 
 def print_report(fig: dict[str, Any]) -> None:
-    print(f"{fig['processes']} API process(es), {fig['concurrency']} clients, "
+    print(f"{fig['processes']} public + {fig['staff_workers']} staff process(es) behind the "
+          f"PROXY protocol with Redis, {fig['concurrency']} clients, "
           f"{fig['seconds']:.0f} s mixed in {fig['rounds']} rounds on PostgreSQL, "
           f"{fig['argon2']} Argon2, {fig['partner_keys']} partner keys, one staff session "
           "per client")
@@ -305,7 +344,9 @@ def print_report(fig: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60, help="mixed load, in all")
-    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--processes", type=int, default=2, help="public worker processes")
+    parser.add_argument("--staff-workers", type=int, default=1, help="staff worker processes")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--file-kib", type=int, default=64)
     parser.add_argument("--cases", type=int, default=30, help="cases seeded before the run")
@@ -329,23 +370,22 @@ def main() -> None:
             shared_pg_database("dokaz_load") as url:
         # Every client here is one address: the per-client count of receipt attempts
         # (taken before Argon2id answers, seconds under load) would lock them all out.
-        dep = Deployment(Path(tmp), url, {"DOKAZ_KDF_PROFILE": profile,
-                                          "DOKAZ_RECEIPT_ATTEMPTS_PER_HOUR": "1000000"})
+        dep = Deployment(Path(tmp), url, {"DOKAZ_RECEIPT_ATTEMPTS_PER_HOUR": "1000000"})
+        prefix = f"load-{secrets.token_hex(4)}:"
         try:
             worker, partner_keys = seed_accounts(dep, keys)
-            first = dep.start_api()
-            world = seed(dep, first.url, args.cases, worker, partner_keys,
-                         args.concurrency + 1)
-            for _ in range(args.processes - 1):
-                dep.start_api()
-            world.urls = [a.url for a in dep.apis]
+            served = TorDeployment(
+                dep, DOKAZ_KDF_PROFILE=profile, DOKAZ_WORKERS=str(args.processes),
+                DOKAZ_STAFF_WORKERS=str(args.staff_workers), DOKAZ_REDIS_URL=args.redis_url,
+                DOKAZ_REDIS_KEY_PREFIX=prefix, DOKAZ_LOG_LEVEL="WARNING").wait_ready(180)
+            world = seed(dep, served, args.cases, worker, partner_keys, args.concurrency + 1)
             world.file_bytes = args.file_kib * 1024
             mixed, alone = Results(), Results()
             peak = [0]
 
             async def mixed_phase(seconds: float) -> None:
                 deadline = time.monotonic() + seconds
-                await asyncio.gather(sample_rss(dep.apis, deadline, peak),
+                await asyncio.gather(sample_rss(served.api, deadline, peak),
                                      *(client_loop(world, mixed, deadline, i)
                                        for i in range(args.concurrency)))
 
@@ -364,6 +404,10 @@ def main() -> None:
             fig = report(mixed, alone, args, peak[0])
         finally:
             dep.close()
+            redis = Redis.from_url(args.redis_url)
+            for key in redis.scan_iter(match=prefix + "*"):
+                redis.delete(key)
+            redis.close()
     if args.json:
         print(json.dumps(fig, indent=2))
     else:

@@ -1,5 +1,6 @@
 """The load benchmark's smoke run (``bench/load.py --smoke``): a few seconds of the mixed
-workload against two API processes on PostgreSQL, with no errors and every operation
+workload against the documented deployment (PROXY protocol, two public and one staff
+process, Redis) on PostgreSQL, with no errors and every operation
 served at least once. The full run is a separate command (see bench/load.py)."""
 
 from __future__ import annotations
