@@ -39,10 +39,9 @@ from api.core.settings import MiB, Settings
 from api.ingress import guards, origin
 from api.ingress.body import media_type
 from api.ingress.guards import Guards
-from api.ingress.inflight import SLOT_SECONDS, Held, MeteredStorage, body_need, patch_need
+from api.ingress.inflight import SLOT_SECONDS, Held, body_need, patch_need
 from api.ingress.multipart import mb
 from api.keys.service import require_recovery_key
-from api.storage.base import BlobStorage
 from api.storage.dependencies import app_storage
 
 A = TypeVar("A")
@@ -191,11 +190,6 @@ class Admission(Generic[A]):
             raise RuntimeError(f"{self.door.value}: the admission table does not stream it")
         chunks = guards.timed_stream(self._request, self.settings)
         return chunks if self.held is None else _reporting(chunks, self.held)
-
-    def metered(self, storage: BlobStorage) -> BlobStorage:
-        """``storage``, reporting what is written through it against this request's disk
-        reservation (for writes that are not the body's bytes: a tus upload's merge)."""
-        return storage if self.held is None else MeteredStorage(storage, self.held)
 
     def release(self) -> None:
         """Give back the upload slots and the disk reservation (safe to call twice)."""
