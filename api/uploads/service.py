@@ -1,4 +1,5 @@
-"""Resumable uploads following tus 1.0 (core, creation, termination, expiration, checksum).
+"""Resumable uploads following tus 1.0 (core, creation, creation-with-upload,
+termination, expiration, checksum).
 
 Storage model: a finished upload IS its ordered parts. Every accepted PATCH is stored as
 one *part* (:class:`api.cases.files.models.FilePart`), a complete ``crypto.stream`` file of
@@ -141,10 +142,15 @@ def create_upload(
     session: Session, settings: Settings, length: int, metadata: dict[str, str],
     now: datetime | None = None,
 ) -> tuple[Upload, capabilities.UploadCapability]:
+    upload, cap = new_upload(settings, length, metadata, now)
+    add_upload(session, upload)
+    return upload, cap
+
+
+def new_upload(settings: Settings, length: int, metadata: dict[str, str],
+               now: datetime | None = None) -> tuple[Upload, capabilities.UploadCapability]:
+    """An upload's row and capability, not yet stored (:func:`add_upload` stores it)."""
     guards.check_file_size(settings, length)  # also checked at the door, before the disk
-    # An upload only ever becomes part of a case, and no case may exist without a
-    # recovery wrap: refuse (503) before the client sends a byte.
-    require_recovery_key(session)
     now = now or utcnow()
     cap = capabilities.UploadCapability.generate()
     key = cap.key()
@@ -156,9 +162,30 @@ def create_upload(
         sealed_metadata=capabilities.seal_metadata(key, cap.upload_id, dict(metadata)),
         final_wrapped_key=capabilities.wrap_final_key(key, cap.upload_id, DataKey.generate()),
     )
+    return upload, cap
+
+
+def add_upload(session: Session, upload: Upload) -> None:
+    # An upload only ever becomes part of a case, and no case may exist without a
+    # recovery wrap: refuse (503) before the client sends a byte (with creation-with-
+    # upload, before anything of it is kept).
+    require_recovery_key(session)
     session.add(upload)
     session.flush()
-    return upload, cap
+
+
+def plan_new(upload: Upload, cap: capabilities.UploadCapability) -> PatchPlan:
+    """The plan of the first bytes of an upload made by this very request (tus
+    creation-with-upload): nobody else has its URL, so nothing is read back from the
+    database; :func:`commit_segment` then runs in the transaction that stores the row."""
+    key = cap.key()
+    assert upload.final_wrapped_key is not None  # new_upload made it
+    meta = capabilities.open_metadata(key, upload.id, upload.sealed_metadata)
+    return PatchPlan(
+        cap=cap, key=key,
+        file_key=capabilities.unwrap_final_key(key, upload.id, upload.final_wrapped_key),
+        state=open_progress(upload, key), seq=0,
+        claimed_type=str(meta.get("filetype") or ""), metadata=meta)
 
 
 def load_upload(session: Session, cap: capabilities.UploadCapability | None,
