@@ -129,10 +129,10 @@ async def create(admitted: CreateAdmitted, request: Request, settings: Config,
         segment = await service.receive_segment(plan, admitted.stream(), storage, checksum)
 
     def work(session: Session) -> int:
-        service.add_upload(session, upload)
         if plan is None or segment is None:
+            service.add_upload(session, upload)
             return 0
-        return service.commit_segment(session, storage, plan, segment)
+        return service.commit_segment(session, storage, plan, segment, new=upload)
 
     with anyio.CancelScope(shield=True):  # the client may be gone; keep what arrived
         try:
