@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.core.db import in_transaction
+from api.core.db import in_read_transaction, in_transaction
 from api.core.dependencies import Config, DbEngine, app_engine, app_settings
 from api.core.errors import (
     BadRequest,
@@ -78,8 +78,8 @@ async def start_patch(request: Request) -> PatchStart:
     checksum = Checksum.parse(request.headers.get("upload-checksum"))
     cap = UploadCapability.parse(request.path_params["token"])
     settings = app_settings(request)
-    plan = await in_transaction(app_engine(request),
-                                lambda s: service.plan_patch(s, settings, cap, offset))
+    plan = await in_read_transaction(app_engine(request),
+                                     lambda s: service.plan_patch(s, settings, cap, offset))
     return PatchStart(plan, cap, checksum)
 
 
@@ -160,7 +160,7 @@ async def head(request: Request, token: str, engine: DbEngine) -> Response:
         return {"Upload-Offset": str(offset), "Upload-Length": str(length),
                 "Upload-Expires": _expires(upload)}
 
-    values = await in_transaction(engine, work)
+    values = await in_read_transaction(engine, work)
     return Response(status_code=200, headers=_tus_headers(**values))
 
 
