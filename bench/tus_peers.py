@@ -13,8 +13,10 @@ order alternates every round), ``--rounds`` times:
 
 1. one ``--size-mib`` file in ``--chunk-mib`` chunks: MB/s, the time of every PATCH, and
    the last PATCH against the median PATCH (finishing must cost what a PATCH costs);
-2. ``--small`` files of 64 KiB, one after the other: p50 of the per-file round trip
-   (creation + PATCH).
+2. ``--small`` files of 64 KiB, one after the other: p50 of the per-file round trip. By
+   default the creation carries the bytes (tus creation-with-upload, which both servers
+   advertise; checked before the rounds): one request per file. ``--no-creation-with-upload``
+   measures creation + PATCH instead.
 
 Server CPU seconds per big file (and CPU ms per small file) come from /proc/<pid>/stat of
 each server process: on a shared machine they are steadier than wall times.
@@ -36,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +65,7 @@ http.createServer((req, res) => tus.handle(req, res)).listen(Number(port), '127.
 CLIENT = r"""
 const tus = await import('tus-js-client');
 const fs = await import('node:fs');
-const [endpoint, file, chunk, small] = process.argv.slice(2);
+const [endpoint, file, chunk, small, during] = process.argv.slice(2);
 const Upload = tus.Upload || tus.default.Upload;
 
 function send(data, chunkSize, patches) {
@@ -70,13 +73,16 @@ function send(data, chunkSize, patches) {
     const started = new Map();
     const up = new Upload(data, {
       endpoint, chunkSize, retryDelays: null, storeFingerprintForResuming: false,
+      uploadDataDuringCreation: during === '1',
       metadata: { filename: 'bench.bin', filetype: 'application/octet-stream' },
       onBeforeRequest(req) {
-        if (req.getMethod() === "PATCH") started.set(req, performance.now());
+        started.set(req, performance.now());
       },
       onAfterResponse(req, res) {
-        if (req.getMethod() !== 'PATCH') return;
-        if (res.getStatus() !== 204) return;
+        // A PATCH, or a creation that carried bytes (creation-with-upload).
+        const m = req.getMethod();
+        const sent = m === 'PATCH' ? res.getStatus() === 204 : m === 'POST' && during === '1';
+        if (!sent) return;
         patches.push(performance.now() - started.get(req));
       },
       onError: reject,
@@ -124,11 +130,23 @@ def wait_line(proc: subprocess.Popen[str], text: str) -> None:
         raise SystemExit(f"the peer server did not start ({line!r})")
 
 
-def drive(node_dir: Path, endpoint: str, file: str, chunk: int, small: int) -> dict[str, Any]:
-    run = subprocess.run(["node", "client.mjs", endpoint, file, str(chunk), str(small)],
+def drive(node_dir: Path, endpoint: str, file: str, chunk: int, small: int,
+          during: bool = False) -> dict[str, Any]:
+    run = subprocess.run(["node", "client.mjs", endpoint, file, str(chunk), str(small),
+                          "1" if during else "0"],
                          cwd=node_dir, check=True, capture_output=True, text=True)
     result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
     return result
+
+
+def require_extension(name: str, endpoint: str, extension: str) -> None:
+    """Both servers must advertise what the client is told to use (a fair comparison)."""
+    request = urllib.request.Request(endpoint, method="OPTIONS",  # noqa: S310 (http://127...)
+                                     headers={"Tus-Resumable": "1.0.0"})
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        advertised = (response.headers.get("Tus-Extension") or "").split(",")
+    if extension not in advertised:
+        raise SystemExit(f"{name} does not advertise {extension}: {advertised}")
 
 
 def main() -> None:
@@ -137,6 +155,9 @@ def main() -> None:
     parser.add_argument("--chunk-mib", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--small", type=int, default=100)
+    parser.add_argument("--no-creation-with-upload", action="store_true",
+                        help="small files: POST then PATCH, as without the extension "
+                             "(default: the POST carries the bytes, for both servers)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -179,6 +200,9 @@ def main() -> None:
             "dokaz": (dokaz.pid, f"http://127.0.0.1:{d_port}/api/v1/uploads"),
             "peer": (peer.pid, f"http://127.0.0.1:{p_port}/files"),
         }
+        if not args.no_creation_with_upload:
+            for name, (_, endpoint) in targets.items():
+                require_extension(name, endpoint, "creation-with-upload")
         ok = report(run_rounds(args, targets, node_dir, str(data_file)), args)
     finally:
         for proc in procs:
@@ -201,7 +225,8 @@ def run_rounds(args: argparse.Namespace, targets: dict[str, tuple[int, str]], no
             big = drive(node_dir, endpoint, data_file, args.chunk_mib * MiB, 0)
             cpu = cpu_seconds(pid) - cpu0
             cpu1 = cpu_seconds(pid)
-            small = drive(node_dir, endpoint, "-", 0, args.small)["small"] if args.small else []
+            small = drive(node_dir, endpoint, "-", 0, args.small,
+                          not args.no_creation_with_upload)["small"] if args.small else []
             small_cpu = (cpu_seconds(pid) - cpu1) * 1000 / max(1, args.small)
             g = got[name]
             g["mbs"].append(big["bytes"] / MB / big["seconds"])
@@ -222,8 +247,10 @@ def report(got: dict[str, dict[str, list[Any]]], args: argparse.Namespace) -> bo
                for m in ("mbs", "cpu", "small", "last_ratio", "small_cpu")}
            for k, v in got.items()}
     d, p = med["dokaz"], med["peer"]
+    how = ("POST then PATCH" if args.no_creation_with_upload
+           else "creation-with-upload, both servers")
     print(f"\n{args.size_mib} MiB in {args.chunk_mib} MiB chunks, {args.rounds} interleaved "
-          f"rounds, {args.small} x 64 KiB (medians over rounds)")
+          f"rounds, {args.small} x 64 KiB ({how}) (medians over rounds)")
     for name in ("dokaz", "peer"):
         m = med[name]
         print(f"  {name:5s}: {m['mbs']:7.1f} MB/s, server CPU {m['cpu']:5.2f} s per file, "

@@ -39,10 +39,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "dokaz_read_only"  # an execution option: see in_read_transaction
+
+
 def _sqlite_begin(conn: Any) -> None:
     # pysqlite's implicit transactions are disabled below; BEGIN IMMEDIATE takes the write
     # lock up front so two writers queue instead of failing with "database is locked".
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A transaction that only reads takes no lock (WAL: it reads a snapshot), so it never
+    # waits behind a writer's commit.
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def fetch_planned_each_time(session: Session, statement: Any, params: dict[str, Any]
@@ -139,3 +145,12 @@ def run_in_transaction(engine: Engine, work: Callable[[Session], T]) -> T:
 async def in_transaction(engine: Engine, work: Callable[[Session], T]) -> T:
     """Run ``work`` in one transaction in a worker thread (commit on success)."""
     return await anyio.to_thread.run_sync(functools.partial(run_in_transaction, engine, work))
+
+
+async def in_read_transaction(engine: Engine, work: Callable[[Session], T]) -> T:
+    """:func:`in_transaction` for ``work`` that only reads: on SQLite it does not take
+    the write lock (PostgreSQL transactions take none to read anyway). A write in
+    ``work`` is an error (SQLite may refuse it with "database is locked")."""
+    reader = engine.execution_options(**{READ_ONLY: True})
+    return await anyio.to_thread.run_sync(functools.partial(run_in_transaction, reader, work))
+

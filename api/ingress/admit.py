@@ -39,13 +39,15 @@ from api.core.settings import MiB, Settings
 from api.ingress import guards, origin
 from api.ingress.body import media_type
 from api.ingress.guards import Guards
-from api.ingress.inflight import SLOT_SECONDS, Held, MeteredStorage, body_need, patch_need
+from api.ingress.inflight import SLOT_SECONDS, Held, body_need, patch_need
 from api.ingress.multipart import mb
 from api.keys.service import require_recovery_key
-from api.storage.base import BlobStorage
 from api.storage.dependencies import app_storage
 
 A = TypeVar("A")
+
+# The content type of tus bytes (a PATCH, or a creation that carries the first bytes).
+TUS_BYTES = "application/offset+octet-stream"
 
 
 class Door(enum.Enum):
@@ -139,10 +141,12 @@ POLICIES: dict[Door, Policy] = {
                              AUTHORIZE, Step.RECOVERY_KEY)),
     # The recovery key is checked in the creating transaction (api.uploads.service).
     # An Upload-Length over the file limit is 413 before the disk is even looked at; the
-    # disk must have room for the file (as parts, padded) beside every reservation
-    # (nothing is reserved: the bytes come later, each PATCH reserves its own).
-    Door.UPLOAD_CREATE: Policy((HEADERS, TUS, Step.UPLOAD_RATE, Step.SIZE, DISK),
-                               declared=Declared.UPLOAD_LENGTH, streams=False),
+    # disk must have room for the file (as parts, padded) beside every reservation. A
+    # creation without bytes reserves nothing (each PATCH reserves its own); one that
+    # carries the first bytes (tus creation-with-upload) holds a slot and reserves them
+    # as a PATCH would.
+    Door.UPLOAD_CREATE: Policy((HEADERS, TUS, Step.UPLOAD_RATE, Step.SIZE, UPLOADS, DISK),
+                               declared=Declared.UPLOAD_LENGTH),
     # A PATCH is bounded by its upload's declared length while it arrives
     # (api.uploads.service.receive_segment). AUTHORIZE is the route's reading of the
     # upload (404, 409 for a wrong offset), which says how much this PATCH may bring.
@@ -191,11 +195,6 @@ class Admission(Generic[A]):
             raise RuntimeError(f"{self.door.value}: the admission table does not stream it")
         chunks = guards.timed_stream(self._request, self.settings)
         return chunks if self.held is None else _reporting(chunks, self.held)
-
-    def metered(self, storage: BlobStorage) -> BlobStorage:
-        """``storage``, reporting what is written through it against this request's disk
-        reservation (for writes that are not the body's bytes: a tus upload's merge)."""
-        return storage if self.held is None else MeteredStorage(storage, self.held)
 
     def release(self) -> None:
         """Give back the upload slots and the disk reservation (safe to call twice)."""
@@ -290,6 +289,8 @@ async def _run_steps(request: Request, policy: Policy, admission: Admission[A],
 
 
 def _carries_files(policy: Policy, content_type: str | None) -> bool:
+    if policy.declared is Declared.UPLOAD_LENGTH:  # a tus creation: bytes only with this type
+        return media_type(content_type) == TUS_BYTES
     return policy.declared is Declared.TUS_PATCH \
         or media_type(content_type) == "multipart/form-data"
 
@@ -299,9 +300,15 @@ def _reserve(request: Request, policy: Policy, admission: Admission[A]) -> None:
     settings, storage = admission.settings, app_storage(request)
     inflight = admission.guards.inflight
     if policy.declared is Declared.UPLOAD_LENGTH:
-        # A tus creation sends no body: its file (its parts, padded) must fit now.
+        # Its file (its parts, padded) must fit now; the first bytes, if the creation
+        # carries them, are reserved like a PATCH's.
         length = admission.declared_length or 0
         inflight.check_room(settings, storage, patch_need(length, 0, None))
+        if not _carries_files(policy, admission.content_type):
+            return
+        need = patch_need(length, 0, admission.content_length)
+        admission.held = admission.held or Held(inflight, settings)
+        admission.held.reserve(storage, need)
         return
     if policy.declared is Declared.TUS_PATCH:
         progress = admission.authorized

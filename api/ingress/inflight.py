@@ -45,9 +45,7 @@ import logging
 import shutil
 import socket
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 from redis import Redis
 
@@ -55,7 +53,7 @@ from api.core.errors import DokazError, RateLimited, ServiceUnavailable
 from api.core.settings import MiB, Settings
 from api.core.shared import Hold, Pool
 from api.ingress.files import RECORD_SIZE
-from api.storage.base import BlobInfo, BlobStorage, BlobWriter
+from api.storage.base import BlobStorage
 from crypto.padding import padded_size
 from crypto.stream import ciphertext_size
 
@@ -322,55 +320,6 @@ class Held:
             pool.release(hold)
         if reservation is not None:
             self.inflight.disk.release(reservation)
-
-
-class MeteredStorage:
-    """``storage`` whose writers report every byte they write to ``held``: for writes
-    that do not come from the body (no route needs it since tus uploads stopped being
-    merged; kept for writes of that kind), so that its
-    reservation shrinks as the disk fills, and the floor is looked at while they run."""
-
-    def __init__(self, storage: BlobStorage, held: Held) -> None:
-        self._storage = storage
-        self._held = held
-
-    def open_writer(self, name: str) -> BlobWriter:
-        return _MeteredWriter(self._storage.open_writer(name), self._held)
-
-    def open_reader(self, name: str) -> BinaryIO:
-        return self._storage.open_reader(name)
-
-    def delete(self, name: str) -> None:
-        self._storage.delete(name)
-
-    def exists(self, name: str) -> bool:
-        return self._storage.exists(name)
-
-    def size(self, name: str) -> int:
-        return self._storage.size(name)
-
-    def iter_blobs(self) -> Iterator[BlobInfo]:
-        return self._storage.iter_blobs()
-
-    def free_bytes(self) -> int | None:
-        return self._storage.free_bytes()
-
-
-class _MeteredWriter:
-    def __init__(self, inner: BlobWriter, held: Held) -> None:
-        self._inner = inner
-        self._held = held
-        self.name = inner.name
-
-    def write(self, data: bytes | bytearray | memoryview, /) -> None:
-        self._inner.write(data)
-        self._held.progress(len(data))
-
-    def commit(self) -> int:
-        return self._inner.commit()
-
-    def abort(self) -> None:
-        self._inner.abort()
 
 
 def _closing(error: DokazError) -> DokazError:

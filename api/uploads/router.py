@@ -1,5 +1,5 @@
-"""``/api/v1/uploads``: resumable uploads, tus 1.0 (core, creation, termination,
-expiration, checksum). See :mod:`api.uploads.service` for the storage model and
+"""``/api/v1/uploads``: resumable uploads, tus 1.0 (core, creation, creation-with-upload,
+termination, expiration, checksum). See :mod:`api.uploads.service` for the storage model and
 :mod:`api.uploads.capabilities` for the capability URL.
 
 Every response carries ``Tus-Resumable: 1.0.0``; errors use the common JSON error
@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.core.db import in_transaction
+from api.core.db import in_read_transaction, in_transaction
 from api.core.dependencies import Config, DbEngine, app_engine, app_settings
 from api.core.errors import (
     BadRequest,
@@ -31,7 +31,7 @@ from api.core.errors import (
     UnsupportedMediaType,
     error_responses,
 )
-from api.ingress.admit import Admission, Door, admission
+from api.ingress.admit import TUS_BYTES, Admission, Door, admission
 from api.ingress.body import media_type
 from api.ingress.files import TypeMismatch
 from api.ingress.guards import TUS_VERSION, TusVersionUnsupported, int_header, require_tus
@@ -43,7 +43,7 @@ from api.uploads.checksum import ALGORITHMS, Checksum, ChecksumMismatch
 from api.uploads.dependencies import UploadLeases
 from api.uploads.models import Upload
 
-EXTENSIONS = "creation,termination,expiration,checksum"
+EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum"
 PREFIX = "/api/v1/uploads"
 
 router = APIRouter(prefix=PREFIX, tags=["uploads"])
@@ -72,14 +72,14 @@ async def start_patch(request: Request) -> PatchStart:
     """The PATCH door's AUTHORIZE step: its content type, offset and checksum headers
     and the upload they name (404, 409 for a wrong offset), before any slot or disk is
     held for it."""
-    if media_type(request.headers.get("content-type")) != "application/offset+octet-stream":
+    if media_type(request.headers.get("content-type")) != TUS_BYTES:
         raise UnsupportedMediaType("PATCH bodies must be application/offset+octet-stream.")
     offset = int_header(request, "upload-offset")
     checksum = Checksum.parse(request.headers.get("upload-checksum"))
     cap = UploadCapability.parse(request.path_params["token"])
     settings = app_settings(request)
-    plan = await in_transaction(app_engine(request),
-                                lambda s: service.plan_patch(s, settings, cap, offset))
+    plan = await in_read_transaction(app_engine(request),
+                                     lambda s: service.plan_patch(s, settings, cap, offset))
     return PatchStart(plan, cap, checksum)
 
 
@@ -108,23 +108,43 @@ def options(settings: Config) -> Response:
            "Tus-Checksum-Algorithm": ",".join(ALGORITHMS)}))
 
 
-@router.post("", status_code=201, summary="Create an upload (tus creation)",
+@router.post("", status_code=201, summary="Create an upload (tus creation, creation-with-upload)",
              responses=error_responses(*_ERRORS))
 async def create(admitted: CreateAdmitted, request: Request, settings: Config,
-                 engine: DbEngine) -> Response:
+                 engine: DbEngine, storage: Storage) -> Response:
     length = admitted.declared_length
     assert length is not None  # the door's disk guard read Upload-Length
     metadata = service.parse_metadata(request.headers.get("upload-metadata"))
-    if admitted.content_length:
-        raise BadRequest("Send the file's bytes with PATCH after creating the upload.")
+    with_bytes = media_type(request.headers.get("content-type")) == TUS_BYTES
+    if admitted.content_length and not with_bytes:
+        raise BadRequest("Send the file's bytes with PATCH after creating the upload, or in "
+                         "this request as application/offset+octet-stream.")
+    checksum = Checksum.parse(request.headers.get("upload-checksum")) if with_bytes else None
+    upload, cap = service.new_upload(settings, length, metadata)
+    segment, plan = None, None
+    if with_bytes:
+        # creation-with-upload: the first bytes are a PATCH at offset 0, stored with the
+        # row in one transaction (one request and one commit fewer for a small file).
+        plan = service.plan_new(upload, cap)
+        segment = await service.receive_segment(plan, admitted.stream(), storage, checksum)
 
-    def work(session: Session) -> tuple[str, str]:
-        upload, cap = service.create_upload(session, settings, length, metadata)
-        return cap.token, _expires(upload)
+    def work(session: Session) -> int:
+        if plan is None or segment is None:
+            service.add_upload(session, upload)
+            return 0
+        return service.commit_segment(session, storage, plan, segment, new=upload)
 
-    token, expires = await in_transaction(engine, work)
-    return Response(status_code=201, headers=_tus_headers(
-        Location=f"{PREFIX}/{token}", **{"Upload-Expires": expires}))
+    with anyio.CancelScope(shield=True):  # the client may be gone; keep what arrived
+        try:
+            new_offset = await in_transaction(engine, work)
+        except BaseException:
+            if segment is not None:
+                await anyio.to_thread.run_sync(storage.delete, segment.blob_name)
+            raise
+    headers = {"Location": f"{PREFIX}/{cap.token}", "Upload-Expires": _expires(upload)}
+    if with_bytes:
+        headers["Upload-Offset"] = str(new_offset)
+    return Response(status_code=201, headers=_tus_headers(**headers))
 
 
 @router.head("/{token}", summary="Current offset (tus core)",
@@ -140,7 +160,7 @@ async def head(request: Request, token: str, engine: DbEngine) -> Response:
         return {"Upload-Offset": str(offset), "Upload-Length": str(length),
                 "Upload-Expires": _expires(upload)}
 
-    values = await in_transaction(engine, work)
+    values = await in_read_transaction(engine, work)
     return Response(status_code=200, headers=_tus_headers(**values))
 
 

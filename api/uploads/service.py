@@ -1,4 +1,5 @@
-"""Resumable uploads following tus 1.0 (core, creation, termination, expiration, checksum).
+"""Resumable uploads following tus 1.0 (core, creation, creation-with-upload,
+termination, expiration, checksum).
 
 Storage model: a finished upload IS its ordered parts. Every accepted PATCH is stored as
 one *part* (:class:`api.cases.files.models.FilePart`), a complete ``crypto.stream`` file of
@@ -141,10 +142,15 @@ def create_upload(
     session: Session, settings: Settings, length: int, metadata: dict[str, str],
     now: datetime | None = None,
 ) -> tuple[Upload, capabilities.UploadCapability]:
+    upload, cap = new_upload(settings, length, metadata, now)
+    add_upload(session, upload)
+    return upload, cap
+
+
+def new_upload(settings: Settings, length: int, metadata: dict[str, str],
+               now: datetime | None = None) -> tuple[Upload, capabilities.UploadCapability]:
+    """An upload's row and capability, not yet stored (:func:`add_upload` stores it)."""
     guards.check_file_size(settings, length)  # also checked at the door, before the disk
-    # An upload only ever becomes part of a case, and no case may exist without a
-    # recovery wrap: refuse (503) before the client sends a byte.
-    require_recovery_key(session)
     now = now or utcnow()
     cap = capabilities.UploadCapability.generate()
     key = cap.key()
@@ -156,9 +162,30 @@ def create_upload(
         sealed_metadata=capabilities.seal_metadata(key, cap.upload_id, dict(metadata)),
         final_wrapped_key=capabilities.wrap_final_key(key, cap.upload_id, DataKey.generate()),
     )
+    return upload, cap
+
+
+def add_upload(session: Session, upload: Upload) -> None:
+    # An upload only ever becomes part of a case, and no case may exist without a
+    # recovery wrap: refuse (503) before the client sends a byte (with creation-with-
+    # upload, before anything of it is kept).
+    require_recovery_key(session)
     session.add(upload)
     session.flush()
-    return upload, cap
+
+
+def plan_new(upload: Upload, cap: capabilities.UploadCapability) -> PatchPlan:
+    """The plan of the first bytes of an upload made by this very request (tus
+    creation-with-upload): nobody else has its URL, so nothing is read back from the
+    database; :func:`commit_segment` then runs in the transaction that stores the row."""
+    key = cap.key()
+    assert upload.final_wrapped_key is not None  # new_upload made it
+    meta = capabilities.open_metadata(key, upload.id, upload.sealed_metadata)
+    return PatchPlan(
+        cap=cap, key=key,
+        file_key=capabilities.unwrap_final_key(key, upload.id, upload.final_wrapped_key),
+        state=open_progress(upload, key), seq=0,
+        claimed_type=str(meta.get("filetype") or ""), metadata=meta)
 
 
 def load_upload(session: Session, cap: capabilities.UploadCapability | None,
@@ -369,9 +396,14 @@ def _check_type(claimed: str, head: bytes) -> str:
 
 def commit_segment(
     session: Session, storage: BlobStorage, plan: PatchPlan, seg: ReceivedSegment,
+    new: Upload | None = None,
 ) -> int:
     """Record an accepted PATCH as the upload's next part (and completion, with the
-    hash and type carried in the progress); return the new offset."""
+    hash and type carried in the progress); return the new offset.
+
+    ``new``: the upload this request creates (creation-with-upload, :func:`plan_new`),
+    not stored yet. It is stored already advanced, with no compare-and-set: nobody else
+    has its URL, and one INSERT costs less than an INSERT and an UPDATE."""
     delete_on_rollback(session, storage, seg.blob_name)
     upload_id = plan.cap.upload_id
     done = seg.complete
@@ -383,7 +415,12 @@ def commit_segment(
         final = {**plan.metadata, "detected_type": seg.state.detected or filetypes.OCTET,
                  "size": plan.length, "sha256": Sha256.restore(seg.state.sha256).hexdigest()}
         meta = capabilities.seal_metadata(plan.key, upload_id, final)
-    if not repository.advance(session, upload_id, plan.seq, sealed, meta):
+    if new is not None:
+        new.patch_seq, new.sealed_progress = plan.seq + 1, sealed
+        if meta is not None:
+            new.state, new.sealed_metadata = COMPLETE, meta
+        add_upload(session, new)
+    elif not repository.advance(session, upload_id, plan.seq, sealed, meta):
         raise OffsetMismatch()
     session.add(FilePart(
         id=seg.id, upload_id=upload_id, seq=plan.seq, blob_name=seg.blob_name,

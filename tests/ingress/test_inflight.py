@@ -415,3 +415,30 @@ def test_an_idle_patch_gives_its_slot_to_one_that_sends(
     assert first == 503
     assert offset(app.client, idle_url) == 0
     assert held(app) == (0, 0)
+
+
+def test_a_creation_with_bytes_holds_a_slot_and_reserves_them(
+        intake_with: Callable[..., Intake]) -> None:
+    # tus creation-with-upload: the POST's bytes are a body like a PATCH's, so they take
+    # an upload slot and their part is reserved on disk while they arrive.
+    app = intake_with()
+    data = PNG + os.urandom(1024 * 1024)
+
+    async def run() -> tuple[int, tuple[int, int]]:
+        started, go_on = asyncio.Event(), asyncio.Event()
+        transport = httpx.ASGITransport(app=app.client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://onion") as client:
+            first = asyncio.create_task(client.post(
+                "/api/v1/uploads", content=_slow(data, started, go_on),
+                headers={**PATCH, "Upload-Length": str(len(data)),
+                         "Content-Length": str(len(data))}))
+            await started.wait()
+            during = held(app)
+            go_on.set()
+            done = await first
+        return done.status_code, during
+
+    status, during = asyncio.run(run())
+    assert status == 201
+    assert during[0] == 1 and during[1] >= patch_need(len(data), 0, len(data))
+    assert held(app) == (0, 0)

@@ -77,7 +77,8 @@ def test_options_advertises_extensions(intake: Intake) -> None:
     r = intake.client.options("/api/v1/uploads")
     assert r.status_code == 204
     assert r.headers["Tus-Version"] == "1.0.0"
-    assert r.headers["Tus-Extension"] == "creation,termination,expiration,checksum"
+    assert r.headers["Tus-Extension"] == (
+        "creation,creation-with-upload,termination,expiration,checksum")
     assert r.headers["Tus-Checksum-Algorithm"] == "sha256,sha1"
     assert int(r.headers["Tus-Max-Size"]) == intake.settings.max_file_bytes
 
