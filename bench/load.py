@@ -303,7 +303,7 @@ def report(mixed: Results, alone: Results, args: argparse.Namespace, rss_peak: i
         misses += [f"{op} p95 mixed/alone {ratios[op]} > {args.max_ratio}" for op in checked
                    if not ratios[op] <= args.max_ratio]  # NaN (nothing measured) misses
     return {"seconds": args.seconds, "processes": args.processes,
-            "staff_workers": args.staff_workers,
+            "staff_workers": args.staff_workers, "server_env": args.server_env,
             "concurrency": args.concurrency, "rounds": args.rounds,
             "argon2": "test" if args.test_argon2 else "production",
             "partner_keys": len(range(0, args.concurrency, KEYS_PER_CLIENTS)),
@@ -358,6 +358,9 @@ def main() -> None:
                         help="edit and pull p95 under load / alone, at most")
     parser.add_argument("--test-argon2", action="store_true",
                         help="the fast insecure Argon2 profile (CI smoke), not production's")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a DOKAZ_ setting for the server (repeatable), e.g. "
+                        "DOKAZ_PUBLIC_NICE=0 to compare")
     parser.add_argument("--smoke", action="store_true", help="a few seconds, for CI")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
@@ -365,6 +368,14 @@ def main() -> None:
         args.seconds, args.processes, args.concurrency, args.cases = 5, 2, 4, 6
         args.rounds, args.alone_seconds = 2, 1
     profile = "fast-insecure-for-tests" if args.test_argon2 else "standard"
+    server_env = {"DOKAZ_KDF_PROFILE": profile, "DOKAZ_WORKERS": str(args.processes),
+                  "DOKAZ_STAFF_WORKERS": str(args.staff_workers),
+                  "DOKAZ_REDIS_URL": args.redis_url, "DOKAZ_LOG_LEVEL": "WARNING"}
+    for pair in args.server_env:
+        name, _, value = pair.partition("=")
+        if not name.startswith("DOKAZ_"):
+            parser.error(f"--server-env takes DOKAZ_NAME=VALUE, not {pair!r}")
+        server_env[name] = value
     keys = math.ceil(args.concurrency / KEYS_PER_CLIENTS)
     with tempfile.TemporaryDirectory(prefix="dokaz-load-") as tmp, \
             shared_pg_database("dokaz_load") as url:
@@ -374,10 +385,8 @@ def main() -> None:
         prefix = f"load-{secrets.token_hex(4)}:"
         try:
             worker, partner_keys = seed_accounts(dep, keys)
-            served = TorDeployment(
-                dep, DOKAZ_KDF_PROFILE=profile, DOKAZ_WORKERS=str(args.processes),
-                DOKAZ_STAFF_WORKERS=str(args.staff_workers), DOKAZ_REDIS_URL=args.redis_url,
-                DOKAZ_REDIS_KEY_PREFIX=prefix, DOKAZ_LOG_LEVEL="WARNING").wait_ready(180)
+            served = TorDeployment(dep, DOKAZ_REDIS_KEY_PREFIX=prefix,
+                                   **server_env).wait_ready(180)
             world = seed(dep, served, args.cases, worker, partner_keys, args.concurrency + 1)
             world.file_bytes = args.file_kib * 1024
             mixed, alone = Results(), Results()
