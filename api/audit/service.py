@@ -3,9 +3,10 @@
 ``record`` appends inside the caller's transaction, so an audited read and its entry
 commit or roll back together. The entry is held on the session and chained only as the
 last statement before the transaction commits (:func:`_chain_pending`, a ``before_commit``
-hook): the single chain-head row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL;
-SQLite's ``BEGIN IMMEDIATE`` already admits one writer at a time), the entries get the next
-numbers and hashes, and the commit releases the lock. So concurrent audited requests wait
+hook): the transaction's other writes are flushed, then the single chain-head row is
+locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already
+admits one writer at a time), the entries get the next numbers and hashes, and the commit
+releases the lock. So concurrent audited requests wait
 for each other only for the length of a commit, never for the rest of a request (its
 queries, its rendering, a slow client): holding the head from the first ``record`` to the
 commit made every case read and partner pull queue behind every other for seconds under
@@ -69,25 +70,24 @@ class AuditChainError(DokazError):
 
 
 def _lock_head(session: Session) -> AuditChainHead:
-    """Create the head row if missing, then lock it for the rest of the transaction."""
-    table = AuditChainHead.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    values = {"id": HEAD_ID, "seq": 0, "entry_hash": GENESIS_HASH}
-    if dialect == "postgresql":
-        session.execute(
-            postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=["id"])
-        )
-    else:
-        session.execute(
-            sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=["id"])
-        )
+    """Lock the head row for the rest of the transaction (creating it the first time).
+
+    One statement when the row exists, which is always but once: under contention every
+    round trip made while holding the lock is waited for by every other audited request."""
     stmt = (
         select(AuditChainHead)
         .where(col(AuditChainHead.id) == HEAD_ID)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    head: AuditChainHead = session.execute(stmt).scalar_one()
+    head: AuditChainHead | None = session.execute(stmt).scalar_one_or_none()
+    if head is None:
+        table = AuditChainHead.__table__  # type: ignore[attr-defined]
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        values = {"id": HEAD_ID, "seq": 0, "entry_hash": GENESIS_HASH}
+        session.execute(dialect.insert(table).values(**values)
+                        .on_conflict_do_nothing(index_elements=["id"]))
+        head = session.execute(stmt).scalar_one()
     if head.seq == 0 and session.execute(select(func.count()).select_from(AuditEntry)).scalar():
         # The head row was deleted while entries remain: starting a second chain would
         # hide that. Refuse until someone looks.
@@ -142,6 +142,11 @@ def chain_pending(session: Session) -> None:
     pending: list[AuditEntry] = session.info.get(_PENDING) or []
     if not pending:
         return
+    # Everything else this transaction writes goes out first, before the head is taken:
+    # the commit's own flush would otherwise send it (a report's case, submission, files,
+    # persons, acts and consents: dozens of statements) while every other audited request,
+    # staff ones included, waits for the head.
+    session.flush()
     head = _lock_head(session)
     for entry in pending:
         entry.seq = head.seq + 1
