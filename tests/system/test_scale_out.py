@@ -176,7 +176,7 @@ def test_two_apis_two_workers_200_submissions_exactly_once(
                 canary = expected[case.reference]
                 assert canary in json.dumps(open_payload(key, sub))
                 [att] = s.exec(select(Attachment).where(col(Attachment.case_id) == case.id))
-                data = b"".join(read_attachment(key, att, storage))
+                data = b"".join(read_attachment(key, att, storage, s))
                 assert data == f"evidence {canary}".encode() * 50
 
         print(f"verified: {time.monotonic() - started:.1f} s")

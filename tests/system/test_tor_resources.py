@@ -210,7 +210,7 @@ def test_concurrent_large_patches_never_cross_the_free_disk_floor(
     size, admitted = 8 * MiB, 3
     data = PNG + os.urandom(size - len(PNG))
     with deployment(kind, root) as dep:
-        # Room above the floor for three whole-file PATCHes (segment, merged copy and
+        # Room above the floor for three whole-file PATCHes (the part, its padding and a
         # margin each) and a little more, not for four.
         room = admitted * (patch_need(size, 0, None) + MARGIN) + 2 * MiB
         floor = shutil.disk_usage(dep.data_dir).free - room
@@ -253,7 +253,9 @@ def test_concurrent_large_patches_never_cross_the_free_disk_floor(
         offsets = sorted(offset(tor, p) for p in paths)
         assert offsets == [0] * (len(paths) - admitted) + [size] * admitted
         blobs = [b.name for b in dep.storage.iter_blobs()]
-        assert len([b for b in blobs if b.startswith("f/")]) == admitted
-        assert not [b for b in blobs if b.startswith("s/")]  # refused ones wrote nothing
+        # A finished upload is its parts (one PATCH each here); the refused ones wrote
+        # nothing, and nothing was merged into a second copy.
+        assert len([b for b in blobs if b.startswith("s/")]) == admitted
+        assert not [b for b in blobs if b.startswith("f/")]
         with httpx.Client(base_url=tor.staff_url) as staff:
             assert staff.get("/healthz").status_code == 200

@@ -135,7 +135,7 @@ def open_case(engine: Engine, storage: BlobStorage, private: bytes, case: Case
         narratives = [str(open_payload(key, sub).get("narrative", "")) for sub in subs]
         atts = s.exec(select(Attachment).where(col(Attachment.case_id) == case.id)
                       .order_by(col(Attachment.created_at), col(Attachment.id))).all()
-        hashes = [hashlib.sha256(b"".join(read_attachment(key, att, storage))).hexdigest()
+        hashes = [hashlib.sha256(b"".join(read_attachment(key, att, storage, s))).hexdigest()
                   for att in atts]
     return OpenedCase(case.reference, narratives, hashes)
 
