@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from api.core.errors import ServiceUnavailable
@@ -79,15 +80,16 @@ def make_engine(settings: Settings, *, url: str | None = None, **kwargs: Any) ->
     if url.startswith("sqlite"):
         if ":memory:" not in url:
             settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Connections are pooled: opening one runs the pragmas below, and closing the last
-        # one of a WAL database checkpoints it (an fsync of the database file), which made
-        # every short transaction (a tus PATCH has two) cost several milliseconds more.
+        # A connection per transaction (NullPool), although opening one runs the pragmas
+        # below and closing the last one checkpoints the WAL (a few milliseconds per short
+        # transaction): with pooled connections the process that just committed takes
+        # SQLite's write lock again before another process's busy handler wakes, so a
+        # worker process beside a busy API process (or a second worker) could starve
+        # (tests/workers/test_processes.py caught a worker that never ran a job).
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 15, "isolation_level": None},
-            **({} if ":memory:" in url else {
-                "pool_size": settings.database_pool_size,
-                "max_overflow": settings.database_pool_size}),
+            poolclass=NullPool if ":memory:" not in url else None,
             **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
