@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from api.core.db import make_engine, unit_of_work
 from api.core.errors import DokazError
 from api.core.settings import get_settings
 from api.intake.backfill import backfill
+from api.keys.display import read_recovery_key
 
 
 def register(app: typer.Typer) -> None:
@@ -26,10 +25,7 @@ def register(app: typer.Typer) -> None:
         """Write what the reports of cases received before intake statements state into
         their metadata (persons, acts, consents, marked "as reported at intake"), using the
         offline recovery key. Cases that have intake statements are skipped."""
-        if recovery_key_stdin:
-            text = sys.stdin.readline().strip()
-        else:
-            text = str(typer.prompt("Recovery key (DOKAZ-RK1-...)", hide_input=True))
+        text = read_recovery_key(recovery_key_stdin)
         engine = make_engine(get_settings())
         try:
             with unit_of_work(engine) as session:

@@ -8,7 +8,6 @@ added to the keys command group by :func:`register`. The work is
 
 from __future__ import annotations
 
-import sys
 import uuid
 
 import typer
@@ -20,6 +19,7 @@ from api.core.db import make_engine, unit_of_work
 from api.core.errors import DokazError
 from api.core.settings import get_settings
 from api.keys.cli import keys_app
+from api.keys.display import read_recovery_key
 
 
 def keys_grant(
@@ -40,10 +40,7 @@ def keys_grant(
     if all_cases == bool(case):
         typer.echo("error: give either --case (one or more) or --all-cases", err=True)
         raise typer.Exit(code=2)
-    if recovery_key_stdin:
-        text = sys.stdin.readline().strip()
-    else:
-        text = str(typer.prompt("Recovery key (DOKAZ-RK1-...)", hide_input=True))
+    text = read_recovery_key(recovery_key_stdin)
     engine = make_engine(get_settings())
     try:
         with unit_of_work(engine) as session:
