@@ -8,7 +8,7 @@ from api.core.db import make_engine, unit_of_work
 from api.core.errors import DokazError
 from api.core.settings import get_settings
 from api.intake.backfill import backfill
-from api.keys.display import read_recovery_key
+from api.keys.cli import read_recovery_key
 
 
 def register(app: typer.Typer) -> None:

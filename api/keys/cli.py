@@ -10,6 +10,7 @@ The recovery private key is shown only on a terminal or written to a new file
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import typer
@@ -170,3 +171,11 @@ def keys_show() -> None:
 
 def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
+
+
+def read_recovery_key(from_stdin: bool) -> str:
+    """The recovery private key as an operator gives it to a command: one line piped on
+    stdin (``--recovery-key-stdin``), else typed at a prompt that does not echo it."""
+    if from_stdin:
+        return sys.stdin.readline().strip()
+    return str(typer.prompt("Recovery key (DOKAZ-RK1-...)", hide_input=True))

@@ -113,12 +113,3 @@ class PrivateKeyOutput:
             if not self._kept and self._path is not None:
                 self._path.unlink(missing_ok=True)
 
-
-def read_recovery_key(from_stdin: bool) -> str:
-    """The recovery private key as an operator gives it to a command: one line piped on
-    stdin (``--recovery-key-stdin``), else typed at a prompt that does not echo it."""
-    if from_stdin:
-        return sys.stdin.readline().strip()
-    import typer
-
-    return str(typer.prompt("Recovery key (DOKAZ-RK1-...)", hide_input=True))

@@ -18,8 +18,7 @@ from api.cases.repository import case_id_by_reference
 from api.core.db import make_engine, unit_of_work
 from api.core.errors import DokazError
 from api.core.settings import get_settings
-from api.keys.cli import keys_app
-from api.keys.display import read_recovery_key
+from api.keys.cli import keys_app, read_recovery_key
 
 
 def keys_grant(
