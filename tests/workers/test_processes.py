@@ -86,9 +86,13 @@ def test_two_workers_never_run_the_same_job_at_once(
     worker_env["DOKAZ_JOB_LEASE_SECONDS"] = str(lease)
     # A few jobs run longer than the lease: only the row lock (transactional) or the
     # heartbeat (probe_ext) keeps the other worker from taking them over.
+    workers = [start_worker("--concurrency", "2"), start_worker("--concurrency", "2")]
+    # Both must be polling before the jobs exist: on a loaded machine one worker's start-up
+    # (imports) can take longer than the other needs to drain the whole queue.
+    _wait(lambda: all("worker started" in (tmp_path / f"worker-{n}.log").read_text()
+                      for n in range(2)), 60, "both workers to start")
     ids = (_enqueue(database, kind, 4, sleep_ms=lease * 1000 + 800)
            + _enqueue(database, kind, 40, sleep_ms=20))
-    workers = [start_worker("--concurrency", "2"), start_worker("--concurrency", "2")]
     _wait(lambda: all(j.status == DONE for j in _jobs(database, ids)), 90, "all jobs")
     jobs = _jobs(database, ids)
     events = read_log(log)
