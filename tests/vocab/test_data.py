@@ -197,7 +197,7 @@ BELARUS_ARTICLES = {"cc_130", "cc_289", "cc_293", "cc_342", "cc_356", "cc_357", 
 
 def test_legal_basis_has_the_belarus_articles_with_their_history() -> None:
     vocab = get_vocabulary("legal_basis")
-    assert BELARUS_ARTICLES <= codes("legal_basis")
+    assert codes("legal_basis") >= BELARUS_ARTICLES
     for code in BELARUS_ARTICLES:
         number = code.split("_", 1)[1].replace("_", "." if code.startswith("cao") else "-")
         term = vocab.term(code)
