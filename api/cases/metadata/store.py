@@ -89,8 +89,9 @@ def _codes(session: Session, case_id: uuid.UUID, subject_ids: list[uuid.UUID]) -
 def _designations(session: Session, case_id: uuid.UUID) -> dict[uuid.UUID,
                                                                  list[s.Designation]]:
     out: dict[uuid.UUID, list[s.Designation]] = {}
-    for row in session.exec(select(CaseDesignation).where(CaseDesignation.case_id == case_id)
-                            .order_by(col(CaseDesignation.month), col(CaseDesignation.list_type))):
+    rows = session.exec(select(CaseDesignation).where(CaseDesignation.case_id == case_id))
+    # Sorted here, not in SQL: the engines disagree on where NULL months go.
+    for row in sorted(rows, key=lambda r: (r.month or "", r.list_type)):
         out.setdefault(row.person_id, []).append(
             s.Designation.model_construct(list_type=row.list_type, month=row.month))
     return out

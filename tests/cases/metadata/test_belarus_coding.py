@@ -36,8 +36,9 @@ def belarus_document() -> dict[str, Any]:
         "persons": [
             {"id": str(VICTIM), "role": "victim", "sex": "male", "citizenship": "BY",
              "residence_country": "LT",
-             "designations": [{"list_type": "extremist_persons", "month": "2023-05"},
-                              {"list_type": "terrorist_list", "month": "2024-02"},
+             "designations": [{"list_type": "terrorist_list", "month": "2024-02"},
+                              {"list_type": "extremist_persons", "month": "2023-05"},
+                              {"list_type": "other", "month": None},
                               {"list_type": "extremist_persons", "month": "2023-05"}],
              "political_prisoner": {"recognised_by": "viasna", "month": "2021-02"},
              "private": {"name": "Canary Protester"}},
@@ -78,9 +79,9 @@ def test_belarus_codes_round_trip_through_patch_and_detail(
     meta = service.detail(session, staff.p("cw"), case.id).metadata
     victim = next(p for p in meta.persons if p.id == VICTIM)
     assert victim.residence_country == "LT"
-    # Listings come back ordered by month, the duplicate stored once.
+    # Listings come back ordered by month (undated first), the duplicate stored once.
     assert [(d.list_type, d.month) for d in victim.designations] == [
-        ("extremist_persons", "2023-05"), ("terrorist_list", "2024-02")]
+        ("other", None), ("extremist_persons", "2023-05"), ("terrorist_list", "2024-02")]
     assert victim.political_prisoner is not None
     assert (victim.political_prisoner.recognised_by, victim.political_prisoner.month) == (
         "viasna", "2021-02")
@@ -128,8 +129,8 @@ def test_new_codes_are_plain_columns_and_nothing_named_leaks(
             person.political_prisoner_month) == ("LT", "viasna", "2021-02")
     listed = session.exec(select(CaseDesignation.list_type, CaseDesignation.month)
                           .where(CaseDesignation.person_id == VICTIM)).all()
-    assert sorted(tuple(r) for r in listed) == [("extremist_persons", "2023-05"),
-                                                ("terrorist_list", "2024-02")]
+    assert sorted((r[0], r[1] or "") for r in listed) == [
+        ("extremist_persons", "2023-05"), ("other", ""), ("terrorist_list", "2024-02")]
     dump = _all_bytes(session)
     for row in session.execute(text("SELECT * FROM case_designation")):
         dump += b"".join(str(v).encode() for v in row)
