@@ -4,8 +4,8 @@ prisoners, country of residence
 * ``case_person``: ``residence_country`` (ISO 3166-1 alpha-2), ``political_prisoner_month``
   and ``political_prisoner_recognised_by`` (a political_prisoner_recogniser code).
 * ``case_act``: ``facility`` (a facility code: TsIP Akrestsina, prison No. 8, IK-2...).
-* ``case_detention``: ``admin_arrest_days``, ``fine_band`` (a fine_band code) and
-  ``special_proceedings`` (tried in absentia).
+* ``case_detention``: ``admin_arrest_days``, ``fine_band`` (a fine_band code),
+  ``special_proceedings`` (tried in absentia) and ``verdict_month`` (YYYY-MM).
 * ``case_designation`` (new): a person's listings as "extremist" or "terrorist", by month.
 
 All are plaintext coarse codes (threat model, "What stays in plaintext"); none names anyone.
@@ -43,6 +43,7 @@ def upgrade() -> None:
         b.add_column(sa.Column("admin_arrest_days", sa.SmallInteger(), nullable=True))
         b.add_column(sa.Column("fine_band", sa.String(length=16), nullable=True))
         b.add_column(sa.Column("special_proceedings", sa.Boolean(), nullable=True))
+        b.add_column(sa.Column("verdict_month", sa.String(length=7), nullable=True))
     op.create_table(
         "case_designation",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -69,6 +70,7 @@ def downgrade() -> None:
         b.drop_index(b.f("ix_case_designation_case_id"))
     op.drop_table("case_designation")
     with op.batch_alter_table("case_detention", schema=None) as b:
+        b.drop_column("verdict_month")
         b.drop_column("special_proceedings")
         b.drop_column("fine_band")
         b.drop_column("admin_arrest_days")

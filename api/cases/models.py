@@ -249,6 +249,8 @@ class CaseDetention(SQLModel, table=True):
     admin_arrest_days: int | None = Field(default=None, sa_column=Column(SmallInteger))
     fine_band: str | None = Field(default=None, sa_column=Column(String(16)))
     special_proceedings: bool | None = Field(default=None, sa_column=Column(Boolean))
+    # Plaintext: month of the verdict or ruling (YYYY-MM), coarse like the act's months.
+    verdict_month: str | None = Field(default=None, sa_column=Column(String(7)))
     # SealedJSON: facility name, order and case numbers, judge, counsel name, transfers.
     sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
 

@@ -30,7 +30,8 @@ def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
     yield table("case_detention"), {
         "act_id": ACT, "case_id": case, "legal_regime": "pretrial_custody",
         "facility_type": "sizo_kgb", "ongoing": True, "admin_arrest_days": 15,
-        "fine_band": "bu_11_30", "special_proceedings": False, "sealed": b"\x01d",
+        "fine_band": "bu_11_30", "special_proceedings": False, "verdict_month": "2026-01",
+        "sealed": b"\x01d",
     }
     yield table("case_designation"), {
         "id": uuid.uuid4(), "case_id": case, "person_id": PERSON,

@@ -192,6 +192,9 @@ class Detention(Strict):
     fine_band: FineBand | None = None
     # Tried in absentia ("special proceedings" of the Criminal Procedure Code).
     special_proceedings: bool | None = None
+    # Month of the verdict or administrative ruling: convictions are counted by it (the
+    # act's start month is the arrest).
+    verdict_month: Month | None = None
     legal_basis: list[LegalBasis] = Field(default_factory=list, max_length=20)
     wgad_categories: list[WgadCategory] = Field(default_factory=list, max_length=5)
     private: DetentionPrivate = Field(default_factory=DetentionPrivate)

@@ -59,7 +59,7 @@ def belarus_document() -> dict[str, Any]:
             {"victim_id": str(VICTIM), "act_type": "conviction_in_absentia",
              "start_month": "2023-11", "region": "abroad",
              "detention": {"legal_regime": "imprisonment", "special_proceedings": True,
-                           "legal_basis": ["cc_342", "cc_361_1"]}},
+                           "verdict_month": "2023-11", "legal_basis": ["cc_342", "cc_361_1"]}},
             {"victim_id": str(BROTHER), "act_type": "pressure_on_relatives",
              "start_month": "2024-03", "facility": "unknown",
              "perpetrators": [{"perpetrator_type": "border_guards"}]},
@@ -97,6 +97,7 @@ def test_belarus_codes_round_trip_through_patch_and_detail(
     assert by_type["torture"].facility == "tsip_akrestsina_minsk"
     absentia = by_type["conviction_in_absentia"].detention
     assert absentia is not None and absentia.special_proceedings is True
+    assert absentia.verdict_month == "2023-11"
     assert absentia.legal_basis == ["cc_342", "cc_361_1"]
     assert by_type["pressure_on_relatives"].perpetrators[0].perpetrator_type == "border_guards"
     assert by_type["passport_refusal"].facility is None
@@ -123,6 +124,13 @@ def test_new_codes_are_plain_columns_and_nothing_named_leaks(
                                   CaseDetention.admin_arrest_days.is_not(None))  # type: ignore[union-attr]
                            ).all()
     assert [tuple(r) for r in arrests] == [(15, "bu_11_30")]
+    # Convictions per month by article: the verdict month beside the act's legal basis.
+    convictions = session.execute(text(
+        "SELECT d.verdict_month, k.code FROM case_detention d JOIN case_code k "
+        "ON k.subject_id = d.act_id AND k.vocab = 'legal_basis' "
+        "WHERE d.verdict_month IS NOT NULL")).all()
+    assert sorted(tuple(r) for r in convictions) == [("2023-11", "cc_342"),
+                                                    ("2023-11", "cc_361_1")]
     person = session.get(CasePerson, VICTIM)
     assert person is not None
     assert (person.residence_country, person.political_prisoner_recognised_by,
@@ -160,6 +168,7 @@ def test_removing_a_listing_or_a_person_removes_their_rows(
     (lambda d: d["acts"][0]["detention"].update(admin_arrest_days=-1), "admin_arrest_days"),
     (lambda d: d["acts"][0]["detention"].update(admin_arrest_days=400), "admin_arrest_days"),
     (lambda d: d["persons"][0].update(residence_country="Lithuania"), "residence_country"),
+    (lambda d: d["acts"][2]["detention"].update(verdict_month="2023-11-05"), "verdict_month"),
     (lambda d: d["persons"][0]["designations"][0].update(list_type="kgb"), "list_type"),
     (lambda d: d["persons"][0]["designations"][0].update(month="2023-13"), "month"),
     (lambda d: d["persons"][0].update(political_prisoner={"month": "2021-02"}),

@@ -18,7 +18,8 @@ NEW_COLUMNS = {
     "case_person": {"residence_country", "political_prisoner_month",
                     "political_prisoner_recognised_by"},
     "case_act": {"facility"},
-    "case_detention": {"admin_arrest_days", "fine_band", "special_proceedings"},
+    "case_detention": {"admin_arrest_days", "fine_band", "special_proceedings",
+                       "verdict_month"},
 }
 
 
@@ -47,9 +48,9 @@ def test_existing_rows_are_carried_forward_and_survive_down(database: DbUnderTes
                                 "WHERE id = :id"), {"id": key(ACT)}).one()
         assert tuple(act) == ("detention", "BY-HM", None)
         det = conn.execute(text(
-            "SELECT facility_type, ongoing, admin_arrest_days, fine_band, special_proceedings "
-            "FROM case_detention WHERE act_id = :id"), {"id": key(ACT)}).one()
-        assert tuple(det) == ("sizo_kgb", True, None, None, None)
+            "SELECT facility_type, ongoing, admin_arrest_days, fine_band, special_proceedings, "
+            "verdict_month FROM case_detention WHERE act_id = :id"), {"id": key(ACT)}).one()
+        assert tuple(det) == ("sizo_kgb", True, None, None, None, None)
         assert conn.execute(text("SELECT count(*) FROM case_designation")).scalar() == 0
         # The new table takes rows that name a person of the case.
         conn.execute(text(
