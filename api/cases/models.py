@@ -8,6 +8,7 @@ Tables:
   metadata. Each row has plain coarse coding (codes, months, oblast, sex, age band) and one
   ``sealed`` column: a ``crypto.fields.SealedJSON`` under the case key with everything that
   names or pinpoints a person (context ``case/<case id>/<table>/<row id>``).
+* ``case_designation`` - a person's listings as "extremist" or "terrorist" (list, month).
 * ``case_code`` - multi-valued coded fields (torture methods, intents, legal basis articles,
   victim characteristics, WGAD categories) as one row per code, so statistics are a plain
   ``GROUP BY vocab, code``.
@@ -175,6 +176,15 @@ class CasePerson(SQLModel, table=True):
     sex: str | None = Field(default=None, sa_column=Column(String(16)))
     age_band: str | None = Field(default=None, sa_column=Column(String(16)))
     citizenship: str | None = Field(default=None, sa_column=Column(String(2)))
+    # Plaintext, coarse like citizenship: ISO 3166-1 alpha-2 country the person lives in,
+    # so transnational repression can be counted by country of residence.
+    residence_country: str | None = Field(default=None, sa_column=Column(String(2)))
+    # Plaintext: recognised as a political prisoner - month and a recogniser code
+    # (political_prisoner_recogniser). Recognition is public by its nature (the lists are
+    # published); this is a month and a code, never a name.
+    political_prisoner_month: str | None = Field(default=None, sa_column=Column(String(7)))
+    political_prisoner_recognised_by: str | None = Field(
+        default=None, sa_column=Column(String(32)))
     # SealedJSON: name, other names, birth date, ID number, address, phone, email,
     # description, health.
     sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
@@ -203,6 +213,10 @@ class CaseAct(SQLModel, table=True):
     date_precision: str | None = Field(default=None, sa_column=Column(String(24)))
     region: str | None = Field(default=None, sa_column=Column(String(16)))
     status_at_end: str | None = Field(default=None, sa_column=Column(String(32)))
+    # Plaintext: code of a named facility (vocab facility: TsIP Akrestsina, prison No. 8...)
+    # so acts can be counted by facility; a place named in free text stays sealed. Partner
+    # statistics must suppress small cells: facility + month can point at a person.
+    facility: str | None = Field(default=None, sa_column=Column(String(40)))
     # SealedJSON: exact location and dates, stated reason, consequences.
     sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
     source: str = Field(default="staff", sa_column=source_column())
@@ -230,6 +244,13 @@ class CaseDetention(SQLModel, table=True):
     warrant_shown: bool | None = Field(default=None, sa_column=Column(Boolean))
     # Plaintext: still held (drives the ongoing-detention urgency and queues).
     ongoing: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    # Plaintext: administrative penalty (days of arrest, fine band in base units) and
+    # whether the trial was in absentia (special proceedings): coarse, for statistics.
+    admin_arrest_days: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    fine_band: str | None = Field(default=None, sa_column=Column(String(16)))
+    special_proceedings: bool | None = Field(default=None, sa_column=Column(Boolean))
+    # Plaintext: month of the verdict or ruling (YYYY-MM), coarse like the act's months.
+    verdict_month: str | None = Field(default=None, sa_column=Column(String(7)))
     # SealedJSON: facility name, order and case numbers, judge, counsel name, transfers.
     sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
 
@@ -323,6 +344,23 @@ class CaseCode(SQLModel, table=True):
     # wgad_category) and a code from it: fixed lists, never free text.
     vocab: str = Field(sa_column=Column(String(32), nullable=False))
     code: str = Field(sa_column=Column(String(32), nullable=False))
+
+
+class CaseDesignation(SQLModel, table=True):
+    """A person put on one of the authorities' lists ("extremist", "terrorist"), by month."""
+
+    __tablename__ = "case_designation"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(sa_column=case_column())
+    person_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("case_person.id", ondelete="CASCADE"),
+                         nullable=False, index=True)
+    )
+    # Plaintext: a list_designation code and the month of listing: the lists themselves
+    # are published by the authorities; a code and a month name no one.
+    list_type: str = Field(sa_column=Column(String(32), nullable=False))
+    month: str | None = Field(default=None, sa_column=Column(String(7)))
 
 
 class CaseConsent(SQLModel, table=True):

@@ -13,7 +13,8 @@ Which records may be counted is decided here, in one place (``_BASE``):
 * a case (``cases_by_state_region_month``) counts only if it has victims and every one of
   them consented.
 
-Only plaintext coarse columns are read: codes, months, oblast, sex, age band.
+Only plaintext coarse columns are read: codes, months, oblast, sex, age band (and the
+Belarus codes of docs/case-metadata.md: named facility, country of residence, recognition).
 """
 
 from __future__ import annotations
@@ -41,13 +42,18 @@ _CONSENTED = """EXISTS (
           SELECT 1 FROM case_consent nx
           WHERE nx.person_id = cc.person_id AND nx.scope = cc.scope
             AND nx.version > cc.version))"""
+# The Belarus codes (residence country, political-prisoner recognition, named facility) are
+# carried for the indicators built on them; PostgreSQL drops the columns a table's query
+# does not read when it inlines the CTE, so they cost the other tables nothing.
 _VICTIMS = f"""victims AS (
-    SELECT p.id, p.sex, p.age_band, c.region, c.period_start_month AS month
+    SELECT p.id, p.sex, p.age_band, c.region, c.period_start_month AS month,
+           p.residence_country, p.political_prisoner_recognised_by,
+           p.political_prisoner_month
     FROM case_person p JOIN cases c ON c.id = p.case_id
     WHERE p.role = 'victim' AND {_CASE_OK} AND {_CONSENTED})"""
 _ACTS = """acts AS (
     SELECT a.id, a.victim_id, a.act_type, COALESCE(a.region, v.region) AS region,
-           COALESCE(a.start_month, v.month) AS month
+           COALESCE(a.start_month, v.month) AS month, a.facility, v.residence_country
     FROM case_act a JOIN victims v ON v.id = a.victim_id)"""
 _COUNTED_CASES = f"""counted_cases AS (
     SELECT c.id, c.state, c.region, c.period_start_month FROM cases c

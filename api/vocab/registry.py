@@ -9,6 +9,12 @@ Each vocabulary is one JSON file shipped in ``api/vocab/data/<id>.json``::
                 "parent": null, "local": false, "deprecated": false,
                 "replaces": [], "notes": "optional, English, for coders"}]}
 
+A vocabulary may declare ``attributes``: the ids of other vocabularies whose codes each of
+its terms carries (``facility`` gives every named facility its ``region`` and
+``facility_type``), so a count by named facility can be rolled up by oblast or type
+without a second list to keep in step. Each attribute value must be a code of the
+vocabulary it names; this is checked when all files are loaded.
+
 ``code`` is what the database stores and never changes once shipped: lowercase snake_case,
 except ISO 3166-2 subdivision codes (``BY-HM``), which keep their standard form. A term is
 retired by setting ``deprecated`` (stored data keeps validating as a known code, new input
@@ -95,6 +101,9 @@ class Labels(BaseModel):
         return str(getattr(self, lang))
 
 
+VocabId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+
+
 class Term(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -106,17 +115,20 @@ class Term(BaseModel):
     deprecated: bool = False
     replaces: tuple[Code, ...] = ()
     notes: Text | None = None
+    # Vocabulary id -> code of that vocabulary (see the module docstring).
+    attributes: dict[VocabId, Code] = Field(default_factory=dict)
 
 
 class Vocabulary(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+    id: VocabId
     version: int = Field(ge=1)
     name: Labels
     source: Text
     hierarchical: bool
     notes: Text | None = None
+    attributes: tuple[VocabId, ...] = ()
     terms: tuple[Term, ...] = Field(min_length=1)
 
     _by_code: dict[str, Term] = PrivateAttr(default_factory=dict)
@@ -132,6 +144,10 @@ class Vocabulary(BaseModel):
         labels_seen: dict[tuple[str, str], str] = {}
         for term in self.terms:
             self._check_parent(term, by_code)
+            undeclared = set(term.attributes) - set(self.attributes)
+            if undeclared:
+                raise ValueError(f"term {term.code!r} has undeclared attributes "
+                                 f"{sorted(undeclared)}")
             for old in term.replaces:
                 if old == term.code or old not in by_code:
                     raise ValueError(f"term {term.code!r} replaces unknown code {old!r}")
@@ -228,7 +244,23 @@ def load_vocabularies(directory: Traversable | None = None) -> dict[str, Vocabul
         found[vocab.id] = vocab
     if not found:
         raise VocabularyError("no vocabulary files found")
+    _check_attributes(found)
     return found
+
+
+def _check_attributes(found: Mapping[str, Vocabulary]) -> None:
+    """Every attribute names a loaded vocabulary and one of its current codes."""
+    for vocab in found.values():
+        for target in vocab.attributes:
+            if target not in found:
+                raise VocabularyError(f"{vocab.id}.json: attribute {target!r} is not a "
+                                      "vocabulary")
+        for term in vocab.terms:
+            for target, code in term.attributes.items():
+                other = found[target]
+                if not other.has(code) or other.term(code).deprecated:
+                    raise VocabularyError(f"{vocab.id}.json: term {term.code!r} has "
+                                          f"{target} {code!r}, not a current code of it")
 
 
 @cache

@@ -29,6 +29,8 @@ class TermOut(BaseModel):
     deprecated: bool
     replaces: list[str]
     notes: str | None
+    # Codes of other vocabularies this term carries, e.g. a facility's region and type.
+    attributes: dict[str, str] = {}
 
 
 class VocabularyOut(BaseModel):

@@ -38,7 +38,8 @@ def localized(vocab: Vocabulary, lang: Language) -> VocabularyOut:
         terms=[
             TermOut(code=t.code, huri_code=t.huri_code, label=t.labels.get(lang),
                     parent=t.parent, local=t.local, deprecated=t.deprecated,
-                    replaces=list(t.replaces), notes=t.notes)
+                    replaces=list(t.replaces), notes=t.notes,
+                    attributes=dict(t.attributes))
             for t in vocab.terms
         ],
     )

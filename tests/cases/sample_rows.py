@@ -18,15 +18,24 @@ def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
     case = IDS["case"]
     yield table("case_person"), {
         "id": PERSON, "case_id": case, "role": "victim", "sex": "female",
-        "age_band": "age_20_29", "citizenship": "BY", "sealed": b"\x01p",
+        "age_band": "age_20_29", "citizenship": "BY", "residence_country": "LT",
+        "political_prisoner_month": "2021-03", "political_prisoner_recognised_by": "viasna",
+        "sealed": b"\x01p",
     }
     yield table("case_act"), {
         "id": ACT, "case_id": case, "victim_id": PERSON, "act_type": "detention",
-        "start_month": "2025-12", "region": "BY-HM", "sealed": b"\x01a",
+        "start_month": "2025-12", "region": "BY-HM", "facility": "tsip_akrestsina_minsk",
+        "sealed": b"\x01a",
     }
     yield table("case_detention"), {
         "act_id": ACT, "case_id": case, "legal_regime": "pretrial_custody",
-        "facility_type": "sizo_kgb", "ongoing": True, "sealed": b"\x01d",
+        "facility_type": "sizo_kgb", "ongoing": True, "admin_arrest_days": 15,
+        "fine_band": "bu_11_30", "special_proceedings": False, "verdict_month": "2026-01",
+        "sealed": b"\x01d",
+    }
+    yield table("case_designation"), {
+        "id": uuid.uuid4(), "case_id": case, "person_id": PERSON,
+        "list_type": "extremist_persons", "month": "2023-05",
     }
     yield table("case_torture"), {
         "act_id": ACT, "case_id": case, "ip_consistency": "consistent", "sealed": b"\x01t",

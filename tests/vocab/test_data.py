@@ -186,3 +186,69 @@ def test_age_bands_are_ten_years_wide() -> None:
         lo, hi = map(int, code.split("_")[1:])
         assert hi - lo == 9 and lo % 10 == 0
     assert "age_80_plus" in codes("age_band")
+
+
+# Issue 17, item 4: the articles used against protesters and critics, as Viasna reports
+# them, besides those shipped before.
+BELARUS_ARTICLES = {"cc_130", "cc_289", "cc_293", "cc_342", "cc_356", "cc_357", "cc_361",
+                    "cc_361_1", "cc_361_2", "cc_361_4", "cc_367", "cc_368", "cc_369_1",
+                    "cc_370", "cc_411", "cao_24_23", "cao_19_11", "cao_24_3", "cao_19_1"}
+
+
+def test_legal_basis_has_the_belarus_articles_with_their_history() -> None:
+    vocab = get_vocabulary("legal_basis")
+    assert codes("legal_basis") >= BELARUS_ARTICLES
+    for code in BELARUS_ARTICLES:
+        number = code.split("_", 1)[1].replace("_", "." if code.startswith("cao") else "-")
+        term = vocab.term(code)
+        assert term.local and term.labels.en.startswith(
+            ("CC art. " if code.startswith("cc") else "CAO art. ") + number + ": "), code
+    assert "2021" in (vocab.term("cc_361_4").notes or "")
+    assert "before 2021" in (vocab.term("cc_361_1").notes or "")
+    assert vocab.current_code("cao_17_1") == "cao_19_1"
+    assert label("legal_basis", "cc_293", "ru") == "УК ст. 293: массовые беспорядки"
+
+
+def test_transnational_repression_and_border_guards_are_coded() -> None:
+    assert {"conviction_in_absentia", "pressure_on_relatives", "passport_refusal",
+            "wanted_notice", "extradition_request"} <= codes("act_type")
+    assert "border_guards" in codes("perpetrator_type")
+    assert max(len(c) for c in codes("act_type")) <= 32  # case_act.act_type
+    assert max(len(c) for c in codes("perpetrator_type")) <= 32
+
+
+REQUESTED_FACILITIES = {
+    "tsip_akrestsina_minsk": ("BY-HM", "tsip"), "sizo_1_minsk": ("BY-HM", "sizo_mvd"),
+    "sizo_2_vitebsk": ("BY-VI", "sizo_mvd"), "sizo_3_gomel": ("BY-HO", "sizo_mvd"),
+    "sizo_5_zhodzina": ("BY-MI", "sizo_mvd"), "prison_8_zhodzina": ("BY-MI", "prison"),
+    "prison_4_mogilev": ("BY-MA", "prison"), "prison_1_grodno": ("BY-HR", "prison"),
+    "ik_1_novopolotsk": ("BY-VI", "correctional_colony"),
+    "ik_2_bobruisk": ("BY-MA", "correctional_colony"),
+    "ik_3_vitba": ("BY-VI", "correctional_colony"),
+    "ik_4_gomel": ("BY-HO", "correctional_colony"),
+    "ik_9_gorki": ("BY-MA", "correctional_colony"),
+    "ik_13_glubokoye": ("BY-VI", "correctional_colony"),
+    "ik_15_mogilev": ("BY-MA", "correctional_colony"),
+    "ik_17_shklov": ("BY-MA", "correctional_colony"),
+    "ik_22_ivatsevichi": ("BY-BR", "correctional_colony"),
+}
+
+
+def test_named_facilities_have_oblast_and_type() -> None:
+    vocab = get_vocabulary("facility")
+    assert vocab.attributes == ("region", "facility_type")
+    for code, (region, kind) in REQUESTED_FACILITIES.items():
+        assert vocab.term(code).attributes == {"region": region, "facility_type": kind}, code
+    for term in vocab.terms:
+        if term.code not in ("other", "unknown"):
+            assert set(term.attributes) == {"region", "facility_type"}, term.code
+            assert term.attributes["region"].startswith("BY-"), term.code
+    assert max(len(c) for c in codes("facility")) <= 40  # case_act.facility
+
+
+def test_penalty_list_and_recognition_vocabularies() -> None:
+    assert codes("fine_band") == {"bu_up_to_10", "bu_11_30", "bu_31_50", "bu_51_100",
+                                  "bu_over_100", "unknown"}
+    assert {"extremist_persons", "extremist_formation", "extremist_materials",
+            "terrorist_list"} <= codes("list_designation")
+    assert codes("political_prisoner_recogniser") == {"viasna", "joint_statement", "other"}

@@ -130,6 +130,38 @@ def test_invalid_json_and_empty_directory_are_rejected(tmp_path: Path) -> None:
         load_vocabularies(directory)
 
 
+def _with_attributes(**term_attributes: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    place = _vocab(id="place", hierarchical=False, attributes=["sample"], terms=[
+        {"code": "here", "labels": _labels("Here"), "attributes": term_attributes}])
+    return place, _vocab()
+
+
+def test_attributes_name_codes_of_another_vocabulary(tmp_path: Path) -> None:
+    place, sample = _with_attributes(sample="new")
+    directory = _write(_write(tmp_path / "data", sample), place)
+    assert load_vocabularies(directory)["place"].term("here").attributes == {"sample": "new"}
+
+
+@pytest.mark.parametrize(("attributes", "expected"), [
+    ({"sample": "gone"}, "term 'here' has sample 'gone', not a current code"),
+    ({"sample": "old"}, "term 'here' has sample 'old', not a current code"),  # deprecated
+    ({"colour": "red"}, "undeclared attributes ['colour']"),
+])
+def test_attributes_are_checked_across_files(tmp_path: Path, attributes: dict[str, str],
+                                             expected: str) -> None:
+    place, sample = _with_attributes(**attributes)
+    with pytest.raises(VocabularyError) as info:
+        load_vocabularies(_write(_write(tmp_path / "data", sample), place))
+    assert expected in str(info.value) and "place.json" in str(info.value)
+
+
+def test_an_attribute_must_be_a_vocabulary(tmp_path: Path) -> None:
+    place, _ = _with_attributes()
+    place["attributes"] = ["nowhere"]
+    with pytest.raises(VocabularyError, match="attribute 'nowhere' is not a vocabulary"):
+        load_vocabularies(_write(tmp_path / "data", place))
+
+
 def test_lookups_on_shipped_data() -> None:
     assert is_valid("act_type", "arrest")
     assert not is_valid("act_type", "Arrest")

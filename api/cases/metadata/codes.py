@@ -14,6 +14,8 @@ from api.vocab.registry import VocabCode
 
 MONTH_RE = r"^\d{4}-(0[1-9]|1[0-2])$"
 Month = Annotated[str, StringConstraints(pattern=MONTH_RE)]
+# ISO 3166-1 alpha-2, upper case (citizenship, country of residence).
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 
 ActType = Annotated[str, VocabCode("act_type")]
 AgeBand = Annotated[str, VocabCode("age_band")]
@@ -22,15 +24,19 @@ CounselAccess = Annotated[str, VocabCode("counsel_access")]
 CourtType = Annotated[str, VocabCode("court_type")]
 DatePrecision = Annotated[str, VocabCode("date_precision")]
 DetentionRegime = Annotated[str, VocabCode("detention_regime")]
+Facility = Annotated[str, VocabCode("facility")]
 FacilityType = Annotated[str, VocabCode("facility_type")]
+FineBand = Annotated[str, VocabCode("fine_band")]
 Intent = Annotated[str, VocabCode("intent")]
 InterventionStatus = Annotated[str, VocabCode("intervention_status")]
 InterventionType = Annotated[str, VocabCode("intervention_type")]
 InvolvementDegree = Annotated[str, VocabCode("involvement_degree")]
 IpConsistency = Annotated[str, VocabCode("ip_consistency")]
 LegalBasis = Annotated[str, VocabCode("legal_basis")]
+ListDesignation = Annotated[str, VocabCode("list_designation")]
 MedicalAttention = Annotated[str, VocabCode("medical_attention")]
 PerpetratorType = Annotated[str, VocabCode("perpetrator_type")]
+PoliticalPrisonerRecogniser = Annotated[str, VocabCode("political_prisoner_recogniser")]
 Priority = Annotated[str, VocabCode("priority")]
 Region = Annotated[str, VocabCode("region")]
 Sex = Annotated[str, VocabCode("sex")]

@@ -19,19 +19,24 @@ from api.cases.metadata.codes import (
     ActType,
     AgeBand,
     CounselAccess,
+    Country,
     CourtType,
     DatePrecision,
     DetentionRegime,
+    Facility,
     FacilityType,
+    FineBand,
     Intent,
     InterventionStatus,
     InterventionType,
     InvolvementDegree,
     IpConsistency,
     LegalBasis,
+    ListDesignation,
     MedicalAttention,
     Month,
     PerpetratorType,
+    PoliticalPrisonerRecogniser,
     Priority,
     Region,
     Sex,
@@ -145,13 +150,31 @@ class Provenance(Strict):
     statement: Short | None = None
 
 
+class Designation(Strict):
+    """The person was put on one of the authorities' lists ("extremist", "terrorist")."""
+
+    list_type: ListDesignation
+    month: Month | None = None
+
+
+class PoliticalPrisonerRecognition(Strict):
+    """Recognised as a political prisoner: by whom and since when (month)."""
+
+    recognised_by: PoliticalPrisonerRecogniser
+    month: Month | None = None
+
+
 class Person(Strict):
     id: uuid.UUID | None = None
     role: PersonRole
     sex: Sex | None = None
     age_band: AgeBand | None = None
-    citizenship: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    citizenship: Country | None = None
+    # Where the person lives now: transnational repression is counted by it.
+    residence_country: Country | None = None
     characteristics: list[VictimCharacteristic] = Field(default_factory=list, max_length=20)
+    designations: list[Designation] = Field(default_factory=list, max_length=10)
+    political_prisoner: PoliticalPrisonerRecognition | None = None
     private: PersonPrivate = Field(default_factory=PersonPrivate)
     provenance: Provenance | None = None
 
@@ -164,6 +187,14 @@ class Detention(Strict):
     court_type: CourtType | None = None
     warrant_shown: bool | None = None
     ongoing: bool = False
+    # Administrative penalty (CAO): days of administrative arrest and the fine's band.
+    admin_arrest_days: int | None = Field(default=None, ge=0, le=366)
+    fine_band: FineBand | None = None
+    # Tried in absentia ("special proceedings" of the Criminal Procedure Code).
+    special_proceedings: bool | None = None
+    # Month of the verdict or administrative ruling: convictions are counted by it (the
+    # act's start month is the arrest).
+    verdict_month: Month | None = None
     legal_basis: list[LegalBasis] = Field(default_factory=list, max_length=20)
     wgad_categories: list[WgadCategory] = Field(default_factory=list, max_length=5)
     private: DetentionPrivate = Field(default_factory=DetentionPrivate)
@@ -206,6 +237,8 @@ class Act(Strict):
     end_month: Month | None = None
     date_precision: DatePrecision | None = None
     region: Region | None = None
+    # The named place where the act happened (its free-text name stays in the sealed parts).
+    facility: Facility | None = None
     status_at_end: StatusAtEnd | None = None
     private: ActPrivate = Field(default_factory=ActPrivate)
     detention: Detention | None = None

@@ -31,6 +31,7 @@ from api.cases.models import (
     CaseAct,
     CaseCode,
     CaseConsent,
+    CaseDesignation,
     CaseDetention,
     CaseDisappearance,
     CaseIntervention,
@@ -85,6 +86,26 @@ def _codes(session: Session, case_id: uuid.UUID, subject_ids: list[uuid.UUID]) -
     return out
 
 
+def _designations(session: Session, case_id: uuid.UUID) -> dict[uuid.UUID,
+                                                                 list[s.Designation]]:
+    out: dict[uuid.UUID, list[s.Designation]] = {}
+    rows = session.exec(select(CaseDesignation).where(CaseDesignation.case_id == case_id))
+    # Sorted here, not in SQL: the engines disagree on where NULL months go.
+    for row in sorted(rows, key=lambda r: (r.month or "", r.list_type)):
+        out.setdefault(row.person_id, []).append(
+            s.Designation.model_construct(list_type=row.list_type, month=row.month))
+    return out
+
+
+def _add_designations(session: Session, case_id: uuid.UUID, person_id: uuid.UUID,
+                      items: list[s.Designation]) -> None:
+    # One row per (list, month): the same listing sent twice is stored once.
+    for list_type, month in sorted({(d.list_type, d.month) for d in items},
+                                   key=lambda pair: (pair[1] or "", pair[0])):
+        session.add(CaseDesignation(case_id=case_id, person_id=person_id,
+                                    list_type=list_type, month=month))
+
+
 def _add_codes(session: Session, case_id: uuid.UUID, subject: uuid.UUID, vocab: str,
                codes: list[str]) -> None:
     for code in sorted(set(codes)):
@@ -119,12 +140,18 @@ def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
         invs.setdefault(inv.act_id, []).append(inv)
     codes = _codes(session, cid, [p.id for p in persons] + act_ids)
     origin = _provenance(session, [*persons, *acts])
+    listed = _designations(session, cid)
 
     out_persons = [
         s.Person.model_construct(
             id=p.id, role=cast(s.PersonRole, p.role), sex=p.sex, age_band=p.age_band,
-            citizenship=p.citizenship,
+            citizenship=p.citizenship, residence_country=p.residence_country,
             characteristics=codes.get((p.id, "victim_characteristic"), []),
+            designations=listed.get(p.id, []),
+            political_prisoner=None if p.political_prisoner_recognised_by is None else
+            s.PoliticalPrisonerRecognition.model_construct(
+                recognised_by=p.political_prisoner_recognised_by,
+                month=p.political_prisoner_month),
             private=_open(key, cid, "case_person", p.id, p.sealed, s.PersonPrivate),
             provenance=origin(p),
         )
@@ -138,12 +165,14 @@ def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
         out_acts.append(s.Act.model_construct(
             id=a.id, victim_id=a.victim_id, act_type=a.act_type, start_month=a.start_month,
             end_month=a.end_month, date_precision=a.date_precision, region=a.region,
-            status_at_end=a.status_at_end,
+            facility=a.facility, status_at_end=a.status_at_end,
             private=_open(key, cid, "case_act", a.id, a.sealed, s.ActPrivate),
             detention=None if det is None else s.Detention.model_construct(
                 legal_regime=det.legal_regime, facility_type=det.facility_type,
                 whereabouts=det.whereabouts, counsel_access=det.counsel_access,
                 court_type=det.court_type, warrant_shown=det.warrant_shown, ongoing=det.ongoing,
+                admin_arrest_days=det.admin_arrest_days, fine_band=det.fine_band,
+                special_proceedings=det.special_proceedings, verdict_month=det.verdict_month,
                 legal_basis=codes.get((a.id, "legal_basis"), []),
                 wgad_categories=codes.get((a.id, "wgad_category"), []),
                 private=_open(key, cid, "case_detention", a.id, det.sealed, s.DetentionPrivate),
@@ -298,11 +327,7 @@ def _write_persons(session: Session, case: Case, key: DataKey, persons: list[s.P
         if row.id in assigned:
             raise InvalidInput("The same person id appears twice.",
                                details={"path": f"persons[{index}].id"})
-        row.role = item.role
-        row.sex = item.sex
-        row.age_band = item.age_band
-        row.citizenship = item.citizenship
-        row.sealed = _seal(key, case.id, "case_person", row.id, item.private)
+        _set_person(row, key, case.id, item)
         row.source, row.source_submission_id = (kept or {}).get(row.id, (SOURCE_STAFF, None))
         assigned.append(row.id)
     removed = [pid for pid in existing if pid not in assigned]
@@ -321,11 +346,26 @@ def _write_persons(session: Session, case: Case, key: DataKey, persons: list[s.P
     session.flush()
     session.execute(delete(CaseCode).where(
         col(CaseCode.case_id) == case.id, col(CaseCode.vocab) == "victim_characteristic"))
+    session.execute(delete(CaseDesignation).where(col(CaseDesignation.case_id) == case.id))
     if removed:
         session.execute(delete(CasePerson).where(col(CasePerson.id).in_(removed)))
     for item, pid in zip(persons, assigned, strict=True):
         _add_codes(session, case.id, pid, "victim_characteristic", item.characteristics)
+        _add_designations(session, case.id, pid, item.designations)
     session.flush()
+
+
+def _set_person(row: CasePerson, key: DataKey, case_id: uuid.UUID, item: s.Person) -> None:
+    """The person's plain coarse columns and sealed private part from ``item``."""
+    row.role = item.role
+    row.sex = item.sex
+    row.age_band = item.age_band
+    row.citizenship = item.citizenship
+    row.residence_country = item.residence_country
+    pp = item.political_prisoner
+    row.political_prisoner_recognised_by = None if pp is None else pp.recognised_by
+    row.political_prisoner_month = None if pp is None else pp.month
+    row.sealed = _seal(key, case_id, "case_person", row.id, item.private)
 
 
 def _delete_acts(session: Session, case_id: uuid.UUID) -> None:
@@ -367,7 +407,7 @@ def insert_act(session: Session, case: Case, key: DataKey, item: s.Act, act_id: 
     session.add(CaseAct(
         id=act_id, case_id=cid, victim_id=item.victim_id, act_type=item.act_type,
         start_month=item.start_month, end_month=item.end_month,
-        date_precision=item.date_precision, region=item.region,
+        date_precision=item.date_precision, region=item.region, facility=item.facility,
         status_at_end=item.status_at_end, source=source,
         source_submission_id=source_submission_id,
         sealed=_seal(key, cid, "case_act", act_id, item.private),
@@ -400,13 +440,12 @@ def write_person(session: Session, case: Case, key: DataKey, item: s.Person,
     else:
         session.execute(delete(CaseCode).where(
             col(CaseCode.subject_id) == row.id, col(CaseCode.vocab) == "victim_characteristic"))
-    row.role = item.role
-    row.sex = item.sex
-    row.age_band = item.age_band
-    row.citizenship = item.citizenship
-    row.sealed = _seal(key, case.id, "case_person", row.id, item.private)
+        session.execute(delete(CaseDesignation).where(
+            col(CaseDesignation.person_id) == row.id))
+    _set_person(row, key, case.id, item)
     row.source, row.source_submission_id = source, source_submission_id
     _add_codes(session, case.id, row.id, "victim_characteristic", item.characteristics)
+    _add_designations(session, case.id, row.id, item.designations)
     return row
 
 
