@@ -1,4 +1,4 @@
-"""Migration 0016: existing persons, acts and detentions are carried forward, the new Belarus
+"""Migration 0015: existing persons, acts and detentions are carried forward, the new Belarus
 codes empty; down removes them and keeps the rows."""
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ NEW_COLUMNS = {
 def test_existing_rows_are_carried_forward_and_survive_down(database: DbUnderTest,
                                                            tmp_path: Path) -> None:
     url = _fresh_db(database, tmp_path)
-    # The revision 0016 follows, looked up: the integrator may re-chain revisions.
+    # The revision 0015 follows, looked up: the integrator may re-chain revisions.
     before = ScriptDirectory.from_config(migrations.alembic_config(url)).get_revision(
-        "0016").down_revision
+        "0015").down_revision
     assert isinstance(before, str)
     migrations.upgrade(database.settings, before, url=url)
     _seed_every_table(url)
-    migrations.upgrade(database.settings, "0016", url=url)
+    migrations.upgrade(database.settings, "0015", url=url)
     eng = create_engine(url)
 
     def key(value: object) -> object:

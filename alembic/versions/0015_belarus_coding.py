@@ -14,7 +14,7 @@ revision said any of it in coded form (a facility typed as free text stays in th
 part; a migration holds no case key to read it, and a caseworker codes it). Downgrade drops
 the columns and the table, and with them whatever was coded in them.
 
-Revision ID: 0016
+Revision ID: 0015
 Revises: 0014
 """
 
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016"
+revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
