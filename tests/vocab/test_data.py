@@ -82,7 +82,8 @@ EXACT_CODES = {
 
 # Widths of the plaintext columns these codes are stored in.
 COLUMN_WIDTH = {"region": 16, "priority": 16, "submitter_role": 16, "channel": 16,
-                "workflow_state": 24, "date_precision": 24}
+                "workflow_state": 24, "date_precision": 24, "reliability": 16,
+                "ip_duration": 16, "ip_frequency": 16}
 
 CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 

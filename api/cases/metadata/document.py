@@ -18,23 +18,35 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from api.cases.metadata.codes import (
     ActType,
     AgeBand,
+    BodyArea,
+    ChainLink,
     CounselAccess,
     CourtType,
     DatePrecision,
     DetentionRegime,
+    ExaminerQualification,
     FacilityType,
     Intent,
     InterventionStatus,
     InterventionType,
     InvolvementDegree,
     IpConsistency,
+    IpDuration,
+    IpFrequency,
+    IpObject,
+    IpPosition,
     LegalBasis,
+    MaterialType,
     MedicalAttention,
     Month,
     PerpetratorType,
     Priority,
+    PsychSequela,
     Region,
+    RelationshipType,
+    Reliability,
     Sex,
+    SourceConnection,
     StatementSigned,
     StatusAtEnd,
     TortureMethod,
@@ -97,6 +109,8 @@ class TorturePrivate(Strict):
     quotes: Long | None = None
     witnesses: Long | None = None
     clinician: Short | None = None
+    # Istanbul Protocol: when the medical examination took place (year, month or day).
+    examination_date: IsoDate | None = None
 
 
 class StepTaken(Strict):
@@ -126,6 +140,60 @@ class InterventionPrivate(Strict):
     response: Long | None = None
 
 
+# ---------------------------------------------------------------- HURIDOCS model, completed
+# Issue 17 items 3 and 5: Information, relationships, the Istanbul Protocol structure of a
+# torture detail. Coded where coarse, sealed (``private``) where it could identify someone.
+
+
+class MethodDetail(Strict):
+    """How long and how often one method was used (the method is also in ``methods``)."""
+
+    method: TortureMethod
+    duration: IpDuration | None = None
+    frequency: IpFrequency | None = None
+
+
+class EvidencePrivate(Strict):
+    note: Long | None = None
+
+
+class Evidence(Strict):
+    """An attachment of this case that documents the act or, with a body area, one injury."""
+
+    attachment_id: uuid.UUID
+    body_area: BodyArea | None = None
+    private: EvidencePrivate = Field(default_factory=EvidencePrivate)
+
+
+class Relationship(Strict):
+    """<person> is <relationship_type> <related person>, e.g. brother of, lawyer of."""
+
+    id: uuid.UUID | None = None
+    person_id: uuid.UUID
+    relationship_type: RelationshipType
+    related_person_id: uuid.UUID
+
+
+class InformationPrivate(Strict):
+    description: Long | None = None
+    material_date: IsoDate | None = None
+    language: Short | None = None
+    references: list[Short] = Field(default_factory=list, max_length=20)
+
+
+class Information(Strict):
+    """Where what we know of an act comes from [ESF Information]: a source person of the
+    case, the act (None: the case as a whole), and coarse codes of the material."""
+
+    id: uuid.UUID | None = None
+    source_person_id: uuid.UUID | None = None
+    act_id: uuid.UUID | None = None
+    source_connection: SourceConnection | None = None
+    reliability: Reliability | None = None
+    material_type: MaterialType | None = None
+    private: InformationPrivate = Field(default_factory=InformationPrivate)
+
+
 PersonRole = Literal["victim", "relative", "source", "witness", "perpetrator", "lawyer"]
 
 
@@ -152,6 +220,10 @@ class Person(Strict):
     age_band: AgeBand | None = None
     citizenship: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
     characteristics: list[VictimCharacteristic] = Field(default_factory=list, max_length=20)
+    # Role "perpetrator" only: the coarse type (24) and the opaque cross-case reference
+    # (see CasePerson.perpetrator_ref); the name and unit are sealed in ``private``.
+    perpetrator_type: PerpetratorType | None = None
+    perpetrator_ref: uuid.UUID | None = None
     private: PersonPrivate = Field(default_factory=PersonPrivate)
     provenance: Provenance | None = None
 
@@ -177,6 +249,14 @@ class Torture(Strict):
     medical_examination: bool | None = None
     psych_evaluation: bool | None = None
     ip_consistency: IpConsistency | None = None
+    # Istanbul Protocol structure (see the block "HURIDOCS model, completed" below).
+    method_details: list[MethodDetail] = Field(default_factory=list, max_length=40)
+    body_areas: list[BodyArea] = Field(default_factory=list, max_length=20)
+    positions: list[IpPosition] = Field(default_factory=list, max_length=20)
+    objects: list[IpObject] = Field(default_factory=list, max_length=20)
+    psych_sequelae: list[PsychSequela] = Field(default_factory=list, max_length=20)
+    examiner_qualification: ExaminerQualification | None = None
+    evidence: list[Evidence] = Field(default_factory=list, max_length=100)
     private: TorturePrivate = Field(default_factory=TorturePrivate)
 
 
@@ -195,6 +275,9 @@ class Involvement(Strict):
     id: uuid.UUID | None = None
     perpetrator_type: PerpetratorType | None = None
     degree: InvolvementDegree | None = None
+    # The perpetrator as a person of this case (role "perpetrator"); optional, so
+    # involvements written before persons could be perpetrators keep working.
+    person_id: uuid.UUID | None = None
     private: InvolvementPrivate = Field(default_factory=InvolvementPrivate)
 
 
@@ -207,6 +290,11 @@ class Act(Strict):
     date_precision: DatePrecision | None = None
     region: Region | None = None
     status_at_end: StatusAtEnd | None = None
+    # Chain of events: the act of this case this one follows, and how (chain_link).
+    preceding_act_id: uuid.UUID | None = None
+    chain_link: ChainLink | None = None
+    # Persons of this case who witnessed the act.
+    witness_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50)
     private: ActPrivate = Field(default_factory=ActPrivate)
     detention: Detention | None = None
     torture: Torture | None = None
@@ -241,6 +329,8 @@ class MetadataPatch(Strict):
     persons: list[Person] | None = Field(default=None, max_length=200)
     acts: list[Act] | None = Field(default=None, max_length=500)
     interventions: list[Intervention] | None = Field(default=None, max_length=200)
+    relationships: list[Relationship] | None = Field(default=None, max_length=500)
+    information: list[Information] | None = Field(default=None, max_length=500)
 
 
 class Metadata(BaseModel):
@@ -248,6 +338,8 @@ class Metadata(BaseModel):
     persons: list[Person]
     acts: list[Act]
     interventions: list[Intervention]
+    relationships: list[Relationship] = Field(default_factory=list)
+    information: list[Information] = Field(default_factory=list)
     # Persons and acts still as the submitter stated them at intake, for a caseworker to
     # confirm or correct (see Provenance).
     unconfirmed: int = 0
