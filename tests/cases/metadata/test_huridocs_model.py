@@ -5,11 +5,14 @@ structure of a torture detail. Sealed where identifying, coded where coarse."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from sqlalchemy import text, true
+from sqlalchemy import create_engine, inspect, text, true
 from sqlmodel import Session, select
 
 from api.cases import service
@@ -26,9 +29,13 @@ from api.cases.models import (
     CaseTortureMethod,
     CaseWitness,
 )
+from api.core import migrations
 from api.core.errors import Conflict, InvalidInput
 from api.core.settings import Settings
 from tests.cases.factory import Staff, make_case
+from tests.conftest import DbUnderTest
+from tests.factories import login_headers
+from tests.foundation.test_migrations import _fresh_db, _seed_every_table
 
 VICTIM = uuid.UUID(int=201)
 BROTHER = uuid.UUID(int=202)
@@ -292,3 +299,60 @@ def test_unknown_codes_are_refused() -> None:
     ):
         with pytest.raises(ValidationError):
             MetadataPatch.model_validate(doc)
+
+
+def test_over_http_patch_detail_and_follow(app_client: TestClient, session: Session,
+                                           settings: Settings, staff: Staff) -> None:
+    case_id, attachment = _case(session, settings, staff)
+    session.rollback()  # SQLite: end the test's transaction so the app can write
+    cw = login_headers(app_client, staff.cw)
+    url = f"/api/v1/cases/{case_id}"
+    ok = app_client.patch(url, json=document(attachment), headers={**cw, "If-Match": '"1"'})
+    assert ok.status_code == 200, ok.text
+    meta = app_client.get(url, headers=cw).json()["metadata"]
+    assert meta["relationships"][0]["relationship_type"] == "sibling"
+    torture = next(a for a in meta["acts"] if a["id"] == str(TORTURE))
+    assert torture["torture"]["evidence"][0]["attachment_id"] == str(attachment)
+    followed = app_client.get(f"/api/v1/cases/perpetrators/{REF}", headers=cw)
+    assert followed.status_code == 200 and followed.json() == [str(case_id)]
+    # Another caseworker without this case's key sees nothing under the same reference.
+    other = login_headers(app_client, staff.cw2)
+    assert app_client.get(f"/api/v1/cases/perpetrators/{REF}", headers=other).json() == []
+    assert app_client.get(f"/api/v1/cases/perpetrators/{REF}").status_code == 401
+    bad = app_client.patch(url, json={"relationships": [
+        {"person_id": str(VICTIM), "relationship_type": "sibling",
+         "related_person_id": str(VICTIM)}]}, headers={**cw, "If-Match": '"2"'})
+    assert bad.status_code == 422 and "Canary" not in bad.text
+
+
+def test_migration_carries_existing_rows_and_goes_down(database: DbUnderTest,
+                                                       tmp_path: Path) -> None:
+    url = _fresh_db(database, tmp_path)
+    before = ScriptDirectory.from_config(migrations.alembic_config(url)).get_revision(
+        "0017_huridocs_model").down_revision
+    assert isinstance(before, str)
+    migrations.upgrade(database.settings, before, url=url)
+    _seed_every_table(url)
+    migrations.upgrade(database.settings, "0017_huridocs_model", url=url)
+    eng = create_engine(url)
+    with eng.connect() as conn:
+        # Rows written before keep their meaning: no chain, involvements without persons.
+        assert conn.execute(text("SELECT preceding_act_id, chain_link FROM case_act")).all() \
+            == [(None, None)]
+        assert conn.execute(text("SELECT person_id, perpetrator_type FROM case_involvement")
+                            ).all() == [(None, "omon")]
+        assert conn.execute(text("SELECT role, perpetrator_type, perpetrator_ref "
+                                 "FROM case_person ORDER BY role")).all() == [
+            ("perpetrator", None, None), ("victim", None, None)]
+        assert conn.execute(text("SELECT examiner_qualification, ip_consistency "
+                                 "FROM case_torture")).all() == [(None, "consistent")]
+        for table in ("case_information", "case_relationship", "case_witness",
+                      "case_torture_method", "case_evidence"):
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0  # noqa: S608
+    migrations.downgrade(database.settings, before, url=url)
+    assert not {"preceding_act_id", "chain_link"} & {
+        c["name"] for c in inspect(eng).get_columns("case_act")}
+    assert not inspect(eng).has_table("case_information")
+    with eng.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM case_involvement")).scalar() == 1
+    eng.dispose()
