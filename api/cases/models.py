@@ -185,6 +185,13 @@ class CasePerson(SQLModel, table=True):
     political_prisoner_month: str | None = Field(default=None, sa_column=Column(String(7)))
     political_prisoner_recognised_by: str | None = Field(
         default=None, sa_column=Column(String(32)))
+    # Perpetrator persons only (issue 17). Plaintext: the coarse type (24), like
+    # case_involvement.perpetrator_type. perpetrator_ref: an opaque id a caseworker assigns
+    # and reuses for the same perpetrator in other cases, so they can be followed across
+    # cases without any name in plaintext; random, never derived from the identity (a hash
+    # of a name could be guessed by hashing candidate names).
+    perpetrator_type: str | None = Field(default=None, sa_column=Column(String(32)))
+    perpetrator_ref: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, index=True))
     # SealedJSON: name, other names, birth date, ID number, address, phone, email,
     # description, health.
     sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
@@ -217,6 +224,11 @@ class CaseAct(SQLModel, table=True):
     # so acts can be counted by facility; a place named in free text stays sealed. Partner
     # statistics must suppress small cells: facility + month can point at a person.
     facility: str | None = Field(default=None, sa_column=Column(String(40)))
+    # Chain of events [ESF]: the act this one follows, and how (chain_link, list 22).
+    # Plaintext: a link between two rows of the same case and a coarse code.
+    preceding_act_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("case_act.id"), index=True))
+    chain_link: str | None = Field(default=None, sa_column=Column(String(32)))
     # SealedJSON: exact location and dates, stated reason, consequences.
     sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
     source: str = Field(default="staff", sa_column=source_column())
@@ -271,6 +283,8 @@ class CaseTorture(SQLModel, table=True):
     medical_examination: bool | None = Field(default=None, sa_column=Column(Boolean))
     psych_evaluation: bool | None = Field(default=None, sa_column=Column(Boolean))
     ip_consistency: str | None = Field(default=None, sa_column=Column(String(32)))
+    # Plaintext: the examiner's qualification (a code); their name stays sealed (clinician).
+    examiner_qualification: str | None = Field(default=None, sa_column=Column(String(32)))
     # SealedJSON: injuries, sexual violence detail, quotes, witnesses, clinician.
     sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
 
@@ -311,6 +325,10 @@ class CaseInvolvement(SQLModel, table=True):
     # Plaintext: perpetrator type (24) and degree of involvement (18) are coarse codes.
     perpetrator_type: str | None = Field(default=None, sa_column=Column(String(32)))
     degree: str | None = Field(default=None, sa_column=Column(String(32)))
+    # The perpetrator as a person of the case (role "perpetrator"), when recorded as one.
+    person_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("case_person.id", ondelete="RESTRICT"),
+                                       index=True))
     # SealedJSON: names, unit and badge numbers, description.
     sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
 
@@ -475,3 +493,88 @@ def _initial_due_date(_mapper: object, _connection: object, case: Case) -> None:
 
         case.due_at = due_at(case.state, case.state_changed_at, urgent=case.urgent,
                              settings=get_settings())
+
+
+# ---------------------------------------------------------------- HURIDOCS model, completed
+# Issue 17 items 3 and 5: Information, relationships between persons, witnesses of acts and
+# the Istanbul Protocol structure of a torture detail. Every column below is either a link
+# between rows of the same case or a coarse code; what a person said or wrote is sealed.
+
+
+class CaseInformation(SQLModel, table=True):
+    """Where what we know of an act comes from [ESF Information]."""
+
+    __tablename__ = "case_information"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(sa_column=case_column())
+    source_person_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("case_person.id", ondelete="RESTRICT"),
+                                       index=True))
+    # The act it informs on. No foreign key: a PATCH of acts rewrites case_act rows under
+    # the same ids; the store refuses (409) to drop an act still named here.
+    act_id: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, index=True))
+    # Plaintext: source connection (19), reliability and material type (16), coarse codes.
+    source_connection: str | None = Field(default=None, sa_column=Column(String(32)))
+    reliability: str | None = Field(default=None, sa_column=Column(String(16)))
+    material_type: str | None = Field(default=None, sa_column=Column(String(32)))
+    # SealedJSON: description, date of the material, language, references.
+    sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+
+
+class CaseRelationship(SQLModel, table=True):
+    """<person> is <relationship_type> <related person> [ESF Biographic details, list 21]."""
+
+    __tablename__ = "case_relationship"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(sa_column=case_column())
+    person_id: uuid.UUID = Field(sa_column=Column(
+        Uuid, ForeignKey("case_person.id", ondelete="RESTRICT"), nullable=False, index=True))
+    related_person_id: uuid.UUID = Field(sa_column=Column(
+        Uuid, ForeignKey("case_person.id", ondelete="RESTRICT"), nullable=False, index=True))
+    # Plaintext: a code of relationship_type; who the persons are stays sealed on them.
+    relationship_type: str = Field(sa_column=Column(String(32), nullable=False))
+
+
+class CaseWitness(SQLModel, table=True):
+    """A person of the case who witnessed an act."""
+
+    __tablename__ = "case_witness"
+
+    act_id: uuid.UUID = Field(sa_column=Column(
+        Uuid, ForeignKey("case_act.id", ondelete="CASCADE"), primary_key=True))
+    person_id: uuid.UUID = Field(sa_column=Column(
+        Uuid, ForeignKey("case_person.id", ondelete="RESTRICT"), primary_key=True, index=True))
+    case_id: uuid.UUID = Field(sa_column=case_column())
+
+
+class CaseTortureMethod(SQLModel, table=True):
+    """Duration and frequency of one method of a torture detail [Istanbul Protocol]."""
+
+    __tablename__ = "case_torture_method"
+
+    act_id: uuid.UUID = Field(sa_column=Column(
+        Uuid, ForeignKey("case_act.id", ondelete="CASCADE"), primary_key=True))
+    method: str = Field(sa_column=Column(String(32), primary_key=True))
+    case_id: uuid.UUID = Field(sa_column=case_column())
+    # Plaintext: bands of ip_duration and ip_frequency (coarse codes).
+    duration: str | None = Field(default=None, sa_column=Column(String(16)))
+    frequency: str | None = Field(default=None, sa_column=Column(String(16)))
+
+
+class CaseEvidence(SQLModel, table=True):
+    """An attachment of the case documenting an act, or one injury of it (body area)."""
+
+    __tablename__ = "case_evidence"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    case_id: uuid.UUID = Field(sa_column=case_column())
+    act_id: uuid.UUID = Field(sa_column=Column(
+        Uuid, ForeignKey("case_act.id", ondelete="CASCADE"), nullable=False, index=True))
+    attachment_id: uuid.UUID = Field(sa_column=Column(
+        Uuid, ForeignKey("attachment.id", ondelete="CASCADE"), nullable=False, index=True))
+    # Plaintext: the body area of the injury shown (None: the act as a whole).
+    body_area: str | None = Field(default=None, sa_column=Column(String(32)))
+    # SealedJSON: what the file shows, in the caseworker's words.
+    sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))

@@ -124,6 +124,13 @@ def list_cases(
                               cursor_text=cursor, limit=limit, settings=settings)
 
 
+@router.get("/perpetrators/{ref}", response_model=list[uuid.UUID],
+            responses=error_responses(*_AUTH))
+def perpetrator_cases(ref: uuid.UUID, me: Reader, session: DbSession) -> list[uuid.UUID]:
+    """Ids of the cases you may read whose persons include the perpetrator ``ref``."""
+    return service.perpetrator_cases(session, me, ref)
+
+
 @router.get("/{case_id}", response_model=CaseDetail, responses=error_responses(*_CASE))
 def get_case(case_id: uuid.UUID, me: Reader, session: DbSession, response: Response) -> CaseDetail:
     """The whole case, decrypted for the caller (audited as case.read). ETag = version."""

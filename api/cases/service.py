@@ -23,6 +23,7 @@ from api.auth.roles import Role
 from api.cases import content, pagination, repository
 from api.cases.access import wraps
 from api.cases.access.schemas import AccessOut
+from api.cases.access.scoping import case_read_filter
 from api.cases.files import repository as files_repository
 from api.cases.files.schemas import AttachmentOut
 from api.cases.metadata import store
@@ -126,6 +127,13 @@ def _threads(session: Session, principal: Principal, case: Case, key: DataKey) -
     roots = threads_repository.roots_of(session, case.id)
     return _Threads(keyrings.keyring(session, principal, case, key), roots,
                     keyrings.labels(roots))
+
+
+def perpetrator_cases(session: Session, principal: Principal, ref: uuid.UUID
+                      ) -> list[uuid.UUID]:
+    """The cases this caller may read that name the perpetrator ``ref`` (the opaque,
+    caseworker-assigned reference): following a perpetrator never widens access."""
+    return store.perpetrator_cases(session, ref, case_read_filter(principal))
 
 
 def detail(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseDetail:

@@ -12,6 +12,8 @@ from tests.foundation.sample_rows import IDS, NOW, table
 
 PERSON = uuid.UUID(int=0xC1)
 ACT = uuid.UUID(int=0xC2)
+PERPETRATOR = uuid.UUID(int=0xC3)
+PERPETRATOR_REF = uuid.UUID(int=0xC4)
 
 
 def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
@@ -21,6 +23,10 @@ def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
         "age_band": "age_20_29", "citizenship": "BY", "residence_country": "LT",
         "political_prisoner_month": "2021-03", "political_prisoner_recognised_by": "viasna",
         "sealed": b"\x01p",
+    }
+    yield table("case_person"), {
+        "id": PERPETRATOR, "case_id": case, "role": "perpetrator", "perpetrator_type": "omon",
+        "perpetrator_ref": PERPETRATOR_REF, "sealed": b"\x01q",
     }
     yield table("case_act"), {
         "id": ACT, "case_id": case, "victim_id": PERSON, "act_type": "detention",
@@ -46,7 +52,25 @@ def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
     }
     yield table("case_involvement"), {
         "id": uuid.uuid4(), "case_id": case, "act_id": ACT, "perpetrator_type": "omon",
-        "degree": "direct", "sealed": b"\x01i",
+        "degree": "direct", "person_id": PERPETRATOR, "sealed": b"\x01i",
+    }
+    yield table("case_relationship"), {
+        "id": uuid.uuid4(), "case_id": case, "person_id": PERPETRATOR,
+        "related_person_id": PERSON, "relationship_type": "other",
+    }
+    yield table("case_information"), {
+        "id": uuid.uuid4(), "case_id": case, "source_person_id": PERSON, "act_id": ACT,
+        "source_connection": "victim", "reliability": "high", "material_type": "testimony",
+        "sealed": b"\x01f",
+    }
+    yield table("case_witness"), {"act_id": ACT, "person_id": PERPETRATOR, "case_id": case}
+    yield table("case_torture_method"), {
+        "act_id": ACT, "method": "beating", "case_id": case, "duration": "hours",
+        "frequency": "daily",
+    }
+    yield table("case_evidence"), {
+        "id": uuid.uuid4(), "case_id": case, "act_id": ACT, "attachment_id": IDS["blob"],
+        "body_area": "back", "sealed": b"\x01e",
     }
     yield table("case_intervention"), {
         "id": uuid.uuid4(), "case_id": case, "intervention_type": "legal_aid",

@@ -82,7 +82,8 @@ EXACT_CODES = {
 
 # Widths of the plaintext columns these codes are stored in.
 COLUMN_WIDTH = {"region": 16, "priority": 16, "submitter_role": 16, "channel": 16,
-                "workflow_state": 24, "date_precision": 24}
+                "workflow_state": 24, "date_precision": 24, "reliability": 16,
+                "ip_duration": 16, "ip_frequency": 16}
 
 CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 
@@ -252,3 +253,34 @@ def test_penalty_list_and_recognition_vocabularies() -> None:
     assert {"extremist_persons", "extremist_formation", "extremist_materials",
             "terrorist_list"} <= codes("list_designation")
     assert codes("political_prisoner_recogniser") == {"viasna", "joint_statement", "other"}
+# Checked by hand against the OpenEvSys population script (schema/mysql-dbpopulate-mt.sql,
+# list_code = the micro-thesaurus number): one term per list, the lists' own wording noted.
+HURIDOCS_SPOT_CHECKS = {
+    ("sex", "female"): "020000000000",  # 39 Female
+    ("intent", "sowing_fear"): "020200000000",  # 38 Sowing fear or creating pressure on others
+    ("whereabouts", "not_disclosed"): "010200000000",  # 30 Location is not disclosed
+    ("counsel_access", "appointed_only"): "510000000000",  # 31 Counsel appointed by the state
+    ("involvement_degree", "ordered"): "010200000000",  # 18 Gave orders that led to the act
+    ("perpetrator_type", "intelligence_service"): "010106000000",  # 24 Intelligence agency
+    ("source_connection", "relative"): "020101000000",  # 19 Relative of victim
+    ("status_at_end", "serving_sentence"): "020203000000",  # 25 ... serving sentence
+    ("victim_characteristic", "relative_of_targeted"): "050101000000",  # 23 Relatives of ...
+    ("material_type", "photo"): "160815201501",  # 16 Photograph
+    ("relationship_type", "sibling"): "010102000000",  # 21 Sibling
+    ("relationship_type", "lawyer_of"): "010602010000",  # 21 Lawyer
+}
+
+
+@pytest.mark.parametrize(("vocab_id", "code"), sorted(HURIDOCS_SPOT_CHECKS))
+def test_huridocs_codes_are_the_published_ones(vocab_id: str, code: str) -> None:
+    assert get_vocabulary(vocab_id).term(code).huri_code == HURIDOCS_SPOT_CHECKS[vocab_id, code]
+
+
+def test_a_vocabulary_claims_a_huridocs_list_only_with_its_codes() -> None:
+    # "Micro-thesaurus N" in a source is a claim that the terms carry list N's codes; a
+    # bare "(list N)" claim without codes (as 41 and 42 once were) is not allowed.
+    for vocab in all_vocabularies():
+        claim = re.search(r"Micro-thesaurus (\d+)", vocab.source)
+        coded = [t for t in vocab.terms if t.huri_code is not None]
+        assert (claim is not None) == bool(coded), vocab.id
+        assert not re.search(r"\(list \d+\)", vocab.source), vocab.id

@@ -18,11 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from api.cases.metadata.codes import (
     ActType,
     AgeBand,
+    BodyArea,
+    ChainLink,
     CounselAccess,
     Country,
     CourtType,
     DatePrecision,
     DetentionRegime,
+    ExaminerQualification,
     Facility,
     FacilityType,
     FineBand,
@@ -31,15 +34,24 @@ from api.cases.metadata.codes import (
     InterventionType,
     InvolvementDegree,
     IpConsistency,
+    IpDuration,
+    IpFrequency,
+    IpObject,
+    IpPosition,
     LegalBasis,
     ListDesignation,
+    MaterialType,
     MedicalAttention,
     Month,
     PerpetratorType,
     PoliticalPrisonerRecogniser,
     Priority,
+    PsychSequela,
     Region,
+    RelationshipType,
+    Reliability,
     Sex,
+    SourceConnection,
     StatementSigned,
     StatusAtEnd,
     TortureMethod,
@@ -102,6 +114,8 @@ class TorturePrivate(Strict):
     quotes: Long | None = None
     witnesses: Long | None = None
     clinician: Short | None = None
+    # Istanbul Protocol: when the medical examination took place (year, month or day).
+    examination_date: IsoDate | None = None
 
 
 class StepTaken(Strict):
@@ -129,6 +143,60 @@ class InterventionPrivate(Strict):
     reference: Short | None = None
     correspondence: Long | None = None
     response: Long | None = None
+
+
+# ---------------------------------------------------------------- HURIDOCS model, completed
+# Issue 17 items 3 and 5: Information, relationships, the Istanbul Protocol structure of a
+# torture detail. Coded where coarse, sealed (``private``) where it could identify someone.
+
+
+class MethodDetail(Strict):
+    """How long and how often one method was used (the method is also in ``methods``)."""
+
+    method: TortureMethod
+    duration: IpDuration | None = None
+    frequency: IpFrequency | None = None
+
+
+class EvidencePrivate(Strict):
+    note: Long | None = None
+
+
+class Evidence(Strict):
+    """An attachment of this case that documents the act or, with a body area, one injury."""
+
+    attachment_id: uuid.UUID
+    body_area: BodyArea | None = None
+    private: EvidencePrivate = Field(default_factory=EvidencePrivate)
+
+
+class Relationship(Strict):
+    """<person> is <relationship_type> <related person>, e.g. brother of, lawyer of."""
+
+    id: uuid.UUID | None = None
+    person_id: uuid.UUID
+    relationship_type: RelationshipType
+    related_person_id: uuid.UUID
+
+
+class InformationPrivate(Strict):
+    description: Long | None = None
+    material_date: IsoDate | None = None
+    language: Short | None = None
+    references: list[Short] = Field(default_factory=list, max_length=20)
+
+
+class Information(Strict):
+    """Where what we know of an act comes from [ESF Information]: a source person of the
+    case, the act (None: the case as a whole), and coarse codes of the material."""
+
+    id: uuid.UUID | None = None
+    source_person_id: uuid.UUID | None = None
+    act_id: uuid.UUID | None = None
+    source_connection: SourceConnection | None = None
+    reliability: Reliability | None = None
+    material_type: MaterialType | None = None
+    private: InformationPrivate = Field(default_factory=InformationPrivate)
 
 
 PersonRole = Literal["victim", "relative", "source", "witness", "perpetrator", "lawyer"]
@@ -175,6 +243,10 @@ class Person(Strict):
     characteristics: list[VictimCharacteristic] = Field(default_factory=list, max_length=20)
     designations: list[Designation] = Field(default_factory=list, max_length=10)
     political_prisoner: PoliticalPrisonerRecognition | None = None
+    # Role "perpetrator" only: the coarse type (24) and the opaque cross-case reference
+    # (see CasePerson.perpetrator_ref); the name and unit are sealed in ``private``.
+    perpetrator_type: PerpetratorType | None = None
+    perpetrator_ref: uuid.UUID | None = None
     private: PersonPrivate = Field(default_factory=PersonPrivate)
     provenance: Provenance | None = None
 
@@ -208,6 +280,14 @@ class Torture(Strict):
     medical_examination: bool | None = None
     psych_evaluation: bool | None = None
     ip_consistency: IpConsistency | None = None
+    # Istanbul Protocol structure (see the block "HURIDOCS model, completed" below).
+    method_details: list[MethodDetail] = Field(default_factory=list, max_length=40)
+    body_areas: list[BodyArea] = Field(default_factory=list, max_length=20)
+    positions: list[IpPosition] = Field(default_factory=list, max_length=20)
+    objects: list[IpObject] = Field(default_factory=list, max_length=20)
+    psych_sequelae: list[PsychSequela] = Field(default_factory=list, max_length=20)
+    examiner_qualification: ExaminerQualification | None = None
+    evidence: list[Evidence] = Field(default_factory=list, max_length=100)
     private: TorturePrivate = Field(default_factory=TorturePrivate)
 
 
@@ -226,6 +306,9 @@ class Involvement(Strict):
     id: uuid.UUID | None = None
     perpetrator_type: PerpetratorType | None = None
     degree: InvolvementDegree | None = None
+    # The perpetrator as a person of this case (role "perpetrator"); optional, so
+    # involvements written before persons could be perpetrators keep working.
+    person_id: uuid.UUID | None = None
     private: InvolvementPrivate = Field(default_factory=InvolvementPrivate)
 
 
@@ -240,6 +323,11 @@ class Act(Strict):
     # The named place where the act happened (its free-text name stays in the sealed parts).
     facility: Facility | None = None
     status_at_end: StatusAtEnd | None = None
+    # Chain of events: the act of this case this one follows, and how (chain_link).
+    preceding_act_id: uuid.UUID | None = None
+    chain_link: ChainLink | None = None
+    # Persons of this case who witnessed the act.
+    witness_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50)
     private: ActPrivate = Field(default_factory=ActPrivate)
     detention: Detention | None = None
     torture: Torture | None = None
@@ -274,6 +362,8 @@ class MetadataPatch(Strict):
     persons: list[Person] | None = Field(default=None, max_length=200)
     acts: list[Act] | None = Field(default=None, max_length=500)
     interventions: list[Intervention] | None = Field(default=None, max_length=200)
+    relationships: list[Relationship] | None = Field(default=None, max_length=500)
+    information: list[Information] | None = Field(default=None, max_length=500)
 
 
 class Metadata(BaseModel):
@@ -281,6 +371,8 @@ class Metadata(BaseModel):
     persons: list[Person]
     acts: list[Act]
     interventions: list[Intervention]
+    relationships: list[Relationship] = Field(default_factory=list)
+    information: list[Information] = Field(default_factory=list)
     # Persons and acts still as the submitter stated them at intake, for a caseworker to
     # confirm or correct (see Provenance).
     unconfirmed: int = 0

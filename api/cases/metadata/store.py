@@ -19,9 +19,10 @@ from datetime import date, timedelta
 from typing import TypeVar, cast
 
 from pydantic import BaseModel
-from sqlalchemy import delete
+from sqlalchemy import ColumnElement, delete
 from sqlmodel import Session, col, select
 
+from api.cases.files.models import Attachment
 from api.cases.metadata import document as s
 from api.cases.metadata.contexts import metadata_context, summary_context
 from api.cases.models import (
@@ -34,10 +35,15 @@ from api.cases.models import (
     CaseDesignation,
     CaseDetention,
     CaseDisappearance,
+    CaseEvidence,
+    CaseInformation,
     CaseIntervention,
     CaseInvolvement,
     CasePerson,
+    CaseRelationship,
     CaseTorture,
+    CaseTortureMethod,
+    CaseWitness,
 )
 from api.cases.threads.models import Submission
 from api.cases.workflow.urgency import (
@@ -141,6 +147,7 @@ def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
     codes = _codes(session, cid, [p.id for p in persons] + act_ids)
     origin = _provenance(session, [*persons, *acts])
     listed = _designations(session, cid)
+    extra = _load_act_extras(session, key, cid)
 
     out_persons = [
         s.Person.model_construct(
@@ -152,6 +159,7 @@ def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
             s.PoliticalPrisonerRecognition.model_construct(
                 recognised_by=p.political_prisoner_recognised_by,
                 month=p.political_prisoner_month),
+            perpetrator_type=p.perpetrator_type, perpetrator_ref=p.perpetrator_ref,
             private=_open(key, cid, "case_person", p.id, p.sealed, s.PersonPrivate),
             provenance=origin(p),
         )
@@ -166,6 +174,8 @@ def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
             id=a.id, victim_id=a.victim_id, act_type=a.act_type, start_month=a.start_month,
             end_month=a.end_month, date_precision=a.date_precision, region=a.region,
             facility=a.facility, status_at_end=a.status_at_end,
+            preceding_act_id=a.preceding_act_id, chain_link=a.chain_link,
+            witness_ids=extra.witnesses.get(a.id, []),
             private=_open(key, cid, "case_act", a.id, a.sealed, s.ActPrivate),
             detention=None if det is None else s.Detention.model_construct(
                 legal_regime=det.legal_regime, facility_type=det.facility_type,
@@ -183,6 +193,13 @@ def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
                 statement_signed=tor.statement_signed, medical_attention=tor.medical_attention,
                 medical_examination=tor.medical_examination,
                 psych_evaluation=tor.psych_evaluation, ip_consistency=tor.ip_consistency,
+                method_details=extra.methods.get(a.id, []),
+                body_areas=codes.get((a.id, "body_area"), []),
+                positions=codes.get((a.id, "ip_position"), []),
+                objects=codes.get((a.id, "ip_object"), []),
+                psych_sequelae=codes.get((a.id, "psych_sequela"), []),
+                examiner_qualification=tor.examiner_qualification,
+                evidence=extra.evidence.get(a.id, []),
                 private=_open(key, cid, "case_torture", a.id, tor.sealed, s.TorturePrivate),
             ),
             disappearance=None if dis is None else s.Disappearance.model_construct(
@@ -196,6 +213,7 @@ def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
             perpetrators=[
                 s.Involvement.model_construct(
                     id=i.id, perpetrator_type=i.perpetrator_type, degree=i.degree,
+                    person_id=i.person_id,
                     private=_open(key, cid, "case_involvement", i.id, i.sealed,
                                   s.InvolvementPrivate),
                 )
@@ -214,7 +232,10 @@ def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
     unconfirmed = (sum(p.source == SOURCE_INTAKE for p in persons)
                    + sum(a.source == SOURCE_INTAKE for a in acts))
     return s.Metadata(summary=load_summary(case, key), persons=out_persons, acts=out_acts,
-                      interventions=interventions, unconfirmed=unconfirmed)
+                      interventions=interventions,
+                      relationships=_load_relationships(session, cid),
+                      information=_load_information(session, key, cid),
+                      unconfirmed=unconfirmed)
 
 
 def intake_statement(reported_on: date | None) -> str:
@@ -283,6 +304,13 @@ def apply_patch(session: Session, case: Case, key: DataKey, patch: s.MetadataPat
             key, patch.summary.model_dump(mode="json"), summary_context(case.id)
         ).ciphertext
         changed.append("summary")
+    # Sections that point at persons or acts go first, so a PATCH that rewrites them with
+    # the persons or acts they name is not refused for the rows it is about to replace.
+    if patch.information is not None:
+        session.execute(delete(CaseInformation).where(col(CaseInformation.case_id) == case.id))
+    if patch.relationships is not None:
+        session.execute(delete(CaseRelationship).where(
+            col(CaseRelationship.case_id) == case.id))
     kept: dict[uuid.UUID, _Origin] = {}
     if patch.acts is not None or patch.persons is not None:
         before = load_metadata(session, case, key)
@@ -296,6 +324,14 @@ def apply_patch(session: Session, case: Case, key: DataKey, patch: s.MetadataPat
         changed.append("persons")
     if patch.acts is not None:
         _insert_acts(session, case, key, patch.acts, kept)
+        if patch.information is None:
+            _check_information_acts(session, case.id)
+    if patch.information is not None:
+        _write_information(session, case, key, patch.information)
+        changed.append("information")
+    if patch.relationships is not None:
+        _write_relationships(session, case, patch.relationships)
+        changed.append("relationships")
     if patch.interventions is not None:
         session.execute(delete(CaseIntervention).where(col(CaseIntervention.case_id) == case.id))
         for item in patch.interventions:
@@ -327,22 +363,13 @@ def _write_persons(session: Session, case: Case, key: DataKey, persons: list[s.P
         if row.id in assigned:
             raise InvalidInput("The same person id appears twice.",
                                details={"path": f"persons[{index}].id"})
+        _check_perpetrator_fields(item, f"persons[{index}]")
         _set_person(row, key, case.id, item)
         row.source, row.source_submission_id = (kept or {}).get(row.id, (SOURCE_STAFF, None))
         assigned.append(row.id)
     removed = [pid for pid in existing if pid not in assigned]
     if removed:
-        used = session.exec(select(CaseConsent.person_id).where(
-            col(CaseConsent.person_id).in_(removed))).first()
-        victim = session.exec(select(CaseAct.victim_id).where(
-            col(CaseAct.victim_id).in_(removed))).first()
-        if used is not None or victim is not None:
-            why = "a consent record" if used is not None else "an act"
-            raise Conflict(
-                f"A person you left out is still referred to by {why}; keep them in the list "
-                "(consents are revoked, never deleted).",
-                details={"person_id": str(used or victim)},
-            )
+        _refuse_removing_named_persons(session, removed)
     session.flush()
     session.execute(delete(CaseCode).where(
         col(CaseCode.case_id) == case.id, col(CaseCode.vocab) == "victim_characteristic"))
@@ -365,6 +392,8 @@ def _set_person(row: CasePerson, key: DataKey, case_id: uuid.UUID, item: s.Perso
     pp = item.political_prisoner
     row.political_prisoner_recognised_by = None if pp is None else pp.recognised_by
     row.political_prisoner_month = None if pp is None else pp.month
+    row.perpetrator_type = item.perpetrator_type
+    row.perpetrator_ref = item.perpetrator_ref
     row.sealed = _seal(key, case_id, "case_person", row.id, item.private)
 
 
@@ -372,7 +401,8 @@ def _delete_acts(session: Session, case_id: uuid.UUID) -> None:
     act_ids = list(session.exec(select(CaseAct.id).where(CaseAct.case_id == case_id)))
     if not act_ids:
         return
-    for model in (CaseDetention, CaseTorture, CaseDisappearance, CaseInvolvement):
+    for model in (CaseDetention, CaseTorture, CaseDisappearance, CaseInvolvement,
+                  CaseWitness, CaseTortureMethod, CaseEvidence):
         session.execute(delete(model).where(col(model.act_id).in_(act_ids)))
     session.execute(delete(CaseCode).where(col(CaseCode.subject_id).in_(act_ids)))
     session.execute(delete(CaseAct).where(col(CaseAct.id).in_(act_ids)))
@@ -397,6 +427,7 @@ def _insert_acts(session: Session, case: Case, key: DataKey, acts: list[s.Act],
         insert_act(session, case, key, item, act_id, source=source,
                    source_submission_id=source_submission_id)
     session.flush()
+    _link_chain(session, acts)
 
 
 def insert_act(session: Session, case: Case, key: DataKey, item: s.Act, act_id: uuid.UUID, *,
@@ -408,7 +439,7 @@ def insert_act(session: Session, case: Case, key: DataKey, item: s.Act, act_id: 
         id=act_id, case_id=cid, victim_id=item.victim_id, act_type=item.act_type,
         start_month=item.start_month, end_month=item.end_month,
         date_precision=item.date_precision, region=item.region, facility=item.facility,
-        status_at_end=item.status_at_end, source=source,
+        status_at_end=item.status_at_end, chain_link=item.chain_link, source=source,
         source_submission_id=source_submission_id,
         sealed=_seal(key, cid, "case_act", act_id, item.private),
     ))
@@ -421,12 +452,25 @@ def insert_act(session: Session, case: Case, key: DataKey, item: s.Act, act_id: 
         # Computed here, never taken from the document (the field is read-only).
         _add_detail(session, key, cid, act_id, CaseDisappearance, g,
                     wgeid_urgent=wgeid_urgent(g, case.received_on))
-    for inv in item.perpetrators:
+    roles = _person_roles(session, cid) if (
+        item.witness_ids or any(i.person_id for i in item.perpetrators)) else {}
+    for n, inv in enumerate(item.perpetrators):
+        if inv.person_id is not None and roles.get(inv.person_id) != "perpetrator":
+            raise InvalidInput("An involvement names a person who is not a perpetrator of "
+                               "this case.", details={"path": f"perpetrators[{n}].person_id"})
         inv_id = inv.id or uuid.uuid4()
         session.add(CaseInvolvement(
             id=inv_id, case_id=cid, act_id=act_id, perpetrator_type=inv.perpetrator_type,
-            degree=inv.degree, sealed=_seal(key, cid, "case_involvement", inv_id, inv.private),
+            degree=inv.degree, person_id=inv.person_id,
+            sealed=_seal(key, cid, "case_involvement", inv_id, inv.private),
         ))
+    for n, pid in enumerate(dict.fromkeys(item.witness_ids)):
+        if pid not in roles:
+            raise InvalidInput("A witness is not a person of this case.",
+                               details={"path": f"witness_ids[{n}]"})
+        session.add(CaseWitness(act_id=act_id, person_id=pid, case_id=cid))
+    if item.torture is not None:
+        _add_istanbul(session, key, cid, act_id, item.torture)
 
 
 def write_person(session: Session, case: Case, key: DataKey, item: s.Person,
@@ -442,6 +486,7 @@ def write_person(session: Session, case: Case, key: DataKey, item: s.Person,
             col(CaseCode.subject_id) == row.id, col(CaseCode.vocab) == "victim_characteristic"))
         session.execute(delete(CaseDesignation).where(
             col(CaseDesignation.person_id) == row.id))
+    _check_perpetrator_fields(item, "person")
     _set_person(row, key, case.id, item)
     row.source, row.source_submission_id = source, source_submission_id
     _add_codes(session, case.id, row.id, "victim_characteristic", item.characteristics)
@@ -454,9 +499,15 @@ _Detail = CaseDetention | CaseTorture | CaseDisappearance
 # vocabularies, rather than as columns of the section's row.
 _DETAIL_CODES: dict[type[_Detail], dict[str, str]] = {
     CaseDetention: {"legal_basis": "legal_basis", "wgad_categories": "wgad_category"},
-    CaseTorture: {"methods": "torture_method", "intents": "intent"},
+    CaseTorture: {"methods": "torture_method", "intents": "intent", "body_areas": "body_area",
+                  "positions": "ip_position", "objects": "ip_object",
+                  "psych_sequelae": "psych_sequela"},
     CaseDisappearance: {},
 }
+
+
+# Fields of a detail section stored in tables of their own (see _add_istanbul).
+_ROWS_OF_THEIR_OWN = {"method_details", "evidence"}
 
 
 def _add_detail(session: Session, key: DataKey, case_id: uuid.UUID, act_id: uuid.UUID,
@@ -467,11 +518,225 @@ def _add_detail(session: Session, key: DataKey, case_id: uuid.UUID, act_id: uuid
     table = str(model.__tablename__)
     coded = _DETAIL_CODES[model]
     columns = {name: getattr(section, name) for name in type(section).model_fields
-               if name != "private" and name not in coded}
+               if name != "private" and name not in coded and name not in _ROWS_OF_THEIR_OWN}
     session.add(model(act_id=act_id, case_id=case_id, **{**columns, **computed},
                       sealed=_seal(key, case_id, table, act_id, section.private)))
     for field, vocab in coded.items():
         _add_codes(session, case_id, act_id, vocab, getattr(section, field))
+
+
+# ---------------------------------------------------------------- HURIDOCS model, completed
+# Information, relationships, witnesses, chains and the Istanbul Protocol rows (issue 17).
+
+
+class _ActExtras:
+    """Rows of an act kept in tables of their own, by act id (one query per table)."""
+
+    def __init__(self) -> None:
+        self.witnesses: dict[uuid.UUID, list[uuid.UUID]] = {}
+        self.methods: dict[uuid.UUID, list[s.MethodDetail]] = {}
+        self.evidence: dict[uuid.UUID, list[s.Evidence]] = {}
+
+
+def _load_act_extras(session: Session, key: DataKey, cid: uuid.UUID) -> _ActExtras:
+    out = _ActExtras()
+    for w in session.exec(select(CaseWitness).where(CaseWitness.case_id == cid)
+                          .order_by(col(CaseWitness.person_id))):
+        out.witnesses.setdefault(w.act_id, []).append(w.person_id)
+    for m in session.exec(select(CaseTortureMethod).where(CaseTortureMethod.case_id == cid)
+                          .order_by(col(CaseTortureMethod.method))):
+        out.methods.setdefault(m.act_id, []).append(s.MethodDetail.model_construct(
+            method=m.method, duration=m.duration, frequency=m.frequency))
+    for e in session.exec(select(CaseEvidence).where(CaseEvidence.case_id == cid)
+                          .order_by(col(CaseEvidence.id))):
+        out.evidence.setdefault(e.act_id, []).append(s.Evidence.model_construct(
+            attachment_id=e.attachment_id, body_area=e.body_area,
+            private=_open(key, cid, "case_evidence", e.id, e.sealed, s.EvidencePrivate)))
+    return out
+
+
+def _load_relationships(session: Session, cid: uuid.UUID) -> list[s.Relationship]:
+    return [
+        s.Relationship.model_construct(id=r.id, person_id=r.person_id,
+                                       relationship_type=r.relationship_type,
+                                       related_person_id=r.related_person_id)
+        for r in session.exec(select(CaseRelationship).where(CaseRelationship.case_id == cid)
+                              .order_by(col(CaseRelationship.id)))
+    ]
+
+
+def _load_information(session: Session, key: DataKey, cid: uuid.UUID) -> list[s.Information]:
+    return [
+        s.Information.model_construct(
+            id=i.id, source_person_id=i.source_person_id, act_id=i.act_id,
+            source_connection=i.source_connection, reliability=i.reliability,
+            material_type=i.material_type,
+            private=_open(key, cid, "case_information", i.id, i.sealed, s.InformationPrivate))
+        for i in session.exec(select(CaseInformation).where(CaseInformation.case_id == cid)
+                              .order_by(col(CaseInformation.id)))
+    ]
+
+
+def _person_roles(session: Session, cid: uuid.UUID) -> dict[uuid.UUID, str]:
+    return {pid: role for pid, role in session.exec(
+        select(CasePerson.id, CasePerson.role).where(CasePerson.case_id == cid))}
+
+
+def _check_perpetrator_fields(item: s.Person, path: str) -> None:
+    if item.role != "perpetrator" and (item.perpetrator_type or item.perpetrator_ref):
+        raise InvalidInput("perpetrator_type and perpetrator_ref are for perpetrators only.",
+                           details={"path": f"{path}.role"})
+
+
+# What may name a person, and how a caseworker would describe it in a refusal.
+_NAMES_A_PERSON: tuple[tuple[str, object], ...] = (
+    ("a consent record", CaseConsent.person_id),
+    ("an act", CaseAct.victim_id),
+    ("an involvement", CaseInvolvement.person_id),
+    ("an act they witnessed", CaseWitness.person_id),
+    ("an information item", CaseInformation.source_person_id),
+    ("a relationship", CaseRelationship.person_id),
+    ("a relationship", CaseRelationship.related_person_id),
+)
+
+
+def _refuse_removing_named_persons(session: Session, removed: list[uuid.UUID]) -> None:
+    for why, column in _NAMES_A_PERSON:
+        used = session.exec(select(column).where(col(column).in_(removed))).first()  # type: ignore[call-overload]
+        if used is not None:
+            raise Conflict(
+                f"A person you left out is still referred to by {why}; keep them in the list "
+                "(consents are revoked, never deleted).",
+                details={"person_id": str(used)},
+            )
+
+
+def _link_chain(session: Session, acts: list[s.Act]) -> None:
+    """Set each act's preceding act once all acts exist; refuse links out of the list and
+    cycles (a chain runs one way in time)."""
+    ids = [a.id for a in acts]
+    before: dict[uuid.UUID, uuid.UUID] = {}
+    for index, item in enumerate(acts):
+        if item.preceding_act_id is None:
+            if item.chain_link is not None:
+                raise InvalidInput("chain_link needs a preceding_act_id.",
+                                   details={"path": f"acts[{index}].chain_link"})
+            continue
+        if item.id is None or item.preceding_act_id not in ids or item.preceding_act_id == item.id:
+            raise InvalidInput("preceding_act_id must be another act of this case, sent with "
+                               "its id in the same list.",
+                               details={"path": f"acts[{index}].preceding_act_id"})
+        before[item.id] = item.preceding_act_id
+    for start in before:
+        seen = {start}
+        at = before.get(start)
+        while at is not None:
+            if at in seen:
+                raise InvalidInput("The chain of events loops back on itself.",
+                                   details={"act_id": str(start)})
+            seen.add(at)
+            at = before.get(at)
+    for act_id, preceding in before.items():
+        row = session.get(CaseAct, act_id)
+        assert row is not None
+        row.preceding_act_id = preceding
+    session.flush()
+
+
+def _add_istanbul(session: Session, key: DataKey, cid: uuid.UUID, act_id: uuid.UUID,
+                  torture: s.Torture) -> None:
+    """Per-method duration and frequency, and the attachments documenting the act."""
+    methods = set(torture.methods)
+    seen: set[str] = set()
+    for n, d in enumerate(torture.method_details):
+        if d.method not in methods or d.method in seen:
+            raise InvalidInput("Each method detail names one of the act's methods, once.",
+                               details={"path": f"torture.method_details[{n}].method"})
+        seen.add(d.method)
+        session.add(CaseTortureMethod(act_id=act_id, method=d.method, case_id=cid,
+                                      duration=d.duration, frequency=d.frequency))
+    if torture.evidence:
+        ours = set(session.exec(select(Attachment.id).where(
+            Attachment.case_id == cid,
+            col(Attachment.id).in_([e.attachment_id for e in torture.evidence]))))
+        for n, e in enumerate(torture.evidence):
+            if e.attachment_id not in ours:
+                raise InvalidInput("An evidence link names an attachment that is not one of "
+                                   "this case's.",
+                                   details={"path": f"torture.evidence[{n}].attachment_id"})
+            row_id = uuid.uuid4()
+            session.add(CaseEvidence(
+                id=row_id, case_id=cid, act_id=act_id, attachment_id=e.attachment_id,
+                body_area=e.body_area,
+                sealed=_seal(key, cid, "case_evidence", row_id, e.private)))
+
+
+def _check_information_acts(session: Session, cid: uuid.UUID) -> None:
+    acts = set(session.exec(select(CaseAct.id).where(CaseAct.case_id == cid)))
+    for act_id in session.exec(select(CaseInformation.act_id).where(
+            CaseInformation.case_id == cid, col(CaseInformation.act_id).is_not(None))):
+        if act_id not in acts:
+            raise Conflict("An act you left out is still referred to by an information "
+                           "item; keep it, or send the information list too.",
+                           details={"act_id": str(act_id)})
+
+
+def _write_information(session: Session, case: Case, key: DataKey,
+                       items: list[s.Information]) -> None:
+    cid = case.id
+    persons = _person_roles(session, cid)
+    acts = set(session.exec(select(CaseAct.id).where(CaseAct.case_id == cid)))
+    seen: set[uuid.UUID] = set()
+    for n, item in enumerate(items):
+        if item.source_person_id is not None and item.source_person_id not in persons:
+            raise InvalidInput("An information item's source is not a person of this case.",
+                               details={"path": f"information[{n}].source_person_id"})
+        if item.act_id is not None and item.act_id not in acts:
+            raise InvalidInput("An information item names an act that is not of this case.",
+                               details={"path": f"information[{n}].act_id"})
+        row_id = item.id or uuid.uuid4()
+        if row_id in seen:
+            raise InvalidInput("The same information id appears twice.",
+                               details={"path": f"information[{n}].id"})
+        seen.add(row_id)
+        session.add(CaseInformation(
+            id=row_id, case_id=cid, source_person_id=item.source_person_id,
+            act_id=item.act_id, source_connection=item.source_connection,
+            reliability=item.reliability, material_type=item.material_type,
+            sealed=_seal(key, cid, "case_information", row_id, item.private)))
+    session.flush()
+
+
+def _write_relationships(session: Session, case: Case, items: list[s.Relationship]) -> None:
+    persons = _person_roles(session, case.id)
+    seen: set[uuid.UUID] = set()
+    for n, item in enumerate(items):
+        for field in ("person_id", "related_person_id"):
+            if getattr(item, field) not in persons:
+                raise InvalidInput("A relationship names someone who is not a person of "
+                                   "this case.", details={"path": f"relationships[{n}].{field}"})
+        if item.person_id == item.related_person_id:
+            raise InvalidInput("A relationship links two different persons.",
+                               details={"path": f"relationships[{n}].related_person_id"})
+        row_id = item.id or uuid.uuid4()
+        if row_id in seen:
+            raise InvalidInput("The same relationship id appears twice.",
+                               details={"path": f"relationships[{n}].id"})
+        seen.add(row_id)
+        session.add(CaseRelationship(id=row_id, case_id=case.id, person_id=item.person_id,
+                                     related_person_id=item.related_person_id,
+                                     relationship_type=item.relationship_type))
+    session.flush()
+
+
+def perpetrator_cases(session: Session, ref: uuid.UUID,
+                      readable: ColumnElement[bool]) -> list[uuid.UUID]:
+    """Ids of the cases, among those ``readable`` selects, with a perpetrator person
+    carrying ``ref``: the cross-case follow-up works on the opaque reference alone."""
+    return list(session.exec(
+        select(CasePerson.case_id).join(Case, col(Case.id) == CasePerson.case_id)
+        .where(CasePerson.perpetrator_ref == ref, CasePerson.role == "perpetrator", readable)
+        .distinct().order_by(col(CasePerson.case_id))))
 
 
 # ---------------------------------------------------------------- urgency
