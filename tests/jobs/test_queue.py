@@ -167,7 +167,9 @@ def test_scheduler_enqueues_each_period_once_across_workers(
     from workers.scheduler import Scheduler
 
     specs = runnable(job_settings)
-    now = utcnow()
+    # Noon: "an hour later" must stay in the same day for the daily job (run between 23:00
+    # and midnight UTC it used to land in the next day's period).
+    now = utcnow().replace(hour=12, minute=0, second=0, microsecond=0)
     first = Scheduler(job_settings, engine, specs).tick(now)
     second = Scheduler(job_settings, engine, specs).tick(now)  # another worker, same period
     assert "plan_retention" in first and "prune_jobs" in first
