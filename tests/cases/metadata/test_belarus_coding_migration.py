@@ -32,8 +32,11 @@ def test_existing_rows_are_carried_forward_and_survive_down(database: DbUnderTes
     assert isinstance(before, str)
     migrations.upgrade(database.settings, before, url=url)
     _seed_every_table(url)
-    migrations.upgrade(database.settings, "0015", url=url)
     eng = create_engine(url)
+    with eng.connect() as conn:
+        seeded = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()  # noqa: S608
+                  for t in NEW_COLUMNS}
+    migrations.upgrade(database.settings, "0015", url=url)
 
     def key(value: object) -> object:
         return value.hex if database.kind == "sqlite" else value  # type: ignore[attr-defined]
@@ -55,8 +58,8 @@ def test_existing_rows_are_carried_forward_and_survive_down(database: DbUnderTes
         # The new table takes rows that name a person of the case.
         conn.execute(text(
             "INSERT INTO case_designation (id, case_id, person_id, list_type, month) "
-            "SELECT :id, case_id, id, 'terrorist_list', '2024-02' FROM case_person"),
-            {"id": key(uuid.uuid4())})
+            "SELECT :id, case_id, id, 'terrorist_list', '2024-02' FROM case_person "
+            "WHERE id = :person"), {"id": key(uuid.uuid4()), "person": key(PERSON)})
         conn.commit()
     migrations.downgrade(database.settings, before, url=url)
     inspector = inspect(eng)
@@ -65,5 +68,6 @@ def test_existing_rows_are_carried_forward_and_survive_down(database: DbUnderTes
         assert not {c["name"] for c in inspector.get_columns(table)} & columns, table
     with eng.connect() as conn:
         for table in NEW_COLUMNS:
-            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 1  # noqa: S608
+            count = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()  # noqa: S608
+            assert count == seeded[table] and count, table
     eng.dispose()
