@@ -230,6 +230,11 @@ class CaseDetention(SQLModel, table=True):
     warrant_shown: bool | None = Field(default=None, sa_column=Column(Boolean))
     # Plaintext: still held (drives the ongoing-detention urgency and queues).
     ongoing: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
+    # Plaintext: coarse facts of the trial (closed, by video link, in absentia), for the
+    # WGAD draft and counting special proceedings; the trial's names are sealed.
+    trial_closed: bool | None = Field(default=None, sa_column=Column(Boolean))
+    trial_video_link: bool | None = Field(default=None, sa_column=Column(Boolean))
+    trial_in_absentia: bool | None = Field(default=None, sa_column=Column(Boolean))
     # SealedJSON: facility name, order and case numbers, judge, counsel name, transfers.
     sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
 

@@ -144,6 +144,8 @@ def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
                 legal_regime=det.legal_regime, facility_type=det.facility_type,
                 whereabouts=det.whereabouts, counsel_access=det.counsel_access,
                 court_type=det.court_type, warrant_shown=det.warrant_shown, ongoing=det.ongoing,
+                trial_closed=det.trial_closed, trial_video_link=det.trial_video_link,
+                trial_in_absentia=det.trial_in_absentia,
                 legal_basis=codes.get((a.id, "legal_basis"), []),
                 wgad_categories=codes.get((a.id, "wgad_category"), []),
                 private=_open(key, cid, "case_detention", a.id, det.sealed, s.DetentionPrivate),
