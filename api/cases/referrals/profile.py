@@ -10,7 +10,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field as PField
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PField
 from sqlalchemy import Boolean, Column, Integer, String, true
 from sqlmodel import Field, Session, SQLModel
 
