@@ -26,7 +26,8 @@ def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
     }
     yield table("case_detention"), {
         "act_id": ACT, "case_id": case, "legal_regime": "pretrial_custody",
-        "facility_type": "sizo_kgb", "ongoing": True, "sealed": b"\x01d",
+        "facility_type": "sizo_kgb", "ongoing": True, "trial_closed": True,
+        "trial_video_link": False, "trial_in_absentia": False, "sealed": b"\x01d",
     }
     yield table("case_torture"), {
         "act_id": ACT, "case_id": case, "ip_consistency": "consistent", "sealed": b"\x01t",
@@ -59,4 +60,8 @@ def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
         "id": uuid.uuid4(), "kind": "duplicate_of", "source_case_id": case,
         "target_case_id": case, "submission_ids": "", "actor_id": IDS["user"],
         "created_at": NOW,
+    }
+    yield table("organisation_profile"), {
+        "id": 1, "name": "Dokaz", "contact": "referrals@dokaz.example",
+        "source_confidential": True, "updated_at": NOW,
     }
