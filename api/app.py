@@ -31,6 +31,7 @@ ROUTER_SURFACES: dict[str, Surface] = {
     # path of it overlaps another router's, so its place here changes no route matching.
     "api.approvals.router:requests": Surface.STAFF,
     "api.admin.router": Surface.STAFF,
+    "api.admin.router:profile_router": Surface.STAFF,
     "api.partners.router": Surface.STAFF,
     "api.intake.router": Surface.PUBLIC,
     "api.uploads.router": Surface.PUBLIC,

@@ -5,6 +5,7 @@ import api.audit.models
 import api.auth.models
 import api.cases.files.models
 import api.cases.models
+import api.cases.referrals.profile
 import api.cases.threads.models
 import api.followup.models
 import api.intake.models

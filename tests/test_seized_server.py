@@ -212,6 +212,8 @@ STAFF_SIDE_TABLES = {
     "audit_shipment",
     # A merge or split is a staff decision; its time dates the staff member's work.
     "case_link",
+    # The organisation's own profile for referral drafts: when an admin last changed it.
+    "organisation_profile",
 }
 
 

@@ -1,4 +1,5 @@
-"""Admin access to the audit log: streamed export, verification, checkpoints.
+"""Admin access to the audit log (streamed export, verification, checkpoints) and to the
+organisation profile printed on referral drafts.
 
 These routes live here, not in ``api/audit``: every feature (auth included) writes the
 audit trail, so audit sits below all of them and may not import auth's ``AdminOnly``.
@@ -20,11 +21,17 @@ from api.audit import actions, export
 from api.audit.service import checkpoint, record, verify_chain
 from api.audit.shipping import ShippedCheckpointsUnavailable, shipped_anchors, status
 from api.auth.dependencies import AdminOnly
+from api.cases.referrals import profile
+from api.cases.referrals.profile import ProfileIn, ProfileOut
 from api.core.dependencies import Config, DbEngine, DbSession, Now
-from api.core.errors import Forbidden, Unauthorized, error_responses
+from api.core.errors import Forbidden, NotFound, Unauthorized, error_responses
 
 router = APIRouter(prefix="/api/v1/admin/audit")
 TAGS: list[str | Enum] = ["admin: audit"]
+# The organisation profile printed on referral drafts; the profile itself (table, rules,
+# audit) belongs to the referrals (api/cases/referrals/profile.py).
+profile_router = APIRouter(prefix="/api/v1/admin/organisation-profile")
+PROFILE_TAGS: list[str | Enum] = ["admin: organisation profile"]
 
 
 class VerifyOut(BaseModel):
@@ -118,3 +125,27 @@ def make_checkpoint(me: AdminOnly, session: DbSession, now: Now) -> CheckpointOu
     record(session, action=actions.AUDIT_CHECKPOINT, actor_id=me.user_id, now=now)
     cp = checkpoint(session)
     return CheckpointOut(seq=cp.seq, entry_hash=cp.entry_hash, created_at=cp.created_at)
+
+
+class ProfileNotSet(NotFound):
+    code = "organisation_profile_not_set"
+    default_message = "No organisation profile has been set yet."
+
+
+@profile_router.get("", tags=PROFILE_TAGS, response_model=ProfileOut,
+            responses=error_responses(Unauthorized, Forbidden, ProfileNotSet))
+def read_profile(me: AdminOnly, session: DbSession) -> ProfileOut:
+    """The profile the referral drafts print as the submitting organisation."""
+    row = profile.get(session)
+    if row is None:
+        raise ProfileNotSet()
+    return ProfileOut.model_validate(row, from_attributes=True)
+
+
+@profile_router.put("", tags=PROFILE_TAGS, response_model=ProfileOut,
+            responses=error_responses(Unauthorized, Forbidden))
+def put_profile(body: ProfileIn, me: AdminOnly, session: DbSession) -> ProfileOut:
+    """Set the submitting organisation's name, contact and whether the source asks for
+    confidentiality (audited)."""
+    row = profile.put(session, me.user_id, body)
+    return ProfileOut.model_validate(row, from_attributes=True)

@@ -38,6 +38,8 @@ MESSAGE_READ = "message.read"
 CASE_CHANGED = "case.changed"
 CASE_SHREDDED = "case.shredded"
 EXPORT = "export"
+# The organisation profile printed on referral drafts (api/cases/referrals/profile.py)
+ORGANISATION_PROFILE_CHANGED = "organisation.profile_changed"
 
 # Partners
 PARTNER_CREATED = "partner.created"

@@ -263,6 +263,10 @@ class CaseDetention(SQLModel, table=True):
     special_proceedings: bool | None = Field(default=None, sa_column=Column(Boolean))
     # Plaintext: month of the verdict or ruling (YYYY-MM), coarse like the act's months.
     verdict_month: str | None = Field(default=None, sa_column=Column(String(7)))
+    # Plaintext: coarse facts of the trial (closed, by video link; in absentia is
+    # special_proceedings), for the WGAD draft; the trial's names are sealed.
+    trial_closed: bool | None = Field(default=None, sa_column=Column(Boolean))
+    trial_video_link: bool | None = Field(default=None, sa_column=Column(Boolean))
     # SealedJSON: facility name, order and case numbers, judge, counsel name, transfers.
     sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
 

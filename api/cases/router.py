@@ -28,6 +28,7 @@ from api.cases.metadata.document import MetadataPatch
 from api.cases.metadata.schemas import ConsentIn, ConsentOut
 from api.cases.models import Case
 from api.cases.referrals import drafts
+from api.cases.referrals.catalog import DraftLanguage
 from api.cases.referrals.markdown import render_markdown
 from api.cases.repository import CaseFilters
 from api.cases.schemas import AssignIn, CaseDetail, CaseList, CaseListItem, MergeIn, SplitIn
@@ -294,10 +295,11 @@ def split_case(case_id: uuid.UUID, body: SplitIn, me: Coordinator, session: DbSe
 def referral_draft(
     case_id: uuid.UUID, mechanism: Literal["wgeid", "wgad"], me: Staff, session: DbSession,
     format: Literal["json", "markdown"] = "json",
-    lang: Literal["en", "be", "ru", "uk"] = "en",
+    lang: DraftLanguage = "en",
     person_id: uuid.UUID | None = None,
 ) -> Response:
-    """A pre-filled WGEID or WGAD draft; 409 naming the consent that is missing."""
+    """A pre-filled WGEID or WGAD draft; 409 naming the consent that is missing. ``lang``:
+    en, fr or es to file it, be, ru or uk to read it through with the family."""
     doc = drafts.draft(session, me, case_id, mechanism, lang, person_id)
     headers = {"Cache-Control": "no-store"}
     if format == "markdown":

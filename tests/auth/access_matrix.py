@@ -58,6 +58,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/admin/audit/export"): ADMIN,
     ("GET", "/api/v1/admin/audit/verify"): ADMIN,
     ("POST", "/api/v1/admin/audit/checkpoints"): ADMIN,
+    # ---- organisation profile (printed on referral drafts) ----
+    ("GET", "/api/v1/admin/organisation-profile"): ADMIN,
+    ("PUT", "/api/v1/admin/organisation-profile"): ADMIN,
     ("GET", "/api/v1/admin/audit/shipping"): ADMIN,
     # ---- partners ----
     ("POST", "/api/v1/admin/partners"): ADMIN,

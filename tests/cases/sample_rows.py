@@ -42,6 +42,8 @@ def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
     yield table("case_designation"), {
         "id": uuid.uuid4(), "case_id": case, "person_id": PERSON,
         "list_type": "extremist_persons", "month": "2023-05",
+        "facility_type": "sizo_kgb", "ongoing": True, "trial_closed": True,
+        "trial_video_link": False, "sealed": b"\x01d",
     }
     yield table("case_torture"), {
         "act_id": ACT, "case_id": case, "ip_consistency": "consistent", "sealed": b"\x01t",
@@ -92,4 +94,8 @@ def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
         "id": uuid.uuid4(), "kind": "duplicate_of", "source_case_id": case,
         "target_case_id": case, "submission_ids": "", "actor_id": IDS["user"],
         "created_at": NOW,
+    }
+    yield table("organisation_profile"), {
+        "id": 1, "name": "Dokaz", "contact": "referrals@dokaz.example",
+        "source_confidential": True, "updated_at": NOW,
     }

@@ -94,6 +94,48 @@ class ActPrivate(Strict):
     consequences: Long | None = None
 
 
+class Appeal(Strict):
+    """One appeal against a judgment (sealed with the detention)."""
+
+    court: Short | None = None
+    date: IsoDate | None = None
+    outcome: Long | None = None
+
+
+class Trial(Strict):
+    """The trial that followed a detention, as the WGAD questionnaire asks for it (sealed
+    with the detention: court, judge, case number and counsel identify people). Whether it
+    was closed, by video link or in absentia is coarse and coded on the detention itself."""
+
+    court: Short | None = None
+    judge: Short | None = None
+    case_number: Short | None = None
+    opened_on: IsoDate | None = None
+    judgment_on: IsoDate | None = None
+    counsel: Short | None = None
+    charges: Long | None = None
+    sentence: Short | None = None
+    appeals: list[Appeal] = Field(default_factory=list, max_length=20)
+
+
+class Remedy(Strict):
+    """A domestic remedy tried: what, when, with what outcome (sealed with the detention)."""
+
+    remedy: Short
+    date: IsoDate | None = None
+    outcome: Long | None = None
+
+
+class CategoryFacts(Strict):
+    """The facts that support each WGAD category of arbitrariness (I-V), in staff's words."""
+
+    category_i: Long | None = None
+    category_ii: Long | None = None
+    category_iii: Long | None = None
+    category_iv: Long | None = None
+    category_v: Long | None = None
+
+
 class DetentionPrivate(Strict):
     facility_name: Short | None = None
     ordering_authority: Short | None = None
@@ -105,6 +147,13 @@ class DetentionPrivate(Strict):
     transfers: list[Short] = Field(default_factory=list, max_length=50)
     domestic_remedies: Long | None = None
     sentence: Short | None = None
+    # For the WGAD draft (api/cases/referrals/drafts.py).
+    circumstances: Long | None = None
+    custodians: list[Short] = Field(default_factory=list, max_length=20)
+    current_place: Short | None = None
+    trial: Trial | None = None
+    remedies: list[Remedy] = Field(default_factory=list, max_length=50)
+    category_facts: CategoryFacts = Field(default_factory=CategoryFacts)
 
 
 class TorturePrivate(Strict):
@@ -122,6 +171,9 @@ class StepTaken(Strict):
     type: Short
     date: IsoDate | None = None
     description: Long | None = None
+    # Whom the step was taken with (an authority, a court) and what came of it.
+    addressed_to: Short | None = None
+    outcome: Long | None = None
 
 
 class DisappearancePrivate(Strict):
@@ -269,6 +321,10 @@ class Detention(Strict):
     verdict_month: Month | None = None
     legal_basis: list[LegalBasis] = Field(default_factory=list, max_length=20)
     wgad_categories: list[WgadCategory] = Field(default_factory=list, max_length=5)
+    # Coarse facts of the trial (the rest of it is sealed in private.trial).
+    trial_closed: bool | None = None
+    trial_video_link: bool | None = None
+    # (in absentia: special_proceedings above)
     private: DetentionPrivate = Field(default_factory=DetentionPrivate)
 
 

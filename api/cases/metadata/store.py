@@ -183,6 +183,7 @@ def load_metadata(session: Session, case: Case, key: DataKey) -> s.Metadata:
                 court_type=det.court_type, warrant_shown=det.warrant_shown, ongoing=det.ongoing,
                 admin_arrest_days=det.admin_arrest_days, fine_band=det.fine_band,
                 special_proceedings=det.special_proceedings, verdict_month=det.verdict_month,
+                trial_closed=det.trial_closed, trial_video_link=det.trial_video_link,
                 legal_basis=codes.get((a.id, "legal_basis"), []),
                 wgad_categories=codes.get((a.id, "wgad_category"), []),
                 private=_open(key, cid, "case_detention", a.id, det.sealed, s.DetentionPrivate),

@@ -1,8 +1,11 @@
-"""A referral draft (see :mod:`api.cases.referrals.drafts`) as a readable Markdown document.
+"""A referral draft (see :mod:`api.cases.referrals.drafts`) as a Markdown document that reads
+as plain text.
 
-Field names are translated here (en, be, ru, uk); values are already labels in the chosen
-language or what staff wrote. Markdown control characters in values are escaped so text
-from a submission cannot restructure the document.
+Field names and fixed words come from :mod:`.catalog` in the draft's language; values are
+already labels in that language or what staff wrote. Only what Markdown would turn into
+structure is neutralised (links, emphasis, code, HTML, and a value that starts like a
+heading, quote or list item): ordinary punctuation such as ``-``, ``.``, ``(`` or ``#``
+inside a value is printed as it is, so the text can be pasted into a form unchanged.
 """
 
 from __future__ import annotations
@@ -10,94 +13,106 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from api.vocab.registry import Language
+from api.cases.referrals.catalog import WORDS, DraftLanguage, word
+from api.cases.referrals.labels import vocab_label
 
-# key: (en, be, ru, uk)
-_T: dict[str, tuple[str, str, str, str]] = {
-    "title_wgeid": ("Draft communication to the WGEID", "Праект паведамлення ў WGEID",
-                    "Проект сообщения в WGEID", "Проєкт повідомлення до WGEID"),
-    "title_wgad": ("Draft communication to the WGAD", "Праект паведамлення ў WGAD",
-                   "Проект сообщения в WGAD", "Проєкт повідомлення до WGAD"),
-    "addressee": ("Addressee", "Адрасат", "Адресат", "Адресат"),
-    "case_reference": ("Our reference", "Наш нумар", "Наш номер", "Наш номер"),
-    "procedure": ("Procedure", "Працэдура", "Процедура", "Процедура"),
-    "missing": ("Still to complete", "Трэба дапоўніць", "Нужно дополнить", "Потрібно доповнити"),
-    "victim": ("Person concerned", "Асоба", "Лицо", "Особа"),
-    "identity": ("Identity", "Асоба", "Личность", "Особа"),
-    "disappearance": ("Disappearance", "Знікненне", "Исчезновение", "Зникнення"),
-    "arrest": ("Arrest", "Затрыманне", "Задержание", "Затримання"),
-    "detention": ("Detention", "Утрыманне пад вартай", "Содержание под стражей",
-                  "Тримання під вартою"),
-    "arbitrariness": ("Why the detention is arbitrary", "Чаму пазбаўленне волі адвольнае",
-                      "Почему лишение свободы произвольно", "Чому позбавлення волі свавільне"),
-    "steps_taken_by_relatives": ("Steps taken by relatives", "Дзеянні сваякоў",
-                                 "Действия родственников", "Дії родичів"),
-    "perpetrators": ("Believed responsible", "Меркаваныя вінаватыя",
-                     "Предполагаемые виновные", "Імовірні винні"),
-    "domestic_remedies": ("Domestic remedies", "Унутраныя сродкі абароны",
-                          "Внутренние средства защиты", "Внутрішні засоби захисту"),
-    "ill_treatment_reported": ("Ill-treatment reported", "Паведамлена пра жорсткае абыходжанне",
-                               "Сообщается о жестоком обращении",
-                               "Повідомлено про жорстоке поводження"),
-    "source": ("Source", "Крыніца", "Источник", "Джерело"),
-    "yes": ("yes", "так", "да", "так"),
-    "no": ("no", "не", "нет", "ні"),
-}
-_LANG_INDEX = {"en": 0, "be": 1, "ru": 2, "uk": 3}
-_MD = re.compile(r"([\\`*_{}\[\]()#+\-!|>~<])")
+# Inline markup that would change what the reader sees: links/images, emphasis, code, HTML.
+_INLINE = re.compile(r"([\\`*_\[\]<>])")
+# At the start of a line these open a heading, quote, list or rule.
+_LEADING = re.compile(r"^(#|>|[-+=]|\d+[.)])")
+# Identifiers and codes the JSON carries for programs; the document does not print them.
+_HIDDEN = frozenset({"person_id", "act_id", "code"})
+_ITEM = re.compile(r"([a-z_]+)\[(\d+)\]")
 
 
-def t(key: str, lang: Language) -> str:
-    entry = _T.get(key)
-    if entry is None:
-        return key.replace("_", " ").capitalize()
-    return entry[_LANG_INDEX[lang]]
+def t(key: str, lang: DraftLanguage) -> str:
+    return word(key, lang)
 
 
-def _esc(value: Any, lang: Language) -> str:
+def _esc(value: Any, lang: DraftLanguage) -> str:
     if isinstance(value, bool):
         return t("yes" if value else "no", lang)
     text = " ".join(str(value).split())  # no line breaks: one value, one line
-    return _MD.sub(r"\\\1", text)
+    text = _INLINE.sub(r"\\\1", text)
+    return _LEADING.sub(r"\\\1", text)
 
 
-def _block(data: Any, lang: Language, depth: int) -> list[str]:
-    pad = "  " * depth
+def _path(path: str, lang: DraftLanguage) -> str:
+    """A ``missing`` entry in words: ``detentions[1].trial.judge`` reads "Deprivation of
+    liberty 2 › Trial › Judge" (in ``lang``)."""
+    out: list[str] = []
+    for part in path.split("."):
+        match = _ITEM.fullmatch(part)
+        if match:
+            name = "detention_item" if match[1] == "detentions" else match[1]
+            out.append(f"{t(name, lang)} {int(match[2]) + 1}")
+        elif part in WORDS:
+            out.append(t(part, lang))
+        else:  # a WGAD category code
+            out.append(vocab_label("wgad_category", part, lang).split(":")[0])
+    return " › ".join(out)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _block(data: Any, lang: DraftLanguage, pad: str) -> list[str]:
     lines: list[str] = []
     if isinstance(data, dict):
         for k, v in data.items():
-            if v in (None, [], {}, ""):
+            if k in _HIDDEN or _empty(v):
                 continue
             if isinstance(v, dict | list):
                 lines.append(f"{pad}- **{t(k, lang)}**:")
-                lines.extend(_block(v, lang, depth + 1))
+                lines.extend(_block(v, lang, pad + "  "))
             else:
                 lines.append(f"{pad}- **{t(k, lang)}**: {_esc(v, lang)}")
     elif isinstance(data, list):
-        for item in data:
+        for n, item in enumerate(data, start=1):
             if isinstance(item, dict):
-                lines.append(f"{pad}-")
-                lines.extend(_block(item, lang, depth + 1))
+                inner = _block(item, lang, pad + "   ")
+                if inner:  # the item's first field on its number's line
+                    lines.append(f"{pad}{n}. {inner[0].strip()[2:]}")
+                    lines.extend(inner[1:])
             else:
                 lines.append(f"{pad}- {_esc(item, lang)}")
     return lines
 
 
-def render_markdown(doc: dict[str, Any], lang: Language) -> str:
+def _section(heading: str, value: Any, lang: DraftLanguage) -> list[str]:
+    if isinstance(value, dict | list):
+        return ["", heading, "", *_block(value, lang, "")]
+    return ["", heading, "", _esc(value, lang)]
+
+
+def render_markdown(doc: dict[str, Any], lang: DraftLanguage) -> str:
     lines = [f"# {t('title_' + doc['mechanism'].lower(), lang)}", ""]
-    for key in ("addressee", "case_reference", "procedure"):
+    for key in ("addressee", "case_reference", "drafted_on"):
         if doc.get(key):
             lines.append(f"- **{t(key, lang)}**: {_esc(doc[key], lang)}")
+    if doc.get("procedure"):
+        lines.append(f"- **{t('procedure', lang)}**: {t(doc['procedure'], lang)}")
     if doc.get("missing"):
         lines += ["", f"> **{t('missing', lang)}**: "
-                  + ", ".join(_esc(m, lang) for m in doc["missing"])]
+                  + "; ".join(_esc(_path(m, lang), lang) for m in doc["missing"])]
     for n, victim in enumerate(doc["victims"], start=1):
         lines += ["", f"## {t('victim', lang)} {n}"]
         for section, value in victim.items():
-            if section == "person_id" or value in (None, [], {}, ""):
+            if section in _HIDDEN or _empty(value):
                 continue
-            lines += ["", f"### {t(section, lang)}"]
-            lines += _block(value, lang, 0) if isinstance(value, dict | list) else [
-                _esc(value, lang)]
-    lines += ["", f"## {t('source', lang)}", "", _esc(doc["source"]["note"], lang), ""]
+            if section == "detentions":
+                for m, det in enumerate(value, start=1):
+                    lines += ["", f"### {t('detention_item', lang)} {m}"]
+                    for part, inner in det.items():
+                        if part not in _HIDDEN and not _empty(inner):
+                            lines += _section(f"#### {t(part, lang)}", inner, lang)
+            else:
+                lines += _section(f"### {t(section, lang)}", value, lang)
+    source = doc.get("source") or {}
+    lines += ["", f"## {t('source', lang)}", ""]
+    lines += _block({k: v for k, v in source.items() if k != "note"}, lang, "")
+    if source.get("note"):
+        lines += ["", _esc(source["note"], lang)]
+    lines.append("")
     return "\n".join(lines)

@@ -65,8 +65,10 @@ def test_consent_enforced(mechanism: str, session: Session, settings: Settings,
         assert victim["disappearance"]["forces_believed_responsible"]  # a Russian label
         assert victim["steps_taken_by_relatives"][0]["type"] == "complaint"
     else:
-        assert victim["detention"]["facility_type"] and victim["arrest"]["legal_basis"]
-        assert victim["arbitrariness"]["categories"][0]["code"] == "category_ii"
+        [detention] = victim["detentions"]
+        assert detention["detention"]["facility_type"] and detention["legal_basis"]
+        assert detention["arbitrariness"][0]["code"] == "category_ii"
+        assert detention["arrest"]["place"] == "Canary street 5"
         assert victim["ill_treatment_reported"] is True
     text = render_markdown(doc, "ru")
     assert text.startswith("# Проект сообщения") and "Canary" in text
@@ -90,3 +92,9 @@ def test_markdown_escapes_values() -> None:
            "source": {"note": "n"}}
     text = render_markdown(doc, "en")
     assert "\n# Heading" not in text and "\\[link\\]" in text
+    # Ordinary punctuation is printed as it is; a value cannot open a heading or a list.
+    doc["victims"] = [{"identity": {"name": "O'Brien-Kavalenka (Jr.) #2!", "other_names": [
+        "# not a heading", "- not a list"]}}]
+    text = render_markdown(doc, "en")
+    assert "O'Brien-Kavalenka (Jr.) #2!" in text
+    assert "- \\# not a heading" in text and "- \\- not a list" in text
