@@ -149,10 +149,24 @@ def serve(port: int) -> None:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A free loopback port; from ``BENCH_PORTS`` ("LOW-HIGH") when set, so that benches
+    sharing a machine can keep to the ports they were given."""
+    span = os.environ.get("BENCH_PORTS")
+    low, high = (int(x) for x in span.split("-")) if span else (0, 0)
+    for candidate in range(low, high + 1) if span else [0]:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port: int = s.getsockname()[1]
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
+    raise SystemExit(f"no free port in BENCH_PORTS={span}")
+
+
+_handed_out: set[int] = set()  # ports given out, not yet bound by their server
 
 
 def body_parts(size: int) -> tuple[bytes, bytes, str]:

@@ -1,0 +1,93 @@
+"""A PATCH body reaches the encrypting writer in batches of whole records
+(api.uploads.service.BATCH_BYTES): bytes split anyhow by the network come out exact, a
+dropped connection keeps every byte that arrived (also the ones still in a batch), and the
+upload's lease is renewed on a clock, not per chunk."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator
+
+import anyio
+from sqlmodel import Session, select
+
+from api.cases.models import Case
+from api.core.db import run_in_transaction
+from api.ingress.files import RECORD_SIZE
+from api.ingress.guards import ConnectionDropped
+from api.uploads import service
+from api.uploads.capabilities import UploadCapability
+from api.uploads.router import renewing
+from tests.intake.conftest import Intake
+from tests.intake.helpers import read_back, report
+from tests.uploads.test_tus import create, offset, patch
+
+# Two whole batches, one record and a ragged end: every way a batch can fill and flush.
+DATA = os.urandom(2 * service.BATCH_BYTES + RECORD_SIZE + 12_345)
+
+
+async def _pieces(data: bytes, size: int, drop_after: int | None = None
+                  ) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        if drop_after is not None and start >= drop_after:
+            raise ConnectionDropped()
+        yield data[start:start + size]
+
+
+def _receive_and_commit(intake: Intake, url: str, at: int, chunks: AsyncIterator[bytes]
+                        ) -> service.ReceivedSegment:
+    cap = UploadCapability.parse(url)
+    plan = run_in_transaction(intake.engine,
+                              lambda s: service.plan_patch(s, intake.settings, cap, at))
+    seg = anyio.run(service.receive_segment, plan, chunks, intake.storage, None)
+    assert seg is not None
+    run_in_transaction(intake.engine,
+                       lambda s: service.commit_segment(s, intake.storage, plan, seg))
+    return seg
+
+
+def _stored_file(intake: Intake, url: str) -> bytes:
+    r = intake.client.post("/api/v1/submissions", json=report(uploads=[url]))
+    assert r.status_code == 201, r.text
+    assert r.json()["files"][0]["sha256"] == hashlib.sha256(DATA).hexdigest()
+    with Session(intake.engine) as s:
+        case = s.exec(select(Case)).one()
+        ((_, plain),) = read_back(s, intake.storage, case.id, intake.recovery_text)[1]
+    return plain
+
+
+def test_a_body_in_ragged_chunks_is_stored_exactly(intake: Intake) -> None:
+    url = create(intake.client, len(DATA))
+    # 100,003-byte chunks never line up with a record or a batch.
+    seg = _receive_and_commit(intake, url, 0, _pieces(DATA, 100_003))
+    assert (seg.size, seg.interrupted, seg.complete) == (len(DATA), False, True)
+    assert _stored_file(intake, url) == DATA
+
+
+def test_a_dropped_connection_keeps_the_bytes_still_in_a_batch(intake: Intake) -> None:
+    url = create(intake.client, len(DATA))
+    # Dropped one and a half batches in: half a batch had not reached the writer yet.
+    cut = service.BATCH_BYTES + service.BATCH_BYTES // 2
+    seg = _receive_and_commit(intake, url, 0, _pieces(DATA, 65_536, drop_after=cut))
+    assert (seg.size, seg.interrupted) == (cut, True)
+    assert offset(intake.client, url) == cut
+    assert patch(intake.client, url, cut, DATA[cut:]).status_code == 204
+    assert _stored_file(intake, url) == DATA
+
+
+def test_the_lease_is_renewed_on_a_clock_not_per_chunk() -> None:
+    async def chunks(n: int) -> AsyncIterator[bytes]:
+        for i in range(n):
+            yield bytes([i])
+
+    async def run(every: float) -> tuple[bytes, int]:
+        renewals: list[None] = []
+        got = b"".join([c async for c in renewing(chunks(50), lambda: renewals.append(None),
+                                                  every)])
+        return got, len(renewals)
+
+    # Every chunk still passes through; a long interval means no renewal within it ...
+    assert anyio.run(run, 3600.0) == (bytes(range(50)), 0)
+    # ... and a zero interval renews as each chunk arrives, as before.
+    assert anyio.run(run, 0.0) == (bytes(range(50)), 50)
