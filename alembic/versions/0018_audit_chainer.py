@@ -5,7 +5,7 @@ transaction now writes its entries without them (and so without taking the chain
 and one chainer at a time fills them in shortly after the commit (api/audit/service.py).
 
 Existing rows are all chained already and keep their numbers and hashes; the head row is
-unchanged (a new install gets its head row here). Downgrade cannot chain in SQL (the hash is computed in Python), so it refuses
+unchanged. Downgrade cannot chain in SQL (the hash is computed in Python), so it refuses
 while unchained rows exist: run ``dokaz audit verify`` (it chains them) and downgrade again.
 
 Revision ID: 0018_audit_chainer
@@ -32,13 +32,7 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_log", schema=None) as b:
         for name, type_ in COLUMNS:
             b.alter_column(name, existing_type=type_, nullable=True)
-    # The head row from the start on a new install: creating it is the one moment a
-    # chainer would wait for another (for its uncommitted insert). Not when entries exist
-    # without a head: that is for verification to report, not for us to paper over.
-    op.execute(sa.text(
-        "INSERT INTO audit_chain_head (id, seq, entry_hash) SELECT 1, 0, :genesis "
-        "WHERE NOT EXISTS (SELECT 1 FROM audit_chain_head) "
-        "AND NOT EXISTS (SELECT 1 FROM audit_log)").bindparams(genesis="0" * 64))
+
 
 
 def downgrade() -> None:
