@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
 from api import __version__
+from api.audit.service import acquire_background_chainer, release_background_chainer
 from api.core.db import make_engine
 from api.core.error_handlers import install_error_handlers
 from api.core.privacy import ClientAnonymityMiddleware
@@ -77,7 +78,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        # Chains what this process's commits skipped or a crashed process left unchained.
+        acquire_background_chainer(services.engine, settings.audit_chain_max_age_seconds,
+                                   settings.audit_chain_max_pending)
+        try:
+            yield
+        finally:
+            release_background_chainer(services.engine)
         if owned_engine is not None:
             owned_engine.dispose()
 

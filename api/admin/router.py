@@ -89,7 +89,8 @@ def verify(me: AdminOnly, session: DbSession, settings: Config) -> VerifyOut:
     names the first entry that no longer matches."""
     # An unreadable bucket is a 503, never an "ok": the shipped copies are the point.
     anchors = shipped_anchors(settings)
-    result = verify_chain(session, anchors=anchors)
+    result = verify_chain(session, anchors=anchors,
+                          max_unchained_age=settings.audit_chain_max_age_seconds)
     return VerifyOut(ok=result.ok, checked=result.checked, head_seq=result.head_seq,
                      head_hash=result.head_hash, first_bad_seq=result.first_bad_seq,
                      first_bad_id=result.first_bad_id, reason=result.reason,

@@ -62,7 +62,8 @@ def verify(
             raise typer.Exit(code=2) from None
     engine = make_engine(settings)
     with unit_of_work(engine) as session:
-        result = verify_chain(session, expect=anchor, anchors=lines)
+        result = verify_chain(session, expect=anchor, anchors=lines,
+                              max_unchained_age=settings.audit_chain_max_age_seconds)
     engine.dispose()
     typer.echo(result.describe())
     if result.ok and not result.anchors_matched and result.checked:

@@ -19,8 +19,10 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_log"
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    # 1, 2, 3, ... without gaps: a missing number is a deleted entry.
-    seq: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    # 1, 2, 3, ... without gaps: a missing number is a deleted entry. Null (and so are the
+    # two hashes) from the append until the chainer numbers the entry, moments later
+    # (api/audit/service.py); verification reports an entry left unchained too long.
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger, unique=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     # Plaintext: one of api.audit.actions (e.g. "case.read").
     action: str = Field(sa_column=Column(String(48), nullable=False, index=True))
@@ -32,13 +34,13 @@ class AuditEntry(SQLModel, table=True):
     target: str | None = Field(default=None, sa_column=Column(String(128)))
     # Canonical JSON object of ids, counts and field names (never content).
     details: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
-    entry_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    prev_hash: str | None = Field(default=None, sa_column=Column(String(64)))
+    entry_hash: str | None = Field(default=None, sa_column=Column(String(64)))
 
 
 class AuditChainHead(SQLModel, table=True):
-    """One row (id 1): the last sequence number and hash. Appends lock this row, which
-    serialises writers, and a removed tail no longer matches it."""
+    """One row (id 1): the last sequence number and hash. Only the chainer locks it (one
+    chainer at a time; requests never wait for it), and a removed tail no longer matches it."""
 
     __tablename__ = "audit_chain_head"
 

@@ -144,8 +144,10 @@ def compose_mail(settings: Settings, cp: Checkpoint, shipped_at: datetime) -> Em
 def pending(session: Session, target: str, max_hashes: int) -> Checkpoint | None:
     """The checkpoint ``target`` has not had yet, or None if the head has not moved."""
     table = AuditEntry.__table__  # type: ignore[attr-defined]
+    # Chained entries only (seq not null): an unchained one has no hash to ship yet.
     head = session.execute(
-        select(table.c.seq, table.c.entry_hash).order_by(table.c.seq.desc()).limit(1)
+        select(table.c.seq, table.c.entry_hash).where(table.c.seq.is_not(None))
+        .order_by(table.c.seq.desc()).limit(1)
     ).first()
     if head is None:
         return None  # an empty log: nothing to protect yet
@@ -191,7 +193,8 @@ def status(session: Session, settings: Settings, now: datetime | None = None
            ) -> tuple[int, list[TargetStatus]]:
     """The head and, per configured target, the last checkpoint it took."""
     table = AuditEntry.__table__  # type: ignore[attr-defined]
-    head = session.execute(select(table.c.seq).order_by(table.c.seq.desc()).limit(1)).scalar()
+    head = session.execute(select(table.c.seq).where(table.c.seq.is_not(None))
+                           .order_by(table.c.seq.desc()).limit(1)).scalar()
     head_seq = int(head or 0)
     grace = timedelta(minutes=2 * settings.audit_ship_interval_minutes)
     now = now or utcnow()

@@ -276,6 +276,19 @@ class Settings(BaseSettings):
     web_form_token_hours: OneOrMore = 24
     web_max_text_chars: int = Field(default=200_000, ge=1000)
 
+    # ---- the audit chainer (api/audit/service.py) ----
+    # Requests append audit entries unchained; one chainer at a time numbers and hashes them
+    # right after the commit, and every API process and the worker run it periodically too.
+    # Until then an entry could be edited or removed unnoticed, so the tail is bounded.
+    audit_chain_max_age_seconds: float = Field(
+        default=2.0, gt=0, le=300, description="Longest an audit entry may stay unchained: "
+        "the periodic chainer runs at half this interval, and `dokaz audit verify` fails "
+        "naming any entry unchained for longer.")
+    audit_chain_max_pending: int = Field(
+        default=200, ge=1, le=100_000, description="After this many of a process's commits "
+        "skipped chaining (another process was chaining), the next one waits for its turn, "
+        "so the unchained tail also stays small under a burst.")
+
     # ---- audit checkpoints shipped off the server (api/audit/shipping.py) ----
     # The database holds the audit log and could be rewritten by whoever holds it; a copy of
     # the chain head kept elsewhere is what detects that. Targets: a write-once S3 bucket

@@ -93,7 +93,7 @@ def run(session: Session, settings: Settings, storage: BlobStorage, options: Opt
     _check_orphans(session, blobs, report, now - options.grace)
     _check_cases(session, report)
     _check_stray_files(settings, storage, report, now - options.grace)
-    _check_audit(session, report)
+    _check_audit(session, report, settings.audit_chain_max_age_seconds)
     report.counts["blobs"] = sum(1 for b in blobs.values() if b.complete)
     return report
 
@@ -322,8 +322,8 @@ def _check_stray_files(settings: Settings, storage: BlobStorage, report: Report,
                "name (look at them; fsck never deletes them)", unknown)
 
 
-def _check_audit(session: Session, report: Report) -> None:
-    result = verify_chain(session)
+def _check_audit(session: Session, report: Report, max_unchained_age: float) -> None:
+    result = verify_chain(session, max_unchained_age=max_unchained_age)
     report.counts["audit_entries"] = result.checked
     if not result.ok:
         ident = str(result.first_bad_id or f"#{result.first_bad_seq}")

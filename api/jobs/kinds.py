@@ -56,6 +56,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "shred_case": CaseRef,
     "expire_uploads": Empty,
     "sweep_orphan_blobs": Empty,
+    "audit_chain": Empty,
     "audit_checkpoint": Empty,
     "ship_audit_checkpoint": Empty,
     "refresh_stats": Empty,
