@@ -37,6 +37,9 @@ class Dimension:
     id: str
     vocab: str | None  # None for the month grid
     name: str  # English name; translated names come from the vocabulary
+    # Only these codes of the vocabulary, in this order (the table's SQL selects no other);
+    # None: every code of the vocabulary, plus ``unknown``.
+    codes: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,15 @@ STATE = Dimension("state", "workflow_state", "Case state")
 STATUS = Dimension("status", "status_at_end", "Current status")
 SEX = Dimension("sex", "sex", "Sex")
 AGE = Dimension("age_band", "age_band", "Age band")
+LEGAL_BASIS = Dimension("article", "legal_basis", "Article")
+ARREST_DAYS = Dimension("arrest_days_band", "arrest_days_band", "Administrative arrest")
+FINE = Dimension("fine_band", "fine_band", "Fine")
+NAMED_FACILITY = Dimension("facility", "facility", "Named place of detention")
+COUNTRY = Dimension("country", "country", "Country of residence")
+# The act types of transnational repression (docs/case-metadata.md, "Belarus coding").
+TRANSNATIONAL = ("conviction_in_absentia", "pressure_on_relatives", "passport_refusal",
+                 "wanted_notice", "extradition_request")
+TNR_TYPE = Dimension("act_type", "act_type", "Act type", TRANSNATIONAL)
 
 _PER_VICTIM_ACTS = (
     "SELECT count(*) FROM case_act GROUP BY victim_id ORDER BY 1 DESC LIMIT 1")
@@ -84,6 +96,26 @@ def _per_victim(table: str, join: str) -> str:
     # aggregates over indexed columns, cheaper than joining the tables to count exactly.
     return (f"SELECT ({_PER_VICTIM_ACTS}) * (SELECT count(*) FROM {table} "
             f"GROUP BY {join} ORDER BY 1 DESC LIMIT 1)")
+
+
+def _facility_attribute(attribute: str) -> str:
+    """``a.facility`` mapped to one attribute of its term (oblast, facility type), as SQL.
+
+    The codes come from our vocabulary files, which the registry validates against its
+    code pattern (letters, digits, ``_`` and ``-`` only), so they are safe SQL literals."""
+    whens = " ".join(f"WHEN '{t.code}' THEN '{t.attributes[attribute]}'"
+                     for t in get_vocabulary("facility").terms if attribute in t.attributes)
+    return f"CASE a.facility {whens} END"
+
+
+def _country_code() -> str:
+    """``residence_country`` (ISO alpha-2) as a code of the ``country`` vocabulary: a country
+    not listed there is 'other', so a rare country of exile cannot point at one person."""
+    listed = ", ".join(f"'{t.code}'" for t in get_vocabulary("country").terms
+                       if t.code not in ("other", UNKNOWN))
+    return ("CASE WHEN a.residence_country IS NULL THEN 'unknown' "
+            f"WHEN lower(a.residence_country) IN ({listed}) THEN lower(a.residence_country) "
+            "ELSE 'other' END")
 
 
 # Each SELECT reads the CTEs ``victims`` (consenting victim records of countable cases,
@@ -175,6 +207,107 @@ TABLES: tuple[TableSpec, ...] = (
         "cases",
         None,
     ),
+    # ---- Belarus indicators (docs/case-metadata.md, "Partner indicators") ----
+    TableSpec(
+        "political_prisoners_by_region_month",
+        "Recognised political prisoners by region and month of recognition",
+        "Persons recognised as political prisoners (by Viasna, a joint statement of human "
+        "rights groups or another body), by the oblast of their case and the month they "
+        "were recognised. Not the number held in a month: a person is counted once.",
+        "persons",
+        (REGION, MONTH_DIM),
+        1,
+        "SELECT v.id, v.region, v.political_prisoner_month FROM victims v "
+        "WHERE v.political_prisoner_recognised_by IS NOT NULL",
+        "victims",
+        None,
+    ),
+    TableSpec(
+        "convictions_by_article_month",
+        "Convictions and administrative rulings by article and month of the verdict",
+        "Persons convicted or penalised under each article of the Criminal Code or the Code "
+        "of Administrative Offences, by month of the verdict or ruling. One person can be "
+        "counted under several articles of one verdict.",
+        "persons (once per article and month)",
+        (LEGAL_BASIS, MONTH_DIM),
+        6,
+        "SELECT DISTINCT a.victim_id, k.code, d.verdict_month FROM acts a "
+        "JOIN case_detention d ON d.act_id = a.id "
+        "JOIN case_code k ON k.subject_id = a.id AND k.vocab = 'legal_basis' "
+        "WHERE d.verdict_month IS NOT NULL",
+        "acts",
+        _per_victim("case_code", "subject_id"),
+    ),
+    TableSpec(
+        "admin_arrests_by_days_month",
+        "Administrative arrests by length and month",
+        "Persons given administrative arrest, by the days of arrest imposed (in bands) and "
+        "the month the detention began.",
+        "persons (once per band and month)",
+        (ARREST_DAYS, MONTH_DIM),
+        6,
+        "SELECT DISTINCT a.victim_id, CASE WHEN d.admin_arrest_days <= 10 THEN 'days_1_10' "
+        "WHEN d.admin_arrest_days <= 15 THEN 'days_11_15' "
+        "WHEN d.admin_arrest_days <= 30 THEN 'days_16_30' ELSE 'days_31_plus' END, a.month "
+        "FROM acts a JOIN case_detention d ON d.act_id = a.id "
+        "WHERE d.admin_arrest_days > 0",
+        "acts",
+        _PER_VICTIM_ACTS,
+    ),
+    TableSpec(
+        "fines_by_band_month",
+        "Administrative fines by amount and month",
+        "Persons fined, by the fine imposed (a band of base units) and the month the "
+        "detention or proceedings began.",
+        "persons (once per band and month)",
+        (FINE, MONTH_DIM),
+        6,
+        "SELECT DISTINCT a.victim_id, d.fine_band, a.month FROM acts a "
+        "JOIN case_detention d ON d.act_id = a.id WHERE d.fine_band IS NOT NULL",
+        "acts",
+        _PER_VICTIM_ACTS,
+    ),
+    TableSpec(
+        "torture_by_facility_month",
+        "Torture allegations by named place of detention and month",
+        "Persons alleging torture or ill-treatment, by the named facility where it happened "
+        "(unknown when none is named) and month of the act.",
+        "persons (once per facility and month)",
+        (NAMED_FACILITY, MONTH_DIM),
+        6,
+        "SELECT DISTINCT a.victim_id, a.facility, a.month FROM acts a "
+        "WHERE a.act_type = 'torture'",
+        "acts",
+        _PER_VICTIM_ACTS,
+    ),
+    TableSpec(
+        "torture_by_facility_type_region_month",
+        "Torture allegations by type of facility, region and month",
+        "Persons alleging torture or ill-treatment, by the type and oblast of the named "
+        "facility where it happened (the act's oblast when no facility is named) and month.",
+        "persons (once per facility type, region and month)",
+        (FACILITY, REGION, MONTH_DIM),
+        6,
+        f"SELECT DISTINCT a.victim_id, {_facility_attribute('facility_type')}, "
+        f"COALESCE({_facility_attribute('region')}, a.region), a.month FROM acts a "
+        "WHERE a.act_type = 'torture'",
+        "acts",
+        _PER_VICTIM_ACTS,
+    ),
+    TableSpec(
+        "transnational_repression_by_country_month",
+        "Transnational repression by act type, country of residence and month",
+        "Persons subjected to repression reaching them abroad (conviction in absentia, "
+        "pressure on relatives, passport refusal, wanted notice, extradition request), by "
+        "the country they live in and month of the act.",
+        "persons (once per act type, country and month)",
+        (TNR_TYPE, COUNTRY, MONTH_DIM),
+        6,
+        f"SELECT DISTINCT a.victim_id, a.act_type, {_country_code()}, a.month FROM acts a "
+        f"WHERE a.act_type IN ({', '.join(repr(t) for t in TRANSNATIONAL)})",
+        "acts",
+        _PER_VICTIM_ACTS,
+    ),
 )
 
 BY_ID = {t.id: t for t in TABLES}
@@ -201,7 +334,8 @@ def month_of(day: date) -> str:
 
 
 def levels_for(spec: TableSpec, months: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-    return tuple(months if d.vocab is None else vocab_levels(d.vocab) for d in spec.dims)
+    return tuple(months if d.vocab is None else d.codes or vocab_levels(d.vocab)
+                 for d in spec.dims)
 
 
 def bin_value(value: object, levels: tuple[str, ...], *, is_month: bool) -> str:

@@ -18,6 +18,7 @@ from api.auth.roles import Role
 from api.core.settings import Settings
 from api.services import services_of
 from api.stats import formats, service
+from api.stats.catalogue import TABLES
 from api.stats.models import StatsPartnerPolicy
 from tests.factories import create_staff, login_headers
 from tests.stats.conftest import add_victims, partner_key
@@ -141,7 +142,7 @@ def test_labels_formats_and_chart(
 
     cat = stats_client.get("/api/v1/stats/tables", headers=h).json()
     ids = {t["id"] for t in cat["tables"]}
-    assert "acts_by_type_region_month" in ids and len(ids) == 7
+    assert "acts_by_type_region_month" in ids and len(ids) == len(TABLES) == 14
     dims = cat["tables"][0]["dimensions"]
     assert dims[0]["uwazi_thesaurus"] == "/api/v1/vocabularies/act_type/uwazi"
 
