@@ -6,10 +6,11 @@ and one chainer at a time fills them in shortly after the commit (api/audit/serv
 
 Existing rows are all chained already and keep their numbers and hashes; the head row is
 unchanged. Downgrade cannot chain in SQL (the hash is computed in Python), so it refuses
-while unchained rows exist: run ``dokaz audit verify`` (it chains them) and downgrade again.
+while unchained rows exist: let a running API process or worker chain them (within
+seconds; the worker's audit_chain job runs every minute) and downgrade again.
 
-Revision ID: 0018_audit_chainer
-Revises: 0014
+Revision ID: 0018
+Revises: 0017
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_audit_chainer"
-down_revision: str | None = "0014"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -39,8 +40,9 @@ def downgrade() -> None:
     unchained = op.get_bind().execute(
         sa.text("SELECT count(*) FROM audit_log WHERE seq IS NULL")).scalar()
     if unchained:
-        raise RuntimeError(f"{unchained} audit entries are not chained yet: run "
-                           "`dokaz audit verify` (it chains them) and downgrade again")
+        raise RuntimeError(f"{unchained} audit entries are not chained yet: let a "
+                           "running API process or worker chain them (the worker's "
+                           "audit_chain job runs every minute), then downgrade again")
     with op.batch_alter_table("audit_log", schema=None) as b:
         for name, type_ in COLUMNS:
             b.alter_column(name, existing_type=type_, nullable=False)
