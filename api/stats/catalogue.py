@@ -82,6 +82,7 @@ ARREST_DAYS = Dimension("arrest_days_band", "arrest_days_band", "Administrative 
 FINE = Dimension("fine_band", "fine_band", "Fine")
 NAMED_FACILITY = Dimension("facility", "facility", "Named place of detention")
 COUNTRY = Dimension("country", "country", "Country of residence")
+RECOGNISER = Dimension("recognised_by", "political_prisoner_recogniser", "Recognised by")
 # The act types of transnational repression (docs/case-metadata.md, "Belarus coding").
 TRANSNATIONAL = ("conviction_in_absentia", "pressure_on_relatives", "passport_refusal",
                  "wanted_notice", "extradition_request")
@@ -219,6 +220,24 @@ TABLES: tuple[TableSpec, ...] = (
         1,
         "SELECT v.id, v.region, v.political_prisoner_month FROM victims v "
         "WHERE v.political_prisoner_recognised_by IS NOT NULL",
+        "victims",
+        None,
+    ),
+    # "Held on a date": a release is a snapshot, so this table answers for the day the
+    # release was made (compare releases to follow it over time). A month-by-month series
+    # would need a reliable end of every detention, which the coding does not guarantee.
+    TableSpec(
+        "political_prisoners_held",
+        "Recognised political prisoners held on the date of the release",
+        "Persons recognised as political prisoners whose detention is recorded as ongoing "
+        "when the release was made, by the oblast of their case and who recognised them.",
+        "persons",
+        (REGION, RECOGNISER),
+        1,
+        "SELECT v.id, v.region, v.political_prisoner_recognised_by FROM victims v "
+        "WHERE v.political_prisoner_recognised_by IS NOT NULL AND EXISTS ("
+        "SELECT 1 FROM case_act a JOIN case_detention d ON d.act_id = a.id "
+        "WHERE a.victim_id = v.id AND d.ongoing)",
         "victims",
         None,
     ),

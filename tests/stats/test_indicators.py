@@ -68,6 +68,23 @@ def test_political_prisoners_by_recognition_month_and_region(
         ("BY-HM", "2022-01"): 3, ("BY-VI", "2022-03"): 2}
 
 
+def test_political_prisoners_held_on_the_release_date(
+        session: Session, stats_settings: Settings) -> None:
+    held = add_victims(session, 3, region="BY-HM")
+    released = add_victims(session, 2, region="BY-HM")  # recognised, detention over
+    refused = add_victims(session, 1, region="BY-HM", consent=False)
+    joint = add_victims(session, 2, region="BY-MI")
+    held_unrecognised = add_victims(session, 2, region="BY-HM")
+    recognised_no_detention = add_victims(session, 1, region="BY-HM", facility=None)
+    _set_people(session, held + released + refused + recognised_no_detention,
+                political_prisoner_recognised_by="viasna", political_prisoner_month="2022-01")
+    _set_people(session, joint, political_prisoner_recognised_by="joint_statement",
+                political_prisoner_month="2023-06")
+    _set_detentions(session, held + refused + joint + held_unrecognised, ongoing=True)
+    assert _counts(session, stats_settings, "political_prisoners_held") == {
+        ("BY-HM", "viasna"): 3, ("BY-MI", "joint_statement"): 2}
+
+
 def test_convictions_by_article_and_verdict_month(
         session: Session, stats_settings: Settings) -> None:
     two_articles = add_victims(session, 1)

@@ -142,7 +142,7 @@ def test_labels_formats_and_chart(
 
     cat = stats_client.get("/api/v1/stats/tables", headers=h).json()
     ids = {t["id"] for t in cat["tables"]}
-    assert "acts_by_type_region_month" in ids and len(ids) == len(TABLES) == 14
+    assert "acts_by_type_region_month" in ids and len(ids) == len(TABLES) == 15
     dims = cat["tables"][0]["dimensions"]
     assert dims[0]["uwazi_thesaurus"] == "/api/v1/vocabularies/act_type/uwazi"
 
