@@ -39,14 +39,24 @@ def _wait(predicate: object, timeout: float, what: str) -> None:
 
 
 def _enqueue(database: DbUnderTest, kind: str, n: int, sleep_ms: int) -> list[uuid.UUID]:
-    ids = []
-    with unit_of_work(database.engine) as s:
-        for _ in range(n):
-            job_id = service.enqueue(s, kind, {"probe_id": str(uuid.uuid4()),
-                                               "sleep_ms": sleep_ms}, settings=database.settings)
-            assert job_id is not None
-            ids.append(job_id)
-    return ids
+    # SQLite: with workers already polling, this transaction competes with theirs for the
+    # one write lock and can wait out the busy timeout on a loaded machine. Nothing is
+    # saved then (one transaction), so trying again is safe.
+    deadline = time.monotonic() + 60
+    while True:
+        ids = []
+        try:
+            with unit_of_work(database.engine) as s:
+                for _ in range(n):
+                    job_id = service.enqueue(s, kind, {"probe_id": str(uuid.uuid4()),
+                                                       "sleep_ms": sleep_ms},
+                                             settings=database.settings)
+                    assert job_id is not None
+                    ids.append(job_id)
+            return ids
+        except ServiceUnavailable:
+            if time.monotonic() > deadline:
+                raise
 
 
 def _jobs(database: DbUnderTest, ids: list[uuid.UUID]) -> list[Job]:
