@@ -22,9 +22,9 @@ from api.audit.service import checkpoint, record, verify_chain
 from api.audit.shipping import ShippedCheckpointsUnavailable, shipped_anchors, status
 from api.auth.dependencies import AdminOnly
 from api.cases.referrals import profile
-from api.cases.referrals.profile import ProfileIn, ProfileOut
+from api.cases.referrals.profile import ProfileIn, ProfileNotSet, ProfileOut
 from api.core.dependencies import Config, DbEngine, DbSession, Now
-from api.core.errors import Forbidden, NotFound, Unauthorized, error_responses
+from api.core.errors import Forbidden, Unauthorized, error_responses
 
 router = APIRouter(prefix="/api/v1/admin/audit")
 TAGS: list[str | Enum] = ["admin: audit"]
@@ -128,23 +128,15 @@ def make_checkpoint(me: AdminOnly, session: DbSession, now: Now) -> CheckpointOu
     return CheckpointOut(seq=cp.seq, entry_hash=cp.entry_hash, created_at=cp.created_at)
 
 
-class ProfileNotSet(NotFound):
-    code = "organisation_profile_not_set"
-    default_message = "No organisation profile has been set yet."
-
-
 @profile_router.get("", tags=PROFILE_TAGS, response_model=ProfileOut,
-            responses=error_responses(Unauthorized, Forbidden, ProfileNotSet))
+                    responses=error_responses(Unauthorized, Forbidden, ProfileNotSet))
 def read_profile(me: AdminOnly, session: DbSession) -> ProfileOut:
     """The profile the referral drafts print as the submitting organisation."""
-    row = profile.get(session)
-    if row is None:
-        raise ProfileNotSet()
-    return ProfileOut.model_validate(row, from_attributes=True)
+    return ProfileOut.model_validate(profile.require(session), from_attributes=True)
 
 
 @profile_router.put("", tags=PROFILE_TAGS, response_model=ProfileOut,
-            responses=error_responses(Unauthorized, Forbidden))
+                    responses=error_responses(Unauthorized, Forbidden))
 def put_profile(body: ProfileIn, me: AdminOnly, session: DbSession) -> ProfileOut:
     """Set the submitting organisation's name, contact and whether the source asks for
     confidentiality (audited)."""

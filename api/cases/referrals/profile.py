@@ -1,6 +1,6 @@
 """The submitting organisation's profile, printed on every referral draft.
 
-One row, set by an admin (route in :mod:`api.admin.profile`). Both Working Groups ask who
+One row, set by an admin (routes in :mod:`api.admin.router`). Both Working Groups ask who
 submits a communication and whether the source wants its identity kept from the
 government; the drafts take both from here rather than from each caseworker.
 """
@@ -17,6 +17,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from api.audit import actions
 from api.audit import service as audit
+from api.core.errors import NotFound
 from api.core.models import UTCDateTime, utcnow
 
 PROFILE_ID = 1
@@ -51,8 +52,20 @@ class ProfileOut(ProfileIn):
     updated_at: datetime
 
 
+class ProfileNotSet(NotFound):
+    code = "organisation_profile_not_set"
+    default_message = "No organisation profile has been set yet."
+
+
 def get(session: Session) -> OrganisationProfile | None:
     return session.get(OrganisationProfile, PROFILE_ID)
+
+
+def require(session: Session) -> OrganisationProfile:
+    row = get(session)
+    if row is None:
+        raise ProfileNotSet()
+    return row
 
 
 def put(session: Session, actor_id: uuid.UUID, body: ProfileIn) -> OrganisationProfile:
