@@ -378,15 +378,22 @@ class _Batch:
 
     def __init__(self, writer: AsyncEncryptingWriter) -> None:
         self._writer = writer
-        self._buf = bytearray(BATCH_BYTES)
+        # Grown as bytes arrive (doubling, up to BATCH_BYTES), then reused: an idle or
+        # trickling PATCH holds about what it sent, not a whole batch, so a flood of
+        # silent uploads cannot make each cost a MiB.
+        self._buf = bytearray()
         self._fill = 0
 
     async def add(self, chunk: bytes | bytearray | memoryview) -> None:
         view = memoryview(chunk).cast("B")
         while view:
             take = min(len(view), BATCH_BYTES - self._fill)
-            self._buf[self._fill:self._fill + take] = view[:take]
-            self._fill += take
+            end = self._fill + take
+            if end > len(self._buf):
+                size = min(BATCH_BYTES, max(end, 2 * len(self._buf)))
+                self._buf.extend(bytes(size - len(self._buf)))
+            self._buf[self._fill:end] = view[:take]
+            self._fill = end
             view = view[take:]
             if self._fill == BATCH_BYTES:
                 await self.flush()
@@ -400,7 +407,7 @@ class _Batch:
 
     def wipe(self) -> None:
         # Best effort, as the writer does with its own buffer.
-        self._buf[:] = bytes(BATCH_BYTES)
+        self._buf[:] = bytes(len(self._buf))
         self._fill = 0
 
 

@@ -91,3 +91,32 @@ def test_the_lease_is_renewed_on_a_clock_not_per_chunk() -> None:
     assert anyio.run(run, 3600.0) == (bytes(range(50)), 0)
     # ... and a zero interval renews as each chunk arrives, as before.
     assert anyio.run(run, 0.0) == (bytes(range(50)), 50)
+
+
+class _Recorder:
+    """Stands in for the encrypting writer: keeps a copy of what each write hands over."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    async def write(self, data: memoryview) -> None:
+        self.writes.append(bytes(data))
+
+
+def test_a_trickling_body_holds_about_what_it_sent_not_a_whole_batch() -> None:
+    recorder = _Recorder()
+    batch = service._Batch(recorder)  # type: ignore[arg-type]
+
+    async def feed() -> None:
+        for _ in range(10):  # a phone trickling 10 bytes at a time
+            await batch.add(b"x" * 10)
+        assert len(batch._buf) <= 2 * 100 and recorder.writes == []
+        await batch.add(DATA)  # then a burst: whole batches go out, the buffer is capped
+        assert len(batch._buf) == service.BATCH_BYTES
+        await batch.flush()
+
+    anyio.run(feed)
+    assert b"".join(recorder.writes) == b"x" * 100 + DATA
+    assert all(len(w) == service.BATCH_BYTES for w in recorder.writes[:-1])
+    batch.wipe()
+    assert not any(batch._buf)
