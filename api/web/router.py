@@ -139,6 +139,8 @@ async def _report_submit(request: Request, admitted: ReportAdmitted, ahead: Rece
     except DokazError as exc:
         await received.discard()
         return error_page(page, exc, kept_text=form.get("narrative"))
+    # The form sends no Idempotency-Key, so its answer always carries the receipt.
+    assert result.receipt is not None
     return page.render(
         "receipt.html", title=page.gettext(N_("Your report has been received")),
         receipt_groups=result.receipt.split("-"), case_reference=result.reference,
