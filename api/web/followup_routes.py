@@ -49,6 +49,7 @@ def followup_page(page: Page, view: followup.FollowupView, *, status_code: int =
         "followup.html", status_code=status_code, errors=errors,
         title=page.gettext(N_("Your report")), notice=page.gettext(notice) if notice else "",
         case_reference=view.status.reference,
+        status=view.status.status, accepts_input=view.status.accepts_input,
         status_label=page.gettext(followup.STATUS_LABELS[view.status.status]),
         messages=view.messages, files=view.files, session_token=view.session_token,
         message_text=message_text, files_dropped=files_dropped,
