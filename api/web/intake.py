@@ -45,11 +45,14 @@ async def configured(request: Request) -> bool:
 def replay_key(settings: Settings, received: ReceivedForm) -> replays.ReplayKey | None:
     """The form's own key: its token (valid for this browser only) and the random value
     the page was rendered with, so two tabs opened in the same second stay two reports.
-    Not compared by content: the same page sent again is the same report."""
-    token = received.get(csrf.FIELD)
-    if received.csrf_problem is not None or not token:
+    Not compared by content: the same page sent again is the same report. A post
+    without the value (a page from before it existed, a script) has no key: its token
+    alone is the same for every page the browser opened within one second, and two
+    different reports must never be taken for one."""
+    token, once = received.get(csrf.FIELD), received.get(ONCE_FIELD)
+    if received.csrf_problem is not None or not token or not once:
         return None
-    return replays.derive(settings, replays.FORM_SCOPE, f"{token}|{received.get(ONCE_FIELD)}")
+    return replays.derive(settings, replays.FORM_SCOPE, f"{token}|{once}")
 
 
 async def earlier_report(request: Request, settings: Settings, received: ReceivedForm

@@ -86,3 +86,13 @@ def test_two_posts_of_one_form_at_once_make_one_case(web: TestClient, session: S
     replays = [r for r in results if "Your report had already been received" in r.text]
     assert (len(receipts), len(replays)) == (1, 2), [r.text[:300] for r in results]
     assert _counts(session) == (1, 1, 1)
+
+
+def test_a_post_without_the_forms_once_value_is_never_taken_for_another(
+        web: TestClient, session: Session) -> None:
+    """Two pages opened in the same second share a token; without the page's random value
+    (an old cached page, a script) each post is its own report, as before."""
+    fields = [part for part in _form(web, "en") if part[0] != "once"]
+    for _ in range(2):
+        assert 'id="receipt-code"' in web.post("/report", files=fields).text
+    assert _counts(session) == (2, 2, 2)
