@@ -63,10 +63,12 @@ def _report_page(page: Page, form: ReportInput, *, status_code: int = 200,
     )
 
 
-def _already_received(page: Page, reference: str | None) -> Response:
+def _already_received(page: Page, reference: str | None, kept_text: str) -> Response:
+    # The text comes back in case the person edited the page before sending it again:
+    # what they changed was not filed, and must not be lost.
     return page.render("already_received.html", switcher_path="/report",
                        title=page.gettext(N_("Your report had already been received")),
-                       case_reference=reference)
+                       case_reference=reference, kept_text=kept_text)
 
 
 @router.get("/")
@@ -132,7 +134,7 @@ async def _report_submit(request: Request, admitted: ReportAdmitted, ahead: Rece
         # The same form again (a reload of the receipt page, a second press of the
         # button): nothing new is filed; the person learns the first one arrived.
         await received.discard()
-        return _already_received(page, earlier.reference)
+        return _already_received(page, earlier.reference, form.get("narrative"))
     if received.error is not None:
         return _report_page(page, form, status_code=received.error.status_code,
                             files_dropped=True,
@@ -156,7 +158,7 @@ async def _report_submit(request: Request, admitted: ReportAdmitted, ahead: Rece
         await received.discard()
         return error_page(page, exc, kept_text=form.get("narrative"))
     if result.receipt is None:  # a concurrent post of the same form was filed first
-        return _already_received(page, result.reference)
+        return _already_received(page, result.reference, form.get("narrative"))
     return page.render(
         "receipt.html", title=page.gettext(N_("Your report has been received")),
         receipt_groups=result.receipt.split("-"), case_reference=result.reference,

@@ -62,6 +62,8 @@ def test_the_same_form_sent_again_is_received_once(web: TestClient, session: Ses
     assert reference.group(1) in again.text
     assert 'id="receipt-code"' not in again.text
     assert 'lang="uk"' in again.text
+    # Its text comes back, in case it was edited before the second sending.
+    assert 'id="kept-text"' in again.text and "They took him at the bus stop." in again.text
     assert _counts(session) == (1, 1, 1)
     # A fresh rendering of the form is a new report.
     assert 'id="receipt-code"' in web.post("/report", files=_form(web, lang)).text
