@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Session
 
 from api.cases.files.models import Attachment
@@ -98,3 +98,30 @@ def test_a_post_without_the_forms_once_value_is_never_taken_for_another(
     for _ in range(2):
         assert 'id="receipt-code"' in web.post("/report", files=fields).text
     assert _counts(session) == (2, 2, 2)
+
+
+def test_a_message_sent_from_a_page_opened_before_the_case_closed_is_given_back(
+        web: TestClient, session: Session) -> None:
+    """The page was open when staff closed the case: the answer has no form left, says
+    what to do instead, and gives the typed text back to copy."""
+    r = web.post("/api/v1/submissions", json={
+        "reporter": {"role": "witness"}, "acts": ["detention"], "where": {"region": "BY-MI"},
+        "narrative": "Taken.", "consent": {"internal_handling": True}, "language": "ru"})
+    assert r.status_code == 201
+    login = web.get("/followup?lang=ru").text
+    opened = web.post("/followup", data={"csrf": token_of(login), "lang": "ru",
+                                         "receipt": r.json()["receipt"]})
+    assert opened.status_code == 200 and 'id="message"' in opened.text
+    session_field = re.search(r'name="session" value="([^"]+)"', opened.text)
+    assert session_field
+    session.exec(update(Case).values(state="closed"))
+    session.commit()
+    gettext = translations("ru").gettext
+    sent = web.post("/followup", data={
+        "csrf": token_of(opened.text), "lang": "ru", "session": session_field.group(1),
+        "action": "message", "message": "Его перевели в другое СИЗО."})
+    assert sent.status_code == 409
+    assert 'id="message"' not in sent.text and 'id="files"' not in sent.text
+    assert gettext("This case is closed") in sent.text
+    assert 'href="#closed-title"' in sent.text and 'href="/report?lang=ru"' in sent.text
+    assert 'id="kept-text"' in sent.text and "Его перевели в другое СИЗО." in sent.text
