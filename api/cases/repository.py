@@ -338,6 +338,12 @@ def case_id_by_reference(session: Session, reference: str) -> uuid.UUID | None:
     return session.exec(stmt).first()
 
 
+def reference_of(session: Session, case_id: uuid.UUID) -> str | None:
+    """A case's reference, unscoped: for intake telling a submitter who sent the same
+    report again that it was received (they were shown that reference the first time)."""
+    return session.exec(select(Case.reference).where(col(Case.id) == case_id)).first()
+
+
 def case_of_thread(session: Session, thread: Submission) -> Case | None:
     """The case a thread is in now (it follows merges and splits), unscoped: for the
     submitter's follow-up session, which holds the thread's key through its receipt."""

@@ -144,6 +144,10 @@ class Settings(BaseSettings):
     upload_expiry_hours: OneOrMore = Field(default=72, description=(
         "Hours an unfinished tus upload is kept; its expiry is rounded up to the next "
         "00:00 UTC, so it is kept at day precision."))
+    intake_replay_hours: OneOrMore = Field(default=24, description=(
+        "Hours a report's form token or Idempotency-Key is remembered, so a reload or a "
+        "retried request files nothing new (api/intake/replays.py); rounded up to the "
+        "next 00:00 UTC, then deleted"))
     intake_rate_per_client_per_hour: OneOrMore = 30
     intake_rate_global_per_minute: OneOrMore = 600
     receipt_attempts_per_hour: OneOrMore = 5
