@@ -28,6 +28,8 @@ from api.web.security import SecurityHeadersMiddleware
 # checks the staff log prefixes (api.core.logging.STAFF_PATH_PREFIXES) against this table.
 ROUTER_SURFACES: dict[str, Surface] = {
     "api.health.router": Surface.ALL,
+    # Each surface documents its own routes (its /api/openapi.json), so each serves the docs.
+    "api.apidocs.router": Surface.ALL,
     "api.auth.router": Surface.STAFF,
     "api.approvals.router": Surface.STAFF,
     # The routes that file a two-person request, under the admin user and case URLs; no
@@ -96,7 +98,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         description="Secure case intake and documentation of detention, torture and "
         "enforced disappearance.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        # Served by api.apidocs instead: FastAPI's own pages load their assets from a CDN.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
         debug=settings.debug,

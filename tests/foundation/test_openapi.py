@@ -64,3 +64,30 @@ def test_the_submission_body_is_documented_as_the_endpoint_reads_it(
     # Its nested models resolve too, including one renamed beside the cases' own Person.
     nested = {r for r in refs_in(schema)}
     assert nested and all(resolve(doc, r) for r in nested)
+
+
+@pytest.mark.parametrize("page", ["/api/docs", "/api/redoc"])
+def test_the_docs_pages_load_only_our_assets_under_their_own_policy(
+        app_client: TestClient, page: str) -> None:
+    r = app_client.get(page)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    csp = r.headers["content-security-policy"]
+    nonce = csp.split("'nonce-", 1)[1].split("'", 1)[0]
+    assert "default-src 'none'" in csp and "unsafe-inline" not in csp
+    assert r.text.count(f'nonce="{nonce}"') == 2  # the bundle and our start-up script
+    assert "http://" not in r.text and "https://" not in r.text
+    # A new nonce each time: one seen in a page is no key to the next.
+    assert nonce not in app_client.get(page).headers["content-security-policy"]
+    links = [part.split('"', 1)[0] for marker in ('src="', 'href="')
+             for part in r.text.split(marker)[1:]]
+    assert len(links) >= 3
+    for src in links:
+        asset = app_client.get(src)
+        assert asset.status_code == 200 and asset.content, src
+
+
+def test_only_the_listed_assets_are_served(app_client: TestClient) -> None:
+    assert app_client.get("/api/docs/assets/swagger-ui.css").headers[
+        "content-type"].startswith("text/css")
+    for name in ("core.py", "..%2F..%2Fcore.py", "LICENSE"):
+        assert app_client.get(f"/api/docs/assets/{name}").status_code == 404
