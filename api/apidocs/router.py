@@ -1,8 +1,8 @@
 """``/api/docs`` (Swagger UI) and ``/api/redoc`` (ReDoc), working offline.
 
-Swagger UI's and ReDoc's bundles come from the ``fastapi-offline`` package (its
-``static/`` folder: Swagger UI 5, Apache-2.0; ReDoc 2, MIT; see the report of issue 18
-for the versions), the start-up scripts from ``static/`` here. Nothing is loaded from
+Swagger UI's and ReDoc's bundles come from the ``fastapi-offline`` package (MIT), which
+ships them in its ``static/`` folder (1.7.7: Swagger UI 5.32.6, Apache-2.0; ReDoc 2.5.3,
+MIT), the start-up scripts from ``static/`` here. Nothing is loaded from
 another origin, and each page says so in its own Content-Security-Policy (the security
 middleware keeps a policy a route set). A fresh nonce per response admits ReDoc's
 generated ``<style>`` elements and nothing else inline.
@@ -63,7 +63,7 @@ def docs_csp(nonce: str) -> str:
     ))
 
 
-def _page(request: Request, title: str, body: str, nonce: str) -> HTMLResponse:
+def _page(title: str, body: str, nonce: str) -> HTMLResponse:
     html = f"""<!doctype html>
 <html lang="en">
 <head>
@@ -92,7 +92,7 @@ def swagger_ui(request: Request) -> HTMLResponse:
 <script src="{ASSETS_PATH}/swagger-ui-bundle.js" nonce="{nonce}"></script>
 <script src="{ASSETS_PATH}/swagger-init.js" nonce="{nonce}"></script>
 </body>"""
-    return _page(request, f"{request.app.title} API - Swagger UI", body, nonce)
+    return _page(f"{request.app.title} API - Swagger UI", body, nonce)
 
 
 @router.get("/api/redoc")
@@ -104,7 +104,7 @@ def redoc(request: Request) -> HTMLResponse:
 <script src="{ASSETS_PATH}/redoc.standalone.js" nonce="{nonce}"></script>
 <script src="{ASSETS_PATH}/redoc-init.js" nonce="{nonce}"></script>
 </body>"""
-    return _page(request, f"{request.app.title} API - ReDoc", body, nonce)
+    return _page(f"{request.app.title} API - ReDoc", body, nonce)
 
 
 @router.get(ASSETS_PATH + "/{name}")

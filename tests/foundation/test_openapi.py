@@ -35,6 +35,9 @@ def documented(request: pytest.FixtureRequest, settings: Settings,
     with TestClient(app) as client:
         response = client.get("/api/openapi.json")
         assert response.status_code == 200
+        # Served again, the same document (it is built once and kept).
+        again = client.get("/api/openapi.json")
+        assert again.status_code == 200 and again.json() == response.json()
         yield response.json()
 
 
