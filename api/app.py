@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
@@ -14,6 +15,7 @@ from api import __version__
 from api.audit.service import acquire_background_chainer, release_background_chainer
 from api.core.db import make_engine
 from api.core.error_handlers import install_error_handlers
+from api.core.openapi import add_body_models
 from api.core.privacy import ClientAnonymityMiddleware
 from api.core.settings import Settings, get_settings
 from api.core.surfaces import Surface, client_identity_for
@@ -26,6 +28,8 @@ from api.web.security import SecurityHeadersMiddleware
 # checks the staff log prefixes (api.core.logging.STAFF_PATH_PREFIXES) against this table.
 ROUTER_SURFACES: dict[str, Surface] = {
     "api.health.router": Surface.ALL,
+    # Each surface documents its own routes (its /api/openapi.json), so each serves the docs.
+    "api.apidocs.router": Surface.ALL,
     "api.auth.router": Surface.STAFF,
     "api.approvals.router": Surface.STAFF,
     # The routes that file a two-person request, under the admin user and case URLs; no
@@ -94,7 +98,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         description="Secure case intake and documentation of detention, torture and "
         "enforced disappearance.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        # Served by api.apidocs instead: FastAPI's own pages load their assets from a CDN.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
         debug=settings.debug,
@@ -103,6 +108,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.state.surface = surface
 
     install_error_handlers(app)
+    # The body models the public doors read themselves (api.core.openapi), added once to
+    # the document FastAPI builds and caches.
+    fastapi_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_body_models(fastapi_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     for router, _ in placed_routers(surface):
         app.include_router(router)
 

@@ -14,36 +14,39 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.core.errors import DokazError, InvalidInput, error_body
+from api.core.errors import DokazError, InvalidInput, error_body, field_errors
 from api.core.logging import route_template
 
 log = logging.getLogger("dokaz.errors")
 
 
-def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += ("." if path else "") + str(part)
-    return path
+def _request_loc(error: dict[str, Any]) -> tuple[Any, ...]:
+    # FastAPI's loc starts with where the value was: the body's fields are then written
+    # relative to the body, as the public doors and the services write them
+    # (api.core.errors.field_path); other places keep their name: "query.lang".
+    where, *rest = tuple(error.get("loc", ())) or ("body",)
+    if where != "body":
+        return (where, *rest)
+    if error.get("type") == "json_invalid" or not rest:
+        return ("body",)  # the body as a whole (FastAPI puts a character offset here)
+    return tuple(rest)
 
 
 def validation_fields(exc: RequestValidationError) -> list[dict[str, str]]:
-    # The offending input is deliberately dropped: it may be testimony.
-    return [
-        {"path": _field_path(e.get("loc", ())), "message": str(e.get("msg", "invalid")),
-         "type": str(e.get("type", ""))}
-        for e in exc.errors()
-    ]
+    return field_errors({**e, "loc": _request_loc(e)} for e in exc.errors())
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DokazError)
     async def _dokaz_error(request: Request, exc: DokazError) -> JSONResponse:
+        details = dict(exc.details)
+        if isinstance(exc, InvalidInput) and "path" in details and "fields" not in details:
+            # A service names the one field it refused (``persons[1].id``): shown in the
+            # same ``fields`` list as every other 422, so a client reads one shape.
+            path = str(details.pop("path"))
+            details["fields"] = [{"path": path, "message": exc.message, "type": "invalid"}]
         return JSONResponse(
-            error_body(exc.code, exc.message, exc.details),
+            error_body(exc.code, exc.message, details),
             status_code=exc.status_code,
             headers=exc.headers,
         )
@@ -58,6 +61,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+            # FastAPI's own body parsing: JSON that is well formed but cannot be taken (an
+            # integer past Python's digit limit, nesting past the recursion limit, bytes
+            # that are not UTF-8) is a value the client must change, like any other 422.
+            fields = [{"path": "body", "message": "The body holds a value that cannot be "
+                       "read (a number too long, nesting too deep or text that is not "
+                       "UTF-8).", "type": "json_unparsable"}]
+            return JSONResponse(
+                error_body(InvalidInput.code, InvalidInput.default_message, {"fields": fields}),
+                status_code=422,
+            )
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
                  403: "forbidden", 413: "payload_too_large", 429: "rate_limited"}
         message = exc.detail if isinstance(exc.detail, str) else "The request failed."

@@ -19,6 +19,7 @@ from api.core.errors import (
     UnsupportedMediaType,
     error_responses,
 )
+from api.core.openapi import body_schema_ref
 from api.ingress.admit import Admission, Door, admission
 from api.ingress.guards import BodyTimeout, HeadersTooLarge
 from api.intake import replays, service
@@ -36,7 +37,7 @@ _BODY_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/SubmissionIn"}},
+            "application/json": {"schema": body_schema_ref(SubmissionIn)},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
