@@ -346,3 +346,10 @@ def list_cases(
         "items": [_row_fields(r, cutoff) for r in rows],
         "next_cursor": pagination.encode(next_cursor) if next_cursor else None,
     })
+
+
+def count_cases(session: Session, principal: Principal, filters: repository.CaseFilters,
+                *, cap: int) -> int:
+    """How many cases of the caller's list match ``filters``, up to ``cap`` (queue tabs)."""
+    filters.now = filters.now or utcnow()
+    return repository.count_cases(session, principal, filters, cap)

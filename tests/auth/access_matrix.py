@@ -133,4 +133,19 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/followup"): EVERYONE,
     ("POST", "/followup/files"): EVERYONE,
     ("GET", "/static/{name}"): EVERYONE,
+    # ---- staff console (cookie session; POSTs carry its CSRF token) ----
+    ("GET", "/staff/"): EVERYONE,  # a redirect: to the sign-in, the queue or the account
+    ("GET", "/staff/static/console.css"): EVERYONE,
+    ("GET", "/staff/sign-in"): EVERYONE,
+    ("POST", "/staff/sign-in"): NOBODY,  # 403 without the sign-in form's own token
+    ("POST", "/staff/sign-out"): STAFF,
+    ("GET", "/staff/account"): STAFF,
+    ("POST", "/staff/account/language"): STAFF,
+    ("POST", "/staff/account/password"): STAFF,
+    ("POST", "/staff/account/sessions/{session_id}/end"): STAFF,
+    ("GET", "/staff/queue"): CASE_READERS,
+    ("GET", "/staff/cases/{case_id}"): CASE_READERS,
+    ("GET", "/staff/cases/{case_id}/attachments/{attachment_id}"): CASE_READERS,
+    ("POST", "/staff/cases/{case_id}/transitions"): CASE_STAFF,
+    ("POST", "/staff/cases/{case_id}/messages"): CASE_STAFF,
 }
