@@ -197,6 +197,13 @@ def set_language(session: Session, user: StaffUser, language: str | None) -> Sta
     return user
 
 
+def adopt_language(session: Session, user_id: uuid.UUID, language: str) -> None:
+    """The language someone signed in with becomes theirs, unless they chose one already."""
+    user = require_user(session, user_id)
+    if user.language is None:
+        set_language(session, user, language)
+
+
 def reset_totp(
     session: Session, settings: Settings, user: StaffUser, *, actor: Actor, now: datetime
 ) -> NewTotp:

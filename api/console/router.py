@@ -38,7 +38,7 @@ from api.console.dependencies import (
 )
 from api.console.i18n import N_
 from api.console.pages import Expiry, Signed
-from api.core.db import commit_before_rendering
+from api.core.db import commit_before_rendering, in_transaction
 from api.core.dependencies import Config, DbEngine, DbSession, Now, app_settings
 from api.core.errors import InvalidInput, RateLimited, Unauthorized
 from api.storage.dependencies import Storage
@@ -94,7 +94,8 @@ def sign_in_form(request: Request) -> Response:
 @router.post("/sign-in")
 async def sign_in(request: Request, form: Form, engine: DbEngine, settings: Config, now: Now,
                   limits: SignInLimits, client: SignInClient) -> Response:
-    lang = i18n.normalise(form.get("lang")) or browser_language(request)
+    chosen = i18n.normalise(form.get("lang"))
+    lang = chosen or browser_language(request)
     secret = settings.secret_key.get_secret_value()
     problem = form_csrf.check_token(secret, request.cookies.get(form_csrf.COOKIE),
                                     form.get(session.FIELD),
@@ -115,6 +116,9 @@ async def sign_in(request: Request, form: Form, engine: DbEngine, settings: Conf
             error=pages.gettext(lang, pages.TOO_MANY_WAIT) % {"seconds": exc.retry_after})
         waiting.headers["Retry-After"] = str(exc.retry_after)
         return waiting
+    if chosen is not None:
+        user_id = result.user.id
+        await in_transaction(engine, lambda db: accounts.adopt_language(db, user_id, chosen))
     response = _see_other("/staff/")
     session.set_cookie(request, response, result.token)
     return response

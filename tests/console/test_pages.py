@@ -187,3 +187,22 @@ def test_the_console_is_not_served_on_the_public_surface(settings: Settings, eng
     public = create_app(settings, engine, surface=Surface.PUBLIC)  # type: ignore[arg-type]
     with TestClient(public) as client:
         assert client.get("/staff/sign-in").status_code == 404
+
+
+def test_password_change_explains_a_wrong_password_and_ends_every_session(
+        app_client: TestClient, session: Session, settings: Settings) -> None:
+    worker = create_staff(session, Role.CASEWORKER, settings=settings)
+    csrf = sign_in(app_client, worker)
+    wrong = post(app_client, "/staff/account/password", csrf, current_password="not it",
+                 new_password="a-new-long-password-1", new_password_again="a-new-long-password-1")
+    assert wrong.status_code == 422
+    assert "The current password is not right." in wrong.text
+    differ = post(app_client, "/staff/account/password", csrf,
+                  current_password=worker.password, new_password="one-new-password-2",
+                  new_password_again="another-password-3")
+    assert differ.status_code == 422
+    changed = post(app_client, "/staff/account/password", csrf,
+                   current_password=worker.password, new_password="a-new-long-password-1",
+                   new_password_again="a-new-long-password-1")
+    assert changed.status_code == 303
+    assert app_client.get("/staff/account").status_code == 401
