@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
@@ -45,23 +45,65 @@ def environment(lang: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
-    fmt = i18n.Formatter(lang)
+    fmt = CachedFormatter(lang)
     env.globals.update(
         lang=lang, fmt=fmt,
         languages=[(code, fmt.language_name(code)) for code in i18n.LANGUAGES],
         role_labels=labels.ROLES, state_labels=labels.STATES, sort_labels=labels.SORTS,
         direction_labels=labels.DIRECTIONS,
         vocab=functools.partial(_vocab_label, lang), vocab_codes=_vocab_codes,
+        options=functools.partial(_vocab_options, lang),
+        state_label=functools.partial(_own_label, lang, "states"),
+        role_label=functools.partial(_own_label, lang, "roles"),
         without=lambda mapping, key: {k: v for k, v in mapping.items() if k != key},
     )
     return env
 
 
+@dataclass(frozen=True)
+class CachedFormatter(i18n.Formatter):
+    """The public pages' formatter, with days remembered: a queue shows the same few days
+    on every row, and Babel's formatting is most of a page's rendering otherwise."""
+
+    def date(self, value: date) -> str:
+        return _format_day(self.lang, value)
+
+    def number(self, value: int | float) -> str:
+        return _format_number(self.lang, value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _format_day(lang: str, value: date) -> str:
+    return i18n.Formatter(lang).date(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_number(lang: str, value: int | float) -> str:
+    return i18n.Formatter(lang).number(value)
+
+
+@functools.lru_cache(maxsize=8192)
 def _vocab_label(lang: str, vocab_id: str, code: str) -> str:
     try:
         return registry.label(vocab_id, code, cast(registry.Language, lang))
     except registry.UnknownTerm:
         return code
+
+
+@functools.lru_cache(maxsize=256)
+def _vocab_options(lang: str, vocab_id: str) -> list[tuple[str, str]]:
+    """(code, label) of a vocabulary's current terms, for a page's choices."""
+    return [(code, _vocab_label(lang, vocab_id, code)) for code in _vocab_codes(vocab_id)]
+
+
+_OWN_LABELS = {"states": labels.STATES, "roles": labels.ROLES}
+
+
+@functools.lru_cache(maxsize=1024)
+def _own_label(lang: str, kind: str, code: str) -> str:
+    """A state's or role's words in ``lang`` (plain text; the template escapes it)."""
+    message = _OWN_LABELS[kind].get(code)
+    return gettext(lang, message) if message else code
 
 
 @cache

@@ -8,6 +8,8 @@ show nothing the API would not.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -71,6 +73,11 @@ class QueueQuery:
             narrowed = replace(narrowed, states=states or ["-"])
         return narrowed
 
+    def counts_key(self, me: uuid.UUID) -> tuple[object, ...]:
+        """What the tab counts depend on: the person and the page's own filters."""
+        return (me, self.states, self.priorities, self.regions, self.act_types,
+                self.urgency_reason, self.received_from, self.received_to)
+
     def params(self, **changes: str | None) -> dict[str, object]:
         """The page's query parameters, with ``changes`` (for links: tabs, sort, next)."""
         values: dict[str, object] = {
@@ -131,3 +138,42 @@ def parse(query: Mapping[str, list[str]]) -> QueueQuery:
         received_to=_day(one("received_to"), "received_to"),
         sort=sort, descending=order == "desc", cursor=cursor or None,
     )
+
+
+class TabCounts:
+    """Each tab's count for one person and one set of page filters, kept ``ttl`` seconds.
+
+    A caseworker moving through the queue reloads it again and again; the counts are a
+    guide (capped, "1000+"), so a few seconds' staleness is worth not running a count per
+    tab on every page. Counts are coarse numbers, not protected content; they live only
+    in this process's memory, for at most ``max_entries`` keys."""
+
+    def __init__(self, ttl: float, max_entries: int = 2048) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[object, ...], tuple[float, dict[str, int]]] = {}
+
+    def get(self, key: tuple[object, ...], compute: Callable[[], dict[str, int]]
+            ) -> dict[str, int]:
+        if self.ttl <= 0:
+            return compute()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        counts = compute()
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                cutoff = now - self.ttl
+                self._entries = {k: v for k, v in self._entries.items() if v[0] >= cutoff}
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+            self._entries[key] = (now, counts)
+        return counts
+
+    def forget(self, user_id: uuid.UUID) -> None:
+        """After a person's own change: their next page counts afresh."""
+        with self._lock:
+            self._entries = {k: v for k, v in self._entries.items() if k[0] != user_id}

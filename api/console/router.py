@@ -48,13 +48,12 @@ router = APIRouter(prefix="/staff", include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
 
 
-def _signed(request: Request, me: ConsoleStaff, db: DbSession, now: Now) -> Signed:
+def _signed(request: Request, me: ConsoleStaff, db: DbSession) -> Signed:
     user = accounts.require_user(db, me.user_id)
     lang = i18n.normalise(user.language) or browser_language(request)
     request.state.console_language = lang
     settings = app_settings(request)
-    current = next((row for row in auth_repository.active_sessions(db, me.user_id, now)
-                    if row.id == me.session_id), None)
+    current = auth_repository.get_session(db, me.session_id)  # loaded when authenticated
     expiry = (Expiry(settings.session_idle_minutes, current.expires_at)
               if current is not None else None)
     return Signed(me=me, lang=lang, expiry=expiry,
@@ -209,9 +208,10 @@ def queue_page(request: Request, signed: SignedIn, me: Readers, db: DbSession,
     page = cases_service.list_cases(
         db, me, asked.filters(me.user_id), sort=asked.sort, descending=asked.descending,
         cursor_text=asked.cursor, limit=settings.console_page_size, settings=settings)
-    counts = {tab.name: cases_service.count_cases(db, me, asked.filters(me.user_id, tab),
-                                                  cap=settings.console_count_cap)
-              for tab in queue.TABS}
+    counts = _tab_counts(request).get(asked.counts_key(me.user_id), lambda: {
+        tab.name: cases_service.count_cases(db, me, asked.filters(me.user_id, tab),
+                                            cap=settings.console_count_cap)
+        for tab in queue.TABS})
     commit_before_rendering(db)
     return pages.render(
         "queue.html", signed.lang, signed=signed, asked=asked, page=page, counts=counts,
@@ -219,6 +219,16 @@ def queue_page(request: Request, signed: SignedIn, me: Readers, db: DbSession,
         link=lambda **changes: "/staff/queue?" + urlencode(asked.params(**changes), doseq=True),
         states=list(STATES),
         title=pages.gettext(signed.lang, N_("Queue")))
+
+
+def _tab_counts(request: Request) -> queue.TabCounts:
+    """This app's count cache (one per app, so apps in one process never share one)."""
+    state = request.app.state
+    counts: queue.TabCounts | None = getattr(state, "console_tab_counts", None)
+    if counts is None:
+        counts = queue.TabCounts(app_settings(request).console_count_ttl_seconds)
+        state.console_tab_counts = counts
+    return counts
 
 
 # ---- a case ----
@@ -268,6 +278,7 @@ def move_case(request: Request, case_id: uuid.UUID, me: CaseStaff, form: Form, d
     body = TransitionIn.model_validate({"to": form.get("to"),
                                         "comment": form.get("comment") or None})
     transitions.transition(db, me, case_id, body, settings, if_match=_version(form))
+    _tab_counts(request).forget(me.user_id)
     return _see_other(f"/staff/cases/{case_id}?done=moved")
 
 

@@ -200,6 +200,8 @@ class Settings(BaseSettings):
         "cases per queue page"))
     console_count_cap: int = Field(default=1000, ge=1, description=(
         "queue tab counts stop at this number and show it as 'N+'"))
+    console_count_ttl_seconds: float = Field(default=10.0, ge=0, description=(
+        "queue tab counts are reused this long per person and filters (0: count every page)"))
 
     # ---- cases (api/cases) ----
     # Service level per workflow state, in hours from entering it (due date of the state);
