@@ -333,6 +333,15 @@ def listable_case(
     return _scoped_case(session, case_id, case_list_filter(principal), for_update)
 
 
+def listable_case_id_by_reference(session: Session, principal: Principal, reference: str
+                                  ) -> uuid.UUID | None:
+    """A case's id from its reference, if the caller may list it (a coordinator naming
+    the duplicate to merge); a reference the caller may not see finds nothing."""
+    stmt = select(Case.id).where(col(Case.reference) == reference.strip().upper(),
+                                 case_list_filter(principal))
+    return session.exec(stmt).first()
+
+
 def readable_case(
     session: Session, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False
 ) -> Case | None:

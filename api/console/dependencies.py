@@ -14,11 +14,14 @@ from urllib.parse import parse_qs
 
 from fastapi import Depends, Request
 
+from api.auth import accounts
 from api.auth import login as login_service
+from api.auth import repository as auth_repository
 from api.auth.dependencies import principal_for_token
 from api.auth.principals import Principal
 from api.auth.roles import Role
 from api.console import i18n, session
+from api.console.pages import Expiry, Signed
 from api.core.db import in_transaction
 from api.core.dependencies import DbSession, app_engine, app_settings
 from api.core.errors import Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMediaType
@@ -65,6 +68,7 @@ Readers = Annotated[Principal, require_console_roles(Role.COORDINATOR, Role.CASE
                                                      Role.LAWYER)]
 CaseStaff = Annotated[Principal, require_console_roles(Role.COORDINATOR, Role.CASEWORKER)]
 Coordinators = Annotated[Principal, require_console_roles(Role.COORDINATOR)]
+Admins = Annotated[Principal, require_console_roles(Role.ADMIN)]
 
 
 def browser_language(request: Request) -> str:
@@ -124,3 +128,19 @@ def check_csrf(request: Request, me: Principal, form: PostedForm) -> None:
     secret = app_settings(request).secret_key.get_secret_value()
     if not session.csrf_ok(secret, me.session_id, form.get(session.FIELD)):
         raise BadFormToken()
+
+
+def _signed(request: Request, me: ConsoleStaff, db: DbSession) -> Signed:
+    user = accounts.require_user(db, me.user_id)
+    lang = i18n.normalise(user.language) or browser_language(request)
+    request.state.console_language = lang
+    settings = app_settings(request)
+    current = auth_repository.get_session(db, me.session_id)  # loaded when authenticated
+    expiry = (Expiry(settings.session_idle_minutes, current.expires_at)
+              if current is not None else None)
+    return Signed(me=me, lang=lang, expiry=expiry,
+                  csrf=session.csrf_token(settings.secret_key.get_secret_value(),
+                                          me.session_id))
+
+
+SignedIn = Annotated[Signed, Depends(_signed)]

@@ -40,3 +40,9 @@ DIRECTIONS: Final = {
     "to_submitter": N_("to the submitter"),
     "from_submitter": N_("from the submitter"),
 }
+APPROVAL_KINDS: Final = {
+    "reader": N_("may read cases at all"),
+    "coordinator_role": N_("becomes a coordinator"),
+    "intake_duty": N_("goes on intake duty"),
+    "case_grant": N_("access to a case"),
+}

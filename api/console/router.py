@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from api.auth import accounts
 from api.auth import login as login_service
 from api.auth import repository as auth_repository
 from api.auth.dependencies import SignInClient, SignInLimits
+from api.auth.roles import Role
 from api.cases import service as cases_service
 from api.cases.files import attachments
 from api.cases.workflow import transitions
 from api.cases.workflow.schemas import TransitionIn
 from api.cases.workflow.states import STATES
-from api.console import i18n, pages, queue, session
+from api.console import administration, coordination, i18n, pages, queue, session
 from api.console.dependencies import (
     CaseStaff,
     ConsoleStaff,
@@ -32,12 +32,12 @@ from api.console.dependencies import (
     Form,
     PostedForm,
     Readers,
+    SignedIn,
     browser_language,
     check_csrf,
     console_staff,
 )
 from api.console.i18n import N_
-from api.console.pages import Expiry, Signed
 from api.core.db import commit_before_rendering, in_transaction
 from api.core.dependencies import Config, DbEngine, DbSession, Now, app_settings
 from api.core.errors import InvalidInput, RateLimited, Unauthorized
@@ -45,23 +45,11 @@ from api.storage.dependencies import Storage
 from api.web import csrf as form_csrf
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
+router.include_router(coordination.routes)
+router.include_router(administration.routes)
 STATIC = Path(__file__).parent / "static"
 
 
-def _signed(request: Request, me: ConsoleStaff, db: DbSession) -> Signed:
-    user = accounts.require_user(db, me.user_id)
-    lang = i18n.normalise(user.language) or browser_language(request)
-    request.state.console_language = lang
-    settings = app_settings(request)
-    current = auth_repository.get_session(db, me.session_id)  # loaded when authenticated
-    expiry = (Expiry(settings.session_idle_minutes, current.expires_at)
-              if current is not None else None)
-    return Signed(me=me, lang=lang, expiry=expiry,
-                  csrf=session.csrf_token(settings.secret_key.get_secret_value(),
-                                          me.session_id))
-
-
-SignedIn = Annotated[Signed, Depends(_signed)]
 
 
 def _see_other(path: str) -> RedirectResponse:
@@ -239,15 +227,25 @@ def case_page(request: Request, case_id: uuid.UUID, signed: SignedIn, me: Reader
     detail = cases_service.detail(db, me, case_id)
     # Staff names are not protected (threat model): who is assigned and who holds a key.
     names = {u.id: u.username for u in auth_repository.list_staff(db)}
+    is_coordinator = me.role is Role.COORDINATOR
+    assignable = coordination.readers(db, coordination.ASSIGNABLE) if is_coordinator else []
+    grantable = coordination.readers(db, coordination.GRANTABLE) if is_coordinator else []
     commit_before_rendering(db)
-    return pages.render("case.html", signed.lang, signed=signed, case=detail, staff_names=names,
-                        can_act=me.role in pages.CASE_STAFF_ROLES, title=detail.reference,
-                        notice=_case_notice(request, signed.lang))
+    return pages.render(
+        "case.html", signed.lang, signed=signed, case=detail, staff_names=names,
+        can_act=me.role in pages.CASE_STAFF_ROLES, is_coordinator=is_coordinator,
+        assignable=assignable, grantable=grantable, title=detail.reference,
+        notice=_case_notice(request, signed.lang))
 
 
 _CASE_NOTICES = {
     "moved": N_("The case has moved on."),
     "sent": N_("Your message is sent. The submitter sees it when they next follow up."),
+    "assigned": N_("The assignment is saved."),
+    "grant_requested": N_("Access is requested: another coordinator who holds this case's "
+                          "key must approve it."),
+    "revoked": N_("That access is revoked."),
+    "merged": N_("The duplicate is merged into this case."),
 }
 
 
