@@ -31,7 +31,9 @@ from api.core.errors import InvalidInput
 routes = APIRouter()  # included in the console router, under /staff
 
 ASSIGNABLE = frozenset({Role.COORDINATOR.value, Role.CASEWORKER.value})
-GRANTABLE = ASSIGNABLE | {Role.LAWYER.value}
+# Case access goes to those who work cases (api.cases.access.grants); lawyers see the
+# cases of their own submissions and get single threads, never a whole case from here.
+GRANTABLE = ASSIGNABLE
 
 
 def _see_other(path: str) -> RedirectResponse:
