@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from api import __version__
 from api.audit.service import acquire_background_chainer, release_background_chainer
+from api.console.pages import error_page as console_error_page
 from api.core.db import make_engine
 from api.core.error_handlers import install_error_handlers
 from api.core.openapi import add_body_models
@@ -47,6 +48,7 @@ ROUTER_SURFACES: dict[str, Surface] = {
     "api.notifications.router": Surface.STAFF,
     "api.stats.router": Surface.STAFF,
     "api.web.router": Surface.PUBLIC,
+    "api.console.router": Surface.STAFF,
 }
 
 
@@ -107,7 +109,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.state.services = services
     app.state.surface = surface
 
-    install_error_handlers(app)
+    # Errors on the console's pages are pages in the reader's language (api/console/pages.py).
+    install_error_handlers(app, pages=[("/staff", console_error_page)])
     # The body models the public doors read themselves (api.core.openapi), added once to
     # the document FastAPI builds and caches.
     fastapi_openapi = app.openapi

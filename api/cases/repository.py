@@ -285,6 +285,25 @@ def list_cases(session: Session, principal: Principal, request: ListRequest
     return rows, next_cursor
 
 
+@lru_cache(maxsize=256)
+def _count_statement(role: Role, shape: frozenset[str], overdue: bool | None) -> Any:
+    inner = (sa_select(_CASES.c.id)
+             .where(case_list_clause(role), *_filter_clauses(shape, overdue))
+             .limit(bindparam("count_cap", type_=Integer)))
+    return sa_select(func.count()).select_from(inner.subquery())
+
+
+def count_cases(session: Session, principal: Principal, filters: CaseFilters, cap: int) -> int:
+    """How many cases the caller may list match ``filters``, counted up to ``cap``.
+
+    Capped so a queue's tab counts cost a bounded index walk however many cases match:
+    a tab shows "1000+" rather than making every page wait for an exact million."""
+    params = _filter_params(filters) | case_list_params(principal)
+    stmt = _count_statement(principal.role, frozenset(params), filters.overdue)
+    params["count_cap"] = cap
+    return int(session.connection().execute(stmt, params).scalar_one())
+
+
 def _types(joined: str | None) -> list[str]:
     return sorted(set(joined.split(","))) if joined else []
 
@@ -312,6 +331,15 @@ def listable_case(
 ) -> Case | None:
     """The case if the caller may at least list it (coarse coding), else None."""
     return _scoped_case(session, case_id, case_list_filter(principal), for_update)
+
+
+def listable_case_id_by_reference(session: Session, principal: Principal, reference: str
+                                  ) -> uuid.UUID | None:
+    """A case's id from its reference, if the caller may list it (a coordinator naming
+    the duplicate to merge); a reference the caller may not see finds nothing."""
+    stmt = select(Case.id).where(col(Case.reference) == reference.strip().upper(),
+                                 case_list_filter(principal))
+    return session.exec(stmt).first()
 
 
 def readable_case(

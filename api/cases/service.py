@@ -354,3 +354,18 @@ def list_cases(
         "items": [_row_fields(r, cutoff) for r in rows],
         "next_cursor": pagination.encode(next_cursor) if next_cursor else None,
     })
+
+
+def count_cases(session: Session, principal: Principal, filters: repository.CaseFilters,
+                *, cap: int) -> int:
+    """How many cases of the caller's list match ``filters``, up to ``cap`` (queue tabs)."""
+    filters.now = filters.now or utcnow()
+    return repository.count_cases(session, principal, filters, cap)
+
+
+def case_id_for_reference(session: Session, principal: Principal, reference: str) -> uuid.UUID:
+    """The id of a case the caller may list, by its reference (404 otherwise)."""
+    found = repository.listable_case_id_by_reference(session, principal, reference)
+    if found is None:
+        raise NotFound("No case you can see has that reference.")
+    return found

@@ -7,14 +7,16 @@ errors themselves live in :mod:`api.core.errors`, free of the web framework.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
-from api.core.errors import DokazError, InvalidInput, error_body, field_errors
+from api.core.errors import DokazError, InvalidInput, NotFound, error_body, field_errors
 from api.core.logging import route_template
 
 log = logging.getLogger("dokaz.errors")
@@ -36,9 +38,27 @@ def validation_fields(exc: RequestValidationError) -> list[dict[str, str]]:
     return field_errors({**e, "loc": _request_loc(e)} for e in exc.errors())
 
 
-def install_error_handlers(app: FastAPI) -> None:
+PageRenderer = Callable[[Request, DokazError], Response]
+"""Renders a domain error as an HTML page (the staff console's ``pages.error_page``)."""
+
+
+def install_error_handlers(app: FastAPI,
+                           pages: Sequence[tuple[str, PageRenderer]] = ()) -> None:
+    """The handlers; ``pages`` names path prefixes whose errors are HTML pages, each with
+    its renderer (the composition root passes them, so this module knows no page)."""
+
+    def page_for(request: Request) -> PageRenderer | None:
+        path = request.url.path
+        for prefix, renderer in pages:
+            if path == prefix or path.startswith(prefix + "/"):
+                return renderer
+        return None
+
     @app.exception_handler(DokazError)
-    async def _dokaz_error(request: Request, exc: DokazError) -> JSONResponse:
+    async def _dokaz_error(request: Request, exc: DokazError) -> Response:
+        renderer = page_for(request)
+        if renderer is not None:
+            return renderer(request, exc)
         details = dict(exc.details)
         if isinstance(exc, InvalidInput) and "path" in details and "fields" not in details:
             # A service names the one field it refused (``persons[1].id``): shown in the
@@ -52,7 +72,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        renderer = page_for(request)
+        if renderer is not None:
+            return renderer(request, InvalidInput())
         fields = validation_fields(exc)
         return JSONResponse(
             error_body(InvalidInput.code, InvalidInput.default_message, {"fields": fields}),
@@ -60,7 +83,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        renderer = page_for(request)
+        if renderer is not None and exc.status_code in (404, 405):
+            return renderer(request, NotFound())
         if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
             # FastAPI's own body parsing: JSON that is well formed but cannot be taken (an
             # integer past Python's digit limit, nesting past the recursion limit, bytes

@@ -56,7 +56,7 @@ def route_template(scope: Mapping[str, Any]) -> str:
 # coarse), so a new public route cannot forget to be.
 STAFF_PATH_PREFIXES = (
     "/api/v1/cases", "/api/v1/admin", "/api/v1/auth", "/api/v1/stats", "/api/v1/partner",
-    "/api/v1/approvals",
+    "/api/v1/approvals", "/staff",
 )
 _coarse_times: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "dokaz_coarse_log_times", default=False)

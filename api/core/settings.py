@@ -197,6 +197,16 @@ class Settings(BaseSettings):
     session_absolute_hours: OneOrMore = 12
     followup_token_minutes: OneOrMore = 30
 
+    # ---- staff console (api/console) ----
+    console_max_form_bytes: int = Field(default=256 * 1024, ge=1024, description=(
+        "largest form a console page may post; refused with 413 while it arrives"))
+    console_page_size: int = Field(default=50, ge=1, le=200, description=(
+        "cases per queue page"))
+    console_count_cap: int = Field(default=1000, ge=1, description=(
+        "queue tab counts stop at this number and show it as 'N+'"))
+    console_count_ttl_seconds: float = Field(default=10.0, ge=0, description=(
+        "queue tab counts are reused this long per person and filters (0: count every page)"))
+
     # ---- cases (api/cases) ----
     # Service level per workflow state, in hours from entering it (due date of the state);
     # urgent cases get the same hours divided by case_sla_urgent_divisor. JSON in the env.

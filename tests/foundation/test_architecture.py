@@ -36,6 +36,7 @@ WEB_AND_CLI_ROLES = (
     "api/*/cli.py",
     "api/*/dependencies.py",
     "api/web/*.py",  # the HTML surface: pages, forms, templating, CSRF, its own middleware
+    "api/console/*.py",  # the staff console's pages: its cookie session, forms and rendering
 )
 WEB_AND_CLI_MODULES = (
     "api/app.py",  # create_app
