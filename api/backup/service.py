@@ -62,6 +62,7 @@ from api.backup.archive import (
 )
 from api.core import migrations
 from api.core.models import utcnow
+from api.core.progress import SILENT, Progress
 from api.core.settings import Settings
 from api.keys.repository import active_recovery_key
 from api.storage import BlobStorage, get_storage
@@ -154,7 +155,8 @@ def _referenced_blobs(conn: Connection) -> list[str]:
         return sorted(referenced_names(session, blob_references()))
 
 
-def create_backup(settings: Settings, engine: Engine, out: Path) -> str:
+def create_backup(settings: Settings, engine: Engine, out: Path,
+                  progress: Progress = SILENT) -> str:
     if out.exists():
         raise BackupError(f"{out} already exists; choose a new file name.")
     storage = get_storage(settings)
@@ -178,7 +180,7 @@ def create_backup(settings: Settings, engine: Engine, out: Path) -> str:
             write_header(f, header)
             writer = EncryptingWriter(f, backup_id, key)
             manifest = _write_body(EntryWriter(writer), _snapshot_engine(settings, engine),
-                                   storage)
+                                   storage, progress)
             writer.finish()
             f.flush()
             os.fsync(f.fileno())
@@ -193,22 +195,28 @@ def create_backup(settings: Settings, engine: Engine, out: Path) -> str:
                else ""))
 
 
-def _write_body(w: EntryWriter, snap: Engine, storage: BlobStorage) -> dict[str, Any]:
+def _write_body(w: EntryWriter, snap: Engine, storage: BlobStorage,
+                progress: Progress) -> dict[str, Any]:
     manifest: dict[str, Any] = {"tables": {}, "blobs": {}, "missing_blobs": []}
+    tables = _tables()
     try:
         with snap.connect() as conn, conn.begin():
             manifest["revision"] = MigrationContext.configure(conn).get_current_revision()
-            for table in _tables():
+            progress.step("tables", len(tables))
+            for table in tables:
                 digest, count = hashlib.sha256(), 0
                 for chunk in _table_chunks(conn, table):
                     w.entry(TABLE, table.name, chunk)
                     digest.update(chunk)
                     count += chunk.count(b"\n")
                 manifest["tables"][table.name] = {"rows": count, "sha256": digest.hexdigest()}
+                progress.advance()
             names = _referenced_blobs(conn)
     finally:
         snap.dispose()
+    progress.step("blobs", len(names))
     for name in names:
+        progress.advance()
         if not storage.exists(name):
             manifest["missing_blobs"].append(name)
             continue
@@ -304,7 +312,8 @@ def _referenced_first(rows: list[dict[str, Any]], columns: list[str]) -> list[di
     return out
 
 
-def restore_backup(settings: Settings, engine: Engine, archive: Path, key_text: str) -> str:
+def restore_backup(settings: Settings, engine: Engine, archive: Path, key_text: str,
+                   progress: Progress = SILENT) -> str:
     storage = get_storage(settings)
     written: list[str] = []
     try:
@@ -313,8 +322,10 @@ def restore_backup(settings: Settings, engine: Engine, archive: Path, key_text: 
             _check_revision(header.get("schema_revision"))
             key = _open_key(header, key_text)
             _check_empty(session, storage)
+            progress.step("archive", os.fstat(src.fileno()).st_size)
+            progress.advance(src.tell())
             summary = _restore_body(session, storage, src, key,
-                                    bytes.fromhex(header["backup_id"]), written)
+                                    bytes.fromhex(header["backup_id"]), written, progress)
             session.commit()
     except (CryptoError, ArchiveError) as exc:
         _delete(storage, written)
@@ -331,13 +342,16 @@ def _delete(storage: BlobStorage, names: list[str]) -> None:
 
 
 def _restore_body(session: Session, storage: BlobStorage, src: BinaryIO, key: DataKey,
-                  backup_id: bytes, written: list[str]) -> str:
+                  backup_id: bytes, written: list[str], progress: Progress) -> str:
     by_name = {t.name: t for t in _tables()}
     seen: dict[str, Any] = {}
     blobs: dict[str, Any] = {}
     deferred: list[tuple[Table, dict[str, Any]]] = []
     manifest: dict[str, Any] | None = None
+    at = src.tell()
     for entry in entries(src, key, backup_id):
+        progress.advance(src.tell() - at)
+        at = src.tell()
         if manifest is not None:
             raise ArchiveError("data after the manifest")
         if entry.kind == TABLE:
@@ -366,6 +380,7 @@ def _restore_body(session: Session, storage: BlobStorage, src: BinaryIO, key: Da
             manifest = json.loads(entry.read_all())
         else:
             raise ArchiveError("unknown entry kind")
+    progress.advance(src.tell() - at)
     if manifest is None:
         raise ArchiveError("the manifest is missing")
     _check_revision(manifest.get("revision"))
@@ -379,3 +394,4 @@ def _restore_body(session: Session, storage: BlobStorage, src: BinaryIO, key: Da
     session.flush()
     rows = sum(t["rows"] for t in manifest["tables"].values())
     return f"{len(want)} tables with rows, {rows} rows, {len(blobs)} blobs; hashes verified"
+

@@ -6,6 +6,8 @@ import uuid
 
 import typer
 
+from api.core.cli import quiet_option
+
 
 def register(app: typer.Typer) -> None:
     """Add this feature's commands to the ``dokaz`` command line."""
@@ -15,11 +17,13 @@ def register(app: typer.Typer) -> None:
     @stats.command("refresh")
     def refresh_cmd(
         force: bool = typer.Option(False, help="publish even within the batching interval"),
+        quiet: bool = quiet_option(),
     ) -> None:
         """Recount and protect every catalogue table (the refresh_stats job does this)."""
         import time
 
         from api.core.db import make_engine, unit_of_work
+        from api.core.progress import for_terminal
         from api.core.settings import get_settings
         from api.stats import service
 
@@ -27,8 +31,12 @@ def register(app: typer.Typer) -> None:
         engine = make_engine(settings)
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        with unit_of_work(engine) as session:
-            release = service.refresh(session, settings, force=force, timings=timings)
+        try:
+            with for_terminal(quiet) as progress, unit_of_work(engine) as session:
+                release = service.refresh(session, settings, force=force, timings=timings,
+                                          progress=progress)
+        finally:
+            engine.dispose()
         took = time.perf_counter() - started
         if not timings:  # within the batching interval: the latest release stands
             typer.echo(f"release {release.id} is recent; kept (use --force to publish)")
