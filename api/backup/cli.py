@@ -42,9 +42,11 @@ def restore(
     ),
     quiet: bool = quiet_option(),
 ) -> None:
-    """Restore a backup into an EMPTY database and an empty blob store."""
-    from api.backup.service import BackupError, restore_backup
-    from api.core import migrations
+    """Restore a backup into an EMPTY database and an empty blob store.
+
+    A restore that fails leaves the target as it found it (no migrated, empty database
+    behind), so it can be retried as it is."""
+    from api.backup.service import BackupError, restore_into
 
     if not recovery_key_stdin:
         typer.echo("Pass --recovery-key-stdin and type or pipe the organisation recovery key.",
@@ -53,17 +55,12 @@ def restore(
     key_text = sys.stdin.readline().strip()
     settings = get_settings()
     configure_logging(settings.log_level, "text")
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = make_engine(settings)
     try:
         with for_terminal(quiet) as progress:
-            migrations.upgrade(settings, progress=progress)
-            summary = restore_backup(settings, engine, in_, key_text, progress)
+            summary = restore_into(settings, in_, key_text, progress)
     except BackupError as exc:
         typer.echo(f"restore failed: {exc}", err=True)
         raise typer.Exit(code=1) from None
-    finally:
-        engine.dispose()
     typer.echo(f"restored from {in_}: {summary}")
 
 
