@@ -11,11 +11,13 @@ import fcntl
 import os
 import pty
 import re
+import select
 import struct
 import subprocess
 import sys
 import termios
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -143,7 +145,7 @@ def test_fsck_grant_stats_and_migrations_show_progress(
 
     with Session(engine, expire_on_commit=False) as s:
         colleague = create_staff(s, Role.CASEWORKER, settings=settings)
-    code, out, shown = _run(env, ["keys", "grant", "--username", colleague.username,
+    code, out, shown = _run(env, ["keys", "grant", "--username", colleague.user.username,
                                   "--all-cases", "--recovery-key-stdin"],
                             stdin=populated + "\n", terminal=True)
     assert code == 0, out + shown
@@ -166,3 +168,69 @@ def test_fsck_grant_stats_and_migrations_show_progress(
     assert "alembic" not in shown  # its per-revision lines stay below INFO
     code, out, shown = _run(fresh, ["db", "upgrade"], terminal=True)
     assert code == 0 and _finished(shown, "migrations") == (0, 0)
+
+
+def _typo(key_text: str) -> str:
+    """The key with one symbol of its 5th group changed (a typing mistake)."""
+    groups = key_text.split("-")
+    group = groups[6]  # DOKAZ, RK1, then the 14 groups: index 6 is group 5
+    groups[6] = ("1" if group[0] != "1" else "2") + group[1:]
+    return "-".join(groups)
+
+
+def test_a_mistyped_recovery_key_is_explained_and_asked_again_at_the_prompt(
+    database: DbUnderTest, settings: Settings, engine: Engine, populated: str,
+) -> None:
+    """`dokaz keys grant` at its hidden prompt (a real terminal on stdin): a typing mistake
+    is explained by group and the key asked for again; piped, it is explained and the
+    command fails, with the same words and without repeating the key."""
+    env = _env(database.url, settings.data_dir)
+    with Session(engine, expire_on_commit=False) as s:
+        colleague = create_staff(s, Role.CASEWORKER, settings=settings)
+    args = ["keys", "grant", "--username", colleague.user.username, "--all-cases"]
+
+    code, out, err = _run(env, [*args, "--recovery-key-stdin"], stdin=_typo(populated) + "\n",
+                          terminal=False)
+    assert code == 1
+    assert ("error: That is not a valid recovery key: group 5 fails its checksum: one "
+            "symbol in it is probably mistyped") in err
+    assert not [g for g in populated.split("-")[2:] if g in err + out]
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "api", *args], env=env, cwd=ROOT,
+                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    seen = b""
+
+    def type_hidden(line: str) -> None:
+        # As a person does: once the prompt has turned echo off (getpass flushes what was
+        # typed before), so the key is never shown on the terminal.
+        deadline = time.monotonic() + 60
+        while termios.tcgetattr(slave)[3] & termios.ECHO:
+            assert time.monotonic() < deadline, "the prompt never hid its input"
+            time.sleep(0.05)
+        os.write(master, line.encode() + b"\n")
+
+    def until(text: bytes) -> None:
+        nonlocal seen
+        while text not in seen:
+            ready, _, _ = select.select([master], [], [], 120)
+            assert ready, seen
+            seen += os.read(master, 4096)
+
+    try:
+        until(b"Recovery key (DOKAZ-RK1-...):")
+        type_hidden(_typo(populated))
+        until(b"Type it again.")
+        assert b"group 5 fails its checksum" in seen
+        seen = seen[seen.index(b"Type it again."):]
+        until(b"Recovery key (DOKAZ-RK1-...):")
+        type_hidden(populated)
+        until(b"case(s) to ")
+        assert proc.wait(timeout=120) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+        os.close(slave)
+    assert not [g for g in populated.split("-")[2:] if g.encode() in seen]  # never echoed
+    assert re.search(rb"granted [1-9]\d* case\(s\) to " + colleague.user.username.encode(), seen)
