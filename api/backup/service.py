@@ -49,6 +49,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 
@@ -249,7 +250,8 @@ def _open_key(header: dict[str, Any], key_text: str) -> DataKey:
     try:
         private = parse_recovery_key(key_text)
     except CryptoError as exc:
-        raise BackupError(f"the recovery key is not valid: {exc}") from None
+        raise BackupError("the recovery key is not valid: "
+                          f"{str(exc).removeprefix('recovery key: ')}") from None
     from api.keys.service import fingerprint
 
     if fingerprint(recovery_public_key(private)) != header.get("recovery_fingerprint"):
@@ -423,7 +425,12 @@ def restore_into(settings: Settings, archive: Path, key_text: str,
         raise BackupError(f"the archive is damaged or incomplete: {exc}") from None
     _check_revision(header.get("schema_revision"))
     _open_key(header, key_text)
-    target = _Target.capture(settings)
+    try:
+        target = _Target.capture(settings)
+    except OperationalError:
+        # Not the driver's text: it can name the server and user of the URL.
+        raise BackupError("cannot connect to the target database: check DOKAZ_DATABASE_URL "
+                          "and that the (new, empty) database exists") from None
     try:
         target.refuse_foreign_schema()
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

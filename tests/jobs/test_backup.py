@@ -266,3 +266,9 @@ def test_restore_never_migrates_a_database_that_has_other_tables(
         assert migrations.current_revision(probe) == "0017"
     finally:
         probe.dispose()
+    if database.kind == "postgresql":  # a database that does not exist: said plainly
+        missing = PG_ADMIN_URL.rsplit("/", 1)[0] + "/dokaz_no_such_database"
+        nowhere = database.make_settings(tmp_path / "nowhere", database_url=missing)
+        with pytest.raises(BackupError, match="cannot connect to the target database") as info:
+            restore_into(nowhere, archive, populated)
+        assert "dokaz_no_such_database" not in str(info.value)
