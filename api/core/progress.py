@@ -96,7 +96,6 @@ def for_terminal(quiet: bool = False, stream: TextIO | None = None) -> Iterator[
         refresh_per_second=8,
     ) as progress:
         bar = _Bar(progress)
-        try:
-            yield bar
-        finally:
-            bar._finish()
+        yield bar
+        # Only on success: a step that failed halfway stays drawn where it stopped.
+        bar._finish()

@@ -123,6 +123,17 @@ def test_backup_and_restore_show_progress_on_a_terminal_only(
 
     url = _new_database(database.kind, tmp_path, database)
     target = _env(url, tmp_path / "restored")
+    # A restore that fails a third of the way in: its bar stays where it stopped (and the
+    # target is put back, so the good archive goes into the same one next).
+    damaged = tmp_path / "damaged.dkzb"
+    raw = bytearray(archive.read_bytes())
+    raw[len(raw) // 3] ^= 0x01
+    damaged.write_bytes(bytes(raw))
+    code, out, shown = _run(target, ["restore", "--in", str(damaged), "--recovery-key-stdin"],
+                            stdin=populated + "\n", terminal=True)
+    assert code == 1 and "damaged or incomplete" in shown
+    read, size = _finished(shown, "archive")
+    assert 0 < read < size == len(raw)
     code, out, shown = _run(target, ["restore", "--in", str(archive), "--recovery-key-stdin"],
                             stdin=populated + "\n", terminal=True)
     assert code == 0, shown
