@@ -4,18 +4,15 @@ both database engines. Each: create and upload, be killed (SIGKILL) half-way and
 from the offset the server reports, an empty file, a file whose content is not its type;
 tuspy also with the checksum extension (sha1 on every PATCH).
 
-tus-js-client is installed once into a cache folder (``DOKAZ_TEST_NODE_DIR``, default
-``~/.cache/dokaz-tests/node-tus``), as bench/tus_peers.py installs it; scripts/test.sh
-installs Node and npm.
+tus-js-client is installed once into a cache folder (the ``node_dir`` fixture of
+tests/uploads/conftest.py).
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,10 +30,6 @@ from tests.web.conftest import LiveServer, intake_ready, live_server
 __all__ = ["intake_ready", "live_server"]
 
 pytestmark = pytest.mark.slow
-
-TUS_JS = "tus-js-client@4"
-NODE_DIR = Path(os.environ.get("DOKAZ_TEST_NODE_DIR",
-                               Path.home() / ".cache" / "dokaz-tests" / "node-tus"))
 
 # One upload per run. Args: endpoint, file, chunk size, upload URL to resume or "-",
 # file type, delay in ms before each request (so a test can kill it half-way).
@@ -94,30 +87,18 @@ except TusCommunicationError as err:
 """
 
 
-@pytest.fixture(scope="session")
-def node_dir() -> Path:
-    """tus-js-client installed once into the cache folder (a lock: parallel workers)."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.fail("Node.js and npm are needed (scripts/test.sh installs them)")
-    NODE_DIR.mkdir(parents=True, exist_ok=True)
-    with open(NODE_DIR / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (NODE_DIR / "node_modules" / "tus-js-client").is_dir():
-            (NODE_DIR / "package.json").write_text('{"private": true, "type": "module"}')
-            subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error",
-                            TUS_JS], cwd=NODE_DIR, check=True, timeout=600)
-        (NODE_DIR / "client.mjs").write_text(JS_CLIENT)
-    return NODE_DIR
-
-
 @pytest.fixture(params=["tus-js-client", "tuspy"])
 def run_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """``start(endpoint, data, chunk, resume, filetype, delay_ms)``: the client's process,
     its events read with :func:`events`."""
     procs: list[subprocess.Popen[str]] = []
+    made: list[Path] = []
     if request.param == "tus-js-client":
-        where = request.getfixturevalue("node_dir")
-        command = ["node", str(where / "client.mjs")]
+        where: Path = request.getfixturevalue("node_dir")
+        script = where / f"client-{os.getpid()}.mjs"  # beside node_modules; per worker
+        script.write_text(JS_CLIENT)
+        made.append(script)
+        command = ["node", str(script)]
     else:
         script = tmp_path / "client.py"
         script.write_text(PY_CLIENT)
@@ -142,6 +123,8 @@ def run_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         proc.wait(10)
         assert proc.stdout is not None
         proc.stdout.close()
+    for path in made:
+        path.unlink(missing_ok=True)
 
 
 def events(proc: subprocess.Popen[str], until: str, count: int = 1) -> list[dict[str, Any]]:
