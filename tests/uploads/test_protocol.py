@@ -7,12 +7,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
+from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from api.cases.models import Case
+from api.core.settings import Settings
 from api.uploads.models import Upload
 from tests.intake.conftest import Intake
 from tests.intake.helpers import PNG, read_back, report, stored_state
@@ -254,3 +258,16 @@ def test_cors_for_listed_origins_only(intake_with: Callable[..., Intake]) -> Non
     # Nothing outside the tus endpoints is opened to it.
     r = client.get("/healthz", headers={"Origin": ORIGIN})
     assert "Access-Control-Allow-Origin" not in r.headers
+
+
+def test_cors_origins_from_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    assert Settings(data_dir=tmp_path).tus_cors_origins == ()
+    monkeypatch.setenv("DOKAZ_TUS_CORS_ORIGINS",
+                       " https://Uploads.Partner.example/ ,http://127.0.0.1:9401,")
+    assert Settings(data_dir=tmp_path).tus_cors_origins == (ORIGIN, "http://127.0.0.1:9401")
+    for wrong in ("*", "uploads.partner.example", "https://partner.example/upload",
+                  "ftp://partner.example", "https://*.partner.example"):
+        monkeypatch.setenv("DOKAZ_TUS_CORS_ORIGINS", wrong)
+        with pytest.raises(ValidationError, match="is not an origin"):
+            Settings(data_dir=tmp_path)
