@@ -15,15 +15,22 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import text
 
 from api.core.settings import Settings
 from tests.conftest import DbUnderTest
 from tests.intake.helpers import report
-from tests.web.conftest import LiveServer, browser, free_port, intake_ready, live_server
+from tests.web.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LiveServer,
+    free_port,
+    intake_ready,
+    live_server,
+)
 
-__all__ = ["browser", "intake_ready", "live_server"]
+__all__ = ["intake_ready", "live_server"]
 
 pytestmark = pytest.mark.browser
 
@@ -43,6 +50,21 @@ PAGE = """<!doctype html><meta charset="utf-8"><title>partner uploader</title>
   up.start();
 </script>"""
 DATA = bytes((i * 7) % 251 for i in range(300000))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium for this module only (tests/web keeps one for the session): Playwright's
+    sync API holds an event loop in this thread while it runs, and the other tests here
+    run their own (anyio.run) once it is gone."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM}")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 @pytest.fixture
