@@ -21,6 +21,7 @@ from api.core.privacy import ClientAnonymityMiddleware
 from api.core.settings import Settings, get_settings
 from api.core.surfaces import Surface, client_identity_for
 from api.services import AppServices, build_services
+from api.uploads.protocol import TusProtocolMiddleware
 from api.web.security import SecurityHeadersMiddleware
 
 # Which surface serves each router (api/core/surfaces.py), as "module" (its ``router``) or
@@ -124,6 +125,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     for router, _ in placed_routers(surface):
         app.include_router(router)
 
+    if surface.serves(Surface.PUBLIC):
+        # tus framing (Tus-Resumable on every response, method override, operator-listed
+        # CORS) around the upload routes and the error handlers that answer for them.
+        from api.uploads.router import PREFIX as uploads_prefix
+
+        app.add_middleware(TusProtocolMiddleware, prefix=uploads_prefix,
+                           cors_origins=frozenset(settings.tus_cors_origins))
     app.add_middleware(SecurityHeadersMiddleware, onion_address=settings.onion_address)
     # Outermost: nothing inside the app ever sees a client address or user agent.
     app.add_middleware(ClientAnonymityMiddleware,

@@ -37,6 +37,9 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v tor-gencert >/dev/null 2>&1 || need+=(tor)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+# Node.js and npm run tus-js-client against the server (tests/uploads/test_real_clients.py).
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
@@ -55,6 +58,15 @@ fi
 SERVICES_PYTHON=.venv/bin/python
 ensure_services
 export DOKAZ_TEST_REQUIRE_PG=1
+
+# tus-js-client for the tus conformance test, once, into a cache folder outside the tree
+# (the test installs it there itself when missing; doing it here keeps it out of pytest's time).
+node_dir=${DOKAZ_TEST_NODE_DIR:-$HOME/.cache/dokaz-tests/node-tus}
+if [ ! -d "$node_dir/node_modules/tus-js-client" ]; then
+  mkdir -p "$node_dir"
+  [ -f "$node_dir/package.json" ] || echo '{"private": true, "type": "module"}' > "$node_dir/package.json"
+  (cd "$node_dir" && npm install --no-audit --no-fund --loglevel=error tus-js-client@4)
+fi
 
 echo "== ruff"
 .venv/bin/ruff check .

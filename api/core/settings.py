@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A value anyone can read in this repository is not a secret; production refuses it.
 DEVELOPMENT_SECRET = "dokaz-development-secret-not-for-production"  # noqa: S105
@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     redis_timeout_seconds: AboveZero = 0.5
     redis_key_prefix: str = Field(default="dokaz:", min_length=1, max_length=64,
                                   description="keeps deployments sharing one Redis apart")
+    # Web origins (scheme://host[:port]) whose pages may upload by tus from the browser
+    # (CORS on /api/v1/uploads only, api/uploads/protocol.py); comma-separated. None by
+    # default: then no CORS header is sent or answered.
+    tus_cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     upload_expiry_hours: OneOrMore = Field(default=72, description=(
         "Hours an unfinished tus upload is kept; its expiry is rounded up to the next "
         "00:00 UTC, so it is kept at day precision."))
@@ -372,6 +376,26 @@ class Settings(BaseSettings):
                 f"sign-in delay ({caps:g} s): otherwise waiting out a delay would reset "
                 "the count of failures")
         return self
+
+    @field_validator("tus_cors_origins", mode="before")
+    @classmethod
+    def _cors_origins(cls, value: object) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise ValueError("DOKAZ_TUS_CORS_ORIGINS: a comma-separated list of origins")
+        origins = []
+        for item in items:
+            origin = str(item).strip().rstrip("/")
+            if not origin:
+                continue
+            scheme, sep, host = origin.partition("://")
+            if (not sep or scheme not in ("http", "https") or not host
+                    or any(c in host for c in "/?#*@ ")):
+                raise ValueError(
+                    f"DOKAZ_TUS_CORS_ORIGINS: {origin!r} is not an origin; give each as "
+                    "scheme://host or scheme://host:port (no path, no wildcard)")
+            origins.append(f"{scheme}://{host.lower()}")
+        return tuple(origins)
 
     @field_validator("stats_min_cell")
     @classmethod
