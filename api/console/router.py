@@ -24,7 +24,7 @@ from api.cases.files import attachments
 from api.cases.workflow import transitions
 from api.cases.workflow.schemas import TransitionIn
 from api.cases.workflow.states import STATES
-from api.console import administration, coordination, i18n, pages, queue, session
+from api.console import administration, coding, coordination, i18n, pages, queue, session
 from api.console.dependencies import (
     CaseStaff,
     ConsoleStaff,
@@ -47,6 +47,7 @@ from api.web import csrf as form_csrf
 router = APIRouter(prefix="/staff", include_in_schema=False)
 router.include_router(coordination.routes)
 router.include_router(administration.routes)
+router.include_router(coding.routes)
 STATIC = Path(__file__).parent / "static"
 
 
@@ -246,6 +247,7 @@ _CASE_NOTICES = {
                           "key must approve it."),
     "revoked": N_("That access is revoked."),
     "merged": N_("The duplicate is merged into this case."),
+    "act_saved": coding.SAVED,
 }
 
 
