@@ -34,6 +34,10 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # ---- foundation ----
     ("GET", "/healthz"): EVERYONE,
     ("GET", "/readyz"): EVERYONE,
+    # ---- API documentation pages and their bundled assets (api/apidocs), on every surface ----
+    ("GET", "/api/docs"): EVERYONE,
+    ("GET", "/api/docs/assets/{name}"): EVERYONE,
+    ("GET", "/api/redoc"): EVERYONE,
     # ---- auth: accounts and sessions ----
     ("POST", "/api/v1/auth/login"): EVERYONE,
     ("POST", "/api/v1/auth/logout"): STAFF,
