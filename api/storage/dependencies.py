@@ -16,4 +16,9 @@ def app_storage(request: Request) -> BlobStorage:
     return service(request, "storage", BlobStorage)  # type: ignore[type-abstract]
 
 
-Storage = Annotated[BlobStorage, Depends(app_storage)]
+async def _storage(request: Request) -> BlobStorage:
+    # async: a plain def dependency costs a thread hop per request (api/core/dependencies.py)
+    return app_storage(request)
+
+
+Storage = Annotated[BlobStorage, Depends(_storage)]
