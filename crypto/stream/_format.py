@@ -33,9 +33,13 @@ _NONCE_PREFIX = bytes(4)
 
 
 class Sink(Protocol):
-    """Anything with ``write(bytes)`` that writes all bytes (e.g. a buffered file)."""
+    """Anything with ``write(bytes)`` that writes all bytes (e.g. a buffered file).
 
-    def write(self, data: bytes, /) -> object: ...
+    The writer hands it views of buffers it reuses: when ``write`` returns, the bytes must
+    be written or copied, never kept by reference (files, blob writers and BytesIO do so).
+    """
+
+    def write(self, data: bytes | memoryview, /) -> object: ...
 
 
 class Source(Protocol):

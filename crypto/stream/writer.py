@@ -6,6 +6,7 @@ import functools
 import hashlib
 import os
 import struct
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Protocol
 
@@ -53,6 +54,47 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(
         max_workers=max(4, 2 * (os.cpu_count() or 1)), thread_name_prefix="dokaz-stream"
     )
+
+
+class _Buffers:
+    """Ciphertext record buffers shared by every writer, reused instead of allocated.
+
+    A fresh 256 KiB ciphertext per record is above glibc's mmap threshold (set low on
+    purpose, api/core/memory.py), so each was its own mapping: page faults to fill it and
+    an munmap after, per record (about a quarter of the system CPU of a tus upload).
+    Busy writers take and give back; at most ``keep`` idle buffers per size stay, so
+    idle uploads hold none (the writer's own plaintext record is all they hold).
+    Ciphertext only: nothing here needs wiping."""
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._free: dict[int, list[bytearray]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, cap: int) -> bytearray:
+        """A buffer of ``cap`` bytes (a full record's ciphertext; shorter ones use a slice)."""
+        with self._lock:
+            free = self._free.get(cap)
+            if free:
+                return free.pop()
+        return bytearray(cap)
+
+    def give(self, buf: bytearray) -> None:
+        with self._lock:
+            free = self._free.setdefault(len(buf), [])
+            if len(free) < self._keep:
+                free.append(buf)
+
+
+_CIPHERTEXT = _Buffers(keep=2 * max(4, 2 * (os.cpu_count() or 1)))
+
+
+def _write_and_give(sink: Sink, sealed: memoryview, buf: bytearray) -> None:
+    try:
+        sink.write(sealed)
+    finally:
+        sealed.release()
+        _CIPHERTEXT.give(buf)
 
 
 def _tail_key(file_key: DataKey, header: bytes) -> bytes:
@@ -330,28 +372,45 @@ class EncryptingWriter:
     def _emit(self, record: memoryview, final: bool) -> None:
         index = self._index
         nonce, aad = record_nonce(index), record_aad(self._header, index, final)
-        if len(record) < _PIPELINE_MIN:
-            self._hash_update(record)
-            sealed = self._aesgcm.encrypt(nonce, record, aad)
-            self._drain()
-            self._ensure_header()
-            self._sink.write(sealed)
+        size = len(record) + TAG_SIZE
+        out = _CIPHERTEXT.take(self._record_size + TAG_SIZE)
+        sealed = memoryview(out)[:size]
+        if final or len(record) < _PIPELINE_MIN:
+            # The last record (nothing follows it to overlap with) and small ones are
+            # done in this thread: each hand-over to a helper and back costs more than
+            # it saves there (on a small tus upload, two of its four thread hops).
+            try:
+                self._hash_update(record)
+                self._aesgcm.encrypt_into(nonce, record, aad, sealed)
+                self._drain()
+                self._ensure_header()
+                self._sink.write(sealed)
+            finally:
+                _CIPHERTEXT.give(out)
         else:
             # SHA-256 (~1 GB/s) is the slowest step; AES-GCM is ~5x faster. Both
             # and file writes release the GIL, so: encrypt in a helper thread
             # while this thread hashes, then hand the ciphertext to a helper
             # to write while the caller fills the next record. Only ciphertext
             # outlives this call, so plaintext in memory stays at one record.
-            sealing = _pool().submit(self._aesgcm.encrypt, nonce, record, aad)
+            sealing = _pool().submit(self._aesgcm.encrypt_into, nonce, record, aad, sealed)
             try:
                 self._hash_update(record)
             finally:
-                sealed = sealing.result()  # the record buffer is free after this
-            self._drain()  # keep writes in order and surface the previous error
-            self._ensure_header()
-            self._pending = _pool().submit(self._sink.write, sealed)
+                try:
+                    sealing.result()  # the record buffer is free after this
+                except BaseException:
+                    _CIPHERTEXT.give(out)
+                    raise
+            try:
+                self._drain()  # keep writes in order and surface the previous error
+                self._ensure_header()
+            except BaseException:
+                _CIPHERTEXT.give(out)
+                raise
+            self._pending = _pool().submit(_write_and_give, self._sink, sealed, out)
         self._index = index + 1
-        self._ciphertext_size += len(sealed)
+        self._ciphertext_size += size
 
     def _drain(self) -> None:
         """Wait for the previous record's sink write; re-raise its error."""
