@@ -61,13 +61,14 @@ class _Buffers:
 
     A fresh 256 KiB ciphertext per record is above glibc's mmap threshold (set low on
     purpose, api/core/memory.py), so each was its own mapping: page faults to fill it and
-    an munmap after, per record (about a quarter of the system CPU of a tus upload).
-    Busy writers take and give back; at most ``keep`` idle buffers per size stay, so
-    idle uploads hold none (the writer's own plaintext record is all they hold).
+    an munmap after, per record. Busy writers take and give back; at most
+    ``idle_bytes`` of idle buffers stay (4 MiB: sixteen 256 KiB records), so idle
+    uploads hold none (the writer's own plaintext record is all they hold).
     Ciphertext only: nothing here needs wiping."""
 
-    def __init__(self, keep: int) -> None:
-        self._keep = keep
+    def __init__(self, idle_bytes: int) -> None:
+        self._budget = idle_bytes
+        self._idle = 0
         self._free: dict[int, list[bytearray]] = {}
         self._lock = threading.Lock()
 
@@ -76,17 +77,18 @@ class _Buffers:
         with self._lock:
             free = self._free.get(cap)
             if free:
+                self._idle -= cap
                 return free.pop()
         return bytearray(cap)
 
     def give(self, buf: bytearray) -> None:
         with self._lock:
-            free = self._free.setdefault(len(buf), [])
-            if len(free) < self._keep:
-                free.append(buf)
+            if self._idle + len(buf) <= self._budget:
+                self._free.setdefault(len(buf), []).append(buf)
+                self._idle += len(buf)
 
 
-_CIPHERTEXT = _Buffers(keep=2 * max(4, 2 * (os.cpu_count() or 1)))
+_CIPHERTEXT = _Buffers(idle_bytes=4 * 1024 * 1024 + 64 * 1024)
 
 
 def _write_and_give(sink: Sink, sealed: memoryview, buf: bytearray) -> None:

@@ -277,3 +277,20 @@ def test_pipelined_sink_failure_surfaces_and_closes(fail_after: int) -> None:
         writer.finish()
     with pytest.raises(RuntimeError, match="failed"):
         writer.write(b"x")
+
+
+def test_writers_sharing_ciphertext_buffers_stay_apart() -> None:
+    """Ciphertext buffers are reused across writers (crypto.stream.writer._Buffers): two
+    writers interleaving full and short records each produce exactly their own stream."""
+    datas = [bytes((i * 7 + k) % 251 for i in range(7 * BIG + 99)) for k in (1, 2)]
+    sinks = [io.BytesIO(), io.BytesIO()]
+    keys = [KEY, DataKey.generate()]
+    writers = [EncryptingWriter(sink, FILE_ID, key, BIG) for sink, key in zip(sinks, keys)]
+    for start in range(0, 7 * BIG + 99, 50_000):
+        for writer, data in zip(writers, datas):
+            writer.write(data[start:start + 50_000])
+    for writer in writers:
+        writer.finish()
+    for sink, key, data in zip(sinks, keys, datas):
+        sink.seek(0)
+        assert b"".join(decrypt_stream(sink, key, FILE_ID)) == data
