@@ -137,11 +137,14 @@ def serve(port: int) -> None:
     import uvicorn
 
     from api.core.memory import tune_malloc
+    from api.core.server import HeaderTimeoutProtocol
     from api.core.settings import get_settings
 
     tune_malloc(get_settings())  # as every `dokaz serve` process does (api/core/server.py)
+    # The HTTP protocol `dokaz serve` runs (uvicorn's httptools one, with the header
+    # timeout and the body hand-off of api/core/server.py), not uvicorn's own.
     uvicorn.run(build_bench_app(), host="127.0.0.1", port=port, loop="uvloop",
-                http="httptools", log_level="warning", access_log=False,
+                http=HeaderTimeoutProtocol, log_level="warning", access_log=False,
                 backlog=4096, timeout_keep_alive=30)
 
 

@@ -57,6 +57,7 @@ from typing import Any
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
@@ -202,6 +203,25 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm_header_timer()
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        # uvicorn appends every piece of a body to a bytearray and copies that into a new
+        # bytes object for the app: two copies (and, for the 64-256 KiB pieces of an
+        # upload, two fresh memory mappings, api/core/memory.py) of every byte. A piece
+        # that arrives while nothing is waiting is handed on as the parser made it
+        # (``bytes(b)`` of a bytes object is the object itself); a second piece before the
+        # app reads joins it as before. Measured on a 512 MiB tus upload
+        # (bench/tus_peers.py): server system CPU 1.4 -> 1.0 s.
+        cycle = self.cycle
+        if cycle.body or type(body) is not bytes:
+            super().on_body(body)
+            return
+        if (self.parser.should_upgrade() and self._should_upgrade()) or cycle.response_complete:
+            return
+        cycle.body = body  # type: ignore[assignment]
+        if len(body) > HIGH_WATER_LIMIT:
+            self.flow.pause_reading()
+        cycle.message_event.set()
 
 
 class ProxyHeaderProtocol(HeaderTimeoutProtocol):
