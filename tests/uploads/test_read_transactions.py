@@ -31,3 +31,31 @@ def test_a_read_transaction_does_not_wait_for_a_writer(tmp_path: Path) -> None:
         writer.execute("ROLLBACK")
         writer.close()
         engine.dispose()
+
+
+def test_closing_a_transaction_does_not_checkpoint_the_wal(tmp_path: Path) -> None:
+    """The engine keeps one idle connection (api.core.db._keep_one_open): a transaction's
+    connection is then never the last one, whose close would checkpoint and remove the
+    WAL (several fsyncs per small request). The keeper holds no lock: another process's
+    writer goes straight in, and dispose closes it."""
+    path = tmp_path / "db.sqlite3"
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{path}")
+    engine = make_engine(settings)
+    wal = Path(str(path) + "-wal")
+    try:
+        anyio.run(in_transaction, engine, lambda s: s.execute(text("CREATE TABLE t (x INTEGER)")))
+        anyio.run(in_transaction, engine, lambda s: s.execute(text("INSERT INTO t VALUES (1)")))
+        assert wal.exists() and wal.stat().st_size > 0  # not checkpointed away on close
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # fails at once if anything held a lock
+            other.execute("INSERT INTO t VALUES (2)")
+            other.execute("COMMIT")
+        finally:
+            other.close()
+        count = anyio.run(in_read_transaction, engine,
+                          lambda s: s.execute(text("SELECT count(*) FROM t")).scalar_one())
+        assert count == 2
+    finally:
+        engine.dispose()
+    assert not wal.exists()  # the keeper was the last connection: closed, checkpointed
