@@ -285,12 +285,13 @@ def test_writers_sharing_ciphertext_buffers_stay_apart() -> None:
     datas = [bytes((i * 7 + k) % 251 for i in range(7 * BIG + 99)) for k in (1, 2)]
     sinks = [io.BytesIO(), io.BytesIO()]
     keys = [KEY, DataKey.generate()]
-    writers = [EncryptingWriter(sink, FILE_ID, key, BIG) for sink, key in zip(sinks, keys)]
+    writers = [EncryptingWriter(sink, FILE_ID, key, BIG)
+               for sink, key in zip(sinks, keys, strict=True)]
     for start in range(0, 7 * BIG + 99, 50_000):
-        for writer, data in zip(writers, datas):
+        for writer, data in zip(writers, datas, strict=True):
             writer.write(data[start:start + 50_000])
     for writer in writers:
         writer.finish()
-    for sink, key, data in zip(sinks, keys, datas):
+    for sink, key, data in zip(sinks, keys, datas, strict=True):
         sink.seek(0)
         assert b"".join(decrypt_stream(sink, key, FILE_ID)) == data

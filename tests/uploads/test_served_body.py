@@ -5,6 +5,7 @@ handed to the app as the parser made them or joined, are exactly the file's byte
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import socket
 import subprocess
@@ -55,7 +56,7 @@ def test_patches_through_the_served_protocol_keep_every_byte(tmp_path: Path) -> 
                                headers={**TUS, "Upload-Length": str(len(data))})
             assert made.status_code == 201, made.text
             location = made.headers["Location"]
-            for start, end in zip(cuts, cuts[1:]):
+            for start, end in itertools.pairwise(cuts):
                 sent = client.patch(location, content=data[start:end], headers={
                     **TUS, "Upload-Offset": str(start),
                     "Content-Type": "application/offset+octet-stream"})
