@@ -91,7 +91,7 @@ def console_request(client: TestClient, headers: dict[str, str], method: str
     if token.startswith("dks_"):
         me = client.get("/api/v1/auth/me", headers=headers).json()
         client.cookies.set(console_session.COOKIE, token)
-        secret = services_of(client.app).settings.secret_key.get_secret_value()  # type: ignore[arg-type]
+        secret = services_of(client.app).settings.secret_key.get_secret_value()
         csrf = console_session.csrf_token(secret, uuid.UUID(me["session_id"]))
     else:
         csrf = "not-a-token"

@@ -108,11 +108,10 @@ def test_list_items_are_what_the_detail_shows(session: Session, settings: Settin
                               descending=True, cursor_text=None, limit=10,
                               settings=Settings())
     assert len(page.items) == 3
-    types = repository.act_types_of(session, [m.id for m in made])
     for item in page.items:
         case = session.get(Case, item.id)
         assert case is not None
-        assert item == service.list_item(case, types[case.id], service.is_overdue(case))
+        assert item == service.summary(session, case)
     by_id = {i.id: i for i in page.items}
     assert by_id[first.id].overdue and not by_id[second.id].overdue
     assert by_id[first.id].act_types == ["detention", "torture"]

@@ -8,18 +8,13 @@ English-in-a-translation message fails, and so does an id the code no longer use
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
+from api.console.catalogs import extracted
 from api.console.i18n import LANGUAGES, catalog_path, translations
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from console_catalogs import extracted  # noqa: E402
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 # Words that are the same in a translation as in English (names, codes, short terms).

@@ -221,7 +221,7 @@ class FailingSink:
         self.calls = 0
         self.fail_after = fail_after
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         self.calls += 1
         if self.calls > self.fail_after:
             raise OSError("disk full")

@@ -23,7 +23,7 @@ class ThreadRecordingSink:
         self.buffer = io.BytesIO()
         self.threads: list[int] = []
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         self.threads.append(threading.get_ident())
         return self.buffer.write(data)
 
