@@ -18,6 +18,7 @@ from api.core.privacy import ClientAnonymityMiddleware
 from api.core.settings import Settings, get_settings
 from api.core.surfaces import Surface, client_identity_for
 from api.services import AppServices, build_services
+from api.web.errors import page_error
 from api.web.security import SecurityHeadersMiddleware
 
 # Which surface serves each router (api/core/surfaces.py), as "module" (its ``router``) or
@@ -102,7 +103,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.state.services = services
     app.state.surface = surface
 
-    install_error_handlers(app)
+    # The public pages answer their errors with pages, in the page's language.
+    install_error_handlers(app, pages=page_error if surface.serves(Surface.PUBLIC) else None)
     for router, _ in placed_routers(surface):
         app.include_router(router)
 
