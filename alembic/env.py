@@ -47,6 +47,8 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite needs batch mode to alter tables
         compare_type=True,
+        # api.core.migrations.upgrade sets this to move an operator's progress bar.
+        on_version_apply=config.attributes.get("on_version_apply"),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -6,19 +6,23 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
 from api import __version__
 from api.audit.service import acquire_background_chainer, release_background_chainer
+from api.console.pages import error_page as console_error_page
 from api.core.db import make_engine
 from api.core.error_handlers import install_error_handlers
+from api.core.openapi import add_body_models
 from api.core.privacy import ClientAnonymityMiddleware
 from api.core.settings import Settings, get_settings
 from api.core.surfaces import Surface, client_identity_for
 from api.services import AppServices, build_services
-from api.web.errors import page_error
+from api.uploads.protocol import TusProtocolMiddleware
+from api.web.errors import PAGE_PREFIXES, page_error
 from api.web.security import SecurityHeadersMiddleware
 
 # Which surface serves each router (api/core/surfaces.py), as "module" (its ``router``) or
@@ -27,6 +31,8 @@ from api.web.security import SecurityHeadersMiddleware
 # checks the staff log prefixes (api.core.logging.STAFF_PATH_PREFIXES) against this table.
 ROUTER_SURFACES: dict[str, Surface] = {
     "api.health.router": Surface.ALL,
+    # Each surface documents its own routes (its /api/openapi.json), so each serves the docs.
+    "api.apidocs.router": Surface.ALL,
     "api.auth.router": Surface.STAFF,
     "api.approvals.router": Surface.STAFF,
     # The routes that file a two-person request, under the admin user and case URLs; no
@@ -44,6 +50,7 @@ ROUTER_SURFACES: dict[str, Surface] = {
     "api.notifications.router": Surface.STAFF,
     "api.stats.router": Surface.STAFF,
     "api.web.router": Surface.PUBLIC,
+    "api.console.router": Surface.STAFF,
 }
 
 
@@ -95,7 +102,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
         description="Secure case intake and documentation of detention, torture and "
         "enforced disappearance.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        # Served by api.apidocs instead: FastAPI's own pages load their assets from a CDN.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
         debug=settings.debug,
@@ -103,11 +111,31 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.state.services = services
     app.state.surface = surface
 
-    # The public pages answer their errors with pages, in the page's language.
-    install_error_handlers(app, pages=page_error if surface.serves(Surface.PUBLIC) else None)
+    # Errors on the console's pages are pages in the reader's language (api/console/pages.py),
+    # and on the public pages in the language the page or form carries (api/web/errors.py).
+    public = [(prefix, page_error) for prefix in PAGE_PREFIXES] \
+        if surface.serves(Surface.PUBLIC) else []
+    install_error_handlers(app, pages=[("/staff", console_error_page), *public])
+    # The body models the public doors read themselves (api.core.openapi), added once to
+    # the document FastAPI builds and caches.
+    fastapi_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_body_models(fastapi_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     for router, _ in placed_routers(surface):
         app.include_router(router)
 
+    if surface.serves(Surface.PUBLIC):
+        # tus framing (Tus-Resumable on every response, method override, operator-listed
+        # CORS) around the upload routes and the error handlers that answer for them.
+        from api.uploads.router import PREFIX as uploads_prefix
+
+        app.add_middleware(TusProtocolMiddleware, prefix=uploads_prefix,
+                           cors_origins=frozenset(settings.tus_cors_origins))
     app.add_middleware(SecurityHeadersMiddleware, onion_address=settings.onion_address)
     # Outermost: nothing inside the app ever sees a client address or user agent.
     app.add_middleware(ClientAnonymityMiddleware,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from api.core.cli import prepare
+from api.core.cli import prepare, quiet_option
 from api.core.logging import configure_logging
 from api.core.settings import ClientIdentitySetting, Settings, get_settings
 
@@ -184,14 +184,16 @@ def worker(
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head")) -> None:
+def db_upgrade(revision: str = typer.Argument("head"), quiet: bool = quiet_option()) -> None:
     """Apply migrations up to REVISION (default: head)."""
     settings = get_settings()
     configure_logging(settings.log_level, "text")
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     from api.core import migrations
+    from api.core.progress import for_terminal
 
-    migrations.upgrade(settings, revision)
+    with for_terminal(quiet) as progress:
+        migrations.upgrade(settings, revision, progress=progress)
     typer.echo(f"database at {migrations.head_revision() if revision == 'head' else revision}")
 
 

@@ -59,14 +59,45 @@ def normalise(text: str) -> str:
     return text.upper().translate(_SEPARATORS).translate(_CONFUSABLES)
 
 
-def check(text: str, what: str) -> None:
+# Letters Crockford base32 leaves out and that normalise() does not map, with what a
+# person most likely meant (Crockford reserves U; V is its neighbour in shape and order).
+_NOT_USED = {"U": "V"}
+
+
+def place(index: int, group_size: int | None) -> str:
+    """Where the symbol at 0-based ``index`` is, in the words a person checking a grouped
+    paper copy uses ("group 5, symbol 3"), or its position when the text is not grouped."""
+    if group_size is None:
+        return f"character {index + 1}"
+    return f"group {index // group_size + 1}, symbol {index % group_size + 1}"
+
+
+def describe_symbol(char: str) -> str:
+    """Why ``char`` is not a symbol, and what was probably meant. Only a character outside
+    the alphabet is named: it cannot be part of the secret."""
+    if char in _NOT_USED:
+        return f"{char} is not used (did you mean {_NOT_USED[char]}?)"
+    if char.isascii() and char.isprintable():
+        return f"{char!r} is not a symbol of these codes (0-9 and A-Z without I, L, O, U)"
+    return ("a character that is not a Latin letter or digit (is the keyboard on another "
+            "layout?)")
+
+
+def check(text: str, what: str, group_size: int | None = None) -> None:
     """Raise :class:`FormatError` unless every character is in the alphabet.
 
-    Only the position is reported: the text itself may be a secret.
+    The message says where the first wrong character is and why it is wrong; the valid
+    symbols of the text are never echoed, since the text may be a secret.
     """
-    for pos, char in enumerate(text, start=1):
+    for index, char in enumerate(text):
         if char not in _INDEX:
-            raise FormatError(f"{what}: character {pos} is not a valid symbol")
+            raise FormatError(f"{what}: {place(index, group_size)}: {describe_symbol(char)}")
+
+
+def padding_symbols(nbytes: int) -> str:
+    """The symbols the last position may hold for ``nbytes`` bytes (its padding bits are 0)."""
+    pad = 5 * -(-8 * nbytes // 5) - 8 * nbytes
+    return "".join(c for i, c in enumerate(ALPHABET) if not i & ((1 << pad) - 1))
 
 
 def encode(data: bytes) -> str:
@@ -89,7 +120,9 @@ def decode(text: str, nbytes: int, what: str) -> bytes:
         value = (value << 5) | _INDEX[char]
     pad = 5 * nchars - nbits
     if value & ((1 << pad) - 1):
-        raise FormatError(f"{what}: non-canonical encoding")
+        allowed = " or ".join(padding_symbols(nbytes))
+        raise FormatError(f"{what}: symbol {nchars} can only be {allowed} (its last {pad} "
+                          "bits are always zero); check it for a typing mistake")
     return (value >> pad).to_bytes(nbytes, "big")
 
 

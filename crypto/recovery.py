@@ -18,7 +18,11 @@ Text encoding, version 1::
 
 Parsing ignores case, spaces, dashes and underscores, applies Crockford's
 O->0, I/L->1, maps look-alike Cyrillic letters, and accepts the text with or
-without the prefix.
+without the prefix. A key that still does not parse is explained in the words of
+the paper copy, never echoing a symbol of it (:func:`_diagnose`): which group is
+too short or too long, which symbol is not used (``U``: did you mean ``V``?), that
+the last key symbol can only be ``0`` or ``G``, and, when the checksum fails, which
+group one mistyped symbol (or two swapped neighbours) would explain.
 
 The public half has its own text, version 1, so it can travel from an offline
 machine (``dokaz keys generate``) to the server (``dokaz keys import-public``)
@@ -35,6 +39,8 @@ mistake is refused instead of installed.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 
 from crypto import _base32
 from crypto.errors import DecryptionError, FormatError
@@ -80,6 +86,100 @@ def _strip_prefix(body: str, prefix: str, wrong: str) -> str:
     return body
 
 
+_GROUP = 4
+_GROUPS = (_KEY_SYMBOLS + _CHECK_SYMBOLS) // _GROUP
+
+
+def _typed_groups(text: str, prefix: str) -> list[str] | None:
+    """The groups as the person typed them (separated by dashes or spaces), without the
+    prefix; None when the text was typed without separators."""
+    spaced = unicodedata.normalize("NFKC", text).replace("_", "-")
+    groups = [_base32.normalise(g) for g in re.split(r"[\s\-]+", spaced) if g]
+    joined = ""
+    while groups and _base32.normalise(prefix).startswith(joined + groups[0]):
+        joined += groups.pop(0)
+    return groups if len(groups) > 1 else None
+
+
+def _length_error(text: str, body: str, prefix: str, what: str) -> FormatError:
+    expected = _KEY_SYMBOLS + _CHECK_SYMBOLS
+    off = abs(len(body) - expected)
+    amiss = (f"{off} symbol{'s' if off > 1 else ''} "
+             + ("missing" if len(body) < expected else "too many"))
+    message = (f"{what}: it has {len(body)} symbols after {prefix}, it needs {expected} "
+               f"({_GROUPS} groups of {_GROUP}): {amiss}")
+    groups = _typed_groups(text, prefix)
+    if groups is not None:
+        odd = [f"group {i} has {len(g)}" for i, g in enumerate(groups, 1) if len(g) != _GROUP]
+        if len(groups) != _GROUPS:
+            odd.insert(0, f"{len(groups)} groups were typed, not {_GROUPS}")
+        if odd:
+            message += "; " + ", ".join(odd)
+    return FormatError(message)
+
+
+def _checksum_ok(body: str, domain: bytes) -> bool:
+    try:
+        key = _base32.decode(body[:_KEY_SYMBOLS], X25519_KEY_SIZE, "")
+    except FormatError:
+        return False
+    return body[_KEY_SYMBOLS:] == _checksum(key, domain)
+
+
+def _suspect_groups(body: str, domain: bytes) -> list[int]:
+    """The groups (1-based) where one changed symbol, or two swapped neighbours, would make
+    the checksum match: the likely place of a single typing mistake. About 1,800
+    candidates of SHA-256, well under a second; with a 20-bit checksum a wrong lead
+    turns up about once in 600 keys, hence "probably" in the message."""
+    found: set[int] = set()
+    for i in range(len(body)):
+        for symbol in _base32.ALPHABET:
+            if symbol != body[i] and _checksum_ok(body[:i] + symbol + body[i + 1 :], domain):
+                found.add(i // _GROUP + 1)
+    for i in range(len(body) - 1):
+        if body[i] != body[i + 1]:
+            swapped = body[:i] + body[i + 1] + body[i] + body[i + 2 :]
+            if _checksum_ok(swapped, domain):
+                found |= {i // _GROUP + 1, (i + 1) // _GROUP + 1}
+    return sorted(found)
+
+
+def _checksum_error(body: str, domain: bytes, what: str) -> FormatError:
+    groups = _suspect_groups(body, domain)
+    if len(groups) == 1:
+        return FormatError(f"{what}: group {groups[0]} fails its checksum: one symbol in it "
+                           "is probably mistyped; compare that group with the paper copy")
+    if groups:
+        listed = ", ".join(str(g) for g in groups)
+        return FormatError(f"{what}: the checksum does not match; a mistyped symbol is "
+                           f"probably in one of groups {listed}; compare them with the paper "
+                           "copy")
+    return FormatError(f"{what}: the checksum does not match, and no single typing mistake "
+                       "explains it: more than one symbol is wrong, or this is not a Dokaz "
+                       "key; compare every group with the paper copy")
+
+
+def _diagnose(text: str, prefix: str, normalised_prefix: str, domain: bytes,
+              what: str, wrong: str) -> tuple[str, bytes]:
+    """The checked body of a key's text and the 32 bytes it encodes, or a FormatError
+    that says where the typing mistake is."""
+    body = _strip_prefix(_base32.normalise(text), normalised_prefix, wrong)
+    expected = _KEY_SYMBOLS + _CHECK_SYMBOLS
+    if len(body) != expected and body.startswith(normalised_prefix):
+        body = body[len(normalised_prefix):]  # the prefix and a key of the wrong length
+    if len(body) != expected:
+        raise _length_error(text, body, prefix, what)
+    _base32.check(body, what, group_size=_GROUP)
+    last = _KEY_SYMBOLS - 1
+    allowed = _base32.padding_symbols(X25519_KEY_SIZE)
+    if body[last] not in allowed:
+        raise FormatError(f"{what}: {_base32.place(last, _GROUP)} can only be "
+                          f"{' or '.join(allowed)} (it ends the key, whose last bits are "
+                          "always zero); check it for a typing mistake")
+    key = _base32.decode(body[:_KEY_SYMBOLS], X25519_KEY_SIZE, what)
+    return body, key
+
+
 def format_recovery_key(private_key: bytes) -> str:
     """Render a 32-byte X25519 private key as checksummed recovery-key text."""
     if len(private_key) != X25519_KEY_SIZE:
@@ -103,15 +203,11 @@ def parse_recovery_key(text: str) -> bytes:
     Raises :class:`FormatError` for the wrong length, an invalid symbol or a bad
     checksum. Messages never echo the text.
     """
-    body = _strip_prefix(_base32.normalise(text), _NORMALISED_PREFIX,
-                         "not a version 1 Dokaz recovery key (expected DOKAZ-RK1-...)")
-    expected = _KEY_SYMBOLS + _CHECK_SYMBOLS
-    if len(body) != expected:
-        raise FormatError(f"{_WHAT}: expected {expected} symbols after the prefix, got {len(body)}")
-    _base32.check(body, _WHAT)
-    private_key = _base32.decode(body[:_KEY_SYMBOLS], X25519_KEY_SIZE, _WHAT)
+    body, private_key = _diagnose(
+        text, PREFIX, _NORMALISED_PREFIX, _CHECK_DOMAIN, _WHAT,
+        "not a version 1 Dokaz recovery key (expected DOKAZ-RK1-...)")
     if body[_KEY_SYMBOLS:] != _checksum(private_key):
-        raise FormatError(f"{_WHAT}: checksum does not match, check for a typing mistake")
+        raise _checksum_error(body, _CHECK_DOMAIN, _WHAT)
     return private_key
 
 
@@ -141,20 +237,14 @@ def parse_recovery_public_key(text: str) -> bytes:
         # never hold. The text is not echoed.
         raise FormatError("this is the recovery PRIVATE key (DOKAZ-RK1-...), not its public "
                           "half (DOKAZ-RP1-...); it was not stored")
-    body = _strip_prefix(body, _NORMALISED_PUBLIC_PREFIX,
-                         "not a version 1 Dokaz recovery public key (expected DOKAZ-RP1-...)")
-    expected = _KEY_SYMBOLS + _CHECK_SYMBOLS
-    if len(body) != expected:
-        raise FormatError(
-            f"{_PUBLIC_WHAT}: expected {expected} symbols after the prefix, got {len(body)}"
-        )
-    _base32.check(body, _PUBLIC_WHAT)
-    public_key = _base32.decode(body[:_KEY_SYMBOLS], X25519_KEY_SIZE, _PUBLIC_WHAT)
+    body, public_key = _diagnose(
+        text, PUBLIC_PREFIX, _NORMALISED_PUBLIC_PREFIX, _PUBLIC_CHECK_DOMAIN, _PUBLIC_WHAT,
+        "not a version 1 Dokaz recovery public key (expected DOKAZ-RP1-...)")
     if body[_KEY_SYMBOLS:] != _checksum(public_key, _PUBLIC_CHECK_DOMAIN):
         if body[_KEY_SYMBOLS:] == _checksum(public_key):
             raise FormatError("this is the recovery PRIVATE key without its prefix, not its "
                               "public half (DOKAZ-RP1-...); it was not stored")
-        raise FormatError(f"{_PUBLIC_WHAT}: checksum does not match, check for a typing mistake")
+        raise _checksum_error(body, _PUBLIC_CHECK_DOMAIN, _PUBLIC_WHAT)
     try:
         seal(public_key, b"", b"dokaz/recovery-public-key-check")
     except DecryptionError:

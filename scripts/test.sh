@@ -15,18 +15,31 @@ if [ "${1:-}" = "--fast" ]; then
 fi
 
 python=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$python" -m venv .venv
+if [ ! -x .venv/bin/python ] && ! "$python" -m venv .venv; then
+  # Debian's python3 comes without venv (ensurepip) until python3-venv is installed.
+  rm -rf .venv
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null
+    "$python" -m venv .venv
+  else
+    echo "please install python3-venv (sudo apt-get install python3-venv)" >&2
+    exit 1
+  fi
+fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
 
 # Debian packages: Chromium for the browser tests (Playwright drives it; it never downloads
-# a browser of its own), tor (tor and tor-gencert, for the private Tor network of
-# tests/system/tor) and the PostgreSQL client tools.
+# a browser of its own) and tor (tor and tor-gencert, for the private Tor network of
+# tests/system/tor) and shellcheck (tests/foundation/test_test_script.py checks these
+# scripts). PostgreSQL and Redis come from scripts/services.sh below.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v tor-gencert >/dev/null 2>&1 || need+=(tor)
-command -v pg_isready >/dev/null 2>&1 || need+=(postgresql-client)
-command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+# Node.js and npm run tus-js-client against the server (tests/uploads/test_real_clients.py).
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
@@ -36,28 +49,23 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# PostgreSQL on 127.0.0.1:5432 (trust auth): start the local cluster if it is down.
-if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
-  if command -v pg_ctlcluster >/dev/null 2>&1; then
-    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
-  fi
-  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
-fi
+# PostgreSQL at DOKAZ_TEST_PG_URL (default 127.0.0.1:5432, trust auth) and Redis at
+# DOKAZ_TEST_REDIS_URL (default 127.0.0.1:6379): the running ones, else the machine's own
+# started, else installed, else a private throwaway server on that port, stopped and
+# deleted when this script exits (scripts/services.sh).
+# shellcheck source=scripts/services.sh
+. scripts/services.sh
+SERVICES_PYTHON=.venv/bin/python
+ensure_services
 export DOKAZ_TEST_REQUIRE_PG=1
 
-# Redis on 127.0.0.1:6379 for the counters several API processes share: start one that
-# keeps nothing on disk if none answers (Debian's redis-server).
-if ! .venv/bin/python -c "import redis; redis.Redis(socket_timeout=1).ping()" 2>/dev/null; then
-  if command -v redis-server >/dev/null 2>&1; then
-    redis-server --daemonize yes --save "" --appendonly no --bind 127.0.0.1 --port 6379 >/dev/null
-    for _ in $(seq 1 20); do
-      .venv/bin/python -c "import redis; redis.Redis(socket_timeout=1).ping()" 2>/dev/null && break
-      sleep 0.5
-    done
-  else
-    echo "please install redis-server (sudo apt-get install redis-server)" >&2
-    exit 1
-  fi
+# tus-js-client for the tus conformance test, once, into a cache folder outside the tree
+# (the test installs it there itself when missing; doing it here keeps it out of pytest's time).
+node_dir=${DOKAZ_TEST_NODE_DIR:-$HOME/.cache/dokaz-tests/node-tus}
+if [ ! -d "$node_dir/node_modules/tus-js-client" ]; then
+  mkdir -p "$node_dir"
+  [ -f "$node_dir/package.json" ] || echo '{"private": true, "type": "module"}' > "$node_dir/package.json"
+  (cd "$node_dir" && npm install --no-audit --no-fund --loglevel=error tus-js-client@4)
 fi
 
 echo "== ruff"
@@ -73,7 +81,9 @@ DOKAZ_DATA_DIR="$check_dir" .venv/bin/alembic check
 rm -rf "$check_dir"
 if [ "$fast" = 1 ]; then
   echo "== pytest, fast lane (SQLite and PostgreSQL; no system, browser or slow tests)"
-  exec .venv/bin/pytest -n 2 --ignore=tests/system -m "not browser and not slow" "$@"
+  # Not exec: the EXIT trap stops the services this script started.
+  .venv/bin/pytest -n 2 --ignore=tests/system -m "not browser and not slow" "$@"
+  exit
 fi
 echo "== pytest (SQLite and PostgreSQL)"
 .venv/bin/pytest -n 2 "$@"

@@ -154,7 +154,8 @@ def app_client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
         yield client
 
 
-REDIS_URL = "redis://127.0.0.1:6379/0"  # scripts/test.sh starts one if none answers
+REDIS_URL = os.environ.get(  # scripts/test.sh (scripts/services.sh) starts one if none answers
+    "DOKAZ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @dataclass

@@ -186,6 +186,24 @@ def set_intake_duty(session: Session, user: StaffUser, on_duty: bool, *, actor: 
     return user
 
 
+def set_language(session: Session, user: StaffUser, language: str | None) -> StaffUser:
+    """The account's console language (one of ``languages``, or None for the browser's).
+
+    A preference of the person themselves, so not audited: it changes no one's access."""
+    if user.language != language:
+        user.language = language
+        session.add(user)
+        session.flush()
+    return user
+
+
+def adopt_language(session: Session, user_id: uuid.UUID, language: str) -> None:
+    """The language someone signed in with becomes theirs, unless they chose one already."""
+    user = require_user(session, user_id)
+    if user.language is None:
+        set_language(session, user, language)
+
+
 def reset_totp(
     session: Session, settings: Settings, user: StaffUser, *, actor: Actor, now: datetime
 ) -> NewTotp:

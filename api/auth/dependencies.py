@@ -44,7 +44,8 @@ def bearer_token(request: Request) -> str | None:
     return value.strip()
 
 
-def _principal(request: Request, session: DbSession, token: str) -> Principal:
+def principal_for_token(request: Request, session: DbSession, token: str) -> Principal:
+    """The signed-in staff member of a session token, from a header or the console's cookie."""
     if token.startswith(PARTNER_KEY_PREFIX):
         raise login_service.unauthorized(
             "This needs a staff sign-in; partner API keys cannot be used here.")
@@ -58,12 +59,12 @@ def current_staff(request: Request, session: DbSession) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise login_service.unauthorized("Please sign in: this needs a staff session token.")
-    return _principal(request, session, token)
+    return principal_for_token(request, session, token)
 
 
 def optional_staff(request: Request, session: DbSession) -> Principal | None:
     token = bearer_token(request)
-    return None if token is None else _principal(request, session, token)
+    return None if token is None else principal_for_token(request, session, token)
 
 
 CurrentStaff = Annotated[Principal, Depends(current_staff)]
@@ -130,7 +131,8 @@ async def _staff_in_own_transaction(request: Request) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise login_service.unauthorized("Please sign in: this needs a staff session token.")
-    return await in_transaction(app_engine(request), lambda s: _principal(request, s, token))
+    return await in_transaction(app_engine(request),
+                                lambda s: principal_for_token(request, s, token))
 
 
 # For async routes that run Argon2: the session is checked in a short transaction of its

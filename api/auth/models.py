@@ -62,6 +62,8 @@ class StaffUser(SQLModel, table=True):
     )
     password_changed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     last_login_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    # Plaintext: the staff console's language (be, ru, uk, en); NULL: the browser's.
+    language: str | None = Field(default=None, sa_column=Column(String(8)))
 
 
 class StaffSession(SQLModel, table=True):

@@ -62,6 +62,11 @@ def session_by_token_hash(session: Session, token_hash: bytes) -> StaffSession |
     ).first()
 
 
+def get_session(session: Session, session_id: uuid.UUID) -> StaffSession | None:
+    """A session row by id (from the identity map when this transaction loaded it)."""
+    return session.get(StaffSession, session_id)
+
+
 def active_sessions(session: Session, user_id: uuid.UUID, now: datetime) -> Sequence[StaffSession]:
     stmt = (
         select(StaffSession)

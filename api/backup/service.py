@@ -13,11 +13,16 @@ backup of the embedded SQLite installation restores into PostgreSQL and back.
 Restore goes into an EMPTY database migrated to the same schema revision and an empty
 blob store, in one transaction: any failure (wrong key, damaged archive, a hash that does
 not match the manifest) rolls the rows back and deletes the blobs written so far.
+:func:`restore_into` (``dokaz restore``) also migrates a new database first; the archive's
+header and the key are checked before anything is touched, and a failure after that puts
+the target back as it was found (:class:`_Target`): the tables the migration made are
+dropped, a database file or data directory it created is removed.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -44,6 +49,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 
@@ -62,6 +68,7 @@ from api.backup.archive import (
 )
 from api.core import migrations
 from api.core.models import utcnow
+from api.core.progress import SILENT, Progress
 from api.core.settings import Settings
 from api.keys.repository import active_recovery_key
 from api.storage import BlobStorage, get_storage
@@ -154,7 +161,8 @@ def _referenced_blobs(conn: Connection) -> list[str]:
         return sorted(referenced_names(session, blob_references()))
 
 
-def create_backup(settings: Settings, engine: Engine, out: Path) -> str:
+def create_backup(settings: Settings, engine: Engine, out: Path,
+                  progress: Progress = SILENT) -> str:
     if out.exists():
         raise BackupError(f"{out} already exists; choose a new file name.")
     storage = get_storage(settings)
@@ -178,7 +186,7 @@ def create_backup(settings: Settings, engine: Engine, out: Path) -> str:
             write_header(f, header)
             writer = EncryptingWriter(f, backup_id, key)
             manifest = _write_body(EntryWriter(writer), _snapshot_engine(settings, engine),
-                                   storage)
+                                   storage, progress)
             writer.finish()
             f.flush()
             os.fsync(f.fileno())
@@ -193,22 +201,28 @@ def create_backup(settings: Settings, engine: Engine, out: Path) -> str:
                else ""))
 
 
-def _write_body(w: EntryWriter, snap: Engine, storage: BlobStorage) -> dict[str, Any]:
+def _write_body(w: EntryWriter, snap: Engine, storage: BlobStorage,
+                progress: Progress) -> dict[str, Any]:
     manifest: dict[str, Any] = {"tables": {}, "blobs": {}, "missing_blobs": []}
+    tables = _tables()
     try:
         with snap.connect() as conn, conn.begin():
             manifest["revision"] = MigrationContext.configure(conn).get_current_revision()
-            for table in _tables():
+            progress.step("tables", len(tables))
+            for table in tables:
                 digest, count = hashlib.sha256(), 0
                 for chunk in _table_chunks(conn, table):
                     w.entry(TABLE, table.name, chunk)
                     digest.update(chunk)
                     count += chunk.count(b"\n")
                 manifest["tables"][table.name] = {"rows": count, "sha256": digest.hexdigest()}
+                progress.advance()
             names = _referenced_blobs(conn)
     finally:
         snap.dispose()
+    progress.step("blobs", len(names))
     for name in names:
+        progress.advance()
         if not storage.exists(name):
             manifest["missing_blobs"].append(name)
             continue
@@ -236,7 +250,8 @@ def _open_key(header: dict[str, Any], key_text: str) -> DataKey:
     try:
         private = parse_recovery_key(key_text)
     except CryptoError as exc:
-        raise BackupError(f"the recovery key is not valid: {exc}") from None
+        raise BackupError("the recovery key is not valid: "
+                          f"{str(exc).removeprefix('recovery key: ')}") from None
     from api.keys.service import fingerprint
 
     if fingerprint(recovery_public_key(private)) != header.get("recovery_fingerprint"):
@@ -304,7 +319,8 @@ def _referenced_first(rows: list[dict[str, Any]], columns: list[str]) -> list[di
     return out
 
 
-def restore_backup(settings: Settings, engine: Engine, archive: Path, key_text: str) -> str:
+def restore_backup(settings: Settings, engine: Engine, archive: Path, key_text: str,
+                   progress: Progress = SILENT) -> str:
     storage = get_storage(settings)
     written: list[str] = []
     try:
@@ -313,8 +329,10 @@ def restore_backup(settings: Settings, engine: Engine, archive: Path, key_text: 
             _check_revision(header.get("schema_revision"))
             key = _open_key(header, key_text)
             _check_empty(session, storage)
+            progress.step("archive", os.fstat(src.fileno()).st_size)
+            progress.advance(src.tell())
             summary = _restore_body(session, storage, src, key,
-                                    bytes.fromhex(header["backup_id"]), written)
+                                    bytes.fromhex(header["backup_id"]), written, progress)
             session.commit()
     except (CryptoError, ArchiveError) as exc:
         _delete(storage, written)
@@ -331,13 +349,16 @@ def _delete(storage: BlobStorage, names: list[str]) -> None:
 
 
 def _restore_body(session: Session, storage: BlobStorage, src: BinaryIO, key: DataKey,
-                  backup_id: bytes, written: list[str]) -> str:
+                  backup_id: bytes, written: list[str], progress: Progress) -> str:
     by_name = {t.name: t for t in _tables()}
     seen: dict[str, Any] = {}
     blobs: dict[str, Any] = {}
     deferred: list[tuple[Table, dict[str, Any]]] = []
     manifest: dict[str, Any] | None = None
+    at = src.tell()
     for entry in entries(src, key, backup_id):
+        progress.advance(src.tell() - at)
+        at = src.tell()
         if manifest is not None:
             raise ArchiveError("data after the manifest")
         if entry.kind == TABLE:
@@ -366,6 +387,7 @@ def _restore_body(session: Session, storage: BlobStorage, src: BinaryIO, key: Da
             manifest = json.loads(entry.read_all())
         else:
             raise ArchiveError("unknown entry kind")
+    progress.advance(src.tell() - at)
     if manifest is None:
         raise ArchiveError("the manifest is missing")
     _check_revision(manifest.get("revision"))
@@ -379,3 +401,139 @@ def _restore_body(session: Session, storage: BlobStorage, src: BinaryIO, key: Da
     session.flush()
     rows = sum(t["rows"] for t in manifest["tables"].values())
     return f"{len(want)} tables with rows, {rows} rows, {len(blobs)} blobs; hashes verified"
+
+
+# ---- restore into a new target, and putting it back on failure ----
+
+
+def restore_into(settings: Settings, archive: Path, key_text: str,
+                 progress: Progress = SILENT) -> str:
+    """``dokaz restore``: migrate the (new, empty) target, then restore ``archive`` into it.
+
+    What needs no target is checked first (the archive's header, its schema revision, the
+    key), so a wrong key or an archive of another version touches nothing. After that any
+    failure, an interrupt included, puts the target back as it was found.
+    """
+    from api.core.db import make_engine
+
+    try:
+        with open(archive, "rb") as src:
+            header = read_header(src)
+    except OSError as exc:
+        raise BackupError(f"cannot read {archive}: {exc.strerror}") from None
+    except ArchiveError as exc:
+        raise BackupError(f"the archive is damaged or incomplete: {exc}") from None
+    _check_revision(header.get("schema_revision"))
+    _open_key(header, key_text)
+    try:
+        target = _Target.capture(settings)
+    except OperationalError:
+        # Not the driver's text: it can name the server and user of the URL.
+        raise BackupError("cannot connect to the target database: check DOKAZ_DATABASE_URL "
+                          "and that the (new, empty) database exists") from None
+    try:
+        target.refuse_foreign_schema()
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        migrations.upgrade(settings, progress=progress)
+        engine = make_engine(settings)
+        try:
+            return restore_backup(settings, engine, archive, key_text, progress)
+        finally:
+            engine.dispose()
+    except BaseException:
+        target.put_back()
+        raise
+
+
+class _Target:
+    """What the restore target looked like before: its tables, database file, data dir."""
+
+    def __init__(self, settings: Settings, url: str, tables: set[str],
+                 db_file: Path | None, db_file_existed: bool,
+                 data_dir_existed: bool, data_entries: set[Path]) -> None:
+        self.settings, self.url, self.tables = settings, url, tables
+        self.db_file, self.db_file_existed = db_file, db_file_existed
+        self.data_dir_existed, self.data_entries = data_dir_existed, data_entries
+
+    @classmethod
+    def capture(cls, settings: Settings) -> _Target:
+        from sqlalchemy import inspect
+        from sqlalchemy.engine import make_url
+
+        url = settings.resolved_database_url
+        parsed = make_url(url)
+        db_file = (Path(parsed.database) if parsed.get_backend_name() == "sqlite"
+                   and parsed.database not in (None, "", ":memory:") else None)
+        db_file_existed = db_file is not None and db_file.exists()
+        tables: set[str] = set()
+        if db_file is None or db_file_existed:  # never create the file just to look
+            probe = create_engine(url, poolclass=NullPool)
+            try:
+                tables = set(inspect(probe).get_table_names())
+            finally:
+                probe.dispose()
+        data_dir = settings.data_dir
+        existed = data_dir.exists()
+        found = set(data_dir.rglob("*")) if existed else set()
+        return cls(settings, url, tables, db_file, db_file_existed, existed, found)
+
+    def refuse_foreign_schema(self) -> None:
+        """A database that already holds tables is restored into only at this build's
+        revision (then it must be empty): migrating someone's older database first would
+        change it before the refusal."""
+        if not self.tables:
+            return
+        probe = create_engine(self.url, poolclass=NullPool)
+        try:
+            revision = migrations.current_revision(probe)
+        finally:
+            probe.dispose()
+        if revision != migrations.head_revision():
+            raise BackupError(
+                "the database is not empty (it has tables of another schema revision). "
+                "Restore only into a new, empty database: create one, point "
+                "DOKAZ_DATABASE_URL at it, retry.")
+
+    def put_back(self) -> None:
+        """Undo what the restore made; rows and blobs it wrote are already gone (one
+        transaction; :func:`restore_backup` deletes its blobs)."""
+        if self.db_file is not None and not self.db_file_existed:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(str(self.db_file) + suffix).unlink(missing_ok=True)
+        else:
+            self._drop_new_tables()
+        self._remove_new_files()
+
+    def _drop_new_tables(self) -> None:
+        from sqlalchemy import inspect
+
+        engine = create_engine(self.url, poolclass=NullPool)
+        try:
+            with engine.begin() as conn:
+                sqlite = conn.dialect.name == "sqlite"
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                quote = conn.dialect.identifier_preparer.quote
+                for name in set(inspect(conn).get_table_names()) - self.tables:
+                    cascade = "" if sqlite else " CASCADE"
+                    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(name)}{cascade}")
+        finally:
+            engine.dispose()
+
+    def _remove_new_files(self) -> None:
+        data_dir = self.settings.data_dir
+        if not data_dir.exists():
+            return
+        if not self.data_dir_existed:
+            import shutil
+
+            shutil.rmtree(data_dir, ignore_errors=True)
+            return
+        # Deepest first, so a directory the restore made is empty when its turn comes.
+        for path in sorted(set(data_dir.rglob("*")) - self.data_entries,
+                           key=lambda p: len(p.parts), reverse=True):
+            if path.is_dir() and not path.is_symlink():
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+            else:
+                path.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""The case and its structured metadata (after shared/reference/case-metadata.md).
+"""The case and its structured metadata (see docs/case-metadata.md).
 
 Tables:
 

@@ -285,6 +285,25 @@ def list_cases(session: Session, principal: Principal, request: ListRequest
     return rows, next_cursor
 
 
+@lru_cache(maxsize=256)
+def _count_statement(role: Role, shape: frozenset[str], overdue: bool | None) -> Any:
+    inner = (sa_select(_CASES.c.id)
+             .where(case_list_clause(role), *_filter_clauses(shape, overdue))
+             .limit(bindparam("count_cap", type_=Integer)))
+    return sa_select(func.count()).select_from(inner.subquery())
+
+
+def count_cases(session: Session, principal: Principal, filters: CaseFilters, cap: int) -> int:
+    """How many cases the caller may list match ``filters``, counted up to ``cap``.
+
+    Capped so a queue's tab counts cost a bounded index walk however many cases match:
+    a tab shows "1000+" rather than making every page wait for an exact million."""
+    params = _filter_params(filters) | case_list_params(principal)
+    stmt = _count_statement(principal.role, frozenset(params), filters.overdue)
+    params["count_cap"] = cap
+    return int(session.connection().execute(stmt, params).scalar_one())
+
+
 def _types(joined: str | None) -> list[str]:
     return sorted(set(joined.split(","))) if joined else []
 
@@ -314,6 +333,15 @@ def listable_case(
     return _scoped_case(session, case_id, case_list_filter(principal), for_update)
 
 
+def listable_case_id_by_reference(session: Session, principal: Principal, reference: str
+                                  ) -> uuid.UUID | None:
+    """A case's id from its reference, if the caller may list it (a coordinator naming
+    the duplicate to merge); a reference the caller may not see finds nothing."""
+    stmt = select(Case.id).where(col(Case.reference) == reference.strip().upper(),
+                                 case_list_filter(principal))
+    return session.exec(stmt).first()
+
+
 def readable_case(
     session: Session, principal: Principal, case_id: uuid.UUID, *, for_update: bool = False
 ) -> Case | None:
@@ -336,6 +364,12 @@ def case_id_by_reference(session: Session, reference: str) -> uuid.UUID | None:
     whoever runs it holds the server and the recovery key, and gets an id, no content."""
     stmt = select(Case.id).where(col(Case.reference) == reference.strip().upper())
     return session.exec(stmt).first()
+
+
+def reference_of(session: Session, case_id: uuid.UUID) -> str | None:
+    """A case's reference, unscoped: for intake telling a submitter who sent the same
+    report again that it was received (they were shown that reference the first time)."""
+    return session.exec(select(Case.reference).where(col(Case.id) == case_id)).first()
 
 
 def case_of_thread(session: Session, thread: Submission) -> Case | None:

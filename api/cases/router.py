@@ -141,10 +141,6 @@ def get_case(case_id: uuid.UUID, me: Reader, session: DbSession, response: Respo
     return out
 
 
-def _summary(case: Case) -> CaseListItem:
-    return service.list_item(case, [], service.is_overdue(case))
-
-
 @router.patch("/{case_id}", response_model=CaseListItem,
               responses=error_responses(*_CASE, Conflict, InvalidInput, PreconditionFailed,
                                         PreconditionRequired))
@@ -153,7 +149,7 @@ def edit_case(case_id: uuid.UUID, body: MetadataPatch, me: Staff, session: DbSes
     """Edit metadata. Needs If-Match with the current ETag: 428 without, 412 when stale."""
     case = service.edit_metadata(session, me, case_id, body, _if_match(if_match), settings)
     _etag(response, case)
-    return _summary(case)
+    return service.summary(session, case)
 
 
 @router.post("/{case_id}/transitions", response_model=CaseListItem,
@@ -165,7 +161,7 @@ def transition_case(case_id: uuid.UUID, body: TransitionIn, me: Staff, session: 
     case = transitions.transition(session, me, case_id, body, settings,
                                   if_match=_if_match(if_match))
     _etag(response, case)
-    return _summary(case)
+    return service.summary(session, case)
 
 
 @router.put("/{case_id}/assignee", response_model=CaseListItem,
@@ -179,7 +175,7 @@ def assign_case(case_id: uuid.UUID, body: AssignIn, me: Coordinator, session: Db
     case = service.assign(session, me, case_id, body.assignee_id, settings,
                           _if_match(if_match))
     _etag(response, case)
-    return _summary(case)
+    return service.summary(session, case)
 
 
 @router.get("/{case_id}/messages", response_model=list[MessageOut],
@@ -275,7 +271,7 @@ def merge_case(case_id: uuid.UUID, body: MergeIn, me: Coordinator, session: DbSe
     keep their keys, which go to this case's caseworkers and coordinators (not lawyers)."""
     case = merge.merge(session, me, case_id, body.from_case_id, settings, body.comment)
     _etag(response, case)
-    return _summary(case)
+    return service.summary(session, case)
 
 
 @router.post("/{case_id}/split", response_model=CaseListItem, status_code=201,
@@ -286,7 +282,7 @@ def split_case(case_id: uuid.UUID, body: SplitIn, me: Coordinator, session: DbSe
     keeps its own thread) into a new case; returns the new case."""
     case = merge.split(session, me, case_id, body.submission_ids, settings, body.comment)
     _etag(response, case)
-    return _summary(case)
+    return service.summary(session, case)
 
 
 @router.get("/{case_id}/referral-drafts/{mechanism}",

@@ -77,7 +77,16 @@ def check_if_match(case: Case, if_match: int | None) -> None:
         raise PreconditionFailed(details={"current_version": case.version})
 
 
-def list_item(case: Case, act_types: list[str], now_overdue: bool) -> CaseListItem:
+def summary(session: Session, case: Case) -> CaseListItem:
+    """The case as every single-case response shows it (edit, transition, assignment,
+    merge, split, and the head of the detail). The one builder: its act types are read
+    from the case's acts here, so no caller can answer with a stale or empty list."""
+    # Autoflush makes acts added or removed in this unit of work count already.
+    act_types = repository.act_types_of(session, [case.id])[case.id]
+    return _list_item(case, act_types, is_overdue(case))
+
+
+def _list_item(case: Case, act_types: list[str], now_overdue: bool) -> CaseListItem:
     return CaseListItem(
         id=case.id, reference=case.reference, state=case.state, priority=case.priority,
         urgent=case.urgent,
@@ -151,11 +160,10 @@ def detail(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseDe
     links = session.exec(select(CaseLink).where(
         (col(CaseLink.source_case_id) == case.id) | (col(CaseLink.target_case_id) == case.id)
     ).order_by(col(CaseLink.created_at)))
-    act_types = repository.act_types_of(session, [case.id])[case.id]
     counts = Counter(s.thread_id for s in threads_repository.submissions_of(session, case.id))
     msg_counts = Counter(m.submission_id for m in all_msgs)
     out = CaseDetail(
-        **list_item(case, act_types, is_overdue(case)).model_dump(),
+        **summary(session, case).model_dump(),
         period_start_month=case.period_start_month, period_end_month=case.period_end_month,
         date_precision=case.date_precision, merged_into_id=case.merged_into_id,
         metadata=store.load_metadata(session, case, key),
@@ -346,3 +354,18 @@ def list_cases(
         "items": [_row_fields(r, cutoff) for r in rows],
         "next_cursor": pagination.encode(next_cursor) if next_cursor else None,
     })
+
+
+def count_cases(session: Session, principal: Principal, filters: repository.CaseFilters,
+                *, cap: int) -> int:
+    """How many cases of the caller's list match ``filters``, up to ``cap`` (queue tabs)."""
+    filters.now = filters.now or utcnow()
+    return repository.count_cases(session, principal, filters, cap)
+
+
+def case_id_for_reference(session: Session, principal: Principal, reference: str) -> uuid.UUID:
+    """The id of a case the caller may list, by its reference (404 otherwise)."""
+    found = repository.listable_case_id_by_reference(session, principal, reference)
+    if found is None:
+        raise NotFound("No case you can see has that reference.")
+    return found

@@ -19,3 +19,9 @@ def prepare(settings: Settings) -> None:
     from api.core import migrations
 
     migrations.upgrade(settings)
+
+
+def quiet_option() -> bool:
+    """``--quiet``/``-q`` for commands that draw a progress bar (see api.core.progress)."""
+    return typer.Option(False, "--quiet", "-q",  # type: ignore[no-any-return]
+                        help="Draw no progress bar (none is drawn off a terminal anyway).")

@@ -12,6 +12,7 @@ Routes list the errors they can raise with ``error_responses(...)`` so OpenAPI i
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
@@ -91,6 +92,26 @@ class InvalidInput(DokazError):
     status_code = 422
     code = "validation_error"
     default_message = "Some fields are not valid."
+
+
+def field_path(loc: Sequence[str | int]) -> str:
+    """The one format of a field's path in a 422, relative to the document sent:
+    ``persons[0].sex``, ``summary.title``; list positions in brackets, keys after dots.
+    Request parameters outside the body name their place first: ``query.lang``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """``details.fields`` of a 422 from pydantic-style errors (``loc``, ``msg``, ``type``).
+    The offending input is deliberately dropped: it may be testimony."""
+    return [{"path": field_path(e.get("loc", ())), "message": str(e.get("msg", "invalid")),
+             "type": str(e.get("type", ""))} for e in errors]
 
 
 class PreconditionRequired(DokazError):

@@ -56,7 +56,7 @@ def route_template(scope: Mapping[str, Any]) -> str:
 # coarse), so a new public route cannot forget to be.
 STAFF_PATH_PREFIXES = (
     "/api/v1/cases", "/api/v1/admin", "/api/v1/auth", "/api/v1/stats", "/api/v1/partner",
-    "/api/v1/approvals",
+    "/api/v1/approvals", "/staff",
 )
 _coarse_times: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "dokaz_coarse_log_times", default=False)
@@ -109,16 +109,43 @@ def scrub(text: str) -> str:
     return _UA.sub(lambda m: (m.group(1) or "") + REDACTED, text)
 
 
+# uvicorn's "listening on" lines, exactly as uvicorn (0.30 to 0.38) writes them. Their
+# arguments are the server's own bound address (its config or its socket's name), which
+# no client has: an operator needs to see it, so these are the only records whose address
+# is kept. Matched on the template, so no client-supplied text can ask for the exemption.
+_OWN_ADDRESS_TEMPLATES = frozenset({
+    "Uvicorn running on %s://%s:%d (Press CTRL+C to quit)",
+    "Uvicorn running on %s://[%s]:%d (Press CTRL+C to quit)",
+    "Uvicorn running on unix socket %s (Press CTRL+C to quit)",
+    "Uvicorn running on socket %s (Press CTRL+C to quit)",
+})
+_OWN_ADDRESS = "_dokaz_own_address"
+
+# Libraries whose INFO lines say nothing an operator acts on (Alembic's plugin set-up and
+# "Context impl", httpx's line per request, ...): kept for DEBUG, quiet at INFO.
+NOISY_LIBRARIES = ("alembic", "httpx", "httpcore", "botocore", "boto3", "s3transfer",
+                   "urllib3", "multipart", "python_multipart")
+
+
 class ClientIdentityFilter(logging.Filter):
     """Rewrites every record so no IP address or user agent survives formatting."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, _OWN_ADDRESS, False):  # the logger's filter saw it first
+            return True
+        own_address = (record.name.startswith("uvicorn")
+                       and record.msg in _OWN_ADDRESS_TEMPLATES)
         try:
             message = record.getMessage()
         except Exception:  # a malformed %-format must not take logging down
             message = str(record.msg)
-        record.msg = scrub(message)
+            own_address = False
+        record.msg = message if own_address else scrub(message)
         record.args = None
+        if own_address:
+            setattr(record, _OWN_ADDRESS, True)
+        # uvicorn's copy of its message with terminal colours: ours is the message.
+        record.__dict__.pop("color_message", None)
         for key, value in list(vars(record).items()):
             if key in _STANDARD_ATTRS:
                 continue
@@ -145,7 +172,13 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             # Type only: exception messages and frames can hold protected values.
             payload["error_type"] = record.exc_info[0].__name__
-        return scrub(json.dumps(payload, ensure_ascii=False))
+        return _scrub_line(record, json.dumps(payload, ensure_ascii=False))
+
+
+def _scrub_line(record: logging.LogRecord, line: str) -> str:
+    """The formatted line scrubbed once more, except the server's own "listening on" line
+    (see ``_OWN_ADDRESS_TEMPLATES``): it carries no extras and no client data."""
+    return line if getattr(record, _OWN_ADDRESS, False) else scrub(line)
 
 
 class TextFormatter(logging.Formatter):
@@ -157,7 +190,7 @@ class TextFormatter(logging.Formatter):
         line = f"{record.levelname:<7} {record.name}: {record.getMessage()}"
         if record.exc_info and record.exc_info[0] is not None:
             line += f" error_type={record.exc_info[0].__name__}"
-        return scrub(line + (" " + extras if extras else ""))
+        return _scrub_line(record, line + (" " + extras if extras else ""))
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None) -> None:
@@ -170,6 +203,9 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: Any = None
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    quiet = logging.DEBUG if root.level <= logging.DEBUG else max(root.level, logging.WARNING)
+    for name in NOISY_LIBRARIES:
+        logging.getLogger(name).setLevel(quiet)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         lg = logging.getLogger(name)
         lg.handlers = []

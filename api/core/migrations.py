@@ -10,15 +10,19 @@ streams).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
+from api.core.progress import SILENT, Progress
 from api.core.settings import Settings
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+log = logging.getLogger("dokaz.db")
 
 
 def migrations_dir() -> Path:
@@ -42,10 +46,43 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(settings: Settings, revision: str = "head", *, url: str | None = None) -> None:
+def upgrade(settings: Settings, revision: str = "head", *, url: str | None = None,
+            progress: Progress = SILENT) -> None:
     from alembic import command
 
-    command.upgrade(alembic_config(url or settings.resolved_database_url), revision)
+    cfg = alembic_config(url or settings.resolved_database_url)
+    applied: list[str] = []
+
+    def on_version_apply(**kwargs: Any) -> None:
+        applied.append(str(kwargs["step"].up_revision_id))
+        progress.advance()
+
+    # alembic/env.py hands this to Alembic, which calls it after each revision.
+    cfg.attributes["on_version_apply"] = on_version_apply
+    if progress is not SILENT:
+        progress.step("migrations", _pending(cfg, revision))
+    command.upgrade(cfg, revision)
+    if applied:
+        # One line of our own, since Alembic's per-revision lines are kept below INFO
+        # (api.core.logging.NOISY_LIBRARIES).
+        log.info("database schema upgraded to %s (%d revision%s applied)", applied[-1],
+                 len(applied), "" if len(applied) == 1 else "s")
+
+
+def _pending(cfg: Config, revision: str) -> int:
+    """How many revisions an upgrade to ``revision`` applies."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(cfg.get_main_option("sqlalchemy.url") or "sqlite://",
+                           poolclass=NullPool)
+    try:
+        current = current_revision(engine)
+    finally:
+        engine.dispose()
+    script = ScriptDirectory.from_config(cfg)
+    return sum(1 for _ in script.iterate_revisions(revision, current or "base"))
 
 
 def downgrade(settings: Settings, revision: str, *, url: str | None = None) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A value anyone can read in this repository is not a secret; production refuses it.
 DEVELOPMENT_SECRET = "dokaz-development-secret-not-for-production"  # noqa: S105
@@ -147,9 +147,17 @@ class Settings(BaseSettings):
     redis_timeout_seconds: AboveZero = 0.5
     redis_key_prefix: str = Field(default="dokaz:", min_length=1, max_length=64,
                                   description="keeps deployments sharing one Redis apart")
+    # Web origins (scheme://host[:port]) whose pages may upload by tus from the browser
+    # (CORS on /api/v1/uploads only, api/uploads/protocol.py); comma-separated. None by
+    # default: then no CORS header is sent or answered.
+    tus_cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     upload_expiry_hours: OneOrMore = Field(default=72, description=(
         "Hours an unfinished tus upload is kept; its expiry is rounded up to the next "
         "00:00 UTC, so it is kept at day precision."))
+    intake_replay_hours: OneOrMore = Field(default=24, description=(
+        "Hours a report's form token or Idempotency-Key is remembered, so a reload or a "
+        "retried request files nothing new (api/intake/replays.py); rounded up to the "
+        "next 00:00 UTC, then deleted"))
     intake_rate_per_client_per_hour: OneOrMore = 30
     intake_rate_global_per_minute: OneOrMore = 600
     receipt_attempts_per_hour: OneOrMore = 5
@@ -198,6 +206,16 @@ class Settings(BaseSettings):
     session_idle_minutes: OneOrMore = 30
     session_absolute_hours: OneOrMore = 12
     followup_token_minutes: OneOrMore = 30
+
+    # ---- staff console (api/console) ----
+    console_max_form_bytes: int = Field(default=256 * 1024, ge=1024, description=(
+        "largest form a console page may post; refused with 413 while it arrives"))
+    console_page_size: int = Field(default=50, ge=1, le=200, description=(
+        "cases per queue page"))
+    console_count_cap: int = Field(default=1000, ge=1, description=(
+        "queue tab counts stop at this number and show it as 'N+'"))
+    console_count_ttl_seconds: float = Field(default=10.0, ge=0, description=(
+        "queue tab counts are reused this long per person and filters (0: count every page)"))
 
     # ---- cases (api/cases) ----
     # Service level per workflow state, in hours from entering it (due date of the state);
@@ -364,6 +382,26 @@ class Settings(BaseSettings):
                 f"sign-in delay ({caps:g} s): otherwise waiting out a delay would reset "
                 "the count of failures")
         return self
+
+    @field_validator("tus_cors_origins", mode="before")
+    @classmethod
+    def _cors_origins(cls, value: object) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise ValueError("DOKAZ_TUS_CORS_ORIGINS: a comma-separated list of origins")
+        origins = []
+        for item in items:
+            origin = str(item).strip().rstrip("/")
+            if not origin:
+                continue
+            scheme, sep, host = origin.partition("://")
+            if (not sep or scheme not in ("http", "https") or not host
+                    or any(c in host for c in "/?#*@ ")):
+                raise ValueError(
+                    f"DOKAZ_TUS_CORS_ORIGINS: {origin!r} is not an origin; give each as "
+                    "scheme://host or scheme://host:port (no path, no wildcard)")
+            origins.append(f"{scheme}://{host.lower()}")
+        return tuple(origins)
 
     @field_validator("stats_min_cell")
     @classmethod

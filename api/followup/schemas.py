@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.ingress.schemas import FileOut
 
-CoarseStatus = Literal["received", "in_progress", "closed"]
+CoarseStatus = Literal["received", "in_progress", "waiting_for_you", "closed"]
 
 
 class SessionIn(BaseModel):
@@ -27,7 +27,9 @@ class SessionOut(BaseModel):
 class StatusOut(BaseModel):
     reference: str
     status: CoarseStatus = Field(
-        description="received (not looked at yet), in_progress, or closed."
+        description="received (not looked at yet), in_progress, waiting_for_you (we "
+        "asked you something and wait for your answer), or closed (accepts_input is "
+        "false: send a new report for anything new)."
     )
     received_on: date
     accepts_input: bool

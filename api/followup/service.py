@@ -25,8 +25,10 @@ An unknown lookup costs the same Argon2id as a known one, so timing does not rev
 which lookups exist. Malformed receipts (wrong length, letters outside the alphabet)
 are a 400 and not counted: they cannot be a guess at a real secret.
 
-What a submitter sees is coarse: received / in progress / closed, and the messages of their
-own thread (the submission the receipt was issued for, wherever merges and splits put it).
+What a submitter sees is coarse: received / in progress / waiting for your answer (the case
+needs information and our last message to this thread is unanswered) / closed, and the
+messages of their own thread (the submission the receipt was issued for, wherever merges
+and splits put it).
 Closed cases (closed, rejected, spam, duplicate, merged or shredded) refuse new messages
 and additions with 409 and a message saying so.
 """
@@ -99,9 +101,14 @@ class CaseClosed(Conflict):
     )
 
 
-def coarse_status(case: Case) -> CoarseStatus:
+def coarse_status(case: Case, question_to_you: bool = False) -> CoarseStatus:
+    """``question_to_you``: the thread's last message is from staff. In ``needs_info``
+    that is the question the case waits for; a merged case may wait on another
+    submitter's answer, so the state alone does not say it is this submitter's turn."""
     if is_closed(case):
         return "closed"
+    if case.state == CaseState.NEEDS_INFO and question_to_you:
+        return "waiting_for_you"
     return "received" if case.state == CaseState.NEW else "in_progress"
 
 
@@ -281,7 +288,9 @@ def require_open(session: Session, access: FollowupAccess) -> Case:
 def status(session: Session, access: FollowupAccess) -> StatusOut:
     case = _case(session, access)
     unread = threads_repository.unread_to_submitter(session, access.thread_id)
-    return StatusOut(reference=case.reference, status=coarse_status(case),
+    thread = threads_repository.thread_messages(session, access.thread_id)
+    question = bool(thread) and thread[-1].direction == "to_submitter"
+    return StatusOut(reference=case.reference, status=coarse_status(case, question),
                      received_on=case.received_on, accepts_input=not is_closed(case),
                      unread_messages=unread)
 

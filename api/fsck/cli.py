@@ -10,6 +10,8 @@ import json
 
 import typer
 
+from api.core.cli import quiet_option
+
 
 def register(app: typer.Typer) -> None:
     @app.command("fsck")
@@ -22,10 +24,12 @@ def register(app: typer.Typer) -> None:
             "(default: DOKAZ_ORPHAN_BLOB_MIN_AGE_HOURS). Use 0 only when no API "
             "process is running."),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+        quiet: bool = quiet_option(),
     ) -> None:
         """Check database, blobs and key wraps against each other; exit 1 on problems."""
         from api.core.db import make_engine, unit_of_work
         from api.core.errors import DokazError
+        from api.core.progress import for_terminal
         from api.core.settings import get_settings
         from api.fsck import service
         from api.storage import get_storage
@@ -34,8 +38,9 @@ def register(app: typer.Typer) -> None:
         engine = make_engine(settings)
         options = service.default_options(settings, repair=repair, grace_seconds=grace_seconds)
         try:
-            with unit_of_work(engine) as session:
-                report = service.run(session, settings, get_storage(settings), options)
+            with for_terminal(quiet) as progress, unit_of_work(engine) as session:
+                report = service.run(session, settings, get_storage(settings), options,
+                                     progress=progress)
         except DokazError as exc:
             typer.echo(f"fsck could not run: {exc.message}", err=True)
             raise typer.Exit(code=2) from None

@@ -38,6 +38,7 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -53,6 +54,7 @@ from api.cases.files.models import Attachment, FilePart
 from api.cases.models import Case
 from api.cases.threads.models import Submission
 from api.core.models import Ciphertext, utcnow
+from api.core.progress import SILENT, Progress
 from api.core.settings import Settings
 from api.fsck.report import Report
 from api.keys.models import CaseKeyWrap
@@ -78,22 +80,35 @@ def default_options(settings: Settings, *, repair: bool = False,
 
 
 def run(session: Session, settings: Settings, storage: BlobStorage, options: Options,
-        now: datetime | None = None) -> Report:
+        now: datetime | None = None, progress: Progress = SILENT) -> Report:
     """Check everything (after repairing, if asked) and return the report."""
     now = now or utcnow()
     report = Report()
     if options.repair:
+        progress.step("repair", 2)
         report.repaired["orphan_blobs"] = sweep_orphans(session, storage, options.grace,
                                                          blob_references(), now)
+        progress.advance()
         report.repaired["stray_temp_files"] = _delete_stray_probes(settings, options.grace, now)
-    blobs = {b.name: b for b in storage.iter_blobs()}
+        progress.advance()
+    progress.step("blob listing")
+    blobs = {}
+    for blob in storage.iter_blobs():
+        blobs[blob.name] = blob
+        progress.advance()
     listed = _Listing(storage, blobs)
-    _check_attachments(session, listed, report)
-    _check_uploads(session, listed, report, now)
-    _check_orphans(session, blobs, report, now - options.grace)
-    _check_cases(session, report)
-    _check_stray_files(settings, storage, report, now - options.grace)
-    _check_audit(session, report, settings.audit_chain_max_age_seconds)
+    checks: list[Callable[[], None]] = [
+        lambda: _check_attachments(session, listed, report),
+        lambda: _check_uploads(session, listed, report, now),
+        lambda: _check_orphans(session, blobs, report, now - options.grace),
+        lambda: _check_cases(session, report),
+        lambda: _check_stray_files(settings, storage, report, now - options.grace),
+        lambda: _check_audit(session, report, settings.audit_chain_max_age_seconds),
+    ]
+    progress.step("checks", len(checks))
+    for check in checks:
+        check()
+        progress.advance()
     report.counts["blobs"] = sum(1 for b in blobs.values() if b.complete)
     return report
 

@@ -86,6 +86,15 @@ class TusVersionUnsupported(DokazError):
     default_message = "Send Tus-Resumable: 1.0.0 (the only tus version this server speaks)."
 
 
+class ConcatenationNotOffered(DokazError):
+    status_code = 501
+    code = "tus_concatenation_not_offered"
+    default_message = (
+        "This server does not offer tus concatenation (Upload-Concat): upload the file as "
+        "one upload, in as many PATCH requests as you like."
+    )
+
+
 @dataclass
 class Guards:
     per_client: SlidingWindow
@@ -187,7 +196,10 @@ def int_header(request: Request, name: str) -> int:
 
 
 def upload_length(request: Request) -> int:
-    """The length a tus creation declares (``Upload-Length``; deferring it is refused)."""
+    """The length a tus creation declares (``Upload-Length``; deferring it is refused,
+    and so is concatenation, 501, which a client must not take for a plain upload)."""
+    if "upload-concat" in request.headers:
+        raise ConcatenationNotOffered()
     if request.headers.get("upload-defer-length"):
         raise BadRequest("Upload-Defer-Length is not supported: send Upload-Length.")
     return int_header(request, "upload-length")

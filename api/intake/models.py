@@ -39,3 +39,22 @@ class Receipt(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utctoday, sa_column=Column(UTCDay, nullable=False)
     )
+
+
+class IntakeReplay(SQLModel, table=True):
+    """A report already filed under a form token or an ``Idempotency-Key``, for a while.
+
+    Holds no plaintext that names the case: the lookup is a keyed hash of the key, and the
+    case it led to is sealed under a second key derived from the same key (see
+    :mod:`api.intake.replays` for why, and what a seized server can learn from a row).
+    """
+
+    __tablename__ = "intake_replay"
+
+    # HMAC-SHA256 (hex) of the scope and the key under the server secret. The primary key
+    # is the unique constraint two concurrent replays meet: only one insert can win.
+    lookup: str = Field(sa_column=Column(String(64), primary_key=True))
+    # {"case": id, "body": fingerprint or null}, sealed under a key derived from the key.
+    sealed: bytes = Field(sa_column=Column(Ciphertext, nullable=False))
+    # Day precision (property 13): the row outlives its retention by less than a day.
+    expires_at: datetime = Field(sa_column=Column(UTCDay, nullable=False, index=True))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from api.auth import repository as auth_repository
 from api.auth.repository import intake_duty_recipients
-from api.intake.models import Receipt
+from api.intake.models import IntakeReplay, Receipt
 from api.keys.models import OrganisationKey
 from api.keys.repository import active_recovery_key
 
@@ -40,3 +41,15 @@ def receipt_by_lookup(session: Session, lookup: str, *, for_update: bool = False
 def receipt_by_id(session: Session, receipt_id: uuid.UUID, *, for_update: bool = False
                   ) -> Receipt | None:
     return session.get(Receipt, receipt_id, with_for_update=for_update)
+
+
+def replay_row(session: Session, lookup: str) -> IntakeReplay | None:
+    return session.get(IntakeReplay, lookup)
+
+
+def delete_expired_replays(session: Session, now: datetime, lookup: str | None = None) -> int:
+    """Rows past their expiry (only ``lookup``'s, if given); the number deleted."""
+    stmt = delete(IntakeReplay).where(col(IntakeReplay.expires_at) <= now)
+    if lookup is not None:
+        stmt = stmt.where(col(IntakeReplay.lookup) == lookup)
+    return int(getattr(session.execute(stmt), "rowcount", 0) or 0)

@@ -212,11 +212,18 @@ class FollowupIn(_Model):
 
 
 class SubmissionOut(BaseModel):
-    receipt: str = Field(
-        description="Keep it secret and safe: it is the only way back to your report."
+    receipt: str | None = Field(
+        description="Keep it secret and safe: it is the only way back to your report. "
+        "null when the report was received before under the same Idempotency-Key "
+        "(already_received): a receipt is shown once, in the first answer, and is not "
+        "stored to be shown again."
     )
     reference: str = Field(description="Public case reference, safe to quote.")
-    files: list[FileOut]
+    files: list[FileOut] = Field(description="The files received; empty when "
+                                 "already_received (see the first answer).")
+    already_received: bool = Field(default=False, description=(
+        "true: this report was received before under the same Idempotency-Key; "
+        "nothing new was filed (HTTP 200 instead of 201)."))
     followup_url: str = "/api/v1/followup/session"
 
 

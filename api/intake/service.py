@@ -64,7 +64,7 @@ from api.cases.threads import contexts
 from api.cases.threads.models import Submission
 from api.cases.workflow.states import CaseState
 from api.core.db import in_transaction
-from api.core.errors import BadRequest, PayloadTooLarge
+from api.core.errors import BadRequest, Conflict, Gone, PayloadTooLarge
 from api.core.models import day_floor, utcnow
 from api.core.settings import Settings
 from api.ingress.argon2 import Priority, Ticket, run_argon2, start_argon2
@@ -84,7 +84,7 @@ from api.ingress.multipart import (
     parse_multipart,
 )
 from api.ingress.schemas import FileOut
-from api.intake import coding, repository, statements
+from api.intake import coding, replays, repository, statements
 from api.intake.models import Receipt
 from api.intake.schemas import SCHEMA_VERSION, FollowupIn, SubmissionIn, SubmissionOut
 from api.keys.repository import LAWYER, RECEIPT, STAFF
@@ -290,9 +290,15 @@ def attach_files(
 def create_submission(
     session: Session, ctx: IntakeContext, data: SubmissionIn, files: list[ReceivedFile],
     receipt: PreparedReceipt, now: datetime | None = None,
+    replay: replays.ReplayKey | None = None,
 ) -> SubmissionOut:
-    """Write a new case with its submission, files, receipt and key wraps (flush only)."""
+    """Write a new case with its submission, files, receipt and key wraps (flush only).
+    ``replay``: the submission's key, recorded first (:class:`replays.ReplayTaken` if
+    another submission holds it)."""
     now = now or utcnow()
+    if replay is not None:
+        # First, so a concurrent replay waits on this row, not after a whole case.
+        replays.claim(session, ctx.settings, replay, now)
     received_on: date = now.date()
     # Plaintext times are days only (threat model property 13): with an ISP's record of
     # who reached Tor when, an exact time would point at the submitter. The exact moment
@@ -338,6 +344,8 @@ def create_submission(
     out = attach_files(session, ctx, case.id, case_key, submission_id, files, data.uploads, now)
     metadata_statements.add(session, case, case_key, submission_id,
                             statements.of_submission(data), new_case=True)
+    if replay is not None:
+        replays.bind(session, replay, case.id)
     session.flush()
     return SubmissionOut(receipt=receipt.code.text, reference=case.reference, files=out)
 
@@ -494,11 +502,60 @@ class ReceiptAhead:
             self.ticket.cancel()
 
 
+class EarlierReportGone(Gone):
+    code = "already_received_gone"
+    default_message = (
+        "A report was already sent with this form or key, and its case no longer exists. "
+        "Nothing new was filed."
+    )
+
+
+class ReplayInProgress(Conflict):
+    code = "already_receiving"
+    default_message = (
+        "A report with this form or key is being received right now. Wait a minute and "
+        "send it again: it will then be answered, and nothing is filed twice."
+    )
+
+
+def already_received(earlier: replays.EarlierReport) -> SubmissionOut:
+    """The answer to a replay: the case reference, never a receipt (none is stored)."""
+    if earlier.reference is None:
+        raise EarlierReportGone()
+    return SubmissionOut(receipt=None, reference=earlier.reference, files=[],
+                         already_received=True)
+
+
+async def find_earlier(engine: Engine, replay: replays.ReplayKey
+                       ) -> replays.EarlierReport | None:
+    return await in_transaction(engine, lambda s: replays.find(s, replay, utcnow()))
+
+
+def replay_key(settings: Settings, scope: str, key: str | None,
+               received: ReceivedSubmission | None = None) -> replays.ReplayKey | None:
+    """The replay key of a submission sent under ``key`` (None: no key). With
+    ``received``, a later submission under the key must carry the same report."""
+    if key is None:
+        return None
+    body = None
+    if received is not None:
+        body = replays.fingerprint(received.data, [f.sha256 for f in received.batch.files])
+    return replays.derive(settings, scope, key, body)
+
+
 async def submit(engine: Engine, ctx: IntakeContext, received: ReceivedSubmission,
-                 early: Ahead | None = None) -> SubmissionOut:
+                 early: Ahead | None = None, replay: replays.ReplayKey | None = None
+                 ) -> SubmissionOut:
     """Store a received submission in one transaction, or delete its blobs and re-raise.
-    ``early``: its receipt, started while the body streamed (:func:`receipt_ahead`)."""
+    ``early``: its receipt, started while the body streamed (:func:`receipt_ahead`).
+    ``replay``: its key (:mod:`api.intake.replays`); a report already filed under it is
+    answered with :func:`already_received` and nothing is stored."""
     try:
+        if replay is not None and not received.is_honeypot:
+            earlier = await find_earlier(engine, replay)
+            if earlier is not None:
+                await received.batch.discard()
+                return already_received(earlier)
         if early is not None:
             # Shielded: a request cancelled here must not cancel a hash that has begun
             # (receipt_ahead withdraws it if it has not).
@@ -512,9 +569,19 @@ async def submit(engine: Engine, ctx: IntakeContext, received: ReceivedSubmissio
         # Shielded: once the transaction runs, a cancelled request must not delete the
         # blobs of a submission that is about to be (or was) committed.
         with anyio.CancelScope(shield=True):
-            out = await in_transaction(
-                engine, lambda s: create_submission(s, ctx, received.data, files, receipt)
-            )
+            try:
+                out = await in_transaction(
+                    engine, lambda s: create_submission(s, ctx, received.data, files,
+                                                        receipt, replay=replay)
+                )
+            except replays.ReplayTaken:
+                # A concurrent submission under the same key committed first.
+                assert replay is not None
+                earlier = await find_earlier(engine, replay)
+                if earlier is None:
+                    raise ReplayInProgress() from None
+                await received.batch.discard()
+                return already_received(earlier)
         return out
     except BaseException:
         with anyio.CancelScope(shield=True):

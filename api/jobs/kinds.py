@@ -64,6 +64,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "expire_approvals": Empty,
     "purge_staff_sessions": Empty,
     "purge_login_throttle": Empty,
+    "purge_intake_replays": Empty,
 }
 
 

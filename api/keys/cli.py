@@ -28,11 +28,17 @@ from api.keys.service import (
     fingerprint,
     import_recovery_public_key,
 )
-from crypto.recovery import format_recovery_public_key, generate_recovery_key
+from crypto.errors import FormatError
+from crypto.recovery import (
+    format_recovery_public_key,
+    generate_recovery_key,
+    parse_recovery_key,
+)
 
 keys_app = typer.Typer(help="Organisation recovery key and key grants.", no_args_is_help=True)
 log = logging.getLogger("dokaz.keys")
 
+PROMPT_ATTEMPTS = 3  # the last one is checked by the command itself, which then exits
 _OUTPUT_HELP = ("Write the private key to this new file (mode 0600; refused if it exists) "
                 "instead of showing it on the terminal.")
 
@@ -178,4 +184,15 @@ def read_recovery_key(from_stdin: bool) -> str:
     stdin (``--recovery-key-stdin``), else typed at a prompt that does not echo it."""
     if from_stdin:
         return sys.stdin.readline().strip()
+    # At the prompt a typing mistake is explained and the key asked for again, so an
+    # operator reading 56 symbols off paper need not start the command over. The message
+    # names groups, never symbols of the key.
+    for _ in range(PROMPT_ATTEMPTS - 1):
+        text = str(typer.prompt("Recovery key (DOKAZ-RK1-...)", hide_input=True))
+        try:
+            parse_recovery_key(text)
+        except FormatError as exc:
+            typer.echo(f"{exc}. Type it again.", err=True)
+            continue
+        return text
     return str(typer.prompt("Recovery key (DOKAZ-RK1-...)", hide_input=True))

@@ -96,7 +96,8 @@ def import_recovery_public_key(session: Session, text: str) -> OrganisationKey:
     try:
         public = parse_recovery_public_key(text)
     except CryptoError as exc:
-        raise InvalidInput(f"That is not a valid recovery public key: {exc}.") from None
+        raise InvalidInput("That is not a valid recovery public key: "
+                           f"{str(exc).removeprefix('recovery public key: ')}.") from None
     return install_recovery_public_key(session, public, how="imported")
 
 
@@ -125,7 +126,8 @@ def open_recovery_key(session: Session, recovery_text: str) -> bytes:
     try:
         private = parse_recovery_key(recovery_text)
     except CryptoError as exc:
-        raise InvalidInput(f"That is not a valid recovery key: {exc}.") from None
+        raise InvalidInput("That is not a valid recovery key: "
+                           f"{str(exc).removeprefix('recovery key: ')}.") from None
     active = require_recovery_key(session)
     if public_of_recovery(private) != active.public_key:
         raise InvalidInput(

@@ -3,8 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import typer
+
+from api.core.cli import quiet_option
+
+
+def _kept_message(release_id: uuid.UUID, published: datetime, due: datetime | None,
+                  now: datetime, interval_hours: float) -> str:
+    """Why ``refresh`` published nothing: said plainly, so an operator does not read the
+    old release as a new one."""
+    age = now - published
+    hours, minutes = divmod(int(age.total_seconds()) // 60, 60)
+    when = f"{due:%Y-%m-%d %H:%M} UTC" if due is not None else "now"
+    return (f"nothing refreshed: the latest release {release_id} was published "
+            f"{published:%Y-%m-%d %H:%M} UTC ({hours} h {minutes} min ago), and releases are "
+            f"at least DOKAZ_STATS_RELEASE_INTERVAL_HOURS ({interval_hours:g} h) apart, so two "
+            f"releases never differ by only a case or two. The next one is due at {when}; "
+            "`dokaz stats refresh --force` publishes now.")
 
 
 def register(app: typer.Typer) -> None:
@@ -15,11 +32,14 @@ def register(app: typer.Typer) -> None:
     @stats.command("refresh")
     def refresh_cmd(
         force: bool = typer.Option(False, help="publish even within the batching interval"),
+        quiet: bool = quiet_option(),
     ) -> None:
         """Recount and protect every catalogue table (the refresh_stats job does this)."""
         import time
 
         from api.core.db import make_engine, unit_of_work
+        from api.core.models import utcnow
+        from api.core.progress import for_terminal
         from api.core.settings import get_settings
         from api.stats import service
 
@@ -27,11 +47,17 @@ def register(app: typer.Typer) -> None:
         engine = make_engine(settings)
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        with unit_of_work(engine) as session:
-            release = service.refresh(session, settings, force=force, timings=timings)
+        try:
+            with for_terminal(quiet) as progress, unit_of_work(engine) as session:
+                release = service.refresh(session, settings, force=force, timings=timings,
+                                          progress=progress)
+                due = service.next_release_due(release, settings)
+        finally:
+            engine.dispose()
         took = time.perf_counter() - started
         if not timings:  # within the batching interval: the latest release stands
-            typer.echo(f"release {release.id} is recent; kept (use --force to publish)")
+            typer.echo(_kept_message(release.id, release.created_at, due, utcnow(),
+                                     settings.stats_release_interval_hours))
             return
         typer.echo(f"release {release.id} published (cells under {release.min_cell} hidden) "
                    f"in {took:.1f} s: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))

@@ -36,6 +36,7 @@ from sqlmodel import Session
 
 from api.core.errors import Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from api.core.models import utcnow
+from api.core.progress import SILENT, Progress
 from api.core.settings import Settings, get_settings
 from api.stats import dp, repository
 from api.stats.catalogue import (
@@ -102,7 +103,8 @@ def protected_cells(cube: Cube, k: int) -> tuple[dict[Coord, tuple[int, bool, bo
 
 def refresh(session: Session, settings: Settings | None = None,
             now: datetime | None = None, *, force: bool = False,
-            timings: dict[str, float] | None = None) -> StatsRelease:
+            timings: dict[str, float] | None = None,
+            progress: Progress = SILENT) -> StatsRelease:
     """Count, protect and store every catalogue table as one new release (flushes only).
 
     Releases are batched: while the latest one is younger than
@@ -114,8 +116,8 @@ def refresh(session: Session, settings: Settings | None = None,
     settings = settings or get_settings()
     now = now or utcnow()
     latest = repository.latest_release(session)
-    interval = timedelta(hours=settings.stats_release_interval_hours)
-    if latest is not None and not force and now - latest.created_at < interval:
+    due = next_release_due(latest, settings)
+    if latest is not None and not force and due is not None and now < due:
         return latest
     last = max(month_of(now.date()), settings.stats_first_month)
     months = month_levels(settings.stats_first_month, last)
@@ -127,7 +129,9 @@ def refresh(session: Session, settings: Settings | None = None,
     # statements: acts coded during the refresh's seconds may be counted without being in
     # the bound; the DP cap only matters past max_contributions acts for one person.
     bounds: dict[str, int] = {}
+    progress.step("tables", len(TABLES))
     for spec in TABLES:
+        progress.advance()
         started = time.perf_counter()
         cube = build_cube(session, spec, settings, months, bounds)
         counted = time.perf_counter()
@@ -147,6 +151,14 @@ def refresh(session: Session, settings: Settings | None = None,
     if timings is not None:
         timings.update(spent)
     return release
+
+
+def next_release_due(latest: StatsRelease | None, settings: Settings) -> datetime | None:
+    """When :func:`refresh` publishes again without ``force`` (None: there is no release
+    yet, so at once)."""
+    if latest is None:
+        return None
+    return latest.created_at + timedelta(hours=settings.stats_release_interval_hours)
 
 
 # ---- the published grid, cached per release (a release never changes) ----

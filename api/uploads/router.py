@@ -2,9 +2,14 @@
 termination, expiration, checksum). See :mod:`api.uploads.service` for the storage model and
 :mod:`api.uploads.capabilities` for the capability URL.
 
-Every response carries ``Tus-Resumable: 1.0.0``; errors use the common JSON error
-shape with the status codes tus prescribes (409 offset mismatch, 412 unsupported
-version, 415 wrong content type, 460 checksum mismatch, 404/410 unknown or expired).
+Every response carries ``Tus-Resumable: 1.0.0`` (:mod:`api.uploads.protocol` adds it,
+errors included, and honours ``X-HTTP-Method-Override`` and the operator's CORS origins);
+errors use the common JSON error shape with the status codes tus prescribes (409 offset
+mismatch, 412 unsupported version, 415 wrong content type, 460 checksum mismatch, 404/410
+unknown or expired, 501 for concatenation, which is not offered).
+
+An empty file (``Upload-Length: 0``) is complete at its creation: tus clients send no
+PATCH for it, so the creation stores its one (all-filler) part there and then.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import format_datetime
 from typing import Annotated
 
@@ -35,14 +41,19 @@ from api.core.errors import (
 from api.ingress.admit import TUS_BYTES, Admission, Door, admission
 from api.ingress.body import media_type
 from api.ingress.files import TypeMismatch
-from api.ingress.guards import TUS_VERSION, TusVersionUnsupported, int_header, require_tus
+from api.ingress.guards import (
+    TUS_VERSION,
+    ConcatenationNotOffered,
+    TusVersionUnsupported,
+    int_header,
+    require_tus,
+)
 from api.storage.base import BlobStorage
 from api.storage.dependencies import Storage
 from api.uploads import service
 from api.uploads.capabilities import UploadCapability
 from api.uploads.checksum import ALGORITHMS, Checksum, ChecksumMismatch
 from api.uploads.dependencies import UploadLeases
-from api.uploads.models import Upload
 
 EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum"
 PREFIX = "/api/v1/uploads"
@@ -90,11 +101,17 @@ PatchAdmitted = Annotated[Admission[PatchStart],
 
 
 def _tus_headers(**extra: str) -> dict[str, str]:
-    return {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store", **extra}
+    # Tus-Resumable is added to every response by api.uploads.protocol.
+    return {"Cache-Control": "no-store", **extra}
 
 
-def _expires(upload: Upload) -> str:
-    return format_datetime(upload.expires_at, usegmt=True)
+def _expires(expires_at: datetime) -> str:
+    return format_datetime(expires_at, usegmt=True)
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield  # an async generator that yields nothing
 
 
 _ERRORS = (BadRequest, NotFound, Conflict, TusVersionUnsupported, PayloadTooLarge,
@@ -110,7 +127,7 @@ def options(settings: Config) -> Response:
 
 
 @router.post("", status_code=201, summary="Create an upload (tus creation, creation-with-upload)",
-             responses=error_responses(*_ERRORS))
+             responses=error_responses(*_ERRORS, ConcatenationNotOffered))
 async def create(admitted: CreateAdmitted, request: Request, settings: Config,
                  engine: DbEngine, storage: Storage) -> Response:
     length = admitted.declared_length
@@ -123,11 +140,13 @@ async def create(admitted: CreateAdmitted, request: Request, settings: Config,
     checksum = Checksum.parse(request.headers.get("upload-checksum")) if with_bytes else None
     upload, cap = service.new_upload(settings, length, metadata)
     segment, plan = None, None
-    if with_bytes:
+    if with_bytes or length == 0:
         # creation-with-upload: the first bytes are a PATCH at offset 0, stored with the
-        # row in one transaction (one request and one commit fewer for a small file).
+        # row in one transaction (one request and one commit fewer for a small file). An
+        # empty file is complete here: its clients never send a PATCH.
         plan = service.plan_new(upload, cap)
-        segment = await service.receive_segment(plan, admitted.stream(), storage, checksum)
+        body = admitted.stream() if with_bytes else _nothing()
+        segment = await service.receive_segment(plan, body, storage, checksum)
 
     def work(session: Session) -> int:
         if plan is None or segment is None:
@@ -142,8 +161,9 @@ async def create(admitted: CreateAdmitted, request: Request, settings: Config,
             if segment is not None:
                 await anyio.to_thread.run_sync(storage.delete, segment.blob_name)
             raise
-    headers = {"Location": f"{PREFIX}/{cap.token}", "Upload-Expires": _expires(upload)}
-    if with_bytes:
+    headers = {"Location": f"{PREFIX}/{cap.token}",
+               "Upload-Expires": _expires(upload.expires_at)}
+    if plan is not None:
         headers["Upload-Offset"] = str(new_offset)
     return Response(status_code=201, headers=_tus_headers(**headers))
 
@@ -159,7 +179,7 @@ async def head(request: Request, token: str, engine: DbEngine) -> Response:
         assert cap is not None  # load_upload raised UploadNotFound otherwise
         length, offset = service.progress(upload, cap)
         return {"Upload-Offset": str(offset), "Upload-Length": str(length),
-                "Upload-Expires": _expires(upload)}
+                "Upload-Expires": _expires(upload.expires_at)}
 
     values = await in_read_transaction(engine, work)
     return Response(status_code=200, headers=_tus_headers(**values))
@@ -211,8 +231,10 @@ async def _receive(plan: service.PatchPlan, offset: int,
         with anyio.CancelScope(shield=True):
             await in_transaction(engine, lambda s: _delete(s, storage, cap))
         raise
+    expires = _expires(plan.expires_at)
     if segment is None:
-        return Response(status_code=204, headers=_tus_headers(**{"Upload-Offset": str(offset)}))
+        return Response(status_code=204, headers=_tus_headers(
+            **{"Upload-Offset": str(offset), "Upload-Expires": expires}))
     with anyio.CancelScope(shield=True):  # the client may be gone; keep what arrived
         try:
             new_offset = await in_transaction(
@@ -220,7 +242,8 @@ async def _receive(plan: service.PatchPlan, offset: int,
         except BaseException:
             await anyio.to_thread.run_sync(storage.delete, segment.blob_name)
             raise
-    return Response(status_code=204, headers=_tus_headers(**{"Upload-Offset": str(new_offset)}))
+    return Response(status_code=204, headers=_tus_headers(
+        **{"Upload-Offset": str(new_offset), "Upload-Expires": expires}))
 
 
 def _delete(session: Session, storage: BlobStorage, cap: UploadCapability | None

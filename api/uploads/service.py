@@ -185,7 +185,8 @@ def plan_new(upload: Upload, cap: capabilities.UploadCapability) -> PatchPlan:
         cap=cap, key=key,
         file_key=capabilities.unwrap_final_key(key, upload.id, upload.final_wrapped_key),
         state=open_progress(upload, key), seq=0,
-        claimed_type=str(meta.get("filetype") or ""), metadata=meta)
+        claimed_type=str(meta.get("filetype") or ""), metadata=meta,
+        expires_at=upload.expires_at)
 
 
 def load_upload(session: Session, cap: capabilities.UploadCapability | None,
@@ -237,6 +238,7 @@ class PatchPlan:
     # new part's number (parts are numbered by accepted PATCH)
     claimed_type: str
     metadata: dict[str, object]  # the sealed metadata, opened (resealed on completion)
+    expires_at: datetime  # tus expiration: told to the client with every PATCH
 
     @property
     def offset(self) -> int:
@@ -270,7 +272,8 @@ def plan_patch(session: Session, settings: Settings, cap: capabilities.UploadCap
     except CryptoError:
         raise UploadInconsistent() from None
     return PatchPlan(cap=cap, key=key, file_key=file_key, state=state, seq=upload.patch_seq,
-                     claimed_type=str(meta.get("filetype") or ""), metadata=meta)
+                     claimed_type=str(meta.get("filetype") or ""), metadata=meta,
+                     expires_at=upload.expires_at)
 
 
 @dataclass
@@ -295,7 +298,8 @@ async def receive_segment(
     plan: PatchPlan, chunks: AsyncIterable[bytes], storage: BlobStorage,
     checksum: Checksum | None,
 ) -> ReceivedSegment | None:
-    """Encrypt one PATCH body into a new part blob; None if nothing arrived.
+    """Encrypt one PATCH body into a new part blob; None if nothing arrived (unless the
+    upload is empty: its one part, all filler, completes it).
 
     ``chunks`` reports a client that went away as :class:`ConnectionDropped`, as
     :func:`api.ingress.guards.timed_stream` does. Raises TypeMismatch (after deleting the
@@ -329,13 +333,17 @@ async def receive_segment(
                     extra.update(chunk)
                 if detected is None and len(head) < filetypes.SNIFF_BYTES:
                     head += chunk[: filetypes.SNIFF_BYTES - len(head)]
+                    if len(head) >= filetypes.SNIFF_BYTES:
+                        # Judged as soon as the first bytes are in, before any is kept:
+                        # a refusal comes now, not after the rest of the file was sent.
+                        detected = _check_type(plan.claimed_type, bytes(head))
                 await batch.add(chunk)
         except ConnectionDropped:
             if checksum is not None or received == 0:
                 raise
             interrupted = True
         await batch.flush()  # what arrived before the end (or the drop) is kept
-        if received == 0:
+        if received == 0 and plan.offset < plan.length:
             writer.abort()
             blob.abort()
             return None

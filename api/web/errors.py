@@ -6,12 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.core.errors import (
-    BadRequest,
     DokazError,
     NotFound,
     PayloadTooLarge,
     RateLimited,
-    ServiceUnavailable,
     UnsupportedMediaType,
 )
 from api.ingress import filetypes
@@ -81,28 +79,18 @@ def file_error(exc: DokazError, max_text_chars: int, text_field: str = "narrativ
 
 
 # The addresses of the public pages (api.web.router): an error there is shown as a page.
-PAGE_ROOTS = frozenset({"", "report", "about", "followup"})
+PAGE_PREFIXES = ("/report", "/about", "/followup")
 NOT_FOUND_HEADING = N_("This page does not exist")
 NOT_FOUND_TEXT = N_("The address may be mistyped or out of date. Go to the form and start "
                     "from there.")
 
 
-def page_error(request: Request, status: int, exc: DokazError | None) -> Response | None:
-    """An error no page route answered itself (api.core.error_handlers calls this), as a
-    page in the language the page or form carries in its address; None off the pages."""
-    root = request.url.path.split("/")[1] if request.url.path.startswith("/") else None
-    if root not in PAGE_ROOTS:
-        return None
+def page_error(request: Request, exc: DokazError) -> Response:
+    """An error no page route answered itself (api.core.error_handlers calls this: a
+    malformed address, a wrong method, a domain error), as a page in the language the page
+    or form carries in its address."""
     page = Page.for_request(request)
-    back = "/followup" if root == "followup" else "/report"
-    if exc is None and status == 404:
-        return page.message(404, NOT_FOUND_HEADING, [NOT_FOUND_TEXT], back=back)
-    if exc is None:
-        # A malformed address, a wrong method (405) or an unexpected failure (500).
-        exc = ServiceUnavailable() if status >= 500 else BadRequest()
-        response = error_page(page, exc, back=back)
-        response.status_code = status
-        return response
+    back = "/followup" if request.url.path.startswith("/followup") else "/report"
     if isinstance(exc, NotFound):
         return page.message(404, NOT_FOUND_HEADING, [NOT_FOUND_TEXT], back=back)
     return error_page(page, exc, back=back)

@@ -34,6 +34,7 @@ from crypto.redaction import redacting
 STATUS_LABELS = {
     "received": N_("Received; not read yet"),
     "in_progress": N_("Being worked on"),
+    "waiting_for_you": N_("Waiting for your answer to our question"),
     "closed": N_("Closed"),
 }
 WRONG_RECEIPT = N_("That receipt is not right. Check it and try again; after a few wrong "

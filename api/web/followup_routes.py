@@ -49,6 +49,7 @@ def followup_page(page: Page, view: followup.FollowupView, *, status_code: int =
         "followup.html", status_code=status_code, errors=errors,
         title=page.gettext(N_("Your report")), notice=page.gettext(notice) if notice else "",
         case_reference=view.status.reference,
+        status=view.status.status, accepts_input=view.status.accepts_input,
         status_label=page.gettext(followup.STATUS_LABELS[view.status.status]),
         messages=view.messages, files=view.files, session_token=view.session_token,
         message_text=message_text, files_dropped=files_dropped,
@@ -110,8 +111,10 @@ async def _message(page: Page, request: Request, token: str, text: str) -> Respo
             if not followup.is_case_closed(exc):
                 return error_page(page, exc, kept_text=text, back="/followup")
             view = await followup.load(request, token)
+            # The page now shows no form: the error points at what it says instead, and
+            # the text comes back to be copied (followup.html).
             return followup_page(page, view, status_code=409, message_text=text,
-                                 errors=[FieldError("message", followup.CASE_CLOSED)])
+                                 errors=[FieldError("closed-title", followup.CASE_CLOSED)])
     except followup.SessionExpired:
         return expired_page(page, kept_text=text)
     return followup_page(page, view, notice=N_("Your message has been sent."))
@@ -161,7 +164,7 @@ async def followup_files(request: Request, admitted: FilesAdmitted) -> Response:
                 return error_page(page, exc, back="/followup")
             view = await followup.load(request, token)
             return followup_page(page, view, status_code=409,
-                                 errors=[FieldError("files", followup.CASE_CLOSED)])
+                                 errors=[FieldError("closed-title", followup.CASE_CLOSED)])
     except followup.SessionExpired:
         await received.discard()
         return expired_page(page)

@@ -8,6 +8,7 @@ session never appear in a URL; the follow-up session travels in a hidden field.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -54,11 +55,20 @@ def _report_page(page: Page, form: ReportInput, *, status_code: int = 200,
         "report.html", status_code=status_code, switcher_path="/report",
         title=page.gettext(N_("Report what happened")), form=form, errors=errors,
         files_dropped=files_dropped, honeypot=HONEYPOT_FIELD,
+        once_field=intake.ONCE_FIELD, once=secrets.token_urlsafe(16),
         max_files=page.settings.max_files_per_submission,
         max_file_bytes=page.settings.max_file_bytes,
         consent_explanations={code: page.gettext(text)
                               for code, text in CONSENT_EXPLANATIONS.items()},
     )
+
+
+def _already_received(page: Page, reference: str | None, kept_text: str) -> Response:
+    # The text comes back in case the person edited the page before sending it again:
+    # what they changed was not filed, and must not be lost.
+    return page.render("already_received.html", switcher_path="/report",
+                       title=page.gettext(N_("Your report had already been received")),
+                       case_reference=reference, kept_text=kept_text)
 
 
 @router.get("/")
@@ -97,6 +107,8 @@ async def _report_submit(request: Request, admitted: ReportAdmitted, ahead: Rece
         # Called when the first file arrives: every text field is known by then.
         if received.honeypot_filled or not await intake.configured(request):
             return False
+        if await intake.earlier_report(request, settings, received) is not None:
+            return False  # this form was sent before: its files are not stored twice
         form = ReportInput.from_pairs(received.fields)
         if validate(form, today, settings.web_max_text_chars):
             return False
@@ -117,6 +129,12 @@ async def _report_submit(request: Request, admitted: ReportAdmitted, ahead: Rece
     except DokazError as exc:
         await received.discard()
         return error_page(page, exc, kept_text=form.get("narrative"))
+    earlier = await intake.earlier_report(request, settings, received)
+    if earlier is not None:
+        # The same form again (a reload of the receipt page, a second press of the
+        # button): nothing new is filed; the person learns the first one arrived.
+        await received.discard()
+        return _already_received(page, earlier.reference, form.get("narrative"))
     if received.error is not None:
         return _report_page(page, form, status_code=received.error.status_code,
                             files_dropped=True,
@@ -139,6 +157,8 @@ async def _report_submit(request: Request, admitted: ReportAdmitted, ahead: Rece
     except DokazError as exc:
         await received.discard()
         return error_page(page, exc, kept_text=form.get("narrative"))
+    if result.receipt is None:  # a concurrent post of the same form was filed first
+        return _already_received(page, result.reference, form.get("narrative"))
     return page.render(
         "receipt.html", title=page.gettext(N_("Your report has been received")),
         receipt_groups=result.receipt.split("-"), case_reference=result.reference,

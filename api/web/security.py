@@ -14,8 +14,9 @@ serve (an attachment download's ``Content-Security-Policy: sandbox``, which make
 browser treat the bytes as a sandboxed, script-less origin even if they are opened
 inline), and replacing it with the page policy would weaken exactly those responses.
 
-Only the interactive API documentation (``/api/docs``) is exempt from the CSP because it
-loads Swagger UI's own assets; it holds no data.
+The interactive API documentation (``/api/docs``, ``/api/redoc``, :mod:`api.apidocs`)
+sets its own policy: still nothing from another origin, plus a per-response nonce for
+the styles ReDoc generates.
 """
 
 from __future__ import annotations
@@ -44,9 +45,6 @@ BASE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
 )
 
-CSP_EXEMPT_PREFIXES = ("/api/docs", "/api/openapi.json")
-
-
 def onion_location(onion_address: str | None, path: str) -> bytes | None:
     if not onion_address:
         return None
@@ -66,17 +64,15 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        exempt = path.startswith(CSP_EXEMPT_PREFIXES)
         onion = self.onion_address
         if onion is None:
             services = getattr(getattr(scope.get("app"), "state", None), "services", None)
             settings = getattr(services, "settings", None)
             onion = getattr(settings, "onion_address", None)
         extra = list(BASE_HEADERS)
-        if not exempt:
-            extra.append((b"content-security-policy", CSP.encode()))
-            extra.append((b"cache-control", b"no-store"))
-            extra.append((b"pragma", b"no-cache"))
+        extra.append((b"content-security-policy", CSP.encode()))
+        extra.append((b"cache-control", b"no-store"))
+        extra.append((b"pragma", b"no-cache"))
         location = onion_location(onion, path)
         if location and not path.startswith("/api/"):
             extra.append((b"onion-location", location))

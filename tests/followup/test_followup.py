@@ -219,3 +219,41 @@ def test_messages_keep_their_order_within_a_day(intake: Intake) -> None:
         assert sorted(m.seq for m in rows) == list(range(1, 7))
     msgs = intake.client.get("/api/v1/followup/messages", headers=auth).json()
     assert [m["text"] for m in msgs] == texts
+
+
+def test_a_question_to_the_submitter_shows_as_waiting_for_them(intake: Intake) -> None:
+    sub = _submit(intake)
+    auth = _login(intake.client, sub["receipt"])
+    case = _case(intake, sub["reference"])
+
+    def status() -> str:
+        r = intake.client.get("/api/v1/followup/status", headers=auth)
+        assert r.status_code == 200
+        value: str = r.json()["status"]
+        return value
+
+    with Session(intake.engine) as s:
+        s.exec(update(Case).values(state="needs_info"))
+        s.commit()
+    # The case needs information, but nobody has asked this submitter yet.
+    assert status() == "in_progress"
+    with Session(intake.engine) as s:
+        key = case_key_by_recovery(s, case.id, intake.recovery_text)
+        thread = s.exec(select(Submission).where(col(Submission.case_id) == case.id)).one()
+        question_id = uuid.uuid4()
+        s.add(CaseMessage(id=question_id, case_id=case.id, submission_id=thread.id,
+                          key_case_id=case.id, direction="to_submitter",
+                          author_id=intake.on_duty.id,
+                          body=contexts.seal_message(key, case.id, question_id,
+                                                     "Which day was it?")))
+        s.commit()
+    assert status() == "waiting_for_you"
+    r = intake.client.get("/api/v1/followup/status", headers=auth)
+    assert r.json()["accepts_input"] is True
+    assert intake.client.post("/api/v1/followup/messages", json={"text": "A Monday."},
+                              headers=auth).status_code == 201
+    assert status() == "in_progress"  # answered: our turn again
+    with Session(intake.engine) as s:
+        s.exec(update(Case).values(state="closed"))
+        s.commit()
+    assert status() == "closed"

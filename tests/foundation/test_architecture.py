@@ -36,12 +36,14 @@ WEB_AND_CLI_ROLES = (
     "api/*/cli.py",
     "api/*/dependencies.py",
     "api/web/*.py",  # the HTML surface: pages, forms, templating, CSRF, its own middleware
+    "api/console/*.py",  # the staff console's pages: its cookie session, forms and rendering
 )
 WEB_AND_CLI_MODULES = (
     "api/app.py",  # create_app
     "api/cli.py",  # the root `dokaz` command
     "api/core/error_handlers.py",  # renders domain errors as HTTP responses
     "api/core/privacy.py",  # ASGI middleware: tags the client, drops its address
+    "api/uploads/protocol.py",  # ASGI middleware: tus framing of every upload response
     # Admission reads the request itself: its headers (size, lengths, tus version), the
     # client's tag, and the body stream under its deadline (ClientDisconnect). The rest of
     # api/ingress (body, multipart, files, filetypes, argon2, schemas) takes bytes.

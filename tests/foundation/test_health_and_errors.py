@@ -90,7 +90,7 @@ def test_validation_errors_are_422_with_field_paths_and_no_input_echo() -> None:
     err = r.json()["error"]
     assert err["code"] == "validation_error"
     paths = [f["path"] for f in err["details"]["fields"]]
-    assert "body.persons[0].age" in paths
+    assert "persons[0].age" in paths  # relative to the body, as every 422 writes it
     assert "CANARY-NAME" not in r.text
 
 

@@ -224,4 +224,35 @@ def test_real_server_logs_nothing_identifying(tmp_path: Path) -> None:
             proc.wait(timeout=30)
     text = log_path.read_text()
     assert '"route": "/readyz"' in text
-    _assert_clean(text)
+    # The one line that may show an address is the server's own, where it listens (the
+    # client here connects from that same address, and no other line may show it).
+    startup = f"Uvicorn running on http://127.0.0.1:{port} (Press CTRL+C to quit)"
+    lines = text.splitlines()
+    assert [json.loads(line)["msg"] for line in lines if "Uvicorn running" in line] == [startup]
+    _assert_clean("\n".join(line for line in lines if startup not in line))
+
+
+@pytest.mark.slow
+def test_startup_shows_where_it_listens_and_keeps_library_noise_below_info(
+        tmp_path: Path) -> None:
+    """At the default level the first start says what it migrated and where it listens,
+    in Dokaz's words; Alembic's plugin and per-revision lines stay at DEBUG."""
+    port = _free_port()
+    env = dict(os.environ, DOKAZ_DATA_DIR=str(tmp_path / "data"), DOKAZ_PORT=str(port),
+               DOKAZ_LOG_LEVEL="INFO", DOKAZ_LOG_FORMAT="text")
+    env.pop("DOKAZ_DATABASE_URL", None)
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env,
+                                stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            wait_healthy(proc, f"http://127.0.0.1:{port}", log=log_path)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    lines = log_path.read_text().splitlines()
+    assert not [line for line in lines if "alembic" in line], lines
+    assert any(line.startswith("INFO    dokaz.db: database schema upgraded to ") for line in lines)
+    assert (f"INFO    uvicorn.error: Uvicorn running on http://127.0.0.1:{port} "
+            "(Press CTRL+C to quit)") in lines
+    assert not [line for line in lines if "color_message" in line or "[redacted]" in line]

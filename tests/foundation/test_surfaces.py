@@ -149,10 +149,12 @@ def test_the_staff_surface_tells_clients_apart_by_address(settings: Settings) ->
 
 def test_no_one_anonymous_reaches_the_staff_surface_past_the_sign_in() -> None:
     # What the access matrix lets in without credentials on the staff surface: the
-    # sign-in (the health checks are on every surface, not placed on this one).
+    # sign-in, and the console's sign-in page, its stylesheet and its home (a redirect to
+    # the sign-in); the health checks are on every surface, not placed on this one.
     open_to_anyone = {key for key in placed_keys(Surface.STAFF)
                       if "anonymous" in EXPECTED.get(key, frozenset())}
-    assert open_to_anyone == {("POST", "/api/v1/auth/login")}
+    assert open_to_anyone == {("POST", "/api/v1/auth/login"), ("GET", "/staff/sign-in"),
+                              ("GET", "/staff/static/console.css"), ("GET", "/staff/")}
     assert all(key in EXPECTED for key in placed_keys(Surface.STAFF))
 
 

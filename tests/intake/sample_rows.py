@@ -35,3 +35,6 @@ def rows() -> Iterator[tuple[Table, dict[str, Any]]]:
         "receipt_id": RECEIPT_ID, "sealed_case_key": b"\x01ck",
         "expires_at": NOW + timedelta(minutes=30), "created_at": NOW,
     }
+    yield table("intake_replay"), {
+        "lookup": "e" * 64, "sealed": b"\x01replay", "expires_at": NOW + timedelta(days=1),
+    }

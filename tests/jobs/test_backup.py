@@ -166,3 +166,109 @@ def test_restore_orders_rows_that_name_another_row_of_their_table() -> None:
     root, add1, add2 = ({"id": i, "thread_id": t} for i, t in ((1, 1), (2, 1), (3, 1)))
     ordered = _referenced_first([add1, add2, root], ["thread_id"])
     assert [r["id"] for r in ordered] == [1, 2, 3]
+
+
+def _tables_of(url: str) -> set[str]:
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.pool import NullPool
+
+    probe = create_engine(url, poolclass=NullPool)
+    try:
+        return set(inspect(probe).get_table_names())
+    finally:
+        probe.dispose()
+
+
+@pytest.mark.slow
+def test_a_failed_restore_leaves_the_target_as_it_found_it(
+    database: DbUnderTest, settings: Settings, engine: Engine, populated: str, tmp_path: Path,
+) -> None:
+    """`dokaz restore` migrates a new database, then fails midway (an archive cut short,
+    after every row and blob was read, or flipped in the middle): the database has no
+    table left, a database file and data directory it made are gone, what the operator
+    had in an existing data directory stays; the same target then takes the good archive."""
+    archive = tmp_path / "good.dkzb"
+    done = _dokaz(_env(database.url, settings.data_dir), "backup", "--out", str(archive))
+    assert done.returncode == 0, done.stderr
+    raw = archive.read_bytes()
+    cut = tmp_path / "cut.dkzb"
+    cut.write_bytes(raw[:-100])
+    flipped = tmp_path / "flipped.dkzb"
+    middle = bytearray(raw)
+    middle[len(middle) * 2 // 3] ^= 0x40
+    flipped.write_bytes(bytes(middle))
+
+    url = _new_database(database.kind, tmp_path, database)
+    sqlite_file = Path(url.removeprefix("sqlite:///")) if database.kind == "sqlite" else None
+    new_data = tmp_path / "new-data"  # does not exist yet
+    kept_data = tmp_path / "kept-data"  # exists, with a file of the operator's
+    kept_data.mkdir(mode=0o700)
+    (kept_data / "README.operator").write_text("restore drill, 2 December")
+
+    for bad in (cut, flipped):
+        for data in (new_data, kept_data):
+            failed = _dokaz(_env(url, data), "restore", "--in", str(bad),
+                            "--recovery-key-stdin", stdin=populated + "\n")
+            assert failed.returncode == 1, failed.stdout + failed.stderr
+            assert "restore failed: the archive is damaged or incomplete" in failed.stderr
+            assert "Traceback" not in failed.stderr
+            if sqlite_file is not None:
+                assert not sqlite_file.exists()
+            else:
+                assert _tables_of(url) == set()
+            assert not new_data.exists()
+            assert sorted(p.name for p in kept_data.rglob("*")) == ["README.operator"]
+
+    # Refused before anything is touched: the wrong key, and a key with a typing mistake.
+    from crypto.recovery import generate_recovery_key
+
+    for key, reason in ((generate_recovery_key()[1], "not the one the backup was sealed to"),
+                        (populated[:-1] + ("0" if populated[-1] != "0" else "1"),
+                         "fails its checksum")):
+        refused = _dokaz(_env(url, new_data), "restore", "--in", str(archive),
+                         "--recovery-key-stdin", stdin=key + "\n")
+        assert refused.returncode == 1 and reason in refused.stderr, refused.stderr
+        assert not new_data.exists()
+        if sqlite_file is not None:
+            assert not sqlite_file.exists()
+        else:
+            assert _tables_of(url) == set()
+
+    restored = _dokaz(_env(url, new_data), "restore", "--in", str(archive),
+                      "--recovery-key-stdin", stdin=populated + "\n")
+    assert restored.returncode == 0, restored.stderr
+    target_settings = database.make_settings(new_data, database_url=url)
+    target_engine = make_engine(target_settings)
+    try:
+        assert _dump(target_engine) == _dump(engine)
+    finally:
+        target_engine.dispose()
+
+
+def test_restore_never_migrates_a_database_that_has_other_tables(
+    database: DbUnderTest, populated: str, settings: Settings, engine: Engine, tmp_path: Path,
+) -> None:
+    """A database of an older schema revision (someone's, not a new one) is refused as it
+    is: migrating it first would change it before the refusal."""
+    from api.backup.service import BackupError, create_backup, restore_into
+
+    archive = tmp_path / "b.dkzb"
+    create_backup(settings, engine, archive)
+    url = _new_database(database.kind, tmp_path, database)
+    target = database.make_settings(tmp_path / "old", database_url=url)
+    migrations.upgrade(target, "0017", url=url)
+    before = _tables_of(url)
+    with pytest.raises(BackupError, match="another schema revision"):
+        restore_into(target, archive, populated)
+    assert _tables_of(url) == before
+    probe = make_engine(target)
+    try:
+        assert migrations.current_revision(probe) == "0017"
+    finally:
+        probe.dispose()
+    if database.kind == "postgresql":  # a database that does not exist: said plainly
+        missing = PG_ADMIN_URL.rsplit("/", 1)[0] + "/dokaz_no_such_database"
+        nowhere = database.make_settings(tmp_path / "nowhere", database_url=missing)
+        with pytest.raises(BackupError, match="cannot connect to the target database") as info:
+            restore_into(nowhere, archive, populated)
+        assert "dokaz_no_such_database" not in str(info.value)

@@ -343,6 +343,9 @@ CATALOGUE = [
     Case("replayed_totp_code", replayed_totp, 401),
     # tus uploads
     Case("tus_length_over_limit", tus_create(10**9), 413),
+    # Past any disk: still the limit's 413, never "temporarily unavailable".
+    Case("tus_length_far_over_limit", tus_create(10**15), 413),
+    Case("tus_concatenation", tus_create(10, **{"Upload-Concat": "partial"}), 501),
     Case("tus_missing_version", lambda t: t.client.post(
         "/api/v1/uploads", headers={"Upload-Length": "10"}), 412),
     Case("tus_metadata_not_base64", tus_create(10, **{"Upload-Metadata": "filename %%%"}), 400),
@@ -394,6 +397,8 @@ def check_answer(case: Case, response: httpx.Response) -> None:
         return
     assert case.html is None and not case.name.startswith("web_"), (
         f"expected an HTML page, got {ctype}")
+    if case.name.startswith("tus_"):  # tus errors still name the protocol
+        assert response.headers.get("Tus-Resumable") == "1.0.0"
     error = response.json()["error"]
     assert error["code"] and isinstance(error["code"], str)
     message = error["message"]

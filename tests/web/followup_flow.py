@@ -29,6 +29,7 @@ def follow_up(v: Visit, lang: str, receipt: str, screenshots: bool) -> None:
 
     extra = UploadFile(f"дадатак-{lang}.png", "image/png", tiny_png(7 + len(lang)))
     page.set_input_files("#files", files=[extra.payload()])
+    uploads_before = sum("/api/v1/uploads" in u for u in v.requests)
     page.click("#followup-files button[type=submit]")
     page.wait_for_selector("p.notice", state="attached")
     page.wait_for_function(
@@ -36,6 +37,10 @@ def follow_up(v: Visit, lang: str, receipt: str, screenshots: bool) -> None:
         arg=gettext("Your files have been received."), timeout=60_000)
     body = page.inner_text("main")
     assert extra.name in body and extra.sha256 in body
+    # With JavaScript the file went up resumably (tus, with a progress bar), as on the
+    # report form; without it, in the form post itself.
+    uploads = sum("/api/v1/uploads" in u for u in v.requests) - uploads_before
+    assert (uploads >= 2) if v.javascript else (uploads == 0), uploads
     assert serious_violations(v) == []
     if screenshots:
         page.set_viewport_size({"width": 360, "height": 800})

@@ -144,7 +144,7 @@ def test_a_slow_body_gets_a_page_in_the_forms_language(client_with: Any) -> None
 
 @pytest.mark.parametrize(("method", "path", "status"), [
     ("GET", "/report/nothing?lang=be", 404),
-    ("GET", "/followup/files?lang=be", 405),
+    ("GET", "/followup/files?lang=be", 404),  # a wrong method: as if nothing were there
     ("GET", "/report?lang=be-xxxxxxxxxxxxxxxxxxxx", 422),  # longer than a language
 ])
 def test_errors_no_route_answers_are_pages_too(client_with: Any, method: str, path: str,

@@ -15,8 +15,10 @@ import typer
 from api.auth.accounts import require_username
 from api.cases.access.recovery import grant_with_recovery_key
 from api.cases.repository import case_id_by_reference
+from api.core.cli import quiet_option
 from api.core.db import make_engine, unit_of_work
 from api.core.errors import DokazError
+from api.core.progress import for_terminal
 from api.core.settings import get_settings
 from api.keys.cli import keys_app, read_recovery_key
 
@@ -30,6 +32,7 @@ def keys_grant(
     recovery_key_stdin: bool = typer.Option(
         False, "--recovery-key-stdin", help="Read the recovery key from stdin (else prompt)."
     ),
+    quiet: bool = quiet_option(),
 ) -> None:
     """Give a person access to existing cases, using the offline recovery key.
 
@@ -42,7 +45,7 @@ def keys_grant(
     text = read_recovery_key(recovery_key_stdin)
     engine = make_engine(get_settings())
     try:
-        with unit_of_work(engine) as session:
+        with for_terminal(quiet) as progress, unit_of_work(engine) as session:
             user = require_username(session, username)
             if user.disabled_at is not None:
                 typer.echo("error: this account is disabled; enable it first", err=True)
@@ -63,7 +66,7 @@ def keys_grant(
                     case_ids.append(found)
             result = grant_with_recovery_key(
                 session, recovery_text=text, user_id=user.id, user_public_key=user.public_key,
-                user_role=user.role, case_ids=case_ids,
+                user_role=user.role, case_ids=case_ids, progress=progress,
             )
     except DokazError as exc:
         typer.echo(f"error: {exc.message}", err=True)

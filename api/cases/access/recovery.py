@@ -18,6 +18,7 @@ from api.audit import actions
 from api.audit.service import record
 from api.auth.roles import Role
 from api.cases.access.wraps import wrap_to
+from api.core.progress import SILENT, Progress
 from api.keys import repository as keys_repository
 from api.keys.repository import LAWYER, RECOVERY, STAFF
 from api.keys.service import case_key_context, open_recovery_key
@@ -41,6 +42,7 @@ def grant_with_recovery_key(
     case_ids: Sequence[uuid.UUID] | None,
     actor_id: uuid.UUID | None = None,
     actor_kind: str = "cli",
+    progress: Progress = SILENT,
 ) -> GrantResult:
     """Wrap existing cases to a staff member, opening them with the offline recovery key.
 
@@ -52,6 +54,7 @@ def grant_with_recovery_key(
     recovery_wraps = keys_repository.recovery_wraps(session, case_ids)
     kind = LAWYER if user_role == Role.LAWYER else STAFF
     granted = 0
+    progress.step("cases", len(recovery_wraps))
     for case_id, wrap in sorted(recovery_wraps.items()):
         data_key = unwrap_data_key(
             private, wrap.wrapped_key, case_key_context(case_id, RECOVERY, wrap.recipient_id)
@@ -63,6 +66,7 @@ def grant_with_recovery_key(
                case_id=case_id, target=str(user_id),
                details={"recipient_kind": kind, "via": "recovery_key"})
         granted += 1
+        progress.advance()
     missing = 0 if case_ids is None else len(set(case_ids) - set(recovery_wraps))
     return GrantResult(granted=granted, without_recovery_wrap=missing)
 
