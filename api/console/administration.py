@@ -17,6 +17,8 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from api.approvals import service as approvals
+from api.audit.service import verify_chain
+from api.audit.shipping import shipped_anchors
 from api.auth import accounts
 from api.auth import repository as auth_repository
 from api.auth.accounts import Actor
@@ -27,6 +29,8 @@ from api.console.i18n import N_
 from api.core.db import commit_before_rendering
 from api.core.dependencies import Config, DbSession, Now
 from api.core.errors import InvalidInput
+from api.jobs import repository as jobs_repository
+from api.jobs import service as jobs_service
 
 routes = APIRouter(prefix="/admin")  # included in the console router, under /staff
 
@@ -56,6 +60,7 @@ _NOTICES = {
     "disabled": N_("The account is disabled and its sessions are signed out."),
     "enabled": N_("The account is enabled again."),
     "changed": N_("Saved. A change that gives access waits for a coordinator's approval."),
+    "retried": N_("The job is queued again with a fresh set of attempts."),
 }
 
 
@@ -144,3 +149,39 @@ def reset_totp(request: Request, user_id: uuid.UUID, signed: SignedIn, me: Admin
     return pages.render("totp.html", signed.lang, signed=signed, user=new.user, uri=uri,
                         qr=qr_svg(uri), pending=[],
                         title=pages.gettext(signed.lang, N_("New sign-in code")))
+
+
+# ---- the system: the audit log's verification, the job queue and its dead letters ----
+
+@routes.get("/system")
+def system_page(request: Request, signed: SignedIn, me: Admins, db: DbSession) -> Response:
+    counts = jobs_repository.counts_by_status(db)
+    dead = jobs_service.list_jobs(db, status="dead", limit=50)
+    commit_before_rendering(db)
+    return pages.render("system.html", signed.lang, signed=signed, counts=counts, dead=dead,
+                        verified=None, notice=_notice(request, signed.lang),
+                        title=pages.gettext(signed.lang, N_("System")))
+
+
+@routes.post("/audit/verify")
+def verify_audit(request: Request, signed: SignedIn, me: Admins, form: Form, db: DbSession,
+                 settings: Config) -> Response:
+    """Verify the whole hash chain and the shipped checkpoints, as ``dokaz audit verify``
+    and the API do (an unreadable bucket is an error page, never an "ok")."""
+    check_csrf(request, me, form)
+    result = verify_chain(db, anchors=shipped_anchors(settings),
+                          max_unchained_age=settings.audit_chain_max_age_seconds)
+    counts = jobs_repository.counts_by_status(db)
+    dead = jobs_service.list_jobs(db, status="dead", limit=50)
+    commit_before_rendering(db)
+    return pages.render("system.html", signed.lang, signed=signed, counts=counts, dead=dead,
+                        verified=result, notice="",
+                        title=pages.gettext(signed.lang, N_("System")))
+
+
+@routes.post("/jobs/{job_id}/retry")
+def retry_job(request: Request, job_id: uuid.UUID, me: Admins, form: Form,
+              db: DbSession) -> Response:
+    check_csrf(request, me, form)
+    jobs_service.retry(db, job_id)
+    return RedirectResponse("/staff/admin/system?done=retried", status_code=303)

@@ -67,3 +67,11 @@ FIELDS: Final = {
     "medical_attention": N_("Medical attention"),
     "statement_signed": N_("Statement signed"),
 }
+PERSON_ROLES: Final = {
+    "victim": N_("victim"),
+    "relative": N_("relative"),
+    "source": N_("source"),
+    "witness": N_("witness"),
+    "perpetrator": N_("alleged perpetrator"),
+    "lawyer": N_("lawyer"),
+}

@@ -51,7 +51,7 @@ def environment(lang: str) -> Environment:
         languages=[(code, fmt.language_name(code)) for code in i18n.LANGUAGES],
         role_labels=labels.ROLES, state_labels=labels.STATES, sort_labels=labels.SORTS,
         direction_labels=labels.DIRECTIONS, approval_kinds=labels.APPROVAL_KINDS,
-        field_labels=labels.FIELDS,
+        field_labels=labels.FIELDS, person_roles=labels.PERSON_ROLES,
         vocab=functools.partial(_vocab_label, lang), vocab_codes=_vocab_codes,
         options=functools.partial(_vocab_options, lang),
         state_label=functools.partial(_own_label, lang, "states"),

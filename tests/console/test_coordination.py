@@ -117,3 +117,15 @@ def test_an_admins_new_account_reads_nothing_until_a_coordinator_approves(
     as_(app_client, admin)
     assert "not until a coordinator approves" not in app_client.get(
         "/staff/admin/accounts").text
+
+
+def test_the_admins_system_page_verifies_the_audit_log(app_client: TestClient,
+                                                      session: Session,
+                                                      settings: Settings) -> None:
+    admin = create_staff(session, Role.ADMIN, settings=settings)
+    csrf = as_(app_client, admin)
+    page = app_client.get("/staff/admin/system")
+    assert page.status_code == 200 and "No job has given up." in page.text
+    verified = post(app_client, "/staff/admin/audit/verify", csrf)
+    assert verified.status_code == 200
+    assert "The audit log is intact." in verified.text
