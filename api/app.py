@@ -22,6 +22,7 @@ from api.core.settings import Settings, get_settings
 from api.core.surfaces import Surface, client_identity_for
 from api.services import AppServices, build_services
 from api.uploads.protocol import TusProtocolMiddleware
+from api.web.errors import PAGE_PREFIXES, page_error
 from api.web.security import SecurityHeadersMiddleware
 
 # Which surface serves each router (api/core/surfaces.py), as "module" (its ``router``) or
@@ -110,8 +111,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     app.state.services = services
     app.state.surface = surface
 
-    # Errors on the console's pages are pages in the reader's language (api/console/pages.py).
-    install_error_handlers(app, pages=[("/staff", console_error_page)])
+    # Errors on the console's pages are pages in the reader's language (api/console/pages.py),
+    # and on the public pages in the language the page or form carries (api/web/errors.py).
+    public = [(prefix, page_error) for prefix in PAGE_PREFIXES] \
+        if surface.serves(Surface.PUBLIC) else []
+    install_error_handlers(app, pages=[("/staff", console_error_page), *public])
     # The body models the public doors read themselves (api.core.openapi), added once to
     # the document FastAPI builds and caches.
     fastapi_openapi = app.openapi

@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     max_file_bytes: OneOrMore = 2 * GiB
     max_submission_bytes: OneOrMore = 4 * GiB
     max_files_per_submission: int = Field(default=20, ge=0)
+    # Files are judged by their bytes (api/ingress/filetypes.py); these detected types are
+    # refused whatever the file is called. Programs by default: the one kind of file that
+    # can harm the caseworker who opens it by mistake. An empty list accepts everything.
+    refused_file_types: list[str] = Field(default_factory=lambda: [
+        "application/x-msdownload", "application/x-executable", "application/x-mach-binary",
+        "application/x-ms-shortcut"])
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     header_timeout_seconds: AboveZero = Field(
         default=20.0, description="time a client has to send its request headers"

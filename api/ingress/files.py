@@ -10,6 +10,10 @@ The client's filename is checked (no folder separators, no ``..``, no control
 characters, at most 255 UTF-8 bytes) and then kept only inside the sealed metadata.
 Rejected names get a 400 that does not repeat the name.
 
+A file is judged by its first bytes (:func:`api.ingress.filetypes.judge`), never by its
+name or claimed type: the detected type is stored, and only a refused type (a program, by
+default) stops the request, as soon as those bytes are in.
+
 :class:`FileBatch` remembers every blob a request wrote so that a failure anywhere
 (a later file, the JSON, the database) deletes them all.
 """
@@ -47,8 +51,33 @@ class BadFilename(BadRequest):
 
 
 class TypeMismatch(UnsupportedMediaType):
+    """A file refused for what its bytes are (the name this error has had since files
+    were refused for contradicting their claimed type)."""
+
     code = "file_type_mismatch"
-    default_message = "A file's content does not match the type it was sent as."
+    default_message = "A file of this type is not accepted."
+
+
+class FileTypeRefused(TypeMismatch):
+    """A file whose detected type is refused (:func:`api.ingress.filetypes.judge`).
+
+    The message names the file by its number only (an error never carries a filename);
+    the page that shows it to the person who sent it names the file from ``filename``.
+    """
+
+    code = "file_type_refused"
+
+    def __init__(self, number: int, filename: str, verdict: filetypes.Verdict) -> None:
+        what = "a program" if verdict.refused == filetypes.PROGRAM else "of a type"
+        super().__init__(
+            f"File number {number} is {what} ({verdict.media_type}) that is not accepted. "
+            "Nothing was saved; send the others without it.",
+            details={"file": number, "detected_type": verdict.media_type,
+                     "reason": verdict.refused},
+        )
+        self.number = number
+        self.filename = filename
+        self.verdict = verdict
 
 
 def check_filename(raw: str | None) -> str:
@@ -101,6 +130,15 @@ class ReceivedFile:
 class FileLimits:
     max_file_bytes: int
     max_files: int
+    # Detected types refused (settings.refused_file_types).
+    refused_types: frozenset[str] = filetypes.REFUSED_BY_DEFAULT
+
+    def judge(self, number: int, filename: str, head: bytes) -> filetypes.Verdict:
+        """The file's verdict; raises :class:`FileTypeRefused` for a refused type."""
+        verdict = filetypes.judge(head, self.refused_types)
+        if not verdict.accepted:
+            raise FileTypeRefused(number, filename, verdict)
+        return verdict
 
 
 @dataclass
@@ -157,15 +195,11 @@ class EncryptedFileSink:
         self._size = 0
 
     def _sniff(self, final: bool) -> None:
+        # Judged as soon as the first bytes are in, so a refused file costs one window.
         if self._detected is None and (final or len(self._head) >= filetypes.SNIFF_BYTES):
-            detected = filetypes.detect(bytes(self._head[: filetypes.SNIFF_BYTES]))
-            if not filetypes.matches(self._claimed, detected):
-                raise TypeMismatch(
-                    f"File number {self._number} does not contain what its type says (its "
-                    f"content looks like {detected}). Nothing was saved; send it again "
-                    "without a type, or with the right one."
-                )
-            self._detected = detected
+            head = bytes(self._head[: filetypes.SNIFF_BYTES])
+            self._detected = self._batch.limits.judge(self._number, self._filename,
+                                                      head).media_type
             self._head = bytearray()
 
     async def write(self, data: bytes, /) -> None:
@@ -217,12 +251,18 @@ class DiscardingFileSink:
         self._batch.check_file_size(self._number, self._size)
         if len(self._head) < filetypes.SNIFF_BYTES:
             self._head += data[: filetypes.SNIFF_BYTES]
+            if len(self._head) >= filetypes.SNIFF_BYTES:
+                self._judge()
         self._hash.update(data)
+
+    def _judge(self) -> str:
+        # Refused as a real file would be, at the same moment: the answer must look real.
+        head = self._head[: filetypes.SNIFF_BYTES]
+        return self._batch.limits.judge(self._number, self._filename, head).media_type
 
     async def close(self) -> None:
         self.out = {"name": self._filename, "size": self._size,
-                    "sha256": self._hash.hexdigest(),
-                    "type": filetypes.detect(self._head[: filetypes.SNIFF_BYTES])}
+                    "sha256": self._hash.hexdigest(), "type": self._judge()}
 
     def abort(self) -> None:
         self._head = b""

@@ -106,7 +106,9 @@ class IntakeContext:
     lawyer_id: uuid.UUID | None = None
 
     def file_limits(self) -> FileLimits:
-        return FileLimits(self.settings.max_file_bytes, self.settings.max_files_per_submission)
+        s = self.settings
+        return FileLimits(s.max_file_bytes, s.max_files_per_submission,
+                          frozenset(s.refused_file_types))
 
     def multipart_limits(self) -> MultipartLimits:
         s = self.settings

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
 from starlette.responses import Response
 
-from api.core.errors import DokazError, PayloadTooLarge, RateLimited, UnsupportedMediaType
-from api.ingress.files import BadFilename
+from api.core.errors import (
+    DokazError,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    UnsupportedMediaType,
+)
+from api.ingress import filetypes
+from api.ingress.files import BadFilename, FileTypeRefused
+from api.ingress.guards import BodyTimeout
 from api.ingress.origin import CrossSite
 from api.keys.service import NoRecoveryKey
 from api.web import pages
@@ -30,10 +39,13 @@ def error_page(page: Page, exc: DokazError, *, kept_text: str = "", back: str = 
                             [pages.NOT_SET_UP_TEXT, pages.NOT_SET_UP_ADMIN_TEXT],
                             params=pages.NOT_SET_UP_COMMANDS, kept_text=kept_text, back=back,
                             headers=exc.headers)
+    if isinstance(exc, BodyTimeout):
+        return page.message(408, pages.TIMEOUT_HEADING, [pages.TIMEOUT_TEXT],
+                            kept_text=kept_text, back=back)
     if exc.status_code >= 500:
         return page.message(exc.status_code, pages.UNAVAILABLE_HEADING,
                             [pages.UNAVAILABLE_TEXT], kept_text=kept_text, back=back)
-    return page.message(400, pages.BAD_REQUEST_HEADING, [pages.BAD_REQUEST_TEXT],
+    return page.message(exc.status_code, pages.BAD_REQUEST_HEADING, [pages.BAD_REQUEST_TEXT],
                         kept_text=kept_text, back=back)
 
 
@@ -50,10 +62,35 @@ def file_error(exc: DokazError, max_text_chars: int, text_field: str = "narrativ
                           {"max": limit})
     if isinstance(exc, PayloadTooLarge):
         return FieldError("files", pages.FILES_TOO_LARGE)
+    if isinstance(exc, FileTypeRefused):
+        # Named for the person who chose it; the error itself never carries the name.
+        name = exc.filename or f"#{exc.number}"
+        if exc.verdict.refused == filetypes.PROGRAM:
+            return FieldError("files", pages.FILE_REFUSED_PROGRAM, {"name": name})
+        return FieldError("files", pages.FILE_REFUSED_TYPE,
+                          {"name": name, "type": exc.verdict.media_type})
     if isinstance(exc, UnsupportedMediaType):
-        return FieldError("files", pages.FILE_TYPE_MISMATCH)
+        return FieldError("files", pages.FILE_REFUSED)
     if isinstance(exc, BadFilename):
         return FieldError("files", pages.FILE_NAME_REFUSED)
     if isinstance(exc, RateLimited):
         return FieldError("files", pages.RATE_TEXT)
     return FieldError("files", pages.FILES_INCOMPLETE)
+
+
+# The addresses of the public pages (api.web.router): an error there is shown as a page.
+PAGE_PREFIXES = ("/report", "/about", "/followup")
+NOT_FOUND_HEADING = N_("This page does not exist")
+NOT_FOUND_TEXT = N_("The address may be mistyped or out of date. Go to the form and start "
+                    "from there.")
+
+
+def page_error(request: Request, exc: DokazError) -> Response:
+    """An error no page route answered itself (api.core.error_handlers calls this: a
+    malformed address, a wrong method, a domain error), as a page in the language the page
+    or form carries in its address."""
+    page = Page.for_request(request)
+    back = "/followup" if request.url.path.startswith("/followup") else "/report"
+    if isinstance(exc, NotFound):
+        return page.message(404, NOT_FOUND_HEADING, [NOT_FOUND_TEXT], back=back)
+    return error_page(page, exc, back=back)

@@ -43,7 +43,8 @@ EARLIEST_YEAR = 1990
 class FieldError:
     field: str
     message: str  # an English message id
-    params: dict[str, int] = dataclasses.field(default_factory=dict)
+    # Numbers are written the reader's way; text (a file's name) is shown as it is.
+    params: dict[str, int | str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass

@@ -126,9 +126,25 @@ FILES_TOO_LARGE = N_(
     "text is kept, but no file was: choose fewer or smaller files, or send the report now "
     "and add files later with your receipt."
 )
-FILE_TYPE_MISMATCH = N_(
-    "The content of a file does not match its type (for example, a photo renamed to .pdf). "
-    "Your text is kept, but no file was: check the files and choose them again."
+# A file is judged by what it is (api/ingress/filetypes.py): only a refused type stops it.
+FILE_REFUSED_PROGRAM = N_(
+    "%(name)s was not accepted: it is a program, and programs are not accepted because "
+    "opening one could harm the computer of the person who reads your report. Your text "
+    "is kept, but no file was: choose the other files again and send."
+)
+FILE_REFUSED_TYPE = N_(
+    "%(name)s was not accepted: files of its type (%(type)s) are not received here. Your "
+    "text is kept, but no file was: choose the other files again and send."
+)
+FILE_REFUSED = N_(
+    "A file was not accepted because of what it contains. Your text is kept, but no file "
+    "was: check the files and choose them again."
+)
+TIMEOUT_HEADING = N_("Sending took too long")
+TIMEOUT_TEXT = N_(
+    "The connection was too slow or stopped for too long, so what you sent was not "
+    "received. Nothing was kept; please try again, with fewer or smaller files if the "
+    "connection is slow."
 )
 FILE_NAME_REFUSED = N_(
     "A file name could not be accepted (it is very long or contains special characters). "

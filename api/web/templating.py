@@ -49,7 +49,8 @@ def error_text(lang: str, error: FieldError) -> str:
     fmt = Formatter(lang)
     message = translations(lang).gettext(error.message)
     if error.params:
-        message = message % {k: fmt.number(v) for k, v in error.params.items()}
+        message = message % {k: v if isinstance(v, str) else fmt.number(v)
+                             for k, v in error.params.items()}
     return message
 
 

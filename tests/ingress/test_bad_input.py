@@ -17,7 +17,7 @@ import pytest
 from tests.intake.conftest import Intake
 from tests.intake.helpers import PNG, asgi_interrupted, form, multipart, report, stored_state
 
-PDF = b"%PDF-1.4\n" + b"0" * 5000
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 5000
 CANARY = "Secret-Canary-7731"
 Body = tuple[bytes, str]
 
@@ -83,9 +83,11 @@ CASES: dict[str, tuple[Callable[[], Body], int, str]] = {
     "right-to-left override in a filename": (
         lambda: form(report(), [("photo\u202egnp.exe", "image/png", PNG)]), 400,
         "control characters"),
-    "bytes that do not match the claimed type": (
-        lambda: form(report(), [("a.png", "image/png", PNG), ("cv.png", "image/png", PDF)]),
-        415, "looks like application/pdf"),
+    # Judged by what it is: a program named as a document is refused, naming its number.
+    "a program named as a document": (
+        lambda: form(report(), [("a.png", "image/png", PNG), (CANARY + ".pdf",
+                                                              "application/pdf", EXE)]),
+        415, "File number 2 is a program (application/x-msdownload)"),
 }
 
 

@@ -228,13 +228,13 @@ def test_finished_parts_take_the_whole_files_padding_bucket(intake: Intake) -> N
 
 
 def test_the_type_is_sniffed_from_the_first_bytes_not_at_the_end(intake: Intake) -> None:
-    """A PDF sent as a PNG is refused by the PATCH that brings its first 4 KiB, long before
-    the last byte (finishing never re-reads the file to sniff it)."""
-    data = b"%PDF-1.5\n" + b"x" * 100_000
-    url = create(intake.client, len(data), filename="a.png", filetype="image/png")
+    """A program sent as a PDF is refused by the PATCH that brings its first 4 KiB, long
+    before the last byte (finishing never re-reads the file to sniff it)."""
+    data = b"MZ\x90\x00" + b"x" * 100_000
+    url = create(intake.client, len(data), filename="a.pdf", filetype="application/pdf")
     assert patch(intake.client, url, 0, data[:1000]).status_code == 204  # too few to tell
     r = patch(intake.client, url, 1000, data[1000:20_000])
-    assert r.status_code == 415 and "application/pdf" in r.json()["error"]["message"]
+    assert r.status_code == 415 and "application/x-msdownload" in r.json()["error"]["message"]
     state = stored_state(intake.engine, intake.storage)
     assert (state["upload"], state["file_part"], state["blobs"]) == (0, 0, 0)
     # A PNG whose first PATCH is short is sniffed once enough bytes are in, and kept.

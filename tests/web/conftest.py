@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,8 +59,9 @@ def intake_ready(session: Session, settings: Settings) -> None:
     create_staff(session, Role.CASEWORKER, on_intake_duty=True, settings=settings)
 
 
-@pytest.fixture
-def live_server(settings: Settings, engine: Engine, intake_ready: None) -> Iterator[LiveServer]:
+@contextmanager
+def serving(settings: Settings, engine: Engine) -> Iterator[LiveServer]:
+    """The real app on a free port, in a thread, until the block ends."""
     app = create_app(settings, engine)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
@@ -77,6 +79,12 @@ def live_server(settings: Settings, engine: Engine, intake_ready: None) -> Itera
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture
+def live_server(settings: Settings, engine: Engine, intake_ready: None) -> Iterator[LiveServer]:
+    with serving(settings, engine) as server:
+        yield server
 
 
 # Per module, not per session: Playwright's sync API keeps an event loop running in the

@@ -14,15 +14,15 @@ def follow_up(v: Visit, lang: str, receipt: str, screenshots: bool) -> None:
     assert serious_violations(v) == []
     # People copy receipts with spaces or in lower case; both must work.
     page.fill("#receipt", receipt.replace("-", " ").lower())
-    page.click("form[action='/followup'] button[type=submit]")
+    page.click("form[action^='/followup?'] button[type=submit]")
     page.wait_for_selector("#write")
-    assert page.url == v.base_url + "/followup"
+    assert page.url == v.base_url + f"/followup?lang={lang}"
     assert gettext("Received; not read yet") in page.inner_text("main")
     assert serious_violations(v) == []
 
     message = f"Дадатковыя звесткі ({lang}): сведка бачыў машыну."
     page.fill("#message", message)
-    page.click("form[action='/followup'] button[type=submit]")
+    page.click("form[action^='/followup?'] button[type=submit]")
     page.wait_for_selector("p.notice")
     assert page.inner_text("p.notice") == gettext("Your message has been sent.")
     assert message in page.inner_text("ol.messages")

@@ -53,8 +53,9 @@ def test_full_report_then_follow_up(live_server: LiveServer, browser: Browser, l
         page.click("button[type=submit]")
         page.wait_for_selector("#receipt-code", timeout=60_000)
 
-        # POST and render: the address bar still says /report, nothing identifying in it.
-        assert page.url == live_server.url + "/report"
+        # POST and render: the address bar still says /report (and the form's language,
+        # which its errors are written in), nothing identifying in it.
+        assert page.url == live_server.url + f"/report?lang={lang}"
         assert page.inner_text("h1") == t(lang, "Your report has been received")
         receipt = receipt_text(page)
         body = page.inner_text("main")

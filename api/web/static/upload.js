@@ -38,6 +38,17 @@
     });
   }
 
+  // A refusal the server explained (a file of a refused type, too large, ...): retrying
+  // cannot help, and the connection is not to blame, so the person is told what it said.
+  function refusal(xhr) {
+    var error = {};
+    try { error = JSON.parse(xhr.responseText).error || {}; } catch (e) { error = {}; }
+    return Object.assign(new Error("refused"), {
+      fatal: xhr.status, code: error.code || "", message: error.message || "",
+      reason: (error.details && error.details.reason) || ""
+    });
+  }
+
   function wait(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
 
   async function createUpload(endpoint, file) {
@@ -48,6 +59,7 @@
       "Upload-Length": String(file.size),
       "Upload-Metadata": meta
     }, null);
+    if (xhr.status >= 400 && xhr.status < 500 && xhr.status !== 429) throw refusal(xhr);
     if (xhr.status !== 201) throw new Error("create:" + xhr.status);
     var location = xhr.getResponseHeader("Location");
     return new URL(location, window.location.href).toString();
@@ -75,7 +87,7 @@
           }, chunk, function (loaded) { ui.progress(base + loaded); });
           if (xhr.status !== 204) {
             if (xhr.status >= 400 && xhr.status < 500 && xhr.status !== 409 && xhr.status !== 429) {
-              throw Object.assign(new Error("fatal"), { fatal: xhr.status });
+              throw refusal(xhr);
             }
             throw new Error("patch:" + xhr.status);
           }
@@ -92,6 +104,14 @@
         attempt += 1;
       }
     }
+  }
+
+  function failureText(form, err) {
+    if (!err || !err.fatal) return form.dataset.msgFailed;
+    if (err.reason === "program") return form.dataset.msgRefusedProgram;
+    if (err.fatal === 415) return form.dataset.msgRefused;
+    if (err.fatal === 413) return form.dataset.msgTooLarge;
+    return err.message ? form.dataset.msgRefusedOther : form.dataset.msgFailed;
   }
 
   function fileUi(box, form, file) {
@@ -114,7 +134,12 @@
         status(fmt(form.dataset.msgRetrying, { name: file.name, seconds: String(seconds) }));
       },
       done: function () { bar.value = bar.max; status(fmt(form.dataset.msgDone, { name: file.name })); },
-      failed: function () { status(fmt(form.dataset.msgFailed, { name: file.name })); }
+      failed: function (err) {
+        // The bar goes: a full bar beside a refusal reads as "sent".
+        bar.remove();
+        p.className = "upload-error";
+        status(fmt(failureText(form, err), { name: file.name, reason: (err && err.message) || "" }));
+      }
     };
   }
 
@@ -141,7 +166,7 @@
           try {
             url = await sendFile(endpoint, files[i], ui);
           } catch (err) {
-            ui.failed();
+            ui.failed(err);
             throw err;
           }
           ui.done();
