@@ -52,7 +52,7 @@ def accounts_page(request: Request, signed: SignedIn, me: Admins, db: DbSession)
     commit_before_rendering(db)
     return pages.render("accounts.html", signed.lang, signed=signed, users=users,
                         roles=[r.value for r in Role if r in ACCOUNT_ROLES],
-                        notice=_notice(request, signed.lang),
+                        notice=pages.notice(request, signed.lang, _NOTICES),
                         title=pages.gettext(signed.lang, N_("Accounts")))
 
 
@@ -64,9 +64,6 @@ _NOTICES = {
 }
 
 
-def _notice(request: Request, lang: str) -> str:
-    key = request.query_params.get("done")
-    return pages.gettext(lang, _NOTICES[key]) if key in _NOTICES else ""
 
 
 def _role(value: str) -> Role:
@@ -159,7 +156,7 @@ def system_page(request: Request, signed: SignedIn, me: Admins, db: DbSession) -
     dead = jobs_service.list_jobs(db, status="dead", limit=50)
     commit_before_rendering(db)
     return pages.render("system.html", signed.lang, signed=signed, counts=counts, dead=dead,
-                        verified=None, notice=_notice(request, signed.lang),
+                        verified=None, notice=pages.notice(request, signed.lang, _NOTICES),
                         title=pages.gettext(signed.lang, N_("System")))
 
 

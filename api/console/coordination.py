@@ -56,17 +56,13 @@ def readers(db: DbSession, roles: frozenset[str]) -> list[StaffUser]:
             if u.role in roles and u.disabled_at is None and u.reader_approved_on is not None]
 
 
-def _version(form: PostedForm) -> int | None:
-    value = form.get("version")
-    return int(value) if value.isdigit() else None
-
 
 @routes.post("/cases/{case_id}/assignee")
 def assign(request: Request, case_id: uuid.UUID, me: Coordinators, form: Form, db: DbSession,
            settings: Config) -> Response:
     check_csrf(request, me, form)
     cases_service.assign(db, me, case_id, _uuid(form, "assignee_id", optional=True), settings,
-                         _version(form))
+                         form.version())
     return _see_other(f"/staff/cases/{case_id}?done=assigned")
 
 
@@ -125,7 +121,7 @@ def approvals_page(request: Request, signed: SignedIn, me: Coordinators, db: DbS
     names = {u.id: u.username for u in auth_repository.list_staff(db)}
     commit_before_rendering(db)
     return pages.render("approvals.html", signed.lang, signed=signed, pending=pending,
-                        staff_names=names, notice=_notice(request, signed.lang),
+                        staff_names=names, notice=pages.notice(request, signed.lang, _NOTICES),
                         title=pages.gettext(signed.lang, N_("Waiting for a second person")))
 
 
@@ -133,9 +129,6 @@ _NOTICES = {"approved": N_("Approved: the change took effect."),
             "rejected": N_("Turned down: nothing changed.")}
 
 
-def _notice(request: Request, lang: str) -> str:
-    key = request.query_params.get("done")
-    return pages.gettext(lang, _NOTICES[key]) if key in _NOTICES else ""
 
 
 @routes.post("/approvals/{approval_id}/approve")

@@ -90,6 +90,11 @@ class PostedForm:
     def all(self, name: str) -> list[str]:
         return list(self.fields.get(name, ()))
 
+    def version(self) -> int | None:
+        """The case version the form was rendered at (for If-Match), if it carries one."""
+        value = self.get("version")
+        return int(value) if value.isdigit() else None
+
 
 async def read_form(request: Request) -> PostedForm:
     """The posted urlencoded form, refused with 413 as soon as it passes the limit.

@@ -10,16 +10,20 @@ then Accept-Language.
 
 from __future__ import annotations
 
-import io
 from functools import cache
 from pathlib import Path
 from typing import Final
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from api.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Formatter, choose, normalise
+from api.web.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    Formatter,
+    choose,
+    compile_catalog,
+    normalise,
+)
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -48,11 +52,4 @@ def catalog_path(lang: str) -> Path:
 @cache
 def translations(lang: str) -> Translations:
     """The compiled console catalog of one language (compiled once per process)."""
-    if lang not in LANGUAGES:
-        raise ValueError(f"unsupported language {lang!r}")
-    with catalog_path(lang).open("rb") as fh:
-        catalog = read_po(fh, locale=lang, domain=DOMAIN)
-    buf = io.BytesIO()
-    write_mo(buf, catalog, use_fuzzy=False)
-    buf.seek(0)
-    return Translations(fp=buf, domain=DOMAIN)
+    return compile_catalog(catalog_path(lang), lang, DOMAIN)

@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -27,6 +27,7 @@ from api.core.dependencies import app_settings
 from api.core.errors import DokazError
 from api.vocab import registry
 from api.web import csrf as form_csrf  # the public pages' pre-session form token
+from api.web.templating import html_environment
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -36,15 +37,7 @@ CASE_STAFF_ROLES = frozenset({Role.COORDINATOR, Role.CASEWORKER})
 
 @cache
 def environment(lang: str) -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env = html_environment(TEMPLATES, i18n.translations(lang))
     fmt = CachedFormatter(lang)
     env.globals.update(
         lang=lang, fmt=fmt,
@@ -147,6 +140,13 @@ def render(template: str, lang: str, *, status_code: int = 200, signed: Signed |
 
 def gettext(lang: str, message: str) -> str:
     return i18n.translations(lang).gettext(message)
+
+
+def notice(request: Request, lang: str, notices: dict[str, str]) -> str:
+    """The confirmation a redirect asked for (``?done=<key>``), in ``lang``; a key the
+    page does not know shows nothing (the address bar names no content, only the key)."""
+    key = request.query_params.get("done")
+    return gettext(lang, notices[key]) if key in notices else ""
 
 
 # ---- errors: the console's part of the one error renderer (api/core/error_handlers) ----

@@ -30,7 +30,6 @@ from api.console.dependencies import (
     ConsoleStaff,
     ConsoleStaffChecked,
     Form,
-    PostedForm,
     Readers,
     SignedIn,
     browser_language,
@@ -136,7 +135,7 @@ def account(request: Request, signed: SignedIn, db: DbSession, now: Now) -> Resp
     commit_before_rendering(db)
     return pages.render("account.html", signed.lang, signed=signed, user=user, sessions=rows,
                         title=pages.gettext(signed.lang, N_("Your account")),
-                        notice=_notice(request, signed.lang))
+                        notice=pages.notice(request, signed.lang, _NOTICES))
 
 
 _NOTICES = {
@@ -145,9 +144,6 @@ _NOTICES = {
 }
 
 
-def _notice(request: Request, lang: str) -> str:
-    key = request.query_params.get("done")
-    return pages.gettext(lang, _NOTICES[key]) if key in _NOTICES else ""
 
 
 @router.post("/account/language")
@@ -236,7 +232,7 @@ def case_page(request: Request, case_id: uuid.UUID, signed: SignedIn, me: Reader
         "case.html", signed.lang, signed=signed, case=detail, staff_names=names,
         can_act=me.role in pages.CASE_STAFF_ROLES, is_coordinator=is_coordinator,
         assignable=assignable, grantable=grantable, title=detail.reference,
-        notice=_case_notice(request, signed.lang))
+        notice=pages.notice(request, signed.lang, _CASE_NOTICES))
 
 
 _CASE_NOTICES = {
@@ -251,9 +247,6 @@ _CASE_NOTICES = {
 }
 
 
-def _case_notice(request: Request, lang: str) -> str:
-    key = request.query_params.get("done")
-    return pages.gettext(lang, _CASE_NOTICES[key]) if key in _CASE_NOTICES else ""
 
 
 @router.get("/cases/{case_id}/attachments/{attachment_id}")
@@ -266,10 +259,6 @@ def download(case_id: uuid.UUID, attachment_id: uuid.UUID, me: Readers, db: DbSe
                              headers=dl.headers())
 
 
-def _version(form: PostedForm) -> int | None:
-    value = form.get("version")
-    return int(value) if value.isdigit() else None
-
 
 @router.post("/cases/{case_id}/transitions")
 def move_case(request: Request, case_id: uuid.UUID, me: CaseStaff, form: Form, db: DbSession,
@@ -277,7 +266,7 @@ def move_case(request: Request, case_id: uuid.UUID, me: CaseStaff, form: Form, d
     check_csrf(request, me, form)
     body = TransitionIn.model_validate({"to": form.get("to"),
                                         "comment": form.get("comment") or None})
-    transitions.transition(db, me, case_id, body, settings, if_match=_version(form))
+    transitions.transition(db, me, case_id, body, settings, if_match=form.version())
     _tab_counts(request).forget(me.user_id)
     return _see_other(f"/staff/cases/{case_id}?done=moved")
 

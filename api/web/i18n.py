@@ -42,17 +42,22 @@ def catalog_path(lang: str) -> Path:
     return CATALOG_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-@cache
-def translations(lang: str) -> Translations:
-    """The compiled catalog of one language (compiled once per process)."""
+def compile_catalog(path: Path, lang: str, domain: str) -> Translations:
+    """A ``.po`` catalog compiled in memory (the public pages' and the staff console's)."""
     if lang not in LANGUAGES:
         raise ValueError(f"unsupported language {lang!r}")
-    with catalog_path(lang).open("rb") as fh:
-        catalog = read_po(fh, locale=lang, domain=DOMAIN)
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=lang, domain=domain)
     buf = io.BytesIO()
     write_mo(buf, catalog, use_fuzzy=False)
     buf.seek(0)
-    return Translations(fp=buf, domain=DOMAIN)
+    return Translations(fp=buf, domain=domain)
+
+
+@cache
+def translations(lang: str) -> Translations:
+    """The compiled catalog of one language (compiled once per process)."""
+    return compile_catalog(catalog_path(lang), lang, DOMAIN)
 
 
 def normalise(value: str | None) -> str | None:

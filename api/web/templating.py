@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse
 
@@ -22,17 +23,24 @@ from api.web.i18n import LANGUAGES, Formatter, translations
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-@cache
-def environment(lang: str) -> Environment:
+def html_environment(templates: Path, catalog: Translations) -> Environment:
+    """Autoescaped, strict, with ``catalog`` installed: the public pages' and the staff
+    console's environments are built the same way, each with its own templates."""
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=FileSystemLoader(templates),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+@cache
+def environment(lang: str) -> Environment:
+    env = html_environment(TEMPLATES, translations(lang))
     fmt = Formatter(lang)
     env.globals.update(
         lang=lang,
