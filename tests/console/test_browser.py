@@ -114,6 +114,6 @@ def test_caseworker_reads_a_new_report_asks_and_sends_it_to_review(
     with visit(browser, live_server.url, javascript=javascript) as back:
         back.goto(f"/followup?lang={lang}")
         back.page.fill("#receipt", receipt)
-        back.page.click("form[action='/followup'] button[type=submit]")
+        back.page.click("form[action^='/followup?'] button[type=submit]")
         back.page.wait_for_selector("#write")
         assert question in back.page.inner_text("main")
