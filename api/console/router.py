@@ -50,8 +50,6 @@ router.include_router(coding.routes)
 STATIC = Path(__file__).parent / "static"
 
 
-
-
 def _see_other(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
@@ -73,9 +71,18 @@ def home(request: Request, db: DbSession) -> Response:
 
 # ---- signing in and out ----
 
+_SIGN_IN_NOTICES = {
+    "signed_out": N_("You are signed out."),
+    "password_changed": N_("Your password is changed and every session of yours is signed "
+                           "out. Sign in with the new password."),
+}
+
+
 @router.get("/sign-in")
 def sign_in_form(request: Request) -> Response:
-    return pages.sign_in_page(request, browser_language(request))
+    lang = browser_language(request)
+    return pages.sign_in_page(request, lang,
+                              notice=pages.notice(request, lang, _SIGN_IN_NOTICES))
 
 
 @router.post("/sign-in")
@@ -121,7 +128,7 @@ def sign_out(request: Request, me: ConsoleStaff, form: Form, db: DbSession, now:
              ) -> Response:
     check_csrf(request, me, form)
     login_service.logout(db, me.user_id, me.session_id, now)
-    response = _see_other("/staff/sign-in?signed_out=1")
+    response = _see_other("/staff/sign-in?done=signed_out")
     session.clear_cookie(request, response)
     return response
 
@@ -163,7 +170,7 @@ def end_session(request: Request, session_id: uuid.UUID, signed: SignedIn, form:
     if not login_service.revoke_own_session(db, signed.me.user_id, session_id, now):
         raise InvalidInput("You have no active session with that id.")
     if session_id == signed.me.session_id:
-        response = _see_other("/staff/sign-in?signed_out=1")
+        response = _see_other("/staff/sign-in?done=signed_out")
         session.clear_cookie(request, response)
         return response
     return _see_other("/staff/account?done=session_ended")
@@ -179,7 +186,7 @@ async def change_password(request: Request, me: ConsoleStaffChecked, form: Form,
         engine, settings, limits, me.user_id, current=form.get("current_password"),
         new=form.get("new_password"), now=now)
     # Every session ends with a password change, this one too: sign in with the new one.
-    response = _see_other("/staff/sign-in?password_changed=1")
+    response = _see_other("/staff/sign-in?done=password_changed")
     session.clear_cookie(request, response)
     return response
 

@@ -176,6 +176,8 @@ def test_sessions_listed_and_sign_out_ends_the_session(app_client: TestClient,
     assert "minutes without activity" in account.text
     out = post(app_client, "/staff/sign-out", csrf)
     assert out.status_code == 303
+    after = app_client.get(out.headers["location"], headers={"Accept-Language": "en"})
+    assert "You are signed out." in after.text
     assert app_client.get("/staff/account").status_code == 401
 
 
