@@ -1,5 +1,6 @@
-"""The console's coding editor for acts: the coded facts of one act, with its detention
-and torture details, as form fields whose every choice comes from its vocabulary.
+"""The console's coding editor for acts (the coded facts of one act, with its detention
+and torture details, as form fields whose every choice comes from its vocabulary), and
+the referral drafts those codes fill in.
 
 Saving sends the case's acts through the same metadata edit as the API's PATCH
 (``api.cases.service.edit_metadata``), with the version the form was opened at. A
@@ -12,14 +13,17 @@ parts) are kept as stored.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.cases import service as cases_service
 from api.cases.metadata.document import Act, MetadataPatch
+from api.cases.referrals import drafts
+from api.cases.referrals.catalog import DraftLanguage
+from api.cases.referrals.markdown import render_markdown
 from api.cases.schemas import CaseDetail
 from api.console import pages
 from api.console.dependencies import CaseStaff, Form, PostedForm, SignedIn, check_csrf
@@ -166,3 +170,33 @@ def _save(request: Request, case_id: uuid.UUID, act_id: uuid.UUID | None, signed
         return _page(signed, detail, mine, status_code=409,
                      theirs=stored.model_dump(mode="json") if stored else {})
     return RedirectResponse(f"/staff/cases/{case_id}?done=act_saved", status_code=303)
+
+
+# ---- referral drafts: preview, then download ----
+
+MECHANISMS = {"wgeid": N_("UN Working Group on Enforced or Involuntary Disappearances"),
+              "wgad": N_("UN Working Group on Arbitrary Detention")}
+DRAFT_LANGUAGES = ("en", "fr", "es", "be", "ru", "uk")
+
+
+@routes.get("/cases/{case_id}/referral-drafts/{mechanism}")
+def referral_draft(request: Request, case_id: uuid.UUID, mechanism: str, signed: SignedIn,
+                   me: CaseStaff, db: DbSession) -> Response:
+    """The API's pre-filled draft, read through on a page, or downloaded (``download=1``)
+    as Markdown to send on; a missing consent is a page naming it (409)."""
+    lang = request.query_params.get("lang", "en")
+    if mechanism not in MECHANISMS or lang not in DRAFT_LANGUAGES:
+        raise NotFound("There is no such draft.")
+    doc = drafts.draft(db, me, case_id, cast(drafts.Mechanism, mechanism),
+                       cast(DraftLanguage, lang))
+    text = render_markdown(doc, cast(DraftLanguage, lang))
+    detail = cases_service.detail(db, me, case_id)
+    commit_before_rendering(db)
+    if request.query_params.get("download") == "1":
+        name = f"{detail.reference}-{mechanism}-{lang}.md"
+        return PlainTextResponse(text, media_type="text/markdown", headers={
+            "Content-Disposition": f'attachment; filename="{name}"'})
+    return pages.render("draft.html", signed.lang, signed=signed, case=detail,
+                        mechanism=mechanism, mechanism_name=MECHANISMS[mechanism],
+                        draft_lang=lang, text=text,
+                        title=pages.gettext(signed.lang, N_("Referral draft")))

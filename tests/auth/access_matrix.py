@@ -164,6 +164,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/cases/{case_id}/acts/{act_id}"): CASE_STAFF,
     ("POST", "/staff/cases/{case_id}/acts"): CASE_STAFF,
     ("POST", "/staff/cases/{case_id}/acts/{act_id}"): CASE_STAFF,
+    ("GET", "/staff/cases/{case_id}/referral-drafts/{mechanism}"): CASE_STAFF,
     ("GET", "/staff/admin/accounts"): ADMIN,
     ("GET", "/staff/admin/system"): ADMIN,
     ("POST", "/staff/admin/audit/verify"): ADMIN,
