@@ -10,6 +10,7 @@ threads and never shows one submitter's words to another.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -50,9 +51,10 @@ def _uuid(form: PostedForm, name: str, *, optional: bool = False) -> uuid.UUID |
         raise InvalidInput(f"Choose a {name.replace('_', ' ')} from the list.") from None
 
 
-def readers(db: DbSession, roles: frozenset[str]) -> list[StaffUser]:
-    """Accounts that may receive a case key: active, approved as readers, of ``roles``."""
-    return [u for u in auth_repository.list_staff(db)
+def readers(staff: Iterable[StaffUser], roles: frozenset[str]) -> list[StaffUser]:
+    """Of ``staff``, the accounts that may receive a case key: active, approved as
+    readers, of ``roles``."""
+    return [u for u in staff
             if u.role in roles and u.disabled_at is None and u.reader_approved_on is not None]
 
 

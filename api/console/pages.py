@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
@@ -42,10 +42,10 @@ def environment(lang: str) -> Environment:
     env.globals.update(
         lang=lang, fmt=fmt,
         languages=[(code, fmt.language_name(code)) for code in i18n.LANGUAGES],
-        role_labels=labels.ROLES, state_labels=labels.STATES, sort_labels=labels.SORTS,
+        sort_labels=labels.SORTS,
         direction_labels=labels.DIRECTIONS, approval_kinds=labels.APPROVAL_KINDS,
         field_labels=labels.FIELDS, person_roles=labels.PERSON_ROLES,
-        vocab=functools.partial(_vocab_label, lang), vocab_codes=_vocab_codes,
+        vocab=functools.partial(_vocab_label, lang),
         options=functools.partial(_vocab_options, lang),
         state_label=functools.partial(_own_label, lang, "states"),
         role_label=functools.partial(_own_label, lang, "roles"),
@@ -112,9 +112,6 @@ class Expiry:
 
     idle_minutes: int
     absolute: datetime
-
-    def soon(self, now: datetime) -> bool:
-        return self.absolute - now <= timedelta(minutes=30)
 
 
 @dataclass

@@ -230,10 +230,11 @@ def case_page(request: Request, case_id: uuid.UUID, signed: SignedIn, me: Reader
               db: DbSession) -> Response:
     detail = cases_service.detail(db, me, case_id)
     # Staff names are not protected (threat model): who is assigned and who holds a key.
-    names = {u.id: u.username for u in auth_repository.list_staff(db)}
+    staff = list(auth_repository.list_staff(db))  # one query: names, assignees, grantees
+    names = {u.id: u.username for u in staff}
     is_coordinator = me.role is Role.COORDINATOR
-    assignable = coordination.readers(db, coordination.ASSIGNABLE) if is_coordinator else []
-    grantable = coordination.readers(db, coordination.GRANTABLE) if is_coordinator else []
+    assignable = coordination.readers(staff, coordination.ASSIGNABLE) if is_coordinator else []
+    grantable = coordination.readers(staff, coordination.GRANTABLE) if is_coordinator else []
     commit_before_rendering(db)
     return pages.render(
         "case.html", signed.lang, signed=signed, case=detail, staff_names=names,
