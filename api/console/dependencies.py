@@ -35,8 +35,12 @@ def console_staff(request: Request, db: DbSession) -> Principal:
     if token is None or not token.startswith(login_service.TOKEN_PREFIX):
         raise login_service.unauthorized(SIGN_IN_NEEDED)
     principal = principal_for_token(request, db, token)
-    # Kept for the error page: a refusal after sign-in is shown in the account's language.
+    # Kept for the error page: a refusal after sign-in is shown in the account's language,
+    # also on routes that render no page of their own (every POST), which never ask for
+    # ``SignedIn``. The account row is already in ``db`` (authentication loaded it).
     request.state.console_principal = principal
+    request.state.console_language = i18n.normalise(
+        accounts.require_user(db, principal.user_id).language)
     return principal
 
 

@@ -2,15 +2,18 @@
 
 A person reports through the public form; the caseworker signs in to the console (password
 and TOTP code), finds the report in the queue, reads it, downloads a file and checks its
-SHA-256 against the page, asks the submitter a question and sends the case to review; the
-submitter sees the question on /followup. Every console page passes axe-core, asks no other
-origin for anything, and is photographed at 1280 and 768 px.
+SHA-256 against the page, codes the detention with its torture allegation in the act
+editor (seen on the case page and in the editor afterwards), asks the submitter a question
+and sends the case to review; the submitter sees the question on /followup. Every console
+page passes axe-core, asks no other origin for anything, and is photographed at 1280 and
+768 px.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
 from playwright.sync_api import Browser
@@ -19,6 +22,7 @@ from sqlmodel import Session
 from api.auth.roles import Role
 from api.auth.totp import code_for_step, step_at
 from api.console.i18n import translations
+from api.vocab.registry import Language, label
 from api.web.i18n import translations as web_translations
 from tests.factories import create_staff
 from tests.web.browsing import (
@@ -99,6 +103,8 @@ def test_caseworker_reads_a_new_report_asks_and_sends_it_to_review(
             data = open(path, "rb").read()  # noqa: SIM115
             assert hashlib.sha256(data).hexdigest() == shown == f.sha256
 
+        code_the_detention(v, lang)
+
         page.fill("textarea[name=body]", question)
         page.click("form[action$='/messages'] button[type=submit]")
         page.wait_for_selector("p.notice")
@@ -117,3 +123,47 @@ def test_caseworker_reads_a_new_report_asks_and_sends_it_to_review(
         back.page.click("form[action^='/followup?'] button[type=submit]")
         back.page.wait_for_selector("#write")
         assert question in back.page.inner_text("main")
+
+
+def code_the_detention(v: Visit, lang: str) -> None:
+    """On the case page: a new act, a detention (15 days of administrative arrest in a
+    pre-trial prison) with a torture allegation (a method, a purpose), saved, then seen on
+    the case page and in the editor again."""
+    page = v.page
+    case_path = page.url.split("?")[0].removeprefix(v.base_url)
+    page.click(f"a[href='{case_path}/acts/new']")
+    page.wait_for_selector("#f-act_type")
+    check_page(v, "act", lang)
+    page.select_option("#f-act_type", "detention")
+    page.fill("#f-start_month", "2020-08")
+    page.select_option("#f-region", "BY-HM")
+    page.check("input[name=has_detention]")
+    page.select_option("#f-legal_regime", "administrative_arrest")
+    page.fill("#f-admin_arrest_days", "15")
+    page.select_option("#f-facility_type", "tsip")
+    page.check("input[name=has_torture]")
+    page.check("input[name=methods][value=beating]")
+    page.check("input[name=intents][value=extraction_of_information]")
+    page.click(f"form[action='{case_path}/acts'] button[type=submit]")
+    page.wait_for_selector("p.notice")
+    assert page.inner_text("p.notice") == t(lang, "The act is saved.")
+    # The submitter's own statements stay marked as such; the coded act is the worker's.
+    acts = page.locator("ul.acts li").filter(
+        has_text=t(lang, "torture or ill-treatment alleged")).filter(
+        has_not_text=t(lang, "as stated at intake, not confirmed"))
+    assert acts.count() == 1
+    coded = acts.inner_text()
+    vocab_lang = cast(Language, lang)
+    for part in (label("act_type", "detention", vocab_lang), "2020-08",
+                 label("region", "BY-HM", vocab_lang), t(lang, "detention")):
+        assert part in coded, (part, coded)
+    acts.locator("a").click()
+    page.wait_for_selector("#f-act_type")
+    assert page.input_value("#f-act_type") == "detention"
+    assert page.input_value("#f-facility_type") == "tsip"
+    assert page.input_value("#f-admin_arrest_days") == "15"
+    assert page.is_checked("input[name=methods][value=beating]")
+    assert page.is_checked("input[name=intents][value=extraction_of_information]")
+    assert not page.is_checked("input[name=methods][value=electric_shock]")
+    page.click(f"main a[href='{case_path}']")
+    page.wait_for_selector("div.narrative")

@@ -141,6 +141,13 @@ def test_roles_and_refusals_are_pages_in_the_account_language(
     refused = app_client.get("/staff/queue")
     assert refused.status_code == 403
     assert t("ru", "You cannot open this") in refused.text
+    # A form post renders no page of its own; its refusal is in the account's language too.
+    not_a_caseworker = post(app_client, "/staff/cases/00000000-0000-0000-0000-000000000000"
+                            "/transitions", csrf, to="triage")
+    assert not_a_caseworker.status_code == 403
+    assert t("ru", "You cannot open this") in not_a_caseworker.text
+    forged = post(app_client, "/staff/account/language", "not-the-token", language="be")
+    assert forged.status_code == 403 and 'lang="ru"' in forged.text
     worker = create_staff(session, Role.CASEWORKER, settings=settings)
     csrf = sign_in(app_client, worker)
     post(app_client, "/staff/account/language", csrf, language="ru")
