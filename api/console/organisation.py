@@ -71,11 +71,10 @@ def save_profile(request: Request, signed: SignedIn, me: Admins, form: Form,
                  db: DbSession) -> Response:
     check_csrf(request, me, form)
     # An unticked checkbox sends nothing: absent means "no", not the model's default.
-    values: dict[str, Any] = {"name": form.get("name").strip(),
-                              "contact": form.get("contact").strip(),
+    values: dict[str, Any] = {"name": form.get("name"), "contact": form.get("contact"),
                               "source_confidential": form.get("source_confidential") == "on"}
     try:
-        body = ProfileIn.model_validate(values)
+        body = ProfileIn.model_validate(values)  # the API's own model: the same rules
     except ValidationError as exc:
         return _page(request, signed, db, values, status_code=422, errors=_field_errors(exc))
     profile.put(db, me.user_id, body)

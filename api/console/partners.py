@@ -35,8 +35,9 @@ def _see_other(path: str) -> RedirectResponse:
 
 
 @routes.get("/partners")
-def partners_page(request: Request, signed: SignedIn, me: Admins, db: DbSession) -> Response:
-    rows = [(p, _live_scopes(db, p.id), stats.budget(db, p.id).mode)
+def partners_page(request: Request, signed: SignedIn, me: Admins, db: DbSession,
+                  now: Now) -> Response:
+    rows = [(p, _live_scopes(db, p.id, now), stats.budget(db, p.id).mode)
             for p in service.list_partners(db)]
     commit_before_rendering(db)
     return pages.render("partners.html", signed.lang, signed=signed, partners=rows,
@@ -44,10 +45,11 @@ def partners_page(request: Request, signed: SignedIn, me: Admins, db: DbSession)
                         title=pages.gettext(signed.lang, N_("Partners")))
 
 
-def _live_scopes(db: DbSession, partner_id: uuid.UUID) -> list[str]:
+def _live_scopes(db: DbSession, partner_id: uuid.UUID, now: datetime) -> list[str]:
     """What the partner may pull now: the scopes of its keys that still work."""
-    keys = service.list_keys(db, partner_id)
-    return sorted({s for k in keys if k.revoked_at is None for s in k.scopes.split()})
+    live = [k for k in service.list_keys(db, partner_id) if k.revoked_at is None
+            and (k.expires_at is None or k.expires_at > now)]
+    return sorted({s for k in live for s in k.scopes.split()})
 
 
 @routes.post("/partners")

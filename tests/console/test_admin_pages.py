@@ -109,11 +109,19 @@ def test_a_partner_key_is_shown_once_works_and_stops_when_revoked(
     assert "The key is revoked" in after.text and REVOKE.search(after.text) is None
     assert "nothing: no key works" in app_client.get("/staff/admin/partners").text
 
-    # A name the service refuses, and a second partner of the same name, store nothing.
+    # An expiry in the past or not a day, a name the service refuses, a second partner of
+    # the same name: nothing is stored.
+    for day in ("2000-01-01", "soon"):
+        refused_key = post(app_client, f"/staff/admin/partners/{partner_id}/keys", csrf,
+                           name="old", scopes="stats:read", expires_on=day)
+        assert refused_key.status_code == 422 and SECRET.search(refused_key.text) is None
     assert post(app_client, "/staff/admin/partners", csrf, name="   ").status_code == 422
     assert post(app_client, "/staff/admin/partners", csrf,
                 name="Belarus Statistics Watch").status_code == 409
     assert PARTNER_LINK.findall(app_client.get("/staff/admin/partners").text) == [partner_id]
+    session.expire_all()
+    assert len(session.exec(select(PartnerApiKey)).all()) == 1
+    session.rollback()
 
 
 def test_the_profile_is_set_on_its_page_and_printed_by_the_referral_draft(
