@@ -35,8 +35,7 @@ def _see_other(path: str) -> RedirectResponse:
 
 
 @routes.get("/partners")
-def partners_page(request: Request, signed: SignedIn, me: Admins, db: DbSession,
-                  now: Now) -> Response:
+def partners_page(signed: SignedIn, me: Admins, db: DbSession, now: Now) -> Response:
     rows = [(p, _live_scopes(db, p.id, now), stats.budget(db, p.id).mode)
             for p in service.list_partners(db)]
     commit_before_rendering(db)
