@@ -71,13 +71,10 @@ class CheckpointOut(BaseModel):
 def export_log(engine: DbEngine, me: AdminOnly, session: DbSession, now: Now,
                format: Literal["csv", "json"] = Query("json")) -> StreamingResponse:
     """Download the whole audit log (streamed). The export itself is audited."""
-    record(session, action=actions.AUDIT_EXPORTED, actor_id=me.user_id,
-           details={"format": format}, now=now)
-    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    out = export.download(session, engine, format, actor_id=me.user_id, now=now)
     return StreamingResponse(
-        export.stream(engine, format),
-        media_type=export.MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="dokaz-audit-{stamp}.{format}"',
+        out.body, media_type=out.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{out.filename}"',
                  "Cache-Control": "no-store"},
     )
 

@@ -3,6 +3,9 @@
 Entries are read in keyset pages, each page in its own short transaction: on SQLite every
 transaction holds the write lock, and one long read would stall every other request for
 the length of the download.
+
+:func:`download` is what the API's export route and the console's export form both call:
+the export is recorded in the log it exports, whichever surface asked for it.
 """
 
 from __future__ import annotations
@@ -10,13 +13,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Engine, select
+from sqlmodel import Session
 
+from api.audit import actions
 from api.audit.chain import format_time
 from api.audit.models import AuditEntry
+from api.audit.service import record
 from api.core.db import unit_of_work
 
 ExportFormat = Literal["csv", "json"]
@@ -82,3 +91,22 @@ def stream_json(engine: Engine) -> Iterator[str]:
 
 def stream(engine: Engine, fmt: ExportFormat) -> Iterator[str]:
     return stream_csv(engine) if fmt == "csv" else stream_json(engine)
+
+
+@dataclass(frozen=True)
+class Download:
+    """An audited export: the file's name and type, and its text, read as it is sent."""
+
+    filename: str
+    media_type: str
+    body: Iterator[str]
+
+
+def download(session: Session, engine: Engine, fmt: ExportFormat, *, actor_id: uuid.UUID,
+             now: datetime) -> Download:
+    """Record the export (in ``session``: commit it before streaming), then stream it."""
+    record(session, action=actions.AUDIT_EXPORTED, actor_id=actor_id,
+           details={"format": fmt}, now=now)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    return Download(filename=f"dokaz-audit-{stamp}.{fmt}", media_type=MEDIA_TYPES[fmt],
+                    body=stream(engine, fmt))

@@ -1,5 +1,6 @@
 """Admin pages of the console: accounts (create, disable and enable, role, intake duty,
-reader approval, a new TOTP secret), through the same services as the API's admin routes.
+reader approval, a new TOTP secret) and the system (the audit log's verification and
+export, the job queue), through the same services as the API's admin routes.
 
 An admin alone never makes a reader: a new account, a coordinator role and intake duty
 become requests a coordinator approves (``api.approvals``), exactly as on the API. A new
@@ -13,10 +14,11 @@ import uuid
 
 import segno
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from markupsafe import Markup
 
 from api.approvals import service as approvals
+from api.audit import export
 from api.audit.service import verify_chain
 from api.audit.shipping import shipped_anchors
 from api.auth import accounts
@@ -27,7 +29,7 @@ from api.console import pages
 from api.console.dependencies import Admins, Form, SignedIn, check_csrf
 from api.console.i18n import N_
 from api.core.db import commit_before_rendering
-from api.core.dependencies import Config, DbSession, Now
+from api.core.dependencies import Config, DbEngine, DbSession, Now
 from api.core.errors import InvalidInput
 from api.jobs import repository as jobs_repository
 from api.jobs import service as jobs_service
@@ -182,3 +184,27 @@ def retry_job(request: Request, job_id: uuid.UUID, me: Admins, form: Form,
     check_csrf(request, me, form)
     jobs_service.retry(db, job_id)
     return RedirectResponse("/staff/admin/system?done=retried", status_code=303)
+
+
+@routes.get("/audit/export")
+def export_page(signed: SignedIn, me: Admins) -> Response:
+    return pages.render("audit_export.html", signed.lang, signed=signed,
+                        title=pages.gettext(signed.lang, N_("Export the audit log")))
+
+
+@routes.post("/audit/export")
+def export_audit(request: Request, me: Admins, form: Form, db: DbSession, engine: DbEngine,
+                 now: Now) -> Response:
+    """The whole log as the API exports it, streamed as a download. A POST with the form
+    token, not a link: the export writes an entry, which another site must not cause."""
+    check_csrf(request, me, form)
+    chosen = form.get("format")
+    if chosen not in ("csv", "json"):
+        raise InvalidInput("Choose CSV or JSON.")
+    fmt: export.ExportFormat = "csv" if chosen == "csv" else "json"
+    out = export.download(db, engine, fmt, actor_id=me.user_id, now=now)
+    commit_before_rendering(db)  # the export's own entry is in the file it starts
+    return StreamingResponse(
+        out.body, media_type=out.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{out.filename}"',
+                 "Cache-Control": "no-store"})

@@ -75,3 +75,17 @@ PERSON_ROLES: Final = {
     "perpetrator": N_("alleged perpetrator"),
     "lawyer": N_("lawyer"),
 }
+# A partner's statistics mode (api.stats) and what a key's scopes let it pull.
+STATS_MODES: Final = {
+    "suppressed": N_("exact tables, small cells suppressed"),
+    "dp": N_("noisy tables under a privacy budget"),
+}
+SCOPES: Final = {
+    "stats:read": N_("the statistics tables"),
+}
+# The organisation profile's fields (api.cases.referrals.profile.ProfileIn).
+PROFILE_FIELDS: Final = {
+    "name": N_("Organisation name"),
+    "contact": N_("Contact for the Working Groups"),
+    "source_confidential": N_("Ask the Working Group not to reveal the source to the government"),
+}

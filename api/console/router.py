@@ -24,7 +24,17 @@ from api.cases.files import attachments
 from api.cases.workflow import transitions
 from api.cases.workflow.schemas import TransitionIn
 from api.cases.workflow.states import STATES
-from api.console import administration, coding, coordination, i18n, pages, queue, session
+from api.console import (
+    administration,
+    coding,
+    coordination,
+    i18n,
+    organisation,
+    pages,
+    partners,
+    queue,
+    session,
+)
 from api.console.dependencies import (
     CaseStaff,
     ConsoleStaff,
@@ -46,6 +56,8 @@ from api.web import csrf as form_csrf
 router = APIRouter(prefix="/staff", include_in_schema=False)
 router.include_router(coordination.routes)
 router.include_router(administration.routes)
+router.include_router(partners.routes)
+router.include_router(organisation.routes)
 router.include_router(coding.routes)
 STATIC = Path(__file__).parent / "static"
 

@@ -175,4 +175,13 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/admin/accounts/{user_id}/role"): ADMIN,
     ("POST", "/staff/admin/accounts/{user_id}/intake-duty"): ADMIN,
     ("POST", "/staff/admin/accounts/{user_id}/reset-totp"): ADMIN,
+    ("GET", "/staff/admin/audit/export"): ADMIN,
+    ("POST", "/staff/admin/audit/export"): ADMIN,
+    ("GET", "/staff/admin/partners"): ADMIN,
+    ("POST", "/staff/admin/partners"): ADMIN,
+    ("GET", "/staff/admin/partners/{partner_id}"): ADMIN,
+    ("POST", "/staff/admin/partners/{partner_id}/keys"): ADMIN,
+    ("POST", "/staff/admin/partner-keys/{key_id}/revoke"): ADMIN,
+    ("GET", "/staff/admin/organisation-profile"): ADMIN,
+    ("POST", "/staff/admin/organisation-profile"): ADMIN,
 }

@@ -41,7 +41,8 @@ class OrganisationProfile(SQLModel, table=True):
 
 
 class ProfileIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Stripped, so a name of spaces is empty (refused) from the API and the console alike.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = PField(min_length=1, max_length=200)
     contact: str = PField(min_length=1, max_length=500)

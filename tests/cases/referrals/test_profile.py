@@ -29,6 +29,8 @@ def test_admin_sets_the_profile_and_drafts_print_it(app_client: TestClient, sess
     # Only admins may set it; the body is checked.
     assert app_client.put(URL, json=fx.ORGANISATION.model_dump(), headers=cw).status_code == 403
     assert app_client.put(URL, json={"name": ""}, headers=admin).status_code == 422
+    blank = {"name": "  ", "contact": "somewhere"}
+    assert app_client.put(URL, json=blank, headers=admin).status_code == 422
     r = app_client.put(URL, json=fx.ORGANISATION.model_dump(), headers=admin)
     assert r.status_code == 200 and r.json()["name"] == fx.ORGANISATION.name
     changed = {**fx.ORGANISATION.model_dump(), "source_confidential": False}
