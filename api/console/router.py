@@ -24,7 +24,7 @@ from api.cases.files import attachments
 from api.cases.workflow import transitions
 from api.cases.workflow.schemas import TransitionIn
 from api.cases.workflow.states import STATES
-from api.console import administration, coding, coordination, i18n, pages, queue, session
+from api.console import administration, coding, coordination, i18n, pages, persons, queue, session
 from api.console.dependencies import (
     CaseStaff,
     ConsoleStaff,
@@ -47,6 +47,7 @@ router = APIRouter(prefix="/staff", include_in_schema=False)
 router.include_router(coordination.routes)
 router.include_router(administration.routes)
 router.include_router(coding.routes)
+router.include_router(persons.routes)
 STATIC = Path(__file__).parent / "static"
 
 
@@ -239,7 +240,8 @@ def case_page(request: Request, case_id: uuid.UUID, signed: SignedIn, me: Reader
     return pages.render(
         "case.html", signed.lang, signed=signed, case=detail, staff_names=names,
         can_act=me.role in pages.CASE_STAFF_ROLES, is_coordinator=is_coordinator,
-        assignable=assignable, grantable=grantable, title=detail.reference,
+        assignable=assignable, grantable=grantable, unlocks=persons.unlocks(detail),
+        title=detail.reference,
         notice=pages.notice(request, signed.lang, _CASE_NOTICES))
 
 
@@ -252,6 +254,10 @@ _CASE_NOTICES = {
     "revoked": N_("That access is revoked."),
     "merged": N_("The duplicate is merged into this case."),
     "act_saved": coding.SAVED,
+    "person_saved": persons.SAVED,
+    "person_removed": persons.REMOVED,
+    "consent_given": persons.CONSENT_GIVEN,
+    "consent_revoked": persons.CONSENT_REVOKED,
 }
 
 
