@@ -147,14 +147,14 @@ def _errors(exc: ValidationError) -> list[str]:
 
 def _page(signed: pages.Signed, detail: CaseDetail, person: dict[str, Any] | None, *,
           status_code: int = 200, errors: list[str] | None = None,
-          theirs: dict[str, Any] | None = None) -> Response:
+          theirs: dict[str, Any] | None = None, problem: str = "") -> Response:
     person = person or {}
     rows = list(person.get("designations") or [])
     blank = min(EMPTY_DESIGNATION_ROWS, MAX_DESIGNATIONS - len(rows))
     return pages.render(
         "person.html", signed.lang, status_code=status_code, signed=signed, case=detail,
         person=person, designation_rows=rows + [{}] * max(blank, 0), errors=errors or [],
-        theirs=theirs, choices=CHOICES, countries=COUNTRIES, short_fields=SHORT,
+        problem=problem, theirs=theirs, choices=CHOICES, countries=COUNTRIES, short_fields=SHORT,
         long_fields=LONG, compared=COMPARED, person_labels=LABELS,
         title=pages.gettext(signed.lang, N_("A person of the case")))
 
@@ -211,7 +211,23 @@ def _save(request: Request, case_id: uuid.UUID, person_id: uuid.UUID | None,
     except PreconditionFailed:
         commit_before_rendering(db)  # raised before anything is written
         return _page(signed, detail, mine, status_code=409, theirs=theirs)
+    except InvalidInput as exc:
+        # The service's own refusal (a kind of force for someone who is no perpetrator),
+        # shown on the form with what was sent. What it wrote before refusing is rolled
+        # back, and the case read again so that the page is an audited read like any other.
+        db.rollback()
+        detail = cases_service.detail(db, me, case_id)
+        commit_before_rendering(db)
+        return _page(signed, detail, mine, status_code=422, errors=[_refused_field(exc)],
+                     problem=exc.message)
     return RedirectResponse(f"/staff/cases/{case_id}?done=person_saved", status_code=303)
+
+
+def _refused_field(exc: InvalidInput) -> str:
+    """The form's field a refusal of the service is about (``persons[3].role``: the kind
+    of force, which only a perpetrator may have)."""
+    field = str(exc.details.get("path", "")).rsplit(".", 1)[-1]
+    return "perpetrator_type" if field == "role" else field if field in LABELS else "person"
 
 
 @routes.post("/cases/{case_id}/persons/{person_id}/remove")
@@ -228,6 +244,85 @@ def remove_person(request: Request, case_id: uuid.UUID, person_id: uuid.UUID,
     patch = MetadataPatch.model_validate({"persons": persons})
     cases_service.edit_metadata(db, me, case_id, patch, form.version(), settings)
     return RedirectResponse(f"/staff/cases/{case_id}?done=person_removed", status_code=303)
+
+
+# ---- relationships between persons: rows of person - type - person ----
+
+EMPTY_RELATIONSHIP_ROWS = 3
+RELATIONSHIPS_SAVED = N_("The relationships are saved.")
+
+
+def relationships_from_form(form: PostedForm) -> list[dict[str, Any]]:
+    """The rows as the form says; a row left blank is no relationship (an incomplete
+    one is sent as it is, for the document to refuse)."""
+    rows = zip(form.all("rel_id"), form.all("rel_person"), form.all("rel_type"),
+               form.all("rel_related"), strict=False)
+    out = []
+    for row_id, person, kind, related in rows:
+        if not (person.strip() or kind.strip() or related.strip()):
+            continue
+        out.append({"id": row_id.strip() or None, "person_id": person.strip() or None,
+                    "relationship_type": kind.strip() or None,
+                    "related_person_id": related.strip() or None})
+    return out
+
+
+def _relationships_page(signed: pages.Signed, detail: CaseDetail,
+                        rows: list[dict[str, Any]], *, status_code: int = 200,
+                        problem: str = "", theirs: list[dict[str, Any]] | None = None
+                        ) -> Response:
+    return pages.render(
+        "relationships.html", signed.lang, status_code=status_code, signed=signed,
+        case=detail, rows=rows + [{}] * EMPTY_RELATIONSHIP_ROWS, mine=rows, theirs=theirs,
+        problem=problem, title=pages.gettext(signed.lang, N_("Relationships between persons")))
+
+
+def _stored_relationships(detail: CaseDetail) -> list[dict[str, Any]]:
+    return [r.model_dump(mode="json") for r in detail.metadata.relationships]
+
+
+@routes.get("/cases/{case_id}/relationships")
+def relationships(case_id: uuid.UUID, signed: SignedIn, me: CaseStaff,
+                  db: DbSession) -> Response:
+    detail = cases_service.detail(db, me, case_id)
+    commit_before_rendering(db)
+    return _relationships_page(signed, detail, _stored_relationships(detail))
+
+
+@routes.post("/cases/{case_id}/relationships")
+def save_relationships(request: Request, case_id: uuid.UUID, signed: SignedIn, me: CaseStaff,
+                       form: Form, db: DbSession, settings: Config) -> Response:
+    """The case's relationships, replaced by the form's rows (the API's PATCH section)."""
+    check_csrf(request, me, form)
+    detail = cases_service.detail(db, me, case_id)
+    mine = relationships_from_form(form)
+    version = form.version()
+    if version != detail.version:
+        # Someone saved since this form was opened: show both, overwrite nothing.
+        commit_before_rendering(db)  # the read of the case stays audited; nothing changed
+        return _relationships_page(signed, detail, mine, status_code=409,
+                                   theirs=_stored_relationships(detail))
+    try:
+        patch = MetadataPatch.model_validate({"relationships": mine})
+    except ValidationError:
+        commit_before_rendering(db)  # the read of the case stays audited; nothing changed
+        return _relationships_page(signed, detail, mine, status_code=422, problem=N_(
+            "Each relationship needs a person, how they are related, and the other person."))
+    try:
+        cases_service.edit_metadata(db, me, case_id, patch, version, settings)
+    except PreconditionFailed:
+        commit_before_rendering(db)  # raised before anything is written
+        return _relationships_page(signed, detail, mine, status_code=409,
+                                   theirs=_stored_relationships(detail))
+    except InvalidInput as exc:
+        # The service's refusal (someone related to themselves), shown with the rows sent;
+        # as for a person above, rolled back and read again (an audited read).
+        db.rollback()
+        detail = cases_service.detail(db, me, case_id)
+        commit_before_rendering(db)
+        return _relationships_page(signed, detail, mine, status_code=422, problem=exc.message)
+    return RedirectResponse(f"/staff/cases/{case_id}?done=relationships_saved",
+                            status_code=303)
 
 
 # ---- consents ----

@@ -256,6 +256,7 @@ _CASE_NOTICES = {
     "act_saved": coding.SAVED,
     "person_saved": persons.SAVED,
     "person_removed": persons.REMOVED,
+    "relationships_saved": persons.RELATIONSHIPS_SAVED,
     "consent_given": persons.CONSENT_GIVEN,
     "consent_revoked": persons.CONSENT_REVOKED,
 }

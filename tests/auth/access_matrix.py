@@ -170,6 +170,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/staff/cases/{case_id}/persons"): CASE_STAFF,
     ("POST", "/staff/cases/{case_id}/persons/{person_id}"): CASE_STAFF,
     ("POST", "/staff/cases/{case_id}/persons/{person_id}/remove"): CASE_STAFF,
+    ("GET", "/staff/cases/{case_id}/relationships"): CASE_STAFF,
+    ("POST", "/staff/cases/{case_id}/relationships"): CASE_STAFF,
     ("POST", "/staff/cases/{case_id}/consents"): CASE_STAFF,
     ("POST", "/staff/cases/{case_id}/consents/{consent_id}/revoke"): CASE_STAFF,
     ("GET", "/staff/admin/accounts"): ADMIN,

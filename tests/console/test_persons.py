@@ -155,6 +155,17 @@ def test_add_then_edit_a_person_with_coded_fields_and_sealed_parts_kept_out_of_a
     assert bad.status_code == 422 and "Please check these fields" in bad.text
     assert ">Age<" in bad.text.split('role="alert"')[1].split("</div>")[0]
 
+    # The service's own refusal is shown on the form too: a kind of force is only for an
+    # alleged perpetrator. Nothing is saved.
+    refused = post(app_client, f"/staff/cases/{case_id}/persons/{witness['id']}", csrf,
+                   **{**_form(app_client.get(f"/staff/cases/{case_id}/persons/{witness['id']}"
+                                             ).text), "perpetrator_type": "omon"})
+    assert refused.status_code == 422
+    assert "Kind of force" in refused.text.split('role="alert"')[1].split("</div>")[0]
+    assert 'value="omon" selected' in refused.text  # what was sent, to correct
+    assert {p["role"]: p for p in _metadata(app_client, worker, case_id)["persons"]
+            }["witness"]["perpetrator_type"] is None
+
     # What the audit trail and the logs hold: ids and codes, never the sealed parts.
     session.expire_all()
     entries = session.exec(select(AuditEntry)).all()
@@ -289,3 +300,55 @@ def test_lawyers_and_admins_cannot_edit_persons_or_consents(
                        person_id=case_id, scope="share_un_wgeid")
         assert refused.status_code == 403
         assert "cannot open this page" in refused.text
+
+
+def test_relationships_between_persons_saved_refused_and_not_overwritten(
+        app_client: TestClient, session: Session, settings: Settings) -> None:
+    create_recovery_key_text(session)
+    worker = create_staff(session, Role.CASEWORKER, on_intake_duty=True, settings=settings)
+    colleague = create_staff(session, Role.CASEWORKER, on_intake_duty=True, settings=settings)
+    csrf = sign_in(app_client, worker)
+    case_id = _case(app_client, persons=[{"role": "victim", "name": "Canary Victimson"}])
+    assert f"/staff/cases/{case_id}/relationships" in app_client.get(
+        f"/staff/cases/{case_id}").text
+    stored = {p["role"]: p["id"] for p in _metadata(app_client, worker, case_id)["persons"]}
+    page = f"/staff/cases/{case_id}/relationships"
+    fields = _form(app_client.get(page).text)
+    assert fields["rel_person"] == ["", "", ""]  # three blank rows, nothing stored yet
+
+    def rows(*sentences: tuple[str, str, str]) -> dict[str, Any]:
+        blank = [("", "", "")] * (3 - len(sentences))
+        return {"rel_id": [""] * 3, "rel_person": [s[0] for s in [*sentences, *blank]],
+                "rel_type": [s[1] for s in [*sentences, *blank]],
+                "rel_related": [s[2] for s in [*sentences, *blank]]}
+
+    parent = (stored["relative"], "parent_of", stored["victim"])
+    saved = post(app_client, page, csrf, version=fields["version"], **rows(parent))
+    assert saved.status_code == 303, saved.text
+    assert "The relationships are saved." in app_client.get(saved.headers["location"]).text
+    [rel] = _metadata(app_client, worker, case_id)["relationships"]
+    assert (rel["person_id"], rel["relationship_type"], rel["related_person_id"]) == parent
+    fields = _form(app_client.get(page).text)
+    assert fields["rel_type"][0] == "parent_of" and fields["rel_id"][0] == rel["id"]
+
+    # The service refuses someone related to themselves; the rows come back to correct.
+    itself = post(app_client, page, csrf, version=fields["version"],
+                  **rows((stored["victim"], "sibling", stored["victim"])))
+    assert itself.status_code == 422 and "two different persons" in itself.text
+    assert 'value="sibling" selected' in itself.text
+    # A row without its other person is refused by the document, naming what is missing.
+    half = post(app_client, page, csrf, version=fields["version"],
+                **rows((stored["victim"], "sibling", "")))
+    assert half.status_code == 422 and "needs a person" in half.text
+
+    # A colleague's save in between: both shown, theirs kept.
+    csrf2 = sign_in(app_client, colleague)
+    assert post(app_client, page, csrf2, **{**fields, "rel_type": ["child_of", "", ""]}
+                ).status_code == 303
+    csrf = sign_in(app_client, worker)
+    mine = post(app_client, page, csrf, **{**fields, "rel_type": ["spouse_of", "", ""]})
+    assert mine.status_code == 409
+    compared = mine.text.split('role="alert"')[1].split("</table>")[0]
+    assert "Child of" in compared and "Spouse of" in compared
+    [rel] = _metadata(app_client, worker, case_id)["relationships"]
+    assert rel["relationship_type"] == "child_of"
