@@ -7,7 +7,8 @@ fields the form does not show are kept as stored, and a colleague's save in betw
 back next to one's own instead of being overwritten. Saving a person the submitter
 described at intake confirms it as the caseworker's (its intake provenance is dropped).
 Removing a person is the same edit without them: the service refuses while an act, a
-consent or a relationship still names them, and the one error handler shows why.
+consent or a relationship still names them, and the one error handler shows why. The
+relationships between persons are edited the same way, as rows of one form.
 
 Consents are recorded and revoked through the API's own functions
 (``api.cases.metadata.consent``); the case page shows what each one unlocks, from the
@@ -66,7 +67,7 @@ LABELS = {
     "list_type": N_("List"),
     "month": N_("Since (month)"),
     "perpetrator_type": N_("Kind of force (alleged perpetrators only)"),
-    "name": N_("Name"),
+    "name": N_("Full name"),
     "other_names": N_("Other names and spellings, one per line"),
     "birth_date": N_("Birth date (year, year-month or full date)"),
     "id_number": N_("Identity document number"),
