@@ -32,6 +32,7 @@ from api.console import (
     organisation,
     pages,
     partners,
+    persons,
     queue,
     session,
 )
@@ -59,6 +60,7 @@ router.include_router(administration.routes)
 router.include_router(partners.routes)
 router.include_router(organisation.routes)
 router.include_router(coding.routes)
+router.include_router(persons.routes)
 STATIC = Path(__file__).parent / "static"
 
 
@@ -251,7 +253,8 @@ def case_page(request: Request, case_id: uuid.UUID, signed: SignedIn, me: Reader
     return pages.render(
         "case.html", signed.lang, signed=signed, case=detail, staff_names=names,
         can_act=me.role in pages.CASE_STAFF_ROLES, is_coordinator=is_coordinator,
-        assignable=assignable, grantable=grantable, title=detail.reference,
+        assignable=assignable, grantable=grantable, unlocks=persons.unlocks(detail),
+        title=detail.reference,
         notice=pages.notice(request, signed.lang, _CASE_NOTICES))
 
 
@@ -264,6 +267,11 @@ _CASE_NOTICES = {
     "revoked": N_("That access is revoked."),
     "merged": N_("The duplicate is merged into this case."),
     "act_saved": coding.SAVED,
+    "person_saved": persons.SAVED,
+    "person_removed": persons.REMOVED,
+    "relationships_saved": persons.RELATIONSHIPS_SAVED,
+    "consent_given": persons.CONSENT_GIVEN,
+    "consent_revoked": persons.CONSENT_REVOKED,
 }
 
 
