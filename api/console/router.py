@@ -24,7 +24,16 @@ from api.cases.files import attachments
 from api.cases.workflow import transitions
 from api.cases.workflow.schemas import TransitionIn
 from api.cases.workflow.states import STATES
-from api.console import administration, coding, coordination, i18n, pages, queue, session
+from api.console import (
+    administration,
+    coding,
+    coordination,
+    i18n,
+    interventions,
+    pages,
+    queue,
+    session,
+)
 from api.console.dependencies import (
     CaseStaff,
     ConsoleStaff,
@@ -47,6 +56,7 @@ router = APIRouter(prefix="/staff", include_in_schema=False)
 router.include_router(coordination.routes)
 router.include_router(administration.routes)
 router.include_router(coding.routes)
+router.include_router(interventions.routes)
 STATIC = Path(__file__).parent / "static"
 
 
