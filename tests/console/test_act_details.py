@@ -5,6 +5,7 @@ and torture fields beyond the first ones, each stored as exactly the codes chose
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -162,3 +163,54 @@ def test_an_act_with_perpetrators_witnesses_a_disappearance_and_every_detail(
     final = _stored_act(app_client, api, case_id)
     assert (final["detention"], final["torture"], final["disappearance"]) == (None, None, None)
     assert final["perpetrators"][0]["id"] not in (first_id, inv["id"])
+
+
+def test_a_recent_disappearance_is_urgent_and_a_colleagues_save_is_kept(
+        app_client: TestClient, session: Session, settings: Settings) -> None:
+    create_recovery_key_text(session)
+    worker = create_staff(session, Role.CASEWORKER, on_intake_duty=True, settings=settings)
+    colleague = create_staff(session, Role.CASEWORKER, on_intake_duty=True, settings=settings)
+    submit_report(app_client, acts=["detention"])
+    api = login_headers(app_client, worker)
+    (case,) = app_client.get("/api/v1/cases", headers=api).json()["items"]
+    case_id = case["id"]
+    received = date.fromisoformat(case["received_on"])
+    csrf = sign_in(app_client, worker)
+    _, act_id = ACT_LINK.search(  # type: ignore[union-attr]
+        app_client.get(f"/staff/cases/{case_id}").text).groups()
+    action = f"/staff/cases/{case_id}/acts/{act_id}"
+
+    # Last seen ten days before the report, still missing: urgent for the WGEID (computed
+    # when stored, never sent by the form).
+    form = browser_form(app_client.get(action).text, action)
+    form.update({"csrf": [csrf], "has_disappearance": ["on"],
+                 "last_seen_date": [(received - timedelta(days=10)).isoformat()],
+                 "disappearance-current_status": ["still_missing"],
+                 "wgeid_urgent": ["false"]})
+    assert app_client.post(action, data=form, follow_redirects=False).status_code == 303
+    assert _stored_act(app_client, api, case_id)["disappearance"]["wgeid_urgent"] is True
+    assert "Urgent for the UN Working Group" in app_client.get(action).text
+
+    # Both open the act; the colleague saves a court and a perpetrator first.
+    opened = browser_form(app_client.get(action).text, action)
+    csrf2 = sign_in(app_client, colleague)
+    theirs = app_client.post(action, data={
+        **opened, "csrf": [csrf2], "has_detention": ["on"], "court_type": ["military_court"],
+        "perpetrators-0-perpetrator_type": ["omon"]}, follow_redirects=False)
+    assert theirs.status_code == 303
+    csrf = sign_in(app_client, worker)
+    mine = app_client.post(action, data={
+        **opened, "csrf": [csrf], "has_detention": ["on"], "court_type": ["district_court"],
+        "perpetrators-0-perpetrator_type": ["police"]}, follow_redirects=False)
+    assert mine.status_code == 409
+    compared = mine.text.split("<table>")[1].split("</table>")[0]
+    assert "military_court" in compared and "district_court" in compared
+    assert "omon" in compared and "police" in compared
+    assert "Court" in compared and "Kind of perpetrator" in compared
+    kept = _stored_act(app_client, api, case_id)
+    assert kept["detention"]["court_type"] == "military_court"
+    assert [p["perpetrator_type"] for p in kept["perpetrators"]] == ["omon"]
+    # The page sent back keeps what the worker wrote, to merge and send again.
+    again = browser_form(mine.text, action)
+    assert again["court_type"] == ["district_court"]
+    assert again["perpetrators-0-perpetrator_type"] == ["police"]
