@@ -1,11 +1,12 @@
-"""The console's coding editor for acts (the coded facts of one act, with its detention
-and torture details, as form fields whose every choice comes from its vocabulary), and
-the referral drafts those codes fill in.
+"""The console's coding editor for acts (the coded facts of one act, with its detention,
+torture and disappearance details, its alleged perpetrators and witnesses, as form fields
+whose every choice comes from its vocabulary), and the referral drafts those codes fill in.
 
 Saving sends the case's acts through the same metadata edit as the API's PATCH
-(``api.cases.service.edit_metadata``), with the version the form was opened at. A
-colleague's save in between is not overwritten: the page comes back with both versions,
-theirs as stored now and the one just sent, to be merged by the person who knows why.
+(``api.cases.service.edit_metadata``), with the version the form was opened at
+(api/console/editing.py). A colleague's save in between is not overwritten: the page comes
+back with both versions, theirs as stored now and the one just sent, to be merged by the
+person who knows why.
 The act's perpetrators are repeated rows (each stored one, with a box to remove it, and
 one empty row to add one), its witnesses a box per person of the case. Fields the form
 does not show (the chain of events, evidence, the trial and the rest of the sealed parts)
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any, cast
 
 from fastapi import APIRouter, Request
@@ -72,6 +74,9 @@ def _act(detail: CaseDetail, act_id: uuid.UUID | None) -> Act | None:
     raise NotFound("This case has no such act.")
 
 
+Value = Callable[[str], str | None]  # a form field's text, stripped; None when empty
+
+
 def _yes_no(value: str) -> bool | None:
     return {"yes": True, "no": False}.get(value)
 
@@ -104,7 +109,7 @@ def act_from_form(form: PostedForm, stored: Act | None) -> dict[str, Any]:
     return act
 
 
-def _detention(form: PostedForm, value: Any, stored: dict[str, Any] | None
+def _detention(form: PostedForm, value: Value, stored: dict[str, Any] | None
                ) -> dict[str, Any] | None:
     if form.get("has_detention") != "on":
         return None
@@ -122,7 +127,7 @@ def _detention(form: PostedForm, value: Any, stored: dict[str, Any] | None
     return detention
 
 
-def _torture(form: PostedForm, value: Any, stored: dict[str, Any] | None
+def _torture(form: PostedForm, value: Value, stored: dict[str, Any] | None
              ) -> dict[str, Any] | None:
     if form.get("has_torture") != "on":
         return None
@@ -147,7 +152,7 @@ def _torture(form: PostedForm, value: Any, stored: dict[str, Any] | None
     return torture
 
 
-def _disappearance(form: PostedForm, value: Any, stored: dict[str, Any] | None
+def _disappearance(form: PostedForm, value: Value, stored: dict[str, Any] | None
                    ) -> dict[str, Any] | None:
     if form.get("has_disappearance") != "on":
         return None
