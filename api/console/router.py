@@ -29,6 +29,7 @@ from api.console import (
     coding,
     coordination,
     i18n,
+    interventions,
     organisation,
     pages,
     partners,
@@ -61,6 +62,7 @@ router.include_router(partners.routes)
 router.include_router(organisation.routes)
 router.include_router(coding.routes)
 router.include_router(persons.routes)
+router.include_router(interventions.routes)
 STATIC = Path(__file__).parent / "static"
 
 
