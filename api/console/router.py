@@ -20,11 +20,21 @@ from api.auth import repository as auth_repository
 from api.auth.dependencies import SignInClient, SignInLimits
 from api.auth.roles import Role
 from api.cases import service as cases_service
-from api.cases.files import attachments
+from api.cases.files import attachments, derivatives
 from api.cases.workflow import transitions
 from api.cases.workflow.schemas import TransitionIn
 from api.cases.workflow.states import STATES
-from api.console import administration, coding, coordination, i18n, pages, queue, session
+from api.console import (
+    administration,
+    casepage,
+    coding,
+    coordination,
+    i18n,
+    labels,
+    pages,
+    queue,
+    session,
+)
 from api.console.dependencies import (
     CaseStaff,
     ConsoleStaff,
@@ -47,6 +57,7 @@ router = APIRouter(prefix="/staff", include_in_schema=False)
 router.include_router(coordination.routes)
 router.include_router(administration.routes)
 router.include_router(coding.routes)
+router.include_router(casepage.routes)
 STATIC = Path(__file__).parent / "static"
 
 
@@ -235,10 +246,18 @@ def case_page(request: Request, case_id: uuid.UUID, signed: SignedIn, me: Reader
     is_coordinator = me.role is Role.COORDINATOR
     assignable = coordination.readers(staff, coordination.ASSIGNABLE) if is_coordinator else []
     grantable = coordination.readers(staff, coordination.GRANTABLE) if is_coordinator else []
+    can_act = me.role in pages.CASE_STAFF_ROLES
+    # Each state the case could go to next, open to this person now or refused with the
+    # reason the move itself would give (four eyes, role, access).
+    choices = transitions.choices(db, me, case_id) if can_act else []
     commit_before_rendering(db)
     return pages.render(
         "case.html", signed.lang, signed=signed, case=detail, staff_names=names,
-        can_act=me.role in pages.CASE_STAFF_ROLES, is_coordinator=is_coordinator,
+        can_act=can_act, is_coordinator=is_coordinator,
+        allowed=[c.state for c in choices if c.refused is None],
+        refused=[c for c in choices if c.refused is not None],
+        refusal_labels=labels.REFUSALS, cleanable=derivatives.supported,
+        cleaned={a.derived_from_id for a in detail.attachments if a.derived_from_id},
         assignable=assignable, grantable=grantable, title=detail.reference,
         notice=pages.notice(request, signed.lang, _CASE_NOTICES))
 
@@ -252,6 +271,8 @@ _CASE_NOTICES = {
     "revoked": N_("That access is revoked."),
     "merged": N_("The duplicate is merged into this case."),
     "act_saved": coding.SAVED,
+    "split": coordination.SPLIT_DONE,
+    **casepage.NOTICES,
 }
 
 
