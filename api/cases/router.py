@@ -198,12 +198,13 @@ def send_message(case_id: uuid.UUID, body: MessageIn, me: Staff, session: DbSess
 
 
 @router.post("/{case_id}/threads/{thread_id}/answered", response_model=AnsweredOut,
-             responses=error_responses(*_CASE, Conflict))
+             responses=error_responses(*_CASE, Conflict, InvalidInput))
 def mark_thread_answered(case_id: uuid.UUID, thread_id: uuid.UUID, me: Staff,
                          session: DbSession, settings: Config) -> AnsweredOut:
     """Mark a submitter's thread answered without a reply (answered by phone, through a
     lawyer): its messages stop waiting for staff, as after a reply. Recorded in the case's
-    history and audited; 409 when nothing in the thread is waiting."""
+    history and audited; 409 when nothing in the thread is waiting, 422 when the id is
+    not a thread of this case."""
     answered = service.mark_answered(session, me, case_id, thread_id, settings)
     return AnsweredOut(thread_id=thread_id, messages_answered=answered)
 

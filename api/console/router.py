@@ -26,7 +26,6 @@ from api.cases.workflow.schemas import TransitionIn
 from api.cases.workflow.states import STATES
 from api.console import (
     administration,
-    casepage,
     coding,
     coordination,
     i18n,
@@ -57,7 +56,6 @@ router = APIRouter(prefix="/staff", include_in_schema=False)
 router.include_router(coordination.routes)
 router.include_router(administration.routes)
 router.include_router(coding.routes)
-router.include_router(casepage.routes)
 STATIC = Path(__file__).parent / "static"
 
 
@@ -272,7 +270,9 @@ _CASE_NOTICES = {
     "merged": N_("The duplicate is merged into this case."),
     "act_saved": coding.SAVED,
     "split": coordination.SPLIT_DONE,
-    **casepage.NOTICES,
+    "cleaned": N_("The clean copy is made: it is listed under the files, without the "
+                  "original's metadata."),
+    "answered": N_("The thread is marked answered; it no longer waits for a reply."),
 }
 
 
@@ -291,7 +291,9 @@ def download(case_id: uuid.UUID, attachment_id: uuid.UUID, me: Readers, db: DbSe
 
 @router.post("/cases/{case_id}/transitions")
 def move_case(request: Request, case_id: uuid.UUID, me: CaseStaff, form: Form, db: DbSession,
-              settings: Config) -> Response:
+              settings: Config, _signed: SignedIn) -> Response:
+    # SignedIn notes the account's language, so a refusal is worded as the case page
+    # worded it (the page lists each refused state with this very reason).
     check_csrf(request, me, form)
     body = TransitionIn.model_validate({"to": form.get("to"),
                                         "comment": form.get("comment") or None})
@@ -313,4 +315,25 @@ def send_message(request: Request, case_id: uuid.UUID, me: CaseStaff, form: Form
     except ValueError:
         raise InvalidInput("That thread does not exist.") from None
     cases_service.send_message(db, me, case_id, text, settings, thread_id)
+    _tab_counts(request).forget(me.user_id)  # a reply answers the thread (its queue tab)
     return _see_other(f"/staff/cases/{case_id}?done=sent")
+
+
+@router.post("/cases/{case_id}/threads/{thread_id}/answered")
+def mark_answered(request: Request, case_id: uuid.UUID, thread_id: uuid.UUID, me: CaseStaff,
+                  form: Form, db: DbSession, settings: Config) -> Response:
+    """Answered another way (by phone, through a lawyer): the thread stops waiting."""
+    check_csrf(request, me, form)
+    cases_service.mark_answered(db, me, case_id, thread_id, settings)
+    _tab_counts(request).forget(me.user_id)
+    return _see_other(f"/staff/cases/{case_id}?done=answered")
+
+
+@router.post("/cases/{case_id}/attachments/{attachment_id}/clean-copy")
+def clean_copy(request: Request, case_id: uuid.UUID, attachment_id: uuid.UUID, me: CaseStaff,
+               form: Form, db: DbSession, settings: Config, storage: Storage) -> Response:
+    """The API's own clean copy (metadata stripped in a capped child process), made while
+    the request waits, so the page that follows lists it."""
+    check_csrf(request, me, form)
+    attachments.make_derivative(db, me, case_id, attachment_id, settings, storage)
+    return _see_other(f"/staff/cases/{case_id}?done=cleaned")
