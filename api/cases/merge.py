@@ -21,6 +21,7 @@ Split: the chosen submissions' threads (whole) move to a new case with a fresh k
 own metadata and events, wrapped to the recovery key and to every staff member and lawyer
 who could open the original, with a ``split_from`` link. The moved threads stay sealed
 under their keys, so nobody's access to them changes. At least one thread stays behind.
+:func:`split_plan` answers what a split would move, by the same checks, for a preview.
 
 Everything that changes is checked before anything is written. Audited as ``case.changed``.
 

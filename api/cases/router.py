@@ -2,8 +2,9 @@
 
 Who may call what (``require_roles``; which cases is decided in the repository):
 list, detail and attachment download: coordinators, caseworkers, lawyers; edits,
-transitions, messages, consents, derivatives and referral drafts: coordinators and
-caseworkers; assignment, access grants, merge and split: coordinators.
+transitions, messages (and marking a thread answered), consents, derivatives and
+referral drafts: coordinators and caseworkers; assignment, access grants, merge and
+split: coordinators.
 """
 
 from __future__ import annotations
