@@ -21,6 +21,7 @@ Split: the chosen submissions' threads (whole) move to a new case with a fresh k
 own metadata and events, wrapped to the recovery key and to every staff member and lawyer
 who could open the original, with a ``split_from`` link. The moved threads stay sealed
 under their keys, so nobody's access to them changes. At least one thread stays behind.
+:func:`split_plan` answers what a split would move, by the same checks, for a preview.
 
 Everything that changes is checked before anything is written. Audited as ``case.changed``.
 
@@ -32,6 +33,7 @@ case itself; the workflow only records the resulting ``duplicate`` and ``triage`
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
@@ -49,7 +51,7 @@ from api.cases.threads import repository as threads_repository
 from api.cases.threads.models import Submission
 from api.cases.workflow import events, states
 from api.cases.workflow.states import CaseState
-from api.core.errors import Conflict, Forbidden, InvalidInput
+from api.core.errors import Conflict, Forbidden, InvalidInput, PreconditionFailed
 from api.core.models import utcnow
 from api.core.settings import Settings
 from api.keys import repository as keys_repository
@@ -118,22 +120,52 @@ def _urgency_union(target: Case, source: Case) -> None:
     target.urgent = bool(reasons)
 
 
-def split(
-    session: Session, principal: Principal, case_id: uuid.UUID,
-    submission_ids: list[uuid.UUID], settings: Settings, comment: str | None = None,
-) -> Case:
-    case, key = open_case(session, principal, case_id, for_update=True)
+@dataclass(frozen=True)
+class SplitPlan:
+    """What a split would do: the threads (their root submissions) that move, and those
+    that stay. Ids and plaintext columns only, so a preview shows no sealed content."""
+
+    moving: list[Submission]
+    staying: list[Submission]
+
+
+def _plan(session: Session, case: Case, submission_ids: list[uuid.UUID]) -> SplitPlan:
     wanted = set(submission_ids)
+    if not wanted:
+        raise InvalidInput("Choose at least one submitter's thread to move to the new case.")
     chosen = list(session.exec(select(Submission).where(
         Submission.case_id == case.id, col(Submission.id).in_(wanted))))
     if len(chosen) != len(wanted):
         raise InvalidInput("Some submission ids are not submissions of this case.")
     # A thread moves whole: choosing a follow-up addition moves its submitter's thread.
     moving = {s.thread_id for s in chosen}
-    roots = [r for r in threads_repository.roots_of(session, case.id) if r.id in moving]
-    if len(roots) == len(threads_repository.roots_of(session, case.id)):
+    roots = threads_repository.roots_of(session, case.id)
+    plan = SplitPlan([r for r in roots if r.id in moving],
+                     [r for r in roots if r.id not in moving])
+    if not plan.staying:
         raise InvalidInput("A split must leave at least one submitter's thread in the "
                            "original case.")
+    return plan
+
+
+def split_plan(
+    session: Session, principal: Principal, case_id: uuid.UUID,
+    submission_ids: list[uuid.UUID],
+) -> SplitPlan:
+    """What :func:`split` would move, checked by the same rules, changing nothing."""
+    case, _key = open_case(session, principal, case_id)
+    return _plan(session, case, submission_ids)
+
+
+def split(
+    session: Session, principal: Principal, case_id: uuid.UUID,
+    submission_ids: list[uuid.UUID], settings: Settings, comment: str | None = None,
+    *, if_match: int | None = None,
+) -> Case:
+    case, key = open_case(session, principal, case_id, for_update=True)
+    if if_match is not None and if_match != case.version:
+        raise PreconditionFailed(details={"current_version": case.version})
+    roots = _plan(session, case, submission_ids).moving
     subs = [s for r in roots for s in threads_repository.thread_rows(session, r)[0]]
     now = utcnow()
     new, new_key = create_case(session, state=CaseState.TRIAGE, at=now, region=case.region,

@@ -46,7 +46,7 @@ from api.cases.access.scoping import (
 )
 from api.cases.models import Case, CaseAct
 from api.cases.pagination import Cursor
-from api.cases.threads.models import Submission
+from api.cases.threads.models import CaseMessage, Submission
 from api.core.db import fetch_planned_each_time
 from api.core.models import UTCDateTime, day_floor
 
@@ -61,6 +61,7 @@ from api.core.models import UTCDateTime, day_floor
 
 _CASES = Case.__table__  # type: ignore[attr-defined]
 _ACTS_T = CaseAct.__table__  # type: ignore[attr-defined]
+_MESSAGES_T = CaseMessage.__table__  # type: ignore[attr-defined]
 
 # Plain table columns (Core), in ListRow order. Act types of each listed case in the same
 # round trip: a correlated aggregate (string_agg on PostgreSQL, group_concat on SQLite);
@@ -106,6 +107,8 @@ class CaseFilters:
     changed_from: datetime | None = None
     changed_to: datetime | None = None
     overdue: bool | None = None
+    # Only cases with a submitter's message waiting for staff (no reply, not marked answered).
+    awaiting_answer: bool = False
     now: datetime | None = field(default=None)
 
 
@@ -121,6 +124,8 @@ def _filter_params(f: CaseFilters) -> dict[str, Any]:
     if f.urgency_reason:
         # Reasons are codes from a fixed list joined by commas; match a whole code.
         params["urgency_reason"] = f",{f.urgency_reason},"
+    if f.awaiting_answer:
+        params["awaiting_answer"] = True
     if f.unassigned:
         params["unassigned"] = True
     elif f.assignee_id is not None:
@@ -151,6 +156,10 @@ def _filter_clauses(shape: frozenset[str], overdue: bool | None) -> list[ColumnE
         clauses.append(exists().where(
             _ACTS_T.c.case_id == c.id, _ACTS_T.c.act_type.in_(
                 bindparam("act_types", expanding=True))))
+    if "awaiting_answer" in shape:
+        clauses.append(exists().where(
+            _MESSAGES_T.c.case_id == c.id, _MESSAGES_T.c.direction == "from_submitter",
+            _MESSAGES_T.c.answered_at.is_(None)))
     if "unassigned" in shape:
         clauses.append(c.assignee_id.is_(None))
     elif "assignee_id" in shape:

@@ -2,8 +2,9 @@
 
 Who may call what (``require_roles``; which cases is decided in the repository):
 list, detail and attachment download: coordinators, caseworkers, lawyers; edits,
-transitions, messages, consents, derivatives and referral drafts: coordinators and
-caseworkers; assignment, access grants, merge and split: coordinators.
+transitions, messages (and marking a thread answered), consents, derivatives and
+referral drafts: coordinators and caseworkers; assignment, access grants, merge and
+split: coordinators.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from api.cases.referrals.catalog import DraftLanguage
 from api.cases.referrals.markdown import render_markdown
 from api.cases.repository import CaseFilters
 from api.cases.schemas import AssignIn, CaseDetail, CaseList, CaseListItem, MergeIn, SplitIn
-from api.cases.threads.schemas import MessageIn, MessageOut
+from api.cases.threads.schemas import AnsweredOut, MessageIn, MessageOut
 from api.cases.workflow import transitions
 from api.cases.workflow.schemas import TransitionIn
 from api.cases.workflow.states import CaseState
@@ -101,6 +102,8 @@ def list_cases(
     changed_from: datetime | None = None,
     changed_to: datetime | None = None,
     overdue: bool | None = None,
+    awaiting_answer: Annotated[bool, Query(
+        description="only cases with a submitter's message waiting for staff")] = False,
     sort: Literal["received_on", "priority", "urgency", "state_changed_at", "due"] = (
         "received_on"),
     order: Literal["asc", "desc"] = "desc",
@@ -111,7 +114,8 @@ def list_cases(
     filters = CaseFilters(states=[s.value for s in state], priorities=priority, urgent=urgent,
                           urgency_reason=urgency_reason, regions=region, act_types=act_type,
                           received_from=received_from, received_to=received_to,
-                          changed_from=changed_from, changed_to=changed_to, overdue=overdue)
+                          changed_from=changed_from, changed_to=changed_to, overdue=overdue,
+                          awaiting_answer=awaiting_answer)
     if assignee == "me":
         filters.assignee_id = me.user_id
     elif assignee == "none":
@@ -192,6 +196,18 @@ def send_message(case_id: uuid.UUID, body: MessageIn, me: Staff, session: DbSess
     """A reply to one submitter's thread (``thread_id``; may be left out when the case has
     only one), sealed under that thread's key so only its receipt reads it."""
     return service.send_message(session, me, case_id, body.body, settings, body.thread_id)
+
+
+@router.post("/{case_id}/threads/{thread_id}/answered", response_model=AnsweredOut,
+             responses=error_responses(*_CASE, Conflict, InvalidInput))
+def mark_thread_answered(case_id: uuid.UUID, thread_id: uuid.UUID, me: Staff,
+                         session: DbSession, settings: Config) -> AnsweredOut:
+    """Mark a submitter's thread answered without a reply (answered by phone, through a
+    lawyer): its messages stop waiting for staff, as after a reply. Recorded in the case's
+    history and audited; 409 when nothing in the thread is waiting, 422 when the id is
+    not a thread of this case."""
+    answered = service.mark_answered(session, me, case_id, thread_id, settings)
+    return AnsweredOut(thread_id=thread_id, messages_answered=answered)
 
 
 @router.get("/{case_id}/attachments/{attachment_id}", response_class=StreamingResponse,
@@ -275,12 +291,14 @@ def merge_case(case_id: uuid.UUID, body: MergeIn, me: Coordinator, session: DbSe
 
 
 @router.post("/{case_id}/split", response_model=CaseListItem, status_code=201,
-             responses=error_responses(*_CASE, InvalidInput))
+             responses=error_responses(*_CASE, InvalidInput, PreconditionFailed))
 def split_case(case_id: uuid.UUID, body: SplitIn, me: Coordinator, session: DbSession,
-               settings: Config, response: Response) -> CaseListItem:
+               settings: Config, response: Response, if_match: IfMatch = None) -> CaseListItem:
     """Move the chosen submissions' threads (whole, never re-sealed, so every receipt
-    keeps its own thread) into a new case; returns the new case."""
-    case = merge.split(session, me, case_id, body.submission_ids, settings, body.comment)
+    keeps its own thread) into a new case; returns the new case. If-Match (the original
+    case's ETag) is optional and checked when sent."""
+    case = merge.split(session, me, case_id, body.submission_ids, settings, body.comment,
+                       if_match=_if_match(if_match))
     _etag(response, case)
     return service.summary(session, case)
 

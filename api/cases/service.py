@@ -38,6 +38,7 @@ from api.cases.threads.schemas import MessageOut, SubmissionOut, ThreadOut
 from api.cases.workflow import events, states
 from api.cases.workflow.transitions import load_for_change
 from api.core.errors import (
+    Conflict,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -162,6 +163,8 @@ def detail(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseDe
     ).order_by(col(CaseLink.created_at)))
     counts = Counter(s.thread_id for s in threads_repository.submissions_of(session, case.id))
     msg_counts = Counter(m.submission_id for m in all_msgs)
+    # Plaintext columns only: whether a thread waits for staff is staff metadata.
+    awaiting = {m.submission_id for m in all_msgs if _awaits_answer(m)}
     out = CaseDetail(
         **summary(session, case).model_dump(),
         period_start_month=case.period_start_month, period_end_month=case.period_end_month,
@@ -170,7 +173,8 @@ def detail(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseDe
         consents=consents_out(session, case, key),
         threads=[ThreadOut(id=r.id, label=th.label(r.id), shared=r.id not in withheld,
                            note=keyrings.NOT_SHARED if r.id in withheld else None,
-                           submissions=counts[r.id], messages=msg_counts[r.id])
+                           submissions=counts[r.id], messages=msg_counts[r.id],
+                           awaiting_answer=r.id in awaiting)
                  for r in th.roots],
         submissions=[
             SubmissionOut(
@@ -327,12 +331,54 @@ def send_message(
                       seq=threads_repository.next_message_seq(session, case.id))
     msg.body = content.seal_message(thread_key, root.key_case_id, msg.id, body)
     session.add(msg)
+    _answer(session, root.id, msg.created_at)
     events.changed(session, case, settings, kind=events.MESSAGE, actor_id=principal.user_id,
                    key=key, detail=f"message={msg.id};thread={root.id}", bump=False)
     session.flush()
     return MessageOut(id=msg.id, thread_id=root.id, thread=th.label(root.id),
                       direction=msg.direction, author_id=msg.author_id, body=body,
                       created_at=msg.created_at, read_at=None)
+
+
+def _awaits_answer(m: CaseMessage) -> bool:
+    return m.direction == FROM_SUBMITTER and m.answered_at is None
+
+
+def _answer(session: Session, thread_id: uuid.UUID, day: datetime) -> int:
+    """The thread's submitter messages waiting for staff become answered on ``day``."""
+    waiting = [m for m in threads_repository.thread_messages(session, thread_id)
+               if _awaits_answer(m)]
+    for m in waiting:
+        m.answered_at = day
+        session.add(m)
+    return len(waiting)
+
+
+def mark_answered(
+    session: Session, principal: Principal, case_id: uuid.UUID, thread_id: uuid.UUID,
+    settings: Settings,
+) -> int:
+    """A submitter's thread answered without a reply here (by phone, through a lawyer):
+    its waiting messages stop waiting, as a reply would make them. Recorded in the case's
+    history like a reply (who, which thread); returns how many messages it answered.
+
+    409 when nothing in the thread waits for staff, so a stale page cannot mark twice."""
+    case, key = open_case(session, principal, case_id, for_update=True)
+    th = _threads(session, principal, case, key)
+    root = keyrings.thread_in(session, case.id, thread_id)
+    if th.shared(root.key_case_id) is None:
+        raise Forbidden("This thread is not shared with you, so you cannot mark it answered. "
+                        "A coordinator who can open it may grant it to you.")
+    answered = _answer(session, root.id, utctoday())
+    if not answered:
+        raise Conflict("Nothing in this thread is waiting for an answer.")
+    events.changed(session, case, settings, kind=events.ANSWERED, actor_id=principal.user_id,
+                   key=key, detail=f"thread={root.id};messages={answered}", bump=False)
+    audit.record(session, action=actions.CASE_CHANGED, actor_id=principal.user_id,
+                 case_id=case.id, target=str(root.id),
+                 details={"change": "thread_answered", "messages": answered})
+    session.flush()
+    return answered
 
 
 # ---------------------------------------------------------------- list

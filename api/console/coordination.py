@@ -1,5 +1,6 @@
 """Coordinator pages of the console: assigning, granting and revoking access, merging a
-duplicate (after a preview of what moves), and deciding two-person requests.
+duplicate and splitting a case (each after a preview of what moves), and deciding
+two-person requests.
 
 The same service calls as the API's coordinator routes (``api.cases``, ``api.approvals``),
 so the same rules hold: a grant is a request another coordinator approves, an approval
@@ -10,6 +11,7 @@ threads and never shows one submitter's words to another.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 
 from fastapi import APIRouter, Request
@@ -112,6 +114,49 @@ def merge(request: Request, case_id: uuid.UUID, me: Coordinators, form: Form, db
     assert source_id is not None
     merging.merge(db, me, case_id, source_id, settings, form.get("comment").strip() or None)
     return _see_other(f"/staff/cases/{case_id}?done=merged")
+
+
+SPLIT_DONE = N_("This is the new case split out of the other one: the chosen submitters' "
+                "threads moved here whole, and everyone who could open the other case can "
+                "open this one.")
+
+
+def _thread_ids(values: list[str]) -> list[uuid.UUID]:
+    try:
+        return [uuid.UUID(v) for v in values]
+    except ValueError:
+        raise InvalidInput("Choose the threads to move from the list.") from None
+
+
+@routes.get("/cases/{case_id}/split")
+def split_page(request: Request, case_id: uuid.UUID, signed: SignedIn, me: Coordinators,
+               db: DbSession) -> Response:
+    """Choose the submitters' threads that move to a new case; with ``thread`` ids chosen,
+    the preview: what moves and what stays (labels, counts, days; no content beyond what
+    the case page shows), checked by the split's own rules before anything moves."""
+    case = cases_service.detail(db, me, case_id)
+    chosen = _thread_ids(request.query_params.getlist("thread"))
+    plan = merging.split_plan(db, me, case_id, chosen) if chosen else None
+    # Files per thread (of the threads shared with this coordinator).
+    thread_of = {s.id: s.thread_id for s in case.submissions}
+    files = Counter(thread_of.get(a.submission_id) for a in case.attachments
+                    if a.submission_id is not None)
+    threads = {t.id: t for t in case.threads}
+    commit_before_rendering(db)
+    return pages.render(
+        "split.html", signed.lang, signed=signed, case=case, files=files,
+        moving=[threads[r.id] for r in plan.moving] if plan else [],
+        staying=[threads[r.id] for r in plan.staying] if plan else [],
+        title=pages.gettext(signed.lang, N_("Split the case")))
+
+
+@routes.post("/cases/{case_id}/split")
+def split(request: Request, case_id: uuid.UUID, me: Coordinators, form: Form, db: DbSession,
+          settings: Config) -> Response:
+    check_csrf(request, me, form)
+    new = merging.split(db, me, case_id, _thread_ids(form.all("thread")), settings,
+                        form.get("comment").strip() or None, if_match=form.version())
+    return _see_other(f"/staff/cases/{new.id}?done=split")
 
 
 # ---- two-person requests ----

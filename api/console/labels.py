@@ -1,4 +1,5 @@
-"""Words for the codes a console page shows: roles, states, sort orders, message kinds.
+"""Words for the codes a console page shows: roles, states, sort orders, message kinds,
+the reasons a move of a case is refused.
 
 Coded case fields (priority, region, act types, ...) take their labels from the
 vocabularies themselves (``api.vocab.registry.label``), which carry all four languages;
@@ -135,4 +136,15 @@ PROFILE_FIELDS: Final = {
     "name": N_("Organisation name"),
     "contact": N_("Contact for the Working Groups"),
     "source_confidential": N_("Ask the Working Group not to reveal the source to the government"),
+}
+# The workflow's refusals by rule (api.cases.workflow.transitions.REFUSALS): the same
+# English sentences, so the catalog translates the case page's reason and the message of
+# the refusal a move gets alike (tests/console/test_casepage.py keeps them equal).
+REFUSALS: Final = {
+    "coordinator_only": N_("Only a coordinator may make this move."),
+    "role": N_("Your role may not make this move."),
+    "needs_key": N_("Verifying a case needs access to its content; ask to be granted it."),
+    "four_eyes": N_("You sent this case to review; a second person must verify it."),
+    "merged": N_("This case was merged into another one; split its submissions out of "
+                 "that case instead of reopening it."),
 }

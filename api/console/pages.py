@@ -203,9 +203,13 @@ def error_page(request: Request, exc: DokazError) -> Response:
     retry_after = (exc.headers or {}).get("Retry-After")
     if status == 429 and retry_after:
         paragraphs.append(gettext(lang, TOO_MANY_WAIT) % {"seconds": retry_after})
+    # A message the catalog knows (a workflow refusal the case page also names) is shown
+    # in the reader's language, so the page and the refusal say the same thing.
+    detail = gettext(lang, exc.message)
     response = render("message.html", lang, status_code=status, title=gettext(lang, heading),
                       heading=gettext(lang, heading), paragraphs=paragraphs,
-                      detail=exc.message, signed=None)
+                      detail=detail, detail_lang=lang if detail != exc.message else "en",
+                      signed=None)
     for name, value in (exc.headers or {}).items():
         if name.lower() == "retry-after":
             response.headers[name] = value

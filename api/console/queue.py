@@ -38,6 +38,8 @@ TABS: tuple[Tab, ...] = (
     Tab("overdue", N_("Overdue"), lambda me: CaseFilters(states=OPEN, overdue=True)),
     Tab("waiting", N_("Waiting for the submitter"),
         lambda me: CaseFilters(states=[CaseState.NEEDS_INFO.value])),
+    Tab("unanswered", N_("Waiting for our answer"),
+        lambda me: CaseFilters(states=OPEN, awaiting_answer=True)),
     Tab("open", N_("All open"), lambda me: CaseFilters(states=OPEN)),
     Tab("all", N_("All"), lambda me: CaseFilters()),
 )

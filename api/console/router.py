@@ -20,7 +20,7 @@ from api.auth import repository as auth_repository
 from api.auth.dependencies import SignInClient, SignInLimits
 from api.auth.roles import Role
 from api.cases import service as cases_service
-from api.cases.files import attachments
+from api.cases.files import attachments, derivatives
 from api.cases.workflow import transitions
 from api.cases.workflow.schemas import TransitionIn
 from api.cases.workflow.states import STATES
@@ -30,6 +30,7 @@ from api.console import (
     coordination,
     i18n,
     interventions,
+    labels,
     organisation,
     pages,
     partners,
@@ -251,10 +252,18 @@ def case_page(request: Request, case_id: uuid.UUID, signed: SignedIn, me: Reader
     is_coordinator = me.role is Role.COORDINATOR
     assignable = coordination.readers(staff, coordination.ASSIGNABLE) if is_coordinator else []
     grantable = coordination.readers(staff, coordination.GRANTABLE) if is_coordinator else []
+    can_act = me.role in pages.CASE_STAFF_ROLES
+    # Each state the case could go to next, open to this person now or refused with the
+    # reason the move itself would give (four eyes, role, access).
+    choices = transitions.choices(db, me, case_id) if can_act else []
     commit_before_rendering(db)
     return pages.render(
         "case.html", signed.lang, signed=signed, case=detail, staff_names=names,
-        can_act=me.role in pages.CASE_STAFF_ROLES, is_coordinator=is_coordinator,
+        can_act=can_act, is_coordinator=is_coordinator,
+        allowed=[c.state for c in choices if c.refused is None],
+        refused=[c for c in choices if c.refused is not None],
+        refusal_labels=labels.REFUSALS, cleanable=derivatives.supported,
+        cleaned={a.derived_from_id for a in detail.attachments if a.derived_from_id},
         assignable=assignable, grantable=grantable, unlocks=persons.unlocks(detail),
         title=detail.reference,
         notice=pages.notice(request, signed.lang, _CASE_NOTICES))
@@ -274,6 +283,10 @@ _CASE_NOTICES = {
     "relationships_saved": persons.RELATIONSHIPS_SAVED,
     "consent_given": persons.CONSENT_GIVEN,
     "consent_revoked": persons.CONSENT_REVOKED,
+    "split": coordination.SPLIT_DONE,
+    "cleaned": N_("The clean copy is made: it is listed under the files, without the "
+                  "original's metadata."),
+    "answered": N_("The thread is marked answered; it no longer waits for a reply."),
 }
 
 
@@ -292,7 +305,9 @@ def download(case_id: uuid.UUID, attachment_id: uuid.UUID, me: Readers, db: DbSe
 
 @router.post("/cases/{case_id}/transitions")
 def move_case(request: Request, case_id: uuid.UUID, me: CaseStaff, form: Form, db: DbSession,
-              settings: Config) -> Response:
+              settings: Config, _signed: SignedIn) -> Response:
+    # SignedIn notes the account's language, so a refusal is worded as the case page
+    # worded it (the page lists each refused state with this very reason).
     check_csrf(request, me, form)
     body = TransitionIn.model_validate({"to": form.get("to"),
                                         "comment": form.get("comment") or None})
@@ -314,4 +329,25 @@ def send_message(request: Request, case_id: uuid.UUID, me: CaseStaff, form: Form
     except ValueError:
         raise InvalidInput("That thread does not exist.") from None
     cases_service.send_message(db, me, case_id, text, settings, thread_id)
+    _tab_counts(request).forget(me.user_id)  # a reply answers the thread (its queue tab)
     return _see_other(f"/staff/cases/{case_id}?done=sent")
+
+
+@router.post("/cases/{case_id}/threads/{thread_id}/answered")
+def mark_answered(request: Request, case_id: uuid.UUID, thread_id: uuid.UUID, me: CaseStaff,
+                  form: Form, db: DbSession, settings: Config) -> Response:
+    """Answered another way (by phone, through a lawyer): the thread stops waiting."""
+    check_csrf(request, me, form)
+    cases_service.mark_answered(db, me, case_id, thread_id, settings)
+    _tab_counts(request).forget(me.user_id)
+    return _see_other(f"/staff/cases/{case_id}?done=answered")
+
+
+@router.post("/cases/{case_id}/attachments/{attachment_id}/clean-copy")
+def clean_copy(request: Request, case_id: uuid.UUID, attachment_id: uuid.UUID, me: CaseStaff,
+               form: Form, db: DbSession, settings: Config, storage: Storage) -> Response:
+    """The API's own clean copy (metadata stripped in a capped child process), made while
+    the request waits, so the page that follows lists it."""
+    check_csrf(request, me, form)
+    attachments.make_derivative(db, me, case_id, attachment_id, settings, storage)
+    return _see_other(f"/staff/cases/{case_id}?done=cleaned")

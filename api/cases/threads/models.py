@@ -89,6 +89,10 @@ class CaseMessage(SQLModel, table=True):
         default_factory=utctoday, sa_column=Column(UTCDay, nullable=False)
     )
     read_at: datetime | None = Field(default=None, sa_column=Column(UTCDay))
+    # A submitter's message: the day staff answered it, by a reply in its thread or by
+    # marking the thread answered (e.g. answered by phone through a lawyer); None while it
+    # waits for staff. Day precision like the other times (property 13).
+    answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDay))
     # Order within the case (1, 2, 3, ...).
     seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
 

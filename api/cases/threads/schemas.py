@@ -37,6 +37,15 @@ class ThreadOut(BaseModel):
     note: str | None
     submissions: int
     messages: int
+    # A message of the submitter's is waiting for staff (no reply, not marked answered).
+    awaiting_answer: bool = False
+
+
+class AnsweredOut(BaseModel):
+    """A thread marked answered: how many of the submitter's messages stopped waiting."""
+
+    thread_id: uuid.UUID
+    messages_answered: int
 
 
 class SubmissionOut(BaseModel):

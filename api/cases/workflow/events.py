@@ -34,6 +34,7 @@ REVOKE = "revoke"
 CONSENT = "consent"
 DERIVATIVE = "derivative"
 MESSAGE = "message"
+ANSWERED = "answered"
 
 
 def changed(
