@@ -53,6 +53,9 @@ class Seen:
     case: str
     duplicate_reference: str
     act: str
+    person: str
+    intervention: str
+    partner: str
 
 
 # route -> the visits that cover it: (who, path), who being a role's visit or None.
@@ -76,6 +79,26 @@ PAGES: dict[str, Visits] = {
     "/staff/cases/{case_id}/referral-drafts/{mechanism}": lambda s: [
         ("caseworker", f"/staff/cases/{s.case}/referral-drafts/wgeid?lang=fr"),
         ("caseworker", f"/staff/cases/{s.case}/referral-drafts/wgad?lang=be")],
+    "/staff/cases/{case_id}/split": lambda s: [
+        ("coordinator", f"/staff/cases/{s.case}/split")],
+    "/staff/cases/{case_id}/persons/new": lambda s: [
+        ("caseworker", f"/staff/cases/{s.case}/persons/new")],
+    "/staff/cases/{case_id}/persons/{person_id}": lambda s: [
+        ("caseworker", f"/staff/cases/{s.case}/persons/{s.person}")],
+    "/staff/cases/{case_id}/relationships": lambda s: [
+        ("caseworker", f"/staff/cases/{s.case}/relationships")],
+    "/staff/cases/{case_id}/interventions": lambda s: [
+        ("caseworker", f"/staff/cases/{s.case}/interventions")],
+    "/staff/cases/{case_id}/interventions/new": lambda s: [
+        ("caseworker", f"/staff/cases/{s.case}/interventions/new")],
+    "/staff/cases/{case_id}/interventions/{intervention_id}": lambda s: [
+        ("caseworker", f"/staff/cases/{s.case}/interventions/{s.intervention}")],
+    "/staff/admin/partners": lambda s: [("admin", "/staff/admin/partners")],
+    "/staff/admin/partners/{partner_id}": lambda s: [
+        ("admin", f"/staff/admin/partners/{s.partner}")],
+    "/staff/admin/organisation-profile": lambda s: [
+        ("admin", "/staff/admin/organisation-profile")],
+    "/staff/admin/audit/export": lambda s: [("admin", "/staff/admin/audit/export")],
     "/staff/approvals": lambda s: [("coordinator", "/staff/approvals")],
     "/staff/admin/accounts": lambda s: [("admin", "/staff/admin/accounts")],
     "/staff/admin/system": lambda s: [("admin", "/staff/admin/system")],
@@ -156,8 +179,27 @@ def test_no_console_page_has_a_serious_axe_violation(
         act_href = worker.page.locator("ul.acts li a").first.get_attribute("href") or ""
         matched = ACT_LINK.search(act_href)
         assert matched, act_href
+        person_href = worker.page.locator(
+            "a[href*='/persons/']:not([href$='/persons/new'])").first.get_attribute("href")
+        person = (person_href or "").rsplit("/", 1)[1]
+        # An intervention recorded on its form, so its edit page has one to show.
+        worker.goto(f"/staff/cases/{case_id}/interventions/new")
+        worker.page.select_option("#f-intervention_type", index=1)
+        worker.page.click("form[action$='/interventions'] button[type=submit]")
+        worker.page.wait_for_selector("p.notice")
+        intervention_href = worker.page.locator(
+            "a[href*='/interventions/']:not([href$='/interventions/new'])"
+        ).first.get_attribute("href")
+        intervention = (intervention_href or "").rsplit("/", 1)[1]
+        # A partner, so its page (keys, the form to issue one) has one to show.
+        admin.goto("/staff/admin/partners")
+        admin.page.fill("#partner-name", f"Axe partner {lang}")
+        admin.page.click("form[action='/staff/admin/partners'] button[type=submit]")
+        admin.page.wait_for_url("**/staff/admin/partners/*")
+        partner = admin.page.url.split("?")[0].rsplit("/", 1)[1]
         seen = Seen(case=case_id, duplicate_reference=duplicate["reference"],
-                    act=matched.group(1))
+                    act=matched.group(1), person=person, intervention=intervention,
+                    partner=partner)
 
         # Pages that answer a POST: a new account's code (leaving an approval pending for
         # the coordinator's page), the audit log's check, the four-eyes refusal.
