@@ -77,10 +77,16 @@ def test_a_second_person_verifies_a_coordinator_merges_and_grants_an_admins_acco
         for state in ("triage", "in_review"):
             move(w, state)
             w.page.wait_for_selector("p.notice")
+        # The page does not offer the move and says why ...
+        assert w.page.locator("#to option[value=verified]").count() == 0
+        four_eyes = t(lang, "You sent this case to review; a second person must verify it.")
+        assert four_eyes in w.page.inner_text("ul.refused li[data-state=verified]")
+        # ... and a forged form that offers it anyway is refused by the server.
+        w.page.eval_on_selector("#to", "s => s.add(new Option('verified', 'verified'))")
         move(w, "verified")
         w.page.wait_for_selector("p.detail")
         assert w.page.inner_text("h1") == t(lang, "You cannot open this")
-        assert "Four eyes" in w.page.inner_text("p.detail")
+        assert w.page.inner_text("p.detail") == four_eyes
         check_page(w, "refused-four-eyes", lang)
         w.goto(case_path)
         assert t(lang, "in review") in w.page.inner_text("dl.facts")
