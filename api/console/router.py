@@ -23,7 +23,7 @@ from api.cases import service as cases_service
 from api.cases.files import attachments, derivatives
 from api.cases.workflow import transitions
 from api.cases.workflow.schemas import TransitionIn
-from api.cases.workflow.states import STATES
+from api.cases.workflow.states import STATES, CaseState
 from api.console import (
     administration,
     coding,
@@ -303,14 +303,27 @@ def download(case_id: uuid.UUID, attachment_id: uuid.UUID, me: Readers, db: DbSe
 
 
 
+_NAME_THE_ORIGINAL = N_("Write the reference of the case this one repeats: a duplicate is "
+                        "kept linked to its original.")
+
+
 @router.post("/cases/{case_id}/transitions")
 def move_case(request: Request, case_id: uuid.UUID, me: CaseStaff, form: Form, db: DbSession,
               settings: Config, _signed: SignedIn) -> Response:
     # SignedIn notes the account's language, so a refusal is worded as the case page
     # worded it (the page lists each refused state with this very reason).
     check_csrf(request, me, form)
-    body = TransitionIn.model_validate({"to": form.get("to"),
-                                        "comment": form.get("comment") or None})
+    to = form.get("to")
+    original = None
+    if to == CaseState.DUPLICATE:
+        # The page asks for the original by its reference, as a merge does; the field is
+        # on the form whatever state is chosen, so it is only read for this one.
+        reference = form.get("duplicate_of").strip()
+        if not reference:
+            raise InvalidInput(_NAME_THE_ORIGINAL)
+        original = cases_service.case_id_for_reference(db, me, reference)
+    body = TransitionIn.model_validate({"to": to, "comment": form.get("comment") or None,
+                                        "duplicate_of": original})
     transitions.transition(db, me, case_id, body, settings, if_match=form.version())
     _tab_counts(request).forget(me.user_id)
     return _see_other(f"/staff/cases/{case_id}?done=moved")

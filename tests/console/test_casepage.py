@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from api.audit.models import AuditEntry
 from api.auth.roles import Role
-from api.cases.models import Case, CaseEvent
+from api.cases.models import Case, CaseEvent, CaseLink
 from api.cases.threads.models import CaseMessage, Submission
 from api.cases.workflow import transitions
 from api.console import labels
@@ -250,3 +250,52 @@ def test_marking_a_thread_answered_takes_it_off_the_waiting_tab(
     session.rollback()  # the app writes next (SQLite: one writer)
     # Nothing is waiting any more: marking again is refused rather than recorded twice.
     assert post(app_client, f"{case}/threads/{thread}/answered", csrf).status_code == 409
+
+
+def test_a_case_is_marked_a_duplicate_of_the_case_it_repeats(
+        app_client: TestClient, session: Session, settings: Settings, ready: None) -> None:
+    cw = create_staff(session, Role.CASEWORKER, settings=settings)
+    original = make_case(session, settings, wrap_to=[cw])
+    repeat = make_case(session, settings, wrap_to=[cw])
+    stranger = create_staff(session, Role.CASEWORKER, settings=settings)
+    hidden = make_case(session, settings, wrap_to=[stranger])  # one she cannot see
+    original_ref, hidden_ref, repeat_ref = (session.get(Case, c.id).reference  # type: ignore[union-attr]
+                                for c in (original, hidden, repeat))
+    session.rollback()  # the app writes next (SQLite: one writer)
+    case = f"/staff/cases/{repeat.id}"
+
+    csrf = as_(app_client, cw)
+    page = app_client.get(case).text
+    assert "duplicate" in offered(page) and 'id="duplicate_of"' in page
+    version = version_of(page)
+    # No original named, one that does not exist, one she cannot see, the case itself:
+    # each refused with a reason, and the case stays where it was.
+    missing = post(app_client, f"{case}/transitions", csrf, to="duplicate", version=version)
+    assert missing.status_code == 422
+    assert "reference of the case this one repeats" in html.unescape(missing.text)
+    for wrong in ("DKZ-NOSUCH", hidden_ref):
+        refused = post(app_client, f"{case}/transitions", csrf, to="duplicate",
+                       duplicate_of=wrong, version=version)
+        assert refused.status_code == 404, wrong
+        assert hidden_ref not in refused.text
+    itself = post(app_client, f"{case}/transitions", csrf, to="duplicate",
+                  duplicate_of=repeat_ref, version=version)
+    assert itself.status_code == 422
+    session.expire_all()
+    assert session.exec(select(Case.state).where(Case.id == repeat.id)).one() == "new"
+    session.rollback()  # the app writes next (SQLite: one writer)
+
+    # The reference as a person types it (any case, spaces around it) is enough; the
+    # field is ignored for every other move.
+    moved = post(app_client, f"{case}/transitions", csrf, to="duplicate",
+                 duplicate_of=f"  {original_ref.lower()} ", version=version)
+    assert moved.status_code == 303
+    session.expire_all()
+    assert session.exec(select(Case.state).where(Case.id == repeat.id)).one() == "duplicate"
+    link = session.exec(select(CaseLink).where(CaseLink.source_case_id == repeat.id)).one()
+    assert link.kind == "duplicate_of" and link.target_case_id == original.id
+    session.rollback()
+    other = make_case(session, settings, wrap_to=[cw])
+    page = app_client.get(f"/staff/cases/{other.id}").text
+    assert post(app_client, f"/staff/cases/{other.id}/transitions", csrf, to="triage",
+                duplicate_of=original_ref, version=version_of(page)).status_code == 303
