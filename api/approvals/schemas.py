@@ -33,10 +33,15 @@ class ApprovalOut(BaseModel):
         default=False,
         description="false when you asked for it or it is about you: a second person must",
     )
+    reader_first: bool = Field(
+        default=False,
+        description="true when the account is not an approved reader yet: its reader "
+        "request must be approved before this one can be (approving it is refused until then)",
+    )
 
     @classmethod
-    def of(cls, row: PendingChange, expires_on: date, *, me: uuid.UUID | None = None
-           ) -> ApprovalOut:
+    def of(cls, row: PendingChange, expires_on: date, *, me: uuid.UUID | None = None,
+           reader_first: bool = False) -> ApprovalOut:
         return cls(id=row.id, kind=row.kind, target_id=row.target_id,
                    case_id=row.case_id, thread_id=row.thread_id,
                    requested_by_id=row.requested_by_id,
@@ -44,7 +49,8 @@ class ApprovalOut(BaseModel):
                    status=row.status, decided_by_id=row.decided_by_id,
                    decided_on=row.decided_on,
                    you_may_decide=me is not None and me not in (row.requested_by_id,
-                                                                row.target_id))
+                                                                row.target_id),
+                   reader_first=reader_first)
 
 
 class UserWithTotp(BaseModel):

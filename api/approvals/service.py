@@ -70,8 +70,17 @@ def _oldest_alive(today: date, settings: Settings) -> date:
     return today - timedelta(days=settings.approval_expiry_days)
 
 
-def out(row: PendingChange, settings: Settings, me: uuid.UUID | None = None) -> ApprovalOut:
-    return ApprovalOut.of(row, expires_on(row, settings), me=me)
+def out(row: PendingChange, settings: Settings, me: uuid.UUID | None = None,
+        target: StaffUser | None = None) -> ApprovalOut:
+    """``target``: the account concerned, when known, to say whether its reader request
+    must be approved first (:func:`approve` refuses until then)."""
+    return ApprovalOut.of(row, expires_on(row, settings), me=me,
+                          reader_first=_waits_for_reader(row, target))
+
+
+def _waits_for_reader(row: PendingChange, target: StaffUser | None) -> bool:
+    return (row.kind != READER and target is not None
+            and target.reader_approved_on is None)
 
 
 # The audit action each status is entered with: one entry per step of a request's life.
@@ -230,7 +239,10 @@ def request_grant(
 def list_pending(session: Session, settings: Settings, principal: Principal, today: date
                  ) -> list[ApprovalOut]:
     rows = repository.pending(session, _oldest_alive(today, settings))
-    return [out(r, settings, principal.user_id) for r in rows]
+    # Reader requests first: the account's other requests cannot be approved before it.
+    rows = sorted(rows, key=lambda r: r.kind != READER)
+    return [out(r, settings, principal.user_id, auth_repository.get_staff(session, r.target_id))
+            for r in rows]
 
 
 def _decidable(session: Session, settings: Settings, principal: Principal,
@@ -276,7 +288,7 @@ def approve(
                         "approve it.")
     if target.disabled_at is not None:
         raise Conflict("This account is disabled; reject the request or enable it first.")
-    if row.kind != READER and target.reader_approved_on is None:
+    if _waits_for_reader(row, target):
         raise Conflict("This account is not an approved reader yet: approve its reader "
                        "request first.")
     actor = Actor("staff", principal.user_id)

@@ -138,6 +138,18 @@ def test_an_admin_alone_cannot_bring_any_account_to_read_a_new_case(
         r = app_client.post(f"{APPROVALS}/{item['id']}/approve", headers=admin_h)
         assert r.status_code == 403
     assert app_client.get(APPROVALS, headers=admin_h).status_code == 403
+    # The new accounts' other requests wait for their reader request: listed after the
+    # reader requests, marked, and refused until it is approved.
+    new_ids = {b["user"]["id"] for b in (as_coord, as_duty, as_lawyer)}
+    kinds = [item["kind"] for item in pending]
+    assert kinds == sorted(kinds, key=lambda k: k != "reader")
+    for item in pending:
+        assert item["reader_first"] is (item["kind"] != "reader"
+                                        and item["target_id"] in new_ids), item
+    waiting = next(i for i in pending if i["reader_first"])
+    r = app_client.post(f"{APPROVALS}/{waiting['id']}/approve",
+                        headers=login_headers(app_client, duty_coord))
+    assert r.status_code == 409 and "reader request first" in r.json()["error"]["message"]
 
     submit_report(app_client, narrative="CANARY testimony")
     coord_h = login_headers(app_client, duty_coord)

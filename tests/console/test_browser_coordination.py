@@ -169,6 +169,11 @@ def test_a_second_person_verifies_a_coordinator_merges_and_grants_an_admins_acco
 
         c2.goto("/staff/approvals")
         assert c2.page.locator("main tbody tr", has_text=username).count() == 2
+        # Its duty waits for its reader request: the page says so and offers no approval.
+        duty = c2.page.locator("main tbody tr", has_text=username).filter(
+            has_text=t(lang, "goes on intake duty"))
+        assert duty.locator("form[action$='/approve']").count() == 0
+        assert t(lang, "Approve the account as a reader first.") in duty.inner_text()
         for kind in ("may read cases at all", "goes on intake duty"):
             row = c2.page.locator("main tbody tr", has_text=username).filter(
                 has_text=t(lang, kind))
