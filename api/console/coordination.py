@@ -24,7 +24,7 @@ from api.auth.roles import Role
 from api.cases import merge as merging
 from api.cases import service as cases_service
 from api.cases.access import grants
-from api.console import pages
+from api.console import pages, queue
 from api.console.dependencies import Coordinators, Form, PostedForm, SignedIn, check_csrf
 from api.console.i18n import N_
 from api.core.db import commit_before_rendering
@@ -67,6 +67,7 @@ def assign(request: Request, case_id: uuid.UUID, me: Coordinators, form: Form, d
     check_csrf(request, me, form)
     cases_service.assign(db, me, case_id, _uuid(form, "assignee_id", optional=True), settings,
                          form.version())
+    queue.tab_counts(request).forget(me.user_id)  # her tabs count afresh
     return _see_other(f"/staff/cases/{case_id}?done=assigned")
 
 
@@ -113,6 +114,7 @@ def merge(request: Request, case_id: uuid.UUID, me: Coordinators, form: Form, db
     source_id = _uuid(form, "from_case_id")
     assert source_id is not None
     merging.merge(db, me, case_id, source_id, settings, form.get("comment").strip() or None)
+    queue.tab_counts(request).forget(me.user_id)  # her tabs count afresh
     return _see_other(f"/staff/cases/{case_id}?done=merged")
 
 
@@ -156,6 +158,7 @@ def split(request: Request, case_id: uuid.UUID, me: Coordinators, form: Form, db
     check_csrf(request, me, form)
     new = merging.split(db, me, case_id, _thread_ids(form.all("thread")), settings,
                         form.get("comment").strip() or None, if_match=form.version())
+    queue.tab_counts(request).forget(me.user_id)  # her tabs count afresh
     return _see_other(f"/staff/cases/{new.id}?done=split")
 
 

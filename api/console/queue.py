@@ -15,9 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
+from fastapi import Request
+
 from api.cases.repository import CaseFilters
 from api.cases.workflow.states import OPEN_STATES, CaseState
 from api.console.i18n import N_
+from api.core.dependencies import app_settings
 from api.core.errors import InvalidInput
 from api.vocab.registry import codes
 
@@ -179,3 +182,13 @@ class TabCounts:
         """After a person's own change: their next page counts afresh."""
         with self._lock:
             self._entries = {k: v for k, v in self._entries.items() if k[0] != user_id}
+
+
+def tab_counts(request: Request) -> TabCounts:
+    """This app's count cache (one per app, so apps in one process never share one)."""
+    state = request.app.state
+    counts: TabCounts | None = getattr(state, "console_tab_counts", None)
+    if counts is None:
+        counts = TabCounts(app_settings(request).console_count_ttl_seconds)
+        state.console_tab_counts = counts
+    return counts

@@ -51,7 +51,7 @@ from api.console.dependencies import (
 )
 from api.console.i18n import N_
 from api.core.db import commit_before_rendering, in_transaction
-from api.core.dependencies import Config, DbEngine, DbSession, Now, app_settings
+from api.core.dependencies import Config, DbEngine, DbSession, Now
 from api.core.errors import InvalidInput, RateLimited, Unauthorized
 from api.storage.dependencies import Storage
 from api.web import csrf as form_csrf
@@ -217,7 +217,7 @@ def queue_page(request: Request, signed: SignedIn, me: Readers, db: DbSession,
     page = cases_service.list_cases(
         db, me, asked.filters(me.user_id), sort=asked.sort, descending=asked.descending,
         cursor_text=asked.cursor, limit=settings.console_page_size, settings=settings)
-    counts = _tab_counts(request).get(asked.counts_key(me.user_id), lambda: {
+    counts = queue.tab_counts(request).get(asked.counts_key(me.user_id), lambda: {
         tab.name: cases_service.count_cases(db, me, asked.filters(me.user_id, tab),
                                             cap=settings.console_count_cap)
         for tab in queue.TABS})
@@ -228,16 +228,6 @@ def queue_page(request: Request, signed: SignedIn, me: Readers, db: DbSession,
         link=lambda **changes: "/staff/queue?" + urlencode(asked.params(**changes), doseq=True),
         states=list(STATES),
         title=pages.gettext(signed.lang, N_("Queue")))
-
-
-def _tab_counts(request: Request) -> queue.TabCounts:
-    """This app's count cache (one per app, so apps in one process never share one)."""
-    state = request.app.state
-    counts: queue.TabCounts | None = getattr(state, "console_tab_counts", None)
-    if counts is None:
-        counts = queue.TabCounts(app_settings(request).console_count_ttl_seconds)
-        state.console_tab_counts = counts
-    return counts
 
 
 # ---- a case ----
@@ -325,7 +315,7 @@ def move_case(request: Request, case_id: uuid.UUID, me: CaseStaff, form: Form, d
     body = TransitionIn.model_validate({"to": to, "comment": form.get("comment") or None,
                                         "duplicate_of": original})
     transitions.transition(db, me, case_id, body, settings, if_match=form.version())
-    _tab_counts(request).forget(me.user_id)
+    queue.tab_counts(request).forget(me.user_id)
     return _see_other(f"/staff/cases/{case_id}?done=moved")
 
 
@@ -342,7 +332,7 @@ def send_message(request: Request, case_id: uuid.UUID, me: CaseStaff, form: Form
     except ValueError:
         raise InvalidInput("That thread does not exist.") from None
     cases_service.send_message(db, me, case_id, text, settings, thread_id)
-    _tab_counts(request).forget(me.user_id)  # a reply answers the thread (its queue tab)
+    queue.tab_counts(request).forget(me.user_id)  # a reply answers the thread (its queue tab)
     return _see_other(f"/staff/cases/{case_id}?done=sent")
 
 
@@ -352,7 +342,7 @@ def mark_answered(request: Request, case_id: uuid.UUID, thread_id: uuid.UUID, me
     """Answered another way (by phone, through a lawyer): the thread stops waiting."""
     check_csrf(request, me, form)
     cases_service.mark_answered(db, me, case_id, thread_id, settings)
-    _tab_counts(request).forget(me.user_id)
+    queue.tab_counts(request).forget(me.user_id)
     return _see_other(f"/staff/cases/{case_id}?done=answered")
 
 

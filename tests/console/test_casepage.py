@@ -149,9 +149,12 @@ def test_split_previews_what_moves_and_moves_it(
     stale = post(app_client, f"{case}/split", csrf, thread=str(first), version="999")
     assert stale.status_code == 412
 
+    assert _tab_count(app_client.get("/staff/queue").text, "all") == 1  # counted, cached
     done = post(app_client, f"{case}/split", csrf, thread=str(first),
                 version=version_of(preview.text), comment="two different arrests")
     assert done.status_code == 303
+    # Her own change is counted at once, not after the cache's time.
+    assert _tab_count(app_client.get("/staff/queue").text, "all") == 2
     new_page = done.headers["location"]
     assert new_page.endswith("?done=split") and str(made.id) not in new_page
     new_id = new_page.split("/staff/cases/", 1)[1].split("?", 1)[0]
@@ -207,10 +210,14 @@ def test_a_clean_copy_is_made_listed_and_downloads_with_its_hash(
     assert text.status_code == 415
 
 
-def _unanswered_count(page: str) -> int:
-    found = re.search(r'tab=unanswered[^"]*"[^>]*>[^<]*<span class="count">(\d+)', page)
+def _tab_count(page: str, tab: str) -> int:
+    found = re.search(rf'tab={tab}[^"]*"[^>]*>[^<]*<span class="count">(\d+)', page)
     assert found is not None
     return int(found.group(1))
+
+
+def _unanswered_count(page: str) -> int:
+    return _tab_count(page, "unanswered")
 
 
 def test_marking_a_thread_answered_takes_it_off_the_waiting_tab(
