@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from api.auth.principals import Principal
 from api.cases import service as cases_service
-from api.cases.metadata.document import Intervention
+from api.cases.metadata.document import Intervention, MetadataPatch
 from api.cases.schemas import CaseDetail
 from api.console import editing, pages
 from api.console.dependencies import CaseStaff, Form, PostedForm, Readers, SignedIn, check_csrf
@@ -31,7 +31,8 @@ from api.core.settings import Settings
 routes = APIRouter()  # included in the console router, under /staff
 
 SAVED = N_("The intervention is saved.")
-_NOTICES = {"saved": SAVED}
+REMOVED = N_("The intervention is removed from the case.")
+_NOTICES = {"saved": SAVED, "removed": REMOVED}
 
 
 def _stored(detail: CaseDetail, intervention_id: uuid.UUID | None) -> Intervention | None:
@@ -98,6 +99,25 @@ def save_intervention(request: Request, case_id: uuid.UUID, intervention_id: uui
                       signed: SignedIn, me: CaseStaff, form: Form, db: DbSession,
                       settings: Config) -> Response:
     return _save(request, case_id, intervention_id, signed, me, form, db, settings)
+
+
+@routes.post("/cases/{case_id}/interventions/{intervention_id}/remove")
+def remove_intervention(request: Request, case_id: uuid.UUID, intervention_id: uuid.UUID,
+                        signed: SignedIn, me: CaseStaff, form: Form, db: DbSession,
+                        settings: Config) -> Response:
+    """The case's interventions without this one (one recorded by mistake, or twice),
+    with the version the page was opened at: a colleague's save in between is refused,
+    not overwritten. Nothing else refers to an intervention. (``signed``: a refusal is a
+    page in the account's language.)"""
+    check_csrf(request, me, form)
+    detail = cases_service.detail(db, me, case_id)
+    _stored(detail, intervention_id)
+    rest = [i.model_dump(mode="json") for i in detail.metadata.interventions
+            if i.id != intervention_id]
+    patch = MetadataPatch.model_validate({"interventions": rest})
+    cases_service.edit_metadata(db, me, case_id, patch, form.version(), settings)
+    return RedirectResponse(f"/staff/cases/{case_id}/interventions?done=removed",
+                            status_code=303)
 
 
 def _save(request: Request, case_id: uuid.UUID, intervention_id: uuid.UUID | None,

@@ -184,6 +184,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/staff/cases/{case_id}/interventions/{intervention_id}"): CASE_STAFF,
     ("POST", "/staff/cases/{case_id}/interventions"): CASE_STAFF,
     ("POST", "/staff/cases/{case_id}/interventions/{intervention_id}"): CASE_STAFF,
+    ("POST", "/staff/cases/{case_id}/interventions/{intervention_id}/remove"): CASE_STAFF,
     ("GET", "/staff/admin/accounts"): ADMIN,
     ("GET", "/staff/admin/system"): ADMIN,
     ("POST", "/staff/admin/audit/verify"): ADMIN,

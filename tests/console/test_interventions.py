@@ -1,6 +1,6 @@
-"""A case's interventions in the console, over HTTP on both engines: recorded and edited
-through the API's own metadata edit, a refused value, and a colleague's save in between kept
-and shown next to one's own. (Who may open each page: tests/auth/access_matrix.py.)"""
+"""A case's interventions in the console, over HTTP on both engines: recorded, edited and
+removed through the API's own metadata edit, a refused value, and a colleague's save in
+between kept and shown next to one's own. (Who may open each page: tests/auth/access_matrix.py.)"""
 
 from __future__ import annotations
 
@@ -89,3 +89,45 @@ def test_record_and_edit_an_intervention_and_a_colleagues_save_is_kept(
                           follow_redirects=False)
     assert bad.status_code == 422 and "Intervention" in bad.text.split('role="alert"')[1]
 
+
+
+def test_an_intervention_recorded_by_mistake_is_removed_and_the_others_stay(
+        app_client: TestClient, session: Session, settings: Settings) -> None:
+    create_recovery_key_text(session)
+    worker = create_staff(session, Role.CASEWORKER, on_intake_duty=True, settings=settings)
+    submit_report(app_client, acts=["detention"])
+    api = login_headers(app_client, worker)
+    (case,) = app_client.get("/api/v1/cases", headers=api).json()["items"]
+    base = f"/staff/cases/{case['id']}/interventions"
+    csrf = sign_in(app_client, worker)
+    for reference in ("WGAD 12/2021", "typed twice"):
+        form = browser_form(app_client.get(f"{base}/new").text, base)
+        form.update({"csrf": [csrf], "intervention_type": ["un_mechanism"],
+                     "reference": [reference]})
+        assert app_client.post(base, data=form, follow_redirects=False).status_code == 303
+
+    def stored() -> list[str]:
+        body = app_client.get(f"/api/v1/cases/{case['id']}", headers=api).json()
+        return [i["private"]["reference"] for i in body["metadata"]["interventions"]]
+
+    ids = EDIT_LINK.findall(app_client.get(base).text)
+    by_ref = dict(zip(stored(), ids, strict=True))
+    wrong = f"{base}/{by_ref['typed twice']}"
+    page = app_client.get(wrong).text
+    assert f'action="{wrong}/remove"' in page
+    assert f'action="{base}/{by_ref["WGAD 12/2021"]}/remove"' not in page
+    remove = {**browser_form(page, f"{wrong}/remove"), "csrf": [csrf]}
+    assert app_client.post(f"{wrong}/remove", data={**remove, "version": ["1"]},
+                           follow_redirects=False).status_code == 412  # a stale page
+    assert sorted(stored()) == ["WGAD 12/2021", "typed twice"]
+    done = app_client.post(f"{wrong}/remove", data=remove, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == f"{base}?done=removed"
+    listing = app_client.get(done.headers["location"]).text
+    assert "The intervention is removed from the case." in listing
+    assert stored() == ["WGAD 12/2021"] and "typed twice" not in listing
+    # Gone is gone: its page and a second removal find nothing.
+    assert app_client.get(wrong).status_code == 404
+    kept = f"{base}/{by_ref['WGAD 12/2021']}"
+    again = {**browser_form(app_client.get(kept).text, f"{kept}/remove"), "csrf": [csrf]}
+    assert app_client.post(f"{wrong}/remove", data=again,
+                           follow_redirects=False).status_code == 404
