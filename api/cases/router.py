@@ -35,7 +35,7 @@ from api.cases.repository import CaseFilters
 from api.cases.schemas import AssignIn, CaseDetail, CaseList, CaseListItem, MergeIn, SplitIn
 from api.cases.threads.schemas import AnsweredOut, MessageIn, MessageOut
 from api.cases.workflow import transitions
-from api.cases.workflow.schemas import TransitionIn
+from api.cases.workflow.schemas import ChoiceOut, TransitionIn
 from api.cases.workflow.states import CaseState
 from api.core.dependencies import Config, DbSession
 from api.core.errors import (
@@ -154,6 +154,17 @@ def edit_case(case_id: uuid.UUID, body: MetadataPatch, me: Staff, session: DbSes
     case = service.edit_metadata(session, me, case_id, body, _if_match(if_match), settings)
     _etag(response, case)
     return service.summary(session, case)
+
+
+@router.get("/{case_id}/transitions", response_model=list[ChoiceOut],
+            responses=error_responses(*_CASE))
+def next_moves(case_id: uuid.UUID, me: Staff, session: DbSession) -> list[ChoiceOut]:
+    """Each state the case can go to next, open to you now or refused with the reason the
+    move would get (four eyes, role, access): what to offer before anyone tries. The
+    case detail's ``next_states`` only follows the roles."""
+    return [ChoiceOut(state=c.state, open=c.refused is None, rule=c.rule,
+                      reason=c.refused.message if c.refused is not None else None)
+            for c in transitions.choices(session, me, case_id)]
 
 
 @router.post("/{case_id}/transitions", response_model=CaseListItem,

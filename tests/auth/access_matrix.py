@@ -94,6 +94,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/cases/{case_id}"): CASE_READERS,
     ("GET", "/api/v1/cases/perpetrators/{ref}"): CASE_READERS,
     ("PATCH", "/api/v1/cases/{case_id}"): CASE_STAFF,
+    ("GET", "/api/v1/cases/{case_id}/transitions"): CASE_STAFF,
     ("POST", "/api/v1/cases/{case_id}/transitions"): CASE_STAFF,
     ("PUT", "/api/v1/cases/{case_id}/assignee"): COORDINATOR,
     ("GET", "/api/v1/cases/{case_id}/messages"): CASE_STAFF,

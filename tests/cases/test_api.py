@@ -209,3 +209,30 @@ def test_case_from_the_real_intake(app_client: TestClient, session: Session) -> 
     assert "taken from his flat" in str(detail["submissions"][0]["payload"])
     assert app_client.get(f"{BASE}/{items[0]['id']}",
                           headers=login_headers(app_client, other)).status_code == 404
+
+
+def test_next_moves_say_what_is_open_to_the_caller_and_why_not(
+        app_client: TestClient, session: Session, settings: Settings, staff: Staff) -> None:
+    """``GET /transitions``: the moves the case page offers, for any API client."""
+    made = make_case(session, settings, wrap_to=[staff.cw, staff.coord])
+    url = f"{BASE}/{made.id}"
+    cw, coord = (login_headers(app_client, h) for h in (staff.cw, staff.coord))
+    for state in ("triage", "in_review"):
+        assert app_client.post(f"{url}/transitions", json={"to": state},
+                               headers=cw).status_code == 200
+
+    def moves(headers: dict[str, str]) -> dict[str, tuple[bool, str | None]]:
+        r = app_client.get(f"{url}/transitions", headers=headers)
+        assert r.status_code == 200, r.text
+        return {m["state"]: (m["open"], m["rule"]) for m in r.json()}
+
+    mine = moves(cw)
+    assert mine["verified"] == (False, "four_eyes")  # she sent it to review
+    assert mine["needs_info"] == (True, None)
+    refused = app_client.post(f"{url}/transitions", json={"to": "verified"}, headers=cw)
+    assert refused.status_code == 403 and refused.json()["error"]["details"]["rule"] == "four_eyes"
+    assert moves(coord)["verified"] == (True, None)
+    # Only who may move a case asks; a case one cannot see is not found.
+    lawyer = login_headers(app_client, staff.lawyer)
+    assert app_client.get(f"{url}/transitions", headers=lawyer).status_code == 403
+    assert app_client.get(f"{BASE}/{uuid.uuid4()}/transitions", headers=cw).status_code == 404

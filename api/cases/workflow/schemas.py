@@ -16,6 +16,17 @@ class TransitionIn(Strict):
     duplicate_of: uuid.UUID | None = None
 
 
+class ChoiceOut(BaseModel):
+    """A state the case can go to next from where it is, and whether the caller may move
+    it there now (the refusal the move would get otherwise, by its rule)."""
+
+    state: str
+    open: bool
+    rule: str | None = Field(default=None, description=(
+        "why not, when refused: coordinator_only, role, needs_key, four_eyes or merged"))
+    reason: str | None = Field(default=None, description="the refusal's message, in English")
+
+
 class EventOut(BaseModel):
     id: uuid.UUID
     kind: str
