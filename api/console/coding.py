@@ -7,10 +7,12 @@ Saving sends the case's acts through the same metadata edit as the API's PATCH
 (api/console/editing.py). A colleague's save in between is not overwritten: the page comes
 back with both versions, theirs as stored now and the one just sent, to be merged by the
 person who knows why.
-The act's perpetrators are repeated rows (each stored one, with a box to remove it, and
-one empty row to add one), its witnesses a box per person of the case. Fields the form
-does not show (the chain of events, evidence, the trial and the rest of the sealed parts)
-are kept as stored.
+The act's perpetrators, a trial's appeals, the domestic remedies tried, the files that
+document a torture allegation and the steps taken to find a disappeared person are repeated
+rows (each stored one, with a box to remove it, and one empty row to add one); its witnesses
+are a box per person of the case, and the chain of events names the act this one follows.
+Fields the form does not show (the WGAD category facts, the torture narrative's sealed
+parts) are kept as stored.
 """
 
 from __future__ import annotations
@@ -61,7 +63,17 @@ DISAPPEARANCE_CHOICES = {"region": "region", "forces_responsible": "perpetrator_
                          "state_acknowledgement": "whereabouts",
                          "current_status": "status_at_end"}
 INVOLVEMENT_CHOICES = {"perpetrator_type": "perpetrator_type", "degree": "involvement_degree"}
-PERPETRATOR_ROW = re.compile(r"^perpetrators-(\d{1,2})-")
+# Sealed details of the trial that followed a detention (``detention.private.trial``).
+TRIAL_FIELDS = ("court", "judge", "case_number", "opened_on", "judgment_on", "counsel",
+                "charges", "sentence")
+# Repeated rows: the form's prefix -> the row's plain fields and its sealed ones (which go
+# under the row's ``private``), as the document names them.
+ROWS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "appeals": (("court", "date", "outcome"), ()),
+    "remedies": (("remedy", "date", "outcome"), ()),
+    "evidence": (("attachment_id", "body_area"), ("note",)),
+    "steps": (("type", "date", "description", "addressed_to", "outcome"), ()),
+}
 SAVED = N_("The act is saved.")
 
 
@@ -95,6 +107,8 @@ def act_from_form(form: PostedForm, stored: Act | None) -> dict[str, Any]:
     act["victim_id"] = value("victim_id")
     for name in CHOICES:
         act[name] = value(name)
+    act["preceding_act_id"] = value("preceding_act_id")
+    act["chain_link"] = value("chain_link")
     act["start_month"] = value("start_month")
     act["end_month"] = value("end_month")
     act["witness_ids"] = list(dict.fromkeys(v for v in form.all("witness_ids") if v))
@@ -124,6 +138,14 @@ def _detention(form: PostedForm, value: Value, stored: dict[str, Any] | None
     detention["verdict_month"] = value("verdict_month")
     days = value("admin_arrest_days")
     detention["admin_arrest_days"] = int(days) if days and days.isdigit() else days
+    private = dict(detention.get("private") or {})
+    trial = dict(private.get("trial") or {})
+    for name in TRIAL_FIELDS:
+        trial[name] = value(f"trial-{name}")
+    trial["appeals"] = rows(form, "appeals")
+    private["trial"] = trial if any(trial.values()) else None
+    private["remedies"] = rows(form, "remedies")
+    detention["private"] = private
     return detention
 
 
@@ -149,6 +171,7 @@ def _torture(form: PostedForm, value: Value, stored: dict[str, Any] | None
         if duration or frequency:
             details.append({"method": method, "duration": duration, "frequency": frequency})
     torture["method_details"] = details
+    torture["evidence"] = rows(form, "evidence")
     return torture
 
 
@@ -164,18 +187,42 @@ def _disappearance(form: PostedForm, value: Value, stored: dict[str, Any] | None
     private = dict(disappearance.get("private") or {})
     for name in ("last_seen_date", "last_seen_place", "circumstances"):
         private[name] = value(name)
+    private["steps_taken"] = rows(form, "steps")
     disappearance["private"] = private
     return disappearance
+
+
+def _row_numbers(form: PostedForm, prefix: str) -> list[int]:
+    pattern = re.compile(rf"^{prefix}-(\d{{1,2}})-")
+    return sorted({int(m.group(1)) for name in form.fields if (m := pattern.match(name))})
+
+
+def rows(form: PostedForm, prefix: str) -> list[dict[str, Any]]:
+    """One kind of repeated row (:data:`ROWS`) as sent: the stored ones unless marked to
+    remove, and the empty row if anything was written in it. An incomplete row is sent as
+    it is, for the document to refuse (a remedy without what was tried, say)."""
+    plain, sealed = ROWS[prefix]
+    out = []
+    for n in _row_numbers(form, prefix):
+        def value(name: str, n: int = n) -> str | None:
+            return form.get(f"{prefix}-{n}-{name}").strip() or None
+
+        row: dict[str, Any] = {name: value(name) for name in plain}
+        private = {name: value(name) for name in sealed}
+        if value("remove") == "on" or not any([*row.values(), *private.values()]):
+            continue
+        if sealed:
+            row["private"] = private
+        out.append(row)
+    return out
 
 
 def _perpetrators(form: PostedForm, stored: Act | None) -> list[dict[str, Any]]:
     """The perpetrator rows as sent: the stored ones (unless marked to remove) and the
     empty row, if anything was written in it."""
     known = [inv.id for inv in stored.perpetrators] if stored else []
-    rows = sorted({int(m.group(1)) for name in form.fields
-                   if (m := PERPETRATOR_ROW.match(name))})
     out = []
-    for n in rows:
+    for n in _row_numbers(form, "perpetrators"):
         def value(name: str, n: int = n) -> str:
             return form.get(f"perpetrators-{n}-{name}").strip()
 
@@ -199,6 +246,9 @@ def _page(signed: pages.Signed, detail: CaseDetail, act: dict[str, Any] | None, 
     return pages.render(
         "act.html", signed.lang, status_code=status_code, signed=signed, case=detail,
         act=act or {}, victims=victims, persons=persons,
+        # The chain of events: any other act of the case this one may follow.
+        other_acts=[a for a in detail.metadata.acts
+                    if a.id is None or str(a.id) != (act or {}).get("id")],
         perpetrator_persons=[p for p in persons if p.role == "perpetrator"],
         errors=errors or [], theirs=theirs,
         differences=editing.differences(theirs, act or {}) if theirs is not None else [],

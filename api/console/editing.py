@@ -28,7 +28,8 @@ from api.core.settings import Settings
 # Containers in a validation error's location: the field is the innermost name that is not
 # one of them (the form's own field names match the document's).
 _CONTAINERS = frozenset({"acts", "interventions", "private", "detention", "torture",
-                         "disappearance", "perpetrators", "method_details"})
+                         "disappearance", "perpetrators", "method_details", "trial",
+                         "appeals", "remedies", "evidence", "steps_taken"})
 # Not shown in a comparison: ids name nothing to merge, provenance is read-only.
 _NOT_COMPARED = frozenset({"id", "provenance", "wgeid_urgent"})
 

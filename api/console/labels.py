@@ -68,6 +68,28 @@ FIELDS: Final = {
     "medical_attention": N_("Medical attention"),
     "statement_signed": N_("Statement signed"),
     "witness_ids": N_("Witnesses"),
+    # the chain of events
+    "preceding_act_id": N_("Follows this act of the case"),
+    "chain_link": N_("How it follows"),
+    # the trial, its appeals and the remedies tried (kept encrypted)
+    "court": N_("Court (kept encrypted)"),
+    "judge": N_("Judge (kept encrypted)"),
+    "case_number": N_("Case number (kept encrypted)"),
+    "opened_on": N_("Trial opened (kept encrypted)"),
+    "judgment_on": N_("Judgment given (kept encrypted)"),
+    "counsel": N_("Defence counsel (kept encrypted)"),
+    "charges": N_("Charges (kept encrypted)"),
+    "sentence": N_("Sentence (kept encrypted)"),
+    "date": N_("Date (kept encrypted)"),
+    "outcome": N_("Outcome (kept encrypted)"),
+    "remedy": N_("What was tried (kept encrypted)"),
+    # files that document a torture allegation
+    "attachment_id": N_("File of this case"),
+    "body_area": N_("Part of the body it shows"),
+    "note": N_("Note (kept encrypted)"),
+    # steps taken to find a disappeared person
+    "type": N_("What was done (kept encrypted)"),
+    "addressed_to": N_("With whom: an authority, a court (kept encrypted)"),
     # detention, beyond the above
     "court_type": N_("Court"),
     "fine_band": N_("Fine"),

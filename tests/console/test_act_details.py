@@ -214,3 +214,98 @@ def test_a_recent_disappearance_is_urgent_and_a_colleagues_save_is_kept(
     again = browser_form(mine.text, action)
     assert again["court_type"] == ["district_court"]
     assert again["perpetrators-0-perpetrator_type"] == ["police"]
+
+
+def test_the_chain_of_events_the_trial_remedies_evidence_and_steps_taken(
+        app_client: TestClient, session: Session, settings: Settings) -> None:
+    """The repeated sealed rows of an act (appeals, remedies, files as evidence, steps
+    taken) are added, kept as stored on a save that leaves them, and removed; partial
+    dates survive a save; a refused row names its field and stores nothing."""
+    from tests.cases.factory import jpeg_with_gps, make_case
+
+    create_recovery_key_text(session)
+    worker = create_staff(session, Role.CASEWORKER, settings=settings)
+    made = make_case(session, settings, wrap_to=[worker],
+                     files=[("bruise.jpg", "image/jpeg", jpeg_with_gps())])
+    api = login_headers(app_client, worker)
+    case_id = str(made.id)
+    detail = app_client.get(f"/api/v1/cases/{case_id}", headers=api)
+    photo = detail.json()["attachments"][0]["id"]
+    victim = "00000000-0000-0000-0000-000000000065"
+    patched = app_client.patch(f"/api/v1/cases/{case_id}", headers={
+        **api, "If-Match": detail.headers["ETag"]}, json={
+            "persons": [{"id": victim, "role": "victim", "private": {"name": "A."}}],
+            "acts": [{"victim_id": victim, "act_type": "detention", "start_month": "2020-08",
+                      "detention": {"private": {"trial": {"court": "Old court"}}}},
+                     {"victim_id": victim, "act_type": "torture",
+                      "private": {"start_date": "2020-08"}}]})
+    assert patched.status_code == 200, patched.text
+    acts = app_client.get(f"/api/v1/cases/{case_id}", headers=api).json()["metadata"]["acts"]
+    detention_id, torture_id = (next(a["id"] for a in acts if a["act_type"] == kind)
+                                for kind in ("detention", "torture"))
+
+    csrf = sign_in(app_client, worker)
+    action = f"/staff/cases/{case_id}/acts/{torture_id}"
+    editor = app_client.get(action).text
+    assert "Chain of events" in editor and "bruise.jpg" in editor
+    assert f'<option value="{torture_id}"' not in editor.split('id="f-preceding_act_id"')[1][:2000]
+    form = browser_form(editor, action)
+    assert form["start_date"] == ["2020-08"]  # a month, not a day: shown as it is
+    form.update({
+        "csrf": [csrf], "preceding_act_id": [detention_id], "chain_link": ["consequence_of"],
+        "has_torture": ["on"], "has_detention": ["on"], "has_disappearance": ["on"],
+        "trial-court": ["Frunzensky district court"], "trial-judge": ["Judge N."],
+        "trial-opened_on": ["2021-02"], "trial-charges": ["Art. 342"],
+        "appeals-0-court": ["Minsk city court"], "appeals-0-date": ["2021-05-04"],
+        "appeals-0-outcome": ["Dismissed."],
+        "remedies-0-remedy": ["Complaint to the prosecutor"], "remedies-0-date": ["2021"],
+        "evidence-0-attachment_id": [photo], "evidence-0-body_area": ["back"],
+        "evidence-0-note": ["Bruises three days after."],
+        "steps-0-type": ["Inquiry at the detention centre"], "steps-0-date": ["2020-08-11"],
+        "steps-0-addressed_to": ["Okrestina"], "steps-0-outcome": ["Denied holding him."],
+    })
+    saved = app_client.post(action, data=form, follow_redirects=False)
+    assert saved.status_code == 303, saved.text.split("<main")[1][:2000]
+
+    def act() -> dict[str, Any]:
+        body = app_client.get(f"/api/v1/cases/{case_id}", headers=api).json()
+        return dict(next(a for a in body["metadata"]["acts"] if a["id"] == torture_id))
+
+    stored = act()
+    assert (stored["preceding_act_id"], stored["chain_link"]) == (detention_id,
+                                                                 "consequence_of")
+    assert stored["private"]["start_date"] == "2020-08"
+    trial = stored["detention"]["private"]["trial"]
+    assert (trial["court"], trial["judge"], trial["opened_on"], trial["charges"]) == (
+        "Frunzensky district court", "Judge N.", "2021-02", "Art. 342")
+    assert trial["appeals"] == [{"court": "Minsk city court", "date": "2021-05-04",
+                                 "outcome": "Dismissed."}]
+    assert stored["detention"]["private"]["remedies"] == [
+        {"remedy": "Complaint to the prosecutor", "date": "2021", "outcome": None}]
+    assert stored["torture"]["evidence"] == [
+        {"attachment_id": photo, "body_area": "back",
+         "private": {"note": "Bruises three days after."}}]
+    (step,) = stored["disappearance"]["private"]["steps_taken"]
+    assert (step["type"], step["date"], step["addressed_to"], step["outcome"]) == (
+        "Inquiry at the detention centre", "2020-08-11", "Okrestina", "Denied holding him.")
+
+    # Saved again as the editor shows it: nothing changes; then a row is removed.
+    editor = app_client.get(action).text
+    again = {**browser_form(editor, action), "csrf": [csrf]}
+    assert again["appeals-0-court"] == ["Minsk city court"] and "appeals-1-court" in again
+    assert app_client.post(action, data=again, follow_redirects=False).status_code == 303
+    assert act() == stored
+    again = {**browser_form(app_client.get(action).text, action), "csrf": [csrf],
+             "remedies-0-remove": ["on"]}
+    assert app_client.post(action, data=again, follow_redirects=False).status_code == 303
+    assert act()["detention"]["private"]["remedies"] == []
+    assert act()["torture"]["evidence"] == stored["torture"]["evidence"]
+
+    # A remedy with a date but nothing tried, a date that is no date: refused, named.
+    bad = {**browser_form(app_client.get(action).text, action), "csrf": [csrf],
+           "remedies-0-date": ["2021"], "steps-1-date": ["next week"]}
+    refused = app_client.post(action, data=bad, follow_redirects=False)
+    assert refused.status_code == 422
+    alert = refused.text.split('role="alert"')[1].split("</div>")[0]
+    assert "What was tried" in alert and "Date (kept encrypted)" in alert
+    assert act()["detention"]["private"]["remedies"] == []
