@@ -1,7 +1,7 @@
 """Saving one section of a case's metadata from a console form, and the two versions a
 colleague's save in between leaves to compare.
 
-Every editor (acts, interventions) saves through the API's own metadata edit
+Every editor (persons, acts, interventions) saves through the API's own metadata edit
 (``api.cases.service.edit_metadata``) with the case version its form was opened at. A
 form from an older version is never saved over a colleague's: the editor comes back with
 both versions, theirs as stored now and the one just sent, so the person who knows why
@@ -11,7 +11,7 @@ merges them. This module holds that one mechanism; the editors only say what the
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ from api.auth.principals import Principal
 from api.cases import service as cases_service
 from api.cases.metadata.document import MetadataPatch
 from api.cases.schemas import CaseDetail
-from api.core.errors import PreconditionFailed
+from api.core.errors import InvalidInput, PreconditionFailed
 from api.core.settings import Settings
 
 # Containers in a validation error's location: the field is the innermost name that is not
@@ -36,29 +36,48 @@ _NOT_COMPARED = frozenset({"id", "provenance", "wgeid_urgent"})
 
 @dataclass(frozen=True)
 class Refused:
-    """Why a form was not saved: 409, a colleague saved first; 422, ``errors`` are wrong."""
+    """Why a form was not saved: 409, a colleague saved first; 422, ``errors`` are wrong
+    (``problem``: the service's own refusal, in its words, when it was the service that
+    refused a valid document)."""
 
     status_code: int
     errors: list[str] = field(default_factory=list)
+    problem: str = ""
+
+
+FieldsOf = Callable[[ValidationError], list[str]]
 
 
 def save_section(session: Session, principal: Principal, detail: CaseDetail, version: str,
-                 section: str, items: list[dict[str, Any]], settings: Settings
+                 section: str, items: list[dict[str, Any]], settings: Settings, *,
+                 fields_of: FieldsOf | None = None,
+                 refused_field: Callable[[InvalidInput], str] | None = None,
                  ) -> Refused | None:
     """Replace ``section`` of the case with ``items``, if the form's ``version`` is the
     case's; ``None`` when saved. The caller renders a refusal (and commits the audited
-    read: nothing else changed)."""
+    read: nothing else changed).
+
+    ``fields_of`` names the form's fields a refused document is wrong in (by default the
+    innermost name of each error, :func:`field_errors`). ``refused_field``: the form's
+    field a refusal of the service itself is about; without it such a refusal is raised
+    (rendered as a page in one place, like any domain error). With it, what the service
+    wrote before refusing is rolled back and the case must be read again by the caller."""
     if not version.isdigit() or int(version) != detail.version:
         return Refused(409)
     try:
         patch = MetadataPatch.model_validate({section: items})
     except ValidationError as exc:
-        return Refused(422, field_errors(exc, section))
+        return Refused(422, fields_of(exc) if fields_of else field_errors(exc, section))
     try:
         cases_service.edit_metadata(session, principal, detail.id, patch, int(version),
                                     settings)
     except PreconditionFailed:  # saved between our read and our lock
         return Refused(409)
+    except InvalidInput as exc:
+        if refused_field is None:
+            raise
+        session.rollback()
+        return Refused(422, [refused_field(exc)], problem=exc.message)
     return None
 
 

@@ -31,12 +31,12 @@ from api.cases.metadata.document import MetadataPatch, Person
 from api.cases.metadata.schemas import ConsentIn, ConsentOut
 from api.cases.referrals import drafts
 from api.cases.schemas import CaseDetail
-from api.console import pages
+from api.console import editing, pages
 from api.console.dependencies import CaseStaff, Form, PostedForm, SignedIn, check_csrf
 from api.console.i18n import N_
 from api.core.db import commit_before_rendering
 from api.core.dependencies import Config, DbSession
-from api.core.errors import InvalidInput, NotFound, PreconditionFailed
+from api.core.errors import InvalidInput, NotFound
 from api.stats.repository import CONSENT_SCOPE as STATS_SCOPE
 
 routes = APIRouter()  # included in the console router, under /staff
@@ -194,33 +194,22 @@ def _save(request: Request, case_id: uuid.UUID, person_id: uuid.UUID | None,
     detail = cases_service.detail(db, me, case_id)
     stored = _person(detail, person_id)
     mine = person_from_form(form, stored)
-    theirs = stored.model_dump(mode="json") if stored else {}
-    version = form.get("version")
-    if not version.isdigit() or int(version) != detail.version:
-        # Someone saved since this form was opened: show both, overwrite nothing.
-        commit_before_rendering(db)  # the read of the case stays audited; nothing changed
-        return _page(signed, detail, mine, status_code=409, theirs=theirs)
     persons = [p.model_dump(mode="json") for p in detail.metadata.persons if p.id != person_id]
-    persons.append(mine)
-    try:
-        patch = MetadataPatch.model_validate({"persons": persons})
-    except ValidationError as exc:
+    refused = editing.save_section(db, me, detail, form.get("version"), "persons",
+                                   [*persons, mine], settings, fields_of=_errors,
+                                   refused_field=_refused_field)
+    if refused is not None:
+        if refused.problem:
+            # The service's own refusal (a kind of force for someone who is no
+            # perpetrator), shown on the form with what was sent; the case is read again
+            # so that the page is an audited read like any other.
+            detail = cases_service.detail(db, me, case_id)
         commit_before_rendering(db)  # the read of the case stays audited; nothing changed
-        return _page(signed, detail, mine, status_code=422, errors=_errors(exc))
-    try:
-        cases_service.edit_metadata(db, me, case_id, patch, int(version), settings)
-    except PreconditionFailed:
-        commit_before_rendering(db)  # raised before anything is written
-        return _page(signed, detail, mine, status_code=409, theirs=theirs)
-    except InvalidInput as exc:
-        # The service's own refusal (a kind of force for someone who is no perpetrator),
-        # shown on the form with what was sent. What it wrote before refusing is rolled
-        # back, and the case read again so that the page is an audited read like any other.
-        db.rollback()
-        detail = cases_service.detail(db, me, case_id)
-        commit_before_rendering(db)
-        return _page(signed, detail, mine, status_code=422, errors=[_refused_field(exc)],
-                     problem=exc.message)
+        if refused.status_code == 409:  # a colleague saved first: show both
+            return _page(signed, detail, mine, status_code=409,
+                         theirs=stored.model_dump(mode="json") if stored else {})
+        return _page(signed, detail, mine, status_code=422, errors=refused.errors,
+                     problem=refused.problem)
     return RedirectResponse(f"/staff/cases/{case_id}?done=person_saved", status_code=303)
 
 
@@ -297,31 +286,20 @@ def save_relationships(request: Request, case_id: uuid.UUID, signed: SignedIn, m
     check_csrf(request, me, form)
     detail = cases_service.detail(db, me, case_id)
     mine = relationships_from_form(form)
-    version = form.version()
-    if version != detail.version:
-        # Someone saved since this form was opened: show both, overwrite nothing.
+    refused = editing.save_section(db, me, detail, form.get("version"), "relationships", mine,
+                                   settings, refused_field=lambda _exc: "relationships")
+    if refused is not None:
+        if refused.problem:
+            # The service's refusal (someone related to themselves), shown with the rows
+            # sent; as for a person above, read again (an audited read).
+            detail = cases_service.detail(db, me, case_id)
         commit_before_rendering(db)  # the read of the case stays audited; nothing changed
-        return _relationships_page(signed, detail, mine, status_code=409,
-                                   theirs=_stored_relationships(detail))
-    try:
-        patch = MetadataPatch.model_validate({"relationships": mine})
-    except ValidationError:
-        commit_before_rendering(db)  # the read of the case stays audited; nothing changed
-        return _relationships_page(signed, detail, mine, status_code=422, problem=N_(
-            "Each relationship needs a person, how they are related, and the other person."))
-    try:
-        cases_service.edit_metadata(db, me, case_id, patch, version, settings)
-    except PreconditionFailed:
-        commit_before_rendering(db)  # raised before anything is written
-        return _relationships_page(signed, detail, mine, status_code=409,
-                                   theirs=_stored_relationships(detail))
-    except InvalidInput as exc:
-        # The service's refusal (someone related to themselves), shown with the rows sent;
-        # as for a person above, rolled back and read again (an audited read).
-        db.rollback()
-        detail = cases_service.detail(db, me, case_id)
-        commit_before_rendering(db)
-        return _relationships_page(signed, detail, mine, status_code=422, problem=exc.message)
+        if refused.status_code == 409:  # a colleague saved first: show both
+            return _relationships_page(signed, detail, mine, status_code=409,
+                                       theirs=_stored_relationships(detail))
+        return _relationships_page(signed, detail, mine, status_code=422, problem=(
+            refused.problem or N_("Each relationship needs a person, how they are related, "
+                                  "and the other person.")))
     return RedirectResponse(f"/staff/cases/{case_id}?done=relationships_saved",
                             status_code=303)
 
