@@ -171,7 +171,8 @@ def _torture(form: PostedForm, value: Value, stored: dict[str, Any] | None
         if duration or frequency:
             details.append({"method": method, "duration": duration, "frequency": frequency})
     torture["method_details"] = details
-    torture["evidence"] = rows(form, "evidence")
+    if _row_numbers(form, "evidence"):  # the form lists evidence only when it has files
+        torture["evidence"] = rows(form, "evidence")
     return torture
 
 

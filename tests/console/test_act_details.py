@@ -300,6 +300,13 @@ def test_the_chain_of_events_the_trial_remedies_evidence_and_steps_taken(
     assert app_client.post(action, data=again, follow_redirects=False).status_code == 303
     assert act()["detention"]["private"]["remedies"] == []
     assert act()["torture"]["evidence"] == stored["torture"]["evidence"]
+    # A form that lists no files (someone granted one thread sees none of the others')
+    # keeps the evidence as stored.
+    without = {k: v for k, v in browser_form(app_client.get(action).text, action).items()
+               if not k.startswith("evidence-")}
+    assert app_client.post(action, data={**without, "csrf": [csrf]},
+                           follow_redirects=False).status_code == 303
+    assert act()["torture"]["evidence"] == stored["torture"]["evidence"]
 
     # A remedy with a date but nothing tried, a date that is no date: refused, named.
     bad = {**browser_form(app_client.get(action).text, action), "csrf": [csrf],
