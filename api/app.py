@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None,
     the engine. Without ``services`` the app builds its own and disposes the engine."""
     if services is None:
         settings = settings or get_settings()
-        owned_engine = engine or make_engine(settings)
+        owned_engine = engine or make_engine(settings, serving=True)
         services = build_services(settings, owned_engine)
     else:
         owned_engine = None

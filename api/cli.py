@@ -144,7 +144,7 @@ def _listeners(settings: Settings, places: list[_Place]) -> Iterator[list[Listen
 
     # One set of services for every app: one engine and pool, one storage client, and
     # limiters that count a client's requests whichever port they come in on.
-    engine = make_engine(settings)
+    engine = make_engine(settings, serving=True)
     services = build_services(settings, engine)
     try:
         yield [Listener(create_app(surface=surface, services=services), where, at, identity)

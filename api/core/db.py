@@ -78,21 +78,31 @@ def fetch_planned_each_time(session: Session, statement: Any, params: dict[str, 
         driver.prepare_threshold = saved
 
 
-def make_engine(settings: Settings, *, url: str | None = None, **kwargs: Any) -> Engine:
+def make_engine(settings: Settings, *, url: str | None = None, serving: bool = False,
+                **kwargs: Any) -> Engine:
+    """The engine for ``settings``' database. ``serving``: for a process that answers
+    requests (see the SQLite pool below); workers and commands leave it off."""
     url = url or settings.resolved_database_url
     if url.startswith("sqlite"):
         if ":memory:" not in url:
             settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # A connection per transaction (NullPool), although opening one runs the pragmas
-        # below (closing the last one would checkpoint the WAL: _keep_one_open keeps it
-        # from being the last): with pooled connections the process that just committed takes
-        # SQLite's write lock again before another process's busy handler wakes, so a
-        # worker process beside a busy API process (or a second worker) could starve
-        # (tests/workers/test_processes.py caught a worker that never ran a job).
+        # Serving processes pool their connections; workers and commands open one per
+        # transaction (NullPool). A new connection parses the whole schema on its first
+        # statement (about 0.7 ms for ours) and runs the pragmas below: on a small tus
+        # upload pooling took the request from 12.4 to 9.4 ms (bench/tus_peers.py). But
+        # with pooled connections a process that commits and at once begins again retakes
+        # SQLite's write lock before another process's busy handler wakes:
+        # tests/workers/test_processes.py saw a second worker that never ran a job. A
+        # worker loops from one write transaction straight into the next; a serving
+        # process's writes are separated by the network reads of the requests they answer,
+        # so a worker (or a second server) waiting beside it gets its turn.
+        pooled = serving and ":memory:" not in url
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 15, "isolation_level": None},
-            poolclass=NullPool if ":memory:" not in url else None,
+            **({"pool_size": settings.database_pool_size,
+                "max_overflow": settings.database_pool_size} if pooled else
+               {"poolclass": NullPool} if ":memory:" not in url else {}),
             **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -117,13 +127,14 @@ _INHERITED: list[sqlite3.Connection] = []
 def _keep_one_open(engine: Engine, database: str) -> None:
     """Hold one idle connection to the SQLite file for the engine's lifetime.
 
-    With a connection per transaction (NullPool, above) the transaction's connection was
-    usually the process's only one, and closing the last connection to a WAL database
-    checkpoints it, truncates the WAL and syncs both files: measured 18.6 ms per small
-    write transaction against 5.0 ms with one more connection open (tusperf, bench/
-    tus_peers.py small uploads spent most of their time there). The keeper holds no
-    transaction, so it takes no lock and cannot starve another process's writer; the WAL
-    is still checkpointed by SQLite's automatic checkpoint (every 1000 pages) on commit.
+    With a connection per transaction (NullPool, above: workers and commands) the
+    transaction's connection was usually the process's only one, and closing the last
+    connection to a WAL database checkpoints it, truncates the WAL and syncs both files:
+    measured 18.6 ms per small write transaction against 5.0 ms with one more connection
+    open (tusperf; bench/tus_peers.py small uploads spent most of their time there). The
+    keeper holds no transaction, so it takes no lock and cannot starve another process's
+    writer; the WAL is still checkpointed by SQLite's automatic checkpoint (every 1000
+    pages) on commit.
     Opened at the engine's first connection, so a process that never touches the
     database opens nothing; closed with ``engine.dispose()``. A keeper a forked child
     inherited is left alone (closing SQLite handles across a fork is unsafe) and the
