@@ -144,6 +144,11 @@ class EncryptingWriter:
         self._record_size = record_size
         self._buf = bytearray(record_size)
         self._fill = 0
+        # The most of _buf ever filled: only that much is wiped at close. A fresh buffer's
+        # untouched pages are never faulted in, and a small file's writer would otherwise
+        # touch a whole record's worth of them just to zero it (a tenth of a small tus
+        # upload's server time).
+        self._high = 0
         self._index = 0
         self._plaintext_size = 0
         self._ciphertext_size = 0
@@ -302,7 +307,7 @@ class EncryptingWriter:
         ):
             raise FormatError("inconsistent stream state")
         writer._buf[: len(tail)] = tail
-        writer._fill = len(tail)
+        writer._fill = writer._high = len(tail)
         writer._index = index
         writer._plaintext_size = plain
         writer._ciphertext_size = cipher
@@ -336,6 +341,7 @@ class EncryptingWriter:
             take = min(rs - self._fill, total - pos)
             self._buf[self._fill : self._fill + take] = view[pos : pos + take]
             self._fill += take
+            self._high = max(self._high, self._fill)
             pos += take
 
     def _pad(self) -> None:
@@ -427,6 +433,6 @@ class EncryptingWriter:
             wait([self._pending])
             self._pending = None
         # Best effort: Python may hold other copies, but don't leave ours behind.
-        self._buf[:] = bytes(len(self._buf))
-        self._fill = 0
+        self._buf[: self._high] = bytes(self._high)
+        self._fill = self._high = 0
         self._closed = how
