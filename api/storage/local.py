@@ -11,9 +11,11 @@ SecureDrop's ``store.py``).
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -32,31 +34,71 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def _write_back() -> Callable[[int, int, int, int], object] | None:
+    """Linux's ``sync_file_range`` (not in Python's os module), or None elsewhere."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        call = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    call.restype = ctypes.c_int
+    return call
+
+
+_SYNC_FILE_RANGE = _write_back()
+_SYNC_FILE_RANGE_WRITE = 2
+# Written bytes handed to the disk (asynchronously) every this much, so the fsync at
+# commit waits only for the last of them: on an 8 MiB tus PATCH the commit's fsync took
+# 3.8 ms and 0.2 ms with this. It only starts the writing: durability is still the
+# fsync's, at commit.
+WRITE_BACK_BYTES = 1024 * 1024
+
+
 class LocalBlobWriter:
+    """One blob being written. The file is created at the first write (or at commit), in
+    the thread that writes: creating a file waits for the journal when fsyncs are in
+    flight (0.3-0.7 ms measured here), which on the event loop would stall every request."""
+
     def __init__(self, final_path: str, name: str) -> None:
         self.name = name
         self._final = final_path
         self._part = final_path + PART
-        os.makedirs(os.path.dirname(final_path), mode=0o700, exist_ok=True)
-        fd = os.open(self._part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        self._file: BinaryIO | None = os.fdopen(fd, "wb", buffering=0)
+        self._file: BinaryIO | None = None
+        self._done = False
         self._size = 0
+        self._unsynced = 0
+
+    def _open(self) -> BinaryIO:
+        if self._done:
+            raise StorageError("blob writer is closed")
+        if self._file is None:
+            directory = os.path.dirname(self._final)
+            if not os.path.isdir(directory):  # a mkdir that finds it waits like a create
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+            fd = os.open(self._part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                         0o600)
+            self._file = os.fdopen(fd, "wb", buffering=0)
+        return self._file
 
     def write(self, data: bytes | bytearray | memoryview, /) -> None:
-        if self._file is None:
-            raise StorageError("blob writer is closed")
+        f = self._open()
         view = memoryview(data)
         while view:
-            n = self._file.write(view)
+            n = f.write(view)
             if n is None:  # pragma: no cover - only for non-blocking files
                 raise StorageError("short write")
             view = view[n:]
         self._size += len(data)
+        self._unsynced += len(data)
+        if self._unsynced >= WRITE_BACK_BYTES and _SYNC_FILE_RANGE is not None:
+            _SYNC_FILE_RANGE(f.fileno(), self._size - self._unsynced, self._unsynced,
+                             _SYNC_FILE_RANGE_WRITE)
+            self._unsynced = 0
 
     def commit(self) -> int:
-        if self._file is None:
-            raise StorageError("blob writer is closed")
-        f, self._file = self._file, None
+        f = self._open()
+        self._file, self._done = None, True
         try:
             f.flush()
             os.fsync(f.fileno())
@@ -67,6 +109,7 @@ class LocalBlobWriter:
         return self._size
 
     def abort(self) -> None:
+        self._done = True
         if self._file is not None:
             f, self._file = self._file, None
             f.close()
@@ -138,5 +181,6 @@ class LocalStorage:
                 )
 
     def free_bytes(self) -> int | None:
-        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        if not os.path.isdir(self.root):  # asked per request: a stat, not a mkdir
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
         return shutil.disk_usage(self.root).free
