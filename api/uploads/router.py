@@ -159,7 +159,7 @@ async def create(admitted: CreateAdmitted, request: Request, settings: Config,
             new_offset = await in_transaction(engine, work)
         except BaseException:
             if segment is not None:
-                await anyio.to_thread.run_sync(storage.delete, segment.blob_name)
+                await anyio.to_thread.run_sync(segment.discard, storage)
             raise
     headers = {"Location": f"{PREFIX}/{cap.token}",
                "Upload-Expires": _expires(upload.expires_at)}
@@ -240,7 +240,7 @@ async def _receive(plan: service.PatchPlan, offset: int,
             new_offset = await in_transaction(
                 engine, lambda s: service.commit_segment(s, storage, plan, segment))
         except BaseException:
-            await anyio.to_thread.run_sync(storage.delete, segment.blob_name)
+            await anyio.to_thread.run_sync(segment.discard, storage)
             raise
     return Response(status_code=204, headers=_tus_headers(
         **{"Upload-Offset": str(new_offset), "Upload-Expires": expires}))
