@@ -10,6 +10,14 @@ arena and stays there. Measured with bench/upload.py (200 slow uploads, then the
 receipts' Argon2id): 485 MiB peak with the defaults, 418 MiB with these (the target is
 the streaming peak plus 64 MiB per concurrent Argon2id).
 
+The threshold is 256 KiB: a record buffer (256 KiB and its header) still gets its own
+mapping, but a socket read (uvloop reads at most 256,000 bytes, and each read becomes a
+bytes object) comes from the heap. At 128 KiB every read of an upload was a fresh mapping,
+faulted in page by page and unmapped after: a tus upload's server took 0.75 s of system
+CPU per 512 MiB instead of 0.5 (about 265 against 320 MB/s, bench/tus_peers.py). A freed
+read is reused by the next one; bench/upload.py measured the same peaks at 128 and 512
+KiB (128 MiB streaming net of Argon2id, 261 MiB under 200 slow uploads).
+
 ``mallopt`` is called through ctypes when the process starts to serve; on a C library
 without it (musl, macOS) nothing changes and the service works the same.
 """

@@ -198,7 +198,7 @@ class Settings(BaseSettings):
     # buffers of finished uploads are returned to the system instead of staying resident.
     malloc_arena_max: int = Field(default=2, ge=0, description=(
         "glibc malloc arenas per API process (0: glibc's default, 8 per core)"))
-    malloc_mmap_threshold_bytes: int = Field(default=128 * 1024, ge=0, le=32 * 1024 * 1024,
+    malloc_mmap_threshold_bytes: int = Field(default=256 * 1024, ge=0, le=32 * 1024 * 1024,
                                              description=(
         "allocations from this size up get their own mapping, returned on free (0: "
         "glibc's default, which grows with the largest buffer freed)"))
