@@ -258,8 +258,7 @@ class RssWatcher:
         self.net_streaming = 0  # while_streaming less the Argon2id mappings resident then
         self.hashes_streaming = 0  # the most Argon2id mappings seen at once while streaming
         self.streaming = True
-        # A mapping of the allocation rounded up to pages, plus glibc's header page.
-        self._argon2_sizes = range(argon2_bytes, argon2_bytes + 3 * 4096)
+        self._argon2_bytes = argon2_bytes
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -270,17 +269,24 @@ class RssWatcher:
         return 0
 
     def _argon2_resident(self) -> tuple[int, int]:
-        """(bytes, mappings) of Argon2id working memory resident now."""
+        """(bytes, hashes) of Argon2id working memory resident now.
+
+        The kernel merges adjacent anonymous mappings, so a hash's 64 MiB may sit in one
+        mapping with a few buffers beside it: every anonymous mapping larger than one
+        hash's is taken to hold as many hashes as fit in it, and at most that much of
+        what it has resident is subtracted. (A glibc arena heap is at most 64 MiB exactly,
+        so it is never mistaken for one.)"""
         total = count = 0
-        size = 0
+        size, anonymous = 0, False
         for line in Path(f"/proc/{self.pid}/smaps").read_text().splitlines():
-            head = line.split(None, 1)[0]
-            if "-" in head and ":" not in head:
-                low, high = (int(x, 16) for x in head.split("-"))
-                size = high - low
-            elif head == "Rss:" and size in self._argon2_sizes:
-                total += int(line.split()[1]) * 1024
-                count += 1
+            fields = line.split()
+            if "-" in fields[0] and ":" not in fields[0]:
+                low, high = (int(x, 16) for x in fields[0].split("-"))
+                size, anonymous = high - low, len(fields) < 6
+            elif fields[0] == "Rss:" and anonymous and size > self._argon2_bytes:
+                hashes = size // (self._argon2_bytes + 4096)
+                total += min(int(fields[1]) * 1024, hashes * self._argon2_bytes)
+                count += hashes
         return total, count
 
     def idle(self) -> int:
