@@ -40,6 +40,18 @@ def active_recovery_key(session: Session) -> OrganisationKey | None:
     return session.exec(stmt).first()
 
 
+def recovery_key_exists(session: Session) -> bool:
+    """Whether an active recovery key exists, without loading it: asked on every tus
+    creation, where the full entity load cost 0.3 ms of a 4.6 ms small upload. A Core
+    statement on the session's connection (its transaction), not an ORM query."""
+    stmt = (
+        select(col(OrganisationKey.id))
+        .where(OrganisationKey.purpose == RECOVERY, col(OrganisationKey.retired_at).is_(None))
+        .limit(1)
+    )
+    return session.connection().execute(stmt).first() is not None
+
+
 def add_wrap(
     session: Session, case_id: uuid.UUID, kind: str, recipient_id: uuid.UUID,
     wrapped_key: bytes, *, granted_by: uuid.UUID | None = None,

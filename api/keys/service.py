@@ -24,6 +24,7 @@ from api.keys.repository import (
     THREAD,
     active_recovery_key,
     delete_wraps_to,
+    recovery_key_exists,
 )
 from crypto.errors import CryptoError
 from crypto.recovery import generate_recovery_key, parse_recovery_key, parse_recovery_public_key
@@ -66,6 +67,12 @@ class NoRecoveryKey(ServiceUnavailable):
 
     def __init__(self) -> None:
         super().__init__(retry_after=3600)
+
+
+def check_recovery_key(session: Session) -> None:
+    """:func:`require_recovery_key` for a caller that needs only to know one exists."""
+    if not recovery_key_exists(session):
+        raise NoRecoveryKey()
 
 
 def require_recovery_key(session: Session) -> OrganisationKey:

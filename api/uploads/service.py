@@ -71,7 +71,7 @@ from api.core.settings import Settings
 from api.ingress import filetypes, guards
 from api.ingress.files import RECORD_SIZE, TypeMismatch, check_filename
 from api.ingress.guards import ConnectionDropped
-from api.keys.service import require_recovery_key
+from api.keys.service import check_recovery_key
 from api.storage.base import BlobStorage, BlobWriter, generate_name
 from api.storage.pending import delete_after_commit, delete_on_rollback
 from api.uploads import capabilities, repository
@@ -168,7 +168,7 @@ def add_upload(session: Session, upload: Upload) -> None:
     # An upload only ever becomes part of a case, and no case may exist without a
     # recovery wrap: refuse (503) before the client sends a byte (with creation-with-
     # upload, before anything of it is kept).
-    require_recovery_key(session)
+    check_recovery_key(session)
     session.add(upload)
     session.flush()
 
