@@ -42,8 +42,9 @@ def active_recovery_key(session: Session) -> OrganisationKey | None:
 
 def recovery_key_exists(session: Session) -> bool:
     """Whether an active recovery key exists, without loading it: asked on every tus
-    creation, where the full entity load cost 0.3 ms of a 4.6 ms small upload. A Core
-    statement on the session's connection (its transaction), not an ORM query."""
+    creation, where loading the key through the ORM was most of the check's 0.3 ms (of a
+    4.6 ms small upload). A Core statement on the session's connection (its
+    transaction), not an ORM query."""
     stmt = (
         select(col(OrganisationKey.id))
         .where(OrganisationKey.purpose == RECOVERY, col(OrganisationKey.retired_at).is_(None))
