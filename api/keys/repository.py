@@ -31,10 +31,15 @@ PERSONAL_KINDS = (STAFF, LAWYER)
 HOLDER_KINDS = (STAFF, LAWYER, THREAD)
 
 
+# What makes a recovery key the active one (not retired), for both questions below.
+_ACTIVE_RECOVERY = (OrganisationKey.purpose == RECOVERY,
+                    col(OrganisationKey.retired_at).is_(None))
+
+
 def active_recovery_key(session: Session) -> OrganisationKey | None:
     stmt = (
         select(OrganisationKey)
-        .where(OrganisationKey.purpose == RECOVERY, col(OrganisationKey.retired_at).is_(None))
+        .where(*_ACTIVE_RECOVERY)
         .order_by(col(OrganisationKey.created_at).desc())
     )
     return session.exec(stmt).first()
@@ -45,11 +50,7 @@ def recovery_key_exists(session: Session) -> bool:
     creation, where loading the key through the ORM was most of the check's 0.3 ms (of a
     4.6 ms small upload). A Core statement on the session's connection (its
     transaction), not an ORM query."""
-    stmt = (
-        select(col(OrganisationKey.id))
-        .where(OrganisationKey.purpose == RECOVERY, col(OrganisationKey.retired_at).is_(None))
-        .limit(1)
-    )
+    stmt = select(col(OrganisationKey.id)).where(*_ACTIVE_RECOVERY).limit(1)
     return session.connection().execute(stmt).first() is not None
 
 
