@@ -96,13 +96,15 @@ def make_engine(settings: Settings, *, url: str | None = None, serving: bool = F
         # worker loops from one write transaction straight into the next; a serving
         # process's writes are separated by the network reads of the requests they answer,
         # so a worker (or a second server) waiting beside it gets its turn.
-        pooled = serving and ":memory:" not in url
+        pool: dict[str, Any] = {}  # in memory: SQLAlchemy's own choice for such a database
+        if ":memory:" not in url:
+            pool = ({"pool_size": settings.database_pool_size,
+                     "max_overflow": settings.database_pool_size} if serving
+                    else {"poolclass": NullPool})
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 15, "isolation_level": None},
-            **({"pool_size": settings.database_pool_size,
-                "max_overflow": settings.database_pool_size} if pooled else
-               {"poolclass": NullPool} if ":memory:" not in url else {}),
+            **pool,
             **kwargs,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
