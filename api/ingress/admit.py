@@ -41,7 +41,7 @@ from api.ingress.body import media_type
 from api.ingress.guards import Guards
 from api.ingress.inflight import SLOT_SECONDS, Held, body_need, patch_need
 from api.ingress.multipart import mb
-from api.keys.service import require_recovery_key
+from api.keys.service import check_recovery_key
 from api.storage.dependencies import app_storage
 
 A = TypeVar("A")
@@ -285,7 +285,7 @@ async def _run_steps(request: Request, policy: Policy, admission: Admission[A],
         elif step is Step.DISK:
             _reserve(request, policy, admission)
         elif step is Step.RECOVERY_KEY:
-            await in_transaction(app_engine(request), require_recovery_key)
+            await in_transaction(app_engine(request), check_recovery_key)
 
 
 def _carries_files(policy: Policy, content_type: str | None) -> bool:

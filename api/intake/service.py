@@ -88,7 +88,7 @@ from api.intake import coding, replays, repository, statements
 from api.intake.models import Receipt
 from api.intake.schemas import SCHEMA_VERSION, FollowupIn, SubmissionIn, SubmissionOut
 from api.keys.repository import LAWYER, RECEIPT, STAFF
-from api.keys.service import require_recovery_key
+from api.keys.service import check_recovery_key
 from api.storage.base import BlobStorage
 from api.storage.pending import delete_on_rollback
 from api.uploads.service import claim_upload, hand_over
@@ -240,7 +240,7 @@ def prepare_receipt(settings: Settings) -> PreparedReceipt:
 def ensure_intake_configured(session: Session) -> None:
     """Refuse (503, saying what an administrator runs) before any byte is read, while no
     recovery key exists: a case created now would have no recovery wrap."""
-    require_recovery_key(session)
+    check_recovery_key(session)
 
 
 def attach_files(
@@ -304,7 +304,7 @@ def create_submission(
     # who reached Tor when, an exact time would point at the submitter. The exact moment
     # is sealed in the payload (received_at) for staff who need it.
     day = day_floor(now)
-    require_recovery_key(session)  # 503 before anything is written
+    check_recovery_key(session)  # 503 before anything is written
     lawyer_key = None
     if ctx.lawyer_id is not None:
         lawyer_key = repository.lawyer_public_key(session, ctx.lawyer_id)
