@@ -244,9 +244,10 @@ async def slow_upload(port: int, size: int, rate: int,
 class RssWatcher:
     """Peak RSS of a process: VmHWM (reset per phase) and sampled VmRSS.
 
-    Also the peak *net of Argon2id*: each sample subtracts the resident part of every
-    anonymous mapping the size of one Argon2id's working memory (libargon2 mallocs it in
-    one piece, above the mmap threshold: its own mapping). A receipt's Argon2id starts when
+    Also the peak *net of Argon2id*: each sample subtracts the Argon2id working memory
+    resident then (libargon2 mallocs it in one piece, above the mmap threshold: its own
+    mapping, which the kernel may join with its neighbours; see _argon2_resident). A
+    receipt's Argon2id starts when
     its request does (api.intake.service.receipt_ahead) and the receipt stock refills
     meanwhile, so hashes run while bodies stream by design; the streaming target is for
     what streaming itself holds, and each hash is allowed its 64 MiB on top."""
