@@ -247,10 +247,10 @@ class RssWatcher:
     Also the peak *net of Argon2id*: each sample subtracts the Argon2id working memory
     resident then (libargon2 mallocs it in one piece, above the mmap threshold: its own
     mapping, which the kernel may join with its neighbours; see _argon2_resident). A
-    receipt's Argon2id starts when
-    its request does (api.intake.service.receipt_ahead) and the receipt stock refills
-    meanwhile, so hashes run while bodies stream by design; the streaming target is for
-    what streaming itself holds, and each hash is allowed its 64 MiB on top."""
+    receipt's Argon2id starts when its request does (api.intake.service.receipt_ahead)
+    and the receipt stock refills meanwhile, so hashes run while bodies stream by design;
+    the streaming target is for what streaming itself holds, and each hash is allowed
+    its 64 MiB on top."""
 
     def __init__(self, pid: int, argon2_bytes: int = 64 * MiB) -> None:
         self.pid = pid
