@@ -6,7 +6,6 @@ import functools
 import hashlib
 import os
 import struct
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Protocol
 
@@ -15,6 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto import aead
+from crypto.buffers import CIPHERTEXT, PLAINTEXT
 from crypto.errors import DecryptionError, FormatError
 from crypto.keys import DataKey
 from crypto.padding import padded_size
@@ -56,47 +56,12 @@ def _pool() -> ThreadPoolExecutor:
     )
 
 
-class _Buffers:
-    """Ciphertext record buffers shared by every writer, reused instead of allocated.
-
-    A fresh 256 KiB ciphertext per record is above glibc's mmap threshold (set low on
-    purpose, api/core/memory.py), so each was its own mapping: page faults to fill it and
-    an munmap after, per record. Busy writers take and give back; at most
-    ``idle_bytes`` of idle buffers stay (4 MiB: sixteen 256 KiB records), so idle
-    uploads hold none (the writer's own plaintext record is all they hold).
-    Ciphertext only: nothing here needs wiping."""
-
-    def __init__(self, idle_bytes: int) -> None:
-        self._budget = idle_bytes
-        self._idle = 0
-        self._free: dict[int, list[bytearray]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, cap: int) -> bytearray:
-        """A buffer of ``cap`` bytes (a full record's ciphertext; shorter ones use a slice)."""
-        with self._lock:
-            free = self._free.get(cap)
-            if free:
-                self._idle -= cap
-                return free.pop()
-        return bytearray(cap)
-
-    def give(self, buf: bytearray) -> None:
-        with self._lock:
-            if self._idle + len(buf) <= self._budget:
-                self._free.setdefault(len(buf), []).append(buf)
-                self._idle += len(buf)
-
-
-_CIPHERTEXT = _Buffers(idle_bytes=4 * 1024 * 1024 + 64 * 1024)
-
-
 def _write_and_give(sink: Sink, sealed: memoryview, buf: bytearray) -> None:
     try:
         sink.write(sealed)
     finally:
         sealed.release()
-        _CIPHERTEXT.give(buf)
+        CIPHERTEXT.give(buf, wipe=0)
 
 
 def _tail_key(file_key: DataKey, header: bytes) -> bytes:
@@ -142,12 +107,16 @@ class EncryptingWriter:
         self._key = file_key
         self._aesgcm = AESGCM(file_key.raw)
         self._record_size = record_size
-        self._buf = bytearray(record_size)
+        # The record buffer comes from the shared pool (crypto.buffers) and goes back
+        # there, wiped, when the writer closes.
+        self._buf = PLAINTEXT.take(record_size)
+        # Copies go through a view: assigning a memoryview (or bytes) to a slice of a
+        # bytearray first copies it into a temporary bytearray, a second copy of every
+        # byte and, for a socket read's size, fresh pages from the allocator each time.
+        self._view = memoryview(self._buf)
         self._fill = 0
-        # The most of _buf ever filled: only that much is wiped at close. A fresh buffer's
-        # untouched pages are never faulted in, and a small file's writer would otherwise
-        # touch a whole record's worth of them just to zero it (a tenth of a small tus
-        # upload's server time).
+        # The most of _buf ever filled: only that much is wiped at close (the buffer came
+        # zeroed), so a small file's writer does not zero a whole record for a few bytes.
         self._high = 0
         self._index = 0
         self._plaintext_size = 0
@@ -211,7 +180,7 @@ class EncryptingWriter:
         try:
             if self._version >= 2:
                 self._pad()
-            self._emit(memoryview(self._buf)[: self._fill], final=True)
+            self._emit(self._view[: self._fill], final=True)
             self._drain()
         except BaseException:
             self._close("failed")
@@ -257,7 +226,7 @@ class EncryptingWriter:
         )
         tail = aead.encrypt(
             _tail_key(self._key, self._header),
-            bytes(self._buf[: self._fill]),
+            bytes(self._view[: self._fill]),
             _TAIL_CONTEXT + self._header + fields,
             nonce=nonce,
         )
@@ -306,7 +275,7 @@ class EncryptingWriter:
             or cipher != HEADER_SIZE + index * (record_size + TAG_SIZE)
         ):
             raise FormatError("inconsistent stream state")
-        writer._buf[: len(tail)] = tail
+        writer._view[: len(tail)] = tail
         writer._fill = writer._high = len(tail)
         writer._index = index
         writer._plaintext_size = plain
@@ -331,7 +300,7 @@ class EncryptingWriter:
         while pos < total:
             if self._fill == rs:
                 # More data follows, so the buffered record is not the last one.
-                self._emit(memoryview(self._buf), final=False)
+                self._emit(self._view, final=False)
                 self._fill = 0
             if self._fill == 0 and total - pos > rs:
                 # Whole record straight from the caller's buffer: no copy.
@@ -339,7 +308,7 @@ class EncryptingWriter:
                 pos += rs
                 continue
             take = min(rs - self._fill, total - pos)
-            self._buf[self._fill : self._fill + take] = view[pos : pos + take]
+            self._view[self._fill : self._fill + take] = view[pos : pos + take]
             self._fill += take
             self._high = max(self._high, self._fill)
             pos += take
@@ -381,7 +350,7 @@ class EncryptingWriter:
         index = self._index
         nonce, aad = record_nonce(index), record_aad(self._header, index, final)
         size = len(record) + TAG_SIZE
-        out = _CIPHERTEXT.take(self._record_size + TAG_SIZE)
+        out = CIPHERTEXT.take(self._record_size + TAG_SIZE)
         sealed = memoryview(out)[:size]
         if final or len(record) < _PIPELINE_MIN:
             # The last record (nothing follows it to overlap with) and small ones are
@@ -394,7 +363,7 @@ class EncryptingWriter:
                 self._ensure_header()
                 self._sink.write(sealed)
             finally:
-                _CIPHERTEXT.give(out)
+                CIPHERTEXT.give(out, wipe=0)
         else:
             # SHA-256 (~1 GB/s) is the slowest step; AES-GCM is ~5x faster. Both
             # and file writes release the GIL, so: encrypt in a helper thread
@@ -408,13 +377,13 @@ class EncryptingWriter:
                 try:
                     sealing.result()  # the record buffer is free after this
                 except BaseException:
-                    _CIPHERTEXT.give(out)
+                    CIPHERTEXT.give(out, wipe=0)
                     raise
             try:
                 self._drain()  # keep writes in order and surface the previous error
                 self._ensure_header()
             except BaseException:
-                _CIPHERTEXT.give(out)
+                CIPHERTEXT.give(out, wipe=0)
                 raise
             self._pending = _pool().submit(_write_and_give, self._sink, sealed, out)
         self._index = index + 1
@@ -433,6 +402,8 @@ class EncryptingWriter:
             wait([self._pending])
             self._pending = None
         # Best effort: Python may hold other copies, but don't leave ours behind.
-        self._buf[: self._high] = bytes(self._high)
+        self._view.release()
+        PLAINTEXT.give(self._buf, wipe=self._high)
+        self._buf = bytearray()
         self._fill = self._high = 0
         self._closed = how
