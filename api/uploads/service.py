@@ -53,10 +53,13 @@ verified. Expired uploads are deleted by :func:`expire_uploads` (run by the work
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import os
 import uuid
 from collections.abc import AsyncIterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -78,6 +81,7 @@ from api.uploads import capabilities, repository
 from api.uploads.checksum import Checksum
 from api.uploads.models import Upload
 from crypto import AsyncEncryptingWriter, DataKey, EncryptingWriter
+from crypto.buffers import PLAINTEXT
 from crypto.errors import CryptoError
 from crypto.padding import padded_size
 from crypto.sha256_state import Sha256
@@ -415,6 +419,7 @@ async def receive_segment(
         if checksum is not None:
             checksum.verify(extra)
     except BaseException:
+        batch.settle_now()
         writer.abort()
         blob.abort()
         raise
@@ -428,13 +433,42 @@ async def receive_segment(
 # Bytes gathered before one hand-over to the writer. The server's reads bring 64-256 KiB
 # at a time; handing each to the writer cost a thread hop (and a lock, a pool hand-off and
 # a copy into the record buffer) per record. A batch of whole records goes in one hop and
-# is encrypted straight from this buffer. The price: up to this much plaintext of one
-# upload in memory (never on disk), instead of one record.
+# is encrypted straight from this buffer. The price: up to two batches of plaintext of one
+# upload in memory (never on disk), the one being encrypted and the one filling.
 BATCH_BYTES = 4 * RECORD_SIZE
+# A batch growing to this size or more takes an idle full-size one from the pool instead.
+_GROW_FROM_POOL = 64 * 1024
+
+
+def _batch_pool() -> ThreadPoolExecutor:
+    """The threads batches are encrypted in: their own, not the writer's stream pool,
+    whose jobs (a record's AES-GCM, a sink write) these wait on; a batch waiting on its
+    own pool could starve it."""
+    global _BATCH_POOL
+    if _BATCH_POOL is None:
+        _BATCH_POOL = ThreadPoolExecutor(max_workers=max(4, 2 * (os.cpu_count() or 1)),
+                                         thread_name_prefix="dokaz-batch")
+    return _BATCH_POOL
+
+
+_BATCH_POOL: ThreadPoolExecutor | None = None
 
 
 class _Batch:
-    """Chunks of one PATCH body gathered into whole-record batches for the writer."""
+    """Chunks of one PATCH body gathered into whole-record batches for the writer.
+
+    One batch is encrypted (hashed, sealed, written) in a thread while the loop goes on
+    receiving into the next: the loop's share of the work (socket reads, HTTP parsing,
+    the copy into the batch) and the crypto's overlap on two cores instead of taking
+    turns. At most one batch is in flight, so the writer (not thread-safe) has one caller
+    at a time and the records stay in order. A second buffer is taken only while the
+    first is still being encrypted: a slow client, whose batch is done long before its
+    next bytes come, keeps one.
+
+    Full-size buffers come from, and go back (wiped) to, the shared plaintext pool
+    (:mod:`crypto.buffers`): a PATCH after PATCH reuses resident pages instead of
+    faulting in two fresh MiB each time.
+    """
 
     def __init__(self, writer: AsyncEncryptingWriter) -> None:
         self._writer = writer
@@ -443,32 +477,113 @@ class _Batch:
         # silent uploads cannot make each cost a MiB.
         self._buf = bytearray()
         self._fill = 0
+        self._spare: bytearray | None = None  # a buffer whose batch is written
+        self._job: Future[None] | None = None  # the batch in flight
+        self._job_buf = bytearray()
 
     async def add(self, chunk: bytes | bytearray | memoryview) -> None:
         view = memoryview(chunk).cast("B")
         while view:
+            if self._fill == 0 and self._job is not None and self._job.done():
+                self._reap()
+                self._swap()
             take = min(len(view), BATCH_BYTES - self._fill)
             end = self._fill + take
             if end > len(self._buf):
-                size = min(BATCH_BYTES, max(end, 2 * len(self._buf)))
-                self._buf.extend(bytes(size - len(self._buf)))
-            self._buf[self._fill:end] = view[:take]
+                self._grow(end)
+            # Through a view: a slice of a bytearray assigned a memoryview copies it into
+            # a temporary bytearray first (see crypto.stream.writer).
+            with memoryview(self._buf) as target:
+                target[self._fill:end] = view[:take]
             self._fill = end
             view = view[take:]
             if self._fill == BATCH_BYTES:
-                await self.flush()
+                await self._hand_over()
+
+    def _grow(self, end: int) -> None:
+        size = min(BATCH_BYTES, max(end, 2 * len(self._buf)))
+        # Past the first reads, a resident full-size buffer if one is idle: growing step
+        # by step faults in fresh pages at every step.
+        full = PLAINTEXT.take_idle(BATCH_BYTES) if size >= _GROW_FROM_POOL else None
+        if full is None:
+            self._buf.extend(bytes(size - len(self._buf)))
+            return
+        with memoryview(full) as target:
+            target[:self._fill] = memoryview(self._buf)[:self._fill]
+        self._release(self._buf)
+        self._buf = full
 
     async def flush(self) -> None:
-        if self._fill:
-            # The writer is done with the plaintext when write returns (only ciphertext
-            # outlives the call, see crypto.stream.writer), so the buffer is reused.
-            await self._writer.write(memoryview(self._buf)[:self._fill])
+        """Return once every byte added is written (or raise the writer's error)."""
+        w = self._writer.writer
+        if self._fill and self._job is None and w.buffered + self._fill <= w.record_size:
+            # Fits the writer's record buffer: a copy, not worth a thread (a small file).
+            w.write(memoryview(self._buf)[:self._fill])
             self._fill = 0
+        elif self._fill:
+            await self._hand_over()
+        await self._settle()
+
+    async def _hand_over(self) -> None:
+        await self._settle()  # one batch in flight: order, and plaintext held bounded
+        view = memoryview(self._buf)[:self._fill]
+        # The writer is done with the plaintext when write returns (only ciphertext
+        # outlives the call, see crypto.stream.writer), so the buffer can be refilled then.
+        self._job = _batch_pool().submit(_write_batch, self._writer.writer, view)
+        self._job_buf, self._fill = self._buf, 0
+        # A body that filled a batch goes on fast: a full-size buffer at once.
+        self._buf = self._spare if self._spare is not None else PLAINTEXT.take(BATCH_BYTES)
+        self._spare = None
+
+    async def _settle(self) -> None:
+        if self._job is not None:
+            # Cancelled meanwhile, the job still runs to its end: wipe() waits for it.
+            await asyncio.wrap_future(self._job)
+            self._reap()
+
+    def _reap(self) -> None:
+        job, self._job = self._job, None
+        assert job is not None
+        self._spare = self._job_buf
+        self._job_buf = bytearray()
+        job.result()  # the writer's error, if it failed
+
+    def _swap(self) -> None:
+        # The written buffer is the one filled before: reuse it and let the newer go,
+        # so a client that turned slow holds one buffer again.
+        if self._spare is not None and len(self._spare) >= len(self._buf):
+            self._release(self._buf)
+            self._buf, self._spare = self._spare, None
+
+    def settle_now(self) -> None:
+        """Wait (blocking) for the batch in flight, ignoring its error: before the writer
+        is aborted, which must not run beside its write."""
+        if self._job is not None:
+            wait([self._job])
 
     def wipe(self) -> None:
-        # Best effort, as the writer does with its own buffer.
-        self._buf[:] = bytes(len(self._buf))
-        self._fill = 0
+        """Zero every buffer (best effort, as the writer does with its own) and give the
+        full-size ones back to the pool."""
+        self.settle_now()
+        for buf in (self._buf, self._spare, self._job_buf):
+            if buf is not None:
+                self._release(buf)
+        self._buf, self._spare, self._job_buf, self._fill = bytearray(), None, bytearray(), 0
+
+    @staticmethod
+    def _release(buf: bytearray) -> None:
+        if len(buf) == BATCH_BYTES:
+            PLAINTEXT.give(buf, wipe=len(buf))
+        elif buf:
+            with memoryview(buf) as view:
+                view[:] = bytes(len(buf))
+
+
+def _write_batch(writer: EncryptingWriter, view: memoryview) -> None:
+    try:
+        writer.write(view)
+    finally:
+        view.release()  # the buffer may be grown again once its batch is written
 
 
 def _finish(writer: EncryptingWriter, blob: BlobWriter) -> StreamResult:

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import time
 from collections.abc import AsyncIterator
 
 import anyio
+import pytest
 from sqlmodel import Session, select
 
 from api.cases.models import Case
@@ -94,18 +97,37 @@ def test_the_lease_is_renewed_on_a_clock_not_per_chunk() -> None:
 
 
 class _Recorder:
-    """Stands in for the encrypting writer: keeps a copy of what each write hands over."""
+    """Stands in for the encrypting writer (and its async facade, whose ``writer`` the
+    batch calls from a thread): keeps a copy of what each write hands over, and how many
+    writes ran at once."""
 
-    def __init__(self) -> None:
+    record_size = RECORD_SIZE
+    buffered = 0
+
+    def __init__(self, pause: float = 0.0) -> None:
         self.writes: list[bytes] = []
+        self.pause = pause
+        self.running = self.most_at_once = 0
+        self.lock = threading.Lock()
 
-    async def write(self, data: memoryview) -> None:
+    @property
+    def writer(self) -> _Recorder:
+        return self
+
+    def write(self, data: memoryview) -> None:
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        time.sleep(self.pause)
         self.writes.append(bytes(data))
+        with self.lock:
+            self.running -= 1
 
 
 def test_a_trickling_body_holds_about_what_it_sent_not_a_whole_batch() -> None:
     recorder = _Recorder()
     batch = service._Batch(recorder)  # type: ignore[arg-type]
+    held: list[bytearray] = []
 
     async def feed() -> None:
         for _ in range(10):  # a phone trickling 10 bytes at a time
@@ -114,9 +136,52 @@ def test_a_trickling_body_holds_about_what_it_sent_not_a_whole_batch() -> None:
         await batch.add(DATA)  # then a burst: whole batches go out, the buffer is capped
         assert len(batch._buf) == service.BATCH_BYTES
         await batch.flush()
+        held.extend(b for b in (batch._buf, batch._spare, batch._job_buf) if b is not None)
 
     anyio.run(feed)
     assert b"".join(recorder.writes) == b"x" * 100 + DATA
     assert all(len(w) == service.BATCH_BYTES for w in recorder.writes[:-1])
     batch.wipe()
-    assert not any(batch._buf)
+    assert held and not any(any(b) for b in held)
+
+
+def test_the_next_batch_arrives_while_one_is_encrypted_one_at_a_time() -> None:
+    """The loop goes on receiving while a batch is written in a thread, and the writer
+    (not thread-safe) never has two callers: at most one batch is in flight."""
+    recorder = _Recorder(pause=0.05)
+    batch = service._Batch(recorder)  # type: ignore[arg-type]
+    received_during_write: list[bool] = []
+
+    async def feed() -> None:
+        for start in range(0, len(DATA), 65_536):
+            await batch.add(DATA[start:start + 65_536])
+            job = batch._job
+            received_during_write.append(job is not None and not job.done())
+        await batch.flush()
+
+    anyio.run(feed)
+    batch.wipe()
+    assert b"".join(recorder.writes) == DATA
+    assert recorder.most_at_once == 1
+    assert any(received_during_write)
+
+
+def test_a_failed_write_surfaces_and_nothing_runs_beside_the_abort() -> None:
+    class Failing(_Recorder):
+        def write(self, data: memoryview) -> None:
+            super().write(data)
+            raise OSError("disk gone")
+
+    recorder = Failing(pause=0.02)
+    batch = service._Batch(recorder)  # type: ignore[arg-type]
+
+    async def feed() -> None:
+        for start in range(0, len(DATA), 65_536):
+            await batch.add(DATA[start:start + 65_536])
+        await batch.flush()
+
+    with pytest.raises(OSError, match="disk gone"):
+        anyio.run(feed)
+    batch.settle_now()
+    assert recorder.running == 0
+    batch.wipe()
