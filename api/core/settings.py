@@ -202,6 +202,10 @@ class Settings(BaseSettings):
                                              description=(
         "allocations from this size up get their own mapping, returned on free (0: "
         "glibc's default, which grows with the largest buffer freed)"))
+    malloc_trim_threshold_bytes: int = Field(default=4 * 1024 * 1024, ge=0,
+                                             le=256 * 1024 * 1024, description=(
+        "free memory at the top of a malloc heap is kept up to this much before it is "
+        "returned to the system (0: glibc's default, 128 KiB)"))
 
     session_idle_minutes: OneOrMore = 30
     session_absolute_hours: OneOrMore = 12
