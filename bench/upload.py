@@ -246,7 +246,8 @@ class RssWatcher:
 
     Also the peak *net of Argon2id*: each sample subtracts the Argon2id working memory
     resident then (libargon2 mallocs it in one piece, above the mmap threshold: its own
-    mapping, which the kernel may join with its neighbours; see _argon2_resident). A
+    mapping, which the kernel may join with its neighbours; see _argon2_resident), at
+    most 64 MiB for each Argon2 thread of the server seen running (_hashing). A
     receipt's Argon2id starts when its request does (api.intake.service.receipt_ahead)
     and the receipt stock refills meanwhile, so hashes run while bodies stream by design;
     the streaming target is for what streaming itself holds, and each hash is allowed
@@ -260,6 +261,7 @@ class RssWatcher:
         self.hashes_streaming = 0  # the most Argon2id mappings seen at once while streaming
         self.streaming = True
         self._argon2_bytes = argon2_bytes
+        self._hash_cpu: dict[int, int] = {}  # CPU ticks of each Argon2 thread, last look
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -269,26 +271,51 @@ class RssWatcher:
                 return int(line.split()[1]) * 1024
         return 0
 
-    def _argon2_resident(self) -> tuple[int, int]:
-        """(bytes, hashes) of Argon2id working memory resident now.
+    def _argon2_resident(self) -> tuple[int, int, int]:
+        """(bytes, hashes) of Argon2id working memory resident now, and the whole RSS
+        summed from the same reading: VmRSS read apart from it could catch a hash that
+        had ended (or begun) in between, which counted its 64 MiB as streaming memory.
 
         The kernel merges adjacent anonymous mappings, so a hash's 64 MiB may sit in one
         mapping with a few buffers beside it: every anonymous mapping larger than one
         hash's is taken to hold as many hashes as fit in it, and at most that much of
         what it has resident is subtracted. (A glibc arena heap is at most 64 MiB exactly,
         so it is never mistaken for one.)"""
-        total = count = 0
+        total = count = rss = 0
         size, anonymous = 0, False
         for line in Path(f"/proc/{self.pid}/smaps").read_text().splitlines():
             fields = line.split()
             if "-" in fields[0] and ":" not in fields[0]:
                 low, high = (int(x, 16) for x in fields[0].split("-"))
                 size, anonymous = high - low, len(fields) < 6
-            elif fields[0] == "Rss:" and anonymous and size > self._argon2_bytes:
-                hashes = size // (self._argon2_bytes + 4096)
-                total += min(int(fields[1]) * 1024, hashes * self._argon2_bytes)
-                count += hashes
-        return total, count
+            elif fields[0] == "Rss:":
+                rss += int(fields[1]) * 1024
+                if anonymous and size > self._argon2_bytes:
+                    hashes = size // (self._argon2_bytes + 4096)
+                    total += min(int(fields[1]) * 1024, hashes * self._argon2_bytes)
+                    count += hashes
+        # A mapping that size may also be plain buffers the kernel joined: only as many
+        # hashes count as the server's Argon2 threads show running (below).
+        running = self._hashing()
+        return min(total, running * self._argon2_bytes), min(count, running), rss
+
+    def _hashing(self) -> int:
+        """Argon2 threads running now: the server runs hashes in threads of their own,
+        niced (api/ingress/argon2.py), and nothing else there is; a thread counts when it
+        is running or used CPU since the last look. Missing one only overstates memory."""
+        running = 0
+        seen: dict[int, int] = {}
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[16]) <= 0:  # nice: the hashing threads run below the rest
+                    continue
+                tid, cpu = int(task.name), int(fields[11]) + int(fields[12])
+                seen[tid] = cpu
+                if fields[0] == "R" or cpu > self._hash_cpu.get(tid, cpu):
+                    running += 1
+        self._hash_cpu = seen
+        return running
 
     def idle(self) -> int:
         return self._field("VmRSS")
@@ -305,13 +332,14 @@ class RssWatcher:
             while not self._stop.wait(0.02):
                 try:
                     rss = self._field("VmRSS")
-                    argon2, hashes = self._argon2_resident() if self.streaming else (0, 0)
+                    argon2, hashes, mapped = (self._argon2_resident() if self.streaming
+                                              else (0, 0, 0))
                 except OSError:
                     return
                 self.sampled = max(self.sampled, rss)
                 if self.streaming:
                     self.while_streaming = max(self.while_streaming, rss)
-                    self.net_streaming = max(self.net_streaming, rss - argon2)
+                    self.net_streaming = max(self.net_streaming, mapped - argon2)
                     self.hashes_streaming = max(self.hashes_streaming, hashes)
 
         self._thread = threading.Thread(target=loop, daemon=True)
