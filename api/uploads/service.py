@@ -56,6 +56,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import os
 import uuid
 from collections.abc import AsyncIterable
@@ -440,18 +441,13 @@ BATCH_BYTES = 4 * RECORD_SIZE
 _GROW_FROM_POOL = 64 * 1024
 
 
+@functools.cache
 def _batch_pool() -> ThreadPoolExecutor:
     """The threads batches are encrypted in: their own, not the writer's stream pool,
     whose jobs (a record's AES-GCM, a sink write) these wait on; a batch waiting on its
     own pool could starve it."""
-    global _BATCH_POOL
-    if _BATCH_POOL is None:
-        _BATCH_POOL = ThreadPoolExecutor(max_workers=max(4, 2 * (os.cpu_count() or 1)),
-                                         thread_name_prefix="dokaz-batch")
-    return _BATCH_POOL
-
-
-_BATCH_POOL: ThreadPoolExecutor | None = None
+    return ThreadPoolExecutor(max_workers=max(4, 2 * (os.cpu_count() or 1)),
+                              thread_name_prefix="dokaz-batch")
 
 
 class _Batch:
