@@ -241,6 +241,9 @@ async def slow_upload(port: int, size: int, rate: int,
     return status, data.split(b"\r\n\r\n", 1)[-1][:200]
 
 
+HASH_HOLD = 0.2  # seconds a look that saw a hash running still counts (see RssWatcher)
+
+
 class RssWatcher:
     """Peak RSS of a process: VmHWM (reset per phase) and sampled VmRSS.
 
@@ -262,6 +265,7 @@ class RssWatcher:
         self.streaming = True
         self._argon2_bytes = argon2_bytes
         self._hash_cpu: dict[int, int] = {}  # CPU ticks of each Argon2 thread, last look
+        self._recent: list[tuple[float, int]] = []  # (when, Argon2 threads running)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -295,8 +299,12 @@ class RssWatcher:
                     total += min(int(fields[1]) * 1024, hashes * self._argon2_bytes)
                     count += hashes
         # A mapping that size may also be plain buffers the kernel joined: only as many
-        # hashes count as the server's Argon2 threads show running (below).
-        running = self._hashing()
+        # hashes count as the server's Argon2 threads showed running (below) within the
+        # last HASH_HOLD seconds: a look can fall between two of a hash's slices.
+        now = time.monotonic()
+        self._recent = [(t, n) for t, n in self._recent if now - t < HASH_HOLD]
+        self._recent.append((now, self._hashing()))
+        running = max(n for _, n in self._recent)
         return min(total, running * self._argon2_bytes), min(count, running), rss
 
     def _hashing(self) -> int:
