@@ -69,6 +69,10 @@ class Settings(BaseSettings):
 
     # Attachments: "local" keeps ciphertext blobs under data_dir/blobs, "s3" in a bucket.
     storage_backend: Literal["local", "s3"] = "local"
+    # api/storage/local.py: blobs bypass the page cache where the filesystem allows it.
+    storage_direct_io: bool = Field(default=True, description=(
+        "local storage writes blobs with direct I/O (O_DIRECT) where the filesystem "
+        "allows it, instead of through the page cache"))
     s3_endpoint_url: str | None = None
     s3_bucket: str = "dokaz"
     s3_region: str = "us-east-1"

@@ -27,4 +27,4 @@ def get_storage(settings: Settings) -> BlobStorage:
         return S3Storage.from_settings(settings)
     from api.storage.local import LocalStorage
 
-    return LocalStorage(settings.data_dir / "blobs")
+    return LocalStorage(settings.data_dir / "blobs", direct_io=settings.storage_direct_io)

@@ -13,8 +13,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
+import fcntl
+import mmap
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,11 +52,60 @@ def _write_back() -> Callable[[int, int, int, int], object] | None:
 
 _SYNC_FILE_RANGE = _write_back()
 _SYNC_FILE_RANGE_WRITE = 2
-# Written bytes handed to the disk (asynchronously) every this much, so the fsync at
+# Buffered writes are handed to the disk (asynchronously) every this much, so the fsync at
 # commit waits only for the last of them: on an 8 MiB tus PATCH the commit's fsync took
 # 3.8 ms and 0.2 ms with this. It only starts the writing: durability is still the
 # fsync's, at commit.
 WRITE_BACK_BYTES = 1024 * 1024
+
+# Direct I/O (O_DIRECT) for the bulk of a large blob: the disk reads the bytes from our
+# buffer, and the page cache is not involved. A blob is written once and read seldom, so
+# caching it helps no one, and copying every byte into page-cache pages was most of a tus
+# upload's server CPU (on these virtual machines those pages are often fresh ones the
+# host must fault in: 39 % of the server's CPU in one profile; 0.5 instead of 1.2-2.7 s
+# of system CPU per 512 MiB with it). Direct writes must start at, and be a multiple of,
+# an aligned block, from an aligned buffer: whole blocks go out through a page-aligned
+# staging buffer, at most a block's remainder is carried to the next write, and the
+# tail goes through the page cache at commit. The first DIRECT_FROM bytes are written
+# through the page cache as before: a small file's one direct write and its commit took
+# longer than a buffered write and fsync (a small tus upload: 7.6-9.8 against 4.7-7.7
+# ms). A filesystem that refuses O_DIRECT (fcntl says so) keeps the buffered path.
+_O_DIRECT = getattr(os, "O_DIRECT", 0)
+DIRECT_BLOCK = 4096
+DIRECT_FROM = 512 * 1024
+_STAGING_BYTES = 1024 * 1024
+
+
+class _Staging:
+    """Page-aligned buffers (anonymous mappings) for direct writes, reused; ciphertext
+    only, so they are never wiped."""
+
+    def __init__(self, idle: int) -> None:
+        self._free: list[mmap.mmap] = []
+        self._idle = idle
+        self._lock = threading.Lock()
+
+    def take(self) -> mmap.mmap:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        return mmap.mmap(-1, _STAGING_BYTES)
+
+    def give(self, buf: mmap.mmap) -> None:
+        with self._lock:
+            if len(self._free) < self._idle:
+                self._free.append(buf)
+                return
+        buf.close()
+
+
+_STAGING = _Staging(idle=8)
+
+
+def _write_all(fd: int, view: memoryview) -> None:
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
 
 
 class LocalBlobWriter:
@@ -60,59 +113,125 @@ class LocalBlobWriter:
     the thread that writes: creating a file waits for the journal when fsyncs are in
     flight (0.3-0.7 ms measured here), which on the event loop would stall every request."""
 
-    def __init__(self, final_path: str, name: str) -> None:
+    def __init__(self, final_path: str, name: str, *, direct: bool = True) -> None:
         self.name = name
         self._final = final_path
         self._part = final_path + PART
-        self._file: BinaryIO | None = None
+        self._fd: int | None = None
+        self._may_direct = direct and bool(_O_DIRECT)
+        self._direct = False
+        self._carry = b""  # direct: bytes short of a whole block, for the next write
         self._done = False
         self._size = 0
         self._unsynced = 0
 
-    def _open(self) -> BinaryIO:
+    def _open(self) -> int:
         if self._done:
             raise StorageError("blob writer is closed")
-        if self._file is None:
+        if self._fd is None:
             directory = os.path.dirname(self._final)
             if not os.path.isdir(directory):  # a mkdir that finds it waits like a create
                 os.makedirs(directory, mode=0o700, exist_ok=True)
-            fd = os.open(self._part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
-                         0o600)
-            self._file = os.fdopen(fd, "wb", buffering=0)
-        return self._file
+            self._fd = os.open(self._part,
+                               os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        return self._fd
 
     def write(self, data: bytes | bytearray | memoryview, /) -> None:
-        f = self._open()
-        view = memoryview(data)
-        while view:
-            n = f.write(view)
-            if n is None:  # pragma: no cover - only for non-blocking files
-                raise StorageError("short write")
-            view = view[n:]
-        self._size += len(data)
-        self._unsynced += len(data)
+        fd = self._open()
+        view = memoryview(data).cast("B")
+        if not self._direct and self._may_direct and self._size + len(view) > DIRECT_FROM:
+            # Through the page cache up to a block boundary, then direct from there.
+            head = min(len(view), -self._size % DIRECT_BLOCK)
+            self._write_buffered(fd, view[:head])
+            view = view[head:]
+            self._direct = self._set_direct(fd, True)
+            self._may_direct = self._direct
+        if self._direct:
+            self._size += len(view)
+            self._write_direct(fd, view)
+            return
+        if self._carry:  # direct writes were refused part-way: what they left goes first
+            carry, self._carry = self._carry, b""
+            _write_all(fd, memoryview(carry))
+        self._write_buffered(fd, view)
+
+    def _write_buffered(self, fd: int, view: memoryview) -> None:
+        _write_all(fd, view)
+        self._size += len(view)
+        self._unsynced += len(view)
         if self._unsynced >= WRITE_BACK_BYTES and _SYNC_FILE_RANGE is not None:
-            _SYNC_FILE_RANGE(f.fileno(), self._size - self._unsynced, self._unsynced,
+            _SYNC_FILE_RANGE(fd, self._size - self._unsynced, self._unsynced,
                              _SYNC_FILE_RANGE_WRITE)
             self._unsynced = 0
 
-    def commit(self) -> int:
-        f = self._open()
-        self._file, self._done = None, True
+    def _write_direct(self, fd: int, view: memoryview) -> None:
+        carry = self._carry
+        if len(carry) + len(view) < DIRECT_BLOCK:
+            self._carry = carry + bytes(view)
+            return
+        staging = _STAGING.take()
         try:
-            f.flush()
-            os.fsync(f.fileno())
+            with memoryview(staging) as out:
+                while len(carry) + len(view) >= DIRECT_BLOCK:
+                    fill = min(_STAGING_BYTES, len(carry) + len(view))
+                    fill -= fill % DIRECT_BLOCK
+                    out[:len(carry)] = carry
+                    take = fill - len(carry)
+                    out[len(carry):fill] = view[:take]
+                    view, carry = view[take:], b""
+                    self._write_block(fd, out[:fill])
+                self._carry = bytes(view)
         finally:
-            f.close()
+            _STAGING.give(staging)
+
+    def _write_block(self, fd: int, block: memoryview) -> None:
+        if not self._direct:
+            _write_all(fd, block)
+            return
+        try:
+            _write_all(fd, block)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            # Switched on, but the filesystem refuses direct writes after all (nothing
+            # was written by the refused call): buffered from here on.
+            self._direct = self._may_direct = self._set_direct(fd, False)
+            _write_all(fd, block)
+
+    @staticmethod
+    def _set_direct(fd: int, on: bool) -> bool:
+        """Switch direct I/O on or off for ``fd``; False if the filesystem refuses it."""
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETFL, (flags | _O_DIRECT) if on else (flags & ~_O_DIRECT))
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            return False
+        return on
+
+    def commit(self) -> int:
+        fd = self._open()
+        self._fd, self._done = None, True
+        try:
+            if self._carry:
+                # Less than a block is left: written through the page cache.
+                self._set_direct(fd, False)
+                _write_all(fd, memoryview(self._carry))
+                self._carry = b""
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(self._part, self._final)
         _fsync_dir(os.path.dirname(self._final))
         return self._size
 
     def abort(self) -> None:
         self._done = True
-        if self._file is not None:
-            f, self._file = self._file, None
-            f.close()
+        self._carry = b""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
         for path in (self._part,):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
@@ -120,9 +239,10 @@ class LocalBlobWriter:
 
 @redacting(lambda _: "")
 class LocalStorage:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, direct_io: bool = True) -> None:
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.root = os.path.realpath(root)
+        self.direct_io = direct_io
 
     def _path(self, name: str) -> str:
         check_name(name)
@@ -136,7 +256,7 @@ class LocalStorage:
         path = self._path(name)
         if os.path.exists(path):
             raise StorageError("blob already exists")
-        return LocalBlobWriter(path, name)
+        return LocalBlobWriter(path, name, direct=self.direct_io)
 
     def open_reader(self, name: str) -> BinaryIO:
         try:
