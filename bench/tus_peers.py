@@ -244,6 +244,12 @@ def run_rounds(args: argparse.Namespace, targets: dict[str, tuple[int, str]], no
             big = drive(node_dir, endpoint, data_file, args.chunk_mib * MiB, 0)
             cpu, sys_cpu, faults = (b - a for a, b in zip((cpu0, sys0, flt0),
                                                           proc_counts(pid), strict=True))
+            # Untimed: the disk settles first. Dokaz writes a big file's parts to disk as
+            # they arrive (direct I/O) and the delete after it frees their blocks, which
+            # this disk (mounted with discard) trims in the next journal commit: without
+            # the sync the small uploads' fsyncs would wait for that. The peer's file
+            # never reached the disk (deleted while still in the page cache).
+            os.sync()
             cpu1 = cpu_seconds(pid)
             small = drive(node_dir, endpoint, "-", 0, args.small,
                           not args.no_creation_with_upload)["small"] if args.small else []
