@@ -31,7 +31,10 @@ How much a reservation counts. A request reports what arrived every :data:`RECHE
 (not every chunk: that would be a Redis round trip per 64 KiB), so up to that much may be
 on disk and still in its reservation. Each reservation therefore carries
 :data:`MARGIN` on top, which a new request's admission counts and the re-check forgives:
-the floor then holds for every admitted body whatever the timing of the reports.
+the floor then holds for every admitted body whatever the timing of the reports. The
+other way round, bytes reported as arrived may not be written yet (a tus PATCH encrypts
+one batch while the next arrives): the reservation keeps :data:`UNWRITTEN` of them until
+the request ends.
 
 Why not a library. Semaphore and rate-limit libraries count requests, not bytes, key on
 the client address (which must not be shared), and do not fall back to memory when Redis
@@ -69,6 +72,10 @@ SLOT_SECONDS = 1.0
 # What a reservation carries on top of the body's bytes: the unreported progress, the
 # record a stream writer still buffers, and the file headers, tags and sealed rows.
 MARGIN = RECHECK_BYTES + 2 * RECORD_SIZE + 64 * 1024
+# Bytes a body may have reported as arrived that are not on disk yet: a tus PATCH encrypts
+# one batch in a thread while the next fills (api.uploads.service, two batches of four
+# records). They still take space, so a reservation keeps them until they are written.
+UNWRITTEN = 2 * 4 * RECORD_SIZE
 EVERYONE = "all"  # the key of everyone's upload slots
 
 SHORT_OF_SPACE = (
@@ -244,6 +251,7 @@ class Held:
             # the next stretch, or stop before the floor is crossed.
             self._extend()
             left = self.need - self.reported
+        left = min(self.need, left + UNWRITTEN)  # what arrived but is not yet written
         disk = self.inflight.disk
         held = disk.update(self.reservation, left + MARGIN)
         if held is None:

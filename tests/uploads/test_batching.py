@@ -19,6 +19,7 @@ from api.cases.models import Case
 from api.core.db import run_in_transaction
 from api.ingress.files import RECORD_SIZE
 from api.ingress.guards import ConnectionDropped
+from api.ingress.inflight import UNWRITTEN
 from api.uploads import service
 from api.uploads.capabilities import UploadCapability
 from api.uploads.router import renewing
@@ -185,3 +186,9 @@ def test_a_failed_write_surfaces_and_nothing_runs_beside_the_abort() -> None:
     batch.settle_now()
     assert recorder.running == 0
     batch.wipe()
+
+
+def test_the_disk_guard_allows_for_the_batches_not_yet_written() -> None:
+    """Two batches may have arrived and not reached the disk yet (one in flight, one
+    filling): the disk reservation keeps that much (api.ingress.inflight.UNWRITTEN)."""
+    assert UNWRITTEN >= 2 * service.BATCH_BYTES
