@@ -23,6 +23,28 @@ import threading
 
 MiB = 1024 * 1024
 
+# What zero() copies from: one MiB of zeros made once. ``bytes(n)`` per call would map
+# and fault in n fresh bytes each time (above the mmap threshold) to zero n others.
+_ZEROS = memoryview(bytes(MiB))
+
+
+def zero(buf: bytearray | memoryview, size: int | None = None) -> None:
+    """Zero the first ``size`` bytes of ``buf`` (all of it by default), in place."""
+    end = len(buf) if size is None else min(size, len(buf))
+    with memoryview(buf).cast("B") as view:
+        # Through a view: assigning to a bytearray's slice copies the source into a
+        # temporary bytearray first.
+        for start in range(0, end, len(_ZEROS)):
+            stop = min(end, start + len(_ZEROS))
+            view[start:stop] = _ZEROS[: stop - start]
+
+
+def zeros(size: int) -> memoryview:
+    """``size`` zero bytes (at most one MiB), read-only and shared: padding to write."""
+    if size > len(_ZEROS):
+        raise ValueError("zeros() gives at most one MiB; write it in steps")
+    return _ZEROS[:size]
+
 
 class BufferPool:
     """Idle bytearrays by size, shared by threads; at most ``idle_bytes`` of them kept."""
@@ -55,10 +77,7 @@ class BufferPool:
         """Take ``buf`` back; its first ``wipe`` bytes are zeroed first (plaintext: every
         byte that may hold data; ciphertext: 0). The caller keeps no view of it."""
         if wipe:
-            with memoryview(buf) as view:
-                # Through a view: assigning bytes to a bytearray's slice copies them into
-                # a temporary bytearray first.
-                view[:wipe] = bytes(wipe)
+            zero(buf, wipe)
         with self._lock:
             if self._idle + len(buf) <= self._budget:
                 self._free.setdefault(len(buf), []).append(buf)

@@ -82,7 +82,7 @@ from api.uploads import capabilities, repository
 from api.uploads.checksum import Checksum
 from api.uploads.models import Upload
 from crypto import AsyncEncryptingWriter, DataKey, EncryptingWriter
-from crypto.buffers import PLAINTEXT
+from crypto.buffers import PLAINTEXT, zero, zeros
 from crypto.errors import CryptoError
 from crypto.padding import padded_size
 from crypto.sha256_state import Sha256
@@ -461,9 +461,12 @@ class _Batch:
     first is still being encrypted: a slow client, whose batch is done long before its
     next bytes come, keeps one.
 
-    Full-size buffers come from, and go back (wiped) to, the shared plaintext pool
+    Full-size buffers come from, and go back to, the shared plaintext pool
     (:mod:`crypto.buffers`): a PATCH after PATCH reuses resident pages instead of
-    faulting in two fresh MiB each time.
+    faulting in two fresh MiB each time. Plaintext is zeroed as soon as the writer has
+    it (a written batch in its thread, a small flush at once), so a buffer holds only
+    bytes not yet handed over: :meth:`wipe` zeroes just those, and a small file does not
+    pay for zeroing the MiB it borrowed.
     """
 
     def __init__(self, writer: AsyncEncryptingWriter) -> None:
@@ -506,7 +509,7 @@ class _Batch:
             return
         with memoryview(full) as target:
             target[:self._fill] = memoryview(self._buf)[:self._fill]
-        self._release(self._buf)
+        zero(self._buf, self._fill)
         self._buf = full
 
     async def flush(self) -> None:
@@ -514,7 +517,9 @@ class _Batch:
         w = self._writer.writer
         if self._fill and self._job is None and w.buffered + self._fill <= w.record_size:
             # Fits the writer's record buffer: a copy, not worth a thread (a small file).
-            w.write(memoryview(self._buf)[:self._fill])
+            with memoryview(self._buf) as view:
+                w.write(view[:self._fill])
+            zero(self._buf, self._fill)
             self._fill = 0
         elif self._fill:
             await self._hand_over()
@@ -548,7 +553,7 @@ class _Batch:
         # The written buffer is the one filled before: reuse it and let the newer go,
         # so a client that turned slow holds one buffer again.
         if self._spare is not None and len(self._spare) >= len(self._buf):
-            self._release(self._buf)
+            self._release(self._buf)  # empty: _swap runs only before the first byte
             self._buf, self._spare = self._spare, None
 
     def settle_now(self) -> None:
@@ -558,9 +563,11 @@ class _Batch:
             wait([self._job])
 
     def wipe(self) -> None:
-        """Zero every buffer (best effort, as the writer does with its own) and give the
-        full-size ones back to the pool."""
+        """Zero what was not handed over (best effort, as the writer does with its own)
+        and give the full-size buffers back to the pool. The others hold nothing: a
+        written batch was zeroed in its thread."""
         self.settle_now()
+        zero(self._buf, self._fill)
         for buf in (self._buf, self._spare, self._job_buf):
             if buf is not None:
                 self._release(buf)
@@ -568,17 +575,16 @@ class _Batch:
 
     @staticmethod
     def _release(buf: bytearray) -> None:
+        """Give a zeroed full-size buffer back to the pool (others are just dropped)."""
         if len(buf) == BATCH_BYTES:
-            PLAINTEXT.give(buf, wipe=len(buf))
-        elif buf:
-            with memoryview(buf) as view:
-                view[:] = bytes(len(buf))
+            PLAINTEXT.give(buf, wipe=0)
 
 
 def _write_batch(writer: EncryptingWriter, view: memoryview) -> None:
     try:
         writer.write(view)
     finally:
+        zero(view)  # the writer is done with the plaintext (or failed): none is kept
         view.release()  # the buffer may be grown again once its batch is written
 
 
@@ -597,10 +603,9 @@ def filler_size(length: int, stored: int, received: int) -> int:
 
 
 async def _write_filler(writer: AsyncEncryptingWriter, size: int) -> None:
-    block = bytes(min(size, RECORD_SIZE))
     while size:
-        step = min(size, len(block))
-        await writer.write(memoryview(block)[:step])
+        step = min(size, RECORD_SIZE)
+        await writer.write(zeros(step))
         size -= step
 
 

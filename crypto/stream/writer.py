@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto import aead
-from crypto.buffers import CIPHERTEXT, PLAINTEXT
+from crypto.buffers import CIPHERTEXT, PLAINTEXT, zeros
 from crypto.errors import DecryptionError, FormatError
 from crypto.keys import DataKey
 from crypto.padding import padded_size
@@ -321,10 +321,9 @@ class EncryptingWriter:
             self._hash_left = self._fill
         size = self._plaintext_size
         left = padded_size(size) - size
-        zeros = memoryview(bytes(min(left, self._record_size)))
         while left:
-            step = min(left, len(zeros))
-            self._write(zeros[:step])
+            step = min(left, self._record_size)
+            self._write(zeros(step))
             left -= step
         # Nothing follows the trailer, so it always ends in the buffer: the final record.
         self._write(memoryview(TRAILER.pack(size)))

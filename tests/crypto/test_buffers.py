@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from crypto import DataKey, EncryptingWriter, decrypt_stream
-from crypto.buffers import BufferPool
+from crypto.buffers import BufferPool, zero, zeros
 
 KIB = 1024
 
@@ -46,3 +48,19 @@ def test_a_closed_writer_gives_its_record_back_clean_and_keeps_no_view() -> None
     second.write(b"x")
     second.abort()
     assert not any(record)
+
+
+def test_zero_clears_only_the_prefix_asked_for_across_its_one_mib_steps() -> None:
+    buf = bytearray(b"\xff") * (2 * 1024 * KIB + 300)
+    zero(buf, 2 * 1024 * KIB + 100)  # past two steps of the shared zeros
+    assert not any(buf[: 2 * 1024 * KIB + 100]) and set(buf[2 * 1024 * KIB + 100:]) == {255}
+    view = memoryview(buf)[-50:]
+    zero(view)  # a view is zeroed in place too
+    assert not any(buf[-50:])
+
+
+def test_zeros_are_shared_read_only_and_at_most_one_mib() -> None:
+    pad = zeros(300)
+    assert pad.readonly and bytes(pad) == bytes(300)
+    with pytest.raises(ValueError):
+        zeros(1024 * KIB + 1)

@@ -23,6 +23,7 @@ from api.ingress.inflight import UNWRITTEN
 from api.uploads import service
 from api.uploads.capabilities import UploadCapability
 from api.uploads.router import renewing
+from crypto.buffers import PLAINTEXT
 from tests.intake.conftest import Intake
 from tests.intake.helpers import read_back, report
 from tests.uploads.test_tus import create, offset, patch
@@ -192,3 +193,38 @@ def test_the_disk_guard_allows_for_the_batches_not_yet_written() -> None:
     """Two batches may have arrived and not reached the disk yet (one in flight, one
     filling): the disk reservation keeps that much (api.ingress.inflight.UNWRITTEN)."""
     assert UNWRITTEN >= 2 * service.BATCH_BYTES
+
+
+def test_plaintext_is_zeroed_once_the_writer_has_it_and_a_small_file_zeroes_little() -> None:
+    """A written batch is zeroed in its thread and a small flush at once, so what is left
+    to wipe at the end is only what was never handed over; a small file that borrowed a
+    pooled MiB zeroes its own bytes, not the whole MiB."""
+    recorder = _Recorder()
+    batch = service._Batch(recorder)  # type: ignore[arg-type]
+
+    async def feed() -> None:
+        await batch.add(DATA[: service.BATCH_BYTES + 5])  # one batch goes out, 5 bytes wait
+        await batch._settle()
+        assert batch._spare is not None and not any(batch._spare)  # written: zeroed
+        assert bytes(batch._buf[:5]) == DATA[service.BATCH_BYTES:service.BATCH_BYTES + 5]
+
+    anyio.run(feed)
+    batch.wipe()
+    assert recorder.writes == [DATA[: service.BATCH_BYTES]]
+
+    small = _Recorder()
+    while PLAINTEXT.take_idle(service.BATCH_BYTES) is not None:
+        pass  # room in the pool for the one below
+    borrowed = PLAINTEXT.take(service.BATCH_BYTES)
+    PLAINTEXT.give(borrowed, wipe=0)
+    tiny = service._Batch(small)  # type: ignore[arg-type]
+
+    async def send_small() -> None:
+        await tiny.add(DATA[:100_000])  # grows past _GROW_FROM_POOL: takes the idle MiB
+        assert tiny._buf is borrowed
+        await tiny.flush()  # fits one record: written inline, then zeroed
+        assert not any(borrowed)
+
+    anyio.run(send_small)
+    tiny.wipe()
+    assert small.writes == [DATA[:100_000]]
