@@ -3,9 +3,10 @@
 Layout: ``blobs/<kind>/<first two hex>/<name hex>``; a write in progress is
 ``<path>.part`` (created with O_EXCL, mode 0600) and is renamed into place at commit
 after ``fsync`` of the file and of its directory, so a visible blob is always whole.
-Every path is resolved with ``realpath`` and checked with ``commonpath`` to stay inside
-the blob root, even though names are generated and validated (defence in depth, as in
-SecureDrop's ``store.py``).
+Every blob's folder is resolved with ``realpath`` and checked with ``commonpath`` to stay
+inside the blob root, and a blob itself is never opened through a symlink (O_EXCL to
+write, O_NOFOLLOW to read), even though names are generated and validated (defence in
+depth, as in SecureDrop's ``store.py``).
 """
 
 from __future__ import annotations
@@ -243,14 +244,22 @@ class LocalStorage:
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.root = os.path.realpath(root)
         self.direct_io = direct_io
+        self._folders: dict[tuple[str, str], str] = {}
 
     def _path(self, name: str) -> str:
-        check_name(name)
+        check_name(name)  # a kind and 32 hex digits: nothing in it can climb out
         kind, hexname = name.split("/")
-        path = os.path.realpath(os.path.join(self.root, kind, hexname[:2], hexname))
-        if os.path.commonpath([self.root, path]) != self.root:
-            raise StorageError("blob path escapes the storage root")
-        return path
+        shard = (kind, hexname[:2])
+        folder = self._folders.get(shard)
+        if folder is None:
+            # Resolved once per folder (at most 256 per kind): a symlink planted under
+            # the root must not lead outside it. Per blob this was realpath's lstat of
+            # every component, on every small upload.
+            folder = os.path.realpath(os.path.join(self.root, kind, hexname[:2]))
+            if os.path.commonpath([self.root, folder]) != self.root:
+                raise StorageError("blob path escapes the storage root")
+            self._folders[shard] = folder
+        return os.path.join(folder, hexname)
 
     def open_writer(self, name: str) -> LocalBlobWriter:
         path = self._path(name)
@@ -260,9 +269,14 @@ class LocalStorage:
 
     def open_reader(self, name: str) -> BinaryIO:
         try:
-            return open(self._path(name), "rb")  # the caller closes it
+            fd = os.open(self._path(name), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
             raise StorageError("blob not found") from None
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise StorageError("blob path escapes the storage root") from None
+        return os.fdopen(fd, "rb")  # the caller closes it
 
     def delete(self, name: str) -> None:
         path = self._path(name)

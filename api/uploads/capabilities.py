@@ -45,11 +45,12 @@ TOKEN_RE = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$")
 
 @redacting(lambda c: f"{c.upload_id}, secret={REDACTED}")
 class UploadCapability:
-    __slots__ = ("secret", "upload_id")
+    __slots__ = ("_key", "secret", "upload_id")
 
     def __init__(self, upload_id: uuid.UUID, secret: str) -> None:
         self.upload_id = upload_id
         self.secret = secret
+        self._key: DataKey | None = None
 
     @classmethod
     def generate(cls) -> UploadCapability:
@@ -76,11 +77,14 @@ class UploadCapability:
         return hmac.compare_digest(self.secret_hash, stored_hash)
 
     def key(self) -> DataKey:
-        return DataKey(
-            HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                 info=b"dokaz-upload-key-v1" + self.upload_id.bytes)
-            .derive(self.secret.encode())
-        )
+        # Derived once per request: a creation that carries bytes asks for it twice.
+        if self._key is None:
+            self._key = DataKey(
+                HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                     info=b"dokaz-upload-key-v1" + self.upload_id.bytes)
+                .derive(self.secret.encode())
+            )
+        return self._key
 
 
 

@@ -98,3 +98,23 @@ def test_local_files_are_private_and_inside_the_root(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "blobs").stat().st_mode) == 0o700
     with pytest.raises(StorageError):
         storage.open_writer(name)  # write-once
+
+
+def test_a_symlink_under_the_root_never_leads_a_blob_outside_it(tmp_path: Path) -> None:
+    """Names cannot climb out of the root, but a symlink planted inside it could: a
+    symlinked blob is not followed, and a symlinked folder that leads outside refuses."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"not a blob")
+    storage = LocalStorage(tmp_path / "blobs")
+    name = _write(storage, b"x" * 10)
+    path = Path(storage.root) / "a" / name[2:4] / name[2:]
+    path.unlink()
+    path.symlink_to(outside / "secret")
+    with pytest.raises(StorageError):
+        storage.open_reader(name)
+    other = "a/" + "ee" + "0" * 30
+    (Path(storage.root) / "a" / "ee").symlink_to(outside)
+    for attempt in (storage.open_writer, storage.open_reader, storage.exists):
+        with pytest.raises(StorageError, match="escapes"):
+            attempt(other)
