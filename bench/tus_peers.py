@@ -3,9 +3,10 @@
 Installs ``tus-js-client@4``, ``@tus/server`` and ``@tus/file-store`` from npm into a scratch
 directory under this run's own temp folder (never committed), starts
 
-* Dokaz: uvicorn (httptools + uvloop, one worker) on a fresh SQLite database and a local
-  data directory, with a recovery key seeded (intake refuses without one), as
-  bench/upload.py does;
+* Dokaz: uvicorn (httptools + uvloop, one worker) serving the public surface (as the
+  public port of the documented deployment, whose staff surface has its own port) on a
+  fresh SQLite database and a local data directory, with a recovery key seeded (intake
+  refuses without one), as bench/upload.py does;
 * the peer: @tus/server with its FileStore, in Node, on a local directory;
 
 and drives the SAME Node client script (tus-js-client) against each, interleaved (the
@@ -13,7 +14,9 @@ order alternates every round), ``--rounds`` times:
 
 1. one ``--size-mib`` file in ``--chunk-mib`` chunks: MB/s, the time of every PATCH, and
    the last PATCH against the median PATCH (finishing must cost what a PATCH costs);
-2. ``--small`` files of 64 KiB, one after the other: p50 of the per-file round trip. By
+2. ``--small`` files of 64 KiB to each server, from one client that sends one file to
+   each in turn (the order flipped every file), so both are measured at the same
+   moments of a shared machine: p50 of the per-file round trip. By
    default the creation carries the bytes (tus creation-with-upload, which both servers
    advertise; checked before the rounds): one request per file. ``--no-creation-with-upload``
    measures creation + PATCH instead.
@@ -77,11 +80,11 @@ const fs = await import('node:fs');
 const [endpoint, file, chunk, small, during] = process.argv.slice(2);
 const Upload = tus.Upload || tus.default.Upload;
 
-function send(data, chunkSize, patches) {
+function send(data, chunkSize, patches, to = endpoint) {
   return new Promise((resolve, reject) => {
     const started = new Map();
     const up = new Upload(data, {
-      endpoint, chunkSize, retryDelays: null, storeFingerprintForResuming: false,
+      endpoint: to, chunkSize, retryDelays: null, storeFingerprintForResuming: false,
       uploadDataDuringCreation: during === '1',
       metadata: { filename: 'bench.bin', filetype: 'application/octet-stream' },
       onBeforeRequest(req) {
@@ -101,7 +104,7 @@ function send(data, chunkSize, patches) {
   });
 }
 
-const out = { patches: [], small: [] };
+const out = { patches: [] };
 if (file !== '-') {
   const data = fs.readFileSync(file);
   const t0 = performance.now();
@@ -112,12 +115,21 @@ if (file !== '-') {
   // writes go to page-cache pages the guest has used before (see the docstring).
   await Upload.terminate(up.url, {});
 }
+// Small files: to every endpoint given (comma-separated), one file to each in turn, the
+// order flipped every time (A B B A A B ...), so a slow moment of the machine falls on
+// both servers alike; out.small[k] holds endpoint k's round trips.
+const endpoints = endpoint.split(',');
+out.small = endpoints.map(() => []);
 const piece = Buffer.alloc(64 * 1024, 7);
 for (let i = 0; i < Number(small); i++) {
-  piece.writeUInt32BE(i, 0);
-  const t0 = performance.now();
-  await send(piece, 64 * 1024, []);
-  out.small.push(performance.now() - t0);
+  const order = endpoints.map((_, k) => k);
+  if (i % 2 === 1) order.reverse();
+  for (const k of order) {
+    piece.writeUInt32BE(i, 0);
+    const t0 = performance.now();
+    await send(piece, 64 * 1024, [], endpoints[k]);
+    out.small[k].push(performance.now() - t0);
+  }
 }
 console.log(JSON.stringify(out));
 """
@@ -180,7 +192,9 @@ def main() -> None:
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve)
+        # The public surface: behind Tor the staff surface has its own port and processes
+        # (README, Deployment), so the port submitters reach serves only public routes.
+        serve(args.serve, "public")
         return
     size = args.size_mib * MiB
     tmp = Path(tempfile.mkdtemp(prefix="dokaz-tus-bench-", dir=os.environ.get("BENCH_DIR")))
@@ -238,41 +252,51 @@ def run_rounds(args: argparse.Namespace, targets: dict[str, tuple[int, str]], no
         for k in targets}
     names = list(targets)
     for r in range(args.rounds):
-        for name in names if r % 2 == 0 else names[::-1]:
+        order = names if r % 2 == 0 else names[::-1]
+        for name in order:
             pid, endpoint = targets[name]
             cpu0, sys0, flt0 = proc_counts(pid)
             big = drive(node_dir, endpoint, data_file, args.chunk_mib * MiB, 0)
             cpu, sys_cpu, faults = (b - a for a, b in zip((cpu0, sys0, flt0),
                                                           proc_counts(pid), strict=True))
-            # Untimed: the disk settles first. Dokaz writes a big file's parts to disk as
-            # they arrive (direct I/O) and the delete after it frees their blocks, which
-            # this disk (mounted with discard) trims in the next journal commit: without
-            # the sync the small uploads' fsyncs would wait for that. The peer's file
-            # never reached the disk (deleted while still in the page cache).
-            os.sync()
-            cpu1 = cpu_seconds(pid)
-            small = drive(node_dir, endpoint, "-", 0, args.small,
-                          not args.no_creation_with_upload)["small"] if args.small else []
-            small_cpu = (cpu_seconds(pid) - cpu1) * 1000 / max(1, args.small)
             g = got[name]
             g["mbs"].append(big["bytes"] / MB / big["seconds"])
             g["cpu"].append(cpu)
             g["patches"].append(big["patches"])
-            g["small"].append(statistics.median(small) if small else 0.0)
-            g["small_cpu"].append(small_cpu)
             g["last_ratio"].append(big["patches"][-1] / statistics.median(big["patches"]))
             # System CPU and page faults: on virtual machines that hand freed pages back
             # to the host, a page used afresh costs the host a fault (see above).
             print(f"round {r + 1} {name:5s}: {g['mbs'][-1]:7.1f} MB/s, cpu {cpu:5.2f} s "
                   f"(sys {sys_cpu:4.2f} s, {faults / 1000:5.1f}k faults), "
-                  f"small p50 {g['small'][-1]:5.1f} ms (cpu {small_cpu:4.1f} ms), "
                   f"last PATCH {big['patches'][-1]:6.1f} ms"
                   f" / median {statistics.median(big['patches']):6.1f} ms", flush=True)
+        if not args.small:
+            continue
+        # Untimed: the disk settles first. Dokaz writes a big file's parts to disk as they
+        # arrive (direct I/O) and the delete after it frees their blocks, which this disk
+        # (mounted with discard) trims in the next journal commit: without the sync the
+        # small uploads' fsyncs would wait for that. The peer's file never reached the
+        # disk (deleted while still in the page cache).
+        os.sync()
+        # The small files go to both servers from one client, one file to each in turn
+        # (see CLIENT): each server's CPU over the phase is its own, its p50 is measured
+        # beside the other's at the same moments.
+        cpu1 = {name: cpu_seconds(targets[name][0]) for name in order}
+        small = drive(node_dir, ",".join(targets[name][1] for name in order), "-", 0,
+                      args.small, not args.no_creation_with_upload)["small"]
+        for name, times in zip(order, small, strict=True):
+            g = got[name]
+            g["small"].append(statistics.median(times))
+            g["small_cpu"].append((cpu_seconds(targets[name][0]) - cpu1[name]) * 1000
+                                  / args.small)
+        print(f"round {r + 1} small: " + ", ".join(
+            f"{name} p50 {got[name]['small'][-1]:5.1f} ms (cpu {got[name]['small_cpu'][-1]:4.1f}"
+            " ms)" for name in names), flush=True)
     return got
 
 
 def report(got: dict[str, dict[str, list[Any]]], args: argparse.Namespace) -> bool:
-    med = {k: {m: statistics.median(v[m])
+    med = {k: {m: statistics.median(v[m]) if v[m] else 0.0
                for m in ("mbs", "cpu", "small", "last_ratio", "small_cpu")}
            for k, v in got.items()}
     d, p = med["dokaz"], med["peer"]

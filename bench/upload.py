@@ -73,16 +73,19 @@ REPORT = {
 # ---- server side -------------------------------------------------------------------------
 
 
-def build_bench_app() -> Any:
-    """The real app plus /bench/plain (never part of the product)."""
+def build_bench_app(surface: str = "all") -> Any:
+    """The real app (of ``surface``: "all", or "public" as the public port of a deployment
+    with the staff surface on its own port) plus /bench/plain (never part of the
+    product)."""
     import anyio.to_thread
 
     from api.app import create_app
     from api.core.settings import get_settings
+    from api.core.surfaces import Surface
     from api.ingress.multipart import MultipartLimits, PartInfo, parse_multipart
 
     settings = get_settings()
-    app = create_app(settings)
+    app = create_app(settings, surface=Surface(surface))
     out_dir = settings.data_dir / "bench-plain"
     out_dir.mkdir(exist_ok=True)
 
@@ -133,7 +136,7 @@ def build_bench_app() -> Any:
     return app
 
 
-def serve(port: int) -> None:
+def serve(port: int, surface: str = "all") -> None:
     import uvicorn
 
     from api.core.memory import tune_malloc
@@ -143,7 +146,7 @@ def serve(port: int) -> None:
     tune_malloc(get_settings())  # as every `dokaz serve` process does (api/core/server.py)
     # The HTTP protocol `dokaz serve` runs (uvicorn's httptools one, with the header
     # timeout and the body hand-off of api/core/server.py), not uvicorn's own.
-    uvicorn.run(build_bench_app(), host="127.0.0.1", port=port, loop="uvloop",
+    uvicorn.run(build_bench_app(surface), host="127.0.0.1", port=port, loop="uvloop",
                 http=HeaderTimeoutProtocol, log_level="warning", access_log=False,
                 backlog=4096, timeout_keep_alive=30)
 
