@@ -138,15 +138,16 @@ async def create(admitted: CreateAdmitted, request: Request, settings: Config,
         raise BadRequest("Send the file's bytes with PATCH after creating the upload, or in "
                          "this request as application/offset+octet-stream.")
     checksum = Checksum.parse(request.headers.get("upload-checksum")) if with_bytes else None
-    upload, cap = service.new_upload(settings, length, metadata)
     segment, plan = None, None
     if with_bytes or length == 0:
         # creation-with-upload: the first bytes are a PATCH at offset 0, stored with the
         # row in one transaction (one request and one commit fewer for a small file). An
         # empty file is complete here: its clients never send a PATCH.
-        plan = service.plan_new(upload, cap)
+        upload, cap, plan = service.new_upload_with_bytes(settings, length, metadata)
         body = admitted.stream() if with_bytes else _nothing()
         segment = await service.receive_segment(plan, body, storage, checksum)
+    else:
+        upload, cap = service.new_upload(settings, length, metadata)
 
     def work(session: Session) -> int:
         if plan is None or segment is None:

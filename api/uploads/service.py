@@ -154,43 +154,52 @@ def create_upload(
 def new_upload(settings: Settings, length: int, metadata: dict[str, str],
                now: datetime | None = None) -> tuple[Upload, capabilities.UploadCapability]:
     """An upload's row and capability, not yet stored (:func:`add_upload` stores it)."""
+    upload, cap, _ = _new(settings, length, metadata, now)
+    return upload, cap
+
+
+def new_upload_with_bytes(settings: Settings, length: int, metadata: dict[str, str],
+                          now: datetime | None = None,
+                          ) -> tuple[Upload, capabilities.UploadCapability, PatchPlan]:
+    """:func:`new_upload` for a creation that carries the first bytes (tus creation-with-
+    upload), with the plan of those bytes. Nobody else has its URL, so nothing is read
+    back from the database, and the plan holds the values just sealed (the file key, the
+    metadata, the starting progress) instead of opening them again;
+    :func:`commit_segment` then stores the row and the part in one transaction."""
+    upload, cap, (file_key, start) = _new(settings, length, metadata, now)
+    plan = PatchPlan(
+        cap=cap, key=cap.key(), file_key=file_key, state=start, seq=0,
+        claimed_type=metadata.get("filetype") or "", metadata=dict(metadata),
+        expires_at=upload.expires_at)
+    return upload, cap, plan
+
+
+def _new(settings: Settings, length: int, metadata: dict[str, str], now: datetime | None,
+         ) -> tuple[Upload, capabilities.UploadCapability, tuple[DataKey, capabilities.Progress]]:
     guards.check_file_size(settings, length)  # also checked at the door, before the disk
     now = now or utcnow()
     cap = capabilities.UploadCapability.generate()
     key = cap.key()
     start = capabilities.Progress(length, 0, 0, Sha256().export())
+    file_key = DataKey.generate()
     upload = Upload(
         id=cap.upload_id, secret_hash=cap.secret_hash, patch_seq=0,
         sealed_progress=capabilities.seal_progress(key, cap.upload_id, start),
         state=RECEIVING, expires_at=expiry(settings, now), created_at=day_floor(now),
         sealed_metadata=capabilities.seal_metadata(key, cap.upload_id, dict(metadata)),
-        final_wrapped_key=capabilities.wrap_final_key(key, cap.upload_id, DataKey.generate()),
+        final_wrapped_key=capabilities.wrap_final_key(key, cap.upload_id, file_key),
     )
-    return upload, cap
+    return upload, cap, (file_key, start)
 
 
 def add_upload(session: Session, upload: Upload) -> None:
+    """Store a new upload's row."""
     # An upload only ever becomes part of a case, and no case may exist without a
     # recovery wrap: refuse (503) before the client sends a byte (with creation-with-
     # upload, before anything of it is kept).
     check_recovery_key(session)
     session.add(upload)
     session.flush()
-
-
-def plan_new(upload: Upload, cap: capabilities.UploadCapability) -> PatchPlan:
-    """The plan of the first bytes of an upload made by this very request (tus
-    creation-with-upload): nobody else has its URL, so nothing is read back from the
-    database; :func:`commit_segment` then runs in the transaction that stores the row."""
-    key = cap.key()
-    assert upload.final_wrapped_key is not None  # new_upload made it
-    meta = capabilities.open_metadata(key, upload.id, upload.sealed_metadata)
-    return PatchPlan(
-        cap=cap, key=key,
-        file_key=capabilities.unwrap_final_key(key, upload.id, upload.final_wrapped_key),
-        state=open_progress(upload, key), seq=0,
-        claimed_type=str(meta.get("filetype") or ""), metadata=meta,
-        expires_at=upload.expires_at)
 
 
 def load_upload(session: Session, cap: capabilities.UploadCapability | None,
@@ -627,7 +636,8 @@ def commit_segment(
     """Record an accepted PATCH as the upload's next part (and completion, with the
     hash and type carried in the progress); return the new offset.
 
-    ``new``: the upload this request creates (creation-with-upload, :func:`plan_new`),
+    ``new``: the upload this request creates (creation-with-upload,
+    :func:`new_upload_with_bytes`),
     not stored yet. It is stored already advanced, with no compare-and-set: nobody else
     has its URL, and one INSERT costs less than an INSERT and an UPDATE.
 
@@ -649,7 +659,7 @@ def commit_segment(
         new.patch_seq, new.sealed_progress = plan.seq + 1, sealed
         if meta is not None:
             new.state, new.sealed_metadata = COMPLETE, meta
-        add_upload(session, new)
+        add_upload(session, new)  # flushed first: no ORM relationship orders the part after it
     elif not repository.advance(session, upload_id, plan.seq, sealed, meta):
         raise OffsetMismatch()
     session.add(FilePart(
