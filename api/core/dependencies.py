@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeVar, cast
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
@@ -33,12 +33,20 @@ from api.core.settings import Settings
 T = TypeVar("T")
 
 
+# (type of a service, kind asked for) pairs already checked. Several kinds are runtime
+# protocols (BlobStorage, ...), whose isinstance walks every member of the protocol on
+# each call: done once per type, not on every request.
+_CHECKED: set[tuple[type, type]] = set()
+
+
 def service(request: Request, name: str, kind: type[T]) -> T:
     """The app's service ``name``, checked to be a ``kind``."""
     found = getattr(request.app.state.services, name, None)
-    if not isinstance(found, kind):
-        raise TypeError(f"the app's service {name!r} is not a {kind.__name__}")
-    return found
+    if (type(found), kind) not in _CHECKED:
+        if not isinstance(found, kind):
+            raise TypeError(f"the app's service {name!r} is not a {kind.__name__}")
+        _CHECKED.add((type(found), kind))
+    return cast(T, found)
 
 
 def app_settings(request: Request) -> Settings:
