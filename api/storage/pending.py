@@ -31,8 +31,12 @@ def _lists(session: Session) -> tuple[Pending, Pending]:
     if _ROLLBACK not in session.info:
         session.info[_ROLLBACK] = []
         session.info[_COMMIT] = []
-        event.listen(session, "after_commit", _after_commit)
-        event.listen(session, "after_soft_rollback", _after_rollback)
+    return session.info[_ROLLBACK], session.info[_COMMIT]
+
+
+def _registered(session: Session) -> tuple[Pending, Pending] | None:
+    if _ROLLBACK not in session.info:
+        return None  # nothing was ever registered with this session
     return session.info[_ROLLBACK], session.info[_COMMIT]
 
 
@@ -45,16 +49,27 @@ def _delete_all(pending: Pending) -> None:
             log.warning("could not delete a blob", extra={"error_type": type(exc).__name__})
 
 
+# Listened to on every session (registering on each session that wrote a blob cost more
+# than the rest of a small upload's bookkeeping); a session that registered nothing
+# returns at once.
+@event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    on_rollback, after_commit = _lists(session)
+    lists = _registered(session)
+    if lists is None:
+        return
+    on_rollback, after_commit = lists
     on_rollback.clear()
     _delete_all(after_commit)
 
 
+@event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session: Session, previous_transaction: Any) -> None:
     if previous_transaction is not None and previous_transaction.parent is not None:
         return  # a savepoint; the outer transaction may still commit
-    on_rollback, after_commit = _lists(session)
+    lists = _registered(session)
+    if lists is None:
+        return
+    on_rollback, after_commit = lists
     after_commit.clear()
     _delete_all(on_rollback)
 
