@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import BindParameter
+from sqlalchemy import BindParameter, Exists, exists
 from sqlmodel import Session, col, delete, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -31,9 +31,10 @@ PERSONAL_KINDS = (STAFF, LAWYER)
 HOLDER_KINDS = (STAFF, LAWYER, THREAD)
 
 
-# What makes a recovery key the active one (not retired), for both questions below.
-_ACTIVE_RECOVERY = (OrganisationKey.purpose == RECOVERY,
+# What makes a recovery key the active one (not retired), for the questions below.
+_ACTIVE_RECOVERY = (col(OrganisationKey.purpose) == RECOVERY,
                     col(OrganisationKey.retired_at).is_(None))
+_RECOVERY_EXISTS = exists().where(*_ACTIVE_RECOVERY)
 
 
 def active_recovery_key(session: Session) -> OrganisationKey | None:
@@ -43,6 +44,12 @@ def active_recovery_key(session: Session) -> OrganisationKey | None:
         .order_by(col(OrganisationKey.created_at).desc())
     )
     return session.exec(stmt).first()
+
+
+def recovery_key_exists_clause() -> Exists:
+    """True while an active recovery key exists: for a statement that must only take
+    effect then (see :func:`api.uploads.repository.insert_while_recoverable`)."""
+    return _RECOVERY_EXISTS
 
 
 def recovery_key_exists(session: Session) -> bool:

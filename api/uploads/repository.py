@@ -4,14 +4,36 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, Insert, Table, bindparam, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from api.uploads.models import Upload
+from api.keys.repository import recovery_key_exists_clause
+from api.uploads.models import NewUpload, Upload
+
+_TABLE: Table = Upload.__table__  # type: ignore[attr-defined]
+_NEW_COLUMNS = tuple(f.name for f in fields(NewUpload))
+# INSERT INTO upload (...) SELECT :id, ... WHERE EXISTS (an active recovery key): the row
+# and the check in one statement (one round trip to PostgreSQL, not two). Built once; its
+# compiled form is cached by the engine.
+_INSERT_WHILE_RECOVERABLE: Insert = _TABLE.insert().from_select(
+    _NEW_COLUMNS,
+    core_select(*(bindparam(name, type_=_TABLE.c[name].type) for name in _NEW_COLUMNS))
+    .where(recovery_key_exists_clause())
+).execution_options(preserve_rowcount=True)  # an INSERT's rowcount is not kept otherwise
+
+
+def insert_while_recoverable(session: Session, new: NewUpload) -> bool:
+    """Store a new upload's row, only while an active recovery key exists; False (and
+    nothing stored) when none does."""
+    result: CursorResult[tuple[()]] = session.connection().execute(
+        _INSERT_WHILE_RECOVERABLE, {name: getattr(new, name) for name in _NEW_COLUMNS})
+    return result.rowcount == 1
 
 
 def get(session: Session, upload_id: uuid.UUID) -> Upload | None:

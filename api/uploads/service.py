@@ -61,26 +61,25 @@ import os
 import uuid
 from collections.abc import AsyncIterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
 from api.cases.files import repository as files_repository
 from api.cases.files import stored
-from api.cases.files.models import FilePart
 from api.core.errors import BadRequest, Conflict, Gone, NotFound, PayloadTooLarge
 from api.core.models import day_ceil, day_floor, utcnow
 from api.core.settings import Settings
 from api.ingress import filetypes, guards
 from api.ingress.files import RECORD_SIZE, TypeMismatch, check_filename
 from api.ingress.guards import ConnectionDropped
-from api.keys.service import check_recovery_key
+from api.keys.service import NoRecoveryKey
 from api.storage.base import BlobStorage, BlobWriter, generate_name
 from api.storage.pending import delete_after_commit, delete_on_rollback
 from api.uploads import capabilities, repository
 from api.uploads.checksum import Checksum
-from api.uploads.models import Upload
+from api.uploads.models import NewUpload, Upload
 from crypto import AsyncEncryptingWriter, DataKey, EncryptingWriter
 from crypto.buffers import PLAINTEXT, zero, zeros
 from crypto.errors import CryptoError
@@ -142,17 +141,8 @@ def expiry(settings: Settings, now: datetime) -> datetime:
     return day_ceil(now + timedelta(hours=settings.upload_expiry_hours))
 
 
-def create_upload(
-    session: Session, settings: Settings, length: int, metadata: dict[str, str],
-    now: datetime | None = None,
-) -> tuple[Upload, capabilities.UploadCapability]:
-    upload, cap = new_upload(settings, length, metadata, now)
-    add_upload(session, upload)
-    return upload, cap
-
-
 def new_upload(settings: Settings, length: int, metadata: dict[str, str],
-               now: datetime | None = None) -> tuple[Upload, capabilities.UploadCapability]:
+               now: datetime | None = None) -> tuple[NewUpload, capabilities.UploadCapability]:
     """An upload's row and capability, not yet stored (:func:`add_upload` stores it)."""
     upload, cap, _ = _new(settings, length, metadata, now)
     return upload, cap
@@ -160,7 +150,7 @@ def new_upload(settings: Settings, length: int, metadata: dict[str, str],
 
 def new_upload_with_bytes(settings: Settings, length: int, metadata: dict[str, str],
                           now: datetime | None = None,
-                          ) -> tuple[Upload, capabilities.UploadCapability, PatchPlan]:
+                          ) -> tuple[NewUpload, capabilities.UploadCapability, PatchPlan]:
     """:func:`new_upload` for a creation that carries the first bytes (tus creation-with-
     upload), with the plan of those bytes. Nobody else has its URL, so nothing is read
     back from the database, and the plan holds the values just sealed (the file key, the
@@ -175,14 +165,15 @@ def new_upload_with_bytes(settings: Settings, length: int, metadata: dict[str, s
 
 
 def _new(settings: Settings, length: int, metadata: dict[str, str], now: datetime | None,
-         ) -> tuple[Upload, capabilities.UploadCapability, tuple[DataKey, capabilities.Progress]]:
+         ) -> tuple[NewUpload, capabilities.UploadCapability,
+                    tuple[DataKey, capabilities.Progress]]:
     guards.check_file_size(settings, length)  # also checked at the door, before the disk
     now = now or utcnow()
     cap = capabilities.UploadCapability.generate()
     key = cap.key()
     start = capabilities.Progress(length, 0, 0, Sha256().export())
     file_key = DataKey.generate()
-    upload = Upload(
+    upload = NewUpload(
         id=cap.upload_id, secret_hash=cap.secret_hash, patch_seq=0,
         sealed_progress=capabilities.seal_progress(key, cap.upload_id, start),
         state=RECEIVING, expires_at=expiry(settings, now), created_at=day_floor(now),
@@ -192,14 +183,13 @@ def _new(settings: Settings, length: int, metadata: dict[str, str], now: datetim
     return upload, cap, (file_key, start)
 
 
-def add_upload(session: Session, upload: Upload) -> None:
+def add_upload(session: Session, upload: NewUpload) -> None:
     """Store a new upload's row."""
     # An upload only ever becomes part of a case, and no case may exist without a
     # recovery wrap: refuse (503) before the client sends a byte (with creation-with-
-    # upload, before anything of it is kept).
-    check_recovery_key(session)
-    session.add(upload)
-    session.flush()
+    # upload, before anything of it is kept). The check is part of the INSERT.
+    if not repository.insert_while_recoverable(session, upload):
+        raise NoRecoveryKey()
 
 
 def load_upload(session: Session, cap: capabilities.UploadCapability | None,
@@ -631,15 +621,15 @@ def _check_type(claimed: str, head: bytes) -> str:
 
 def commit_segment(
     session: Session, storage: BlobStorage, plan: PatchPlan, received: ReceivedSegment,
-    new: Upload | None = None,
+    new: NewUpload | None = None,
 ) -> int:
     """Record an accepted PATCH as the upload's next part (and completion, with the
     hash and type carried in the progress); return the new offset.
 
     ``new``: the upload this request creates (creation-with-upload,
-    :func:`new_upload_with_bytes`),
-    not stored yet. It is stored already advanced, with no compare-and-set: nobody else
-    has its URL, and one INSERT costs less than an INSERT and an UPDATE.
+    :func:`new_upload_with_bytes`), not stored yet. It is stored already advanced, with no
+    compare-and-set: nobody else has its URL, and one INSERT costs less than an INSERT
+    and an UPDATE.
 
     The part is sealed first, before the session's first statement (it begins its
     transaction then), so the fsyncs are done outside any transaction and lock."""
@@ -656,19 +646,17 @@ def commit_segment(
                  "size": plan.length, "sha256": Sha256.restore(seg.state.sha256).hexdigest()}
         meta = capabilities.seal_metadata(plan.key, upload_id, final)
     if new is not None:
-        new.patch_seq, new.sealed_progress = plan.seq + 1, sealed
-        if meta is not None:
-            new.state, new.sealed_metadata = COMPLETE, meta
-        add_upload(session, new)  # flushed first: no ORM relationship orders the part after it
+        add_upload(session, replace(
+            new, patch_seq=plan.seq + 1, sealed_progress=sealed,
+            state=RECEIVING if meta is None else COMPLETE,
+            sealed_metadata=new.sealed_metadata if meta is None else meta))
     elif not repository.advance(session, upload_id, plan.seq, sealed, meta):
         raise OffsetMismatch()
-    session.add(FilePart(
-        id=seg.id, upload_id=upload_id, seq=plan.seq, blob_name=seg.blob_name,
+    files_repository.add_part(
+        session, id=seg.id, upload_id=upload_id, seq=plan.seq, blob_name=seg.blob_name,
         ciphertext_size=seg.ciphertext_size,
         sealed_part=stored.seal_part(plan.file_key, upload_id, plan.seq, seg.id, seg.key,
-                                     seg.size),
-    ))
-    session.flush()
+                                     seg.size))
     return seg.state.offset
 
 

@@ -12,7 +12,10 @@ import os
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
+from api.core.models import utcnow
+from api.keys.models import OrganisationKey
 from tests.intake.conftest import Intake
 from tests.intake.helpers import PNG, report, stored_state
 from tests.uploads.test_tus import TUS, _meta, offset, patch
@@ -95,3 +98,20 @@ def test_the_creation_reserves_its_bytes_on_disk(intake_with: Callable[..., Inta
     status, _ = create_with(intake.client, len(FILE), FILE)
     assert status == 503
     assert stored_state(intake.engine, intake.storage)["blobs"] == 0
+
+
+def test_without_an_active_recovery_key_nothing_is_kept(each_backend: Intake) -> None:
+    # The key check is part of the upload's INSERT: a key that exists but was retired
+    # counts as none, and the part already written to storage goes with the refusal.
+    with each_backend.session() as s:
+        s.execute(update(OrganisationKey).values(retired_at=utcnow()))
+        s.commit()
+    for data in (FILE, b""):
+        status, _ = create_with(each_backend.client, len(FILE), data)
+        assert status == 503
+    state = stored_state(each_backend.engine, each_backend.storage)
+    assert (state["upload"], state["file_part"], state["blobs"]) == (0, 0, 0)
+    with each_backend.session() as s:
+        s.execute(update(OrganisationKey).values(retired_at=None))
+        s.commit()
+    assert create_with(each_backend.client, len(FILE), FILE)[0] == 201

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, update
+from sqlalchemy import Table, func, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -47,3 +47,16 @@ def move_parts(session: Session, file_id: uuid.UUID) -> None:
     """A claimed upload's parts become its attachment's (same id), in one statement."""
     session.execute(update(FilePart).where(col(FilePart.upload_id) == file_id)
                     .values(upload_id=None, attachment_id=file_id))
+
+
+_PART_TABLE: Table = FilePart.__table__  # type: ignore[attr-defined]
+
+
+def add_part(session: Session, *, id: uuid.UUID, upload_id: uuid.UUID, seq: int,
+             blob_name: str, ciphertext_size: int, sealed_part: bytes) -> None:
+    """Store an upload's next part: one Core INSERT (its parts are written once and read
+    back only by their own queries, so no ORM object is built and flushed for it)."""
+    session.connection().execute(_PART_TABLE.insert(), {
+        "id": id, "upload_id": upload_id, "attachment_id": None, "seq": seq,
+        "blob_name": blob_name, "ciphertext_size": ciphertext_size,
+        "sealed_part": sealed_part})
