@@ -30,6 +30,10 @@ from api.web.security import SecurityHeadersMiddleware
 # here and nowhere else; tests/foundation/test_surfaces.py fails for one that is not, and
 # checks the staff log prefixes (api.core.logging.STAFF_PATH_PREFIXES) against this table.
 ROUTER_SURFACES: dict[str, Surface] = {
+    # First: a request is matched against each router in this order, and tus requests are
+    # most of what the public port answers (a file's every piece; no path of it overlaps
+    # another router's, so its place changes no route matching).
+    "api.uploads.router": Surface.PUBLIC,
     "api.health.router": Surface.ALL,
     # Each surface documents its own routes (its /api/openapi.json), so each serves the docs.
     "api.apidocs.router": Surface.ALL,
@@ -42,7 +46,6 @@ ROUTER_SURFACES: dict[str, Surface] = {
     "api.admin.router:profile_router": Surface.STAFF,
     "api.partners.router": Surface.STAFF,
     "api.intake.router": Surface.PUBLIC,
-    "api.uploads.router": Surface.PUBLIC,
     "api.followup.router": Surface.PUBLIC,
     "api.cases.router": Surface.STAFF,
     "api.vocab.router": Surface.PUBLIC,
