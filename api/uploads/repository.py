@@ -8,7 +8,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, Insert, Table, bindparam, update
+from sqlalchemy import CursorResult, Insert, Table, Update, bindparam
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -40,20 +40,36 @@ def get(session: Session, upload_id: uuid.UUID) -> Upload | None:
     return session.get(Upload, upload_id)
 
 
+# The compare-and-set of a PATCH (see advance), built once: an ORM UPDATE is evaluated
+# against the session's objects on every call, and was a fifth of a small PATCH's time.
+def _advance_statement(completes: bool) -> Update:
+    c = _TABLE.c
+    values: dict[str, Any] = {"patch_seq": bindparam("next_seq"),
+                              "sealed_progress": bindparam("sealed_progress")}
+    if completes:
+        values.update(state="complete", sealed_metadata=bindparam("sealed_metadata"))
+    return (_TABLE.update()
+            .where(c.id == bindparam("upload_id"), c.patch_seq == bindparam("seen_seq"),
+                   c.state == "receiving")
+            .values(values))
+
+
+_ADVANCE = {completes: _advance_statement(completes) for completes in (False, True)}
+
+
 def advance(session: Session, upload_id: uuid.UUID, seen_seq: int,
             sealed_progress: bytes | None, sealed_metadata: bytes | None = None) -> bool:
     """Count one more accepted PATCH, only if nobody else did since ``seen_seq`` was read
     (two PATCHes racing: exactly one UPDATE matches). The offset itself is sealed, so the
     compare-and-set is on the plaintext counter; the caller checked the sealed offset
-    against the request after reading ``seen_seq``."""
-    result: CursorResult[tuple[()]] = session.execute(  # type: ignore[assignment]
-        update(Upload)
-        .where(col(Upload.id) == upload_id, col(Upload.patch_seq) == seen_seq,
-               col(Upload.state) == "receiving")
-        .values(patch_seq=seen_seq + 1, sealed_progress=sealed_progress,
-                **({"state": "complete", "sealed_metadata": sealed_metadata}
-                   if sealed_metadata is not None else {}))
-    )
+    against the request after reading ``seen_seq``. With ``sealed_metadata`` the upload
+    is complete. Core, not ORM: an Upload object this session holds is not updated."""
+    params: dict[str, Any] = {"upload_id": upload_id, "seen_seq": seen_seq,
+                              "next_seq": seen_seq + 1, "sealed_progress": sealed_progress}
+    if sealed_metadata is not None:
+        params["sealed_metadata"] = sealed_metadata
+    result: CursorResult[tuple[()]] = session.connection().execute(
+        _ADVANCE[sealed_metadata is not None], params)
     return result.rowcount == 1
 
 
