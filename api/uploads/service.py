@@ -375,15 +375,17 @@ async def receive_segment(
     except CryptoError:
         raise UploadInconsistent() from None
     blob = storage.open_writer(generate_name(SEGMENT_KIND))
+    # The file's SHA-256 is taken by the batches, beside the encryption (see _Batch), so
+    # the writer hashes nothing.
     writer = AsyncEncryptingWriter.create(blob, seg_id.bytes, seg_key, RECORD_SIZE,
-                                          hasher=whole)
+                                          hashing=False)
     extra = checksum.hasher() if checksum is not None else None
     room = plan.length - plan.offset
     head = bytearray(plan.state.head)
     detected = plan.state.detected
     received = 0
     interrupted = False
-    batch = _Batch(writer)
+    batch = _Batch(writer, whole)
     try:
         try:
             async for chunk in chunks:
@@ -414,7 +416,7 @@ async def receive_segment(
         if detected is None and (len(head) >= filetypes.SNIFF_BYTES or offset == plan.length):
             detected = _check_type(plan.claimed_type, bytes(head))
         if offset == plan.length:
-            writer.writer.stop_hashing()  # the filler is not part of the file's hash
+            # The filler goes to the writer, never through a batch: not hashed.
             await _write_filler(writer, filler_size(plan.length, plan.state.stored, received))
         if checksum is not None:
             checksum.verify(extra)
@@ -452,8 +454,8 @@ def _batch_pool() -> ThreadPoolExecutor:
 class _Batch:
     """Chunks of one PATCH body gathered into whole-record batches for the writer.
 
-    One batch is encrypted (hashed, sealed, written) in a thread while the loop goes on
-    receiving into the next: the loop's share of the work (socket reads, HTTP parsing,
+    One batch is encrypted (sealed, written; and hashed into the file's SHA-256 in a
+    second thread meanwhile) in a thread while the loop goes on receiving into the next: the loop's share of the work (socket reads, HTTP parsing,
     the copy into the batch) and the crypto's overlap on two cores instead of taking
     turns. At most one batch is in flight, so the writer (not thread-safe) has one caller
     at a time and the records stay in order. A second buffer is taken only while the
@@ -468,8 +470,9 @@ class _Batch:
     pay for zeroing the MiB it borrowed.
     """
 
-    def __init__(self, writer: AsyncEncryptingWriter) -> None:
+    def __init__(self, writer: AsyncEncryptingWriter, hasher: Sha256) -> None:
         self._writer = writer
+        self._hasher = hasher  # the whole file's SHA-256: each batch goes into it
         # Grown as bytes arrive (doubling, up to BATCH_BYTES), then reused: an idle or
         # trickling PATCH holds about what it sent, not a whole batch, so a flood of
         # silent uploads cannot make each cost a MiB.
@@ -517,6 +520,7 @@ class _Batch:
         if self._fill and self._job is None and w.buffered + self._fill <= w.record_size:
             # Fits the writer's record buffer: a copy, not worth a thread (a small file).
             with memoryview(self._buf) as view:
+                self._hasher.update(view[:self._fill])
                 w.write(view[:self._fill])
             zero(self._buf, self._fill)
             self._fill = 0
@@ -529,7 +533,7 @@ class _Batch:
         view = memoryview(self._buf)[:self._fill]
         # The writer is done with the plaintext when write returns (only ciphertext
         # outlives the call, see crypto.stream.writer), so the buffer can be refilled then.
-        self._job = _batch_pool().submit(_write_batch, self._writer.writer, view)
+        self._job = _batch_pool().submit(_write_batch, self._writer.writer, self._hasher, view)
         self._job_buf, self._fill = self._buf, 0
         # A body that filled a batch goes on fast: a full-size buffer at once.
         self._buf = self._spare if self._spare is not None else PLAINTEXT.take(BATCH_BYTES)
@@ -579,12 +583,27 @@ class _Batch:
             PLAINTEXT.give(buf, wipe=0)
 
 
-def _write_batch(writer: EncryptingWriter, view: memoryview) -> None:
+@functools.cache
+def _hash_pool() -> ThreadPoolExecutor:
+    """Where a batch is hashed while its thread encrypts and writes it. SHA-256 was the
+    slowest link of that chain (each record hashed, then written after the one before):
+    in parallel, a batch costs the longer of the two, not their sum. Its jobs wait on
+    nothing, so a batch waiting on one cannot starve it."""
+    return ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1),
+                              thread_name_prefix="dokaz-hash")
+
+
+def _write_batch(writer: EncryptingWriter, hasher: Sha256, view: memoryview) -> None:
+    # One batch in flight per upload (see _Batch), so the whole-file hash takes the
+    # batches in order.
+    hashing = _hash_pool().submit(hasher.update, view)
     try:
         writer.write(view)
     finally:
+        wait([hashing])  # the plaintext is read by both until here
         zero(view)  # the writer is done with the plaintext (or failed): none is kept
         view.release()  # the buffer may be grown again once its batch is written
+    hashing.result()
 
 
 def _finish(writer: EncryptingWriter, blob: BlobWriter) -> StreamResult:

@@ -37,9 +37,11 @@ class AsyncEncryptingWriter:
         record_size: int = DEFAULT_RECORD_SIZE,
         *,
         hasher: Hasher | None = None,
+        hashing: bool = True,
     ) -> AsyncEncryptingWriter:
         """Shortcut for ``AsyncEncryptingWriter(EncryptingWriter(...))``."""
-        return cls(EncryptingWriter(sink, file_id, file_key, record_size, hasher=hasher))
+        return cls(EncryptingWriter(sink, file_id, file_key, record_size, hasher=hasher,
+                                    hashing=hashing))
 
     @property
     def writer(self) -> EncryptingWriter:

@@ -96,10 +96,13 @@ class EncryptingWriter:
         record_size: int = DEFAULT_RECORD_SIZE,
         *,
         hasher: Hasher | None = None,
+        hashing: bool = True,
         _version: int = VERSION,
     ) -> None:
         # ``hasher``: where the plaintext is hashed (default a fresh SHA-256); a resumed
         # whole-file hash lets a file stored in parts get its SHA-256 without a re-read.
+        # ``hashing=False``: the caller hashes what it writes itself (in parallel with the
+        # encryption, api.uploads.service); the result then has no sha256.
         # ``_version=1`` only continues a stream suspended in format 1 (see resume).
         self._version = _version
         self._header = make_header(file_id, record_size, _version)
@@ -122,7 +125,7 @@ class EncryptingWriter:
         self._plaintext_size = 0
         self._ciphertext_size = 0
         self._hash: Hasher = hasher if hasher is not None else hashlib.sha256()
-        self._hash_complete = True
+        self._hash_complete = hashing
         # Plaintext bytes still to hash once padding starts (None: hash every record).
         self._hash_left: int | None = None
         self._pending: Future[object] | None = None

@@ -24,6 +24,7 @@ from api.uploads import service
 from api.uploads.capabilities import UploadCapability
 from api.uploads.router import renewing
 from crypto.buffers import PLAINTEXT
+from crypto.sha256_state import Sha256
 from tests.intake.conftest import Intake
 from tests.intake.helpers import read_back, report
 from tests.uploads.test_tus import create, offset, patch
@@ -128,7 +129,7 @@ class _Recorder:
 
 def test_a_trickling_body_holds_about_what_it_sent_not_a_whole_batch() -> None:
     recorder = _Recorder()
-    batch = service._Batch(recorder)  # type: ignore[arg-type]
+    batch = service._Batch(recorder, Sha256())  # type: ignore[arg-type]
     held: list[bytearray] = []
 
     async def feed() -> None:
@@ -151,7 +152,8 @@ def test_the_next_batch_arrives_while_one_is_encrypted_one_at_a_time() -> None:
     """The loop goes on receiving while a batch is written in a thread, and the writer
     (not thread-safe) never has two callers: at most one batch is in flight."""
     recorder = _Recorder(pause=0.05)
-    batch = service._Batch(recorder)  # type: ignore[arg-type]
+    whole = Sha256()
+    batch = service._Batch(recorder, whole)  # type: ignore[arg-type]
     received_during_write: list[bool] = []
 
     async def feed() -> None:
@@ -166,6 +168,8 @@ def test_the_next_batch_arrives_while_one_is_encrypted_one_at_a_time() -> None:
     assert b"".join(recorder.writes) == DATA
     assert recorder.most_at_once == 1
     assert any(received_during_write)
+    # Hashed beside the writes, batch by batch, in order: the file's SHA-256.
+    assert whole.hexdigest() == hashlib.sha256(DATA).hexdigest()
 
 
 def test_a_failed_write_surfaces_and_nothing_runs_beside_the_abort() -> None:
@@ -175,7 +179,7 @@ def test_a_failed_write_surfaces_and_nothing_runs_beside_the_abort() -> None:
             raise OSError("disk gone")
 
     recorder = Failing(pause=0.02)
-    batch = service._Batch(recorder)  # type: ignore[arg-type]
+    batch = service._Batch(recorder, Sha256())  # type: ignore[arg-type]
 
     async def feed() -> None:
         for start in range(0, len(DATA), 65_536):
@@ -200,7 +204,7 @@ def test_plaintext_is_zeroed_once_the_writer_has_it_and_a_small_file_zeroes_litt
     to wipe at the end is only what was never handed over; a small file that borrowed a
     pooled MiB zeroes its own bytes, not the whole MiB."""
     recorder = _Recorder()
-    batch = service._Batch(recorder)  # type: ignore[arg-type]
+    batch = service._Batch(recorder, Sha256())  # type: ignore[arg-type]
 
     async def feed() -> None:
         await batch.add(DATA[: service.BATCH_BYTES + 5])  # one batch goes out, 5 bytes wait
@@ -217,7 +221,7 @@ def test_plaintext_is_zeroed_once_the_writer_has_it_and_a_small_file_zeroes_litt
         pass  # room in the pool for the one below
     borrowed = PLAINTEXT.take(service.BATCH_BYTES)
     PLAINTEXT.give(borrowed, wipe=0)
-    tiny = service._Batch(small)  # type: ignore[arg-type]
+    tiny = service._Batch(small, Sha256())  # type: ignore[arg-type]
 
     async def send_small() -> None:
         await tiny.add(DATA[:100_000])  # grows past _GROW_FROM_POOL: takes the idle MiB
