@@ -454,13 +454,14 @@ def _batch_pool() -> ThreadPoolExecutor:
 class _Batch:
     """Chunks of one PATCH body gathered into whole-record batches for the writer.
 
-    One batch is encrypted (sealed, written; and hashed into the file's SHA-256 in a
-    second thread meanwhile) in a thread while the loop goes on receiving into the next: the loop's share of the work (socket reads, HTTP parsing,
-    the copy into the batch) and the crypto's overlap on two cores instead of taking
-    turns. At most one batch is in flight, so the writer (not thread-safe) has one caller
-    at a time and the records stay in order. A second buffer is taken only while the
-    first is still being encrypted: a slow client, whose batch is done long before its
-    next bytes come, keeps one.
+    One batch is encrypted (sealed and written; hashed into the file's SHA-256 in a
+    second thread meanwhile) in a thread while the loop goes on receiving into the next:
+    the loop's share of the work (socket reads, HTTP parsing, the copy into the batch)
+    and the crypto's overlap on two cores instead of taking turns. At most one batch is
+    in flight, so the writer (not thread-safe) has one caller at a time and the records
+    stay in order. A second buffer is taken only while the first is still being
+    encrypted: a slow client, whose batch is done long before its next bytes come, keeps
+    one.
 
     Full-size buffers come from, and go back to, the shared plaintext pool
     (:mod:`crypto.buffers`): a PATCH after PATCH reuses resident pages instead of
