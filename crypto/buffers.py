@@ -84,7 +84,8 @@ class BufferPool:
                 self._idle += len(buf)
 
 
-# Ciphertext of records being written: sixteen 256 KiB records.
+# Ciphertext of records being written: sixteen 256 KiB records, or four runs of four
+# (crypto.stream.writer seals the whole records at hand together, 1 MiB at most).
 CIPHERTEXT = BufferPool(idle_bytes=4 * MiB + 64 * 1024)
 # Plaintext: writers' record buffers and uploads' batches (api.uploads.service).
 PLAINTEXT = BufferPool(idle_bytes=8 * MiB)

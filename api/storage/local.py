@@ -74,7 +74,8 @@ WRITE_BACK_BYTES = 1024 * 1024
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
 DIRECT_BLOCK = 4096
 DIRECT_FROM = 512 * 1024
-_STAGING_BYTES = 1024 * 1024
+# A writer's run of records (1 MiB and their tags) plus a block's carry: one direct write.
+_STAGING_BYTES = 1024 * 1024 + 2 * DIRECT_BLOCK
 
 
 class _Staging:

@@ -38,6 +38,8 @@ _TAIL_CONTEXT = b"dokaz/stream-tail"
 _TAIL_INFO = b"dokaz-stream-tail-v1"
 # Records at least this large are pipelined over helper threads (see _emit).
 _PIPELINE_MIN = 64 * 1024
+# Whole records sealed together and written in one sink write (see _emit_run).
+_RUN_BYTES = 1024 * 1024
 
 
 class Hasher(Protocol):
@@ -300,7 +302,11 @@ class EncryptingWriter:
         total = len(view)
         pos = 0
         rs = self._record_size
+        runs = rs >= _PIPELINE_MIN
         while pos < total:
+            if runs and (self._fill == rs or (self._fill == 0 and total - pos > rs)):
+                pos = self._emit_run(view, pos)
+                continue
             if self._fill == rs:
                 # More data follows, so the buffered record is not the last one.
                 self._emit(self._view, final=False)
@@ -390,6 +396,63 @@ class EncryptingWriter:
             self._pending = _pool().submit(_write_and_give, self._sink, sealed, out)
         self._index = index + 1
         self._ciphertext_size += size
+
+    def _emit_run(self, view: memoryview, pos: int) -> int:
+        """Seal the whole records at hand (the buffered one, if full, then those straight
+        from ``view`` at ``pos``), each followed by more data so none is the last, up to
+        _RUN_BYTES of them, into one ciphertext buffer handed to the sink in one write;
+        return the new ``pos``.
+
+        Why runs: record by record, each record cost a hand-over to the helper that
+        encrypts it and a sink write of its own, one after the other; a direct write of
+        1 MiB goes at 1.4x the rate of four of 256 KiB on these disks. Here the records
+        are encrypted in this thread (AES-GCM is several times faster than SHA-256), the
+        hash, if this writer hashes, runs in a helper meanwhile, and the run's one write
+        overlaps the caller's next run."""
+        rs = self._record_size
+        total = len(view)
+        records: list[memoryview] = []
+        if self._fill == rs:
+            records.append(self._view)  # pos < total: more data follows it
+        limit = max(1, _RUN_BYTES // rs)
+        while len(records) < limit and total - pos > rs:
+            records.append(view[pos : pos + rs])
+            pos += rs
+        step = rs + TAG_SIZE
+        size = len(records) * step
+        out = CIPHERTEXT.take(size)
+        hashing = _pool().submit(self._hash_all, records) if self._hash_complete else None
+        index = self._index
+        try:
+            with memoryview(out) as sealed:
+                for i, record in enumerate(records):
+                    self._aesgcm.encrypt_into(
+                        record_nonce(index + i), record,
+                        record_aad(self._header, index + i, False),
+                        sealed[i * step : (i + 1) * step])
+        except BaseException:
+            if hashing is not None:
+                wait([hashing])  # it reads the records: done before the caller goes on
+            CIPHERTEXT.give(out, wipe=0)
+            raise
+        try:
+            if hashing is not None:
+                hashing.result()  # the record buffer is free after this
+            self._drain()  # keep writes in order and surface the previous error
+            self._ensure_header()
+        except BaseException:
+            CIPHERTEXT.give(out, wipe=0)
+            raise
+        if records[0] is self._view:
+            self._fill = 0
+        self._pending = _pool().submit(_write_and_give, self._sink, memoryview(out), out)
+        self._index = index + len(records)
+        self._ciphertext_size += size
+        return pos
+
+    def _hash_all(self, records: list[memoryview]) -> None:
+        for record in records:
+            self._hash_update(record)
 
     def _drain(self) -> None:
         """Wait for the previous record's sink write; re-raise its error."""

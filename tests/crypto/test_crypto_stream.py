@@ -314,3 +314,63 @@ def test_writers_sharing_ciphertext_buffers_stay_apart() -> None:
     for sink, key, data in zip(sinks, keys, datas, strict=True):
         sink.seek(0)
         assert b"".join(decrypt_stream(sink, key, FILE_ID)) == data
+
+
+class RecordingSink(io.BytesIO):
+    """A sink that also keeps the size of every write it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def write(self, data: bytes | memoryview, /) -> int:  # type: ignore[override]
+        self.sizes.append(len(data))
+        return super().write(data)
+
+
+def sealed_one_by_one(data: bytes, record_size: int) -> bytes:
+    """The stream built by hand from the format, record by record: what the writer's
+    runs of records must produce byte for byte."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from crypto.stream._format import TRAILER, make_header, record_aad, record_nonce
+
+    header = make_header(FILE_ID, record_size, 2)
+    size = len(data)
+    plain = data + bytes(padded_size(size) - size) + TRAILER.pack(size)
+    records = [plain[i:i + record_size] for i in range(0, len(plain), record_size)]
+    aes = AESGCM(KEY.raw)
+    return header + b"".join(
+        aes.encrypt(record_nonce(i), record, record_aad(header, i, i == len(records) - 1))
+        for i, record in enumerate(records))
+
+
+@pytest.mark.parametrize("chunk", [None, 100_000, 256 * 1024, 3 * 256 * 1024 + 1])
+def test_runs_of_records_are_the_records_sealed_one_by_one(chunk: int | None) -> None:
+    """Whole records at hand are sealed together and written in one sink write of at
+    most 1 MiB of records (api.uploads batches are 1 MiB); the bytes are exactly those
+    of sealing each record on its own, whatever the write sizes."""
+    record_size = 256 * 1024
+    data = bytes((i * 31) % 253 for i in range(9 * record_size + 777))
+    sink = RecordingSink()
+    writer = EncryptingWriter(sink, FILE_ID, KEY, record_size)
+    step = chunk or len(data)
+    for start in range(0, len(data), step):
+        writer.write(data[start:start + step])
+    result = writer.finish()
+    assert sink.getvalue() == sealed_one_by_one(data, record_size)
+    assert result.sha256 == hashlib.sha256(data).hexdigest()  # hashed beside the runs
+    assert max(sink.sizes) <= 4 * (record_size + 16)
+    if chunk is None:  # one call: runs of four records, not a write per record
+        assert len(sink.sizes) < 9
+
+
+@pytest.mark.parametrize("fail_after", [0, 1, 2])
+def test_a_failed_run_write_surfaces_and_closes(fail_after: int) -> None:
+    writer = EncryptingWriter(FailingSink(fail_after), FILE_ID, KEY, BIG)
+    with pytest.raises(OSError):
+        for _ in range(4):
+            writer.write(bytes(20 * BIG))  # runs of 16 records (1 MiB)
+        writer.finish()
+    with pytest.raises(RuntimeError, match="failed"):
+        writer.write(b"x")
