@@ -80,3 +80,21 @@ class NewUpload:
     final_wrapped_key: bytes
     expires_at: datetime
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UploadView:
+    """An upload's row as a request that only reads it sees it (a PATCH's plan, HEAD),
+    with the number of its parts: read by one Core statement
+    (:func:`api.uploads.repository.view`), not as an ORM object and a count: the ORM's
+    loading was most of a PATCH's time before its body (bench/tus_peers.py)."""
+
+    id: uuid.UUID
+    secret_hash: bytes
+    sealed_progress: bytes | None
+    patch_seq: int
+    state: str
+    sealed_metadata: bytes
+    final_wrapped_key: bytes | None
+    expires_at: datetime
+    parts: int  # FilePart rows of the upload: one per accepted PATCH

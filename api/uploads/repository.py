@@ -13,8 +13,9 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from api.cases.files.repository import part_count_of
 from api.keys.repository import recovery_key_exists_clause
-from api.uploads.models import NewUpload, Upload
+from api.uploads.models import NewUpload, Upload, UploadView
 
 _TABLE: Table = Upload.__table__  # type: ignore[attr-defined]
 _NEW_COLUMNS = tuple(f.name for f in fields(NewUpload))
@@ -38,6 +39,20 @@ def insert_while_recoverable(session: Session, new: NewUpload) -> bool:
 
 def get(session: Session, upload_id: uuid.UUID) -> Upload | None:
     return session.get(Upload, upload_id)
+
+
+_VIEW_COLUMNS = tuple(f for f in UploadView.__dataclass_fields__ if f != "parts")
+# SELECT the view's columns, (SELECT count(*) FROM file_part ...) WHERE id = :upload_id:
+# built once; its compiled form is cached by the engine.
+_VIEW = core_select(*(_TABLE.c[name] for name in _VIEW_COLUMNS),
+                    part_count_of(_TABLE.c.id).label("parts")
+                    ).where(_TABLE.c.id == bindparam("upload_id"))
+
+
+def view(session: Session, upload_id: uuid.UUID) -> UploadView | None:
+    """The upload's row and its part count, for a request that only reads them."""
+    row = session.connection().execute(_VIEW, {"upload_id": upload_id}).first()
+    return None if row is None else UploadView(**row._mapping)
 
 
 # The compare-and-set of a PATCH (see advance), built once: an ORM UPDATE is evaluated

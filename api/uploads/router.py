@@ -179,8 +179,8 @@ async def head(request: Request, token: str, engine: DbEngine) -> Response:
     cap = UploadCapability.parse(token)
 
     def work(session: Session) -> dict[str, str]:
-        upload = service.load_upload(session, cap)
-        assert cap is not None  # load_upload raised UploadNotFound otherwise
+        upload = service.look_up(session, cap)
+        assert cap is not None  # look_up raised UploadNotFound otherwise
         length, offset = service.progress(upload, cap)
         return {"Upload-Offset": str(offset), "Upload-Length": str(length),
                 "Upload-Expires": _expires(upload.expires_at)}

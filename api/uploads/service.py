@@ -63,6 +63,7 @@ from collections.abc import AsyncIterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlmodel import Session
 
@@ -79,7 +80,7 @@ from api.storage.base import BlobStorage, BlobWriter, generate_name
 from api.storage.pending import delete_after_commit, delete_on_rollback
 from api.uploads import capabilities, repository
 from api.uploads.checksum import Checksum
-from api.uploads.models import NewUpload, Upload
+from api.uploads.models import NewUpload, Upload, UploadView
 from crypto import AsyncEncryptingWriter, DataKey, EncryptingWriter
 from crypto.buffers import PLAINTEXT, zero, zeros
 from crypto.errors import CryptoError
@@ -194,7 +195,23 @@ def add_upload(session: Session, upload: NewUpload) -> None:
 
 def load_upload(session: Session, cap: capabilities.UploadCapability | None,
                 now: datetime | None = None) -> Upload:
-    upload = repository.get(session, cap.upload_id) if cap is not None else None
+    """The upload ``cap`` opens, as an ORM object (to change or delete it)."""
+    return _found(repository.get(session, cap.upload_id) if cap is not None else None,
+                  cap, now)
+
+
+def look_up(session: Session, cap: capabilities.UploadCapability | None,
+            now: datetime | None = None) -> UploadView:
+    """The upload ``cap`` opens and its part count, for a request that only reads them."""
+    return _found(repository.view(session, cap.upload_id) if cap is not None else None,
+                  cap, now)
+
+
+_Row = TypeVar("_Row", Upload, UploadView)
+
+
+def _found(upload: _Row | None, cap: capabilities.UploadCapability | None,
+           now: datetime | None) -> _Row:
     if upload is None or cap is None or not cap.matches(upload.secret_hash):
         raise UploadNotFound()
     if upload.expires_at <= (now or utcnow()):
@@ -202,7 +219,7 @@ def load_upload(session: Session, cap: capabilities.UploadCapability | None,
     return upload
 
 
-def open_progress(upload: Upload, key: DataKey) -> capabilities.Progress:
+def open_progress(upload: Upload | UploadView, key: DataKey) -> capabilities.Progress:
     """A receiving upload's sealed progress. It must have been sealed for the current
     ``patch_seq``: an older value written back (a rollback by someone who can write to
     the database) is refused, not resumed."""
@@ -218,7 +235,8 @@ def open_progress(upload: Upload, key: DataKey) -> capabilities.Progress:
     return state
 
 
-def progress(upload: Upload, cap: capabilities.UploadCapability) -> tuple[int, int]:
+def progress(upload: Upload | UploadView, cap: capabilities.UploadCapability
+             ) -> tuple[int, int]:
     """``(length, offset)`` of an upload opened with its capability (for HEAD and PATCH).
     A complete upload's size is in its sealed metadata."""
     key = cap.key()
@@ -257,7 +275,7 @@ class PatchPlan:
 
 def plan_patch(session: Session, settings: Settings, cap: capabilities.UploadCapability | None,
                offset: int) -> PatchPlan:
-    upload = load_upload(session, cap)
+    upload = look_up(session, cap)
     assert cap is not None
     if upload.state != RECEIVING:
         raise Conflict("This upload is already complete.")
@@ -267,7 +285,7 @@ def plan_patch(session: Session, settings: Settings, cap: capabilities.UploadCap
     state = open_progress(upload, key)
     if offset != state.offset:
         raise OffsetMismatch()
-    if files_repository.part_count(session, upload.id) != upload.patch_seq:
+    if upload.parts != upload.patch_seq:
         raise UploadInconsistent()  # every accepted PATCH left exactly one part
     try:
         file_key = capabilities.unwrap_final_key(key, upload.id, upload.final_wrapped_key)

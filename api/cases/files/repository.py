@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Table, func, update
+from sqlalchemy import ColumnElement, ScalarSelect, Table, func, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -30,6 +30,14 @@ def attachment_blob_names() -> list[SelectOfScalar[str | None]]:
 def upload_parts(session: Session, upload_id: uuid.UUID) -> Sequence[FilePart]:
     stmt = select(FilePart).where(col(FilePart.upload_id) == upload_id)
     return session.exec(stmt.order_by(col(FilePart.seq))).all()
+
+
+def part_count_of(upload_id: ColumnElement[uuid.UUID]) -> ScalarSelect[int]:
+    """The number of parts of the upload ``upload_id`` names, as a scalar subquery: for a
+    statement of the uploads feature that reads an upload and its count in one go."""
+    parts: Table = FilePart.__table__  # type: ignore[attr-defined]
+    return (select(func.count()).select_from(parts)
+            .where(parts.c.upload_id == upload_id).scalar_subquery())
 
 
 def part_count(session: Session, upload_id: uuid.UUID) -> int:
