@@ -7,7 +7,7 @@ import anyio.to_thread
 
 from crypto.keys import DataKey
 from crypto.stream._format import DEFAULT_RECORD_SIZE, Sink, StreamResult
-from crypto.stream.writer import EncryptingWriter, Hasher
+from crypto.stream.writer import EncryptingWriter
 
 
 class AsyncEncryptingWriter:
@@ -36,12 +36,10 @@ class AsyncEncryptingWriter:
         file_key: DataKey,
         record_size: int = DEFAULT_RECORD_SIZE,
         *,
-        hasher: Hasher | None = None,
         hashing: bool = True,
     ) -> AsyncEncryptingWriter:
         """Shortcut for ``AsyncEncryptingWriter(EncryptingWriter(...))``."""
-        return cls(EncryptingWriter(sink, file_id, file_key, record_size, hasher=hasher,
-                                    hashing=hashing))
+        return cls(EncryptingWriter(sink, file_id, file_key, record_size, hashing=hashing))
 
     @property
     def writer(self) -> EncryptingWriter:

@@ -7,7 +7,6 @@ import hashlib
 import os
 import struct
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Protocol
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -40,13 +39,6 @@ _TAIL_INFO = b"dokaz-stream-tail-v1"
 _PIPELINE_MIN = 64 * 1024
 # Whole records sealed together and written in one sink write (see _emit_run).
 _RUN_BYTES = 1024 * 1024
-
-
-class Hasher(Protocol):
-    """What the writer hashes the plaintext with (hashlib's sha256, crypto.sha256_state)."""
-
-    def update(self, data: bytes | bytearray | memoryview, /) -> None: ...
-    def hexdigest(self) -> str: ...
 
 
 @functools.cache
@@ -97,12 +89,9 @@ class EncryptingWriter:
         file_key: DataKey,
         record_size: int = DEFAULT_RECORD_SIZE,
         *,
-        hasher: Hasher | None = None,
         hashing: bool = True,
         _version: int = VERSION,
     ) -> None:
-        # ``hasher``: where the plaintext is hashed (default a fresh SHA-256); a resumed
-        # whole-file hash lets a file stored in parts get its SHA-256 without a re-read.
         # ``hashing=False``: the caller hashes what it writes itself (in parallel with the
         # encryption, api.uploads.service); the result then has no sha256.
         # ``_version=1`` only continues a stream suspended in format 1 (see resume).
@@ -126,7 +115,7 @@ class EncryptingWriter:
         self._index = 0
         self._plaintext_size = 0
         self._ciphertext_size = 0
-        self._hash: Hasher = hasher if hasher is not None else hashlib.sha256()
+        self._hash = hashlib.sha256()
         self._hash_complete = hashing
         # Plaintext bytes still to hash once padding starts (None: hash every record).
         self._hash_left: int | None = None
@@ -171,13 +160,6 @@ class EncryptingWriter:
             self._close("failed")
             raise
         self._plaintext_size += len(view)
-
-    def stop_hashing(self) -> None:
-        """Hash nothing written after this call (bytes already written are hashed):
-        for filler a caller appends that is not part of the hashed content."""
-        self._check_open()
-        if self._hash_left is None:
-            self._hash_left = self._fill  # emitted records were hashed in write()
 
     def finish(self) -> StreamResult:
         """Seal the buffered plaintext as the final record and return the summary."""
@@ -324,10 +306,8 @@ class EncryptingWriter:
 
     def _pad(self) -> None:
         """Append zeros up to the Padmé bucket, then the true size (format 2)."""
-        # Only the data still buffered is unhashed: earlier records were hashed whole
-        # (unless stop_hashing already said where the hashed bytes end).
-        if self._hash_left is None:
-            self._hash_left = self._fill
+        # Only the data still buffered is unhashed: earlier records were hashed whole.
+        self._hash_left = self._fill
         size = self._plaintext_size
         left = padded_size(size) - size
         while left:
