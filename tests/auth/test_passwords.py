@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -114,8 +113,11 @@ def test_unknown_user_and_wrong_password_take_the_same_time(
 
     timed("warm-up")  # builds the dummy hash once per process
     unknown, known = [], []
-    for i in range(15):  # medians of 15: one run under CI load, interleaved
+    for i in range(15):  # interleaved, so a busy moment falls on both alike
         unknown.append(timed(f"nobody-{i}"))
         known.append(timed(cw.user.username))
-    ratio = statistics.median(unknown) / statistics.median(known)
+    # The fastest of each: what the work itself takes, as an attacker timing many tries
+    # would see it. A median moved with the load of a shared CI machine (1.332 once, with
+    # another test run beside it); a missing hash would still show as a ratio near 0.
+    ratio = min(unknown) / min(known)
     assert 0.75 < ratio < 1.33, (ratio, unknown, known)
