@@ -19,7 +19,10 @@ bytes. Ciphertext needs no wiping (``wipe=0``).
 
 from __future__ import annotations
 
+import mmap
 import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 MiB = 1024 * 1024
 
@@ -46,25 +49,35 @@ def zeros(size: int) -> memoryview:
     return _ZEROS[:size]
 
 
-class BufferPool:
-    """Idle bytearrays by size, shared by threads; at most ``idle_bytes`` of them kept."""
+B = TypeVar("B", bytearray, mmap.mmap)
 
-    def __init__(self, idle_bytes: int) -> None:
+
+def mapped(size: int) -> mmap.mmap:
+    """A page-aligned buffer (an anonymous mapping), as direct I/O needs."""
+    return mmap.mmap(-1, size)
+
+
+class BufferPool(Generic[B]):
+    """Idle buffers by size, shared by threads; at most ``idle_bytes`` of them kept.
+    ``make(size)`` makes a new one: ``bytearray``, or :func:`mapped`."""
+
+    def __init__(self, idle_bytes: int, make: Callable[[int], B]) -> None:
         self._budget = idle_bytes
         self._idle = 0
-        self._free: dict[int, list[bytearray]] = {}
+        self._free: dict[int, list[B]] = {}
+        self._make: Callable[[int], B] = make
         self._lock = threading.Lock()
 
     @property
     def idle_bytes(self) -> int:
         return self._idle
 
-    def take(self, size: int) -> bytearray:
+    def take(self, size: int) -> B:
         """An idle buffer of ``size`` bytes, or a new (zeroed) one."""
         buf = self.take_idle(size)
-        return buf if buf is not None else bytearray(size)
+        return buf if buf is not None else self._make(size)
 
-    def take_idle(self, size: int) -> bytearray | None:
+    def take_idle(self, size: int) -> B | None:
         """An idle buffer of ``size`` bytes, or None when none is idle."""
         with self._lock:
             free = self._free.get(size)
@@ -73,19 +86,24 @@ class BufferPool:
                 return free.pop()
         return None
 
-    def give(self, buf: bytearray, *, wipe: int) -> None:
+    def give(self, buf: B, *, wipe: int) -> None:
         """Take ``buf`` back; its first ``wipe`` bytes are zeroed first (plaintext: every
         byte that may hold data; ciphertext: 0). The caller keeps no view of it."""
         if wipe:
-            zero(buf, wipe)
+            zero(memoryview(buf), wipe)
         with self._lock:
             if self._idle + len(buf) <= self._budget:
                 self._free.setdefault(len(buf), []).append(buf)
                 self._idle += len(buf)
+                return
+        if isinstance(buf, mmap.mmap):
+            buf.close()  # unmapped now, not whenever it is collected
 
 
-# Ciphertext of records being written: sixteen 256 KiB records, or four runs of four
-# (crypto.stream.writer seals the whole records at hand together, 1 MiB at most).
-CIPHERTEXT = BufferPool(idle_bytes=4 * MiB + 64 * 1024)
+# Ciphertext of records being written one by one: sixteen 256 KiB records.
+CIPHERTEXT = BufferPool(idle_bytes=4 * MiB + 64 * 1024, make=bytearray)
+# Ciphertext of runs of records (crypto.stream.writer seals the whole records at hand
+# together, 1 MiB at most), page-aligned for sinks that write them as they lie: four.
+RUNS = BufferPool(idle_bytes=4 * (MiB + 8 * 1024), make=mapped)
 # Plaintext: writers' record buffers and uploads' batches (api.uploads.service).
-PLAINTEXT = BufferPool(idle_bytes=8 * MiB)
+PLAINTEXT = BufferPool(idle_bytes=8 * MiB, make=bytearray)

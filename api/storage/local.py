@@ -19,13 +19,13 @@ import fcntl
 import mmap
 import os
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from api.storage.base import BlobInfo, StorageError, check_name
+from crypto.buffers import BufferPool, mapped
 from crypto.redaction import redacting
 
 PART = ".part"
@@ -74,34 +74,11 @@ WRITE_BACK_BYTES = 1024 * 1024
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
 DIRECT_BLOCK = 4096
 DIRECT_FROM = 512 * 1024
-# A writer's run of records (1 MiB and their tags) plus a block's carry: one direct write.
-_STAGING_BYTES = 1024 * 1024 + 2 * DIRECT_BLOCK
+_STAGING_BYTES = 1024 * 1024
 
 
-class _Staging:
-    """Page-aligned buffers (anonymous mappings) for direct writes, reused; ciphertext
-    only, so they are never wiped."""
-
-    def __init__(self, idle: int) -> None:
-        self._free: list[mmap.mmap] = []
-        self._idle = idle
-        self._lock = threading.Lock()
-
-    def take(self) -> mmap.mmap:
-        with self._lock:
-            if self._free:
-                return self._free.pop()
-        return mmap.mmap(-1, _STAGING_BYTES)
-
-    def give(self, buf: mmap.mmap) -> None:
-        with self._lock:
-            if len(self._free) < self._idle:
-                self._free.append(buf)
-                return
-        buf.close()
-
-
-_STAGING = _Staging(idle=8)
+# Page-aligned buffers for direct writes, reused; ciphertext only, so never wiped.
+_STAGING = BufferPool(idle_bytes=8 * _STAGING_BYTES, make=mapped)
 
 
 def _write_all(fd: int, view: memoryview) -> None:
@@ -171,7 +148,7 @@ class LocalBlobWriter:
         if len(carry) + len(view) < DIRECT_BLOCK:
             self._carry = carry + bytes(view)
             return
-        staging = _STAGING.take()
+        staging = _STAGING.take(_STAGING_BYTES)
         try:
             with memoryview(staging) as out:
                 while len(carry) + len(view) >= DIRECT_BLOCK:
@@ -184,7 +161,26 @@ class LocalBlobWriter:
                     self._write_block(fd, out[:fill])
                 self._carry = bytes(view)
         finally:
-            _STAGING.give(staging)
+            _STAGING.give(staging, wipe=0)
+
+    def write_run(self, buf: mmap.mmap, start: int, end: int) -> None:
+        """``write(buf[start:end])``, from ``buf`` itself when it can: with direct I/O
+        on and the bytes carried from the last write fitting the room before ``start``
+        (the encrypting writer places a run at the stream's offset modulo the block,
+        crypto.stream.writer), the carry goes there and the whole blocks are written
+        from the page-aligned ``buf``: no copy of the run into a staging buffer."""
+        if not self._direct or len(self._carry) != start or start > DIRECT_BLOCK:
+            with memoryview(buf) as view:
+                self.write(view[start:end])
+            return
+        fd = self._open()
+        whole = end - end % DIRECT_BLOCK
+        with memoryview(buf) as view:
+            view[:start] = self._carry
+            if whole:
+                self._write_block(fd, view[:whole])
+            self._carry = bytes(view[whole:end])
+        self._size += end - start
 
     def _write_block(self, fd: int, block: memoryview) -> None:
         if not self._direct:

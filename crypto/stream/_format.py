@@ -37,6 +37,10 @@ class Sink(Protocol):
 
     The writer hands it views of buffers it reuses: when ``write`` returns, the bytes must
     be written or copied, never kept by reference (files, blob writers and BytesIO do so).
+    A sink may also have ``write_run(buf, start, end)``, for runs of records: the same as
+    ``write(memoryview(buf)[start:end])``, with ``buf`` a page-aligned buffer and
+    ``start`` the stream's offset modulo ``crypto.stream.writer.RUN_ROOM``, free before
+    it (api.storage.local writes direct I/O blocks from there).
     """
 
     def write(self, data: bytes | memoryview, /) -> object: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import mmap
 import os
 import struct
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto import aead
-from crypto.buffers import CIPHERTEXT, PLAINTEXT, zeros
+from crypto.buffers import CIPHERTEXT, PLAINTEXT, RUNS, zeros
 from crypto.errors import DecryptionError, FormatError
 from crypto.keys import DataKey
 from crypto.padding import padded_size
@@ -39,6 +40,8 @@ _TAIL_INFO = b"dokaz-stream-tail-v1"
 _PIPELINE_MIN = 64 * 1024
 # Whole records sealed together and written in one sink write (see _emit_run).
 _RUN_BYTES = 1024 * 1024
+# The block size a run lines up with in its buffer, for sinks with ``write_run``.
+RUN_ROOM = 4096
 
 
 @functools.cache
@@ -56,6 +59,24 @@ def _write_and_give(sink: Sink, sealed: memoryview, buf: bytearray) -> None:
     finally:
         sealed.release()
         CIPHERTEXT.give(buf, wipe=0)
+
+
+def _write_run_and_give(sink: Sink, buf: mmap.mmap, start: int, end: int) -> None:
+    try:
+        write_run = getattr(sink, "write_run", None)
+        if write_run is not None:
+            write_run(buf, start, end)
+        else:
+            with memoryview(buf) as view:
+                sink.write(view[start:end])
+    finally:
+        RUNS.give(buf, wipe=0)
+
+
+def _run_buffer_size(record_size: int) -> int:
+    """The room of a run's buffer: RUN_ROOM before it, its records and their tags."""
+    size = RUN_ROOM + max(1, _RUN_BYTES // record_size) * (record_size + TAG_SIZE)
+    return -(-size // mmap.PAGESIZE) * mmap.PAGESIZE
 
 
 def _tail_key(file_key: DataKey, header: bytes) -> bytes:
@@ -400,20 +421,24 @@ class EncryptingWriter:
             pos += rs
         step = rs + TAG_SIZE
         size = len(records) * step
-        out = CIPHERTEXT.take(size)
+        # The run lies in its buffer at the stream's offset modulo RUN_ROOM, so that a
+        # sink writing whole aligned blocks (direct I/O, api.storage.local) puts the
+        # bytes it carries before it and writes the run from here, without a copy.
+        start = (self._ciphertext_size or HEADER_SIZE) % RUN_ROOM  # the header goes first
+        out = RUNS.take(_run_buffer_size(rs))
         hashing = _pool().submit(self._hash_all, records) if self._hash_complete else None
         index = self._index
         try:
             with memoryview(out) as sealed:
                 for i, record in enumerate(records):
+                    at = start + i * step
                     self._aesgcm.encrypt_into(
                         record_nonce(index + i), record,
-                        record_aad(self._header, index + i, False),
-                        sealed[i * step : (i + 1) * step])
+                        record_aad(self._header, index + i, False), sealed[at : at + step])
         except BaseException:
             if hashing is not None:
                 wait([hashing])  # it reads the records: done before the caller goes on
-            CIPHERTEXT.give(out, wipe=0)
+            RUNS.give(out, wipe=0)
             raise
         try:
             if hashing is not None:
@@ -421,11 +446,12 @@ class EncryptingWriter:
             self._drain()  # keep writes in order and surface the previous error
             self._ensure_header()
         except BaseException:
-            CIPHERTEXT.give(out, wipe=0)
+            RUNS.give(out, wipe=0)
             raise
         if records[0] is self._view:
             self._fill = 0
-        self._pending = _pool().submit(_write_and_give, self._sink, memoryview(out), out)
+        self._pending = _pool().submit(_write_run_and_give, self._sink, out, start,
+                                       start + size)
         self._index = index + len(records)
         self._ciphertext_size += size
         return pos

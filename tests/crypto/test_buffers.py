@@ -14,7 +14,7 @@ KIB = 1024
 
 
 def test_a_plaintext_buffer_is_wiped_before_anyone_gets_it_again() -> None:
-    pool = BufferPool(idle_bytes=64 * KIB)
+    pool = BufferPool(idle_bytes=64 * KIB, make=bytearray)
     buf = pool.take(16 * KIB)
     buf[:5] = b"words"
     buf[9000:9004] = b"more"
@@ -24,7 +24,7 @@ def test_a_plaintext_buffer_is_wiped_before_anyone_gets_it_again() -> None:
 
 
 def test_idle_buffers_are_bounded() -> None:
-    pool = BufferPool(idle_bytes=32 * KIB)
+    pool = BufferPool(idle_bytes=32 * KIB, make=bytearray)
     bufs = [pool.take(16 * KIB) for _ in range(4)]
     for buf in bufs:
         pool.give(buf, wipe=0)

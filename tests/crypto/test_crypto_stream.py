@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import mmap
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +23,7 @@ from crypto.stream import (
     decrypt_stream,
     hash_plaintext,
 )
+from crypto.stream.writer import RUN_ROOM
 
 FILE_ID = bytes(range(16))
 KEY = DataKey(bytes(range(100, 132)))
@@ -341,14 +343,27 @@ def sealed_one_by_one(data: bytes, record_size: int) -> bytes:
         for i, record in enumerate(records))
 
 
+class RunSink(RecordingSink):
+    """A sink taking runs as they lie in the writer's buffer (as api.storage.local does):
+    each must lie at the stream's offset modulo RUN_ROOM."""
+
+    def write_run(self, buf: mmap.mmap, start: int, end: int) -> None:
+        assert start == len(self.getvalue()) % RUN_ROOM
+        assert len(buf) % mmap.PAGESIZE == 0  # a mapping of its own: page-aligned
+        self.write(memoryview(buf)[start:end])
+
+
+@pytest.mark.parametrize("sink_type", [RecordingSink, RunSink])
 @pytest.mark.parametrize("chunk", [None, 100_000, 256 * 1024, 3 * 256 * 1024 + 1])
-def test_runs_of_records_are_the_records_sealed_one_by_one(chunk: int | None) -> None:
+def test_runs_of_records_are_the_records_sealed_one_by_one(
+        chunk: int | None, sink_type: type[RecordingSink]) -> None:
     """Whole records at hand are sealed together and written in one sink write of at
     most 1 MiB of records (api.uploads batches are 1 MiB); the bytes are exactly those
-    of sealing each record on its own, whatever the write sizes."""
+    of sealing each record on its own, whatever the write sizes and whether the sink
+    takes runs where they lie."""
     record_size = 256 * 1024
     data = bytes((i * 31) % 253 for i in range(9 * record_size + 777))
-    sink = RecordingSink()
+    sink = sink_type()
     writer = EncryptingWriter(sink, FILE_ID, KEY, record_size)
     step = chunk or len(data)
     for start in range(0, len(data), step):
