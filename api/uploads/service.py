@@ -86,6 +86,7 @@ from crypto.buffers import PLAINTEXT, zero, zeros
 from crypto.errors import CryptoError
 from crypto.padding import padded_size
 from crypto.sha256_state import Sha256
+from crypto.stream import StreamResult
 
 SEGMENT_KIND = "s"
 RECEIVING = "receiving"
@@ -319,14 +320,17 @@ class SealedSegment:
 class ReceivedSegment:
     """A PATCH's bytes, all in and encrypted but for the last record, not yet durable.
 
-    :meth:`seal` (blocking: the last record) runs in the thread of the transaction that
-    records the part, before its first statement, so a small upload costs one thread
-    hop, not two. It leaves the blob's commit (the fsyncs and the rename; with S3, the
-    upload's completion) running in a helper while the transaction's statements run;
-    :meth:`durable` waits for it before the commit. The statements and the fsyncs took
-    turns before: 0.9 and 0.7 ms of an 8 MiB PATCH's 6 ms after its last byte, on a busy
-    host (bench/tus_peers.py). SQLite's write lock, taken at the first statement, is
-    held at most for what the fsyncs take beyond the statements.
+    Finishing it runs in a helper, begun by :func:`receive_segment` as it returns
+    (:meth:`start_sealing`): the last record, then the blob's commit (the fsyncs and the
+    rename; with S3, the upload's completion), while the request goes on to the
+    transaction that records the part. :meth:`seal` waits for the records (their size
+    and hash go into the statements), :meth:`durable` for the commit, before the
+    transaction commits. The statements and the fsyncs took turns before: 0.9 and 0.7
+    ms of an 8 MiB PATCH's 6 ms after its last byte, on a busy host
+    (bench/tus_peers.py). Begun from the transaction's thread instead, the commit's
+    helper waited up to a millisecond for the GIL, which that thread held through the
+    statements. SQLite's write lock, taken at the first statement, is held at most for
+    what the fsyncs take beyond the statements.
     """
 
     id: uuid.UUID
@@ -342,23 +346,43 @@ class ReceivedSegment:
     _head: bytes
     _detected: str | None
     _sealed: SealedSegment | None = None
-    _storing: Future[int] | None = None  # the blob's commit, once sealed
+    _sealing: Future[StreamResult] | None = None  # the last record written
+    _storing: Future[int] | None = None  # then the blob's commit
 
     @property
     def complete(self) -> bool:
         return self.offset == self._plan.length
 
-    def seal(self) -> SealedSegment:
-        """Finish the part's records and start its blob's commit (idempotent; see
-        :meth:`durable`); on failure nothing of it is left in storage."""
-        if self._sealed is not None:
-            return self._sealed
+    def start_sealing(self) -> None:
+        """Begin finishing the part in a helper (see the class); once only."""
+        if self._sealing is not None:
+            return
+        self._sealing, self._storing = Future(), Future()
+        _batch_pool().submit(self._seal_and_store)
+
+    def _seal_and_store(self) -> None:
+        assert self._sealing is not None and self._storing is not None
         try:
             result = self._writer.finish()
-        except BaseException:
-            self.discard_unsealed()
-            raise
-        self._storing = _batch_pool().submit(self._blob.commit)
+        except BaseException as exc:
+            self.discard_unsealed()  # nothing of it is left in storage
+            self._sealing.set_exception(exc)
+            self._storing.set_exception(exc)
+            return
+        self._sealing.set_result(result)
+        try:
+            self._storing.set_result(self._blob.commit())
+        except BaseException as exc:
+            self._storing.set_exception(exc)
+
+    def seal(self) -> SealedSegment:
+        """The part with its records finished (waits for them; idempotent). Raises if
+        they could not be written: nothing of the part is left in storage then."""
+        if self._sealed is not None:
+            return self._sealed
+        self.start_sealing()
+        assert self._sealing is not None
+        result = self._sealing.result()
         plan = self._plan
         state = capabilities.Progress(
             plan.length, self.offset, plan.seq + 1, self._whole.export(), self._head,
@@ -380,8 +404,8 @@ class ReceivedSegment:
             raise
 
     def settle(self) -> None:
-        """Wait for the blob's commit, if one runs, ignoring its error: before the part is
-        deleted, which must not race its rename into place."""
+        """Wait for the finishing, if it was begun, ignoring its errors: before the part
+        is deleted, which must not race its writes or its rename into place."""
         if self._storing is not None:
             wait([self._storing])
 
@@ -390,12 +414,13 @@ class ReceivedSegment:
         self._blob.abort()
 
     def discard(self, storage: BlobStorage) -> None:
-        """Remove the part from storage, sealed or not (its transaction did not commit)."""
-        if self._sealed is None:
+        """Remove the part from storage, finished or not (its transaction did not
+        commit)."""
+        if self._sealing is None:
             self.discard_unsealed()
-        else:
-            self.settle()  # then delete takes what it left, under either name
-            storage.delete(self.blob_name)
+            return
+        self.settle()  # then delete takes what it left, under either name
+        storage.delete(self.blob_name)
 
     def __repr__(self) -> str:
         return f"ReceivedSegment({self.blob_name}, {self.size})"
@@ -405,8 +430,9 @@ async def receive_segment(
     plan: PatchPlan, chunks: AsyncIterable[bytes], storage: BlobStorage,
     checksum: Checksum | None,
 ) -> ReceivedSegment | None:
-    """Encrypt one PATCH body into a new part blob; None if nothing arrived (unless the
-    upload is empty: its one part, all filler, completes it).
+    """Encrypt one PATCH body into a new part blob, and begin finishing it (see
+    :class:`ReceivedSegment`); None if nothing arrived (unless the upload is empty: its
+    one part, all filler, completes it).
 
     ``chunks`` reports a client that went away as :class:`ConnectionDropped`, as
     :func:`api.ingress.guards.timed_stream` does. Raises TypeMismatch (after deleting the
@@ -471,9 +497,11 @@ async def receive_segment(
         raise
     finally:
         batch.wipe()
-    return ReceivedSegment(
+    segment = ReceivedSegment(
         seg_id, blob.name, seg_key, received, interrupted, offset, plan, writer.writer, blob,
         whole, b"" if detected is not None else bytes(head), detected)
+    segment.start_sealing()
+    return segment
 
 
 # Bytes gathered before one hand-over to the writer. The server's reads bring 64-256 KiB

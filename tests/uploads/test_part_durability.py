@@ -1,7 +1,8 @@
 """A PATCH's part is made durable (fsync, rename; with S3 its upload completed) while the
 transaction that records it runs its statements (api.uploads.service.ReceivedSegment):
 the row still commits only once the blob is in place, and a part that cannot be made
-durable, or whose row cannot be written, leaves nothing behind."""
+durable (its last record or its commit failing), or whose row cannot be written, leaves
+nothing behind."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlmodel import Session, select
 from api.cases.files.models import FilePart
 from api.storage.local import LocalBlobWriter, LocalStorage
 from api.uploads import repository
+from crypto.stream import EncryptingWriter
 from tests.intake.conftest import Intake
 from tests.uploads.test_tus import create, offset, patch
 
@@ -66,13 +68,17 @@ def test_the_row_commits_only_once_its_blob_is_in_place(
     assert all(intake.storage.exists(name) for name in _parts(intake))
 
 
-@pytest.mark.parametrize("fails", ["fsync", "statement"])
+@pytest.mark.parametrize("fails", ["last record", "fsync", "statement"])
 def test_a_part_not_made_durable_or_not_recorded_leaves_nothing(
         intake: Intake, monkeypatch: pytest.MonkeyPatch, fails: str) -> None:
     url = create(intake.client, 2 * len(PIECE))
     assert patch(intake.client, url, 0, PIECE).status_code == 204
     before = _files(intake)
-    if fails == "fsync":
+    if fails == "last record":
+        def broken_finish(self: EncryptingWriter) -> None:
+            raise OSError("the disk went away")
+        monkeypatch.setattr(EncryptingWriter, "finish", broken_finish)
+    elif fails == "fsync":
         def broken_commit(self: LocalBlobWriter) -> int:
             raise OSError("the disk went away")
         monkeypatch.setattr(LocalBlobWriter, "commit", broken_commit)
@@ -94,7 +100,7 @@ def test_a_part_not_made_durable_or_not_recorded_leaves_nothing(
     # The failure is the server's, rendered as any unexpected one: not raised here.
     client = TestClient(intake.client.app, raise_server_exceptions=False)
     r = patch(client, url, len(PIECE), PIECE)
-    assert r.status_code == (500 if fails == "fsync" else 409), r.text
+    assert r.status_code == (409 if fails == "statement" else 500), r.text
     monkeypatch.undo()
     assert _files(intake) == before  # neither the part nor its writing name is left
     assert offset(intake.client, url) == len(PIECE)
