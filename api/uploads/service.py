@@ -516,10 +516,10 @@ _GROW_FROM_POOL = 64 * 1024
 
 @functools.cache
 def _batch_pool() -> ThreadPoolExecutor:
-    """The threads batches are encrypted in, and parts' blobs committed in (see
+    """The threads batches are encrypted in, and parts finished in (see
     :class:`ReceivedSegment`): their own, not the writer's stream pool, whose jobs (a
-    sink write) batches wait on; a batch waiting on its own pool could starve it. A
-    blob's commit waits on nothing."""
+    sink write) both wait on; a job waiting on its own pool could starve it. No job
+    here waits on another job here."""
     return ThreadPoolExecutor(max_workers=max(4, 2 * (os.cpu_count() or 1)),
                               thread_name_prefix="dokaz-batch")
 
