@@ -169,7 +169,7 @@ class LocalBlobWriter:
         (the encrypting writer places a run at the stream's offset modulo the block,
         crypto.stream.writer), the carry goes there and the whole blocks are written
         from the page-aligned ``buf``: no copy of the run into a staging buffer."""
-        if not self._direct or len(self._carry) != start or start > DIRECT_BLOCK:
+        if not self._direct or len(self._carry) != start:
             with memoryview(buf) as view:
                 self.write(view[start:end])
             return

@@ -36,7 +36,7 @@ _STATE = struct.Struct(">BQQQI")
 _STATE_VERSIONS = (1, 2)
 _TAIL_CONTEXT = b"dokaz/stream-tail"
 _TAIL_INFO = b"dokaz-stream-tail-v1"
-# Records at least this large are pipelined over helper threads (see _emit).
+# Records at least this large go out in runs, written by a helper thread (see _emit_run).
 _PIPELINE_MIN = 64 * 1024
 # Whole records sealed together and written in one sink write (see _emit_run).
 _RUN_BYTES = 1024 * 1024
@@ -51,14 +51,6 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(
         max_workers=max(4, 2 * (os.cpu_count() or 1)), thread_name_prefix="dokaz-stream"
     )
-
-
-def _write_and_give(sink: Sink, sealed: memoryview, buf: bytearray) -> None:
-    try:
-        sink.write(sealed)
-    finally:
-        sealed.release()
-        CIPHERTEXT.give(buf, wipe=0)
 
 
 def _write_run_and_give(sink: Sink, buf: mmap.mmap, start: int, end: int) -> None:
@@ -361,40 +353,18 @@ class EncryptingWriter:
         size = len(record) + TAG_SIZE
         out = CIPHERTEXT.take(self._record_size + TAG_SIZE)
         sealed = memoryview(out)[:size]
-        if final or len(record) < _PIPELINE_MIN:
-            # The last record (nothing follows it to overlap with) and small ones are
-            # done in this thread: each hand-over to a helper and back costs more than
-            # it saves there (on a small tus upload, two of its four thread hops).
-            try:
-                self._hash_update(record)
-                self._aesgcm.encrypt_into(nonce, record, aad, sealed)
-                self._drain()
-                self._ensure_header()
-                self._sink.write(sealed)
-            finally:
-                CIPHERTEXT.give(out, wipe=0)
-        else:
-            # SHA-256 (~1 GB/s) is the slowest step; AES-GCM is ~5x faster. Both
-            # and file writes release the GIL, so: encrypt in a helper thread
-            # while this thread hashes, then hand the ciphertext to a helper
-            # to write while the caller fills the next record. Only ciphertext
-            # outlives this call, so plaintext in memory stays at one record.
-            sealing = _pool().submit(self._aesgcm.encrypt_into, nonce, record, aad, sealed)
-            try:
-                self._hash_update(record)
-            finally:
-                try:
-                    sealing.result()  # the record buffer is free after this
-                except BaseException:
-                    CIPHERTEXT.give(out, wipe=0)
-                    raise
-            try:
-                self._drain()  # keep writes in order and surface the previous error
-                self._ensure_header()
-            except BaseException:
-                CIPHERTEXT.give(out, wipe=0)
-                raise
-            self._pending = _pool().submit(_write_and_give, self._sink, sealed, out)
+        # Only the last record and small ones come here (whole records of 64 KiB and
+        # more go out in runs, _emit_run), done in this thread: a hand-over to a helper
+        # and back costs more than it saves there (on a small tus upload, two of its
+        # four thread hops).
+        try:
+            self._hash_update(record)
+            self._aesgcm.encrypt_into(nonce, record, aad, sealed)
+            self._drain()
+            self._ensure_header()
+            self._sink.write(sealed)
+        finally:
+            CIPHERTEXT.give(out, wipe=0)
         self._index = index + 1
         self._ciphertext_size += size
 
